@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages Klieg's build, tests and screenshots need (Debian bookworm).
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+src=/etc/apt/sources.list.d/debian-src.sources
+if [ ! -f "$src" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources > "$src"
+fi
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+  golang-go etcd-server etcd-client rsync jq dpkg-dev openssl curl ca-certificates iproute2 \
+  xvfb libgl1-mesa-dri libegl1 libgl1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 \
+  libx11-xcb1 imagemagick fonts-noto-cjk \
+  dbus-x11 gnome-keyring libdbus-1-dev pkg-config

@@ -1,0 +1,164 @@
+//! The Klieg window: owns the backend handle and UI state, pulls the latest snapshots each frame,
+//! sends commands when the selection changes, and lays out the panels. UI thread only.
+
+use crate::backend::{self, kubeconfig::KubeconfigSources, BackendHandle};
+use crate::model::{Command, DetailsSnapshot, FleetSnapshot, TableSnapshot, ViewQuery};
+use crate::state::{Settings, ThemeChoice, UiState};
+use crate::ui;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+const SETTINGS_KEY: &str = "klieg.settings";
+
+pub struct KliegApp {
+    backend: BackendHandle,
+    pub state: UiState,
+    pub fleet: Arc<FleetSnapshot>,
+    pub table: Arc<TableSnapshot>,
+    pub details: Arc<DetailsSnapshot>,
+    sent_query: Option<ViewQuery>,
+    sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
+    /// Wall clock for ages; injected so UI tests are deterministic.
+    pub clock: fn() -> i64,
+}
+
+pub fn now_unix_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+impl KliegApp {
+    /// Starts the backend for `sources` and wakes `ctx` when it has news.
+    pub fn new(ctx: &egui::Context, sources: KubeconfigSources, settings: Settings) -> anyhow::Result<Self> {
+        let repaint_ctx = ctx.clone();
+        let waker: backend::Waker = Arc::new(move || repaint_ctx.request_repaint());
+        let backend = backend::start(sources, waker)?;
+        let locale = if settings.locale.is_empty() { system_locale() } else { settings.locale.clone() };
+        rust_i18n::set_locale(&locale);
+        let mut state = UiState::from_settings(settings);
+        state.settings.locale = locale;
+        ui::fonts::install_fonts(ctx);
+        Ok(Self {
+            backend,
+            state,
+            fleet: Arc::default(),
+            table: Arc::default(),
+            details: Arc::default(),
+            sent_query: None,
+            sent_details: None,
+            clock: now_unix_secs,
+        })
+    }
+
+    /// Takes the newest snapshots; cheap when nothing changed.
+    fn pull_snapshots(&mut self) {
+        if self.backend.fleet.has_changed().unwrap_or(false) {
+            self.fleet = self.backend.fleet.borrow_and_update().clone();
+        }
+        if self.backend.table.has_changed().unwrap_or(false) {
+            self.table = self.backend.table.borrow_and_update().clone();
+        }
+        if self.backend.details.has_changed().unwrap_or(false) {
+            self.details = self.backend.details.borrow_and_update().clone();
+        }
+        if !self.state.clusters_initialised {
+            self.state.initialise_clusters(&self.fleet);
+        }
+    }
+
+    fn send_changes(&mut self) {
+        let query = self.state.view_query(&self.fleet);
+        if self.sent_query.as_ref() != Some(&query) {
+            self.backend.send(Command::SetView(query.clone()));
+            self.sent_query = Some(query);
+        }
+        if self.sent_details.as_ref() != Some(&self.state.open_object) {
+            match &self.state.open_object {
+                Some((kind, key)) => self.backend.send(Command::OpenDetails { kind: kind.clone(), key: key.clone() }),
+                None => self.backend.send(Command::CloseDetails),
+            }
+            self.sent_details = Some(self.state.open_object.clone());
+        }
+    }
+
+    fn apply_theme(&self, ctx: &egui::Context) {
+        let preference = match self.state.settings.theme {
+            ThemeChoice::System => egui::ThemePreference::System,
+            ThemeChoice::Dark => egui::ThemePreference::Dark,
+            ThemeChoice::Light => egui::ThemePreference::Light,
+        };
+        if ctx.options(|o| o.theme_preference) != preference {
+            ctx.set_theme(preference);
+        }
+    }
+
+    /// One frame: pull, draw, send. Also the entry point for UI tests.
+    pub fn frame_ui(&mut self, ui: &mut egui::Ui) {
+        self.pull_snapshots();
+        self.apply_theme(ui.ctx());
+        let now = (self.clock)();
+        ui::top_bar_ui(ui, &mut self.state);
+        ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet);
+        if self.state.open_object.is_some() {
+            ui::details::details_panel_ui(ui, &mut self.state, &self.details, now);
+        }
+        let youngest_age_secs = egui::CentralPanel::default()
+            .show(ui, |ui| ui::resource_table::table_view_ui(ui, &mut self.state, &self.table, &self.fleet, now))
+            .inner;
+        self.state.sync_settings();
+        self.send_changes();
+        // Ages tick: every second while some visible age is shown in seconds, else every half minute.
+        if let Some(age) = youngest_age_secs {
+            let after = if age < 120 { Duration::from_secs(1) } else { Duration::from_secs(30) };
+            ui.ctx().request_repaint_after(after);
+        }
+    }
+}
+
+impl eframe::App for KliegApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.frame_ui(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.state.settings);
+    }
+}
+
+/// The first supported language of the environment (`LC_ALL`, `LC_MESSAGES`, `LANG`), else English.
+pub fn system_locale() -> String {
+    for var in ["LC_ALL", "LC_MESSAGES", "LANG"] {
+        if let Ok(value) = std::env::var(var) {
+            let code = value.split(['_', '.', '@']).next().unwrap_or_default().to_ascii_lowercase();
+            if crate::LOCALES.iter().any(|(c, _)| *c == code) {
+                return code;
+            }
+        }
+    }
+    "en".into()
+}
+
+pub fn run_native(kubeconfigs: Vec<PathBuf>, lang: Option<String>) -> anyhow::Result<()> {
+    let sources = KubeconfigSources::from_environment(kubeconfigs);
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Klieg")
+            .with_app_id("io.klieg.Klieg")
+            .with_inner_size([1400.0, 860.0])
+            .with_min_inner_size([640.0, 400.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "Klieg",
+        options,
+        Box::new(move |cc| {
+            let mut settings: Settings = cc.storage.and_then(|s| eframe::get_value(s, SETTINGS_KEY)).unwrap_or_default();
+            if let Some(lang) = lang {
+                settings.locale = lang;
+            }
+            let app = KliegApp::new(&cc.egui_ctx, sources, settings)?;
+            Ok(Box::new(app))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("the window could not start: {e}"))
+}

@@ -1,0 +1,304 @@
+//! Follows the one object open in the details pane: its full body (for metadata, conditions and
+//! YAML) and its events, both watched with kube-runtime watchers. Backend runtime.
+
+use super::{ClientMap, Waker};
+use crate::model::{ConditionRow, DetailsSnapshot, EventRow, KindKey, ObjectKey, OwnerLink, ResourceKind};
+use base64::Engine;
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Event as CoreEvent;
+use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Shown in place of every Secret value until the user reveals it.
+pub const SECRET_MASK: &str = "••••••••";
+
+pub struct DetailsFollower {
+    out: watch::Sender<Arc<DetailsSnapshot>>,
+    waker: Waker,
+    task: Option<tokio::task::JoinHandle<()>>,
+    generation: u64,
+}
+
+impl DetailsFollower {
+    pub fn new(out: watch::Sender<Arc<DetailsSnapshot>>, waker: Waker) -> Self {
+        Self { out, waker, task: None, generation: 0 }
+    }
+
+    pub fn close(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.generation += 1;
+        self.out.send_replace(Arc::new(DetailsSnapshot { generation: self.generation, ..DetailsSnapshot::default() }));
+        (self.waker)();
+    }
+
+    pub fn open(&mut self, clients: &ClientMap, kind_key: KindKey, key: ObjectKey) {
+        self.close();
+        let mut snapshot = DetailsSnapshot { generation: self.generation, key: Some(key.clone()), loading: true, ..DetailsSnapshot::default() };
+        let connected = clients.get(&key.cluster);
+        let kind = connected.and_then(|c| c.kinds.iter().find(|k| k.key() == kind_key).cloned());
+        let (Some(connected), Some(kind)) = (connected, kind) else {
+            snapshot.loading = false;
+            snapshot.error = Some(Arc::from("the cluster is not connected or no longer serves this kind"));
+            self.out.send_replace(Arc::new(snapshot));
+            (self.waker)();
+            return;
+        };
+        snapshot.kind = Some(kind.clone());
+        self.out.send_replace(Arc::new(snapshot.clone()));
+        (self.waker)();
+        let task = follow(connected.client.clone(), connected.kinds.clone(), kind, key, snapshot, self.out.clone(), self.waker.clone());
+        self.task = Some(tokio::spawn(task));
+    }
+}
+
+impl Drop for DetailsFollower {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+fn api_resource(kind: &ResourceKind) -> ApiResource {
+    ApiResource {
+        group: kind.group.to_string(),
+        version: kind.version.to_string(),
+        api_version: kind.api_version(),
+        kind: kind.kind.to_string(),
+        plural: kind.plural.to_string(),
+    }
+}
+
+async fn follow(
+    client: kube::Client,
+    kinds: Arc<[ResourceKind]>,
+    kind: ResourceKind,
+    key: ObjectKey,
+    mut snapshot: DetailsSnapshot,
+    out: watch::Sender<Arc<DetailsSnapshot>>,
+    waker: Waker,
+) {
+    let resource = api_resource(&kind);
+    let objects: kube::Api<DynamicObject> = match &key.namespace {
+        Some(ns) => kube::Api::namespaced_with(client.clone(), ns, &resource),
+        None => kube::Api::all_with(client.clone(), &resource),
+    };
+    let by_name = watcher::Config::default().fields(&format!("metadata.name={}", key.name));
+    let object_stream = watcher::watcher(objects, by_name)
+        .default_backoff()
+        .modify(|object| object.metadata.managed_fields = None)
+        .map(Update::Object);
+    // Events of cluster-scoped objects (nodes) are recorded in `default`.
+    let events: kube::Api<CoreEvent> = kube::Api::namespaced(client, key.namespace.as_deref().unwrap_or("default"));
+    let event_fields = format!("involvedObject.name={},involvedObject.kind={}", key.name, kind.kind);
+    let event_stream = watcher::watcher(events, watcher::Config::default().fields(&event_fields))
+        .default_backoff()
+        .map(Update::Event);
+    let merged = futures::stream::select(object_stream, event_stream);
+    futures::pin_mut!(merged);
+    let mut event_rows: BTreeMap<String, EventRow> = BTreeMap::new();
+    let mut pending_events: Option<BTreeMap<String, EventRow>> = None;
+    while let Some(update) = merged.next().await {
+        match update {
+            Update::Object(Ok(Event::Apply(object) | Event::InitApply(object))) => {
+                fill_from_object(&mut snapshot, &object, &kinds, &key);
+                snapshot.loading = false;
+                snapshot.deleted = false;
+                snapshot.error = None;
+            }
+            Update::Object(Ok(Event::Delete(_))) => snapshot.deleted = true,
+            Update::Object(Ok(Event::InitDone)) => {
+                snapshot.loading = false;
+                if snapshot.uid.is_empty() {
+                    snapshot.deleted = true;
+                }
+            }
+            Update::Object(Ok(Event::Init)) => continue,
+            Update::Object(Err(error)) => snapshot.error = Some(Arc::from(super::errors::error_chain(&error))),
+            Update::Event(Ok(Event::Init)) => pending_events = Some(BTreeMap::new()),
+            Update::Event(Ok(Event::InitApply(event))) => {
+                if let Some(pending) = &mut pending_events {
+                    pending.insert(event.metadata.uid.clone().unwrap_or_default(), event_row(&event));
+                }
+                continue;
+            }
+            Update::Event(Ok(Event::InitDone)) => event_rows = pending_events.take().unwrap_or_default(),
+            Update::Event(Ok(Event::Apply(event))) => {
+                event_rows.insert(event.metadata.uid.clone().unwrap_or_default(), event_row(&event));
+            }
+            Update::Event(Ok(Event::Delete(event))) => {
+                event_rows.remove(&event.metadata.uid.clone().unwrap_or_default());
+            }
+            Update::Event(Err(error)) => {
+                tracing::debug!(%error, "event watch failed; retrying");
+                continue;
+            }
+        }
+        let mut rows: Vec<EventRow> = event_rows.values().cloned().collect();
+        rows.sort_by(|a, b| b.last_seen_unix_secs.cmp(&a.last_seen_unix_secs));
+        snapshot.events = rows;
+        snapshot.generation += 1;
+        out.send_replace(Arc::new(snapshot.clone()));
+        waker();
+    }
+}
+
+enum Update {
+    Object(Result<Event<DynamicObject>, watcher::Error>),
+    Event(Result<Event<CoreEvent>, watcher::Error>),
+}
+
+fn strs(map: Option<&BTreeMap<String, String>>) -> Vec<(Arc<str>, Arc<str>)> {
+    map.map(|m| m.iter().map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str()))).collect()).unwrap_or_default()
+}
+
+fn text(value: Option<&serde_json::Value>) -> Arc<str> {
+    match value {
+        Some(serde_json::Value::String(s)) => Arc::from(s.as_str()),
+        Some(serde_json::Value::Null) | None => Arc::from(""),
+        Some(other) => Arc::from(other.to_string().as_str()),
+    }
+}
+
+/// Fills everything derived from the object itself.
+pub fn fill_from_object(snapshot: &mut DetailsSnapshot, object: &DynamicObject, kinds: &[ResourceKind], key: &ObjectKey) {
+    let meta = &object.metadata;
+    snapshot.uid = Arc::from(meta.uid.as_deref().unwrap_or_default());
+    snapshot.resource_version = Arc::from(meta.resource_version.as_deref().unwrap_or_default());
+    snapshot.created = meta.creation_timestamp.as_ref().map(|t| Arc::from(t.0.to_string().as_str()));
+    snapshot.labels = strs(meta.labels.as_ref());
+    snapshot.annotations = strs(meta.annotations.as_ref());
+    snapshot.owners = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .filter_map(|owner| {
+            let (group, _) = owner.api_version.rsplit_once('/').unwrap_or(("", &owner.api_version));
+            let owner_kind = kinds.iter().find(|k| &*k.group == group && *k.kind == *owner.kind)?;
+            Some(OwnerLink {
+                kind: owner_kind.key(),
+                kind_name: owner_kind.kind.clone(),
+                key: ObjectKey {
+                    cluster: key.cluster.clone(),
+                    namespace: if owner_kind.is_namespaced() { key.namespace.clone() } else { None },
+                    name: Arc::from(owner.name.as_str()),
+                },
+                controller: owner.controller.unwrap_or(false),
+            })
+        })
+        .collect();
+    snapshot.conditions = object
+        .data
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .map(|conditions| {
+            conditions
+                .iter()
+                .map(|c| ConditionRow {
+                    condition_type: text(c.get("type")),
+                    status: text(c.get("status")),
+                    reason: text(c.get("reason")),
+                    message: text(c.get("message")),
+                    last_transition: text(c.get("lastTransitionTime").or_else(|| c.get("lastHeartbeatTime"))),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let is_secret = object.types.as_ref().is_some_and(|t| t.kind == "Secret" && t.api_version == "v1");
+    let yaml = serde_yaml::to_string(object).unwrap_or_else(|error| format!("# {error}"));
+    snapshot.yaml = Arc::from(yaml.as_str());
+    if is_secret {
+        let (masked, values) = mask_secret(object);
+        snapshot.masked_yaml = Arc::from(serde_yaml::to_string(&masked).unwrap_or_default().as_str());
+        snapshot.secret_values = values;
+    } else {
+        snapshot.masked_yaml = snapshot.yaml.clone();
+        snapshot.secret_values = Vec::new();
+    }
+}
+
+/// A copy of a Secret with every value masked, and the decoded values for reveal on demand.
+pub fn mask_secret(object: &DynamicObject) -> (DynamicObject, Vec<(Arc<str>, Arc<str>)>) {
+    let mut masked = object.clone();
+    let mut values = Vec::new();
+    for field in ["data", "stringData"] {
+        if let Some(map) = masked.data.get_mut(field).and_then(|d| d.as_object_mut()) {
+            for (name, value) in map.iter_mut() {
+                let raw = value.as_str().unwrap_or_default();
+                let decoded = if field == "data" {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(raw)
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                        .unwrap_or_else(|_| raw.to_string())
+                } else {
+                    raw.to_string()
+                };
+                values.push((Arc::from(name.as_str()), Arc::from(decoded.as_str())));
+                *value = serde_json::Value::String(SECRET_MASK.to_string());
+            }
+        }
+    }
+    // kubectl apply keeps the whole object, values included, in this annotation.
+    if let Some(annotations) = masked.metadata.annotations.as_mut()
+        && let Some(applied) = annotations.get_mut("kubectl.kubernetes.io/last-applied-configuration")
+    {
+        *applied = SECRET_MASK.to_string();
+    }
+    (masked, values)
+}
+
+fn event_row(event: &CoreEvent) -> EventRow {
+    let last_seen = event
+        .last_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .or_else(|| event.event_time.as_ref().map(|t| t.0.as_second()))
+        .or_else(|| event.metadata.creation_timestamp.as_ref().map(|t| t.0.as_second()));
+    let source = event
+        .source
+        .as_ref()
+        .and_then(|s| s.component.clone())
+        .or_else(|| event.reporting_component.clone())
+        .unwrap_or_default();
+    EventRow {
+        event_type: Arc::from(event.type_.as_deref().unwrap_or("Normal")),
+        reason: Arc::from(event.reason.as_deref().unwrap_or_default()),
+        message: Arc::from(event.message.as_deref().unwrap_or_default()),
+        count: i64::from(event.count.unwrap_or(1)),
+        last_seen_unix_secs: last_seen,
+        source: Arc::from(source.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_everywhere_and_decoded_for_reveal() {
+        let object: DynamicObject = serde_json::from_value(serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "namespace": "shop", "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"aHVudGVyMg==\"}}"}},
+            "data": {"password": "aHVudGVyMg=="},
+            "stringData": {"user": "admin"}
+        }))
+        .expect("secret");
+        let key = ObjectKey { cluster: crate::model::ClusterId::new("c"), namespace: Some(Arc::from("shop")), name: Arc::from("db") };
+        let mut snapshot = DetailsSnapshot::default();
+        fill_from_object(&mut snapshot, &object, &[], &key);
+        assert!(!snapshot.masked_yaml.contains("aHVudGVyMg=="), "{}", snapshot.masked_yaml);
+        assert!(!snapshot.masked_yaml.contains("hunter2"));
+        assert!(!snapshot.masked_yaml.contains("admin"));
+        assert!(snapshot.masked_yaml.contains(SECRET_MASK));
+        assert!(snapshot.yaml.contains("aHVudGVyMg=="));
+        let values: Vec<(&str, &str)> = snapshot.secret_values.iter().map(|(k, v)| (&**k, &**v)).collect();
+        assert_eq!(values, [("password", "hunter2"), ("user", "admin")]);
+    }
+}

@@ -1,0 +1,109 @@
+//! Finds every listable kind a server offers, built-in and CRDs, at each group's preferred
+//! version. Uses aggregated discovery where the server has it, else one request per group,
+//! concurrently, tolerating groups that fail (an aggregated API that is down). Backend runtime.
+
+use crate::model::{ResourceKind, Scope};
+use futures::{stream, StreamExt};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    #[error("could not list API groups: {0}")]
+    Groups(#[source] kube::Error),
+}
+
+/// The kinds found, and the group versions that could not be read.
+#[derive(Debug, Default)]
+pub struct DiscoveryResult {
+    pub kinds: Vec<ResourceKind>,
+    pub failed_groups: Vec<(String, String)>,
+}
+
+pub async fn discover(client: &kube::Client) -> Result<DiscoveryResult, DiscoveryError> {
+    if let Ok(aggregated) = kube::Discovery::new(client.clone()).run_aggregated().await {
+        let mut kinds: Vec<ResourceKind> = aggregated
+            .groups()
+            .flat_map(|group| group.recommended_resources())
+            .filter(|(_, caps)| caps.supports_operation("list") && caps.supports_operation("watch"))
+            .map(|(resource, caps)| {
+                let scope = match caps.scope {
+                    kube::discovery::Scope::Namespaced => Scope::Namespaced,
+                    kube::discovery::Scope::Cluster => Scope::Cluster,
+                };
+                to_kind(&resource.group, &resource.version, &resource.kind, &resource.plural, scope, caps.operations)
+            })
+            .collect();
+        sort_kinds(&mut kinds);
+        return Ok(DiscoveryResult { kinds, failed_groups: Vec::new() });
+    }
+
+    let groups = client.list_api_groups().await.map_err(DiscoveryError::Groups)?;
+    let mut group_versions: Vec<(String, String)> = vec![(String::new(), "v1".to_string())];
+    for group in groups.groups {
+        let version = group
+            .preferred_version
+            .map(|v| v.version)
+            .or_else(|| group.versions.first().map(|v| v.version.clone()));
+        if let Some(version) = version {
+            group_versions.push((group.name, version));
+        }
+    }
+    let answers: Vec<_> = stream::iter(group_versions)
+        .map(|(group, version)| async move {
+            let answer = if group.is_empty() {
+                client.list_core_api_resources(&version).await
+            } else {
+                client.list_api_group_resources(&format!("{group}/{version}")).await
+            };
+            (group, version, answer)
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+
+    let mut result = DiscoveryResult::default();
+    for (group, version, answer) in answers {
+        match answer {
+            Ok(list) => {
+                for resource in list.resources {
+                    let listable = resource.verbs.iter().any(|v| v == "list") && resource.verbs.iter().any(|v| v == "watch");
+                    if resource.name.contains('/') || !listable {
+                        continue;
+                    }
+                    let scope = if resource.namespaced { Scope::Namespaced } else { Scope::Cluster };
+                    result.kinds.push(to_kind(&group, &version, &resource.kind, &resource.name, scope, resource.verbs));
+                }
+            }
+            Err(error) => result.failed_groups.push((format!("{group}/{version}"), error.to_string())),
+        }
+    }
+    sort_kinds(&mut result.kinds);
+    Ok(result)
+}
+
+fn to_kind(group: &str, version: &str, kind: &str, plural: &str, scope: Scope, verbs: Vec<String>) -> ResourceKind {
+    ResourceKind {
+        group: Arc::from(group),
+        version: Arc::from(version),
+        kind: Arc::from(kind),
+        plural: Arc::from(plural),
+        scope,
+        verbs: verbs.iter().map(|v| Arc::from(v.as_str())).collect(),
+    }
+}
+
+/// Sorted by kind, with the same kind from several groups kept apart (events, ingresses).
+/// Legacy duplicates (`extensions`, `events.k8s.io` Event) are dropped in favour of the main group.
+fn sort_kinds(kinds: &mut Vec<ResourceKind>) {
+    kinds.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.group.cmp(&b.group)));
+    let shadowed = |k: &ResourceKind, all: &[ResourceKind]| {
+        let legacy = matches!(&*k.group, "extensions" | "events.k8s.io");
+        legacy && all.iter().any(|o| o.kind == k.kind && o.group != k.group && !matches!(&*o.group, "extensions" | "events.k8s.io"))
+    };
+    let keep: Vec<bool> = kinds.iter().map(|k| !shadowed(k, kinds)).collect();
+    let mut index = 0;
+    kinds.retain(|_| {
+        index += 1;
+        keep[index - 1]
+    });
+}

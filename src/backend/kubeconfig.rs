@@ -1,0 +1,262 @@
+//! Finds kubeconfig files (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`), merges them with
+//! kubectl's rules and splits them into one entry per context, so a broken file or context never
+//! affects the others. Also watches the files for changes. File reads happen on the backend runtime.
+
+use crate::model::{ClusterErrorKind, ClusterId};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use std::collections::hash_map::DefaultHasher;
+use std::ffi::OsString;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeconfigError {
+    #[error("{path}: {source}")]
+    Malformed {
+        path: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("{0}")]
+    Context(#[source] kube::config::KubeconfigError),
+}
+
+impl KubeconfigError {
+    pub fn kind(&self) -> ClusterErrorKind {
+        use kube::config::KubeconfigError as K;
+        match self {
+            KubeconfigError::Malformed { .. } => ClusterErrorKind::MalformedKubeconfig,
+            KubeconfigError::Context(
+                K::LoadCertificateAuthority(_) | K::LoadClientCertificate(_) | K::LoadClientKey(_) | K::ParseCertificates(_),
+            ) => ClusterErrorKind::MissingFile,
+            KubeconfigError::Context(_) => ClusterErrorKind::InvalidContext,
+        }
+    }
+}
+
+/// Where kubeconfig files come from.
+#[derive(Clone, Debug, Default)]
+pub struct KubeconfigSources {
+    /// `--kubeconfig` arguments: files, or folders whose files are all read.
+    pub explicit: Vec<PathBuf>,
+    /// The value of `KUBECONFIG`, if set.
+    pub env: Option<OsString>,
+    /// The home folder, for `~/.kube/config`.
+    pub home: Option<PathBuf>,
+}
+
+impl KubeconfigSources {
+    pub fn from_environment(explicit: Vec<PathBuf>) -> Self {
+        Self { explicit, env: std::env::var_os("KUBECONFIG"), home: dirs::home_dir() }
+    }
+
+    /// Files to read, in merge order: `--kubeconfig` paths first, then `KUBECONFIG` or the default.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for path in &self.explicit {
+            if path.is_dir() {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                    .map(|dir| dir.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect())
+                    .unwrap_or_default();
+                entries.sort();
+                files.extend(entries.into_iter().filter(|p| !is_hidden(p)));
+            } else {
+                files.push(path.clone());
+            }
+        }
+        match self.env.as_ref().filter(|v| !v.is_empty()) {
+            Some(value) => files.extend(std::env::split_paths(value).filter(|p| !p.as_os_str().is_empty())),
+            None if self.explicit.is_empty() => {
+                if let Some(home) = &self.home {
+                    files.push(home.join(".kube").join("config"));
+                }
+            }
+            None => {}
+        }
+        let mut seen = std::collections::HashSet::new();
+        files.retain(|p| seen.insert(p.clone()));
+        files
+    }
+
+    /// Folders to watch for changes: each file's parent, and each `--kubeconfig` folder.
+    pub fn watch_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self.explicit.iter().filter(|p| p.is_dir()).cloned().collect();
+        dirs.extend(self.files().iter().filter_map(|f| f.parent().map(Path::to_path_buf)));
+        dirs.sort();
+        dirs.dedup();
+        dirs.retain(|d| d.is_dir());
+        dirs
+    }
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+}
+
+/// One context, ready to connect or carrying the reason it cannot.
+#[derive(Clone)]
+pub struct ContextEntry {
+    pub id: ClusterId,
+    pub source: Arc<str>,
+    pub server_url: Option<Arc<str>>,
+    pub default_namespace: Option<Arc<str>>,
+    pub insecure_tls: bool,
+    pub is_current: bool,
+    /// Changes when anything the connection depends on changes, so only those workers restart.
+    pub fingerprint: u64,
+    pub config: Result<Kubeconfig, Arc<KubeconfigError>>,
+}
+
+/// Reads and merges every file. Unreadable or malformed files become one error entry each.
+/// A missing default `~/.kube/config` is not an error: there are simply no contexts.
+pub fn load_contexts(sources: &KubeconfigSources) -> Vec<ContextEntry> {
+    let mut entries = Vec::new();
+    let mut merged: Option<Kubeconfig> = None;
+    let mut context_sources: Vec<(String, Arc<str>)> = Vec::new();
+    let default_file = sources.home.as_ref().map(|h| h.join(".kube").join("config"));
+    for file in sources.files() {
+        let display: Arc<str> = Arc::from(file.display().to_string().as_str());
+        if !file.exists() && Some(&file) == default_file.as_ref() {
+            continue;
+        }
+        let parsed = Kubeconfig::read_from(&file).and_then(|config| {
+            let names: Vec<String> = config.contexts.iter().map(|c| c.name.clone()).collect();
+            let combined = match merged.take() {
+                Some(previous) => previous.clone().merge(config).inspect_err(|_| merged = Some(previous)),
+                None => Ok(config),
+            }?;
+            Ok((combined, names))
+        });
+        match parsed {
+            Ok((combined, names)) => {
+                merged = Some(combined);
+                for name in names {
+                    if !context_sources.iter().any(|(n, _)| n == &name) {
+                        context_sources.push((name, display.clone()));
+                    }
+                }
+            }
+            Err(source) => entries.push(ContextEntry {
+                id: ClusterId::new(&display),
+                source: display.clone(),
+                server_url: None,
+                default_namespace: None,
+                insecure_tls: false,
+                is_current: false,
+                fingerprint: 0,
+                config: Err(Arc::new(KubeconfigError::Malformed { path: display.to_string(), source })),
+            }),
+        }
+    }
+    let Some(merged) = merged else { return entries };
+    let mut contexts = Vec::new();
+    for (name, source) in context_sources {
+        contexts.push(context_entry(&merged, &name, source));
+    }
+    contexts.extend(entries);
+    contexts
+}
+
+fn context_entry(merged: &Kubeconfig, name: &str, source: Arc<str>) -> ContextEntry {
+    let named_context = merged.contexts.iter().find(|c| c.name == name);
+    let context = named_context.and_then(|c| c.context.as_ref());
+    let cluster = context
+        .and_then(|ctx| merged.clusters.iter().find(|c| c.name == ctx.cluster))
+        .and_then(|c| c.cluster.as_ref());
+    let user = context
+        .and_then(|ctx| ctx.user.as_ref())
+        .and_then(|user| merged.auth_infos.iter().find(|a| &a.name == user));
+    let mut hasher = DefaultHasher::new();
+    // Serialising secrets only into a hasher keeps them off disk and out of logs.
+    serde_json::to_string(&(named_context, cluster, user)).unwrap_or_default().hash(&mut hasher);
+    let mut single = merged.clone();
+    single.current_context = Some(name.to_string());
+    ContextEntry {
+        id: ClusterId::new(name),
+        source,
+        server_url: cluster.and_then(|c| c.server.as_deref()).map(Arc::from),
+        default_namespace: context.and_then(|c| c.namespace.as_deref()).map(Arc::from),
+        insecure_tls: cluster.and_then(|c| c.insecure_skip_tls_verify).unwrap_or(false),
+        is_current: merged.current_context.as_deref() == Some(name),
+        fingerprint: hasher.finish(),
+        config: Ok(single),
+    }
+}
+
+/// Builds the client configuration of one context; certificate files are read here.
+pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, KubeconfigError> {
+    let kubeconfig = match &entry.config {
+        Ok(config) => config.clone(),
+        Err(error) => return Err(KubeconfigError::Context(clone_error(error))),
+    };
+    let options = KubeConfigOptions { context: Some(entry.id.to_string()), cluster: None, user: None };
+    kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(KubeconfigError::Context)
+}
+
+fn clone_error(error: &KubeconfigError) -> kube::config::KubeconfigError {
+    kube::config::KubeconfigError::LoadContext(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    const A: &str = "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: one}\ncontexts:\n- name: a\n  context: {cluster: c, user: u, namespace: team-a}\n- name: shared\n  context: {cluster: c, user: u}\n";
+    const B: &str = "apiVersion: v1\nkind: Config\ncurrent-context: b\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.2:2'}\n- name: d\n  cluster: {server: 'https://127.0.0.3:3', insecure-skip-tls-verify: true}\nusers:\n- name: u\n  user: {token: two}\ncontexts:\n- name: b\n  context: {cluster: d, user: u}\n- name: shared\n  context: {cluster: d, user: u}\n";
+
+    #[test]
+    fn merges_with_kubectl_rules_first_file_wins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = write(dir.path(), "a.yaml", A);
+        let b = write(dir.path(), "b.yaml", B);
+        let env = std::env::join_paths([&a, &b]).expect("join");
+        let sources = KubeconfigSources { explicit: vec![], env: Some(env), home: None };
+        let contexts = load_contexts(&sources);
+        let names: Vec<&str> = contexts.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(names, ["a", "shared", "b"]);
+        let shared = &contexts[1];
+        // `shared` and cluster `c` come from the first file that names them.
+        assert_eq!(shared.server_url.as_deref(), Some("https://127.0.0.1:1"));
+        assert!(contexts[0].is_current, "current-context comes from the first file");
+        assert_eq!(contexts[0].default_namespace.as_deref(), Some("team-a"));
+        assert!(contexts[2].insecure_tls);
+        assert_eq!(&*contexts[2].source, b.display().to_string());
+    }
+
+    #[test]
+    fn a_malformed_file_is_one_error_and_the_rest_still_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "a.yaml", A);
+        write(dir.path(), "broken.yaml", "apiVersion: v1\nclusters: [ {name: \n");
+        let sources = KubeconfigSources { explicit: vec![dir.path().to_path_buf()], env: None, home: None };
+        let contexts = load_contexts(&sources);
+        let ok: Vec<&str> = contexts.iter().filter(|c| c.config.is_ok()).map(|c| c.id.as_str()).collect();
+        assert_eq!(ok, ["a", "shared"]);
+        let broken: Vec<&ContextEntry> = contexts.iter().filter(|c| c.config.is_err()).collect();
+        assert_eq!(broken.len(), 1);
+        let error = broken[0].config.as_ref().err().expect("error");
+        assert_eq!(error.kind(), ClusterErrorKind::MalformedKubeconfig);
+        assert!(error.to_string().contains("broken.yaml"), "{error}");
+    }
+
+    #[test]
+    fn fingerprints_change_only_with_the_context() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = write(dir.path(), "a.yaml", A);
+        let sources = KubeconfigSources { explicit: vec![a.clone()], env: None, home: None };
+        let before = load_contexts(&sources);
+        write(dir.path(), "a.yaml", &A.replace("token: one", "token: three"));
+        let after = load_contexts(&sources);
+        assert_ne!(before[0].fingerprint, after[0].fingerprint);
+        write(dir.path(), "a.yaml", &A.replace("current-context: a", "current-context: shared"));
+        let again = load_contexts(&sources);
+        assert_eq!(before[0].fingerprint, again[0].fingerprint);
+    }
+}

@@ -1,0 +1,546 @@
+//! The only module that talks to Kubernetes. It runs a tokio runtime on its own OS thread:
+//! a hub task reads UI commands, one worker per cluster connects and discovers, a view task
+//! merges subscriptions into table snapshots, and a details task follows the open object.
+//! The UI reads results from `tokio::sync::watch` channels and is woken only on change.
+
+pub mod details;
+pub mod discovery;
+pub mod errors;
+pub mod ingest;
+pub mod kubeconfig;
+pub mod rows;
+pub mod table_watch;
+pub mod view;
+
+use crate::model::{
+    ClusterErrorKind, ClusterId, ClusterInfo, ClusterState, Command, DetailsSnapshot, FleetSnapshot, KindKey,
+    ResourceKind, TableSnapshot, ViewQuery, ViewStatus,
+};
+use futures::StreamExt;
+use ingest::Subscription;
+use kubeconfig::{ContextEntry, KubeconfigSources};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::time::Instant;
+
+/// Wakes the UI (egui's `request_repaint`); called only when something it shows changed.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+const COMMAND_QUEUE_LEN: usize = 256;
+/// An unused subscription keeps watching this long, so switching back is instant.
+const SUBSCRIPTION_LINGER: Duration = Duration::from_secs(60);
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("could not start the backend runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// The UI's end of the backend.
+pub struct BackendHandle {
+    pub commands: mpsc::Sender<Command>,
+    pub fleet: watch::Receiver<Arc<FleetSnapshot>>,
+    pub table: watch::Receiver<Arc<TableSnapshot>>,
+    pub details: watch::Receiver<Arc<DetailsSnapshot>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackendHandle {
+    /// Sends without waiting; a full queue drops the command and says so in the log.
+    pub fn send(&self, command: Command) {
+        if let Err(error) = self.commands.try_send(command) {
+            tracing::warn!(%error, "backend command queue full; command dropped");
+        }
+    }
+}
+
+impl Drop for BackendHandle {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A connected cluster: its client and kinds. `epoch` changes when the worker restarts.
+#[derive(Clone)]
+pub struct ConnectedCluster {
+    pub client: kube::Client,
+    pub kinds: Arc<[ResourceKind]>,
+    pub epoch: u64,
+}
+
+pub type ClientMap = BTreeMap<ClusterId, ConnectedCluster>;
+
+/// Shared state of all cluster workers; each update republishes the fleet snapshot.
+struct FleetState {
+    inner: Mutex<FleetInner>,
+    fleet_tx: watch::Sender<Arc<FleetSnapshot>>,
+    clients_tx: watch::Sender<Arc<ClientMap>>,
+    waker: Waker,
+}
+
+#[derive(Default)]
+struct FleetInner {
+    order: Vec<ClusterId>,
+    infos: HashMap<ClusterId, ClusterInfo>,
+    clients: ClientMap,
+    generation: u64,
+    next_epoch: u64,
+}
+
+impl FleetState {
+    fn publish(&self, inner: &mut FleetInner) {
+        inner.generation += 1;
+        let clusters: Vec<ClusterInfo> = inner.order.iter().filter_map(|id| inner.infos.get(id).cloned()).collect();
+        self.fleet_tx.send_replace(Arc::new(FleetSnapshot { generation: inner.generation, clusters: Arc::from(clusters) }));
+        (self.waker)();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FleetInner> {
+        // A poisoned lock only means a worker panicked mid-update; the data is still usable.
+        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn update(&self, id: &ClusterId, change: impl FnOnce(&mut ClusterInfo)) {
+        let mut inner = self.lock();
+        if let Some(info) = inner.infos.get_mut(id) {
+            let before = info.clone();
+            change(info);
+            if *info != before {
+                self.publish(&mut inner);
+            }
+        }
+    }
+
+    fn set_client(&self, id: &ClusterId, client: kube::Client, kinds: Arc<[ResourceKind]>) {
+        let mut inner = self.lock();
+        inner.next_epoch += 1;
+        let epoch = inner.next_epoch;
+        inner.clients.insert(id.clone(), ConnectedCluster { client, kinds, epoch });
+        self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
+    }
+
+    fn update_kinds(&self, id: &ClusterId, kinds: Arc<[ResourceKind]>) {
+        let mut inner = self.lock();
+        if let Some(connected) = inner.clients.get_mut(id) {
+            connected.kinds = kinds;
+            self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
+        }
+    }
+
+    /// Replaces the set of contexts; returns which ids are new or changed.
+    fn set_contexts(&self, entries: &[ContextEntry]) {
+        let mut inner = self.lock();
+        inner.order = entries.iter().map(|e| e.id.clone()).collect();
+        let keep: BTreeSet<&ClusterId> = inner.order.iter().collect();
+        let keep: BTreeSet<ClusterId> = keep.into_iter().cloned().collect();
+        inner.infos.retain(|id, _| keep.contains(id));
+        inner.clients.retain(|id, _| keep.contains(id));
+        for entry in entries {
+            let info = inner.infos.entry(entry.id.clone()).or_insert_with(|| ClusterInfo {
+                id: entry.id.clone(),
+                source: entry.source.clone(),
+                server_url: None,
+                default_namespace: None,
+                insecure_tls: false,
+                is_current_context: false,
+                state: ClusterState::Connecting,
+                kinds: Arc::from(Vec::new()),
+                namespaces: Arc::from(Vec::new()),
+            });
+            info.source = entry.source.clone();
+            info.server_url = entry.server_url.clone();
+            info.default_namespace = entry.default_namespace.clone();
+            info.insecure_tls = entry.insecure_tls;
+            info.is_current_context = entry.is_current;
+        }
+        self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
+        self.publish(&mut inner);
+    }
+
+    fn reset_cluster(&self, id: &ClusterId) {
+        let mut inner = self.lock();
+        inner.clients.remove(id);
+        if let Some(info) = inner.infos.get_mut(id) {
+            info.state = ClusterState::Connecting;
+            info.kinds = Arc::from(Vec::new());
+            info.namespaces = Arc::from(Vec::new());
+        }
+        self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
+        self.publish(&mut inner);
+    }
+}
+
+/// Starts the backend thread and returns the UI's handle to it.
+pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, BackendError> {
+    let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE_LEN);
+    let (fleet_tx, fleet_rx) = watch::channel(Arc::new(FleetSnapshot::default()));
+    let (table_tx, table_rx) = watch::channel(Arc::new(TableSnapshot::default()));
+    let (details_tx, details_rx) = watch::channel(Arc::new(DetailsSnapshot::default()));
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("klieg-backend")
+        .enable_all()
+        .build()
+        .map_err(BackendError::Runtime)?;
+    let thread = std::thread::Builder::new()
+        .name("klieg-runtime".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let (clients_tx, _) = watch::channel(Arc::new(ClientMap::new()));
+                let fleet = Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
+                tokio::select! {
+                    () = hub_main(sources, commands_rx, fleet, table_tx, details_tx) => {}
+                    _ = shutdown_rx => {}
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_millis(200));
+        })
+        .map_err(BackendError::Runtime)?;
+    Ok(BackendHandle {
+        commands: commands_tx,
+        fleet: fleet_rx,
+        table: table_rx,
+        details: details_rx,
+        shutdown: Some(shutdown_tx),
+        thread: Some(thread),
+    })
+}
+
+struct WorkerHandle {
+    fingerprint: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn hub_main(
+    sources: KubeconfigSources,
+    mut commands: mpsc::Receiver<Command>,
+    fleet: Arc<FleetState>,
+    table_tx: watch::Sender<Arc<TableSnapshot>>,
+    details_tx: watch::Sender<Arc<DetailsSnapshot>>,
+) {
+    let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
+    let mut file_watcher = watch_files(&sources, reload_tx.clone());
+    let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
+    reconcile_workers(&sources, &fleet, &mut workers).await;
+
+    let (query_tx, query_rx) = watch::channel(ViewQuery::default());
+    let view = tokio::spawn(view_task(query_rx, fleet.clients_tx.subscribe(), fleet.fleet_tx.subscribe(), table_tx, fleet.waker.clone()));
+    let mut details = details::DetailsFollower::new(details_tx, fleet.waker.clone());
+    loop {
+        tokio::select! {
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                match command {
+                    Command::SetView(query) => { query_tx.send_replace(query); }
+                    Command::OpenDetails { kind, key } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        details.open(&clients, kind, key);
+                    }
+                    Command::CloseDetails => details.close(),
+                    Command::ReloadKubeconfig => {
+                        reconcile_workers(&sources, &fleet, &mut workers).await;
+                    }
+                }
+            }
+            Some(()) = reload_rx.recv() => {
+                // Editors write files in several steps; wait until they are done.
+                tokio::time::sleep(RELOAD_DEBOUNCE).await;
+                while reload_rx.try_recv().is_ok() {}
+                tracing::info!("kubeconfig changed; reloading");
+                reconcile_workers(&sources, &fleet, &mut workers).await;
+                file_watcher = watch_files(&sources, reload_tx.clone()).or(file_watcher);
+            }
+        }
+    }
+    view.abort();
+}
+
+/// Loads contexts and restarts exactly the workers whose context changed.
+async fn reconcile_workers(sources: &KubeconfigSources, fleet: &Arc<FleetState>, workers: &mut HashMap<ClusterId, WorkerHandle>) {
+    let sources = sources.clone();
+    let entries = tokio::task::spawn_blocking(move || kubeconfig::load_contexts(&sources)).await.unwrap_or_default();
+    let ids: BTreeSet<ClusterId> = entries.iter().map(|e| e.id.clone()).collect();
+    workers.retain(|id, _| ids.contains(id));
+    fleet.set_contexts(&entries);
+    for entry in entries {
+        let unchanged = workers.get(&entry.id).is_some_and(|w| w.fingerprint == entry.fingerprint && entry.config.is_ok());
+        if unchanged {
+            continue;
+        }
+        fleet.reset_cluster(&entry.id);
+        let id = entry.id.clone();
+        let fingerprint = entry.fingerprint;
+        let task = tokio::spawn(cluster_worker(entry, fleet.clone()));
+        workers.insert(id, WorkerHandle { fingerprint, task });
+    }
+}
+
+fn watch_files(sources: &KubeconfigSources, reload: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            // A full queue already holds a reload request.
+            let _ = reload.try_send(());
+        }
+    })
+    .inspect_err(|error| tracing::warn!(%error, "cannot watch kubeconfig files"))
+    .ok()?;
+    for dir in sources.watch_dirs() {
+        if let Err(error) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+            tracing::warn!(%error, dir = %dir.display(), "cannot watch kubeconfig folder");
+        }
+    }
+    Some(watcher)
+}
+
+fn failed(kind: ClusterErrorKind, detail: String) -> ClusterState {
+    ClusterState::Failed { kind, detail: Arc::from(detail.as_str()) }
+}
+
+/// Connects one context, discovers its kinds and follows its namespaces and CRDs.
+async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
+    let id = entry.id.clone();
+    let config = match kubeconfig::client_config(&entry).await {
+        Ok(config) => config,
+        Err(error) => {
+            let state = failed(error.kind(), errors::error_chain(&error));
+            fleet.update(&id, |info| info.state = state);
+            return;
+        }
+    };
+    let client = match kube::Client::try_from(config) {
+        Ok(client) => client,
+        Err(error) => {
+            let kind = match &error {
+                kube::Error::Auth(_) => errors::classify(&error),
+                _ => ClusterErrorKind::MissingFile,
+            };
+            fleet.update(&id, |info| info.state = failed(kind, errors::error_chain(&error)));
+            return;
+        }
+    };
+    let mut backoff = table_watch::Backoff::default();
+    let (version, kinds) = loop {
+        match connect(&client).await {
+            Ok(result) => break result,
+            Err(error) => {
+                let state = failed(errors::classify(&error), errors::error_chain(&error));
+                fleet.update(&id, |info| info.state = state);
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+        }
+    };
+    let kinds: Arc<[ResourceKind]> = Arc::from(kinds);
+    fleet.update(&id, |info| {
+        info.state = ClusterState::Connected { server_version: Arc::from(version.as_str()) };
+        info.kinds = kinds.clone();
+        if info.namespaces.is_empty() {
+            info.namespaces = info.default_namespace.iter().cloned().collect();
+        }
+    });
+    fleet.set_client(&id, client.clone(), kinds);
+    tokio::join!(follow_namespaces(&client, &id, &fleet, &version), follow_crds(&client, &id, &fleet));
+}
+
+async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>), kube::Error> {
+    let info = client.apiserver_version().await?;
+    let found = discovery::discover(client).await.map_err(|discovery::DiscoveryError::Groups(e)| e)?;
+    for (group, error) in &found.failed_groups {
+        tracing::warn!(%group, %error, "API group discovery failed; its kinds are not listed");
+    }
+    Ok((info.git_version, found.kinds))
+}
+
+/// Keeps the namespace list current. Lost connections show in the cluster's state until the
+/// watch recovers; a user who may not list namespaces keeps the context's namespace.
+async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetState, version: &str) {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::runtime::watcher::{self, Event};
+    use kube::runtime::WatchStreamExt;
+    let api: kube::Api<kube::core::PartialObjectMeta<Namespace>> = kube::Api::all(client.clone());
+    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let mut names: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut pending: BTreeSet<Arc<str>> = BTreeSet::new();
+    let connected = ClusterState::Connected { server_version: Arc::from(version) };
+    while let Some(event) = stream.next().await {
+        let name_of = |meta: &kube::core::PartialObjectMeta<Namespace>| Arc::from(meta.metadata.name.as_deref().unwrap_or_default());
+        match event {
+            Ok(Event::Init) => pending.clear(),
+            Ok(Event::InitApply(ns)) => {
+                pending.insert(name_of(&ns));
+            }
+            Ok(Event::InitDone) => names = std::mem::take(&mut pending),
+            Ok(Event::Apply(ns)) => {
+                names.insert(name_of(&ns));
+            }
+            Ok(Event::Delete(ns)) => {
+                names.remove(&name_of(&ns));
+            }
+            Err(watcher::Error::InitialListFailed(kube::Error::Api(status)) | watcher::Error::WatchStartFailed(kube::Error::Api(status)))
+                if status.code == 403 =>
+            {
+                tracing::info!(cluster = %id, "may not list namespaces; using the context's namespace");
+                return;
+            }
+            Err(error) => {
+                let kind = match &error {
+                    watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => errors::classify(e),
+                    _ => ClusterErrorKind::Other,
+                };
+                let state = failed(kind, errors::error_chain(&error));
+                fleet.update(id, |info| info.state = state);
+                continue;
+            }
+        }
+        let list: Arc<[Arc<str>]> = names.iter().cloned().collect();
+        let state = connected.clone();
+        fleet.update(id, |info| {
+            info.state = state;
+            if !list.is_empty() {
+                info.namespaces = list;
+            }
+        });
+    }
+}
+
+/// Re-runs discovery when CRDs change, so new custom kinds appear without a restart.
+async fn follow_crds(client: &kube::Client, id: &ClusterId, fleet: &FleetState) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::runtime::watcher::{self, Event};
+    use kube::runtime::WatchStreamExt;
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let mut listed = false;
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::InitDone) => {
+                listed = true;
+                continue;
+            }
+            Ok(Event::Apply(_) | Event::Delete(_)) if listed => {}
+            _ => continue,
+        }
+        // A burst of CRD changes settles before discovery runs again.
+        let quiet = tokio::time::sleep(Duration::from_millis(500));
+        tokio::pin!(quiet);
+        loop {
+            tokio::select! {
+                _ = &mut quiet => break,
+                next = stream.next() => if next.is_none() { return },
+            }
+        }
+        match discovery::discover(client).await {
+            Ok(found) => {
+                let kinds: Arc<[ResourceKind]> = Arc::from(found.kinds);
+                fleet.update(id, |info| info.kinds = kinds.clone());
+                fleet.update_kinds(id, kinds);
+            }
+            Err(error) => tracing::warn!(cluster = %id, %error, "rediscovery after a CRD change failed"),
+        }
+    }
+}
+
+struct ViewSubscription {
+    subscription: Subscription,
+    epoch: u64,
+    idle_since: Option<Instant>,
+}
+
+/// Keeps the subscriptions of the current view alive and publishes its snapshot on change,
+/// at most every `PUBLISH_INTERVAL` unless the query itself changed.
+async fn view_task(
+    mut query_rx: watch::Receiver<ViewQuery>,
+    mut clients_rx: watch::Receiver<Arc<ClientMap>>,
+    mut fleet_rx: watch::Receiver<Arc<FleetSnapshot>>,
+    table_tx: watch::Sender<Arc<TableSnapshot>>,
+    waker: Waker,
+) {
+    let changed = Arc::new(Notify::new());
+    let mut subscriptions: HashMap<(ClusterId, KindKey), ViewSubscription> = HashMap::new();
+    let mut generation = 0;
+    let mut last_query = ViewQuery::default();
+    loop {
+        let query = query_rx.borrow_and_update().clone();
+        let clients = clients_rx.borrow_and_update().clone();
+        let fleet = fleet_rx.borrow_and_update().clone();
+        let mut parts = Vec::new();
+        let mut view_kind = None;
+        let mut wanted = BTreeSet::new();
+        for cluster in &query.clusters {
+            let status_from_fleet = || match fleet.cluster(cluster).map(|c| &c.state) {
+                Some(ClusterState::Failed { detail, .. }) => ViewStatus::Error(detail.clone()),
+                _ => ViewStatus::Loading,
+            };
+            let Some(kind_key) = &query.kind else { continue };
+            let Some(connected) = clients.get(cluster) else {
+                parts.push(view::ViewPart { cluster: cluster.clone(), rows: None, status: status_from_fleet() });
+                continue;
+            };
+            let Some(kind) = connected.kinds.iter().find(|k| &k.key() == kind_key) else {
+                parts.push(view::ViewPart { cluster: cluster.clone(), rows: None, status: ViewStatus::Unavailable });
+                continue;
+            };
+            view_kind.get_or_insert_with(|| kind.clone());
+            let key = (cluster.clone(), kind_key.clone());
+            wanted.insert(key.clone());
+            let stale = subscriptions.get(&key).is_some_and(|s| s.epoch != connected.epoch);
+            if stale {
+                subscriptions.remove(&key);
+            }
+            let entry = subscriptions.entry(key).or_insert_with(|| ViewSubscription {
+                subscription: ingest::subscribe(connected.client.clone(), cluster.clone(), kind.clone(), changed.clone()),
+                epoch: connected.epoch,
+                idle_since: None,
+            });
+            entry.idle_since = None;
+            let rows = entry.subscription.rows.borrow().clone();
+            parts.push(view::ViewPart { cluster: cluster.clone(), status: rows.status.clone(), rows: Some(rows) });
+        }
+        let now = Instant::now();
+        subscriptions.retain(|key, sub| {
+            if wanted.contains(key) {
+                return true;
+            }
+            let idle_since = *sub.idle_since.get_or_insert(now);
+            now.duration_since(idle_since) < SUBSCRIPTION_LINGER
+        });
+
+        generation += 1;
+        let query_for_build = query.clone();
+        let snapshot = tokio::task::spawn_blocking(move || view::build_view(&query_for_build, view_kind, &parts, generation)).await;
+        if let Ok(snapshot) = snapshot {
+            table_tx.send_replace(Arc::new(snapshot));
+            waker();
+        }
+        let query_changed = query != last_query;
+        last_query = query;
+        if !query_changed {
+            tokio::time::sleep(ingest::PUBLISH_INTERVAL).await;
+        }
+        tokio::select! {
+            result = query_rx.changed() => if result.is_err() { return },
+            result = clients_rx.changed() => if result.is_err() { return },
+            result = fleet_rx.changed() => if result.is_err() { return },
+            () = changed.notified() => {}
+            () = tokio::time::sleep(SUBSCRIPTION_LINGER), if !subscriptions.is_empty() => {}
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! `klieg bench`: prints watch-event ingest throughput and the UI cost per frame of the resource
+//! table. Figures only; nothing here fails on timing. Runs on the calling thread, headless.
+
+use crate::backend::ingest::RowStore;
+use crate::backend::rows::{row_from_table, table_columns, TableColumnDef, TableRowDoc};
+use crate::backend::table_watch::TableEvent;
+use crate::model::{ClusterId, ClusterInfo, ClusterState, FleetSnapshot, ResourceKind, Row, Scope, TableSnapshot, ViewStatus};
+use crate::state::UiState;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn pod_column_defs() -> Vec<TableColumnDef> {
+    ["Name", "Ready", "Status", "Restarts", "Age", "IP", "Node", "Nominated Node", "Readiness Gates"]
+        .iter()
+        .enumerate()
+        .map(|(i, name)| TableColumnDef {
+            name: (*name).into(),
+            column_type: if *name == "Restarts" { "integer".into() } else { "string".into() },
+            format: if i == 0 { "name".into() } else { String::new() },
+            description: String::new(),
+            priority: if i > 4 { 1 } else { 0 },
+        })
+        .collect()
+}
+
+/// One watch line as a v1.20 apiserver sends it for a pod in Table form.
+fn watch_line(index: usize, resource_version: usize) -> String {
+    format!(
+        r#"{{"type":"MODIFIED","object":{{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{{"resourceVersion":"{resource_version}"}},"rows":[{{"cells":["web-{index}","1/1","Running",{restarts},"5m","10.1.{a}.{b}","node-{node}","<none>","<none>"],"object":{{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{{"name":"web-{index}","namespace":"ns-{ns}","uid":"uid-{index}","resourceVersion":"{resource_version}","creationTimestamp":"2026-11-01T10:00:00Z","labels":{{"app":"web","pod-template-hash":"5d9c8b7f6"}}}}}}}}]}}}}"#,
+        restarts = resource_version % 7,
+        a = index / 250 % 250,
+        b = index % 250,
+        node = index % 50,
+        ns = index % 20,
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct Line {
+    object: LineObject,
+}
+
+#[derive(serde::Deserialize)]
+struct LineObject {
+    rows: Vec<TableRowDoc>,
+}
+
+fn measure_ingest(rows: usize, events: usize) {
+    let cluster = ClusterId::new("bench");
+    let columns = table_columns(Some(&pod_column_defs()), true);
+    let lines: Vec<String> = (0..events).map(|i| watch_line(i % rows, 1000 + i)).collect();
+    let bytes: usize = lines.iter().map(String::len).sum();
+
+    let mut store = RowStore::default();
+    store.apply(TableEvent::Init(columns.clone()));
+    store.apply(TableEvent::InitDone);
+    let started = Instant::now();
+    let mut publishes = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let Ok(parsed) = serde_json::from_str::<Line>(line) else { continue };
+        for doc in parsed.object.rows {
+            if let Some(row) = row_from_table(&cluster, doc, &columns) {
+                store.apply(TableEvent::Apply(row));
+            }
+        }
+        // Publishing happens at most 5×/s in the app; here once per 20k events stands in for it.
+        if i % 20_000 == 19_999 {
+            std::hint::black_box(store.snapshot());
+            publishes += 1;
+        }
+    }
+    let full = started.elapsed();
+
+    let prepared: Vec<Row> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+        .flat_map(|l| l.object.rows)
+        .filter_map(|doc| row_from_table(&cluster, doc, &columns))
+        .collect();
+    let mut store = RowStore::default();
+    store.apply(TableEvent::Init(columns));
+    store.apply(TableEvent::InitDone);
+    let started = Instant::now();
+    for row in prepared {
+        store.apply(TableEvent::Apply(row));
+    }
+    let apply_only = started.elapsed();
+    println!(
+        "ingest  {events} events over {rows} objects ({:.1} MB JSON): parse+convert+apply {:>10.0} events/s ({:.2} s, {publishes} snapshots) | apply only {:>10.0} events/s",
+        bytes as f64 / 1e6,
+        events as f64 / full.as_secs_f64(),
+        full.as_secs_f64(),
+        events as f64 / apply_only.as_secs_f64(),
+    );
+}
+
+fn synthetic_table(rows: usize) -> TableSnapshot {
+    let cluster = ClusterId::new("bench");
+    let columns = table_columns(Some(&pod_column_defs()), true);
+    let data: Vec<Arc<Row>> = (0..rows)
+        .filter_map(|i| {
+            let line: Line = serde_json::from_str(&watch_line(i, 1000 + i)).ok()?;
+            let doc = line.object.rows.into_iter().next()?;
+            row_from_table(&cluster, doc, &columns).map(Arc::new)
+        })
+        .collect();
+    let map: Arc<[Option<usize>]> = (0..columns.len()).map(Some).collect();
+    TableSnapshot {
+        generation: 1,
+        kind: Some(pods_kind()),
+        column_maps: BTreeMap::from([(cluster.clone(), map)]),
+        columns,
+        unfiltered_rows: data.len(),
+        rows: Arc::from(data),
+        status: BTreeMap::from([(cluster, ViewStatus::Live)]),
+    }
+}
+
+fn pods_kind() -> ResourceKind {
+    ResourceKind {
+        group: Arc::from(""),
+        version: Arc::from("v1"),
+        kind: Arc::from("Pod"),
+        plural: Arc::from("pods"),
+        scope: Scope::Namespaced,
+        verbs: Arc::from(vec![Arc::from("list"), Arc::from("watch")]),
+    }
+}
+
+fn frame_input(frame: usize) -> egui::RawInput {
+    egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1400.0, 860.0))),
+        time: Some(frame as f64 / 60.0),
+        // Scroll a little each frame, so every frame lays out a fresh window of rows.
+        events: vec![egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, -37.0),
+            phase: egui::TouchPhase::Move,
+            modifiers: egui::Modifiers::NONE,
+            source: egui::MouseWheelSource::Wheel,
+        }],
+        ..Default::default()
+    }
+}
+
+/// Average layout and tessellation time per frame over `frames` frames after a warm-up.
+fn time_frames(frames: usize, mut draw: impl FnMut(&mut egui::Ui)) -> (Duration, Duration) {
+    let ctx = egui::Context::default();
+    let mut layout = Duration::ZERO;
+    let mut tessellate = Duration::ZERO;
+    for frame in 0..(frames + 10) {
+        let mut input = frame_input(frame);
+        if frame < 10 {
+            input.events.clear();
+        }
+        input.events.push(egui::Event::PointerMoved(egui::pos2(700.0, 400.0)));
+        let started = Instant::now();
+        let output = ctx.run_ui(input, |ui| draw(ui));
+        let laid_out = Instant::now();
+        let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
+        std::hint::black_box(primitives);
+        if frame >= 10 {
+            layout += laid_out - started;
+            tessellate += laid_out.elapsed();
+        }
+    }
+    (layout / frames as u32, tessellate / frames as u32)
+}
+
+fn measure_frames(rows: usize) {
+    let table = synthetic_table(rows);
+    let cluster = ClusterId::new("bench");
+    let fleet = FleetSnapshot {
+        generation: 1,
+        clusters: Arc::from(vec![ClusterInfo {
+            id: cluster.clone(),
+            source: Arc::from("bench"),
+            server_url: None,
+            default_namespace: None,
+            insecure_tls: false,
+            is_current_context: true,
+            state: ClusterState::Connected { server_version: Arc::from("v1.20.2") },
+            kinds: Arc::from(vec![pods_kind()]),
+            namespaces: Arc::from(Vec::new()),
+        }]),
+    };
+    let mut state = UiState::default();
+    state.selected_clusters.insert(cluster);
+    state.kind = Some(pods_kind().key());
+    let frames = 120;
+    let (klieg_layout, klieg_tess) = time_frames(frames, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
+            crate::ui::resource_table::table_view_ui(ui, &mut state, &table, &fleet, 1_800_000_000);
+        });
+    });
+    let (bare_layout, bare_tess) = time_frames(frames, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
+            let mut builder = egui_extras::TableBuilder::new(ui).striped(true).auto_shrink([false, false]);
+            for _ in 0..6 {
+                builder = builder.column(egui_extras::Column::initial(120.0).clip(true));
+            }
+            builder.body(|body| {
+                body.rows(crate::ui::resource_table::ROW_HEIGHT, table.rows.len(), |mut row| {
+                    let Some(data) = table.rows.get(row.index()) else { return };
+                    for i in 0..6 {
+                        row.col(|ui| {
+                            ui.label(table.cell(data, i).display(1_800_000_000).as_ref());
+                        });
+                    }
+                });
+            });
+        });
+    });
+    println!(
+        "frame   {rows:>7} rows: klieg table {:>6.3} ms layout + {:>6.3} ms tessellate | bare egui_extras table {:>6.3} ms + {:>6.3} ms | ratio {:.2}x",
+        ms(klieg_layout),
+        ms(klieg_tess),
+        ms(bare_layout),
+        ms(bare_tess),
+        ms(klieg_layout + klieg_tess) / ms(bare_layout + bare_tess).max(1e-9),
+    );
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+pub fn run(row_counts: &[usize]) {
+    println!("klieg bench (release build recommended; figures vary with machine load)");
+    measure_ingest(10_000, 200_000);
+    for &rows in row_counts {
+        measure_frames(rows);
+    }
+}

@@ -1,0 +1,163 @@
+//! What the backend tells the UI about clusters and open objects, and what the UI asks of it.
+
+use super::{ClusterId, KindKey, ObjectKey, ResourceKind};
+use std::sync::Arc;
+
+/// Why a cluster is not usable; the UI shows a translated title and the detail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClusterErrorKind {
+    /// The kubeconfig file could not be read or parsed.
+    MalformedKubeconfig,
+    /// The context, its cluster or its user is missing or incomplete.
+    InvalidContext,
+    /// A certificate, key or token file named by the kubeconfig is missing or unreadable.
+    MissingFile,
+    /// No connection could be made (DNS, refused, timeout, TLS).
+    Unreachable,
+    /// The server rejected the credentials (401).
+    Unauthorized,
+    /// The exec credential plugin is missing, failed or returned garbage.
+    ExecPlugin,
+    Other,
+}
+
+impl ClusterErrorKind {
+    pub fn label_key(self) -> &'static str {
+        match self {
+            ClusterErrorKind::MalformedKubeconfig => "error.malformed_kubeconfig",
+            ClusterErrorKind::InvalidContext => "error.invalid_context",
+            ClusterErrorKind::MissingFile => "error.missing_file",
+            ClusterErrorKind::Unreachable => "error.unreachable",
+            ClusterErrorKind::Unauthorized => "error.unauthorized",
+            ClusterErrorKind::ExecPlugin => "error.exec_plugin",
+            ClusterErrorKind::Other => "error.other",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClusterState {
+    Connecting,
+    Connected { server_version: Arc<str> },
+    Failed { kind: ClusterErrorKind, detail: Arc<str> },
+}
+
+/// One kubeconfig context as the sidebar shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterInfo {
+    pub id: ClusterId,
+    /// The kubeconfig file the context came from.
+    pub source: Arc<str>,
+    pub server_url: Option<Arc<str>>,
+    pub default_namespace: Option<Arc<str>>,
+    pub insecure_tls: bool,
+    pub is_current_context: bool,
+    pub state: ClusterState,
+    /// Listable kinds from discovery, sorted by kind name.
+    pub kinds: Arc<[ResourceKind]>,
+    pub namespaces: Arc<[Arc<str>]>,
+}
+
+/// All clusters, in kubeconfig order.
+#[derive(Clone, Debug, Default)]
+pub struct FleetSnapshot {
+    pub generation: u64,
+    pub clusters: Arc<[ClusterInfo]>,
+}
+
+impl FleetSnapshot {
+    pub fn cluster(&self, id: &ClusterId) -> Option<&ClusterInfo> {
+        self.clusters.iter().find(|c| &c.id == id)
+    }
+}
+
+/// Sort order of a table view: a column index into the view's columns, or the cluster column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum SortColumn {
+    #[default]
+    Name,
+    Cluster,
+    Namespace,
+    Column(usize),
+}
+
+/// Everything that decides which rows a table view shows and in what order.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ViewQuery {
+    pub clusters: Vec<ClusterId>,
+    pub kind: Option<KindKey>,
+    /// Empty means all namespaces.
+    pub namespaces: Vec<Arc<str>>,
+    pub text_filter: String,
+    pub label_selector: String,
+    pub sort: SortColumn,
+    pub sort_descending: bool,
+}
+
+/// Requests from the UI; sent with `try_send`, so the UI never waits.
+#[derive(Clone, Debug)]
+pub enum Command {
+    SetView(ViewQuery),
+    OpenDetails { kind: KindKey, key: ObjectKey },
+    CloseDetails,
+    /// Re-read every kubeconfig file now (files are also watched for changes).
+    ReloadKubeconfig,
+}
+
+/// An object's key facts and views, fetched when it is opened and kept live while open.
+#[derive(Clone, Debug, Default)]
+pub struct DetailsSnapshot {
+    pub generation: u64,
+    pub key: Option<ObjectKey>,
+    pub kind: Option<ResourceKind>,
+    pub loading: bool,
+    pub error: Option<Arc<str>>,
+    pub deleted: bool,
+    pub uid: Arc<str>,
+    pub created: Option<Arc<str>>,
+    pub resource_version: Arc<str>,
+    pub labels: Vec<(Arc<str>, Arc<str>)>,
+    pub annotations: Vec<(Arc<str>, Arc<str>)>,
+    pub owners: Vec<OwnerLink>,
+    pub conditions: Vec<ConditionRow>,
+    pub events: Vec<EventRow>,
+    /// YAML with Secret values replaced by a mask.
+    pub masked_yaml: Arc<str>,
+    /// YAML as the server returned it (managedFields stripped). Equal to `masked_yaml` except for Secrets.
+    pub yaml: Arc<str>,
+    /// Decoded Secret values, shown only when the user reveals them.
+    pub secret_values: Vec<(Arc<str>, Arc<str>)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnerLink {
+    pub kind: KindKey,
+    pub kind_name: Arc<str>,
+    pub key: ObjectKey,
+    pub controller: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConditionRow {
+    pub condition_type: Arc<str>,
+    pub status: Arc<str>,
+    pub reason: Arc<str>,
+    pub message: Arc<str>,
+    pub last_transition: Arc<str>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRow {
+    pub event_type: Arc<str>,
+    pub reason: Arc<str>,
+    pub message: Arc<str>,
+    pub count: i64,
+    pub last_seen_unix_secs: Option<i64>,
+    pub source: Arc<str>,
+}
+
+impl EventRow {
+    pub fn is_warning(&self) -> bool {
+        &*self.event_type == "Warning"
+    }
+}

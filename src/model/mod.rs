@@ -1,0 +1,37 @@
+//! Pure data shared by the UI thread and the backend runtime: ids, kinds, rows and snapshots.
+//! No egui, no tokio, no I/O; safe to use from any thread.
+
+mod fleet;
+mod kind;
+pub mod row;
+mod selector;
+
+pub use fleet::{
+    ClusterErrorKind, ClusterInfo, ClusterState, Command, ConditionRow, DetailsSnapshot, EventRow, FleetSnapshot, OwnerLink,
+    SortColumn, ViewQuery,
+};
+pub use kind::{Category, KindKey, ResourceKind, Scope};
+pub use row::{Cell, CellTone, Column, ColumnType, ObjectKey, Row, SortKey, TableSnapshot, ViewStatus};
+pub use selector::{LabelSelector, SelectorError};
+
+use std::fmt;
+use std::sync::Arc;
+
+/// A cluster is identified by its kubeconfig context name, unique after merging.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct ClusterId(pub Arc<str>);
+
+impl ClusterId {
+    pub fn new(name: &str) -> Self {
+        Self(Arc::from(name))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ClusterId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -1,0 +1,157 @@
+//! The details pane of the open object: metadata, labels, annotations, owners that navigate,
+//! conditions, events, Secret values masked until revealed, and highlighted read-only YAML. UI thread.
+
+use super::theme;
+use crate::backend::details::SECRET_MASK;
+use crate::model::{row::format_age, CellTone, DetailsSnapshot};
+use crate::state::{DetailsTab, UiState};
+use rust_i18n::t;
+
+pub fn details_panel_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, now_unix_secs: i64) {
+    egui::Panel::right("details").resizable(true).default_size(520.0).min_size(320.0).show(ui, |ui| {
+        let Some((_, key)) = state.open_object.clone() else { return };
+        ui.horizontal(|ui| {
+            let kind = details.kind.as_ref().map(|k| k.kind.to_string()).unwrap_or_default();
+            ui.heading(format!("{kind} {}", key.name));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui.button(t!("details.close")).clicked() {
+                    state.open_object = None;
+                }
+            });
+        });
+        ui.label(egui::RichText::new(format!("{} · {}", key.cluster, key.namespace.as_deref().unwrap_or("—"))).weak());
+        ui.horizontal(|ui| {
+            ui.selectable_value(&mut state.details_tab, DetailsTab::Overview, t!("details.overview"));
+            ui.selectable_value(&mut state.details_tab, DetailsTab::Yaml, t!("details.yaml"));
+        });
+        ui.separator();
+        let is_current = details.key.as_ref() == Some(&key);
+        if !is_current || (details.loading && details.uid.is_empty()) {
+            ui.spinner();
+            return;
+        }
+        let visuals = ui.visuals().clone();
+        if let Some(error) = &details.error {
+            ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), t!("details.error", error = error.as_ref()));
+        }
+        if details.deleted {
+            ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), t!("details.deleted"));
+        }
+        match state.details_tab {
+            DetailsTab::Overview => {
+                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| overview_ui(ui, state, details, now_unix_secs));
+            }
+            DetailsTab::Yaml => yaml_ui(ui, state, details),
+        }
+    });
+}
+
+fn key_values_ui(ui: &mut egui::Ui, id: &str, pairs: &[(std::sync::Arc<str>, std::sync::Arc<str>)]) {
+    if pairs.is_empty() {
+        ui.label(egui::RichText::new(t!("details.none")).weak());
+        return;
+    }
+    egui::Grid::new(id).num_columns(2).striped(true).show(ui, |ui| {
+        for (k, v) in pairs {
+            ui.monospace(k.as_ref());
+            ui.add(egui::Label::new(egui::RichText::new(v.as_ref()).monospace()).wrap());
+            ui.end_row();
+        }
+    });
+}
+
+fn overview_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, now_unix_secs: i64) {
+    let visuals = ui.visuals().clone();
+    egui::Grid::new("metadata").num_columns(2).show(ui, |ui| {
+        ui.label(t!("details.created"));
+        ui.label(details.created.as_deref().unwrap_or(""));
+        ui.end_row();
+        ui.label(t!("details.uid"));
+        ui.monospace(details.uid.as_ref());
+        ui.end_row();
+        ui.label(t!("details.resource_version"));
+        ui.monospace(details.resource_version.as_ref());
+        ui.end_row();
+    });
+    ui.add_space(6.0);
+    ui.strong(t!("details.labels"));
+    key_values_ui(ui, "labels", &details.labels);
+    ui.add_space(6.0);
+    egui::CollapsingHeader::new(t!("details.annotations", count = details.annotations.len())).id_salt("annotations").show(ui, |ui| {
+        key_values_ui(ui, "annotations", &details.annotations);
+    });
+    if !details.owners.is_empty() {
+        ui.add_space(6.0);
+        ui.strong(t!("details.owners"));
+        for owner in &details.owners {
+            let label = format!("{} {}", owner.kind_name, owner.key.name);
+            if ui.link(label).on_hover_text(t!("details.open_owner")).clicked() {
+                state.open(owner.kind.clone(), owner.key.clone());
+            }
+        }
+    }
+    if !details.secret_values.is_empty() {
+        ui.add_space(6.0);
+        ui.strong(t!("details.secret_data"));
+        egui::Grid::new("secret_values").num_columns(3).striped(true).show(ui, |ui| {
+            for (name, value) in &details.secret_values {
+                let revealed = state.revealed_secret_keys.contains(name.as_ref());
+                ui.monospace(name.as_ref());
+                ui.monospace(if revealed { value.as_ref() } else { SECRET_MASK });
+                let label = if revealed { t!("details.hide") } else { t!("details.reveal") };
+                if ui.small_button(label).clicked() {
+                    if revealed {
+                        state.revealed_secret_keys.remove(name.as_ref());
+                    } else {
+                        state.revealed_secret_keys.insert(name.to_string());
+                    }
+                }
+                ui.end_row();
+            }
+        });
+    }
+    if !details.conditions.is_empty() {
+        ui.add_space(6.0);
+        ui.strong(t!("details.conditions"));
+        egui::Grid::new("conditions").num_columns(4).striped(true).show(ui, |ui| {
+            for condition in &details.conditions {
+                ui.label(condition.condition_type.as_ref());
+                let tone = match &*condition.status {
+                    "True" => CellTone::Good,
+                    "False" => CellTone::Bad,
+                    _ => CellTone::Warning,
+                };
+                ui.colored_label(theme::tone_color(&visuals, tone), condition.status.as_ref());
+                ui.label(condition.reason.as_ref());
+                ui.add(egui::Label::new(condition.message.as_ref()).wrap());
+                ui.end_row();
+            }
+        });
+    }
+    ui.add_space(6.0);
+    ui.strong(t!("details.events"));
+    if details.events.is_empty() {
+        ui.label(egui::RichText::new(t!("details.no_events")).weak());
+    }
+    for event in &details.events {
+        let tone = if event.is_warning() { CellTone::Bad } else { CellTone::Normal };
+        let age = event.last_seen_unix_secs.map(|t| format_age(now_unix_secs - t)).unwrap_or_default();
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(theme::tone_color(&visuals, tone), format!("{} {}", event.event_type, event.reason));
+            ui.label(egui::RichText::new(format!("×{} · {age} · {}", event.count, event.source)).weak());
+            ui.add(egui::Label::new(event.message.as_ref()).wrap());
+        });
+    }
+}
+
+fn yaml_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot) {
+    if !details.secret_values.is_empty() {
+        ui.checkbox(&mut state.reveal_secrets_in_yaml, t!("details.reveal_in_yaml"));
+    }
+    let text = if state.reveal_secrets_in_yaml { &details.yaml } else { &details.masked_yaml };
+    let theme = egui_extras::syntax_highlighting::CodeTheme::from_style(ui.style());
+    egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
+        let job = egui_extras::syntax_highlighting::highlight(ui.ctx(), ui.style(), &theme, text, "yaml");
+        ui.add(egui::Label::new(job).selectable(true));
+    });
+}

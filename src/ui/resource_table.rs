@@ -1,0 +1,222 @@
+//! The one resource table for every kind: filters, sortable headers, virtualised rows drawn
+//! from the latest `TableSnapshot`. UI thread; per frame it touches only the visible rows.
+
+use super::theme;
+use crate::model::{Cell, CellTone, ClusterState, FleetSnapshot, SortColumn, TableSnapshot, ViewStatus};
+use crate::state::UiState;
+use egui_extras::{Column as TableColumn, TableBuilder};
+use rust_i18n::t;
+
+/// What a displayed column shows: a virtual column or one of the server's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Shown {
+    Cluster,
+    Namespace,
+    Server(usize),
+}
+
+pub const ROW_HEIGHT: f32 = 22.0;
+
+/// Draws the toolbar and the table. Returns the youngest age (in seconds) among the drawn rows,
+/// so the caller can schedule the next repaint just when an age label changes.
+pub fn table_view_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, fleet: &FleetSnapshot, now_unix_secs: i64) -> Option<i64> {
+    toolbar_ui(ui, state, table);
+    status_ui(ui, state, table, fleet);
+    if state.selected_clusters.is_empty() {
+        ui.centered_and_justified(|ui| ui.label(t!("table.pick_cluster")));
+        return None;
+    }
+    if table.kind.is_none() && table.status.values().all(|s| *s == ViewStatus::Loading) {
+        ui.centered_and_justified(|ui| ui.spinner());
+        return None;
+    }
+    rows_ui(ui, state, table, now_unix_secs)
+}
+
+fn toolbar_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot) {
+    ui.horizontal(|ui| {
+        let title = table.kind.as_ref().map_or_else(|| t!("table.no_kind").to_string(), |k| k.kind.to_string());
+        ui.heading(title);
+        let shown = table.rows.len();
+        let count = if shown == table.unfiltered_rows {
+            t!("table.count", count = shown).to_string()
+        } else {
+            t!("table.count_filtered", shown = shown, total = table.unfiltered_rows).to_string()
+        };
+        ui.label(egui::RichText::new(count).weak());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            ui.checkbox(&mut state.settings.wide_columns, t!("table.wide"));
+        });
+    });
+    ui.horizontal(|ui| {
+        ui.add(egui::TextEdit::singleline(&mut state.text_filter).hint_text(t!("table.filter_hint")).desired_width(220.0))
+            .on_hover_text(t!("table.filter_help"));
+        let selector = ui.add(
+            egui::TextEdit::singleline(&mut state.label_selector).hint_text(t!("table.selector_hint")).desired_width(240.0),
+        );
+        selector.on_hover_text(t!("table.selector_help"));
+        if let Some(error) = state.label_selector_error() {
+            let color = theme::tone_color(ui.visuals(), CellTone::Bad);
+            ui.colored_label(color, t!("table.selector_error", error = error.to_string()));
+        }
+    });
+}
+
+fn status_ui(ui: &mut egui::Ui, state: &UiState, table: &TableSnapshot, fleet: &FleetSnapshot) {
+    let visuals = ui.visuals().clone();
+    for cluster in fleet.clusters.iter().filter(|c| state.selected_clusters.contains(&c.id) && c.insecure_tls) {
+        egui::Frame::new().fill(theme::banner_fill(&visuals, CellTone::Warning)).inner_margin(4.0).show(ui, |ui| {
+            ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), t!("cluster.insecure_banner", cluster = cluster.id.as_str()));
+        });
+    }
+    for (cluster, status) in &table.status {
+        let connecting = matches!(fleet.cluster(cluster).map(|c| &c.state), Some(ClusterState::Connecting));
+        match status {
+            ViewStatus::Loading => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    let key = if connecting { "table.connecting" } else { "table.loading" };
+                    ui.label(t!(key, cluster = cluster.as_str()));
+                });
+            }
+            ViewStatus::Error(message) => {
+                egui::Frame::new().fill(theme::banner_fill(&visuals, CellTone::Bad)).inner_margin(4.0).show(ui, |ui| {
+                    ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), t!("table.error", cluster = cluster.as_str(), error = message.as_ref()));
+                });
+            }
+            ViewStatus::Unavailable => {
+                ui.label(egui::RichText::new(t!("table.unavailable", cluster = cluster.as_str())).weak());
+            }
+            ViewStatus::Live => {}
+        }
+    }
+}
+
+fn shown_columns(state: &UiState, table: &TableSnapshot) -> Vec<Shown> {
+    let mut shown = Vec::new();
+    if table.show_cluster_column() {
+        shown.push(Shown::Cluster);
+    }
+    if table.kind.as_ref().is_none_or(|k| k.is_namespaced()) {
+        shown.push(Shown::Namespace);
+    }
+    shown.extend(
+        table
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| state.settings.wide_columns || c.priority == 0)
+            .map(|(i, _)| Shown::Server(i)),
+    );
+    shown
+}
+
+fn header_label(table: &TableSnapshot, shown: Shown) -> String {
+    match shown {
+        Shown::Cluster => t!("table.column_cluster").to_string(),
+        Shown::Namespace => t!("table.column_namespace").to_string(),
+        Shown::Server(i) => table.columns.get(i).map(|c| c.name.to_string()).unwrap_or_default(),
+    }
+}
+
+fn sort_for(table: &TableSnapshot, shown: Shown) -> SortColumn {
+    match shown {
+        Shown::Cluster => SortColumn::Cluster,
+        Shown::Namespace => SortColumn::Namespace,
+        // The server's Name column sorts by object name (natural order, then namespace).
+        Shown::Server(i) if table.columns.get(i).is_some_and(|c| &*c.name == "Name") => SortColumn::Name,
+        Shown::Server(i) => SortColumn::Column(i),
+    }
+}
+
+fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_unix_secs: i64) -> Option<i64> {
+    let shown = shown_columns(state, table);
+    if shown.is_empty() {
+        return None;
+    }
+    let mut youngest: Option<i64> = None;
+    let mut clicked: Option<usize> = None;
+    let open_key = state.open_object.as_ref().map(|(_, key)| key.clone());
+    let visuals = ui.visuals().clone();
+    let kind_key = table.kind.as_ref().map(|k| k.key());
+    let mut builder = TableBuilder::new(ui)
+        .id_salt(("resource_table", kind_key.as_ref().map(|k| k.plural.to_string())))
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .auto_shrink([false, false]);
+    for (index, column) in shown.iter().enumerate() {
+        let width = match column {
+            Shown::Cluster => 120.0,
+            Shown::Namespace => 140.0,
+            Shown::Server(0) => 260.0,
+            Shown::Server(_) => 90.0,
+        };
+        let table_column = if index + 1 == shown.len() { TableColumn::remainder().at_least(60.0) } else { TableColumn::initial(width).at_least(36.0) };
+        builder = builder.column(table_column.clip(true));
+    }
+    builder
+        .header(ROW_HEIGHT + 2.0, |mut header| {
+            for column in &shown {
+                header.col(|ui| {
+                    let sort = sort_for(table, *column);
+                    let arrow = match (state.sort == sort, state.sort_descending) {
+                        (true, false) => " ⏶",
+                        (true, true) => " ⏷",
+                        _ => "",
+                    };
+                    let label = format!("{}{arrow}", header_label(table, *column));
+                    let response = ui.add(egui::Button::new(egui::RichText::new(label).strong()).frame(false));
+                    let response = match column {
+                        Shown::Server(i) => match table.columns.get(*i) {
+                            Some(c) if !c.description.is_empty() => response.on_hover_text(c.description.as_ref()),
+                            _ => response,
+                        },
+                        _ => response,
+                    };
+                    if response.clicked() {
+                        state.toggle_sort(sort);
+                    }
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(ROW_HEIGHT, table.rows.len(), |mut row| {
+                let index = row.index();
+                let Some(data) = table.rows.get(index) else { return };
+                row.set_selected(open_key.as_ref() == Some(&data.key));
+                for column in &shown {
+                    row.col(|ui| match column {
+                        Shown::Cluster => {
+                            ui.label(data.key.cluster.as_str());
+                        }
+                        Shown::Namespace => {
+                            ui.label(data.key.namespace.as_deref().unwrap_or(""));
+                        }
+                        Shown::Server(i) => {
+                            let cell = table.cell(data, *i);
+                            if let Cell::Age(created) = cell {
+                                let age = now_unix_secs - created;
+                                youngest = Some(youngest.map_or(age, |y: i64| y.min(age)));
+                            }
+                            let text = cell.display(now_unix_secs);
+                            match cell.tone() {
+                                CellTone::Normal => ui.label(text.as_ref()),
+                                tone => ui.colored_label(theme::tone_color(&visuals, tone), text.as_ref()),
+                            };
+                        }
+                    });
+                }
+                if row.response().clicked() {
+                    clicked = Some(index);
+                }
+            });
+        });
+    if let (Some(index), Some(kind)) = (clicked, kind_key)
+        && let Some(row) = table.rows.get(index)
+    {
+        state.open(kind, row.key.clone());
+    }
+    youngest
+}

@@ -1,0 +1,144 @@
+//! The left sidebar: clusters with their connection state, namespaces, and every kind the
+//! selected clusters serve, grouped by category. UI thread.
+
+use super::theme;
+use crate::model::{CellTone, ClusterInfo, ClusterState, FleetSnapshot, KindKey, Category, ResourceKind};
+use crate::state::UiState;
+use rust_i18n::t;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub fn sidebar_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
+    egui::Panel::left("sidebar").resizable(true).default_size(270.0).min_size(200.0).show(ui, |ui| {
+        egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+            clusters_ui(ui, state, fleet);
+            ui.separator();
+            namespaces_ui(ui, state, fleet);
+            ui.separator();
+            kinds_ui(ui, state, fleet);
+        });
+    });
+}
+
+fn clusters_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
+    ui.strong(t!("sidebar.clusters"));
+    if fleet.clusters.is_empty() {
+        ui.label(egui::RichText::new(t!("sidebar.no_clusters")).weak());
+    }
+    for cluster in fleet.clusters.iter() {
+        cluster_row_ui(ui, state, cluster);
+    }
+}
+
+fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo) {
+    let visuals = ui.visuals().clone();
+    let (tone, status) = match &cluster.state {
+        ClusterState::Connecting => (CellTone::Warning, t!("cluster.connecting").to_string()),
+        ClusterState::Connected { server_version } => (CellTone::Good, t!("cluster.connected", version = server_version).to_string()),
+        ClusterState::Failed { kind, .. } => (CellTone::Bad, t!(kind.label_key()).to_string()),
+    };
+    ui.horizontal(|ui| {
+        let mut selected = state.selected_clusters.contains(&cluster.id);
+        let usable = !matches!(&cluster.state, ClusterState::Failed { kind, .. } if matches!(kind, crate::model::ClusterErrorKind::MalformedKubeconfig));
+        let checkbox = ui.add_enabled(usable, egui::Checkbox::new(&mut selected, cluster.id.as_str()));
+        if checkbox.changed() {
+            if selected {
+                state.selected_clusters.insert(cluster.id.clone());
+            } else {
+                state.selected_clusters.remove(&cluster.id);
+            }
+        }
+        checkbox.on_hover_text(format!("{}\n{}", t!("cluster.source", file = cluster.source), cluster.server_url.as_deref().unwrap_or("")));
+        if cluster.insecure_tls {
+            ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), "⚠").on_hover_text(t!("cluster.insecure_tls"));
+        }
+    });
+    let status_label = ui.indent(("status", cluster.id.as_str()), |ui| {
+        ui.colored_label(theme::tone_color(&visuals, tone), format!("● {status}"))
+    });
+    if let ClusterState::Failed { detail, .. } = &cluster.state {
+        status_label.inner.on_hover_text(detail.as_ref());
+        ui.indent(("detail", cluster.id.as_str()), |ui| {
+            ui.add(egui::Label::new(egui::RichText::new(detail.as_ref()).small().weak()).truncate())
+                .on_hover_text(detail.as_ref());
+        });
+    }
+}
+
+fn namespaces_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
+    let mut all: Vec<Arc<str>> = fleet
+        .clusters
+        .iter()
+        .filter(|c| state.selected_clusters.contains(&c.id))
+        .flat_map(|c| c.namespaces.iter().cloned())
+        .collect();
+    all.sort();
+    all.dedup();
+    let title = if state.selected_namespaces.is_empty() {
+        t!("sidebar.namespaces_all").to_string()
+    } else {
+        t!("sidebar.namespaces_some", count = state.selected_namespaces.len()).to_string()
+    };
+    egui::CollapsingHeader::new(title).id_salt("namespaces").default_open(false).show(ui, |ui| {
+        ui.add(egui::TextEdit::singleline(&mut state.namespace_search).hint_text(t!("sidebar.namespace_search")));
+        let mut everything = state.selected_namespaces.is_empty();
+        if ui.checkbox(&mut everything, t!("sidebar.all_namespaces")).changed() && everything {
+            state.selected_namespaces.clear();
+        }
+        let needle = state.namespace_search.to_lowercase();
+        for namespace in all.iter().filter(|ns| ns.to_lowercase().contains(&needle)) {
+            let mut checked = state.selected_namespaces.contains(namespace);
+            if ui.checkbox(&mut checked, namespace.as_ref()).changed() {
+                if checked {
+                    state.selected_namespaces.insert(namespace.clone());
+                } else {
+                    state.selected_namespaces.remove(namespace);
+                }
+            }
+        }
+    });
+}
+
+/// Kinds served by any selected cluster, one entry per (group, plural).
+pub fn kinds_by_category(state: &UiState, fleet: &FleetSnapshot) -> BTreeMap<Category, Vec<ResourceKind>> {
+    let mut by_key: BTreeMap<KindKey, ResourceKind> = BTreeMap::new();
+    for cluster in fleet.clusters.iter().filter(|c| state.selected_clusters.contains(&c.id)) {
+        for kind in cluster.kinds.iter() {
+            by_key.entry(kind.key()).or_insert_with(|| kind.clone());
+        }
+    }
+    let mut grouped: BTreeMap<Category, Vec<ResourceKind>> = BTreeMap::new();
+    for kind in by_key.into_values() {
+        grouped.entry(kind.category()).or_default().push(kind);
+    }
+    for kinds in grouped.values_mut() {
+        kinds.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.group.cmp(&b.group)));
+    }
+    grouped
+}
+
+fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
+    let grouped = kinds_by_category(state, fleet);
+    if grouped.is_empty() {
+        ui.label(egui::RichText::new(t!("sidebar.no_kinds")).weak());
+        return;
+    }
+    for category in Category::ALL {
+        let Some(kinds) = grouped.get(&category) else { continue };
+        let default_open = matches!(category, Category::Workloads | Category::Network | Category::Config);
+        egui::CollapsingHeader::new(t!(category.label_key())).id_salt(category.label_key()).default_open(default_open).show(ui, |ui| {
+            for kind in kinds {
+                let key = kind.key();
+                let selected = state.kind.as_ref() == Some(&key);
+                let duplicate = kinds.iter().filter(|k| k.kind == kind.kind).count() > 1;
+                let label = if duplicate { format!("{} ({})", kind.kind, kind.group) } else { kind.kind.to_string() };
+                let response = ui.selectable_label(selected, label).on_hover_text(format!("{} · {}", kind.plural, kind.api_version()));
+                if response.clicked() && !selected {
+                    state.kind = Some(key);
+                    state.sort = crate::model::SortColumn::Name;
+                    state.sort_descending = false;
+                }
+            }
+        });
+    }
+}

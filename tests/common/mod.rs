@@ -1,0 +1,146 @@
+//! Shared test fixtures: a real v1.20 control plane started by `tests/cluster/cluster.sh`, kubectl
+//! helpers, and polling helpers for the backend's watch channels.
+#![allow(dead_code)]
+
+use klieg::backend::{self, kubeconfig::KubeconfigSources, BackendHandle};
+use klieg::model::{ClusterState, FleetSnapshot, TableSnapshot};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+/// A control plane in a temporary folder. Stopped by PID on drop; a watchdog also stops it when
+/// the test process ends, so statics and crashed runs leave nothing behind.
+pub struct TestCluster {
+    pub dir: tempfile::TempDir,
+    pub kubeconfig: PathBuf,
+    pub api_port: u16,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/cluster.sh")
+}
+
+impl TestCluster {
+    pub fn start(controllers: bool) -> TestCluster {
+        let dir = tempfile::Builder::new().prefix("klieg-cluster-").tempdir().expect("temp dir");
+        let mut command = Command::new("bash");
+        command.arg(script()).arg("start").arg(dir.path()).arg("--owner-pid").arg(std::process::id().to_string());
+        if controllers {
+            command.arg("--controllers");
+        }
+        let output = command.output().expect("run cluster.sh");
+        assert!(
+            output.status.success(),
+            "starting the test cluster failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let env = std::fs::read_to_string(dir.path().join("env")).expect("env file");
+        let api_port = env
+            .lines()
+            .find_map(|l| l.strip_prefix("API_PORT="))
+            .and_then(|p| p.parse().ok())
+            .expect("API_PORT in env");
+        TestCluster { kubeconfig: dir.path().join("kubeconfig"), api_port, dir }
+    }
+
+    /// One cluster shared by all tests of a test binary.
+    pub fn shared() -> &'static TestCluster {
+        static SHARED: OnceLock<TestCluster> = OnceLock::new();
+        SHARED.get_or_init(|| TestCluster::start(false))
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("pki/ca.crt")
+    }
+
+    pub fn server_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.api_port)
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        self.kubectl_stdin(args, None)
+    }
+
+    pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
+        use std::io::Write;
+        let mut child = Command::new("kubectl")
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl on PATH");
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(text.as_bytes()).expect("write stdin");
+        }
+        let output = child.wait_with_output().expect("kubectl output");
+        assert!(output.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    pub fn apply(&self, yaml: &str) -> String {
+        self.kubectl_stdin(&["apply", "-f", "-"], Some(yaml))
+    }
+
+    pub fn run_script(&self, command: &str) {
+        let status = Command::new("bash").arg(script()).arg(command).arg(self.dir.path()).status().expect("cluster.sh");
+        assert!(status.success(), "cluster.sh {command} failed");
+    }
+
+    /// Writes a kubeconfig for this cluster with the given context, user token and extra cluster fields.
+    pub fn kubeconfig_text(&self, context: &str, token: &str) -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {context}\nclusters:\n- name: {context}-cluster\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {context}-user\n  user:\n    token: {token}\ncontexts:\n- name: {context}\n  context: {{cluster: {context}-cluster, user: {context}-user}}\n",
+            self.server_url(),
+            self.ca_path().display()
+        )
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(script()).arg("stop").arg(self.dir.path()).status();
+    }
+}
+
+pub fn start_backend(sources: KubeconfigSources) -> BackendHandle {
+    backend::start(sources, Arc::new(|| {})).expect("backend starts")
+}
+
+pub fn sources_for(paths: &[&Path]) -> KubeconfigSources {
+    KubeconfigSources { explicit: paths.iter().map(|p| p.to_path_buf()).collect(), env: None, home: None }
+}
+
+/// Polls `check` on the latest value of a watch channel until it returns `Some` or time runs out.
+pub fn wait_for<T, R>(rx: &tokio::sync::watch::Receiver<Arc<T>>, timeout: Duration, what: &str, check: impl Fn(&T) -> Option<R>) -> R
+where
+    T: std::fmt::Debug,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        let latest = rx.borrow().clone();
+        if let Some(result) = check(&latest) {
+            return result;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}; last value: {latest:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn wait_connected(handle: &BackendHandle, context: &str) -> String {
+    wait_for(&handle.fleet, Duration::from_secs(30), &format!("{context} to connect"), |fleet: &FleetSnapshot| {
+        fleet.clusters.iter().find(|c| c.id.as_str() == context).and_then(|c| match &c.state {
+            ClusterState::Connected { server_version } if !c.kinds.is_empty() => Some(server_version.to_string()),
+            _ => None,
+        })
+    })
+}
+
+pub fn row_names(table: &TableSnapshot) -> Vec<String> {
+    table.rows.iter().map(|r| r.key.name.to_string()).collect()
+}
