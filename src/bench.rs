@@ -2,9 +2,11 @@
 //! table. Figures only; nothing here fails on timing. Runs on the calling thread, headless.
 
 use crate::backend::ingest::RowStore;
-use crate::backend::rows::{row_from_table, table_columns, TableColumnDef, TableRowDoc};
+use crate::backend::rows::{TableColumnDef, TableRowDoc, row_from_table, table_columns};
 use crate::backend::table_watch::TableEvent;
-use crate::model::{ClusterId, ClusterInfo, ClusterState, FleetSnapshot, ResourceKind, Row, Scope, TableSnapshot, ViewStatus};
+use crate::model::{
+    ClusterId, ClusterInfo, ClusterState, FleetSnapshot, ResourceKind, Row, Scope, TableSnapshot, ViewStatus,
+};
 use crate::state::UiState;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -58,7 +60,9 @@ fn measure_ingest(rows: usize, events: usize) {
     let started = Instant::now();
     let mut publishes = 0;
     for (i, line) in lines.iter().enumerate() {
-        let Ok(parsed) = serde_json::from_str::<Line>(line) else { continue };
+        let Ok(parsed) = serde_json::from_str::<Line>(line) else {
+            continue;
+        };
         for doc in parsed.object.rows {
             if let Some(row) = row_from_table(&cluster, doc, &columns) {
                 store.apply(TableEvent::Apply(row));
@@ -202,7 +206,9 @@ fn measure_frames(rows: usize) {
             }
             builder.body(|body| {
                 body.rows(crate::ui::resource_table::ROW_HEIGHT, table.rows.len(), |mut row| {
-                    let Some(data) = table.rows.get(row.index()) else { return };
+                    let Some(data) = table.rows.get(row.index()) else {
+                        return;
+                    };
                     for i in 0..6 {
                         row.col(|ui| {
                             ui.label(table.cell(data, i).display(1_800_000_000).as_ref());

@@ -6,6 +6,8 @@
 //! watcher per (cluster, kind), and the merge, filter and sort of table views. Results travel
 //! back as `Arc` snapshots through `tokio::sync::watch`, and the UI is woken only on change.
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 rust_i18n::i18n!("i18n", fallback = "en");
 
 pub mod app;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{row_names, sources_for, start_backend, wait_connected, wait_for, TestCluster};
+use common::{TestCluster, row_names, sources_for, start_backend, wait_connected, wait_for};
 use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -38,8 +38,10 @@ fn table_recovers_after_apiserver_restart_without_duplicates_or_losses() {
     for i in 0..3 {
         cluster.kubectl(&["create", "configmap", &format!("after-{i}"), "-n", "restart"]);
     }
-    let expected: BTreeSet<String> =
-        ["before-1", "before-2", "before-3", "before-4", "after-0", "after-1", "after-2"].iter().map(|s| s.to_string()).collect();
+    let expected: BTreeSet<String> = ["before-1", "before-2", "before-3", "before-4", "after-0", "after-1", "after-2"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let table = wait_for(&handle.table, wait, "the table to converge after the restart", |t| {
         let names: BTreeSet<String> = row_names(t).into_iter().collect();
         (names == expected && t.status.values().all(|s| *s == ViewStatus::Live)).then(|| t.clone())

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{row_names, sources_for, start_backend, wait_connected, wait_for, TestCluster};
+use common::{TestCluster, row_names, sources_for, start_backend, wait_connected, wait_for};
 use klieg::backend::kubeconfig::KubeconfigSources;
 use klieg::model::{Cell, ClusterErrorKind, ClusterId, ClusterState, Command, KindKey, TableSnapshot, ViewQuery};
 use std::sync::Arc;
@@ -25,7 +25,11 @@ fn view(cluster: &str, group: &str, plural: &str, namespaces: &[&str]) -> ViewQu
 }
 
 fn column_index(table: &TableSnapshot, name: &str) -> usize {
-    table.columns.iter().position(|c| &*c.name == name).unwrap_or_else(|| panic!("no column {name} in {:?}", table.columns))
+    table
+        .columns
+        .iter()
+        .position(|c| &*c.name == name)
+        .unwrap_or_else(|| panic!("no column {name} in {:?}", table.columns))
 }
 
 #[test]
@@ -62,7 +66,13 @@ fn discovery_lists_built_in_kinds_and_a_crd() {
     wait_connected(&handle, "real-admin");
     let fleet = handle.fleet.borrow().clone();
     let kinds = &fleet.clusters[0].kinds;
-    for (group, plural) in [("", "pods"), ("apps", "deployments"), ("", "nodes"), ("rbac.authorization.k8s.io", "roles"), ("apiextensions.k8s.io", "customresourcedefinitions")] {
+    for (group, plural) in [
+        ("", "pods"),
+        ("apps", "deployments"),
+        ("", "nodes"),
+        ("rbac.authorization.k8s.io", "roles"),
+        ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ] {
         assert!(kinds.iter().any(|k| *k.group == *group && *k.plural == *plural), "{group}/{plural} missing");
     }
     let pods = kinds.iter().find(|k| &*k.plural == "pods").expect("pods");
@@ -99,13 +109,14 @@ fn table_shows_adds_changes_and_deletes_live() {
     let handle = start_backend(sources_for(&[&cluster.kubeconfig]));
     wait_connected(&handle, "real-admin");
     handle.send(Command::SetView(view("real-admin", "", "configmaps", &["live"])));
-    let table = wait_for(&handle.table, WAIT, "an empty live configmap table", |t| {
+    wait_for(&handle.table, WAIT, "an empty live configmap table", |t| {
         (t.status.values().all(|s| *s == klieg::model::ViewStatus::Live) && !t.columns.is_empty()).then_some(())
     });
-    let _ = table;
 
     cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: live, labels: {app: web}}\ndata: {a: '1'}\n");
-    let table = wait_for(&handle.table, WAIT, "the new configmap", |t| row_names(t).contains(&"settings".to_string()).then(|| t.clone()));
+    let table = wait_for(&handle.table, WAIT, "the new configmap", |t| {
+        row_names(t).contains(&"settings".to_string()).then(|| t.clone())
+    });
     let data = column_index(&table, "Data");
     let row = table.rows.iter().find(|r| &*r.key.name == "settings").expect("row");
     assert_eq!(table.cell(row, data), &Cell::Integer(1));
@@ -119,8 +130,13 @@ fn table_shows_adds_changes_and_deletes_live() {
     // Label selectors and text filters apply to the live rows.
     cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: live, labels: {app: db}}\n");
     wait_for(&handle.table, WAIT, "both configmaps", |t| (t.rows.len() == 2).then_some(()));
-    handle.send(Command::SetView(ViewQuery { label_selector: "app=web".into(), ..view("real-admin", "", "configmaps", &["live"]) }));
-    wait_for(&handle.table, WAIT, "the selector to leave one row", |t| (row_names(t) == ["settings"] && t.unfiltered_rows == 2).then_some(()));
+    handle.send(Command::SetView(ViewQuery {
+        label_selector: "app=web".into(),
+        ..view("real-admin", "", "configmaps", &["live"])
+    }));
+    wait_for(&handle.table, WAIT, "the selector to leave one row", |t| {
+        (row_names(t) == ["settings"] && t.unfiltered_rows == 2).then_some(())
+    });
     handle.send(Command::SetView(view("real-admin", "", "configmaps", &["live"])));
 
     cluster.kubectl(&["delete", "configmap", "settings", "-n", "live"]);
@@ -154,7 +170,9 @@ spec:
     let handle = start_backend(sources_for(&[&cluster.kubeconfig]));
     wait_connected(&handle, "real-admin");
     handle.send(Command::SetView(view("real-admin", "columns.klieg.test", "widgets", &[])));
-    let table = wait_for(&handle.table, WAIT, "the widget row", |t| row_names(t).contains(&"big-red".to_string()).then(|| t.clone()));
+    let table = wait_for(&handle.table, WAIT, "the widget row", |t| {
+        row_names(t).contains(&"big-red".to_string()).then(|| t.clone())
+    });
     let names: Vec<&str> = table.columns.iter().map(|c| &*c.name).collect();
     assert_eq!(names, ["Name", "Color", "Size", "Age"]);
     let row = &table.rows[0];
@@ -170,8 +188,16 @@ fn broken_kubeconfigs_give_one_clear_error_each_while_a_good_one_works() {
     let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
     write("good.yaml", &cluster.kubeconfig_text("good", "admin-token"));
     write("malformed.yaml", "apiVersion: v1\nclusters: [ {name: \n");
-    write("missing-ca.yaml", &cluster.kubeconfig_text("missing-ca", "admin-token").replace(&cluster.ca_path().display().to_string(), "/nonexistent/ca.crt"));
-    write("unreachable.yaml", &cluster.kubeconfig_text("unreachable", "admin-token").replace(&cluster.server_url(), "https://127.0.0.1:1"));
+    write(
+        "missing-ca.yaml",
+        &cluster
+            .kubeconfig_text("missing-ca", "admin-token")
+            .replace(&cluster.ca_path().display().to_string(), "/nonexistent/ca.crt"),
+    );
+    write(
+        "unreachable.yaml",
+        &cluster.kubeconfig_text("unreachable", "admin-token").replace(&cluster.server_url(), "https://127.0.0.1:1"),
+    );
     write("bad-token.yaml", &cluster.kubeconfig_text("bad-token", "not-a-token"));
     let exec_user = "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: /nonexistent/credential-plugin\n";
     write("exec.yaml", &cluster.kubeconfig_text("exec-missing", "unused").replace("    token: unused\n", exec_user));
@@ -199,7 +225,9 @@ fn broken_kubeconfigs_give_one_clear_error_each_while_a_good_one_works() {
     assert_eq!(fleet.clusters.len(), 6, "one entry per context or broken file");
     // The good context still works while the others fail.
     handle.send(Command::SetView(view("good", "", "namespaces", &[])));
-    wait_for(&handle.table, WAIT, "namespaces of the good context", |t| row_names(t).contains(&"kube-system".to_string()).then_some(()));
+    wait_for(&handle.table, WAIT, "namespaces of the good context", |t| {
+        row_names(t).contains(&"kube-system".to_string()).then_some(())
+    });
 }
 
 #[test]
@@ -210,7 +238,8 @@ fn kubeconfig_edits_are_picked_up_live() {
     std::fs::write(&path, cluster.kubeconfig_text("editable", "not-a-token")).expect("write");
     let handle = start_backend(sources_for(&[dir.path()]));
     wait_for(&handle.fleet, WAIT, "the rejected token", |fleet| {
-        matches!(fleet.clusters.first()?.state, ClusterState::Failed { kind: ClusterErrorKind::Unauthorized, .. }).then_some(())
+        matches!(fleet.clusters.first()?.state, ClusterState::Failed { kind: ClusterErrorKind::Unauthorized, .. })
+            .then_some(())
     });
     std::fs::write(&path, cluster.kubeconfig_text("editable", "admin-token")).expect("rewrite");
     wait_connected(&handle, "editable");

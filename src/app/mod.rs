@@ -1,7 +1,7 @@
 //! The Klieg window: owns the backend handle and UI state, pulls the latest snapshots each frame,
 //! sends commands when the selection changes, and lays out the panels. UI thread only.
 
-use crate::backend::{self, kubeconfig::KubeconfigSources, BackendHandle};
+use crate::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
 use crate::model::{Command, DetailsSnapshot, FleetSnapshot, TableSnapshot, ViewQuery};
 use crate::state::{Settings, ThemeChoice, UiState};
 use crate::ui;
@@ -152,7 +152,8 @@ pub fn run_native(kubeconfigs: Vec<PathBuf>, lang: Option<String>) -> anyhow::Re
         "Klieg",
         options,
         Box::new(move |cc| {
-            let mut settings: Settings = cc.storage.and_then(|s| eframe::get_value(s, SETTINGS_KEY)).unwrap_or_default();
+            let mut settings: Settings =
+                cc.storage.and_then(|s| eframe::get_value(s, SETTINGS_KEY)).unwrap_or_default();
             if let Some(lang) = lang {
                 settings.locale = lang;
             }

@@ -7,11 +7,14 @@ use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event as CoreEvent;
 use kube::api::{ApiResource, DynamicObject};
-use kube::runtime::watcher::{self, Event};
 use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::sync::watch;
+
+/// A name and a value, as shown in key/value grids.
+pub type KeyValue = (Arc<str>, Arc<str>);
 
 /// Shown in place of every Secret value until the user reveals it.
 pub const SECRET_MASK: &str = "••••••••";
@@ -39,7 +42,12 @@ impl DetailsFollower {
 
     pub fn open(&mut self, clients: &ClientMap, kind_key: KindKey, key: ObjectKey) {
         self.close();
-        let mut snapshot = DetailsSnapshot { generation: self.generation, key: Some(key.clone()), loading: true, ..DetailsSnapshot::default() };
+        let mut snapshot = DetailsSnapshot {
+            generation: self.generation,
+            key: Some(key.clone()),
+            loading: true,
+            ..DetailsSnapshot::default()
+        };
         let connected = clients.get(&key.cluster);
         let kind = connected.and_then(|c| c.kinds.iter().find(|k| k.key() == kind_key).cloned());
         let (Some(connected), Some(kind)) = (connected, kind) else {
@@ -52,7 +60,15 @@ impl DetailsFollower {
         snapshot.kind = Some(kind.clone());
         self.out.send_replace(Arc::new(snapshot.clone()));
         (self.waker)();
-        let task = follow(connected.client.clone(), connected.kinds.clone(), kind, key, snapshot, self.out.clone(), self.waker.clone());
+        let task = follow(
+            connected.client.clone(),
+            connected.kinds.clone(),
+            kind,
+            key,
+            snapshot,
+            self.out.clone(),
+            self.waker.clone(),
+        );
         self.task = Some(tokio::spawn(task));
     }
 }
@@ -93,55 +109,59 @@ async fn follow(
     let object_stream = watcher::watcher(objects, by_name)
         .default_backoff()
         .modify(|object| object.metadata.managed_fields = None)
-        .map(Update::Object);
+        .map(|object| Update::Object(Box::new(object)));
     // Events of cluster-scoped objects (nodes) are recorded in `default`.
     let events: kube::Api<CoreEvent> = kube::Api::namespaced(client, key.namespace.as_deref().unwrap_or("default"));
     let event_fields = format!("involvedObject.name={},involvedObject.kind={}", key.name, kind.kind);
     let event_stream = watcher::watcher(events, watcher::Config::default().fields(&event_fields))
         .default_backoff()
-        .map(Update::Event);
+        .map(|event| Update::Event(Box::new(event)));
     let merged = futures::stream::select(object_stream, event_stream);
     futures::pin_mut!(merged);
     let mut event_rows: BTreeMap<String, EventRow> = BTreeMap::new();
     let mut pending_events: Option<BTreeMap<String, EventRow>> = None;
     while let Some(update) = merged.next().await {
         match update {
-            Update::Object(Ok(Event::Apply(object) | Event::InitApply(object))) => {
-                fill_from_object(&mut snapshot, &object, &kinds, &key);
-                snapshot.loading = false;
-                snapshot.deleted = false;
-                snapshot.error = None;
-            }
-            Update::Object(Ok(Event::Delete(_))) => snapshot.deleted = true,
-            Update::Object(Ok(Event::InitDone)) => {
-                snapshot.loading = false;
-                if snapshot.uid.is_empty() {
-                    snapshot.deleted = true;
+            Update::Object(object) => match *object {
+                Ok(Event::Apply(object) | Event::InitApply(object)) => {
+                    fill_from_object(&mut snapshot, &object, &kinds, &key);
+                    snapshot.loading = false;
+                    snapshot.deleted = false;
+                    snapshot.error = None;
                 }
-            }
-            Update::Object(Ok(Event::Init)) => continue,
-            Update::Object(Err(error)) => snapshot.error = Some(Arc::from(super::errors::error_chain(&error))),
-            Update::Event(Ok(Event::Init)) => pending_events = Some(BTreeMap::new()),
-            Update::Event(Ok(Event::InitApply(event))) => {
-                if let Some(pending) = &mut pending_events {
-                    pending.insert(event.metadata.uid.clone().unwrap_or_default(), event_row(&event));
+                Ok(Event::Delete(_)) => snapshot.deleted = true,
+                Ok(Event::InitDone) => {
+                    snapshot.loading = false;
+                    if snapshot.uid.is_empty() {
+                        snapshot.deleted = true;
+                    }
                 }
-                continue;
-            }
-            Update::Event(Ok(Event::InitDone)) => event_rows = pending_events.take().unwrap_or_default(),
-            Update::Event(Ok(Event::Apply(event))) => {
-                event_rows.insert(event.metadata.uid.clone().unwrap_or_default(), event_row(&event));
-            }
-            Update::Event(Ok(Event::Delete(event))) => {
-                event_rows.remove(&event.metadata.uid.clone().unwrap_or_default());
-            }
-            Update::Event(Err(error)) => {
-                tracing::debug!(%error, "event watch failed; retrying");
-                continue;
-            }
+                Ok(Event::Init) => continue,
+                Err(error) => snapshot.error = Some(Arc::from(super::errors::error_chain(&error))),
+            },
+            Update::Event(event) => match *event {
+                Ok(Event::Init) => pending_events = Some(BTreeMap::new()),
+                Ok(Event::InitApply(event)) => {
+                    if let Some(pending) = &mut pending_events {
+                        pending.insert(event.metadata.uid.clone().unwrap_or_default(), event_row(&event));
+                    }
+                    continue;
+                }
+                Ok(Event::InitDone) => event_rows = pending_events.take().unwrap_or_default(),
+                Ok(Event::Apply(event)) => {
+                    event_rows.insert(event.metadata.uid.clone().unwrap_or_default(), event_row(&event));
+                }
+                Ok(Event::Delete(event)) => {
+                    event_rows.remove(&event.metadata.uid.clone().unwrap_or_default());
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "event watch failed; retrying");
+                    continue;
+                }
+            },
         }
         let mut rows: Vec<EventRow> = event_rows.values().cloned().collect();
-        rows.sort_by(|a, b| b.last_seen_unix_secs.cmp(&a.last_seen_unix_secs));
+        rows.sort_by_key(|row| std::cmp::Reverse(row.last_seen_unix_secs));
         snapshot.events = rows;
         snapshot.generation += 1;
         out.send_replace(Arc::new(snapshot.clone()));
@@ -150,8 +170,8 @@ async fn follow(
 }
 
 enum Update {
-    Object(Result<Event<DynamicObject>, watcher::Error>),
-    Event(Result<Event<CoreEvent>, watcher::Error>),
+    Object(Box<Result<Event<DynamicObject>, watcher::Error>>),
+    Event(Box<Result<Event<CoreEvent>, watcher::Error>>),
 }
 
 fn strs(map: Option<&BTreeMap<String, String>>) -> Vec<(Arc<str>, Arc<str>)> {
@@ -167,7 +187,12 @@ fn text(value: Option<&serde_json::Value>) -> Arc<str> {
 }
 
 /// Fills everything derived from the object itself.
-pub fn fill_from_object(snapshot: &mut DetailsSnapshot, object: &DynamicObject, kinds: &[ResourceKind], key: &ObjectKey) {
+pub fn fill_from_object(
+    snapshot: &mut DetailsSnapshot,
+    object: &DynamicObject,
+    kinds: &[ResourceKind],
+    key: &ObjectKey,
+) {
     let meta = &object.metadata;
     snapshot.uid = Arc::from(meta.uid.as_deref().unwrap_or_default());
     snapshot.resource_version = Arc::from(meta.resource_version.as_deref().unwrap_or_default());
@@ -224,7 +249,7 @@ pub fn fill_from_object(snapshot: &mut DetailsSnapshot, object: &DynamicObject, 
 }
 
 /// A copy of a Secret with every value masked, and the decoded values for reveal on demand.
-pub fn mask_secret(object: &DynamicObject) -> (DynamicObject, Vec<(Arc<str>, Arc<str>)>) {
+pub fn mask_secret(object: &DynamicObject) -> (DynamicObject, Vec<KeyValue>) {
     let mut masked = object.clone();
     let mut values = Vec::new();
     for field in ["data", "stringData"] {
@@ -290,7 +315,11 @@ mod tests {
             "stringData": {"user": "admin"}
         }))
         .expect("secret");
-        let key = ObjectKey { cluster: crate::model::ClusterId::new("c"), namespace: Some(Arc::from("shop")), name: Arc::from("db") };
+        let key = ObjectKey {
+            cluster: crate::model::ClusterId::new("c"),
+            namespace: Some(Arc::from("shop")),
+            name: Arc::from("db"),
+        };
         let mut snapshot = DetailsSnapshot::default();
         fill_from_object(&mut snapshot, &object, &[], &key);
         assert!(!snapshot.masked_yaml.contains("aHVudGVyMg=="), "{}", snapshot.masked_yaml);

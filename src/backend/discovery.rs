@@ -3,7 +3,7 @@
 //! concurrently, tolerating groups that fail (an aggregated API that is down). Backend runtime.
 
 use crate::model::{ResourceKind, Scope};
-use futures::{stream, StreamExt};
+use futures::{StreamExt, stream};
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,17 +33,19 @@ pub async fn discover(client: &kube::Client) -> Result<DiscoveryResult, Discover
                 to_kind(&resource.group, &resource.version, &resource.kind, &resource.plural, scope, caps.operations)
             })
             .collect();
-        sort_kinds(&mut kinds);
-        return Ok(DiscoveryResult { kinds, failed_groups: Vec::new() });
+        // Servers without aggregated discovery may answer with an ordinary group list, which
+        // parses as an empty aggregated one; only a non-empty answer counts.
+        if !kinds.is_empty() {
+            sort_kinds(&mut kinds);
+            return Ok(DiscoveryResult { kinds, failed_groups: Vec::new() });
+        }
     }
 
     let groups = client.list_api_groups().await.map_err(DiscoveryError::Groups)?;
     let mut group_versions: Vec<(String, String)> = vec![(String::new(), "v1".to_string())];
     for group in groups.groups {
-        let version = group
-            .preferred_version
-            .map(|v| v.version)
-            .or_else(|| group.versions.first().map(|v| v.version.clone()));
+        let version =
+            group.preferred_version.map(|v| v.version).or_else(|| group.versions.first().map(|v| v.version.clone()));
         if let Some(version) = version {
             group_versions.push((group.name, version));
         }
@@ -66,7 +68,8 @@ pub async fn discover(client: &kube::Client) -> Result<DiscoveryResult, Discover
         match answer {
             Ok(list) => {
                 for resource in list.resources {
-                    let listable = resource.verbs.iter().any(|v| v == "list") && resource.verbs.iter().any(|v| v == "watch");
+                    let listable =
+                        resource.verbs.iter().any(|v| v == "list") && resource.verbs.iter().any(|v| v == "watch");
                     if resource.name.contains('/') || !listable {
                         continue;
                     }
@@ -98,7 +101,10 @@ fn sort_kinds(kinds: &mut Vec<ResourceKind>) {
     kinds.sort_by(|a, b| a.kind.cmp(&b.kind).then_with(|| a.group.cmp(&b.group)));
     let shadowed = |k: &ResourceKind, all: &[ResourceKind]| {
         let legacy = matches!(&*k.group, "extensions" | "events.k8s.io");
-        legacy && all.iter().any(|o| o.kind == k.kind && o.group != k.group && !matches!(&*o.group, "extensions" | "events.k8s.io"))
+        legacy
+            && all
+                .iter()
+                .any(|o| o.kind == k.kind && o.group != k.group && !matches!(&*o.group, "extensions" | "events.k8s.io"))
     };
     let keep: Vec<bool> = kinds.iter().map(|k| !shadowed(k, kinds)).collect();
     let mut index = 0;

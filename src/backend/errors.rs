@@ -33,7 +33,18 @@ pub fn classify(error: &kube::Error) -> ClusterErrorKind {
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind as K;
-            if matches!(io.kind(), K::ConnectionRefused | K::ConnectionReset | K::TimedOut | K::NotFound | K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable | K::UnexpectedEof | K::ConnectionAborted) {
+            if matches!(
+                io.kind(),
+                K::ConnectionRefused
+                    | K::ConnectionReset
+                    | K::TimedOut
+                    | K::NotFound
+                    | K::HostUnreachable
+                    | K::NetworkUnreachable
+                    | K::AddrNotAvailable
+                    | K::UnexpectedEof
+                    | K::ConnectionAborted
+            ) {
                 return ClusterErrorKind::Unreachable;
             }
         }
@@ -45,7 +56,12 @@ pub fn classify(error: &kube::Error) -> ClusterErrorKind {
         source = cause.source();
     }
     let text = error_chain(error).to_ascii_lowercase();
-    if text.contains("connect") || text.contains("dns") || text.contains("tls") || text.contains("certificate") || text.contains("timed out") {
+    if text.contains("connect")
+        || text.contains("dns")
+        || text.contains("tls")
+        || text.contains("certificate")
+        || text.contains("timed out")
+    {
         ClusterErrorKind::Unreachable
     } else {
         ClusterErrorKind::Other

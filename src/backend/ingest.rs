@@ -1,12 +1,12 @@
 //! The row store of one (cluster, kind) subscription: applies watcher events and publishes
 //! unsorted snapshots at most five times a second. Runs as a task on the backend runtime.
 
-use super::table_watch::{run_table_watch, TableEvent};
+use super::table_watch::{TableEvent, run_table_watch};
 use crate::model::{ClusterId, Column, ResourceKind, Row, ViewStatus};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
 pub const PUBLISH_INTERVAL: Duration = Duration::from_millis(200);
@@ -22,6 +22,7 @@ pub struct SubscriptionRows {
 }
 
 type RowId = (Option<Arc<str>>, Arc<str>);
+type RowMap = HashMap<RowId, Arc<Row>>;
 
 /// Rows by namespace and name. A relist fills `pending` and swaps it in whole at `InitDone`,
 /// so the table never flashes empty and stale rows vanish together.
@@ -29,7 +30,7 @@ type RowId = (Option<Arc<str>>, Arc<str>);
 pub struct RowStore {
     columns: Arc<[Column]>,
     live: HashMap<RowId, Arc<Row>>,
-    pending: Option<(Arc<[Column]>, HashMap<RowId, Arc<Row>>)>,
+    pending: Option<(Arc<[Column]>, RowMap)>,
     status: ViewStatus,
     generation: u64,
     dirty: bool,

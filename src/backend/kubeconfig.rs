@@ -28,7 +28,10 @@ impl KubeconfigError {
         match self {
             KubeconfigError::Malformed { .. } => ClusterErrorKind::MalformedKubeconfig,
             KubeconfigError::Context(
-                K::LoadCertificateAuthority(_) | K::LoadClientCertificate(_) | K::LoadClientKey(_) | K::ParseCertificates(_),
+                K::LoadCertificateAuthority(_)
+                | K::LoadClientCertificate(_)
+                | K::LoadClientKey(_)
+                | K::ParseCertificates(_),
             ) => ClusterErrorKind::MissingFile,
             KubeconfigError::Context(_) => ClusterErrorKind::InvalidContext,
         }
@@ -161,12 +164,10 @@ pub fn load_contexts(sources: &KubeconfigSources) -> Vec<ContextEntry> {
 fn context_entry(merged: &Kubeconfig, name: &str, source: Arc<str>) -> ContextEntry {
     let named_context = merged.contexts.iter().find(|c| c.name == name);
     let context = named_context.and_then(|c| c.context.as_ref());
-    let cluster = context
-        .and_then(|ctx| merged.clusters.iter().find(|c| c.name == ctx.cluster))
-        .and_then(|c| c.cluster.as_ref());
-    let user = context
-        .and_then(|ctx| ctx.user.as_ref())
-        .and_then(|user| merged.auth_infos.iter().find(|a| &a.name == user));
+    let cluster =
+        context.and_then(|ctx| merged.clusters.iter().find(|c| c.name == ctx.cluster)).and_then(|c| c.cluster.as_ref());
+    let user =
+        context.and_then(|ctx| ctx.user.as_ref()).and_then(|user| merged.auth_infos.iter().find(|a| &a.name == user));
     let mut hasher = DefaultHasher::new();
     // Serialising secrets only into a hasher keeps them off disk and out of logs.
     serde_json::to_string(&(named_context, cluster, user)).unwrap_or_default().hash(&mut hasher);
@@ -241,7 +242,7 @@ mod tests {
         assert_eq!(ok, ["a", "shared"]);
         let broken: Vec<&ContextEntry> = contexts.iter().filter(|c| c.config.is_err()).collect();
         assert_eq!(broken.len(), 1);
-        let error = broken[0].config.as_ref().err().expect("error");
+        let error = broken[0].config.as_ref().expect_err("error");
         assert_eq!(error.kind(), ClusterErrorKind::MalformedKubeconfig);
         assert!(error.to_string().contains("broken.yaml"), "{error}");
     }

@@ -22,7 +22,7 @@ use kubeconfig::{ContextEntry, KubeconfigSources};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::time::Instant;
 
 /// Wakes the UI (egui's `request_repaint`); called only when something it shows changed.
@@ -100,7 +100,8 @@ impl FleetState {
     fn publish(&self, inner: &mut FleetInner) {
         inner.generation += 1;
         let clusters: Vec<ClusterInfo> = inner.order.iter().filter_map(|id| inner.infos.get(id).cloned()).collect();
-        self.fleet_tx.send_replace(Arc::new(FleetSnapshot { generation: inner.generation, clusters: Arc::from(clusters) }));
+        self.fleet_tx
+            .send_replace(Arc::new(FleetSnapshot { generation: inner.generation, clusters: Arc::from(clusters) }));
         (self.waker)();
     }
 
@@ -197,7 +198,8 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         .spawn(move || {
             runtime.block_on(async move {
                 let (clients_tx, _) = watch::channel(Arc::new(ClientMap::new()));
-                let fleet = Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
+                let fleet =
+                    Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
                 tokio::select! {
                     () = hub_main(sources, commands_rx, fleet, table_tx, details_tx) => {}
                     _ = shutdown_rx => {}
@@ -240,7 +242,13 @@ async fn hub_main(
     reconcile_workers(&sources, &fleet, &mut workers).await;
 
     let (query_tx, query_rx) = watch::channel(ViewQuery::default());
-    let view = tokio::spawn(view_task(query_rx, fleet.clients_tx.subscribe(), fleet.fleet_tx.subscribe(), table_tx, fleet.waker.clone()));
+    let view = tokio::spawn(view_task(
+        query_rx,
+        fleet.clients_tx.subscribe(),
+        fleet.fleet_tx.subscribe(),
+        table_tx,
+        fleet.waker.clone(),
+    ));
     let mut details = details::DetailsFollower::new(details_tx, fleet.waker.clone());
     loop {
         tokio::select! {
@@ -272,21 +280,26 @@ async fn hub_main(
 }
 
 /// Loads contexts and restarts exactly the workers whose context changed.
-async fn reconcile_workers(sources: &KubeconfigSources, fleet: &Arc<FleetState>, workers: &mut HashMap<ClusterId, WorkerHandle>) {
+async fn reconcile_workers(
+    sources: &KubeconfigSources,
+    fleet: &Arc<FleetState>,
+    workers: &mut HashMap<ClusterId, WorkerHandle>,
+) {
     let sources = sources.clone();
     let entries = tokio::task::spawn_blocking(move || kubeconfig::load_contexts(&sources)).await.unwrap_or_default();
     let ids: BTreeSet<ClusterId> = entries.iter().map(|e| e.id.clone()).collect();
     workers.retain(|id, _| ids.contains(id));
     fleet.set_contexts(&entries);
     for entry in entries {
-        let unchanged = workers.get(&entry.id).is_some_and(|w| w.fingerprint == entry.fingerprint && entry.config.is_ok());
+        let unchanged =
+            workers.get(&entry.id).is_some_and(|w| w.fingerprint == entry.fingerprint && entry.config.is_ok());
         if unchanged {
             continue;
         }
         fleet.reset_cluster(&entry.id);
         let id = entry.id.clone();
         let fingerprint = entry.fingerprint;
-        let task = tokio::spawn(cluster_worker(entry, fleet.clone()));
+        let task = tokio::spawn(supervise_worker(entry, fleet.clone()));
         workers.insert(id, WorkerHandle { fingerprint, task });
     }
 }
@@ -309,6 +322,26 @@ fn watch_files(sources: &KubeconfigSources, reload: mpsc::Sender<()>) -> Option<
     Some(watcher)
 }
 
+/// Runs a worker and turns a panic into a visible error instead of an endless "connecting".
+async fn supervise_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
+    struct AbortOnDrop(tokio::task::JoinHandle<()>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let id = entry.id.clone();
+    let mut worker = AbortOnDrop(tokio::spawn(cluster_worker(entry, fleet.clone())));
+    if let Err(error) = (&mut worker.0).await
+        && error.is_panic()
+    {
+        tracing::error!(cluster = %id, "cluster worker panicked");
+        fleet.update(&id, |info| {
+            info.state = failed(ClusterErrorKind::Other, "internal error in the cluster worker".into())
+        });
+    }
+}
+
 fn failed(kind: ClusterErrorKind, detail: String) -> ClusterState {
     ClusterState::Failed { kind, detail: Arc::from(detail.as_str()) }
 }
@@ -316,6 +349,11 @@ fn failed(kind: ClusterErrorKind, detail: String) -> ClusterState {
 /// Connects one context, discovers its kinds and follows its namespaces and CRDs.
 async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
     let id = entry.id.clone();
+    if let Err(error) = &entry.config {
+        let state = failed(error.kind(), errors::error_chain(error.as_ref()));
+        fleet.update(&id, |info| info.state = state);
+        return;
+    }
     let config = match kubeconfig::client_config(&entry).await {
         Ok(config) => config,
         Err(error) => {
@@ -371,8 +409,8 @@ async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>), k
 /// watch recovers; a user who may not list namespaces keeps the context's namespace.
 async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetState, version: &str) {
     use k8s_openapi::api::core::v1::Namespace;
-    use kube::runtime::watcher::{self, Event};
     use kube::runtime::WatchStreamExt;
+    use kube::runtime::watcher::{self, Event};
     let api: kube::Api<kube::core::PartialObjectMeta<Namespace>> = kube::Api::all(client.clone());
     let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
     futures::pin_mut!(stream);
@@ -380,7 +418,9 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
     let mut pending: BTreeSet<Arc<str>> = BTreeSet::new();
     let connected = ClusterState::Connected { server_version: Arc::from(version) };
     while let Some(event) = stream.next().await {
-        let name_of = |meta: &kube::core::PartialObjectMeta<Namespace>| Arc::from(meta.metadata.name.as_deref().unwrap_or_default());
+        let name_of = |meta: &kube::core::PartialObjectMeta<Namespace>| {
+            Arc::from(meta.metadata.name.as_deref().unwrap_or_default())
+        };
         match event {
             Ok(Event::Init) => pending.clear(),
             Ok(Event::InitApply(ns)) => {
@@ -393,15 +433,18 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
             Ok(Event::Delete(ns)) => {
                 names.remove(&name_of(&ns));
             }
-            Err(watcher::Error::InitialListFailed(kube::Error::Api(status)) | watcher::Error::WatchStartFailed(kube::Error::Api(status)))
-                if status.code == 403 =>
-            {
+            Err(
+                watcher::Error::InitialListFailed(kube::Error::Api(status))
+                | watcher::Error::WatchStartFailed(kube::Error::Api(status)),
+            ) if status.code == 403 => {
                 tracing::info!(cluster = %id, "may not list namespaces; using the context's namespace");
                 return;
             }
             Err(error) => {
                 let kind = match &error {
-                    watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) | watcher::Error::WatchFailed(e) => errors::classify(e),
+                    watcher::Error::InitialListFailed(e)
+                    | watcher::Error::WatchStartFailed(e)
+                    | watcher::Error::WatchFailed(e) => errors::classify(e),
                     _ => ClusterErrorKind::Other,
                 };
                 let state = failed(kind, errors::error_chain(&error));
@@ -423,8 +466,8 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
 /// Re-runs discovery when CRDs change, so new custom kinds appear without a restart.
 async fn follow_crds(client: &kube::Client, id: &ClusterId, fleet: &FleetState) {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::runtime::watcher::{self, Event};
     use kube::runtime::WatchStreamExt;
+    use kube::runtime::watcher::{self, Event};
     let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
     let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
     futures::pin_mut!(stream);
@@ -453,7 +496,9 @@ async fn follow_crds(client: &kube::Client, id: &ClusterId, fleet: &FleetState) 
                 fleet.update(id, |info| info.kinds = kinds.clone());
                 fleet.update_kinds(id, kinds);
             }
-            Err(error) => tracing::warn!(cluster = %id, %error, "rediscovery after a CRD change failed"),
+            Err(error) => {
+                tracing::warn!(cluster = %id, %error, "rediscovery after a CRD change failed")
+            }
         }
     }
 }
@@ -489,7 +534,9 @@ async fn view_task(
                 Some(ClusterState::Failed { detail, .. }) => ViewStatus::Error(detail.clone()),
                 _ => ViewStatus::Loading,
             };
-            let Some(kind_key) = &query.kind else { continue };
+            let Some(kind_key) = &query.kind else {
+                continue;
+            };
             let Some(connected) = clients.get(cluster) else {
                 parts.push(view::ViewPart { cluster: cluster.clone(), rows: None, status: status_from_fleet() });
                 continue;
@@ -506,7 +553,12 @@ async fn view_task(
                 subscriptions.remove(&key);
             }
             let entry = subscriptions.entry(key).or_insert_with(|| ViewSubscription {
-                subscription: ingest::subscribe(connected.client.clone(), cluster.clone(), kind.clone(), changed.clone()),
+                subscription: ingest::subscribe(
+                    connected.client.clone(),
+                    cluster.clone(),
+                    kind.clone(),
+                    changed.clone(),
+                ),
                 epoch: connected.epoch,
                 idle_since: None,
             });
@@ -525,7 +577,9 @@ async fn view_task(
 
         generation += 1;
         let query_for_build = query.clone();
-        let snapshot = tokio::task::spawn_blocking(move || view::build_view(&query_for_build, view_kind, &parts, generation)).await;
+        let snapshot =
+            tokio::task::spawn_blocking(move || view::build_view(&query_for_build, view_kind, &parts, generation))
+                .await;
         if let Ok(snapshot) = snapshot {
             table_tx.send_replace(Arc::new(snapshot));
             waker();

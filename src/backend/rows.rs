@@ -59,8 +59,20 @@ impl TableRowDoc {
 /// Columns of a Table; for a plain list (no Table support) just Name and Age.
 pub fn table_columns(definitions: Option<&[TableColumnDef]>, is_table: bool) -> Arc<[Column]> {
     let fallback = [
-        TableColumnDef { name: "Name".into(), column_type: "string".into(), format: "name".into(), description: String::new(), priority: 0 },
-        TableColumnDef { name: "Age".into(), column_type: "string".into(), format: String::new(), description: String::new(), priority: 0 },
+        TableColumnDef {
+            name: "Name".into(),
+            column_type: "string".into(),
+            format: "name".into(),
+            description: String::new(),
+            priority: 0,
+        },
+        TableColumnDef {
+            name: "Age".into(),
+            column_type: "string".into(),
+            format: String::new(),
+            description: String::new(),
+            priority: 0,
+        },
     ];
     let definitions = match definitions {
         Some(defs) if is_table => defs,
@@ -108,7 +120,13 @@ pub fn row_from_table(cluster: &ClusterId, doc: TableRowDoc, columns: &[Column])
 }
 
 fn plain_column() -> Column {
-    Column { name: Arc::from(""), description: Arc::from(""), column_type: ColumnType::Text, priority: 0, is_age: false }
+    Column {
+        name: Arc::from(""),
+        description: Arc::from(""),
+        column_type: ColumnType::Text,
+        priority: 0,
+        is_age: false,
+    }
 }
 
 pub fn parse_rfc3339_secs(text: &str) -> Option<i64> {
@@ -159,12 +177,27 @@ pub fn tone_for(column_name: &str, value: &str) -> CellTone {
 
 fn status_tone(value: &str) -> CellTone {
     const BAD: [&str; 14] = [
-        "CrashLoopBackOff", "Error", "Failed", "NotReady", "Evicted", "ImagePullBackOff", "ErrImagePull",
-        "OOMKilled", "Unknown", "Lost", "False", "CreateContainerConfigError", "InvalidImageName", "BackoffLimitExceeded",
+        "CrashLoopBackOff",
+        "Error",
+        "Failed",
+        "NotReady",
+        "Evicted",
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "OOMKilled",
+        "Unknown",
+        "Lost",
+        "False",
+        "CreateContainerConfigError",
+        "InvalidImageName",
+        "BackoffLimitExceeded",
     ];
     const GOOD: [&str; 8] = ["Running", "Ready", "Active", "Bound", "Succeeded", "Completed", "True", "Available"];
     let first = value.split(',').next().unwrap_or(value).trim();
-    if BAD.iter().any(|b| first.eq_ignore_ascii_case(b)) || first.starts_with("Init:Error") || first.starts_with("Init:Crash") {
+    if BAD.iter().any(|b| first.eq_ignore_ascii_case(b))
+        || first.starts_with("Init:Error")
+        || first.starts_with("Init:Crash")
+    {
         CellTone::Bad
     } else if GOOD.iter().any(|g| first.eq_ignore_ascii_case(g)) && !value.contains("SchedulingDisabled") {
         CellTone::Good

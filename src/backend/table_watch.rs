@@ -5,7 +5,7 @@
 //! then `Apply`/`Delete`; bookmarks move the resume point; `410 Gone` starts a fresh list; other
 //! failures back off and resume from the last resource version, so nothing is lost or duplicated.
 
-use super::rows::{row_from_table, table_columns, MetaLite, TableColumnDef, TableRowDoc};
+use super::rows::{MetaLite, TableColumnDef, TableRowDoc, row_from_table, table_columns};
 use crate::model::{ClusterId, Column, ObjectKey, ResourceKind, Row};
 use futures::{AsyncBufReadExt, StreamExt};
 use http::header::ACCEPT;
@@ -113,7 +113,12 @@ fn table_request(path_and_query: String) -> Result<http::Request<Vec<u8>>, Watch
 }
 
 /// Watches `kind` on `cluster` until the receiver is dropped.
-pub async fn run_table_watch(client: kube::Client, cluster: ClusterId, kind: ResourceKind, out: mpsc::Sender<TableEvent>) {
+pub async fn run_table_watch(
+    client: kube::Client,
+    cluster: ClusterId,
+    kind: ResourceKind,
+    out: mpsc::Sender<TableEvent>,
+) {
     let path = collection_path(&kind);
     let mut resource_version: Option<String> = None;
     let mut columns: Arc<[Column]> = Arc::from(Vec::new());
@@ -172,7 +177,8 @@ async fn list_all(
         }
         let text = client.request_text(table_request(url)?).await.map_err(classify_kube_error)?;
         let doc: ListDoc = serde_json::from_str(&text).map_err(WatchError::Parse)?;
-        let page_columns = columns.get_or_insert_with(|| table_columns(doc.column_definitions.as_deref(), doc.kind == "Table"));
+        let page_columns =
+            columns.get_or_insert_with(|| table_columns(doc.column_definitions.as_deref(), doc.kind == "Table"));
         let page_columns = page_columns.clone();
         if continue_token.is_none() && out.send(TableEvent::Init(page_columns.clone())).await.is_err() {
             return Ok((String::new(), page_columns));
@@ -255,7 +261,9 @@ async fn watch_from(
                 continue;
             }
             // Watch events carry no column definitions after the first; cells keep the list's order.
-            let Some(row) = row_from_table(cluster, row_doc, columns) else { continue };
+            let Some(row) = row_from_table(cluster, row_doc, columns) else {
+                continue;
+            };
             let event = match event.event_type.as_str() {
                 "DELETED" => TableEvent::Delete(row.key),
                 _ => TableEvent::Apply(row),
@@ -306,7 +314,10 @@ mod tests {
 
     #[test]
     fn continue_tokens_are_percent_encoded() {
-        assert_eq!(encode_query_value("eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTJ9="), "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTJ9%3D");
+        assert_eq!(
+            encode_query_value("eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTJ9="),
+            "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTJ9%3D"
+        );
         assert_eq!(encode_query_value("a+b/c"), "a%2Bb%2Fc");
     }
 

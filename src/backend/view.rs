@@ -3,8 +3,8 @@
 
 use super::ingest::SubscriptionRows;
 use crate::model::{
-    row::natural_cmp, ClusterId, Column, LabelSelector, ResourceKind, Row, SortColumn, TableSnapshot, ViewQuery,
-    ViewStatus,
+    ClusterId, Column, LabelSelector, ResourceKind, Row, SortColumn, TableSnapshot, ViewQuery, ViewStatus,
+    row::natural_cmp,
 };
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -51,7 +51,9 @@ pub fn build_view(query: &ViewQuery, kind: Option<ResourceKind>, parts: &[ViewPa
     let unfiltered_rows = parts.iter().filter_map(|p| p.rows.as_ref()).map(|r| r.rows.len()).sum();
     let mut rows: Vec<Arc<Row>> = Vec::with_capacity(unfiltered_rows);
     for part in parts {
-        let Some(part_rows) = &part.rows else { continue };
+        let Some(part_rows) = &part.rows else {
+            continue;
+        };
         rows.extend(
             part_rows
                 .rows
@@ -124,7 +126,13 @@ mod tests {
     use crate::model::{Cell, CellTone, ColumnType, ObjectKey};
 
     fn column(name: &str) -> Column {
-        Column { name: Arc::from(name), description: Arc::from(""), column_type: ColumnType::Text, priority: 0, is_age: false }
+        Column {
+            name: Arc::from(name),
+            description: Arc::from(""),
+            column_type: ColumnType::Text,
+            priority: 0,
+            is_age: false,
+        }
     }
 
     fn row(cluster: &str, ns: &str, name: &str, cells: &[Cell], labels: &[(&str, &str)]) -> Arc<Row> {
@@ -159,7 +167,11 @@ mod tests {
     fn merges_clusters_with_different_columns() {
         let parts = [
             part("a", &["Name", "Status"], vec![row("a", "ns", "p1", &[text("p1"), text("Running")], &[])]),
-            part("b", &["Name", "Extra", "Status"], vec![row("b", "ns", "p2", &[text("p2"), text("x"), text("Pending")], &[])]),
+            part(
+                "b",
+                &["Name", "Extra", "Status"],
+                vec![row("b", "ns", "p2", &[text("p2"), text("x"), text("Pending")], &[])],
+            ),
         ];
         let view = build_view(&ViewQuery::default(), None, &parts, 1);
         let names: Vec<&str> = view.columns.iter().map(|c| &*c.name).collect();

@@ -98,7 +98,10 @@ pub struct ViewQuery {
 #[derive(Clone, Debug)]
 pub enum Command {
     SetView(ViewQuery),
-    OpenDetails { kind: KindKey, key: ObjectKey },
+    OpenDetails {
+        kind: KindKey,
+        key: ObjectKey,
+    },
     CloseDetails,
     /// Re-read every kubeconfig file now (files are also watched for changes).
     ReloadKubeconfig,

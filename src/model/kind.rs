@@ -89,9 +89,7 @@ impl Category {
     /// Groups that are not part of Kubernetes itself are custom resources.
     pub fn of(group: &str, kind: &str) -> Category {
         match (group, kind) {
-            ("", "Pod" | "ReplicationController")
-            | ("apps", _)
-            | ("batch", _) => Category::Workloads,
+            ("", "Pod" | "ReplicationController") | ("apps", _) | ("batch", _) => Category::Workloads,
             ("", "Service" | "Endpoints")
             | ("networking.k8s.io" | "discovery.k8s.io" | "gateway.networking.k8s.io", _)
             | ("extensions", "Ingress" | "NetworkPolicy") => Category::Network,

@@ -7,8 +7,8 @@ pub mod row;
 mod selector;
 
 pub use fleet::{
-    ClusterErrorKind, ClusterInfo, ClusterState, Command, ConditionRow, DetailsSnapshot, EventRow, FleetSnapshot, OwnerLink,
-    SortColumn, ViewQuery,
+    ClusterErrorKind, ClusterInfo, ClusterState, Command, ConditionRow, DetailsSnapshot, EventRow, FleetSnapshot,
+    OwnerLink, SortColumn, ViewQuery,
 };
 pub use kind::{Category, KindKey, ResourceKind, Scope};
 pub use row::{Cell, CellTone, Column, ColumnType, ObjectKey, Row, SortKey, TableSnapshot, ViewStatus};

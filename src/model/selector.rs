@@ -101,8 +101,7 @@ impl Parser<'_> {
 
     fn eat_word(&mut self, word: &str) -> bool {
         let end = self.pos + word.len();
-        let followed_by_space_or_paren =
-            self.text.get(end).is_none_or(|c| c.is_ascii_whitespace() || *c == b'(');
+        let followed_by_space_or_paren = self.text.get(end).is_none_or(|c| c.is_ascii_whitespace() || *c == b'(');
         if self.text.get(self.pos..end) == Some(word.as_bytes()) && followed_by_space_or_paren {
             self.pos = end;
             true

@@ -70,7 +70,10 @@ pub struct UiState {
 
 impl UiState {
     pub fn from_settings(settings: Settings) -> Self {
-        let kind = Some(KindKey { group: Arc::from(settings.kind_group.as_str()), plural: Arc::from(settings.kind_plural.as_str()) });
+        let kind = Some(KindKey {
+            group: Arc::from(settings.kind_group.as_str()),
+            plural: Arc::from(settings.kind_plural.as_str()),
+        });
         Self {
             selected_clusters: settings.selected_clusters.iter().map(|c| ClusterId::new(c)).collect(),
             selected_namespaces: settings.selected_namespaces.iter().map(|n| Arc::from(n.as_str())).collect(),
@@ -113,11 +116,20 @@ impl UiState {
     /// The backend query for the current selection. An invalid selector is not sent.
     pub fn view_query(&self, fleet: &FleetSnapshot) -> ViewQuery {
         ViewQuery {
-            clusters: fleet.clusters.iter().filter(|c| self.selected_clusters.contains(&c.id)).map(|c| c.id.clone()).collect(),
+            clusters: fleet
+                .clusters
+                .iter()
+                .filter(|c| self.selected_clusters.contains(&c.id))
+                .map(|c| c.id.clone())
+                .collect(),
             kind: self.kind.clone(),
             namespaces: self.selected_namespaces.iter().cloned().collect(),
             text_filter: self.text_filter.clone(),
-            label_selector: if self.label_selector_error().is_some() { String::new() } else { self.label_selector.clone() },
+            label_selector: if self.label_selector_error().is_some() {
+                String::new()
+            } else {
+                self.label_selector.clone()
+            },
             sort: self.sort,
             sort_descending: self.sort_descending,
         }

@@ -3,13 +3,15 @@
 
 use super::theme;
 use crate::backend::details::SECRET_MASK;
-use crate::model::{row::format_age, CellTone, DetailsSnapshot};
+use crate::model::{CellTone, DetailsSnapshot, row::format_age};
 use crate::state::{DetailsTab, UiState};
 use rust_i18n::t;
 
 pub fn details_panel_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, now_unix_secs: i64) {
     egui::Panel::right("details").resizable(true).default_size(520.0).min_size(320.0).show(ui, |ui| {
-        let Some((_, key)) = state.open_object.clone() else { return };
+        let Some((_, key)) = state.open_object.clone() else {
+            return;
+        };
         ui.horizontal(|ui| {
             let kind = details.kind.as_ref().map(|k| k.kind.to_string()).unwrap_or_default();
             ui.heading(format!("{kind} {}", key.name));
@@ -39,7 +41,9 @@ pub fn details_panel_ui(ui: &mut egui::Ui, state: &mut UiState, details: &Detail
         }
         match state.details_tab {
             DetailsTab::Overview => {
-                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| overview_ui(ui, state, details, now_unix_secs));
+                egui::ScrollArea::vertical()
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| overview_ui(ui, state, details, now_unix_secs));
             }
             DetailsTab::Yaml => yaml_ui(ui, state, details),
         }
@@ -77,9 +81,11 @@ fn overview_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot
     ui.strong(t!("details.labels"));
     key_values_ui(ui, "labels", &details.labels);
     ui.add_space(6.0);
-    egui::CollapsingHeader::new(t!("details.annotations", count = details.annotations.len())).id_salt("annotations").show(ui, |ui| {
-        key_values_ui(ui, "annotations", &details.annotations);
-    });
+    egui::CollapsingHeader::new(t!("details.annotations", count = details.annotations.len()))
+        .id_salt("annotations")
+        .show(ui, |ui| {
+            key_values_ui(ui, "annotations", &details.annotations);
+        });
     if !details.owners.is_empty() {
         ui.add_space(6.0);
         ui.strong(t!("details.owners"));

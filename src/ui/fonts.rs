@@ -1,7 +1,6 @@
 //! Fonts: egui's defaults plus a CJK system font as fallback, so Japanese renders. The font file
 //! is read on a helper thread and added when ready, keeping start-up and the UI thread free of I/O.
 
-
 /// Known locations of a CJK font on Linux distributions (Debian's fonts-noto-cjk first).
 const CJK_FONT_PATHS: [&str; 5] = [
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
@@ -22,8 +21,14 @@ pub fn install_fonts(ctx: &egui::Context) {
             "cjk-fallback",
             egui::FontData::from_owned(bytes),
             vec![
-                egui::epaint::text::InsertFontFamily { family: egui::FontFamily::Proportional, priority: egui::epaint::text::FontPriority::Lowest },
-                egui::epaint::text::InsertFontFamily { family: egui::FontFamily::Monospace, priority: egui::epaint::text::FontPriority::Lowest },
+                egui::epaint::text::InsertFontFamily {
+                    family: egui::FontFamily::Proportional,
+                    priority: egui::epaint::text::FontPriority::Lowest,
+                },
+                egui::epaint::text::InsertFontFamily {
+                    family: egui::FontFamily::Monospace,
+                    priority: egui::epaint::text::FontPriority::Lowest,
+                },
             ],
         );
         ctx.add_font(insert);

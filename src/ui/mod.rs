@@ -34,7 +34,11 @@ pub fn top_bar_ui(ui: &mut egui::Ui, state: &mut UiState) {
                     .response
                     .on_hover_text(t!("settings.language"));
                 ui.separator();
-                for (choice, key) in [(ThemeChoice::Light, "theme.light"), (ThemeChoice::Dark, "theme.dark"), (ThemeChoice::System, "theme.system")] {
+                for (choice, key) in [
+                    (ThemeChoice::Light, "theme.light"),
+                    (ThemeChoice::Dark, "theme.dark"),
+                    (ThemeChoice::System, "theme.system"),
+                ] {
                     ui.selectable_value(&mut state.settings.theme, choice, t!(key));
                 }
                 ui.label(t!("settings.theme"));

@@ -19,7 +19,13 @@ pub const ROW_HEIGHT: f32 = 22.0;
 
 /// Draws the toolbar and the table. Returns the youngest age (in seconds) among the drawn rows,
 /// so the caller can schedule the next repaint just when an age label changes.
-pub fn table_view_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, fleet: &FleetSnapshot, now_unix_secs: i64) -> Option<i64> {
+pub fn table_view_ui(
+    ui: &mut egui::Ui,
+    state: &mut UiState,
+    table: &TableSnapshot,
+    fleet: &FleetSnapshot,
+    now_unix_secs: i64,
+) -> Option<i64> {
     toolbar_ui(ui, state, table);
     status_ui(ui, state, table, fleet);
     if state.selected_clusters.is_empty() {
@@ -49,10 +55,14 @@ fn toolbar_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot) {
         });
     });
     ui.horizontal(|ui| {
-        ui.add(egui::TextEdit::singleline(&mut state.text_filter).hint_text(t!("table.filter_hint")).desired_width(220.0))
-            .on_hover_text(t!("table.filter_help"));
+        ui.add(
+            egui::TextEdit::singleline(&mut state.text_filter).hint_text(t!("table.filter_hint")).desired_width(220.0),
+        )
+        .on_hover_text(t!("table.filter_help"));
         let selector = ui.add(
-            egui::TextEdit::singleline(&mut state.label_selector).hint_text(t!("table.selector_hint")).desired_width(240.0),
+            egui::TextEdit::singleline(&mut state.label_selector)
+                .hint_text(t!("table.selector_hint"))
+                .desired_width(240.0),
         );
         selector.on_hover_text(t!("table.selector_help"));
         if let Some(error) = state.label_selector_error() {
@@ -66,7 +76,10 @@ fn status_ui(ui: &mut egui::Ui, state: &UiState, table: &TableSnapshot, fleet: &
     let visuals = ui.visuals().clone();
     for cluster in fleet.clusters.iter().filter(|c| state.selected_clusters.contains(&c.id) && c.insecure_tls) {
         egui::Frame::new().fill(theme::banner_fill(&visuals, CellTone::Warning)).inner_margin(4.0).show(ui, |ui| {
-            ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), t!("cluster.insecure_banner", cluster = cluster.id.as_str()));
+            ui.colored_label(
+                theme::tone_color(&visuals, CellTone::Warning),
+                t!("cluster.insecure_banner", cluster = cluster.id.as_str()),
+            );
         });
     }
     for (cluster, status) in &table.status {
@@ -81,7 +94,10 @@ fn status_ui(ui: &mut egui::Ui, state: &UiState, table: &TableSnapshot, fleet: &
             }
             ViewStatus::Error(message) => {
                 egui::Frame::new().fill(theme::banner_fill(&visuals, CellTone::Bad)).inner_margin(4.0).show(ui, |ui| {
-                    ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), t!("table.error", cluster = cluster.as_str(), error = message.as_ref()));
+                    ui.colored_label(
+                        theme::tone_color(&visuals, CellTone::Bad),
+                        t!("table.error", cluster = cluster.as_str(), error = message.as_ref()),
+                    );
                 });
             }
             ViewStatus::Unavailable => {
@@ -153,7 +169,11 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
             Shown::Server(0) => 260.0,
             Shown::Server(_) => 90.0,
         };
-        let table_column = if index + 1 == shown.len() { TableColumn::remainder().at_least(60.0) } else { TableColumn::initial(width).at_least(36.0) };
+        let table_column = if index + 1 == shown.len() {
+            TableColumn::remainder().at_least(60.0)
+        } else {
+            TableColumn::initial(width).at_least(36.0)
+        };
         builder = builder.column(table_column.clip(true));
     }
     builder
@@ -184,7 +204,9 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
         .body(|body| {
             body.rows(ROW_HEIGHT, table.rows.len(), |mut row| {
                 let index = row.index();
-                let Some(data) = table.rows.get(index) else { return };
+                let Some(data) = table.rows.get(index) else {
+                    return;
+                };
                 row.set_selected(open_key.as_ref() == Some(&data.key));
                 for column in &shown {
                     row.col(|ui| match column {

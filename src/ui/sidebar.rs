@@ -2,7 +2,7 @@
 //! selected clusters serve, grouped by category. UI thread.
 
 use super::theme;
-use crate::model::{CellTone, ClusterInfo, ClusterState, FleetSnapshot, KindKey, Category, ResourceKind};
+use crate::model::{Category, CellTone, ClusterInfo, ClusterState, FleetSnapshot, KindKey, ResourceKind};
 use crate::state::UiState;
 use rust_i18n::t;
 use std::collections::BTreeMap;
@@ -34,7 +34,9 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
     let visuals = ui.visuals().clone();
     let (tone, status) = match &cluster.state {
         ClusterState::Connecting => (CellTone::Warning, t!("cluster.connecting").to_string()),
-        ClusterState::Connected { server_version } => (CellTone::Good, t!("cluster.connected", version = server_version).to_string()),
+        ClusterState::Connected { server_version } => {
+            (CellTone::Good, t!("cluster.connected", version = server_version).to_string())
+        }
         ClusterState::Failed { kind, .. } => (CellTone::Bad, t!(kind.label_key()).to_string()),
     };
     ui.horizontal(|ui| {
@@ -124,21 +126,31 @@ fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
         return;
     }
     for category in Category::ALL {
-        let Some(kinds) = grouped.get(&category) else { continue };
+        let Some(kinds) = grouped.get(&category) else {
+            continue;
+        };
         let default_open = matches!(category, Category::Workloads | Category::Network | Category::Config);
-        egui::CollapsingHeader::new(t!(category.label_key())).id_salt(category.label_key()).default_open(default_open).show(ui, |ui| {
-            for kind in kinds {
-                let key = kind.key();
-                let selected = state.kind.as_ref() == Some(&key);
-                let duplicate = kinds.iter().filter(|k| k.kind == kind.kind).count() > 1;
-                let label = if duplicate { format!("{} ({})", kind.kind, kind.group) } else { kind.kind.to_string() };
-                let response = ui.selectable_label(selected, label).on_hover_text(format!("{} · {}", kind.plural, kind.api_version()));
-                if response.clicked() && !selected {
-                    state.kind = Some(key);
-                    state.sort = crate::model::SortColumn::Name;
-                    state.sort_descending = false;
+        egui::CollapsingHeader::new(t!(category.label_key()))
+            .id_salt(category.label_key())
+            .default_open(default_open)
+            .show(ui, |ui| {
+                for kind in kinds {
+                    let key = kind.key();
+                    let selected = state.kind.as_ref() == Some(&key);
+                    let duplicate = kinds.iter().filter(|k| k.kind == kind.kind).count() > 1;
+                    let label =
+                        if duplicate { format!("{} ({})", kind.kind, kind.group) } else { kind.kind.to_string() };
+                    let response = ui.selectable_label(selected, label).on_hover_text(format!(
+                        "{} · {}",
+                        kind.plural,
+                        kind.api_version()
+                    ));
+                    if response.clicked() && !selected {
+                        state.kind = Some(key);
+                        state.sort = crate::model::SortColumn::Name;
+                        state.sort_descending = false;
+                    }
                 }
-            }
-        });
+            });
     }
 }

@@ -2,7 +2,7 @@
 //! helpers, and polling helpers for the backend's watch channels.
 #![allow(dead_code)]
 
-use klieg::backend::{self, kubeconfig::KubeconfigSources, BackendHandle};
+use klieg::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
 use klieg::model::{ClusterState, FleetSnapshot, TableSnapshot};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -115,7 +115,12 @@ pub fn sources_for(paths: &[&Path]) -> KubeconfigSources {
 }
 
 /// Polls `check` on the latest value of a watch channel until it returns `Some` or time runs out.
-pub fn wait_for<T, R>(rx: &tokio::sync::watch::Receiver<Arc<T>>, timeout: Duration, what: &str, check: impl Fn(&T) -> Option<R>) -> R
+pub fn wait_for<T, R>(
+    rx: &tokio::sync::watch::Receiver<Arc<T>>,
+    timeout: Duration,
+    what: &str,
+    check: impl Fn(&T) -> Option<R>,
+) -> R
 where
     T: std::fmt::Debug,
 {

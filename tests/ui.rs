@@ -1,0 +1,122 @@
+//! UI tests with egui_kittest over the real app state and a real v1.20 apiserver: widgets are
+//! found by their labels, never by position.
+
+mod common;
+
+use common::{TestCluster, sources_for};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use klieg::app::KliegApp;
+use klieg::state::Settings;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// The interface language is process-wide, so UI tests take turns.
+static UI_LOCK: Mutex<()> = Mutex::new(());
+
+/// Runs frames until `ready` holds, with real time passing for the backend.
+fn step_until(harness: &mut Harness<'_, KliegApp>, what: &str, ready: impl Fn(&Harness<'_, KliegApp>) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        harness.step();
+        if ready(harness) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn has_label(harness: &Harness<'_, KliegApp>, label: &str) -> bool {
+    harness.query_by_label(label).is_some()
+}
+
+fn has_label_containing(harness: &Harness<'_, KliegApp>, text: &str) -> bool {
+    harness.query_by_label_contains(text).is_some()
+}
+
+#[test]
+fn browse_open_details_reveal_secret_and_switch_language() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    cluster.apply(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db-credentials, namespace: shop, labels: {app: db}}\nstringData: {password: hunter2}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-settings, namespace: shop}\ndata: {mode: fast}\n",
+    );
+    let settings = Settings { locale: "en".into(), kind_plural: "configmaps".into(), ..Settings::default() };
+    let mut app =
+        KliegApp::new(&egui::Context::default(), sources_for(&[&cluster.kubeconfig]), settings).expect("app starts");
+    app.clock = || 1_900_000_000;
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_ui_state(|ui, app: &mut KliegApp| app.frame_ui(ui), app);
+
+    step_until(&mut harness, "the cluster to connect", |h| has_label(h, "Connected · v1.20.2"));
+    assert!(has_label(&harness, "real-admin"), "the context is listed");
+    step_until(&mut harness, "the configmap row", |h| has_label(h, "web-settings"));
+    assert!(has_label(&harness, "Workloads") && has_label(&harness, "Config"), "kinds are grouped");
+
+    // Choose Secrets from the sidebar; the table switches kind.
+    harness.get_by_label("Secret").click();
+    step_until(&mut harness, "the secret row", |h| has_label(h, "db-credentials"));
+    assert!(!has_label(&harness, "web-settings"));
+
+    // Open it: values are masked until revealed.
+    harness.get_by_label("db-credentials").click();
+    step_until(&mut harness, "the secret's details", |h| has_label(h, "password") && has_label(h, "Reveal"));
+    assert!(has_label(&harness, "••••••••"));
+    assert!(!has_label_containing(&harness, "hunter2"), "secret values are masked by default");
+    assert!(has_label(&harness, "app"), "labels are shown");
+    harness.get_by_label("Reveal").click();
+    step_until(&mut harness, "the revealed value", |h| has_label(h, "hunter2"));
+    harness.get_by_label("Hide").click();
+    step_until(&mut harness, "the value hidden again", |h| !has_label(h, "hunter2"));
+
+    // The YAML view masks the value too.
+    harness.get_by_label("YAML").click();
+    step_until(&mut harness, "the YAML view", |h| has_label(h, "Reveal secret values"));
+    assert!(!has_label_containing(&harness, "aHVudGVyMg=="), "no base64 secret in the YAML view");
+    assert!(has_label_containing(&harness, "db-credentials"));
+    harness.get_by_label("Close").click();
+    step_until(&mut harness, "the details to close", |h| !has_label(h, "Overview"));
+
+    harness.get_by_label("ConfigMap").click();
+    step_until(&mut harness, "configmaps again", |h| has_label(h, "web-settings"));
+
+    // Language switch: German, then Japanese.
+    harness.get_by_label("English").click();
+    harness.step();
+    harness.get_by_label("Deutsch").click();
+    step_until(&mut harness, "German labels", |h| {
+        has_label(h, "Namespaces: alle") && has_label(h, "Verbunden · v1.20.2")
+    });
+    harness.get_by_label("Deutsch").click();
+    harness.step();
+    harness.get_by_label("日本語").click();
+    step_until(&mut harness, "Japanese labels", |h| has_label(h, "クラスター") && has_label(h, "名前空間: すべて"));
+    rust_i18n::set_locale("en");
+}
+
+#[test]
+fn label_selector_errors_are_shown_and_not_applied() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: selectors}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: tagged, namespace: selectors, labels: {tier: web}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: untagged, namespace: selectors}\n");
+    let settings = Settings {
+        locale: "en".into(),
+        kind_plural: "configmaps".into(),
+        selected_namespaces: vec!["selectors".into()],
+        ..Settings::default()
+    };
+    let app =
+        KliegApp::new(&egui::Context::default(), sources_for(&[&cluster.kubeconfig]), settings).expect("app starts");
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1500.0, 950.0))
+        .build_ui_state(|ui, app: &mut KliegApp| app.frame_ui(ui), app);
+    step_until(&mut harness, "both rows", |h| has_label(h, "tagged") && has_label(h, "untagged"));
+    harness.state_mut().state.label_selector = "tier in (web".into();
+    step_until(&mut harness, "the selector error", |h| has_label_containing(h, "Invalid selector"));
+    assert!(has_label(&harness, "untagged"), "an invalid selector filters nothing");
+    harness.state_mut().state.label_selector = "tier=web".into();
+    step_until(&mut harness, "the filtered table", |h| has_label(h, "tagged") && !has_label(h, "untagged"));
+    assert!(has_label(&harness, "1 of 2 items"));
+}
