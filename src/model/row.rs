@@ -211,7 +211,7 @@ pub struct TableSnapshot {
     pub column_maps: BTreeMap<ClusterId, Arc<[Option<usize>]>>,
     pub rows: Arc<[Arc<Row>]>,
     pub status: BTreeMap<ClusterId, ViewStatus>,
-    /// Rows before text, label and namespace filters were applied.
+    /// Rows in the selected namespaces, before the text and label filters.
     pub unfiltered_rows: usize,
 }
 
