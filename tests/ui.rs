@@ -15,23 +15,56 @@ use std::time::{Duration, Instant};
 static UI_LOCK: Mutex<()> = Mutex::new(());
 
 /// Runs frames until `ready` holds, with real time passing for the backend.
-fn step_until(harness: &mut Harness<'_, KliegApp>, what: &str, ready: impl Fn(&Harness<'_, KliegApp>) -> bool) {
+fn step_until(
+    harness: &mut Harness<'_, Option<KliegApp>>,
+    what: &str,
+    ready: impl Fn(&Harness<'_, Option<KliegApp>>) -> bool,
+) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         harness.step();
         if ready(harness) {
             return;
         }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; open object {:?}; details error {:?}, loading {}, uid {:?}",
+            app(harness).state.open_object,
+            app(harness).details.error,
+            app(harness).details.loading,
+            app(harness).details.uid,
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
 
-fn has_label(harness: &Harness<'_, KliegApp>, label: &str) -> bool {
+fn app<'h>(harness: &'h Harness<'_, Option<KliegApp>>) -> &'h KliegApp {
+    harness.state().as_ref().expect("the app is created right after the harness")
+}
+
+/// A harness whose context has the CJK font, running a Klieg app on `kubeconfig`.
+fn start_app(kubeconfig: &std::path::Path, settings: Settings) -> Harness<'static, Option<KliegApp>> {
+    let mut harness = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(
+        |ui, app: &mut Option<KliegApp>| {
+            if let Some(app) = app {
+                app.frame_ui(ui);
+            }
+        },
+        None,
+    );
+    let font = klieg::ui::fonts::read_cjk_font().expect("a CJK font (Debian: fonts-noto-cjk) for Japanese");
+    harness.ctx.add_font(font);
+    let mut app = KliegApp::new(&harness.ctx, sources_for(&[kubeconfig]), settings).expect("app starts");
+    app.clock = || 1_900_000_000;
+    *harness.state_mut() = Some(app);
+    harness
+}
+
+fn has_label(harness: &Harness<'_, Option<KliegApp>>, label: &str) -> bool {
     harness.query_by_label(label).is_some()
 }
 
-fn has_label_containing(harness: &Harness<'_, KliegApp>, text: &str) -> bool {
+fn has_label_containing(harness: &Harness<'_, Option<KliegApp>>, text: &str) -> bool {
     harness.query_by_label_contains(text).is_some()
 }
 
@@ -43,12 +76,7 @@ fn browse_open_details_reveal_secret_and_switch_language() {
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db-credentials, namespace: shop, labels: {app: db}}\nstringData: {password: hunter2}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-settings, namespace: shop}\ndata: {mode: fast}\n",
     );
     let settings = Settings { locale: "en".into(), kind_plural: "configmaps".into(), ..Settings::default() };
-    let mut app =
-        KliegApp::new(&egui::Context::default(), sources_for(&[&cluster.kubeconfig]), settings).expect("app starts");
-    app.clock = || 1_900_000_000;
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_ui_state(|ui, app: &mut KliegApp| app.frame_ui(ui), app);
+    let mut harness = start_app(&cluster.kubeconfig, settings);
 
     step_until(&mut harness, "the cluster to connect", |h| has_label(h, "Connected · v1.20.2"));
     assert!(has_label(&harness, "real-admin"), "the context is listed");
@@ -75,7 +103,10 @@ fn browse_open_details_reveal_secret_and_switch_language() {
     harness.get_by_label("YAML").click();
     step_until(&mut harness, "the YAML view", |h| has_label(h, "Reveal secret values"));
     assert!(!has_label_containing(&harness, "aHVudGVyMg=="), "no base64 secret in the YAML view");
-    assert!(has_label_containing(&harness, "db-credentials"));
+    let yaml = harness.get_by_label_contains("kind: Secret");
+    let yaml_text = format!("{yaml:?}");
+    assert!(yaml_text.contains("password: ••••••••"), "values masked in YAML: {yaml_text}");
+    assert!(!yaml_text.contains("hunter2"));
     harness.get_by_label("Close").click();
     step_until(&mut harness, "the details to close", |h| !has_label(h, "Overview"));
 
@@ -83,16 +114,19 @@ fn browse_open_details_reveal_secret_and_switch_language() {
     step_until(&mut harness, "configmaps again", |h| has_label(h, "web-settings"));
 
     // Language switch: German, then Japanese.
-    harness.get_by_label("English").click();
-    harness.step();
+    harness.get_by_label("Language").click();
+    harness.run_steps(2);
     harness.get_by_label("Deutsch").click();
+    harness.key_press(egui::Key::Escape);
     step_until(&mut harness, "German labels", |h| {
         has_label(h, "Namespaces: alle") && has_label(h, "Verbunden · v1.20.2")
     });
-    harness.get_by_label("Deutsch").click();
-    harness.step();
+    harness.get_by_label("Sprache").click();
+    harness.run_steps(2);
     harness.get_by_label("日本語").click();
-    step_until(&mut harness, "Japanese labels", |h| has_label(h, "クラスター") && has_label(h, "名前空間: すべて"));
+    step_until(&mut harness, "Japanese labels", |h| {
+        has_label(h, "ワークロード") && has_label(h, "名前空間: すべて") && has_label(h, "接続済み · v1.20.2")
+    });
     rust_i18n::set_locale("en");
 }
 
@@ -107,16 +141,12 @@ fn label_selector_errors_are_shown_and_not_applied() {
         selected_namespaces: vec!["selectors".into()],
         ..Settings::default()
     };
-    let app =
-        KliegApp::new(&egui::Context::default(), sources_for(&[&cluster.kubeconfig]), settings).expect("app starts");
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1500.0, 950.0))
-        .build_ui_state(|ui, app: &mut KliegApp| app.frame_ui(ui), app);
+    let mut harness = start_app(&cluster.kubeconfig, settings);
     step_until(&mut harness, "both rows", |h| has_label(h, "tagged") && has_label(h, "untagged"));
-    harness.state_mut().state.label_selector = "tier in (web".into();
+    harness.state_mut().as_mut().expect("app").state.label_selector = "tier in (web".into();
     step_until(&mut harness, "the selector error", |h| has_label_containing(h, "Invalid selector"));
     assert!(has_label(&harness, "untagged"), "an invalid selector filters nothing");
-    harness.state_mut().state.label_selector = "tier=web".into();
+    harness.state_mut().as_mut().expect("app").state.label_selector = "tier=web".into();
     step_until(&mut harness, "the filtered table", |h| has_label(h, "tagged") && !has_label(h, "untagged"));
     assert!(has_label(&harness, "1 of 2 items"));
 }

@@ -124,7 +124,7 @@ async fn follow(
         match update {
             Update::Object(object) => match *object {
                 Ok(Event::Apply(object) | Event::InitApply(object)) => {
-                    fill_from_object(&mut snapshot, &object, &kinds, &key);
+                    fill_from_object(&mut snapshot, &object, &kind, &kinds, &key);
                     snapshot.loading = false;
                     snapshot.deleted = false;
                     snapshot.error = None;
@@ -186,13 +186,20 @@ fn text(value: Option<&serde_json::Value>) -> Arc<str> {
     }
 }
 
-/// Fills everything derived from the object itself.
+/// Fills everything derived from the object itself. `kind` is the object's kind: list and watch
+/// items often carry no `apiVersion`/`kind` of their own.
 pub fn fill_from_object(
     snapshot: &mut DetailsSnapshot,
     object: &DynamicObject,
+    kind: &ResourceKind,
     kinds: &[ResourceKind],
     key: &ObjectKey,
 ) {
+    let mut object = object.clone();
+    object
+        .types
+        .get_or_insert_with(|| kube::core::TypeMeta { api_version: kind.api_version(), kind: kind.kind.to_string() });
+    let object = &object;
     let meta = &object.metadata;
     snapshot.uid = Arc::from(meta.uid.as_deref().unwrap_or_default());
     snapshot.resource_version = Arc::from(meta.resource_version.as_deref().unwrap_or_default());
@@ -235,7 +242,7 @@ pub fn fill_from_object(
                 .collect()
         })
         .unwrap_or_default();
-    let is_secret = object.types.as_ref().is_some_and(|t| t.kind == "Secret" && t.api_version == "v1");
+    let is_secret = kind.group.is_empty() && &*kind.kind == "Secret";
     let yaml = serde_yaml::to_string(object).unwrap_or_else(|error| format!("# {error}"));
     snapshot.yaml = Arc::from(yaml.as_str());
     if is_secret {
@@ -308,7 +315,6 @@ mod tests {
     #[test]
     fn secrets_are_masked_everywhere_and_decoded_for_reveal() {
         let object: DynamicObject = serde_json::from_value(serde_json::json!({
-            "apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "db", "namespace": "shop", "annotations": {
                 "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"aHVudGVyMg==\"}}"}},
             "data": {"password": "aHVudGVyMg=="},
@@ -321,7 +327,16 @@ mod tests {
             name: Arc::from("db"),
         };
         let mut snapshot = DetailsSnapshot::default();
-        fill_from_object(&mut snapshot, &object, &[], &key);
+        let secret_kind = ResourceKind {
+            group: Arc::from(""),
+            version: Arc::from("v1"),
+            kind: Arc::from("Secret"),
+            plural: Arc::from("secrets"),
+            scope: crate::model::Scope::Namespaced,
+            verbs: Arc::from(Vec::new()),
+        };
+        fill_from_object(&mut snapshot, &object, &secret_kind, &[], &key);
+        assert!(snapshot.yaml.starts_with("apiVersion: v1\nkind: Secret\n"), "{}", snapshot.yaml);
         assert!(!snapshot.masked_yaml.contains("aHVudGVyMg=="), "{}", snapshot.masked_yaml);
         assert!(!snapshot.masked_yaml.contains("hunter2"));
         assert!(!snapshot.masked_yaml.contains("admin"));

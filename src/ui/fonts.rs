@@ -10,29 +10,29 @@ const CJK_FONT_PATHS: [&str; 5] = [
     "/usr/share/fonts/wenquanyi/wqy-microhei/wqy-microhei.ttc",
 ];
 
+/// Reads the first CJK font found, as a lowest-priority fallback for text and code. Blocking.
+pub fn read_cjk_font() -> Option<egui::epaint::text::FontInsert> {
+    use egui::epaint::text::{FontInsert, FontPriority, InsertFontFamily};
+    let bytes = CJK_FONT_PATHS.iter().find_map(|path| std::fs::read(path).ok())?;
+    Some(FontInsert::new(
+        "cjk-fallback",
+        egui::FontData::from_owned(bytes),
+        vec![
+            InsertFontFamily { family: egui::FontFamily::Proportional, priority: FontPriority::Lowest },
+            InsertFontFamily { family: egui::FontFamily::Monospace, priority: FontPriority::Lowest },
+        ],
+    ))
+}
+
+/// Loads the CJK fallback on a helper thread and repaints once it is in.
 pub fn install_fonts(ctx: &egui::Context) {
     let ctx = ctx.clone();
-    let spawned = std::thread::Builder::new().name("klieg-fonts".into()).spawn(move || {
-        let Some(bytes) = CJK_FONT_PATHS.iter().find_map(|path| std::fs::read(path).ok()) else {
-            tracing::info!("no CJK font found; Japanese text will not render");
-            return;
-        };
-        let insert = egui::epaint::text::FontInsert::new(
-            "cjk-fallback",
-            egui::FontData::from_owned(bytes),
-            vec![
-                egui::epaint::text::InsertFontFamily {
-                    family: egui::FontFamily::Proportional,
-                    priority: egui::epaint::text::FontPriority::Lowest,
-                },
-                egui::epaint::text::InsertFontFamily {
-                    family: egui::FontFamily::Monospace,
-                    priority: egui::epaint::text::FontPriority::Lowest,
-                },
-            ],
-        );
-        ctx.add_font(insert);
-        ctx.request_repaint();
+    let spawned = std::thread::Builder::new().name("klieg-fonts".into()).spawn(move || match read_cjk_font() {
+        Some(font) => {
+            ctx.add_font(font);
+            ctx.request_repaint();
+        }
+        None => tracing::info!("no CJK font found; Japanese text will not render"),
     });
     if let Err(error) = spawned {
         tracing::warn!(%error, "could not start the font loader");

@@ -21,18 +21,14 @@ pub fn top_bar_ui(ui: &mut egui::Ui, state: &mut UiState) {
                     .iter()
                     .find(|(code, _)| *code == state.settings.locale)
                     .map_or("English", |(_, name)| name);
-                egui::ComboBox::from_id_salt("language")
-                    .selected_text(current)
-                    .show_ui(ui, |ui| {
-                        for (code, name) in crate::LOCALES {
-                            if ui.selectable_label(state.settings.locale == code, name).clicked() {
-                                state.settings.locale = code.to_string();
-                                rust_i18n::set_locale(code);
-                            }
+                egui::ComboBox::from_label(t!("settings.language")).selected_text(current).show_ui(ui, |ui| {
+                    for (code, name) in crate::LOCALES {
+                        if ui.selectable_label(state.settings.locale == code, name).clicked() {
+                            state.settings.locale = code.to_string();
+                            rust_i18n::set_locale(code);
                         }
-                    })
-                    .response
-                    .on_hover_text(t!("settings.language"));
+                    }
+                });
                 ui.separator();
                 for (choice, key) in [
                     (ThemeChoice::Light, "theme.light"),

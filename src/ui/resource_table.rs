@@ -155,6 +155,8 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
     let open_key = state.open_object.as_ref().map(|(_, key)| key.clone());
     let visuals = ui.visuals().clone();
     let kind_key = table.kind.as_ref().map(|k| k.key());
+    // Cell text is not selectable, so a click anywhere on a row opens it.
+    ui.style_mut().interaction.selectable_labels = false;
     let mut builder = TableBuilder::new(ui)
         .id_salt(("resource_table", kind_key.as_ref().map(|k| k.plural.to_string())))
         .striped(true)

@@ -56,7 +56,13 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
         }
     });
     let status_label = ui.indent(("status", cluster.id.as_str()), |ui| {
-        ui.colored_label(theme::tone_color(&visuals, tone), format!("● {status}"))
+        ui.horizontal(|ui| {
+            let color = theme::tone_color(&visuals, tone);
+            let (dot, _) = ui.allocate_exact_size(egui::vec2(8.0, 8.0), egui::Sense::hover());
+            ui.painter().circle_filled(dot.center(), 4.0, color);
+            ui.colored_label(color, status)
+        })
+        .inner
     });
     if let ClusterState::Failed { detail, .. } = &cluster.state {
         status_label.inner.on_hover_text(detail.as_ref());
