@@ -158,6 +158,6 @@ fn yaml_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot) {
     let theme = egui_extras::syntax_highlighting::CodeTheme::from_style(ui.style());
     egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
         let job = egui_extras::syntax_highlighting::highlight(ui.ctx(), ui.style(), &theme, text, "yaml");
-        ui.add(egui::Label::new(job).selectable(true));
+        ui.add(egui::Label::new(job).selectable(true).wrap_mode(egui::TextWrapMode::Extend));
     });
 }

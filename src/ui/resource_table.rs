@@ -36,7 +36,8 @@ pub fn table_view_ui(
         ui.centered_and_justified(|ui| ui.spinner());
         return None;
     }
-    rows_ui(ui, state, table, now_unix_secs)
+    // Narrow windows (or an open details pane) scroll the columns sideways instead of hiding them.
+    egui::ScrollArea::horizontal().auto_shrink([false, false]).show(ui, |ui| rows_ui(ui, state, table, now_unix_secs)).inner
 }
 
 fn toolbar_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot) {
@@ -165,16 +166,11 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
         .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
         .auto_shrink([false, false]);
     for (index, column) in shown.iter().enumerate() {
-        let width = match column {
-            Shown::Cluster => 120.0,
-            Shown::Namespace => 140.0,
-            Shown::Server(0) => 260.0,
-            Shown::Server(_) => 90.0,
-        };
-        let table_column = if index + 1 == shown.len() {
-            TableColumn::remainder().at_least(60.0)
-        } else {
-            TableColumn::initial(width).at_least(36.0)
+        let table_column = match column {
+            _ if index + 1 == shown.len() => TableColumn::remainder().at_least(60.0),
+            Shown::Server(0) => TableColumn::auto().at_least(120.0),
+            Shown::Cluster | Shown::Namespace => TableColumn::initial(130.0).at_least(60.0),
+            Shown::Server(_) => TableColumn::auto().at_least(56.0),
         };
         builder = builder.column(table_column.clip(true));
     }
