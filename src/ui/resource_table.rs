@@ -37,7 +37,10 @@ pub fn table_view_ui(
         return None;
     }
     // Narrow windows (or an open details pane) scroll the columns sideways instead of hiding them.
-    egui::ScrollArea::horizontal().auto_shrink([false, false]).show(ui, |ui| rows_ui(ui, state, table, now_unix_secs)).inner
+    egui::ScrollArea::horizontal()
+        .auto_shrink([false, false])
+        .show(ui, |ui| rows_ui(ui, state, table, now_unix_secs))
+        .inner
 }
 
 fn toolbar_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot) {
