@@ -24,6 +24,14 @@ fn view(cluster: &str, group: &str, plural: &str, namespaces: &[&str]) -> ViewQu
     }
 }
 
+/// A namespaced CRD `kind` in `group` (plural: lowercase kind + "s"), with extra version fields.
+fn crd_yaml(group: &str, kind: &str, version_extra: &str) -> String {
+    let singular = kind.to_lowercase();
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {singular}s.{group}}}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{plural: {singular}s, singular: {singular}, kind: {kind}}}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}\n{version_extra}"
+    )
+}
+
 fn column_index(table: &TableSnapshot, name: &str) -> usize {
     table
         .columns
@@ -80,21 +88,7 @@ fn discovery_lists_built_in_kinds_and_a_crd() {
     assert!(!kinds.iter().any(|k| k.plural.contains('/')), "subresources are not kinds");
 
     // A CRD created while connected appears without a restart.
-    cluster.apply(
-        r#"apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: gadgets.discovery.klieg.test}
-spec:
-  group: discovery.klieg.test
-  scope: Namespaced
-  names: {plural: gadgets, singular: gadget, kind: Gadget}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-"#,
-    );
+    cluster.apply(&crd_yaml("discovery.klieg.test", "Gadget", ""));
     let gadget = wait_for(&handle.fleet, WAIT, "the Gadget CRD in discovery", |fleet| {
         fleet.clusters[0].kinds.iter().find(|k| &*k.kind == "Gadget").cloned()
     });
@@ -146,25 +140,8 @@ fn table_shows_adds_changes_and_deletes_live() {
 #[test]
 fn crd_printer_columns_become_table_columns() {
     let cluster = TestCluster::shared();
-    cluster.apply(
-        r#"apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.columns.klieg.test}
-spec:
-  group: columns.klieg.test
-  scope: Namespaced
-  names: {plural: widgets, singular: widget, kind: Widget}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-    additionalPrinterColumns:
-    - {name: Color, type: string, jsonPath: .spec.color}
-    - {name: Size, type: integer, jsonPath: .spec.size}
-    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}
-"#,
-    );
+    let columns = "    additionalPrinterColumns:\n    - {name: Color, type: string, jsonPath: .spec.color}\n    - {name: Size, type: integer, jsonPath: .spec.size}\n    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}\n";
+    cluster.apply(&crd_yaml("columns.klieg.test", "Widget", columns));
     cluster.kubectl(&["wait", "--for=condition=Established", "crd/widgets.columns.klieg.test", "--timeout=30s"]);
     cluster.apply("apiVersion: columns.klieg.test/v1\nkind: Widget\nmetadata: {name: big-red, namespace: default}\nspec: {color: red, size: 42}\n");
     let handle = start_backend(sources_for(&[&cluster.kubeconfig]));
