@@ -109,6 +109,13 @@ fn synthetic_table(rows: usize) -> TableSnapshot {
             row_from_table(&cluster, doc, &columns).map(Arc::new)
         })
         .collect();
+    // Subscriptions hand over rows in hash-map order, not sorted: shuffle deterministically.
+    let mut data = data;
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in (1..data.len()).rev() {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        data.swap(i, (state >> 33) as usize % (i + 1));
+    }
     let map: Arc<[Option<usize>]> = (0..columns.len()).map(Some).collect();
     TableSnapshot {
         generation: 1,
@@ -148,11 +155,13 @@ fn frame_input(frame: usize) -> egui::RawInput {
     }
 }
 
-/// Average layout and tessellation time per frame over `frames` frames after a warm-up.
-fn time_frames(frames: usize, mut draw: impl FnMut(&mut egui::Ui)) -> (Duration, Duration) {
+/// Average layout and tessellation time per frame over `frames` frames after a warm-up, and the
+/// vertex count of the last frame (proof that rows were drawn).
+fn time_frames(frames: usize, mut draw: impl FnMut(&mut egui::Ui)) -> (Duration, Duration, usize) {
     let ctx = egui::Context::default();
     let mut layout = Duration::ZERO;
     let mut tessellate = Duration::ZERO;
+    let mut vertices = 0;
     for frame in 0..(frames + 10) {
         let mut input = frame_input(frame);
         if frame < 10 {
@@ -163,13 +172,19 @@ fn time_frames(frames: usize, mut draw: impl FnMut(&mut egui::Ui)) -> (Duration,
         let output = ctx.run_ui(input, |ui| draw(ui));
         let laid_out = Instant::now();
         let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
-        std::hint::black_box(primitives);
+        vertices = primitives
+            .iter()
+            .map(|p| match &p.primitive {
+                egui::epaint::Primitive::Mesh(mesh) => mesh.vertices.len(),
+                egui::epaint::Primitive::Callback(_) => 0,
+            })
+            .sum();
         if frame >= 10 {
             layout += laid_out - started;
             tessellate += laid_out.elapsed();
         }
     }
-    (layout / frames as u32, tessellate / frames as u32)
+    (layout / frames as u32, tessellate / frames as u32, vertices)
 }
 
 fn measure_frames(rows: usize) {
@@ -193,12 +208,12 @@ fn measure_frames(rows: usize) {
     state.selected_clusters.insert(cluster);
     state.kind = Some(pods_kind().key());
     let frames = 120;
-    let (klieg_layout, klieg_tess) = time_frames(frames, |ui| {
+    let (klieg_layout, klieg_tess, klieg_vertices) = time_frames(frames, |ui| {
         egui::CentralPanel::default().show(ui, |ui| {
             crate::ui::resource_table::table_view_ui(ui, &mut state, &table, &fleet, 1_800_000_000);
         });
     });
-    let (bare_layout, bare_tess) = time_frames(frames, |ui| {
+    let (bare_layout, bare_tess, bare_vertices) = time_frames(frames, |ui| {
         egui::CentralPanel::default().show(ui, |ui| {
             let mut builder = egui_extras::TableBuilder::new(ui).striped(true).auto_shrink([false, false]);
             for _ in 0..6 {
@@ -219,13 +234,65 @@ fn measure_frames(rows: usize) {
         });
     });
     println!(
-        "frame   {rows:>7} rows: klieg table {:>6.3} ms layout + {:>6.3} ms tessellate | bare egui_extras table {:>6.3} ms + {:>6.3} ms | ratio {:.2}x",
+        "frame   {rows:>7} rows: klieg table {:>6.3} ms layout + {:>6.3} ms tessellate ({klieg_vertices} vertices) | bare egui_extras table {:>6.3} ms + {:>6.3} ms ({bare_vertices} vertices) | ratio {:.2}x",
         ms(klieg_layout),
         ms(klieg_tess),
         ms(bare_layout),
         ms(bare_tess),
         ms(klieg_layout + klieg_tess) / ms(bare_layout + bare_tess).max(1e-9),
     );
+}
+
+/// Off-thread cost of turning subscription rows into a sorted, filtered view.
+fn measure_view_build(rows: usize) {
+    use crate::backend::ingest::SubscriptionRows;
+    use crate::backend::view::{ViewPart, build_view};
+    use crate::model::{SortColumn, ViewQuery};
+    let table = synthetic_table(rows);
+    let cluster = ClusterId::new("bench");
+    let parts = [ViewPart {
+        cluster: cluster.clone(),
+        rows: Some(Arc::new(SubscriptionRows {
+            generation: 1,
+            columns: table.columns.clone(),
+            rows: table.rows.clone(),
+            status: ViewStatus::Live,
+        })),
+        status: ViewStatus::Live,
+    }];
+    let queries = [
+        ("sort by name", ViewQuery { clusters: vec![cluster.clone()], ..ViewQuery::default() }),
+        (
+            "sort by restarts desc",
+            ViewQuery {
+                clusters: vec![cluster.clone()],
+                sort: SortColumn::Column(3),
+                sort_descending: true,
+                ..ViewQuery::default()
+            },
+        ),
+        (
+            "text filter + selector",
+            ViewQuery {
+                clusters: vec![cluster],
+                text_filter: "web-9".into(),
+                label_selector: "app=web".into(),
+                ..ViewQuery::default()
+            },
+        ),
+    ];
+    for (label, query) in queries {
+        let started = Instant::now();
+        let runs = 5;
+        let mut shown = 0;
+        for generation in 0..runs {
+            shown = build_view(&query, Some(pods_kind()), &parts, generation).rows.len();
+        }
+        println!(
+            "view    {rows:>7} rows: {label:<24} {:>8.2} ms per rebuild ({shown} rows shown)",
+            ms(started.elapsed()) / runs as f64
+        );
+    }
 }
 
 fn ms(duration: Duration) -> f64 {
@@ -237,5 +304,8 @@ pub fn run(row_counts: &[usize]) {
     measure_ingest(10_000, 200_000);
     for &rows in row_counts {
         measure_frames(rows);
+    }
+    if let Some(&largest) = row_counts.iter().max() {
+        measure_view_build(largest);
     }
 }

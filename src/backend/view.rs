@@ -97,25 +97,31 @@ fn contains_ignore_ascii_case(haystack: &str, lowercase_needle: &str) -> bool {
     haystack.as_bytes().windows(needle.len()).any(|window| window.eq_ignore_ascii_case(needle))
 }
 
-fn sort_rows(rows: &mut [Arc<Row>], snapshot: &TableSnapshot, sort: SortColumn, descending: bool) {
+/// Sorts with each row's key looked up once (decorate, sort, undecorate): a comparison then costs
+/// one key compare, not two column-map lookups.
+fn sort_rows(rows: &mut Vec<Arc<Row>>, snapshot: &TableSnapshot, sort: SortColumn, descending: bool) {
     let by_name = |a: &Row, b: &Row| {
         natural_cmp(&a.key.name, &b.key.name)
             .then_with(|| a.key.namespace.cmp(&b.key.namespace))
             .then_with(|| a.key.cluster.cmp(&b.key.cluster))
     };
-    let compare = |a: &Arc<Row>, b: &Arc<Row>| -> Ordering {
-        let primary = match sort {
-            SortColumn::Name => Ordering::Equal,
-            SortColumn::Cluster => a.key.cluster.cmp(&b.key.cluster),
-            SortColumn::Namespace => a.key.namespace.cmp(&b.key.namespace),
-            SortColumn::Column(column) => {
-                snapshot.cell(a, column).sort_key().compare(&snapshot.cell(b, column).sort_key())
-            }
-        };
-        let order = primary.then_with(|| by_name(a, b));
-        if descending { order.reverse() } else { order }
-    };
-    rows.sort_unstable_by(compare);
+    let direction = |order: Ordering| if descending { order.reverse() } else { order };
+    match sort {
+        SortColumn::Name => rows.sort_unstable_by(|a, b| direction(by_name(a, b))),
+        SortColumn::Cluster => {
+            rows.sort_unstable_by(|a, b| direction(a.key.cluster.cmp(&b.key.cluster).then_with(|| by_name(a, b))))
+        }
+        SortColumn::Namespace => {
+            rows.sort_unstable_by(|a, b| direction(a.key.namespace.cmp(&b.key.namespace).then_with(|| by_name(a, b))))
+        }
+        SortColumn::Column(column) => {
+            let mut keyed: Vec<(crate::model::SortKey<'_>, &Arc<Row>)> =
+                rows.iter().map(|row| (snapshot.cell(row, column).sort_key(), row)).collect();
+            keyed.sort_unstable_by(|(ka, a), (kb, b)| direction(ka.compare(kb).then_with(|| by_name(a, b))));
+            let sorted: Vec<Arc<Row>> = keyed.into_iter().map(|(_, row)| row.clone()).collect();
+            *rows = sorted;
+        }
+    }
 }
 
 #[cfg(test)]
