@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Runs every Klieg test: unit tests, integration tests against a real kube-apiserver v1.20.2
 # (built once per machine by tests/cluster/build-k8s.sh; each test binary starts its own control
-# plane on loopback and stops it by PID), and egui_kittest UI tests.
+# plane on loopback and stops it by PID), and egui_kittest UI tests. Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/klieg/target}"
 bash tests/cluster/build-k8s.sh >/dev/null
-cargo test --locked
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked --all-targets 2>&1 | tee "$log" || status=$?
+passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed; [0-9]+ failed' "$log" | grep -Eo '[0-9]+ failed' | awk '{s+=$1} END {print s+0}')
+echo "klieg: $passed passed, $failed failed"
+exit "$status"

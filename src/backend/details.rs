@@ -52,7 +52,7 @@ impl DetailsFollower {
         let kind = connected.and_then(|c| c.kinds.iter().find(|k| k.key() == kind_key).cloned());
         let (Some(connected), Some(kind)) = (connected, kind) else {
             snapshot.loading = false;
-            snapshot.error = Some(Arc::from("the cluster is not connected or no longer serves this kind"));
+            snapshot.unavailable = true;
             self.out.send_replace(Arc::new(snapshot));
             (self.waker)();
             return;

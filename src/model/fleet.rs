@@ -115,6 +115,8 @@ pub struct DetailsSnapshot {
     pub kind: Option<ResourceKind>,
     pub loading: bool,
     pub error: Option<Arc<str>>,
+    /// The object's cluster is not connected, or no longer serves its kind.
+    pub unavailable: bool,
     pub deleted: bool,
     pub uid: Arc<str>,
     pub created: Option<Arc<str>>,

@@ -28,6 +28,10 @@ pub fn details_panel_ui(ui: &mut egui::Ui, state: &mut UiState, details: &Detail
         });
         ui.separator();
         let is_current = details.key.as_ref() == Some(&key);
+        if is_current && details.unavailable {
+            ui.colored_label(theme::tone_color(ui.visuals(), CellTone::Warning), t!("details.unavailable"));
+            return;
+        }
         if !is_current || (details.loading && details.uid.is_empty()) {
             ui.spinner();
             return;
