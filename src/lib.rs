@@ -14,6 +14,7 @@ pub mod app;
 pub mod backend;
 pub mod bench;
 pub mod model;
+pub mod sim;
 pub mod state;
 pub mod ui;
 

@@ -13,6 +13,9 @@ struct Cli {
     /// Interface language (en, de, ja); defaults to the saved choice or the system language.
     #[arg(long)]
     lang: Option<String>,
+    /// Open on a built-in simulated fleet (three clusters, live churn); needs no cluster.
+    #[arg(long)]
+    demo: bool,
     #[command(subcommand)]
     command: Option<Commands>,
 }
@@ -24,6 +27,30 @@ enum Commands {
         /// Row counts for the frame-cost benchmark.
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
         rows: Vec<usize>,
+    },
+    /// Run the Kubernetes API simulator.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SimCommand {
+    /// Serve simulated clusters on loopback until interrupted, and write a kubeconfig for them.
+    Serve {
+        #[arg(long, default_value_t = 3)]
+        clusters: usize,
+        #[arg(long, default_value_t = 100)]
+        pods_per_cluster: usize,
+        #[arg(long, default_value_t = 3)]
+        nodes_per_cluster: usize,
+        /// Changes per second per cluster (crash loops, restarts, replacements).
+        #[arg(long, default_value_t = 1.0)]
+        churn: f64,
+        /// Where to write the kubeconfig (mode 0600).
+        #[arg(long, value_name = "PATH", default_value = "klieg-sim.kubeconfig")]
+        kubeconfig_out: PathBuf,
     },
 }
 
@@ -37,6 +64,32 @@ fn main() -> anyhow::Result<()> {
         Some(Commands::Bench { rows }) => {
             klieg::bench::run(&rows);
             Ok(())
+        }
+        Some(Commands::Sim {
+            command: SimCommand::Serve { clusters, pods_per_cluster, nodes_per_cluster, churn, kubeconfig_out },
+        }) => {
+            let specs = (0..clusters)
+                .map(|i| klieg::sim::ClusterSpec {
+                    name: format!("sim-{i:03}"),
+                    git_version: format!("v1.{}.{}", 29 + i % 4, i % 10),
+                    nodes: nodes_per_cluster,
+                    pods: pods_per_cluster,
+                })
+                .collect();
+            let fleet = klieg::sim::Fleet::start(specs, churn, Some(kubeconfig_out))?;
+            println!("serving {clusters} simulated clusters; kubeconfig: {}", fleet.kubeconfig_path.display());
+            println!("press Ctrl-C to stop");
+            tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(tokio::signal::ctrl_c())?;
+            Ok(())
+        }
+        None if cli.demo => {
+            let fleet = klieg::sim::Fleet::demo()?;
+            let mut kubeconfigs = cli.kubeconfigs;
+            kubeconfigs.insert(0, fleet.kubeconfig_path.clone());
+            // The demo shows only the simulated fleet unless files were named explicitly.
+            let result = klieg::app::run_native_with(kubeconfigs, cli.lang, true);
+            drop(fleet);
+            result
         }
         None => klieg::app::run_native(cli.kubeconfigs, cli.lang),
     }

@@ -139,7 +139,16 @@ pub fn system_locale() -> String {
 }
 
 pub fn run_native(kubeconfigs: Vec<PathBuf>, lang: Option<String>) -> anyhow::Result<()> {
-    let sources = KubeconfigSources::from_environment(kubeconfigs);
+    run_native_with(kubeconfigs, lang, false)
+}
+
+/// Runs the window; `only_explicit` ignores `KUBECONFIG` and `~/.kube/config` (demo mode).
+pub fn run_native_with(kubeconfigs: Vec<PathBuf>, lang: Option<String>, only_explicit: bool) -> anyhow::Result<()> {
+    let mut sources = KubeconfigSources::from_environment(kubeconfigs);
+    if only_explicit {
+        sources.env = None;
+        sources.home = None;
+    }
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("Klieg")

@@ -1,0 +1,245 @@
+//! An in-process Kubernetes API simulator: HTTPS on loopback that kube-rs and kubectl accept,
+//! serving generated clusters with churn and injectable faults. Used by `klieg --demo`,
+//! `klieg sim serve`, fleet-scale benchmarks and tests. Runs on its own tokio runtime thread.
+
+pub mod generator;
+pub mod kinds;
+pub mod server;
+pub mod store;
+
+use server::SimCluster;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    #[error("could not make the simulator's certificates: {0}")]
+    Certificates(#[from] rcgen::Error),
+    #[error("TLS setup failed: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A CA and a loopback server certificate made for this process only.
+pub struct Certificates {
+    pub ca_pem: String,
+    server_cert_der: Vec<u8>,
+    server_key_der: Vec<u8>,
+}
+
+impl Certificates {
+    pub fn generate() -> Result<Self, SimError> {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.distinguished_name.push(DnType::CommonName, "klieg-simulator-ca");
+        let ca_key = KeyPair::generate()?;
+        let ca_cert = ca_params.self_signed(&ca_key)?;
+        let issuer = Issuer::new(ca_params, ca_key);
+        let mut params = CertificateParams::new(vec!["localhost".to_string()])?;
+        params.subject_alt_names.push(SanType::IpAddress(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)));
+        params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+        let key = KeyPair::generate()?;
+        let cert = params.signed_by(&key, &issuer)?;
+        Ok(Self { ca_pem: ca_cert.pem(), server_cert_der: cert.der().to_vec(), server_key_der: key.serialize_der() })
+    }
+
+    fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, SimError> {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![CertificateDer::from(self.server_cert_der.clone())],
+                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key_der.clone())),
+            )?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+/// A running simulated cluster.
+pub struct RunningCluster {
+    pub cluster: Arc<SimCluster>,
+    pub address: SocketAddr,
+}
+
+/// Serves `cluster` on a free loopback port until the runtime stops.
+pub async fn serve(cluster: Arc<SimCluster>, certificates: &Certificates) -> Result<RunningCluster, SimError> {
+    let acceptor = certificates.acceptor()?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let address = listener.local_addr()?;
+    let served = cluster.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let acceptor = acceptor.clone();
+            let cluster = served.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let service = hyper::service::service_fn(move |request| server::handle(cluster.clone(), request));
+                let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                // A client hanging up mid-stream is normal (closed watches).
+                let _ = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service).await;
+            });
+        }
+    });
+    Ok(RunningCluster { cluster, address })
+}
+
+/// A kubeconfig with one context per cluster, CA inline, for kube-rs and kubectl.
+pub fn kubeconfig_yaml(clusters: &[RunningCluster], ca_pem: &str) -> String {
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
+    let mut text = String::from("apiVersion: v1\nkind: Config\n");
+    if let Some(first) = clusters.first() {
+        text.push_str(&format!("current-context: {}\n", first.cluster.name));
+    }
+    text.push_str("clusters:\n");
+    for running in clusters {
+        text.push_str(&format!(
+            "- name: {0}\n  cluster:\n    server: https://127.0.0.1:{1}\n    certificate-authority-data: {ca}\n",
+            running.cluster.name,
+            running.address.port()
+        ));
+    }
+    text.push_str("users:\n");
+    for running in clusters {
+        text.push_str(&format!(
+            "- name: {0}-user\n  user:\n    token: {1}\n",
+            running.cluster.name, running.cluster.token
+        ));
+    }
+    text.push_str("contexts:\n");
+    for running in clusters {
+        text.push_str(&format!("- name: {0}\n  context: {{cluster: {0}, user: {0}-user}}\n", running.cluster.name));
+    }
+    text
+}
+
+/// Writes a kubeconfig readable by its owner only.
+pub fn write_kubeconfig(path: &Path, text: &str) -> Result<(), SimError> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// A random hex token from the OS's randomness (a fresh one per simulated cluster and run).
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom_fill(&mut bytes).is_err() {
+        let nanos =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        bytes.copy_from_slice(&nanos.to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn getrandom_fill(bytes: &mut [u8]) -> std::io::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(bytes)
+}
+
+/// What to simulate: one entry per cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterSpec {
+    pub name: String,
+    pub git_version: String,
+    pub nodes: usize,
+    pub pods: usize,
+}
+
+/// A fleet of simulated clusters on a runtime thread of its own, with a kubeconfig for it.
+pub struct Fleet {
+    pub kubeconfig_path: PathBuf,
+    pub clusters: Vec<Arc<SimCluster>>,
+    _dir: Option<tempfile::TempDir>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Fleet {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Fleet {
+    /// Starts the clusters, fills them, starts churn (`churn_per_sec` changes per second per
+    /// cluster) and writes the kubeconfig to `kubeconfig_out`, or to a private temporary folder.
+    pub fn start(
+        specs: Vec<ClusterSpec>,
+        churn_per_sec: f64,
+        kubeconfig_out: Option<PathBuf>,
+    ) -> Result<Fleet, SimError> {
+        let certificates = Certificates::generate()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("klieg-sim")
+            .enable_all()
+            .build()?;
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("klieg-sim".into()).spawn(move || {
+            runtime.block_on(async move {
+                let mut running = Vec::new();
+                for (index, spec) in specs.iter().enumerate() {
+                    let cluster = Arc::new(SimCluster::new(&spec.name, &spec.git_version, &random_token()));
+                    generator::populate(&cluster, spec, index as u64 + 1);
+                    match serve(cluster, &certificates).await {
+                        Ok(cluster) => running.push(cluster),
+                        Err(error) => {
+                            let _ = ready_tx.send(Err(error));
+                            return;
+                        }
+                    }
+                }
+                if churn_per_sec > 0.0 {
+                    for (index, cluster) in running.iter().enumerate() {
+                        tokio::spawn(generator::churn(cluster.cluster.clone(), churn_per_sec, index as u64 + 7));
+                    }
+                }
+                let kubeconfig = kubeconfig_yaml(&running, &certificates.ca_pem);
+                let clusters = running.iter().map(|r| r.cluster.clone()).collect::<Vec<_>>();
+                let _ = ready_tx.send(Ok((kubeconfig, clusters)));
+                let _ = shutdown_rx.await;
+            });
+        })?;
+        let (kubeconfig, clusters) =
+            ready_rx.recv().map_err(|_| SimError::Io(std::io::Error::other("the simulator thread stopped")))??;
+        let (dir, path) = match kubeconfig_out {
+            Some(path) => (None, path),
+            None => {
+                let dir = tempfile::Builder::new().prefix("klieg-sim-").tempdir()?;
+                let path = dir.path().join("kubeconfig");
+                (Some(dir), path)
+            }
+        };
+        write_kubeconfig(&path, &kubeconfig)?;
+        Ok(Fleet { kubeconfig_path: path, clusters, _dir: dir, shutdown: Some(shutdown_tx), thread: Some(thread) })
+    }
+
+    /// The demo fleet: three clusters of different names, versions and sizes, with gentle churn.
+    pub fn demo() -> Result<Fleet, SimError> {
+        let specs = vec![
+            ClusterSpec { name: "prod-eu-west".into(), git_version: "v1.31.2".into(), nodes: 6, pods: 120 },
+            ClusterSpec { name: "staging-us-east".into(), git_version: "v1.30.5".into(), nodes: 3, pods: 45 },
+            ClusterSpec { name: "edge-lab".into(), git_version: "v1.29.9".into(), nodes: 1, pods: 12 },
+        ];
+        Self::start(specs, 2.0, None)
+    }
+}

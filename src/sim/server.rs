@@ -1,0 +1,806 @@
+//! The simulator's HTTPS API server: discovery (legacy and aggregated), list/watch/get/create/
+//! update/patch/delete for every stored kind, the Table representation, token auth, and injected
+//! faults. Runs on the simulator's tokio runtime; one task per connection.
+
+use super::kinds::{SimKind, cells, column_definitions};
+use super::store::{FieldSelector, ListOptions, Store, StoreError, kind_key};
+use crate::model::LabelSelector;
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+pub type Body = BoxBody<Bytes, Infallible>;
+
+/// Faults to inject, changeable while serving.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// Answer every request with 503 and drop watches, as if the cluster went away.
+    pub offline: AtomicBool,
+    /// Extra latency per request, in milliseconds.
+    pub latency_ms: AtomicU64,
+    /// Every Nth request gets a 429 Too Many Requests (0: never).
+    pub throttle_every: AtomicU64,
+    /// Every Nth request gets a 500 (0: never).
+    pub error_every: AtomicU64,
+    requests: AtomicU64,
+}
+
+/// One simulated cluster: its store, its change feed and its settings.
+pub struct SimCluster {
+    pub name: String,
+    pub git_version: String,
+    pub token: String,
+    pub store: Mutex<Store>,
+    pub changes: broadcast::Sender<Arc<super::store::StoredEvent>>,
+    pub faults: Faults,
+    /// How often watches get a bookmark.
+    pub bookmark_interval: Duration,
+}
+
+impl SimCluster {
+    pub fn new(name: &str, git_version: &str, token: &str) -> Self {
+        let (changes, _) = broadcast::channel(8192);
+        Self {
+            name: name.into(),
+            git_version: git_version.into(),
+            token: token.into(),
+            store: Mutex::new(Store::new()),
+            changes,
+            faults: Faults::default(),
+            bookmark_interval: Duration::from_secs(15),
+        }
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
+        self.store.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs a store mutation and publishes its events to watchers.
+    pub fn mutate<T>(&self, change: impl FnOnce(&mut Store) -> T) -> T {
+        let mut store = self.lock();
+        let before = store.resource_version();
+        let result = change(&mut store);
+        let mut events = Vec::new();
+        if store.resource_version() != before
+            && let Ok(new_events) = store.events_since_any(before)
+        {
+            events = new_events;
+        }
+        drop(store);
+        for event in events {
+            // No receivers is fine: nobody is watching.
+            let _ = self.changes.send(event);
+        }
+        result
+    }
+}
+
+fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed()
+}
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Body> {
+    let mut response = Response::new(full(serde_json::to_vec(value).unwrap_or_default()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+/// A `Status` failure, shaped like the real apiserver's.
+pub fn status_response(code: u16, reason: &str, message: &str) -> Response<Body> {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(
+        status,
+        &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": reason, "code": code}),
+    )
+}
+
+/// A request that cannot be served, as a Status answer.
+#[derive(Debug)]
+pub struct ApiError {
+    code: u16,
+    reason: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self { code, reason, message: message.into() }
+    }
+
+    fn response(&self) -> Response<Body> {
+        status_response(self.code, self.reason, &self.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        Self::new(error.code(), error.reason(), error.to_string())
+    }
+}
+
+fn store_error(error: &StoreError) -> Response<Body> {
+    status_response(error.code(), error.reason(), &error.to_string())
+}
+
+fn query_map(uri: &http::Uri) -> HashMap<String, String> {
+    uri.query()
+        .map(|q| {
+            q.split('&')
+                .filter_map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    Some((percent_decode(k)?, percent_decode(v)?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// What a request path names.
+#[derive(Debug, PartialEq)]
+struct Target {
+    group: String,
+    version: String,
+    namespace: Option<String>,
+    plural: String,
+    name: Option<String>,
+    subresource: Option<String>,
+}
+
+fn parse_target(path: &str) -> Option<Target> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let (group, version, rest) = match segments.as_slice() {
+        ["api", version, rest @ ..] => (String::new(), (*version).to_string(), rest),
+        ["apis", group, version, rest @ ..] => ((*group).to_string(), (*version).to_string(), rest),
+        _ => return None,
+    };
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, plural, more @ ..] => (Some((*ns).to_string()), [&[*plural][..], more].concat()),
+        other => (None, other.to_vec()),
+    };
+    let plural = rest.first()?.to_string();
+    Some(Target {
+        group,
+        version,
+        namespace,
+        plural,
+        name: rest.get(1).map(|s| s.to_string()),
+        subresource: rest.get(2).map(|s| s.to_string()),
+    })
+}
+
+fn wants_table(request: &Request<hyper::body::Incoming>) -> bool {
+    request
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("as=Table"))
+}
+
+/// The aggregated discovery version asked for (`v2` or `v2beta1`), if any.
+fn wants_aggregated(request: &Request<hyper::body::Incoming>) -> Option<&'static str> {
+    let accept = request.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok())?;
+    accept.split(',').filter(|media| media.contains("as=APIGroupDiscoveryList")).find_map(|media| {
+        let version = media.split(';').find_map(|param| param.trim().strip_prefix("v="))?;
+        match version {
+            "v2" => Some("v2"),
+            "v2beta1" => Some("v2beta1"),
+            _ => None,
+        }
+    })
+}
+
+fn verbs() -> Value {
+    json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"])
+}
+
+fn resource_list(store: &Store, group: &str, version: &str) -> Option<Value> {
+    let kinds: Vec<&SimKind> = store.kinds.iter().filter(|k| k.group == group && k.version == version).collect();
+    if kinds.is_empty() {
+        return None;
+    }
+    let mut resources = Vec::new();
+    for kind in kinds {
+        resources.push(json!({"name": kind.plural, "singularName": kind.kind.to_lowercase(), "namespaced": kind.namespaced, "kind": kind.kind, "verbs": verbs(), "shortNames": kind.short_names()}));
+        resources.push(json!({"name": format!("{}/status", kind.plural), "singularName": "", "namespaced": kind.namespaced, "kind": kind.kind, "verbs": ["get", "patch", "update"]}));
+    }
+    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+}
+
+fn groups(store: &Store) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    for kind in store.kinds.iter().filter(|k| !k.group.is_empty()) {
+        match groups.iter_mut().find(|(g, _)| *g == kind.group) {
+            Some((_, versions)) if !versions.contains(&kind.version) => versions.push(kind.version.clone()),
+            Some(_) => {}
+            None => groups.push((kind.group.clone(), vec![kind.version.clone()])),
+        }
+    }
+    groups
+}
+
+fn aggregated(store: &Store, core: bool, version: &str) -> Value {
+    let entry = |group: &str, versions: &[String]| {
+        let versions: Vec<Value> = versions
+            .iter()
+            .map(|version| {
+                let resources: Vec<Value> = store
+                    .kinds
+                    .iter()
+                    .filter(|k| k.group == group && &k.version == version)
+                    .map(|k| {
+                        json!({"resource": k.plural, "responseKind": {"group": k.group, "version": k.version, "kind": k.kind},
+                            "scope": if k.namespaced { "Namespaced" } else { "Cluster" }, "singularResource": k.kind.to_lowercase(), "shortNames": k.short_names(),
+                            "verbs": verbs(), "subresources": [{"subresource": "status", "responseKind": {"group": k.group, "version": k.version, "kind": k.kind}, "verbs": ["get", "patch", "update"]}]})
+                    })
+                    .collect();
+                json!({"version": version, "resources": resources, "freshness": "Current"})
+            })
+            .collect();
+        json!({"metadata": {"name": group}, "versions": versions})
+    };
+    let items: Vec<Value> = if core {
+        vec![entry("", &["v1".to_string()])]
+    } else {
+        groups(store).iter().map(|(g, v)| entry(g, v)).collect()
+    };
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"), "metadata": {}, "items": items})
+}
+
+fn openapi_v3(store: &Store, group: &str, version: &str) -> Value {
+    let mut paths = serde_json::Map::new();
+    let field_validation = json!([{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}]);
+    for kind in store.kinds.iter().filter(|k| k.group == group && k.version == version) {
+        let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let base = if kind.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}", kind.plural)
+        } else {
+            format!("{prefix}/{}", kind.plural)
+        };
+        let gvk = json!({"group": group, "version": version, "kind": kind.kind});
+        let operation = |action: &str| json!({"parameters": field_validation, "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk, "responses": {}});
+        paths.insert(base.clone(), json!({"post": operation("post")}));
+        paths.insert(format!("{base}/{{name}}"), json!({"put": operation("put"), "patch": operation("patch")}));
+    }
+    json!({"openapi": "3.0.0", "info": {"title": "Kubernetes (klieg simulator)", "version": version}, "paths": paths, "components": {"schemas": {}}})
+}
+
+fn discovery(cluster: &SimCluster, request: &Request<hyper::body::Incoming>, path: &str) -> Option<Response<Body>> {
+    let store = cluster.lock();
+    let aggregated_version = wants_aggregated(request);
+    let with_type = |mut response: Response<Body>, version: &str| {
+        let media = format!("application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList");
+        if let Ok(value) = http::HeaderValue::from_str(&media) {
+            response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+        }
+        response
+    };
+    match path.trim_end_matches('/') {
+        "/version" => Some(json_response(
+            StatusCode::OK,
+            &json!({"major": "1", "minor": cluster.git_version.trim_start_matches('v').split('.').nth(1).unwrap_or("0"),
+                "gitVersion": cluster.git_version, "gitCommit": "simulated", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+                "goVersion": "go1.22", "compiler": "gc", "platform": "linux/amd64"}),
+        )),
+        "/healthz" | "/readyz" | "/livez" => Some(Response::new(full("ok"))),
+        // kubectl validates against OpenAPI v2; an empty document makes it skip kinds it does not
+        // know (as for CRDs without schemas). Protobuf is refused so clients fall back to JSON.
+        "/openapi/v2" => {
+            let accept = request.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            if accept.contains("protobuf") && !accept.contains("application/json") {
+                Some(status_response(406, "NotAcceptable", "only application/json is served"))
+            } else {
+                Some(json_response(
+                    StatusCode::OK,
+                    &json!({"swagger": "2.0", "info": {"title": "Kubernetes (klieg simulator)", "version": cluster.git_version}, "paths": {}, "definitions": {}}),
+                ))
+            }
+        }
+        "/api" | "/apis" if aggregated_version.is_some() => {
+            let version = aggregated_version.unwrap_or("v2");
+            Some(with_type(
+                json_response(StatusCode::OK, &aggregated(&store, path.trim_end_matches('/') == "/api", version)),
+                version,
+            ))
+        }
+        "/api" => Some(json_response(
+            StatusCode::OK,
+            &json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]}),
+        )),
+        "/apis" => {
+            let groups: Vec<Value> = groups(&store)
+                .iter()
+                .map(|(group, versions)| {
+                    let versions: Vec<Value> = versions
+                        .iter()
+                        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+                        .collect();
+                    json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
+                })
+                .collect();
+            Some(json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})))
+        }
+        "/api/v1" => resource_list(&store, "", "v1").map(|list| json_response(StatusCode::OK, &list)),
+        // OpenAPI v3: just enough for kubectl to see that every kind accepts `fieldValidation`,
+        // so it validates on the server instead of downloading a full schema.
+        "/openapi/v3" => {
+            let mut paths = serde_json::Map::new();
+            paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sim"}));
+            for (group, versions) in groups(&store) {
+                for version in versions {
+                    paths.insert(
+                        format!("apis/{group}/{version}"),
+                        json!({"serverRelativeURL": format!("/openapi/v3/apis/{group}/{version}?hash=sim")}),
+                    );
+                }
+            }
+            Some(json_response(StatusCode::OK, &json!({"paths": paths})))
+        }
+        other if other.starts_with("/openapi/v3/") => {
+            let group_version = other.trim_start_matches("/openapi/v3/");
+            let (group, version) = match group_version.split('/').collect::<Vec<_>>().as_slice() {
+                ["api", version] => (String::new(), (*version).to_string()),
+                ["apis", group, version] => ((*group).to_string(), (*version).to_string()),
+                _ => return Some(status_response(404, "NotFound", "no such OpenAPI document")),
+            };
+            Some(json_response(StatusCode::OK, &openapi_v3(&store, &group, &version)))
+        }
+        other => {
+            let parts: Vec<&str> = other.trim_matches('/').split('/').collect();
+            match parts.as_slice() {
+                ["apis", group, version] => Some(
+                    resource_list(&store, group, version)
+                        .map(|list| json_response(StatusCode::OK, &list))
+                        .unwrap_or_else(|| status_response(404, "NotFound", "the server could not find the requested resource")),
+                ),
+                ["apis", group] => groups(&store).into_iter().find(|(g, _)| g == group).map(|(group, versions)| {
+                    let versions: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+                    json_response(StatusCode::OK, &json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions, "preferredVersion": versions[0]}))
+                }),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// Serves one request.
+pub async fn handle(
+    cluster: Arc<SimCluster>,
+    request: Request<hyper::body::Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let faults = &cluster.faults;
+    let latency = faults.latency_ms.load(Ordering::Relaxed);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    if faults.offline.load(Ordering::Relaxed) {
+        return Ok(status_response(503, "ServiceUnavailable", "the cluster is offline (simulated)"));
+    }
+    let count = faults.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let throttle = faults.throttle_every.load(Ordering::Relaxed);
+    if throttle > 0 && count.is_multiple_of(throttle) {
+        let mut response =
+            status_response(429, "TooManyRequests", "too many requests, please try again later (simulated)");
+        response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from_static("1"));
+        return Ok(response);
+    }
+    let error_every = faults.error_every.load(Ordering::Relaxed);
+    if error_every > 0 && count.is_multiple_of(error_every) {
+        return Ok(status_response(
+            500,
+            "InternalError",
+            "an error on the server (simulated) has prevented the request from succeeding",
+        ));
+    }
+    let authorized = request
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|token| token == cluster.token);
+    let path = request.uri().path().to_string();
+    if !authorized && !matches!(path.as_str(), "/healthz" | "/readyz" | "/livez") {
+        return Ok(status_response(401, "Unauthorized", "Unauthorized"));
+    }
+    if request.method() == Method::GET
+        && let Some(response) = discovery(&cluster, &request, &path)
+    {
+        return Ok(response);
+    }
+    let Some(target) = parse_target(&path) else {
+        return Ok(status_response(404, "NotFound", "the server could not find the requested resource"));
+    };
+    let kind = cluster.lock().kind(&target.group, &target.version, &target.plural).cloned();
+    let Some(kind) = kind else {
+        return Ok(status_response(
+            404,
+            "NotFound",
+            &format!("the server could not find the requested resource ({})", target.plural),
+        ));
+    };
+    let query = query_map(request.uri());
+    let namespace = target.namespace.clone().unwrap_or_default();
+    let table = wants_table(&request);
+    let include_object = query.get("includeObject").map(String::as_str).unwrap_or("Metadata").to_string();
+    let method = request.method().clone();
+    let content_type =
+        request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let body = match request.into_body().collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(error) => return Ok(status_response(400, "BadRequest", &format!("could not read the body: {error}"))),
+    };
+    let parse_body = || {
+        serde_json::from_slice::<Value>(&body)
+            .map_err(|e| ApiError::new(400, "BadRequest", format!("the body is not valid JSON: {e}")))
+    };
+    let response = match (method, &target.name) {
+        (Method::GET, None) if query.get("watch").is_some_and(|w| w == "1" || w == "true") => {
+            return Ok(watch(cluster.clone(), kind, target.namespace.clone(), &query, table, include_object));
+        }
+        (Method::GET, None) => list(&cluster, &kind, target.namespace.clone(), &query, table, &include_object),
+        (Method::GET, Some(name)) => match cluster.lock().get(&kind, &namespace, name) {
+            Ok(object) if table => {
+                json_response(StatusCode::OK, &table_for(&kind, &[object], &include_object, true, None, None))
+            }
+            Ok(object) => json_response(StatusCode::OK, &object),
+            Err(error) => store_error(&error),
+        },
+        (Method::POST, None) => match parse_body() {
+            Ok(object) => match cluster.mutate(|store| store.create(&kind, &namespace, object)) {
+                Ok(object) => json_response(StatusCode::CREATED, &object),
+                Err(error) => store_error(&error),
+            },
+            Err(error) => error.response(),
+        },
+        (Method::PUT, Some(_)) => match parse_body() {
+            Ok(object) => match cluster.mutate(|store| store.update(&kind, &namespace, object)) {
+                Ok(object) => json_response(StatusCode::OK, &object),
+                Err(error) => store_error(&error),
+            },
+            Err(error) => error.response(),
+        },
+        (Method::PATCH, Some(name)) => patch(
+            &cluster,
+            &kind,
+            &namespace,
+            name,
+            &content_type,
+            &body,
+            target.subresource.as_deref() == Some("status"),
+        ),
+        (Method::DELETE, Some(name)) => match cluster.mutate(|store| store.delete(&kind, &namespace, name)) {
+            Ok(object) => json_response(StatusCode::OK, &object),
+            Err(error) => store_error(&error),
+        },
+        _ => {
+            status_response(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
+        }
+    };
+    Ok(response)
+}
+
+fn patch(
+    cluster: &SimCluster,
+    kind: &SimKind,
+    namespace: &str,
+    name: &str,
+    content_type: &str,
+    body: &[u8],
+    status_only: bool,
+) -> Response<Body> {
+    let patch: Value = match serde_json::from_slice(body) {
+        Ok(patch) => patch,
+        Err(error) => return status_response(400, "BadRequest", &format!("the patch is not valid JSON: {error}")),
+    };
+    if content_type.starts_with("application/json-patch+json") {
+        return status_response(
+            415,
+            "UnsupportedMediaType",
+            "JSON patch is not supported by the simulator; use a merge patch",
+        );
+    }
+    match cluster.mutate(|store| store.patch(kind, namespace, name, &patch, status_only)) {
+        Ok(object) => json_response(StatusCode::OK, &object),
+        Err(error) => store_error(&error),
+    }
+}
+
+/// A Table of `objects`; `headers` adds column definitions (lists and a watch's first event).
+fn table_for(
+    kind: &SimKind,
+    objects: &[Arc<Value>],
+    include_object: &str,
+    headers: bool,
+    rv: Option<u64>,
+    continue_token: Option<String>,
+) -> Value {
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|object| {
+            let embedded = match include_object {
+                "Object" => (**object).clone(),
+                "None" => Value::Null,
+                _ => Store::partial_metadata(object),
+            };
+            json!({"cells": cells(kind, object), "object": embedded})
+        })
+        .collect();
+    let mut metadata = json!({});
+    if let Some(rv) = rv {
+        metadata["resourceVersion"] = json!(rv.to_string());
+    }
+    if let Some(token) = continue_token {
+        metadata["continue"] = json!(token);
+    }
+    let mut table = json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "rows": rows});
+    if headers {
+        table["columnDefinitions"] = json!(column_definitions(kind));
+    }
+    table
+}
+
+fn encode_continue(namespace: &str, name: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{namespace}\n{name}"))
+}
+
+fn decode_continue(token: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (namespace, name) = text.split_once('\n')?;
+    Some((namespace.to_string(), name.to_string()))
+}
+
+fn list_options(namespace: Option<String>, query: &HashMap<String, String>) -> Result<ListOptions, ApiError> {
+    let labels = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default())
+        .map_err(|e| ApiError::new(400, "BadRequest", format!("unable to parse requirement: {e}")))?;
+    let fields = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or_default())?;
+    let limit = query.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0);
+    let continue_after = match query.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => Some(
+            decode_continue(token)
+                .ok_or_else(|| ApiError::new(410, "Expired", "the provided continue parameter is too old"))?,
+        ),
+        None => None,
+    };
+    Ok(ListOptions { namespace, labels, fields, limit, continue_after })
+}
+
+fn list(
+    cluster: &SimCluster,
+    kind: &SimKind,
+    namespace: Option<String>,
+    query: &HashMap<String, String>,
+    table: bool,
+    include_object: &str,
+) -> Response<Body> {
+    let options = match list_options(namespace, query) {
+        Ok(options) => options,
+        Err(error) => return error.response(),
+    };
+    let result = cluster.lock().list(kind, &options);
+    let continue_token = result.continue_after.map(|(ns, name)| encode_continue(&ns, &name));
+    if table {
+        return json_response(
+            StatusCode::OK,
+            &table_for(kind, &result.items, include_object, true, Some(result.resource_version), continue_token),
+        );
+    }
+    let mut metadata = json!({"resourceVersion": result.resource_version.to_string()});
+    if let Some(token) = continue_token {
+        metadata["continue"] = json!(token);
+    }
+    let items: Vec<&Value> = result.items.iter().map(|o| &**o).collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": format!("{}List", kind.kind), "apiVersion": kind.api_version(), "metadata": metadata, "items": items}),
+    )
+}
+
+type Frame = Result<hyper::body::Frame<Bytes>, Infallible>;
+
+fn watch_line(event_type: &str, object: Value) -> Frame {
+    let mut line = serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
+    line.push(b'\n');
+    Ok(hyper::body::Frame::data(Bytes::from(line)))
+}
+
+/// A streaming watch: history after `resourceVersion` (or a synthetic initial list), then live
+/// changes, bookmarks, and a 410 when the history is gone or the watcher falls behind.
+fn watch(
+    cluster: Arc<SimCluster>,
+    kind: SimKind,
+    namespace: Option<String>,
+    query: &HashMap<String, String>,
+    table: bool,
+    include_object: String,
+) -> Response<Body> {
+    let options = match list_options(namespace.clone(), query) {
+        Ok(options) => options,
+        Err(error) => return error.response(),
+    };
+    let bookmarks = query.get("allowWatchBookmarks").is_some_and(|b| b == "true" || b == "1");
+    let send_initial = query.get("sendInitialEvents").is_some_and(|b| b == "true");
+    let timeout =
+        Duration::from_secs(query.get("timeoutSeconds").and_then(|t| t.parse().ok()).unwrap_or(1800).min(3600));
+    let since: Option<u64> = query.get("resourceVersion").and_then(|rv| rv.parse().ok()).filter(|rv| *rv > 0);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Frame>(256);
+    let key = kind_key(&kind.group, &kind.plural);
+    tokio::spawn(async move {
+        let mut live = cluster.changes.subscribe();
+        let to_object = |object: &Arc<Value>, first: &mut bool| -> Value {
+            if table {
+                let headers = std::mem::take(first);
+                table_for(&kind, std::slice::from_ref(object), &include_object, headers, None, None)
+            } else {
+                (**object).clone()
+            }
+        };
+        let mut first = true;
+        let matches = |object: &Value| {
+            (options.labels.is_empty() || options.labels.matches(&super::store::labels_of(object)))
+                && options.fields.matches(object)
+        };
+        type Backlog = Vec<(&'static str, Arc<Value>, u64)>;
+        let start: Result<(Backlog, u64), StoreError> = {
+            let store = cluster.lock();
+            match since {
+                Some(rv) if !send_initial => store.events_since(&key, namespace.as_deref(), rv).map(|events| {
+                    (
+                        events
+                            .into_iter()
+                            .map(|e| (e.event_type.as_str(), e.object.clone(), e.resource_version))
+                            .collect(),
+                        rv,
+                    )
+                }),
+                _ => {
+                    let all =
+                        store.list(&kind, &ListOptions { namespace: namespace.clone(), ..ListOptions::default() });
+                    Ok((all.items.into_iter().map(|o| ("ADDED", o, 0)).collect(), all.resource_version))
+                }
+            }
+        };
+        let (backlog, mut sent_rv) = match start {
+            Ok(start) => start,
+            Err(error) => {
+                let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": error.to_string(), "reason": "Expired", "code": 410});
+                let _ = tx.send(watch_line("ERROR", status)).await;
+                return;
+            }
+        };
+        for (event_type, object, _) in &backlog {
+            if matches(object) && tx.send(watch_line(event_type, to_object(object, &mut first))).await.is_err() {
+                return;
+            }
+        }
+        if let Some(rv) = backlog.iter().map(|(_, _, rv)| *rv).max() {
+            sent_rv = sent_rv.max(rv);
+        }
+        let bookmark = |rv: u64| {
+            let object = json!({"kind": kind.kind, "apiVersion": kind.api_version(), "metadata": {"resourceVersion": rv.to_string()}});
+            if table {
+                json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()}, "rows": [{"cells": [], "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()}}}]})
+            } else {
+                object
+            }
+        };
+        if send_initial && bookmarks {
+            let mut initial = bookmark(sent_rv);
+            initial["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+            if tx.send(watch_line("BOOKMARK", initial)).await.is_err() {
+                return;
+            }
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut ticker = tokio::time::interval(cluster.bookmark_interval);
+        ticker.tick().await;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => return,
+                _ = ticker.tick() => {
+                    if cluster.faults.offline.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if bookmarks && tx.send(watch_line("BOOKMARK", bookmark(sent_rv))).await.is_err() {
+                        return;
+                    }
+                }
+                event = live.recv() => match event {
+                    Ok(event) => {
+                        if event.resource_version <= sent_rv || event.kind_key != key {
+                            continue;
+                        }
+                        if namespace.as_ref().is_some_and(|ns| event.namespace.as_ref() != Some(ns)) {
+                            continue;
+                        }
+                        sent_rv = event.resource_version;
+                        if matches(&event.object) && tx.send(watch_line(event.event_type.as_str(), to_object(&event.object, &mut first))).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "watcher fell behind", "reason": "Expired", "code": 410});
+                        let _ = tx.send(watch_line("ERROR", status)).await;
+                        return;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+    });
+    let stream = tokio_stream_from(rx);
+    let mut response = Response::new(StreamBody::new(stream).boxed());
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<Frame>,
+) -> impl futures::Stream<Item = Frame> + Send + Sync + 'static {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_their_targets() {
+        let pods = parse_target("/api/v1/namespaces/shop/pods/web-1/status").expect("target");
+        assert_eq!(
+            (pods.namespace.as_deref(), pods.plural.as_str(), pods.name.as_deref(), pods.subresource.as_deref()),
+            (Some("shop"), "pods", Some("web-1"), Some("status"))
+        );
+        let namespace = parse_target("/api/v1/namespaces/shop").expect("target");
+        assert_eq!(
+            (namespace.namespace, namespace.plural.as_str(), namespace.name.as_deref()),
+            (None, "namespaces", Some("shop"))
+        );
+        let deployments = parse_target("/apis/apps/v1/deployments").expect("target");
+        assert_eq!(
+            (deployments.group.as_str(), deployments.plural.as_str(), deployments.name),
+            ("apps", "deployments", None)
+        );
+        assert!(parse_target("/metrics").is_none());
+    }
+
+    #[test]
+    fn continue_tokens_round_trip_and_queries_decode() {
+        assert_eq!(decode_continue(&encode_continue("ns", "name-1")), Some(("ns".into(), "name-1".into())));
+        assert_eq!(percent_decode("app%3Dweb%2Ctier%21%3Ddb").as_deref(), Some("app=web,tier!=db"));
+    }
+}

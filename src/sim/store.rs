@@ -1,0 +1,666 @@
+//! The simulator's object store for one cluster: objects per kind with resource versions, a
+//! bounded event history for resuming watches (older versions get 410 Gone), label and field
+//! selectors, paging, and cascading deletion. Called from the simulator's runtime under a mutex.
+
+use super::kinds::{SimKind, builtin_kinds, kind_from_crd};
+use crate::model::LabelSelector;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// How many past events a watch may resume from before it gets 410 Gone.
+pub const HISTORY_LEN: usize = 20_000;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} \"{name}\" not found")]
+    NotFound { kind: String, name: String },
+    #[error("{kind} \"{name}\" already exists")]
+    AlreadyExists { kind: String, name: String },
+    #[error(
+        "Operation cannot be fulfilled on {kind} \"{name}\": the object has been modified; please apply your changes to the latest version and try again"
+    )]
+    Conflict { kind: String, name: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("too old resource version: {0}")]
+    Gone(u64),
+}
+
+impl StoreError {
+    pub fn code(&self) -> u16 {
+        match self {
+            StoreError::NotFound { .. } => 404,
+            StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => 409,
+            StoreError::Invalid(_) => 422,
+            StoreError::Gone(_) => 410,
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            StoreError::NotFound { .. } => "NotFound",
+            StoreError::AlreadyExists { .. } => "AlreadyExists",
+            StoreError::Conflict { .. } => "Conflict",
+            StoreError::Invalid(_) => "Invalid",
+            StoreError::Gone(_) => "Expired",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct StoredEvent {
+    pub kind_key: String,
+    pub namespace: Option<String>,
+    pub event_type: EventType,
+    pub object: Arc<Value>,
+    pub resource_version: u64,
+}
+
+type ObjectId = (String, String);
+
+/// One cluster's objects. `kind_key` is `group/plural` (`/pods` for the core group).
+pub struct Store {
+    pub kinds: Vec<SimKind>,
+    objects: HashMap<String, BTreeMap<ObjectId, Arc<Value>>>,
+    resource_version: u64,
+    history: VecDeque<Arc<StoredEvent>>,
+    /// Events at or below this version are no longer in the history.
+    compacted_below: u64,
+    uid_counter: u64,
+}
+
+pub fn kind_key(group: &str, plural: &str) -> String {
+    format!("{group}/{plural}")
+}
+
+pub fn now_rfc3339() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// A parsed `fieldSelector`: `path=value` and `path!=value` terms on dotted paths.
+#[derive(Debug, Default, Clone)]
+pub struct FieldSelector(Vec<(String, bool, String)>);
+
+impl FieldSelector {
+    pub fn parse(text: &str) -> Result<Self, StoreError> {
+        let mut terms = Vec::new();
+        for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (path, equal, value) = if let Some((p, v)) = term.split_once("!=") {
+                (p, false, v)
+            } else if let Some((p, v)) = term.split_once("==") {
+                (p, true, v)
+            } else if let Some((p, v)) = term.split_once('=') {
+                (p, true, v)
+            } else {
+                return Err(StoreError::Invalid(format!("invalid field selector term: {term}")));
+            };
+            let pointer = format!("/{}", path.trim().replace('.', "/"));
+            terms.push((pointer, equal, value.trim().to_string()));
+        }
+        Ok(Self(terms))
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        self.0.iter().all(|(pointer, equal, wanted)| {
+            let actual = match object.pointer(pointer) {
+                Some(Value::String(s)) => s.clone(),
+                Some(Value::Null) | None => String::new(),
+                Some(other) => other.to_string(),
+            };
+            (actual == *wanted) == *equal
+        })
+    }
+}
+
+pub fn labels_of(object: &Value) -> BTreeMap<Arc<str>, Arc<str>> {
+    object
+        .pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels.iter().filter_map(|(k, v)| Some((Arc::from(k.as_str()), Arc::from(v.as_str()?)))).collect()
+        })
+        .unwrap_or_default()
+}
+
+fn meta_str<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+    object.get("metadata")?.get(field)?.as_str()
+}
+
+/// JSON merge patch (RFC 7386); also used for strategic merge patches, whose list merging the
+/// simulator approximates by replacement.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+/// Selection and paging for a list.
+#[derive(Debug, Default)]
+pub struct ListOptions {
+    pub namespace: Option<String>,
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+    pub limit: Option<usize>,
+    pub continue_after: Option<ObjectId>,
+}
+
+pub struct ListResult {
+    pub items: Vec<Arc<Value>>,
+    pub resource_version: u64,
+    pub continue_after: Option<ObjectId>,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Store {
+    pub fn new() -> Self {
+        Self {
+            kinds: builtin_kinds(),
+            objects: HashMap::new(),
+            resource_version: 1000,
+            history: VecDeque::new(),
+            compacted_below: 1000,
+            uid_counter: 0,
+        }
+    }
+
+    pub fn resource_version(&self) -> u64 {
+        self.resource_version
+    }
+
+    pub fn compacted_below(&self) -> u64 {
+        self.compacted_below
+    }
+
+    pub fn kind(&self, group: &str, version: &str, plural: &str) -> Option<&SimKind> {
+        self.kinds.iter().find(|k| k.group == group && k.version == version && k.plural == plural)
+    }
+
+    pub fn kind_by_name(&self, api_version: &str, kind: &str) -> Option<&SimKind> {
+        self.kinds.iter().find(|k| k.api_version() == api_version && k.kind == kind)
+    }
+
+    pub fn count(&self, kind_key: &str) -> usize {
+        self.objects.get(kind_key).map_or(0, BTreeMap::len)
+    }
+
+    fn next_uid(&mut self) -> String {
+        self.uid_counter += 1;
+        let n = self.uid_counter;
+        format!(
+            "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+            n.wrapping_mul(2_654_435_761) & 0xffff_ffff,
+            n & 0xffff,
+            n % 4096,
+            (n / 7) % 4096,
+            n
+        )
+    }
+
+    fn record(
+        &mut self,
+        kind_key: &str,
+        namespace: Option<String>,
+        event_type: EventType,
+        object: Arc<Value>,
+    ) -> Arc<StoredEvent> {
+        let event = Arc::new(StoredEvent {
+            kind_key: kind_key.to_string(),
+            namespace,
+            event_type,
+            object,
+            resource_version: self.resource_version,
+        });
+        self.history.push_back(event.clone());
+        while self.history.len() > HISTORY_LEN {
+            if let Some(old) = self.history.pop_front() {
+                self.compacted_below = old.resource_version;
+            }
+        }
+        event
+    }
+
+    /// Forgets the whole watch history, so any watch resuming from before now gets 410 Gone.
+    pub fn compact(&mut self) {
+        self.history.clear();
+        self.compacted_below = self.resource_version;
+    }
+
+    /// Events after `since` for one kind (and namespace), or `Gone` if they were compacted away.
+    pub fn events_since(
+        &self,
+        kind_key: &str,
+        namespace: Option<&str>,
+        since: u64,
+    ) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
+        if since < self.compacted_below {
+            return Err(StoreError::Gone(since));
+        }
+        Ok(self
+            .history
+            .iter()
+            .filter(|e| e.resource_version > since && e.kind_key == kind_key)
+            .filter(|e| namespace.is_none() || e.namespace.as_deref() == namespace)
+            .cloned()
+            .collect())
+    }
+
+    /// Every event after `since`, for publishing a mutation's events to watchers.
+    pub fn events_since_any(&self, since: u64) -> Result<Vec<Arc<StoredEvent>>, StoreError> {
+        if since < self.compacted_below {
+            return Err(StoreError::Gone(since));
+        }
+        Ok(self.history.iter().filter(|e| e.resource_version > since).cloned().collect())
+    }
+
+    pub fn list(&self, kind: &SimKind, options: &ListOptions) -> ListResult {
+        let empty = BTreeMap::new();
+        let objects = self.objects.get(&kind_key(&kind.group, &kind.plural)).unwrap_or(&empty);
+        let start = match &options.continue_after {
+            Some(after) => std::ops::Bound::Excluded(after.clone()),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut items = Vec::new();
+        let mut last = None;
+        let mut more = false;
+        for (id, object) in objects.range((start, std::ops::Bound::Unbounded)) {
+            if options.namespace.as_ref().is_some_and(|ns| &id.0 != ns) {
+                continue;
+            }
+            if !options.labels.is_empty() && !options.labels.matches(&labels_of(object)) {
+                continue;
+            }
+            if !options.fields.matches(object) {
+                continue;
+            }
+            if options.limit.is_some_and(|limit| items.len() >= limit) {
+                more = true;
+                break;
+            }
+            items.push(object.clone());
+            last = Some(id.clone());
+        }
+        ListResult { items, resource_version: self.resource_version, continue_after: if more { last } else { None } }
+    }
+
+    pub fn get(&self, kind: &SimKind, namespace: &str, name: &str) -> Result<Arc<Value>, StoreError> {
+        self.objects
+            .get(&kind_key(&kind.group, &kind.plural))
+            .and_then(|objects| objects.get(&(namespace.to_string(), name.to_string())))
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound { kind: kind.plural.clone(), name: name.to_string() })
+    }
+
+    fn validate(kind: &SimKind, namespace: &str, object: &Value) -> Result<String, StoreError> {
+        let name = meta_str(object, "name").unwrap_or_default().to_string();
+        if name.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "{} is invalid: metadata.name: Required value: name or generateName is required",
+                kind.kind
+            )));
+        }
+        let valid_name = name.len() <= 253
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+            && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+        if !valid_name {
+            return Err(StoreError::Invalid(format!(
+                "{} \"{name}\" is invalid: metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'",
+                kind.kind
+            )));
+        }
+        if kind.namespaced && namespace.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "{} \"{name}\" is invalid: metadata.namespace: Required value",
+                kind.kind
+            )));
+        }
+        if !object.is_object() {
+            return Err(StoreError::Invalid("the body is not a JSON object".into()));
+        }
+        Ok(name)
+    }
+
+    fn set_meta(object: &mut Value, field: &str, value: Value) {
+        if let Some(meta) =
+            object.as_object_mut().and_then(|o| o.entry("metadata").or_insert_with(|| json!({})).as_object_mut())
+        {
+            meta.insert(field.to_string(), value);
+        }
+    }
+
+    pub fn create(&mut self, kind: &SimKind, namespace: &str, mut object: Value) -> Result<Arc<Value>, StoreError> {
+        if let Some(generate) = meta_str(&object, "generateName").map(str::to_string)
+            && meta_str(&object, "name").is_none()
+        {
+            let suffix = self.next_uid();
+            Self::set_meta(&mut object, "name", json!(format!("{generate}{}", &suffix[..5])));
+        }
+        let namespace = if kind.namespaced { namespace.to_string() } else { String::new() };
+        let name = Self::validate(kind, &namespace, &object)?;
+        let key = kind_key(&kind.group, &kind.plural);
+        if self.objects.get(&key).is_some_and(|o| o.contains_key(&(namespace.clone(), name.clone()))) {
+            return Err(StoreError::AlreadyExists { kind: kind.plural.clone(), name });
+        }
+        if kind.namespaced && kind.kind != "Namespace" && self.get(&self.namespace_kind(), "", &namespace).is_err() {
+            return Err(StoreError::NotFound { kind: "namespaces".into(), name: namespace });
+        }
+        self.resource_version += 1;
+        if let Some(map) = object.as_object_mut() {
+            map.insert("apiVersion".into(), json!(kind.api_version()));
+            map.insert("kind".into(), json!(kind.kind));
+        }
+        let uid = self.next_uid();
+        Self::set_meta(&mut object, "uid", json!(uid));
+        Self::set_meta(&mut object, "resourceVersion", json!(self.resource_version.to_string()));
+        Self::set_meta(&mut object, "creationTimestamp", json!(now_rfc3339()));
+        if kind.namespaced {
+            Self::set_meta(&mut object, "namespace", json!(namespace));
+        }
+        if kind.kind == "CustomResourceDefinition" {
+            self.register_crd(&mut object);
+        }
+        let object = Arc::new(object);
+        self.objects.entry(key.clone()).or_default().insert((namespace.clone(), name), object.clone());
+        self.record(&key, kind.namespaced.then_some(namespace), EventType::Added, object.clone());
+        Ok(object)
+    }
+
+    fn namespace_kind(&self) -> SimKind {
+        self.kinds
+            .iter()
+            .find(|k| k.group.is_empty() && k.plural == "namespaces")
+            .cloned()
+            .unwrap_or_else(|| builtin_kinds().remove(0))
+    }
+
+    fn register_crd(&mut self, crd: &mut Value) {
+        let Some(kind) = kind_from_crd(crd) else { return };
+        self.kinds.retain(|k| !(k.group == kind.group && k.plural == kind.plural));
+        self.kinds.push(kind);
+        let now = now_rfc3339();
+        merge_patch(
+            crd,
+            &json!({"status": {"conditions": [
+                {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "lastTransitionTime": now},
+                {"type": "Established", "status": "True", "reason": "InitialNamesAccepted", "lastTransitionTime": now}
+            ]}}),
+        );
+    }
+
+    /// Replaces an object. A non-empty `resourceVersion` in the body must match (optimistic concurrency).
+    pub fn update(&mut self, kind: &SimKind, namespace: &str, mut object: Value) -> Result<Arc<Value>, StoreError> {
+        let namespace = if kind.namespaced { namespace.to_string() } else { String::new() };
+        let name = Self::validate(kind, &namespace, &object)?;
+        let current = self.get(kind, &namespace, &name)?;
+        let sent_version = meta_str(&object, "resourceVersion").unwrap_or_default();
+        if !sent_version.is_empty() && Some(sent_version) != meta_str(&current, "resourceVersion") {
+            return Err(StoreError::Conflict { kind: kind.plural.clone(), name });
+        }
+        for field in ["uid", "creationTimestamp", "namespace"] {
+            if let Some(value) = current.get("metadata").and_then(|m| m.get(field)) {
+                Self::set_meta(&mut object, field, value.clone());
+            }
+        }
+        self.store_modified(kind, namespace, name, object)
+    }
+
+    fn store_modified(
+        &mut self,
+        kind: &SimKind,
+        namespace: String,
+        name: String,
+        mut object: Value,
+    ) -> Result<Arc<Value>, StoreError> {
+        self.resource_version += 1;
+        if let Some(map) = object.as_object_mut() {
+            map.insert("apiVersion".into(), json!(kind.api_version()));
+            map.insert("kind".into(), json!(kind.kind));
+        }
+        Self::set_meta(&mut object, "resourceVersion", json!(self.resource_version.to_string()));
+        if kind.kind == "CustomResourceDefinition" {
+            self.register_crd(&mut object);
+        }
+        let key = kind_key(&kind.group, &kind.plural);
+        let object = Arc::new(object);
+        self.objects.entry(key.clone()).or_default().insert((namespace.clone(), name), object.clone());
+        self.record(&key, kind.namespaced.then_some(namespace), EventType::Modified, object.clone());
+        Ok(object)
+    }
+
+    /// Applies a merge patch; `status_only` limits it to the status subresource.
+    pub fn patch(
+        &mut self,
+        kind: &SimKind,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+        status_only: bool,
+    ) -> Result<Arc<Value>, StoreError> {
+        let namespace = if kind.namespaced { namespace.to_string() } else { String::new() };
+        let current = self.get(kind, &namespace, name)?;
+        let mut object = (*current).clone();
+        if status_only {
+            if let Some(status) = patch.get("status") {
+                merge_patch(
+                    object.as_object_mut().map(|o| o.entry("status").or_insert(json!({}))).unwrap_or(&mut Value::Null),
+                    status,
+                );
+            }
+        } else {
+            let mut patch = patch.clone();
+            // Identity fields cannot be patched.
+            if let Some(meta) = patch.get_mut("metadata").and_then(Value::as_object_mut) {
+                for field in ["uid", "creationTimestamp", "namespace", "name", "resourceVersion"] {
+                    meta.remove(field);
+                }
+            }
+            merge_patch(&mut object, &patch);
+        }
+        if object == *current {
+            return Ok(current);
+        }
+        self.store_modified(kind, namespace, name.to_string(), object)
+    }
+
+    /// Deletes an object and, like the garbage collector in background mode, everything it owns.
+    pub fn delete(&mut self, kind: &SimKind, namespace: &str, name: &str) -> Result<Arc<Value>, StoreError> {
+        let namespace = if kind.namespaced { namespace.to_string() } else { String::new() };
+        let key = kind_key(&kind.group, &kind.plural);
+        let removed = self
+            .objects
+            .get_mut(&key)
+            .and_then(|objects| objects.remove(&(namespace.clone(), name.to_string())))
+            .ok_or_else(|| StoreError::NotFound { kind: kind.plural.clone(), name: name.to_string() })?;
+        self.resource_version += 1;
+        let mut gone = (*removed).clone();
+        Self::set_meta(&mut gone, "resourceVersion", json!(self.resource_version.to_string()));
+        let gone = Arc::new(gone);
+        self.record(&key, kind.namespaced.then_some(namespace.clone()), EventType::Deleted, gone.clone());
+        if kind.kind == "CustomResourceDefinition"
+            && let Some(crd_kind) = kind_from_crd(&removed)
+        {
+            self.kinds.retain(|k| !(k.group == crd_kind.group && k.plural == crd_kind.plural));
+            self.objects.remove(&kind_key(&crd_kind.group, &crd_kind.plural));
+        }
+        if kind.kind == "Namespace" {
+            let namespaced: Vec<SimKind> = self.kinds.iter().filter(|k| k.namespaced).cloned().collect();
+            for child_kind in namespaced {
+                let names: Vec<String> = self
+                    .objects
+                    .get(&kind_key(&child_kind.group, &child_kind.plural))
+                    .map(|objects| objects.keys().filter(|(ns, _)| ns == name).map(|(_, n)| n.clone()).collect())
+                    .unwrap_or_default();
+                for child in names {
+                    let _ = self.delete(&child_kind, name, &child);
+                }
+            }
+        }
+        let uid = meta_str(&removed, "uid").unwrap_or_default().to_string();
+        if !uid.is_empty() {
+            self.delete_owned_by(&uid, &namespace);
+        }
+        Ok(gone)
+    }
+
+    fn delete_owned_by(&mut self, owner_uid: &str, namespace: &str) {
+        let kinds = self.kinds.clone();
+        for kind in kinds {
+            let owned: Vec<String> = self
+                .objects
+                .get(&kind_key(&kind.group, &kind.plural))
+                .map(|objects| {
+                    objects
+                        .iter()
+                        .filter(|((ns, _), _)| !kind.namespaced || ns == namespace)
+                        .filter(|(_, o)| {
+                            o.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(|refs| {
+                                refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(owner_uid))
+                            })
+                        })
+                        .map(|((_, n), _)| n.clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for name in owned {
+                let _ = self.delete(&kind, namespace, &name);
+            }
+        }
+    }
+
+    /// Metadata without managed fields, as PartialObjectMetadata.
+    pub fn partial_metadata(object: &Value) -> Value {
+        let mut meta = object.get("metadata").cloned().unwrap_or_else(|| json!({}));
+        if let Some(map) = meta.as_object_mut() {
+            map.remove("managedFields");
+        }
+        json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta})
+    }
+}
+
+/// Builds a metadata map helper for generated objects.
+pub fn metadata(name: &str, namespace: Option<&str>, labels: &[(&str, &str)]) -> Value {
+    let mut meta = Map::new();
+    meta.insert("name".into(), json!(name));
+    if let Some(ns) = namespace {
+        meta.insert("namespace".into(), json!(ns));
+    }
+    if !labels.is_empty() {
+        let labels: Map<String, Value> = labels.iter().map(|(k, v)| ((*k).to_string(), json!(v))).collect();
+        meta.insert("labels".into(), Value::Object(labels));
+    }
+    Value::Object(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configmaps(store: &Store) -> SimKind {
+        store.kind("", "v1", "configmaps").cloned().expect("configmaps")
+    }
+
+    fn namespace(store: &mut Store, name: &str) {
+        let kind = store.kind("", "v1", "namespaces").cloned().expect("namespaces");
+        store.create(&kind, "", json!({"metadata": {"name": name}})).expect("namespace");
+    }
+
+    #[test]
+    fn create_update_conflict_delete() {
+        let mut store = Store::new();
+        namespace(&mut store, "a");
+        let kind = configmaps(&store);
+        let created = store.create(&kind, "a", json!({"metadata": {"name": "x"}, "data": {"k": "1"}})).expect("create");
+        let rv = created["metadata"]["resourceVersion"].as_str().expect("rv").to_string();
+        assert_eq!(store.create(&kind, "a", json!({"metadata": {"name": "x"}})).expect_err("dup").code(), 409);
+        let mut stale = (*created).clone();
+        stale["data"]["k"] = json!("2");
+        store.update(&kind, "a", stale.clone()).expect("update with current rv");
+        let error = store.update(&kind, "a", stale).expect_err("stale rv");
+        assert_eq!(error.code(), 409, "{error}");
+        assert_ne!(store.get(&kind, "a", "x").expect("get")["metadata"]["resourceVersion"], json!(rv));
+        store.delete(&kind, "a", "x").expect("delete");
+        assert_eq!(store.get(&kind, "a", "x").expect_err("gone").code(), 404);
+        assert_eq!(
+            store.create(&kind, "missing", json!({"metadata": {"name": "y"}})).expect_err("no namespace").code(),
+            404
+        );
+        assert_eq!(
+            store.create(&kind, "a", json!({"metadata": {"name": "Bad_Name"}})).expect_err("invalid").code(),
+            422
+        );
+    }
+
+    #[test]
+    fn paging_selectors_and_history() {
+        let mut store = Store::new();
+        namespace(&mut store, "a");
+        let kind = configmaps(&store);
+        let start = store.resource_version();
+        for i in 0..5 {
+            let tier = if i % 2 == 0 { "web" } else { "db" };
+            store
+                .create(&kind, "a", json!({"metadata": {"name": format!("c{i}"), "labels": {"tier": tier}}}))
+                .expect("create");
+        }
+        let first = store.list(&kind, &ListOptions { limit: Some(2), ..ListOptions::default() });
+        assert_eq!(first.items.len(), 2);
+        let rest =
+            store.list(&kind, &ListOptions { continue_after: first.continue_after.clone(), ..ListOptions::default() });
+        assert_eq!(rest.items.len(), 3);
+        assert!(rest.continue_after.is_none());
+        let web = ListOptions { labels: LabelSelector::parse("tier=web").expect("selector"), ..ListOptions::default() };
+        assert_eq!(store.list(&kind, &web).items.len(), 3);
+        let by_name =
+            ListOptions { fields: FieldSelector::parse("metadata.name=c1").expect("fields"), ..ListOptions::default() };
+        assert_eq!(store.list(&kind, &by_name).items.len(), 1);
+        assert_eq!(store.events_since("/configmaps", Some("a"), start).expect("history").len(), 5);
+        store.compact();
+        assert_eq!(store.events_since("/configmaps", Some("a"), start).expect_err("compacted").code(), 410);
+    }
+
+    #[test]
+    fn deleting_an_owner_deletes_what_it_owns() {
+        let mut store = Store::new();
+        namespace(&mut store, "a");
+        let kind = configmaps(&store);
+        let owner = store.create(&kind, "a", json!({"metadata": {"name": "owner"}})).expect("owner");
+        let uid = owner["metadata"]["uid"].clone();
+        store
+            .create(&kind, "a", json!({"metadata": {"name": "child", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]}}))
+            .expect("child");
+        store.delete(&kind, "a", "owner").expect("delete");
+        assert!(store.get(&kind, "a", "child").is_err());
+    }
+}
