@@ -192,7 +192,12 @@ pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Kubecon
         Err(error) => return Err(KubeconfigError::Context(clone_error(error))),
     };
     let options = KubeConfigOptions { context: Some(entry.id.to_string()), cluster: None, user: None };
-    kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(KubeconfigError::Context)
+    let mut config =
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(KubeconfigError::Context)?;
+    // kube's built-in retry holds a failing request for up to 15 attempts with growing delays, so
+    // an outage would show as minutes of silence. Watchers retry on their own and report each failure.
+    config.default_retry = false;
+    Ok(config)
 }
 
 fn clone_error(error: &KubeconfigError) -> kube::config::KubeconfigError {

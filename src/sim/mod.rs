@@ -162,6 +162,10 @@ pub struct ClusterSpec {
 pub struct Fleet {
     pub kubeconfig_path: PathBuf,
     pub clusters: Vec<Arc<SimCluster>>,
+    /// `https://127.0.0.1:PORT` of each cluster, in order.
+    pub server_urls: Vec<String>,
+    /// The CA that signed every cluster's certificate.
+    pub ca_pem: String,
     _dir: Option<tempfile::TempDir>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -215,11 +219,13 @@ impl Fleet {
                 }
                 let kubeconfig = kubeconfig_yaml(&running, &certificates.ca_pem);
                 let clusters = running.iter().map(|r| r.cluster.clone()).collect::<Vec<_>>();
-                let _ = ready_tx.send(Ok((kubeconfig, clusters)));
+                let urls =
+                    running.iter().map(|r| format!("https://127.0.0.1:{}", r.address.port())).collect::<Vec<_>>();
+                let _ = ready_tx.send(Ok((kubeconfig, clusters, urls, certificates.ca_pem.clone())));
                 let _ = shutdown_rx.await;
             });
         })?;
-        let (kubeconfig, clusters) =
+        let (kubeconfig, clusters, server_urls, ca_pem) =
             ready_rx.recv().map_err(|_| SimError::Io(std::io::Error::other("the simulator thread stopped")))??;
         let (dir, path) = match kubeconfig_out {
             Some(path) => (None, path),
@@ -230,7 +236,15 @@ impl Fleet {
             }
         };
         write_kubeconfig(&path, &kubeconfig)?;
-        Ok(Fleet { kubeconfig_path: path, clusters, _dir: dir, shutdown: Some(shutdown_tx), thread: Some(thread) })
+        Ok(Fleet {
+            kubeconfig_path: path,
+            clusters,
+            server_urls,
+            ca_pem,
+            _dir: dir,
+            shutdown: Some(shutdown_tx),
+            thread: Some(thread),
+        })
     }
 
     /// The demo fleet: three clusters of different names, versions and sizes, with gentle churn.

@@ -36,7 +36,9 @@ pub struct Faults {
 pub struct SimCluster {
     pub name: String,
     pub git_version: String,
+    /// The kubeconfig's token; more can be accepted with `accept_token` (per-user tokens).
     pub token: String,
+    accepted_tokens: Mutex<Vec<String>>,
     pub store: Mutex<Store>,
     pub changes: broadcast::Sender<Arc<super::store::StoredEvent>>,
     pub faults: Faults,
@@ -51,11 +53,25 @@ impl SimCluster {
             name: name.into(),
             git_version: git_version.into(),
             token: token.into(),
+            accepted_tokens: Mutex::new(vec![token.to_string()]),
             store: Mutex::new(Store::new()),
             changes,
             faults: Faults::default(),
             bookmark_interval: Duration::from_secs(15),
         }
+    }
+
+    /// Accepts another bearer token (another user of the same cluster).
+    pub fn accept_token(&self, token: &str) {
+        self.accepted_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(token.to_string());
+    }
+
+    fn token_accepted(&self, token: &str) -> bool {
+        self.accepted_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|t| t == token)
+    }
+
+    pub fn set_offline(&self, offline: bool) {
+        self.faults.offline.store(offline, Ordering::Relaxed);
     }
 
     pub fn lock(&self) -> std::sync::MutexGuard<'_, Store> {
@@ -429,7 +445,7 @@ pub async fn handle(
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| token == cluster.token);
+        .is_some_and(|token| cluster.token_accepted(token));
     let path = request.uri().path().to_string();
     if !authorized && !matches!(path.as_str(), "/healthz" | "/readyz" | "/livez") {
         return Ok(status_response(401, "Unauthorized", "Unauthorized"));
@@ -728,13 +744,17 @@ fn watch(
         let deadline = tokio::time::Instant::now() + timeout;
         let mut ticker = tokio::time::interval(cluster.bookmark_interval);
         ticker.tick().await;
+        // An offline cluster drops its watches within a second, as a dead apiserver would.
+        let mut offline_check = tokio::time::interval(Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
-                _ = ticker.tick() => {
+                _ = offline_check.tick() => {
                     if cluster.faults.offline.load(Ordering::Relaxed) {
                         return;
                     }
+                }
+                _ = ticker.tick() => {
                     if bookmarks && tx.send(watch_line("BOOKMARK", bookmark(sent_rv))).await.is_err() {
                         return;
                     }

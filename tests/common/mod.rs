@@ -1,6 +1,9 @@
-//! Shared test fixtures: a real v1.20 control plane started by `tests/cluster/cluster.sh`, kubectl
-//! helpers, and polling helpers for the backend's watch channels.
+//! Shared test fixtures: a real v1.20 control plane started by `tests/cluster/cluster.sh`, the
+//! in-process simulator, both behind one `ApiServer` trait so the client-facing suite runs against
+//! each; kubectl helpers; and polling helpers for the backend's watch channels.
 #![allow(dead_code)]
+
+pub mod suite;
 
 use klieg::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
 use klieg::model::{ClusterState, FleetSnapshot, TableSnapshot};
@@ -50,24 +53,29 @@ impl TestCluster {
         static SHARED: OnceLock<TestCluster> = OnceLock::new();
         SHARED.get_or_init(|| TestCluster::start(false))
     }
+}
 
-    pub fn ca_path(&self) -> PathBuf {
-        self.dir.path().join("pki/ca.crt")
-    }
+/// A Kubernetes API server for tests: the real one or the simulator.
+pub trait ApiServer: Sync {
+    /// Kubeconfig whose current context is `admin_context()`, with full rights.
+    fn kubeconfig(&self) -> &Path;
+    fn admin_context(&self) -> &str;
+    fn server_url(&self) -> String;
+    /// A PEM file with the CA that signed the server's certificate.
+    fn ca_path(&self) -> PathBuf;
+    /// Takes the server down (watches break, requests fail) and brings it back.
+    fn stop_apiserver(&self);
+    fn start_apiserver(&self);
 
-    pub fn server_url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.api_port)
-    }
-
-    pub fn kubectl(&self, args: &[&str]) -> String {
+    fn kubectl(&self, args: &[&str]) -> String {
         self.kubectl_stdin(args, None)
     }
 
-    pub fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
+    fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
         use std::io::Write;
         let mut child = Command::new("kubectl")
             .args(args)
-            .env("KUBECONFIG", &self.kubeconfig)
+            .env("KUBECONFIG", self.kubeconfig())
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -81,22 +89,106 @@ impl TestCluster {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    pub fn apply(&self, yaml: &str) -> String {
+    fn apply(&self, yaml: &str) -> String {
         self.kubectl_stdin(&["apply", "-f", "-"], Some(yaml))
     }
 
-    pub fn run_script(&self, command: &str) {
-        let status = Command::new("bash").arg(script()).arg(command).arg(self.dir.path()).status().expect("cluster.sh");
-        assert!(status.success(), "cluster.sh {command} failed");
-    }
-
-    /// Writes a kubeconfig for this cluster with the given context, user token and extra cluster fields.
-    pub fn kubeconfig_text(&self, context: &str, token: &str) -> String {
+    /// A kubeconfig for this server with the given context name and user token.
+    fn kubeconfig_text(&self, context: &str, token: &str) -> String {
         format!(
             "apiVersion: v1\nkind: Config\ncurrent-context: {context}\nclusters:\n- name: {context}-cluster\n  cluster:\n    server: {}\n    certificate-authority: {}\nusers:\n- name: {context}-user\n  user:\n    token: {token}\ncontexts:\n- name: {context}\n  context: {{cluster: {context}-cluster, user: {context}-user}}\n",
             self.server_url(),
             self.ca_path().display()
         )
+    }
+}
+
+impl ApiServer for TestCluster {
+    fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    fn admin_context(&self) -> &str {
+        "real-admin"
+    }
+
+    fn server_url(&self) -> String {
+        format!("https://127.0.0.1:{}", self.api_port)
+    }
+
+    fn ca_path(&self) -> PathBuf {
+        self.dir.path().join("pki/ca.crt")
+    }
+
+    fn stop_apiserver(&self) {
+        self.run_script("stop-apiserver");
+    }
+
+    fn start_apiserver(&self) {
+        self.run_script("start-apiserver");
+    }
+}
+
+impl TestCluster {
+    pub fn run_script(&self, command: &str) {
+        let status = Command::new("bash").arg(script()).arg(command).arg(self.dir.path()).status().expect("cluster.sh");
+        assert!(status.success(), "cluster.sh {command} failed");
+    }
+}
+
+/// The in-process simulator as a test server: one empty cluster that accepts the test tokens.
+pub struct SimServer {
+    pub fleet: klieg::sim::Fleet,
+    pub dir: tempfile::TempDir,
+    pub ca: PathBuf,
+    pub url: String,
+}
+
+impl SimServer {
+    pub fn start() -> SimServer {
+        let dir = tempfile::Builder::new().prefix("klieg-sim-test-").tempdir().expect("temp dir");
+        let spec =
+            klieg::sim::ClusterSpec { name: "sim-admin".into(), git_version: "v1.31.2".into(), nodes: 0, pods: 0 };
+        let fleet =
+            klieg::sim::Fleet::start(vec![spec], 0.0, Some(dir.path().join("kubeconfig"))).expect("simulator starts");
+        for token in ["admin-token", "viewer-token", "team-token"] {
+            fleet.clusters[0].accept_token(token);
+        }
+        let ca = dir.path().join("ca.crt");
+        std::fs::write(&ca, &fleet.ca_pem).expect("write CA");
+        let url = fleet.server_urls[0].clone();
+        SimServer { fleet, dir, ca, url }
+    }
+
+    pub fn shared() -> &'static SimServer {
+        static SHARED: OnceLock<SimServer> = OnceLock::new();
+        SHARED.get_or_init(SimServer::start)
+    }
+}
+
+impl ApiServer for SimServer {
+    fn kubeconfig(&self) -> &Path {
+        &self.fleet.kubeconfig_path
+    }
+
+    fn admin_context(&self) -> &str {
+        "sim-admin"
+    }
+
+    fn server_url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn ca_path(&self) -> PathBuf {
+        self.ca.clone()
+    }
+
+    fn stop_apiserver(&self) {
+        self.fleet.clusters[0].set_offline(true);
+    }
+
+    fn start_apiserver(&self) {
+        self.fleet.clusters[0].set_offline(false);
     }
 }
 

@@ -1,0 +1,249 @@
+//! The client-facing suite: backend behaviour that must hold against the real kube-apiserver
+//! v1.20.2 and against the simulator alike. Each test file runs it against one of them.
+
+use super::{ApiServer, row_names, sources_for, start_backend, wait_connected, wait_for};
+use klieg::backend::kubeconfig::KubeconfigSources;
+use klieg::model::{
+    Cell, ClusterErrorKind, ClusterId, ClusterState, Command, KindKey, TableSnapshot, ViewQuery, ViewStatus,
+};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn kind(group: &str, plural: &str) -> KindKey {
+    KindKey { group: Arc::from(group), plural: Arc::from(plural) }
+}
+
+fn view(cluster: &str, group: &str, plural: &str, namespaces: &[&str]) -> ViewQuery {
+    ViewQuery {
+        clusters: vec![ClusterId::new(cluster)],
+        kind: Some(kind(group, plural)),
+        namespaces: namespaces.iter().map(|n| Arc::from(*n)).collect(),
+        ..ViewQuery::default()
+    }
+}
+
+/// A namespaced CRD `kind` in `group` (plural: lowercase kind + "s"), with extra version fields.
+fn crd_yaml(group: &str, kind: &str, version_extra: &str) -> String {
+    let singular = kind.to_lowercase();
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {{name: {singular}s.{group}}}\nspec:\n  group: {group}\n  scope: Namespaced\n  names: {{plural: {singular}s, singular: {singular}, kind: {kind}}}\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema: {{openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}}}\n{version_extra}"
+    )
+}
+
+fn column_index(table: &TableSnapshot, name: &str) -> usize {
+    table
+        .columns
+        .iter()
+        .position(|c| &*c.name == name)
+        .unwrap_or_else(|| panic!("no column {name} in {:?}", table.columns))
+}
+
+pub fn contexts_load_from_merged_files_and_connect(cluster: &dyn ApiServer) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = dir.path().join("first.yaml");
+    let second = dir.path().join("second.yaml");
+    std::fs::write(&first, cluster.kubeconfig_text("alpha", "admin-token")).expect("write");
+    // The second file repeats `alpha` pointing nowhere: kubectl's rules keep the first file's.
+    let mut text = cluster.kubeconfig_text("beta", "viewer-token");
+    text.push_str("- name: alpha\n  context: {cluster: nowhere, user: beta-user}\n");
+    text = text.replace("clusters:\n", "clusters:\n- name: nowhere\n  cluster: {server: 'https://127.0.0.1:1'}\n");
+    std::fs::write(&second, text).expect("write");
+    let env = std::env::join_paths([&first, &second]).expect("join");
+    let handle = start_backend(KubeconfigSources { explicit: vec![], env: Some(env), home: None });
+
+    let alpha_version = wait_connected(&handle, "alpha");
+    assert!(alpha_version.starts_with("v1."), "{alpha_version}");
+    assert_eq!(wait_connected(&handle, "beta"), alpha_version, "both contexts reach the same server");
+    let fleet = handle.fleet.borrow().clone();
+    let names: Vec<&str> = fleet.clusters.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(names, ["alpha", "beta"]);
+    let alpha = fleet.cluster(&ClusterId::new("alpha")).expect("alpha");
+    assert!(alpha.is_current_context);
+    assert_eq!(alpha.server_url.as_deref(), Some(cluster.server_url().as_str()));
+    assert_eq!(&*alpha.source, first.display().to_string());
+    assert!(alpha.namespaces.iter().any(|n| &**n == "kube-system"), "{:?}", alpha.namespaces);
+}
+
+pub fn discovery_lists_built_in_kinds_and_a_crd(cluster: &dyn ApiServer) {
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    wait_connected(&handle, cluster.admin_context());
+    let fleet = handle.fleet.borrow().clone();
+    let kinds = &fleet.clusters[0].kinds;
+    for (group, plural) in [
+        ("", "pods"),
+        ("apps", "deployments"),
+        ("", "nodes"),
+        ("rbac.authorization.k8s.io", "roles"),
+        ("apiextensions.k8s.io", "customresourcedefinitions"),
+    ] {
+        assert!(kinds.iter().any(|k| *k.group == *group && *k.plural == *plural), "{group}/{plural} missing");
+    }
+    let pods = kinds.iter().find(|k| &*k.plural == "pods").expect("pods");
+    assert_eq!(pods.category(), klieg::model::Category::Workloads);
+    assert!(!kinds.iter().any(|k| k.plural.contains('/')), "subresources are not kinds");
+
+    // A CRD created while connected appears without a restart.
+    cluster.apply(&crd_yaml("discovery.klieg.test", "Gadget", ""));
+    let gadget = wait_for(&handle.fleet, WAIT, "the Gadget CRD in discovery", |fleet| {
+        fleet.clusters[0].kinds.iter().find(|k| &*k.kind == "Gadget").cloned()
+    });
+    assert_eq!(&*gadget.group, "discovery.klieg.test");
+    assert_eq!(gadget.category(), klieg::model::Category::CustomResources);
+}
+
+pub fn table_shows_adds_changes_and_deletes_live(cluster: &dyn ApiServer) {
+    cluster.kubectl(&["create", "namespace", "live"]);
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    wait_connected(&handle, cluster.admin_context());
+    handle.send(Command::SetView(view(cluster.admin_context(), "", "configmaps", &["live"])));
+    wait_for(&handle.table, WAIT, "an empty live configmap table", |t| {
+        (t.status.values().all(|s| *s == ViewStatus::Live) && !t.columns.is_empty()).then_some(())
+    });
+
+    cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: live, labels: {app: web}}\ndata: {a: '1'}\n");
+    let table = wait_for(&handle.table, WAIT, "the new configmap", |t| {
+        row_names(t).contains(&"settings".to_string()).then(|| t.clone())
+    });
+    let data = column_index(&table, "Data");
+    let row = table.rows.iter().find(|r| &*r.key.name == "settings").expect("row");
+    assert_eq!(table.cell(row, data), &Cell::Integer(1));
+
+    cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: live, labels: {app: web}}\ndata: {a: '1', b: '2'}\n");
+    wait_for(&handle.table, WAIT, "the modified configmap", |t| {
+        let row = t.rows.iter().find(|r| &*r.key.name == "settings")?;
+        (t.cell(row, data) == &Cell::Integer(2)).then_some(())
+    });
+
+    // Label selectors and text filters apply to the live rows.
+    cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: live, labels: {app: db}}\n");
+    wait_for(&handle.table, WAIT, "both configmaps", |t| (t.rows.len() == 2).then_some(()));
+    handle.send(Command::SetView(ViewQuery {
+        label_selector: "app=web".into(),
+        ..view(cluster.admin_context(), "", "configmaps", &["live"])
+    }));
+    wait_for(&handle.table, WAIT, "the selector to leave one row", |t| {
+        (row_names(t) == ["settings"] && t.unfiltered_rows == 2).then_some(())
+    });
+    handle.send(Command::SetView(view(cluster.admin_context(), "", "configmaps", &["live"])));
+
+    cluster.kubectl(&["delete", "configmap", "settings", "-n", "live"]);
+    wait_for(&handle.table, WAIT, "the deleted configmap to vanish", |t| (row_names(t) == ["other"]).then_some(()));
+}
+
+pub fn crd_printer_columns_become_table_columns(cluster: &dyn ApiServer) {
+    let columns = "    additionalPrinterColumns:\n    - {name: Color, type: string, jsonPath: .spec.color}\n    - {name: Size, type: integer, jsonPath: .spec.size}\n    - {name: Age, type: date, jsonPath: .metadata.creationTimestamp}\n";
+    cluster.apply(&crd_yaml("columns.klieg.test", "Widget", columns));
+    cluster.kubectl(&["wait", "--for=condition=Established", "crd/widgets.columns.klieg.test", "--timeout=30s"]);
+    cluster.apply("apiVersion: columns.klieg.test/v1\nkind: Widget\nmetadata: {name: big-red, namespace: default}\nspec: {color: red, size: 42}\n");
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    wait_connected(&handle, cluster.admin_context());
+    handle.send(Command::SetView(view(cluster.admin_context(), "columns.klieg.test", "widgets", &[])));
+    let table = wait_for(&handle.table, WAIT, "the widget row", |t| {
+        row_names(t).contains(&"big-red".to_string()).then(|| t.clone())
+    });
+    let names: Vec<&str> = table.columns.iter().map(|c| &*c.name).collect();
+    assert_eq!(names, ["Name", "Color", "Size", "Age"]);
+    let row = &table.rows[0];
+    assert_eq!(table.cell(row, 1), &Cell::Text(Arc::from("red"), klieg::model::CellTone::Normal));
+    assert_eq!(table.cell(row, 2), &Cell::Integer(42));
+    assert!(matches!(table.cell(row, 3), Cell::Age(_)));
+}
+
+pub fn broken_kubeconfigs_give_one_clear_error_each_while_a_good_one_works(cluster: &dyn ApiServer) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).expect("write");
+    write("good.yaml", &cluster.kubeconfig_text("good", "admin-token"));
+    write("malformed.yaml", "apiVersion: v1\nclusters: [ {name: \n");
+    write(
+        "missing-ca.yaml",
+        &cluster
+            .kubeconfig_text("missing-ca", "admin-token")
+            .replace(&cluster.ca_path().display().to_string(), "/nonexistent/ca.crt"),
+    );
+    write(
+        "unreachable.yaml",
+        &cluster.kubeconfig_text("unreachable", "admin-token").replace(&cluster.server_url(), "https://127.0.0.1:1"),
+    );
+    write("bad-token.yaml", &cluster.kubeconfig_text("bad-token", "not-a-token"));
+    let exec_user = "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: /nonexistent/credential-plugin\n";
+    write("exec.yaml", &cluster.kubeconfig_text("exec-missing", "unused").replace("    token: unused\n", exec_user));
+    let handle = start_backend(sources_for(&[dir.path()]));
+
+    wait_connected(&handle, "good");
+    let expected = [
+        ("missing-ca", ClusterErrorKind::MissingFile),
+        ("unreachable", ClusterErrorKind::Unreachable),
+        ("bad-token", ClusterErrorKind::Unauthorized),
+        ("exec-missing", ClusterErrorKind::ExecPlugin),
+    ];
+    for (context, error_kind) in expected {
+        let detail = wait_for(&handle.fleet, WAIT, &format!("{context} to fail with {error_kind:?}"), |fleet| {
+            fleet.clusters.iter().find(|c| c.id.as_str() == context).and_then(|c| match &c.state {
+                ClusterState::Failed { kind, detail } if *kind == error_kind => Some(detail.clone()),
+                _ => None,
+            })
+        });
+        assert!(!detail.is_empty());
+    }
+    let fleet = handle.fleet.borrow().clone();
+    let malformed = fleet.clusters.iter().find(|c| c.id.as_str().ends_with("malformed.yaml")).expect("malformed entry");
+    assert!(matches!(malformed.state, ClusterState::Failed { kind: ClusterErrorKind::MalformedKubeconfig, .. }));
+    assert_eq!(fleet.clusters.len(), 6, "one entry per context or broken file");
+    // The good context still works while the others fail.
+    handle.send(Command::SetView(view("good", "", "namespaces", &[])));
+    wait_for(&handle.table, WAIT, "namespaces of the good context", |t| {
+        row_names(t).contains(&"kube-system".to_string()).then_some(())
+    });
+}
+
+pub fn kubeconfig_edits_are_picked_up_live(cluster: &dyn ApiServer) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config");
+    std::fs::write(&path, cluster.kubeconfig_text("editable", "not-a-token")).expect("write");
+    let handle = start_backend(sources_for(&[dir.path()]));
+    wait_for(&handle.fleet, WAIT, "the rejected token", |fleet| {
+        matches!(fleet.clusters.first()?.state, ClusterState::Failed { kind: ClusterErrorKind::Unauthorized, .. })
+            .then_some(())
+    });
+    std::fs::write(&path, cluster.kubeconfig_text("editable", "admin-token")).expect("rewrite");
+    wait_connected(&handle, "editable");
+    std::fs::write(dir.path().join("more.yaml"), cluster.kubeconfig_text("added", "admin-token")).expect("add file");
+    wait_connected(&handle, "added");
+}
+
+/// The server goes away and comes back while a table is watched: the table reports the outage,
+/// keeps its rows, then converges with no duplicate or lost rows.
+pub fn table_recovers_after_the_server_restarts(cluster: &dyn ApiServer) {
+    cluster.kubectl(&["create", "namespace", "restart"]);
+    for i in 0..5 {
+        cluster.kubectl(&["create", "configmap", &format!("before-{i}"), "-n", "restart"]);
+    }
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    wait_connected(&handle, cluster.admin_context());
+    handle.send(Command::SetView(view(cluster.admin_context(), "", "configmaps", &["restart"])));
+    let wait = Duration::from_secs(60);
+    wait_for(&handle.table, wait, "five configmaps", |t| (t.rows.len() == 5).then_some(()));
+
+    cluster.stop_apiserver();
+    wait_for(&handle.table, wait, "the table to report the outage", |t| {
+        t.status.values().any(|s| matches!(s, ViewStatus::Error(_))).then_some(())
+    });
+    assert_eq!(handle.table.borrow().rows.len(), 5, "rows stay visible during the outage");
+    cluster.start_apiserver();
+    cluster.kubectl(&["delete", "configmap", "before-0", "-n", "restart"]);
+    for i in 0..3 {
+        cluster.kubectl(&["create", "configmap", &format!("after-{i}"), "-n", "restart"]);
+    }
+    let expected: BTreeSet<String> = ["before-1", "before-2", "before-3", "before-4", "after-0", "after-1", "after-2"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let table = wait_for(&handle.table, wait, "the table to converge after the restart", |t| {
+        let names: BTreeSet<String> = row_names(t).into_iter().collect();
+        (names == expected && t.status.values().all(|s| *s == ViewStatus::Live)).then(|| t.clone())
+    });
+    assert_eq!(table.rows.len(), expected.len(), "no duplicate rows: {:?}", row_names(&table));
+}

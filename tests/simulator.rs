@@ -1,0 +1,164 @@
+//! The client-facing suite (tests/common/suite.rs) against the in-process simulator,
+//! plus what only the simulator can show: a server restart without an apiserver process.
+
+mod common;
+
+use common::{SimServer, suite};
+
+#[test]
+fn contexts_load_from_merged_files_and_connect() {
+    suite::contexts_load_from_merged_files_and_connect(SimServer::shared());
+}
+
+#[test]
+fn discovery_lists_built_in_kinds_and_a_crd() {
+    suite::discovery_lists_built_in_kinds_and_a_crd(SimServer::shared());
+}
+
+#[test]
+fn table_shows_adds_changes_and_deletes_live() {
+    suite::table_shows_adds_changes_and_deletes_live(SimServer::shared());
+}
+
+#[test]
+fn crd_printer_columns_become_table_columns() {
+    suite::crd_printer_columns_become_table_columns(SimServer::shared());
+}
+
+#[test]
+fn broken_kubeconfigs_give_one_clear_error_each_while_a_good_one_works() {
+    suite::broken_kubeconfigs_give_one_clear_error_each_while_a_good_one_works(SimServer::shared());
+}
+
+#[test]
+fn kubeconfig_edits_are_picked_up_live() {
+    suite::kubeconfig_edits_are_picked_up_live(SimServer::shared());
+}
+
+#[test]
+fn table_recovers_after_the_server_goes_offline_and_back() {
+    // Its own simulator: taking the shared one offline would disturb the other tests.
+    suite::table_recovers_after_the_server_restarts(&SimServer::start());
+}
+
+/// A populated simulated cluster for the kubectl tests.
+fn populated() -> klieg::sim::Fleet {
+    let spec =
+        klieg::sim::ClusterSpec { name: "kubectl-sim".into(), git_version: "v1.31.2".into(), nodes: 2, pods: 30 };
+    klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator starts")
+}
+
+fn kubectl(fleet: &klieg::sim::Fleet, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", &fleet.kubeconfig_path)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl on PATH");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("kubectl output")
+}
+
+fn stdout_of(output: &std::process::Output) -> String {
+    assert!(output.status.success(), "kubectl failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn kubectl_gets_applies_and_deletes_against_the_simulator() {
+    let fleet = populated();
+    let pods = stdout_of(&kubectl(&fleet, &["get", "pods", "-A"], None));
+    let header = pods.lines().next().expect("a header");
+    for column in ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert_eq!(pods.lines().count(), 31, "30 pods and a header:\n{pods}");
+    let nodes = stdout_of(&kubectl(&fleet, &["get", "nodes"], None));
+    assert!(nodes.contains("node-0") && nodes.contains("Ready"), "{nodes}");
+    let certificates = stdout_of(&kubectl(&fleet, &["get", "certificates", "-A"], None));
+    assert!(
+        certificates.contains("ISSUER") && certificates.contains("letsencrypt-prod"),
+        "CRD printer columns: {certificates}"
+    );
+
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: applied, namespace: shop}\ndata: {mode: one}\n";
+    assert!(stdout_of(&kubectl(&fleet, &["apply", "-f", "-"], Some(manifest))).contains("created"));
+    let changed = manifest.replace("mode: one", "mode: two");
+    assert!(stdout_of(&kubectl(&fleet, &["apply", "-f", "-"], Some(&changed))).contains("configured"));
+    assert_eq!(
+        stdout_of(&kubectl(
+            &fleet,
+            &["get", "configmap", "applied", "-n", "shop", "-o", "jsonpath={.data.mode}"],
+            None
+        )),
+        "two"
+    );
+    let labelled = stdout_of(&kubectl(&fleet, &["get", "pods", "-A", "-l", "app=storefront", "-o", "name"], None));
+    assert!(!labelled.is_empty() && labelled.lines().all(|l| l.starts_with("pod/storefront")), "{labelled}");
+    // Deleting a deployment takes its replica sets and pods with it.
+    let before =
+        stdout_of(&kubectl(&fleet, &["get", "pods", "-n", "shop", "-l", "app=storefront", "-o", "name"], None));
+    assert!(!before.is_empty());
+    stdout_of(&kubectl(&fleet, &["delete", "deployment", "storefront", "-n", "shop"], None));
+    let after = stdout_of(&kubectl(&fleet, &["get", "pods", "-n", "shop", "-l", "app=storefront", "-o", "name"], None));
+    assert!(after.trim().is_empty(), "owned pods are gone: {after}");
+}
+
+#[test]
+fn kubectl_watch_streams_changes_from_the_simulator() {
+    use std::io::BufRead;
+    let fleet = populated();
+    let mut watch = std::process::Command::new("kubectl")
+        .args(["get", "configmaps", "-n", "shop", "--watch-only", "-o", "name"])
+        .env("KUBECONFIG", &fleet.kubeconfig_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl watch");
+    let stdout = watch.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::sync_channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    stdout_of(&kubectl(&fleet, &["create", "configmap", "watched", "-n", "shop"], None));
+    let line = lines_rx.recv_timeout(std::time::Duration::from_secs(15)).expect("a watch event");
+    // This process is ours: stop it by its PID.
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(line.trim(), "configmap/watched", "only the new object is streamed");
+}
+
+#[test]
+fn bad_requests_get_the_status_errors_a_real_apiserver_sends() {
+    let fleet = populated();
+    let unknown = kubectl(&fleet, &["get", "--raw", "/apis/example.com/v1/widgets"], None);
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("NotFound"),
+        "{}",
+        String::from_utf8_lossy(&unknown.stderr)
+    );
+    let invalid = kubectl(&fleet, &["create", "configmap", "Bad_Name", "-n", "shop"], None);
+    assert!(!invalid.status.success());
+    assert!(
+        String::from_utf8_lossy(&invalid.stderr).contains("is invalid"),
+        "{}",
+        String::from_utf8_lossy(&invalid.stderr)
+    );
+    let missing = kubectl(&fleet, &["get", "configmap", "nope", "-n", "shop"], None);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+    let bad_selector = kubectl(&fleet, &["get", "pods", "-A", "-l", "app in (web"], None);
+    assert!(!bad_selector.status.success());
+    // The simulator keeps serving after all of that.
+    assert!(stdout_of(&kubectl(&fleet, &["get", "namespaces"], None)).contains("shop"));
+}
