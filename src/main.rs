@@ -14,6 +14,7 @@ struct Cli {
     #[arg(long)]
     lang: Option<String>,
     /// Open on a built-in simulated fleet (three clusters, live churn); needs no cluster.
+    /// Also the default when no kubeconfig is found at all.
     #[arg(long)]
     demo: bool,
     #[command(subcommand)]
@@ -54,6 +55,14 @@ enum SimCommand {
     },
 }
 
+/// True when nothing names a kubeconfig: no `--kubeconfig`, no `KUBECONFIG`, no `~/.kube/config`.
+/// Klieg then opens on the demo fleet instead of an empty window.
+fn no_kubeconfig_anywhere(explicit: &[PathBuf]) -> bool {
+    let env_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
+    let default_exists = dirs::home_dir().is_some_and(|home| home.join(".kube").join("config").exists());
+    explicit.is_empty() && !env_set && !default_exists
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KLIEG_LOG").unwrap_or_else(|_| "warn".into()))
@@ -82,7 +91,7 @@ fn main() -> anyhow::Result<()> {
             tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(tokio::signal::ctrl_c())?;
             Ok(())
         }
-        None if cli.demo => {
+        None if cli.demo || no_kubeconfig_anywhere(&cli.kubeconfigs) => {
             let fleet = klieg::sim::Fleet::demo()?;
             let mut kubeconfigs = cli.kubeconfigs;
             kubeconfigs.insert(0, fleet.kubeconfig_path.clone());

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{TestCluster, sources_for};
+use common::{ApiServer, TestCluster, sources_for};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use klieg::app::KliegApp;
