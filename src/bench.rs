@@ -299,6 +299,74 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find_map(|l| {
+                l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            })
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
+/// The simulator at fleet scale: memory and build time for `clusters × pods`, then the rate of
+/// churn changes one cluster's store applies and publishes to a watcher.
+fn measure_simulator(clusters: usize, pods_per_cluster: usize) {
+    use crate::sim::{ClusterSpec, Fleet};
+    let before = rss_bytes();
+    let started = Instant::now();
+    let specs = (0..clusters)
+        .map(|i| ClusterSpec {
+            name: format!("bench-{i:03}"),
+            git_version: "v1.31.2".into(),
+            nodes: 10,
+            pods: pods_per_cluster,
+        })
+        .collect();
+    let fleet = match Fleet::start(specs, 0.0, None) {
+        Ok(fleet) => fleet,
+        Err(error) => {
+            println!("sim     could not start: {error}");
+            return;
+        }
+    };
+    let built = started.elapsed();
+    let grown = rss_bytes().saturating_sub(before);
+    let pods = clusters * pods_per_cluster;
+    println!(
+        "sim     {clusters:>3} clusters x {pods_per_cluster:>6} pods: serving after {:.1} s, +{:.0} MiB RSS ({:.2} KiB per pod, all objects included)",
+        built.as_secs_f64(),
+        grown as f64 / 1_048_576.0,
+        grown as f64 / 1024.0 / pods as f64,
+    );
+    let Some(cluster) = fleet.clusters.first() else { return };
+    let mut watcher = cluster.changes.subscribe();
+    let mut rng = crate::sim::generator::Rng::new(42);
+    let changes = 20_000.min(pods_per_cluster * 20).max(1000);
+    let started = Instant::now();
+    let mut received = 0usize;
+    for _ in 0..changes {
+        cluster.mutate(|store| crate::sim::generator::churn_once(store, &mut rng));
+        while watcher.try_recv().is_ok() {
+            received += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "sim     churn on one {pods_per_cluster}-pod cluster: {:.0} changes/s, {:.0} watch events/s published ({received} events)",
+        changes as f64 / elapsed.as_secs_f64(),
+        received as f64 / elapsed.as_secs_f64(),
+    );
+}
+
+/// Simulator scale figures: 100 clusters × 1k pods and 1 cluster × 100k pods.
+pub fn run_simulator() {
+    println!("klieg bench --sim (release build recommended)");
+    measure_simulator(100, 1_000);
+    measure_simulator(1, 100_000);
+}
+
 pub fn run(row_counts: &[usize]) {
     println!("klieg bench (release build recommended; figures vary with machine load)");
     measure_ingest(10_000, 200_000);

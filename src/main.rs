@@ -28,6 +28,9 @@ enum Commands {
         /// Row counts for the frame-cost benchmark.
         #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
         rows: Vec<usize>,
+        /// Measure the simulator at fleet scale instead (100 clusters x 1k pods, 1 x 100k pods).
+        #[arg(long)]
+        sim: bool,
     },
     /// Run the Kubernetes API simulator.
     Sim {
@@ -70,8 +73,12 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Some(Commands::Bench { rows }) => {
-            klieg::bench::run(&rows);
+        Some(Commands::Bench { rows, sim }) => {
+            if sim {
+                klieg::bench::run_simulator();
+            } else {
+                klieg::bench::run(&rows);
+            }
             Ok(())
         }
         Some(Commands::Sim {

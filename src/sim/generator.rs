@@ -3,7 +3,7 @@
 //! crash loops, restarts, scaling. Runs on the simulator's runtime.
 
 use super::server::SimCluster;
-use super::store::{ListOptions, Store, metadata, now_rfc3339};
+use super::store::{Store, metadata, now_rfc3339};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -202,11 +202,8 @@ pub async fn churn(cluster: Arc<SimCluster>, per_sec: f64, seed: u64) {
 /// One random change. Returns what it did, for logs and tests.
 pub fn churn_once(store: &mut Store, rng: &mut Rng) -> &'static str {
     let (Some(pods), Some(events)) = (kind(store, "", "pods"), kind(store, "", "events")) else { return "nothing" };
-    let all = store.list(&pods, &ListOptions::default()).items;
-    if all.is_empty() {
-        return "nothing";
-    }
-    let pod = all[rng.below(all.len())].clone();
+    let count = store.count("/pods");
+    let Some(pod) = store.nth("/pods", rng.below(count)) else { return "nothing" };
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
     let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
     let container = pod.pointer("/spec/containers/0/name").and_then(Value::as_str).unwrap_or("app").to_string();

@@ -85,6 +85,9 @@ pub struct Store {
     /// Events at or below this version are no longer in the history.
     compacted_below: u64,
     uid_counter: u64,
+    /// Uids named as an owner by some object, so deleting a non-owner needs no scan for dependents.
+    /// Entries may outlive their references; that costs a scan, never a missed cascade.
+    owner_uids: std::collections::HashSet<String>,
 }
 
 pub fn kind_key(group: &str, plural: &str) -> String {
@@ -192,6 +195,7 @@ impl Store {
             history: VecDeque::new(),
             compacted_below: 1000,
             uid_counter: 0,
+            owner_uids: std::collections::HashSet::new(),
         }
     }
 
@@ -211,6 +215,11 @@ impl Store {
         self.kinds.iter().find(|k| k.api_version() == api_version && k.kind == kind)
     }
 
+    /// The `n`th object of a kind in key order, without copying the others.
+    pub fn nth(&self, kind_key: &str, n: usize) -> Option<Arc<Value>> {
+        self.objects.get(kind_key)?.values().nth(n).cloned()
+    }
+
     pub fn count(&self, kind_key: &str) -> usize {
         self.objects.get(kind_key).map_or(0, BTreeMap::len)
     }
@@ -226,6 +235,14 @@ impl Store {
             (n / 7) % 4096,
             n
         )
+    }
+
+    fn note_owners(&mut self, object: &Value) {
+        if let Some(references) = object.pointer("/metadata/ownerReferences").and_then(Value::as_array) {
+            for uid in references.iter().filter_map(|r| r.get("uid").and_then(Value::as_str)) {
+                self.owner_uids.insert(uid.to_string());
+            }
+        }
     }
 
     fn record(
@@ -281,7 +298,11 @@ impl Store {
         if since < self.compacted_below {
             return Err(StoreError::Gone(since));
         }
-        Ok(self.history.iter().filter(|e| e.resource_version > since).cloned().collect())
+        // Newest last: walk back only as far as needed.
+        let mut events: Vec<Arc<StoredEvent>> =
+            self.history.iter().rev().take_while(|e| e.resource_version > since).cloned().collect();
+        events.reverse();
+        Ok(events)
     }
 
     pub fn list(&self, kind: &SimKind, options: &ListOptions) -> ListResult {
@@ -391,6 +412,7 @@ impl Store {
         if kind.kind == "CustomResourceDefinition" {
             self.register_crd(&mut object);
         }
+        self.note_owners(&object);
         let object = Arc::new(object);
         self.objects.entry(key.clone()).or_default().insert((namespace.clone(), name), object.clone());
         self.record(&key, kind.namespaced.then_some(namespace), EventType::Added, object.clone());
@@ -453,6 +475,7 @@ impl Store {
             self.register_crd(&mut object);
         }
         let key = kind_key(&kind.group, &kind.plural);
+        self.note_owners(&object);
         let object = Arc::new(object);
         self.objects.entry(key.clone()).or_default().insert((namespace.clone(), name), object.clone());
         self.record(&key, kind.namespaced.then_some(namespace), EventType::Modified, object.clone());
@@ -528,7 +551,7 @@ impl Store {
             }
         }
         let uid = meta_str(&removed, "uid").unwrap_or_default().to_string();
-        if !uid.is_empty() {
+        if self.owner_uids.remove(&uid) {
             self.delete_owned_by(&uid, &namespace);
         }
         Ok(gone)
