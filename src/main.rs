@@ -52,6 +52,9 @@ enum SimCommand {
         /// Changes per second per cluster (crash loops, restarts, replacements).
         #[arg(long, default_value_t = 1.0)]
         churn: f64,
+        /// Faults to inject, e.g. `latency-ms=50,throttle-every=20,error-every=50,offline-every=60,expire-every=30`.
+        #[arg(long, default_value = "")]
+        faults: klieg::sim::FaultPlan,
         /// Where to write the kubeconfig (mode 0600).
         #[arg(long, value_name = "PATH", default_value = "klieg-sim.kubeconfig")]
         kubeconfig_out: PathBuf,
@@ -82,7 +85,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Commands::Sim {
-            command: SimCommand::Serve { clusters, pods_per_cluster, nodes_per_cluster, churn, kubeconfig_out },
+            command: SimCommand::Serve { clusters, pods_per_cluster, nodes_per_cluster, churn, faults, kubeconfig_out },
         }) => {
             let specs = (0..clusters)
                 .map(|i| klieg::sim::ClusterSpec {
@@ -93,6 +96,7 @@ fn main() -> anyhow::Result<()> {
                 })
                 .collect();
             let fleet = klieg::sim::Fleet::start(specs, churn, Some(kubeconfig_out))?;
+            fleet.inject_faults(&faults);
             println!("serving {clusters} simulated clusters; kubeconfig: {}", fleet.kubeconfig_path.display());
             println!("press Ctrl-C to stop");
             tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(tokio::signal::ctrl_c())?;

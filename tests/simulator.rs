@@ -162,3 +162,42 @@ fn bad_requests_get_the_status_errors_a_real_apiserver_sends() {
     // The simulator keeps serving after all of that.
     assert!(stdout_of(&kubectl(&fleet, &["get", "namespaces"], None)).contains("shop"));
 }
+
+#[test]
+fn expired_watches_make_the_table_relist_without_flashing_or_losing_rows() {
+    use common::{ApiServer, row_names, sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
+    use std::sync::atomic::Ordering;
+    let server = SimServer::start();
+    server.kubectl(&["create", "namespace", "expiry"]);
+    for i in 0..3 {
+        server.kubectl(&["create", "configmap", &format!("kept-{i}"), "-n", "expiry"]);
+    }
+    let handle = start_backend(sources_for(&[server.kubeconfig()]));
+    wait_connected(&handle, server.admin_context());
+    handle.send(Command::SetView(ViewQuery {
+        clusters: vec![ClusterId::new(server.admin_context())],
+        kind: Some(KindKey { group: std::sync::Arc::from(""), plural: std::sync::Arc::from("configmaps") }),
+        namespaces: vec![std::sync::Arc::from("expiry")],
+        ..ViewQuery::default()
+    }));
+    let wait = std::time::Duration::from_secs(30);
+    wait_for(&handle.table, wait, "three configmaps", |t| (t.rows.len() == 3).then_some(()));
+    let cluster = &server.fleet.clusters[0];
+    let lists_before = cluster.faults.lists_served.load(Ordering::Relaxed);
+    cluster.expire_watches();
+    // Open watches end within a second; the client's resume point is now compacted away.
+    let deadline = std::time::Instant::now() + wait;
+    while cluster.faults.lists_served.load(Ordering::Relaxed) == lists_before {
+        assert!(std::time::Instant::now() < deadline, "the 410 made the client list again");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(handle.table.borrow().rows.len(), 3, "the relist swaps in whole; rows never vanish meanwhile");
+    server.kubectl(&["delete", "configmap", "kept-0", "-n", "expiry"]);
+    server.kubectl(&["create", "configmap", "added", "-n", "expiry"]);
+    wait_for(&handle.table, wait, "the relisted table", |t| {
+        let mut names = row_names(t);
+        names.sort();
+        (names == ["added", "kept-1", "kept-2"] && t.status.values().all(|s| *s == ViewStatus::Live)).then_some(())
+    });
+}

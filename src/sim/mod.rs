@@ -257,3 +257,97 @@ impl Fleet {
         Self::start(specs, 2.0, None)
     }
 }
+
+/// Faults for `klieg sim serve --faults`, e.g. `latency-ms=50,throttle-every=20,error-every=50,
+/// offline-every=60,expire-every=30`: fixed latency, every Nth request answered 429 or 500, every
+/// N seconds one cluster offline for 10 s, every N seconds all watches expired (410 on resume).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FaultPlan {
+    pub latency_ms: u64,
+    pub throttle_every: u64,
+    pub error_every: u64,
+    pub offline_every_secs: u64,
+    pub expire_every_secs: u64,
+}
+
+impl std::str::FromStr for FaultPlan {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let mut plan = FaultPlan::default();
+        for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            let (name, value) = term.split_once('=').ok_or_else(|| format!("expected NAME=NUMBER, got {term:?}"))?;
+            let value: u64 = value.parse().map_err(|_| format!("{name}: {value:?} is not a whole number"))?;
+            match name {
+                "latency-ms" => plan.latency_ms = value,
+                "throttle-every" => plan.throttle_every = value,
+                "error-every" => plan.error_every = value,
+                "offline-every" => plan.offline_every_secs = value,
+                "expire-every" => plan.expire_every_secs = value,
+                other => {
+                    return Err(format!(
+                        "unknown fault {other:?}; known: latency-ms, throttle-every, error-every, offline-every, expire-every"
+                    ));
+                }
+            }
+        }
+        Ok(plan)
+    }
+}
+
+impl Fleet {
+    /// Applies a fault plan; periodic faults run on a helper thread for the fleet's lifetime.
+    pub fn inject_faults(&self, plan: &FaultPlan) {
+        use std::sync::atomic::Ordering;
+        for cluster in &self.clusters {
+            cluster.faults.latency_ms.store(plan.latency_ms, Ordering::Relaxed);
+            cluster.faults.throttle_every.store(plan.throttle_every, Ordering::Relaxed);
+            cluster.faults.error_every.store(plan.error_every, Ordering::Relaxed);
+        }
+        if plan.offline_every_secs == 0 && plan.expire_every_secs == 0 {
+            return;
+        }
+        let clusters = self.clusters.clone();
+        let plan = plan.clone();
+        let spawned = std::thread::Builder::new().name("klieg-sim-faults".into()).spawn(move || {
+            let mut elapsed_secs = 0u64;
+            let mut victim = 0usize;
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                elapsed_secs += 1;
+                if plan.expire_every_secs > 0 && elapsed_secs.is_multiple_of(plan.expire_every_secs) {
+                    clusters.iter().for_each(|c| c.expire_watches());
+                }
+                if plan.offline_every_secs > 0 && !clusters.is_empty() {
+                    let phase = elapsed_secs % plan.offline_every_secs.max(11);
+                    if phase == 0 {
+                        victim = (victim + 1) % clusters.len();
+                        clusters[victim].set_offline(true);
+                    } else if phase == 10 {
+                        clusters[victim].set_offline(false);
+                    }
+                }
+            }
+        });
+        if let Err(error) = spawned {
+            tracing::warn!(%error, "could not start the fault injector");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_plans_parse_and_reject_nonsense() {
+        let plan: FaultPlan = "latency-ms=50, throttle-every=20,expire-every=30".parse().expect("valid");
+        assert_eq!(
+            plan,
+            FaultPlan { latency_ms: 50, throttle_every: 20, expire_every_secs: 30, ..FaultPlan::default() }
+        );
+        assert!("latency=5".parse::<FaultPlan>().is_err());
+        assert!("latency-ms=fast".parse::<FaultPlan>().is_err());
+        assert_eq!("".parse::<FaultPlan>(), Ok(FaultPlan::default()));
+    }
+}

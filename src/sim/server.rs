@@ -30,6 +30,10 @@ pub struct Faults {
     /// Every Nth request gets a 500 (0: never).
     pub error_every: AtomicU64,
     requests: AtomicU64,
+    /// LIST requests served, so tests can see a client relist.
+    pub lists_served: AtomicU64,
+    /// Bumped to end every open watch (see `SimCluster::expire_watches`).
+    watch_epoch: AtomicU64,
 }
 
 /// One simulated cluster: its store, its change feed and its settings.
@@ -68,6 +72,13 @@ impl SimCluster {
 
     fn token_accepted(&self, token: &str) -> bool {
         self.accepted_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|t| t == token)
+    }
+
+    /// Forgets the watch history and ends every open watch, so clients resuming from their last
+    /// resource version get 410 Gone and must relist, as after an etcd compaction.
+    pub fn expire_watches(&self) {
+        self.lock().compact();
+        self.faults.watch_epoch.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn set_offline(&self, offline: bool) {
@@ -485,7 +496,10 @@ pub async fn handle(
         (Method::GET, None) if query.get("watch").is_some_and(|w| w == "1" || w == "true") => {
             return Ok(watch(cluster.clone(), kind, target.namespace.clone(), &query, table, include_object));
         }
-        (Method::GET, None) => list(&cluster, &kind, target.namespace.clone(), &query, table, &include_object),
+        (Method::GET, None) => {
+            cluster.faults.lists_served.fetch_add(1, Ordering::Relaxed);
+            list(&cluster, &kind, target.namespace.clone(), &query, table, &include_object)
+        }
         (Method::GET, Some(name)) => match cluster.lock().get(&kind, &namespace, name) {
             Ok(object) if table => {
                 json_response(StatusCode::OK, &table_for(&kind, &[object], &include_object, true, None, None))
@@ -746,11 +760,12 @@ fn watch(
         ticker.tick().await;
         // An offline cluster drops its watches within a second, as a dead apiserver would.
         let mut offline_check = tokio::time::interval(Duration::from_secs(1));
+        let epoch = cluster.faults.watch_epoch.load(Ordering::Relaxed);
         loop {
             tokio::select! {
                 _ = tokio::time::sleep_until(deadline) => return,
                 _ = offline_check.tick() => {
-                    if cluster.faults.offline.load(Ordering::Relaxed) {
+                    if cluster.faults.offline.load(Ordering::Relaxed) || cluster.faults.watch_epoch.load(Ordering::Relaxed) != epoch {
                         return;
                     }
                 }

@@ -270,7 +270,10 @@ impl Store {
 
     /// Forgets the whole watch history, so any watch resuming from before now gets 410 Gone.
     pub fn compact(&mut self) {
+        // Like an etcd compaction, it takes a revision of its own: every version handed out
+        // before it becomes too old to resume from.
         self.history.clear();
+        self.resource_version += 1;
         self.compacted_below = self.resource_version;
     }
 
