@@ -49,19 +49,7 @@ fn populated() -> klieg::sim::Fleet {
 }
 
 fn kubectl(fleet: &klieg::sim::Fleet, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    use std::io::Write;
-    let mut child = std::process::Command::new("kubectl")
-        .args(args)
-        .env("KUBECONFIG", &fleet.kubeconfig_path)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("kubectl on PATH");
-    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(text.as_bytes()).expect("write stdin");
-    }
-    child.wait_with_output().expect("kubectl output")
+    common::run_kubectl(&fleet.kubeconfig_path, args, stdin)
 }
 
 fn stdout_of(output: &std::process::Output) -> String {

@@ -55,6 +55,23 @@ impl TestCluster {
     }
 }
 
+/// Runs kubectl against `kubeconfig`, feeding `stdin` if given; the caller judges the outcome.
+pub fn run_kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl on PATH");
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("kubectl output")
+}
+
 /// A Kubernetes API server for tests: the real one or the simulator.
 pub trait ApiServer: Sync {
     /// Kubeconfig whose current context is `admin_context()`, with full rights.
@@ -72,19 +89,7 @@ pub trait ApiServer: Sync {
     }
 
     fn kubectl_stdin(&self, args: &[&str], stdin: Option<&str>) -> String {
-        use std::io::Write;
-        let mut child = Command::new("kubectl")
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("kubectl on PATH");
-        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(text.as_bytes()).expect("write stdin");
-        }
-        let output = child.wait_with_output().expect("kubectl output");
+        let output = run_kubectl(self.kubeconfig(), args, stdin);
         assert!(output.status.success(), "kubectl {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
