@@ -86,6 +86,26 @@ fn kubectl_gets_applies_and_deletes_against_the_simulator() {
         )),
         "two"
     );
+    let json_patch = r#"[{"op": "replace", "path": "/data/mode", "value": "three"}]"#;
+    stdout_of(&kubectl(
+        &fleet,
+        &["patch", "configmap", "applied", "-n", "shop", "--type=json", "-p", json_patch],
+        None,
+    ));
+    let merge_patch = r#"{"metadata": {"labels": {"patched": "yes"}}}"#;
+    stdout_of(&kubectl(
+        &fleet,
+        &["patch", "configmap", "applied", "-n", "shop", "--type=merge", "-p", merge_patch],
+        None,
+    ));
+    assert_eq!(
+        stdout_of(&kubectl(
+            &fleet,
+            &["get", "configmap", "-n", "shop", "-l", "patched=yes", "-o", "jsonpath={.items[0].data.mode}"],
+            None
+        )),
+        "three"
+    );
     let labelled = stdout_of(&kubectl(&fleet, &["get", "pods", "-A", "-l", "app=storefront", "-o", "name"], None));
     assert!(!labelled.is_empty() && labelled.lines().all(|l| l.starts_with("pod/storefront")), "{labelled}");
     // Deleting a deployment takes its replica sets and pods with it.

@@ -554,14 +554,12 @@ fn patch(
         Ok(patch) => patch,
         Err(error) => return status_response(400, "BadRequest", &format!("the patch is not valid JSON: {error}")),
     };
-    if content_type.starts_with("application/json-patch+json") {
-        return status_response(
-            415,
-            "UnsupportedMediaType",
-            "JSON patch is not supported by the simulator; use a merge patch",
-        );
-    }
-    match cluster.mutate(|store| store.patch(kind, namespace, name, &patch, status_only)) {
+    let result = if content_type.starts_with("application/json-patch+json") {
+        cluster.mutate(|store| store.json_patch(kind, namespace, name, &patch))
+    } else {
+        cluster.mutate(|store| store.patch(kind, namespace, name, &patch, status_only))
+    };
+    match result {
         Ok(object) => json_response(StatusCode::OK, &object),
         Err(error) => store_error(&error),
     }
