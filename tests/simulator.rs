@@ -209,3 +209,20 @@ fn expired_watches_make_the_table_relist_without_flashing_or_losing_rows() {
         (names == ["added", "kept-1", "kept-2"] && t.status.values().all(|s| *s == ViewStatus::Live)).then_some(())
     });
 }
+
+#[test]
+fn kubectl_top_reads_the_simulated_metrics_api() {
+    let fleet = populated();
+    let nodes = stdout_of(&kubectl(&fleet, &["top", "nodes"], None));
+    assert!(nodes.contains("CPU(cores)") && nodes.contains("node-0") && nodes.contains("node-1"), "{nodes}");
+    let pods = stdout_of(&kubectl(&fleet, &["top", "pods", "-A"], None));
+    let rows: Vec<&str> = pods.lines().skip(1).collect();
+    assert!(!rows.is_empty(), "{pods}");
+    assert!(rows.iter().all(|row| row.contains('m') && row.contains("Mi")), "millicores and MiB: {pods}");
+    // Values move: two readings a few seconds apart differ somewhere.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_ne!(
+        stdout_of(&kubectl(&fleet, &["top", "pods", "-A", "--no-headers"], None)),
+        pods.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>()
+    );
+}

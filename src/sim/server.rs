@@ -301,7 +301,9 @@ fn aggregated(store: &Store, core: bool, version: &str) -> Value {
     let items: Vec<Value> = if core {
         vec![entry("", &["v1".to_string()])]
     } else {
-        groups(store).iter().map(|(g, v)| entry(g, v)).collect()
+        let mut items: Vec<Value> = groups(store).iter().map(|(g, v)| entry(g, v)).collect();
+        items.push(super::metrics::aggregated_group());
+        items
     };
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"), "metadata": {}, "items": items})
 }
@@ -376,6 +378,7 @@ fn discovery(cluster: &SimCluster, request: &Request<hyper::body::Incoming>, pat
                         .collect();
                     json!({"name": group, "versions": versions, "preferredVersion": versions[0]})
                 })
+                .chain(std::iter::once(super::metrics::api_group()))
                 .collect();
             Some(json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})))
         }
@@ -407,6 +410,11 @@ fn discovery(cluster: &SimCluster, request: &Request<hyper::body::Incoming>, pat
         other => {
             let parts: Vec<&str> = other.trim_matches('/').split('/').collect();
             match parts.as_slice() {
+                ["apis", "metrics.k8s.io", "v1beta1"] => Some(json_response(StatusCode::OK, &super::metrics::resource_list())),
+                ["apis", "metrics.k8s.io", "v1beta1", ..] => Some(match super::metrics::serve(&store, other) {
+                    Ok(value) => json_response(StatusCode::OK, &value),
+                    Err(message) => status_response(404, "NotFound", &message),
+                }),
                 ["apis", group, version] => Some(
                     resource_list(&store, group, version)
                         .map(|list| json_response(StatusCode::OK, &list))
