@@ -226,3 +226,41 @@ fn kubectl_top_reads_the_simulated_metrics_api() {
         pods.lines().skip(1).map(|l| format!("{l}\n")).collect::<String>()
     );
 }
+
+#[test]
+fn kubectl_logs_reads_and_follows_simulated_pod_logs() {
+    use std::io::BufRead;
+    let fleet = populated();
+    let pod =
+        stdout_of(&kubectl(&fleet, &["get", "pods", "-n", "shop", "-o", "jsonpath={.items[0].metadata.name}"], None));
+    let tail = stdout_of(&kubectl(&fleet, &["logs", "-n", "shop", &pod, "--tail=5", "--timestamps"], None));
+    assert_eq!(tail.lines().count(), 5, "{tail}");
+    assert!(tail.lines().all(|l| l.contains("Z ") && l.contains(&pod)), "{tail}");
+    let missing = kubectl(&fleet, &["logs", "-n", "shop", &pod, "-c", "nope"], None);
+    assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("not valid"));
+
+    let mut follow = std::process::Command::new("kubectl")
+        .args(["logs", "-n", "shop", &pod, "--tail=1", "-f"])
+        .env("KUBECONFIG", &fleet.kubeconfig_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl logs -f");
+    let stdout = follow.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::sync_channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let timeout = std::time::Duration::from_secs(10);
+    let first = lines_rx.recv_timeout(timeout).expect("the tail line");
+    let second = lines_rx.recv_timeout(timeout).expect("a followed line");
+    let third = lines_rx.recv_timeout(timeout).expect("another followed line");
+    // This process is ours: stop it by its PID.
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(first != second && second != third, "new lines keep arriving: {first} / {second} / {third}");
+}

@@ -4,6 +4,7 @@
 
 pub mod generator;
 pub mod kinds;
+pub mod logs;
 pub mod metrics;
 pub mod server;
 pub mod store;

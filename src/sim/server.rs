@@ -500,6 +500,13 @@ pub async fn handle(
         serde_json::from_slice::<Value>(&body)
             .map_err(|e| ApiError::new(400, "BadRequest", format!("the body is not valid JSON: {e}")))
     };
+    if method == Method::GET
+        && target.subresource.as_deref() == Some("log")
+        && kind.plural == "pods"
+        && kind.group.is_empty()
+    {
+        return Ok(pod_log(&cluster, &namespace, target.name.as_deref().unwrap_or_default(), &query));
+    }
     let response = match (method, &target.name) {
         (Method::GET, None) if query.get("watch").is_some_and(|w| w == "1" || w == "true") => {
             return Ok(watch(cluster.clone(), kind, target.namespace.clone(), &query, table, include_object));
@@ -667,6 +674,76 @@ fn list(
 }
 
 type Frame = Result<hyper::body::Frame<Bytes>, Infallible>;
+
+/// `GET .../pods/NAME/log`: the container's history, then, with `follow`, a line about every second.
+fn pod_log(cluster: &Arc<SimCluster>, namespace: &str, name: &str, query: &HashMap<String, String>) -> Response<Body> {
+    use super::logs::{LogOptions, history, line};
+    let pods = cluster.lock().kind("", "v1", "pods").cloned();
+    let Some(pods) = pods else { return status_response(404, "NotFound", "pods are not served") };
+    let pod = match cluster.lock().get(&pods, namespace, name) {
+        Ok(pod) => pod,
+        Err(error) => return store_error(&error),
+    };
+    let containers: Vec<String> = pod
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .map(|c| c.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let container = match (query.get("container"), containers.as_slice()) {
+        (Some(wanted), _) if containers.contains(wanted) => wanted.clone(),
+        (Some(wanted), _) => {
+            return status_response(400, "BadRequest", &format!("container {wanted} is not valid for pod {name}"));
+        }
+        (None, [only]) => only.clone(),
+        (None, _) => {
+            return status_response(
+                400,
+                "BadRequest",
+                &format!("a container name must be specified for pod {name}, choose one of: {containers:?}"),
+            );
+        }
+    };
+    let flag = |key: &str| query.get(key).is_some_and(|v| v == "true" || v == "1");
+    let options = LogOptions {
+        tail_lines: query.get("tailLines").and_then(|v| v.parse().ok()),
+        since_seconds: query.get("sinceSeconds").and_then(|v| v.parse().ok()),
+        timestamps: flag("timestamps"),
+        previous: flag("previous"),
+        follow: flag("follow"),
+    };
+    let started = pod["metadata"]["creationTimestamp"]
+        .as_str()
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map_or(0, |t| t.as_second())
+        .saturating_sub(600);
+    let now = jiff::Timestamp::now().as_second();
+    let key = format!("{namespace}/{name}/{container}");
+    let past = history(&key, started, now, &options).concat();
+    let mut response = if options.follow && !options.previous {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Frame>(16);
+        tokio::spawn(async move {
+            if tx.send(Ok(hyper::body::Frame::data(Bytes::from(past)))).await.is_err() {
+                return;
+            }
+            let mut index = ((now - started).max(0) / 2).clamp(1, 5_000) as u64;
+            let mut ticker = tokio::time::interval(Duration::from_millis(1000));
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let text = line(&key, index, jiff::Timestamp::now().as_second(), options.timestamps);
+                index += 1;
+                if tx.send(Ok(hyper::body::Frame::data(Bytes::from(text)))).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Response::new(StreamBody::new(tokio_stream_from(rx)).boxed())
+    } else {
+        Response::new(full(past))
+    };
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain"));
+    response
+}
 
 fn watch_line(event_type: &str, object: Value) -> Frame {
     let mut line = serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
