@@ -57,6 +57,28 @@ fn stdout_of(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// Starts a long-running kubectl (a watch, `logs -f`) and hands its output lines over a channel.
+fn spawn_lines(fleet: &klieg::sim::Fleet, args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new("kubectl")
+        .args(args)
+        .env("KUBECONFIG", &fleet.kubeconfig_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("kubectl");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines_tx, lines_rx) = std::sync::mpsc::sync_channel(16);
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, lines_rx)
+}
+
 #[test]
 fn kubectl_gets_applies_and_deletes_against_the_simulator() {
     let fleet = populated();
@@ -119,24 +141,8 @@ fn kubectl_gets_applies_and_deletes_against_the_simulator() {
 
 #[test]
 fn kubectl_watch_streams_changes_from_the_simulator() {
-    use std::io::BufRead;
     let fleet = populated();
-    let mut watch = std::process::Command::new("kubectl")
-        .args(["get", "configmaps", "-n", "shop", "--watch-only", "-o", "name"])
-        .env("KUBECONFIG", &fleet.kubeconfig_path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("kubectl watch");
-    let stdout = watch.stdout.take().expect("stdout");
-    let (lines_tx, lines_rx) = std::sync::mpsc::sync_channel(16);
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut watch, lines_rx) = spawn_lines(&fleet, &["get", "configmaps", "-n", "shop", "--watch-only", "-o", "name"]);
     std::thread::sleep(std::time::Duration::from_secs(1));
     stdout_of(&kubectl(&fleet, &["create", "configmap", "watched", "-n", "shop"], None));
     let line = lines_rx.recv_timeout(std::time::Duration::from_secs(15)).expect("a watch event");
@@ -229,7 +235,6 @@ fn kubectl_top_reads_the_simulated_metrics_api() {
 
 #[test]
 fn kubectl_logs_reads_and_follows_simulated_pod_logs() {
-    use std::io::BufRead;
     let fleet = populated();
     let pod =
         stdout_of(&kubectl(&fleet, &["get", "pods", "-n", "shop", "-o", "jsonpath={.items[0].metadata.name}"], None));
@@ -239,22 +244,7 @@ fn kubectl_logs_reads_and_follows_simulated_pod_logs() {
     let missing = kubectl(&fleet, &["logs", "-n", "shop", &pod, "-c", "nope"], None);
     assert!(!missing.status.success() && String::from_utf8_lossy(&missing.stderr).contains("not valid"));
 
-    let mut follow = std::process::Command::new("kubectl")
-        .args(["logs", "-n", "shop", &pod, "--tail=1", "-f"])
-        .env("KUBECONFIG", &fleet.kubeconfig_path)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("kubectl logs -f");
-    let stdout = follow.stdout.take().expect("stdout");
-    let (lines_tx, lines_rx) = std::sync::mpsc::sync_channel(16);
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let (mut follow, lines_rx) = spawn_lines(&fleet, &["logs", "-n", "shop", &pod, "--tail=1", "-f"]);
     let timeout = std::time::Duration::from_secs(10);
     let first = lines_rx.recv_timeout(timeout).expect("the tail line");
     let second = lines_rx.recv_timeout(timeout).expect("a followed line");
