@@ -186,22 +186,17 @@ fn context_entry(merged: &Kubeconfig, name: &str, source: Arc<str>) -> ContextEn
 }
 
 /// Builds the client configuration of one context; certificate files are read here.
-pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, KubeconfigError> {
-    let kubeconfig = match &entry.config {
-        Ok(config) => config.clone(),
-        Err(error) => return Err(KubeconfigError::Context(clone_error(error))),
-    };
+/// An entry that failed to load returns its own error, so its kind (malformed file…) is kept.
+pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Arc<KubeconfigError>> {
+    let kubeconfig = entry.config.clone()?;
     let options = KubeConfigOptions { context: Some(entry.id.to_string()), cluster: None, user: None };
-    let mut config =
-        kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.map_err(KubeconfigError::Context)?;
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|error| Arc::new(KubeconfigError::Context(error)))?;
     // kube's built-in retry holds a failing request for up to 15 attempts with growing delays, so
     // an outage would show as minutes of silence. Watchers retry on their own and report each failure.
     config.default_retry = false;
     Ok(config)
-}
-
-fn clone_error(error: &KubeconfigError) -> kube::config::KubeconfigError {
-    kube::config::KubeconfigError::LoadContext(error.to_string())
 }
 
 #[cfg(test)]

@@ -137,12 +137,11 @@ impl FleetState {
         }
     }
 
-    /// Replaces the set of contexts; returns which ids are new or changed.
+    /// Replaces the set of contexts, dropping the state of contexts that are gone.
     fn set_contexts(&self, entries: &[ContextEntry]) {
         let mut inner = self.lock();
         inner.order = entries.iter().map(|e| e.id.clone()).collect();
-        let keep: BTreeSet<&ClusterId> = inner.order.iter().collect();
-        let keep: BTreeSet<ClusterId> = keep.into_iter().cloned().collect();
+        let keep: BTreeSet<ClusterId> = inner.order.iter().cloned().collect();
         inner.infos.retain(|id, _| keep.contains(id));
         inner.clients.retain(|id, _| keep.contains(id));
         for entry in entries {
@@ -349,15 +348,10 @@ fn failed(kind: ClusterErrorKind, detail: String) -> ClusterState {
 /// Connects one context, discovers its kinds and follows its namespaces and CRDs.
 async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
     let id = entry.id.clone();
-    if let Err(error) = &entry.config {
-        let state = failed(error.kind(), errors::error_chain(error.as_ref()));
-        fleet.update(&id, |info| info.state = state);
-        return;
-    }
     let config = match kubeconfig::client_config(&entry).await {
         Ok(config) => config,
         Err(error) => {
-            let state = failed(error.kind(), errors::error_chain(&error));
+            let state = failed(error.kind(), errors::error_chain(error.as_ref()));
             fleet.update(&id, |info| info.state = state);
             return;
         }

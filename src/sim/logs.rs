@@ -22,9 +22,7 @@ pub fn line(container_key: &str, index: u64, unix_secs: i64, timestamps: bool) -
     );
     let message = MESSAGES[rng.below(MESSAGES.len())];
     let level = if message.contains("slow") || message.contains(" 404 ") { "WARN" } else { "INFO" };
-    let time = jiff::Timestamp::from_second(unix_secs)
-        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default();
+    let time = jiff::Timestamp::from_second(unix_secs).map(super::store::rfc3339).unwrap_or_default();
     let text = format!("{level} [{container_key}] #{index} {message}");
     if timestamps { format!("{time} {text}\n") } else { format!("{text}\n") }
 }

@@ -95,7 +95,12 @@ pub fn kind_key(group: &str, plural: &str) -> String {
 }
 
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    rfc3339(jiff::Timestamp::now())
+}
+
+/// A timestamp as Kubernetes writes it: RFC 3339, whole seconds, UTC.
+pub fn rfc3339(timestamp: jiff::Timestamp) -> String {
+    timestamp.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
 /// A parsed `fieldSelector`: `path=value` and `path!=value` terms on dotted paths.

@@ -41,7 +41,10 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
     };
     ui.horizontal(|ui| {
         let mut selected = state.selected_clusters.contains(&cluster.id);
-        let usable = !matches!(&cluster.state, ClusterState::Failed { kind, .. } if matches!(kind, crate::model::ClusterErrorKind::MalformedKubeconfig));
+        let usable = !matches!(
+            cluster.state,
+            ClusterState::Failed { kind: crate::model::ClusterErrorKind::MalformedKubeconfig, .. }
+        );
         let checkbox = ui.add_enabled(usable, egui::Checkbox::new(&mut selected, cluster.id.as_str()));
         if checkbox.changed() {
             if selected {
@@ -50,9 +53,14 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
                 state.selected_clusters.remove(&cluster.id);
             }
         }
-        checkbox.on_hover_text(format!("{}\n{}", t!("cluster.source", file = cluster.source), cluster.server_url.as_deref().unwrap_or("")));
+        checkbox.on_hover_text(format!(
+            "{}\n{}",
+            t!("cluster.source", file = cluster.source),
+            cluster.server_url.as_deref().unwrap_or("")
+        ));
         if cluster.insecure_tls {
-            ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), "⚠").on_hover_text(t!("cluster.insecure_tls"));
+            ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), "⚠")
+                .on_hover_text(t!("cluster.insecure_tls"));
         }
     });
     let status_label = ui.indent(("status", cluster.id.as_str()), |ui| {
