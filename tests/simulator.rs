@@ -254,3 +254,104 @@ fn kubectl_logs_reads_and_follows_simulated_pod_logs() {
     let _ = follow.wait();
     assert!(first != second && second != third, "new lines keep arriving: {first} / {second} / {third}");
 }
+
+/// A kube-rs client for the fleet's only context, and the name of a pod in `shop`.
+async fn kube_client(fleet: &klieg::sim::Fleet) -> (kube::Client, String) {
+    let kubeconfig = kube::config::Kubeconfig::read_from(&fleet.kubeconfig_path).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await.expect("config");
+    let client = kube::Client::try_from(config).expect("client");
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client.clone(), "shop");
+    let list = pods.list(&Default::default()).await.expect("pods");
+    let name = list.items.first().and_then(|p| p.metadata.name.clone()).expect("a pod in shop");
+    (client, name)
+}
+
+async fn read_until(reader: &mut (impl tokio::io::AsyncRead + Unpin), needle: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    let read = async {
+        while !seen.contains(needle) {
+            let n = reader.read(&mut buffer).await.expect("read");
+            assert!(n > 0, "stream ended before {needle:?}; got {seen:?}");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), read).await.expect("output in time");
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_over_websocket_runs_commands_and_an_interactive_terminal() {
+    use kube::api::AttachParams;
+    use tokio::io::AsyncWriteExt;
+    let fleet = populated();
+    let (client, pod) = kube_client(&fleet).await;
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, "shop");
+
+    let mut once = pods.exec(&pod, ["cat", "/etc/hostname"], &AttachParams::default()).await.expect("exec");
+    let output = read_until(&mut once.stdout().expect("stdout"), "\n").await;
+    assert_eq!(output, format!("{pod}\n"));
+    let status = once.take_status().expect("status").await.expect("a status");
+    assert_eq!(status.status.as_deref(), Some("Success"));
+
+    let mut failing = pods.exec(&pod, ["sh", "-c", "exit 7"], &AttachParams::default()).await.expect("exec");
+    let status = failing.take_status().expect("status").await.expect("a status");
+    assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+    assert!(status.message.unwrap_or_default().contains("exit code 7"));
+
+    let mut shell =
+        pods.exec(&pod, ["/bin/sh"], &AttachParams::interactive_tty().stderr(false)).await.expect("exec a shell");
+    let mut stdin = shell.stdin().expect("stdin");
+    let mut stdout = shell.stdout().expect("stdout");
+    read_until(&mut stdout, "# ").await;
+    let mut resize = shell.terminal_size().expect("resize channel");
+    futures::SinkExt::send(&mut resize, kube::api::TerminalSize { width: 132, height: 43 }).await.expect("resize");
+    stdin.write_all(b"stty size\r").await.expect("typed");
+    let echoed = read_until(&mut stdout, "43 132").await;
+    assert!(echoed.contains("stty size\r\n"), "the TTY echoes typing: {echoed:?}");
+    stdin.write_all(b"exit 0\r").await.expect("typed");
+    let status = shell.take_status().expect("status").await.expect("a status");
+    assert_eq!(status.status.as_deref(), Some("Success"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn port_forward_over_websocket_carries_bytes_and_reports_closed_ports() {
+    use tokio::io::AsyncWriteExt;
+    let fleet = populated();
+    let (client, pod) = kube_client(&fleet).await;
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(client, "shop");
+
+    let mut forward = pods.portforward(&pod, &[8080]).await.expect("port-forward");
+    let mut stream = forward.take_stream(8080).expect("a stream for 8080");
+    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n").await.expect("request sent");
+    let reply = read_until(&mut stream, "request: GET /healthz").await;
+    assert!(reply.starts_with("HTTP/1.1 200 OK") && reply.contains(&format!("Hello from {pod} on port 8080")));
+    stream.write_all(b"\x00raw bytes").await.expect("bytes sent");
+    read_until(&mut stream, "\u{0}raw bytes").await;
+
+    let mut closed = pods.portforward(&pod, &[9999]).await.expect("port-forward");
+    let mut stream = closed.take_stream(9999).expect("a stream for 9999");
+    let error = closed.take_error(9999).expect("an error channel");
+    stream.write_all(b"hello").await.expect("bytes sent");
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), error).await.expect("in time");
+    assert!(message.unwrap_or_default().contains("connection refused"));
+}
+
+#[test]
+fn kubectl_exec_runs_commands_in_simulated_pods() {
+    let fleet = populated();
+    let pod =
+        stdout_of(&kubectl(&fleet, &["get", "pods", "-n", "shop", "-o", "jsonpath={.items[0].metadata.name}"], None));
+    let release = stdout_of(&kubectl(&fleet, &["exec", "-n", "shop", &pod, "--", "cat", "/etc/os-release"], None));
+    assert!(release.contains("Debian GNU/Linux 12"), "{release}");
+    let session = stdout_of(&kubectl(
+        &fleet,
+        &["exec", "-i", "-n", "shop", &pod, "--", "sh"],
+        Some("hostname\nwhoami\nexit 0\n"),
+    ));
+    assert_eq!(session, format!("{pod}\nroot\n"));
+    let failed = kubectl(&fleet, &["exec", "-n", "shop", &pod, "--", "ls", "/nope"], None);
+    assert_eq!(failed.status.code(), Some(2), "kubectl passes the exit code on");
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("No such file or directory"));
+}

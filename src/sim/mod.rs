@@ -8,6 +8,7 @@ pub mod logs;
 pub mod metrics;
 pub mod server;
 pub mod store;
+pub mod stream;
 
 use server::SimCluster;
 use std::net::SocketAddr;

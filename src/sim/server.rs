@@ -170,7 +170,7 @@ fn query_map(uri: &http::Uri) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
-fn percent_decode(text: &str) -> Option<String> {
+pub(crate) fn percent_decode(text: &str) -> Option<String> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -433,7 +433,7 @@ fn discovery(cluster: &SimCluster, request: &Request<hyper::body::Incoming>, pat
 /// Serves one request.
 pub async fn handle(
     cluster: Arc<SimCluster>,
-    request: Request<hyper::body::Incoming>,
+    mut request: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let faults = &cluster.faults;
     let latency = faults.latency_ms.load(Ordering::Relaxed);
@@ -487,6 +487,13 @@ pub async fn handle(
     };
     let query = query_map(request.uri());
     let namespace = target.namespace.clone().unwrap_or_default();
+    if kind.plural == "pods"
+        && kind.group.is_empty()
+        && matches!(target.subresource.as_deref(), Some("exec" | "attach" | "portforward"))
+        && matches!(*request.method(), Method::GET | Method::POST)
+    {
+        return Ok(pod_stream(&cluster, &mut request, &namespace, &target, &query));
+    }
     let table = wants_table(&request);
     let include_object = query.get("includeObject").map(String::as_str).unwrap_or("Metadata").to_string();
     let method = request.method().clone();
@@ -675,33 +682,105 @@ fn list(
 
 type Frame = Result<hyper::body::Frame<Bytes>, Infallible>;
 
-/// `GET .../pods/NAME/log`: the container's history, then, with `follow`, a line about every second.
-fn pod_log(cluster: &Arc<SimCluster>, namespace: &str, name: &str, query: &HashMap<String, String>) -> Response<Body> {
-    use super::logs::{LogOptions, history, line};
-    let pods = cluster.lock().kind("", "v1", "pods").cloned();
-    let Some(pods) = pods else { return status_response(404, "NotFound", "pods are not served") };
-    let pod = match cluster.lock().get(&pods, namespace, name) {
-        Ok(pod) => pod,
-        Err(error) => return store_error(&error),
+fn get_pod(cluster: &SimCluster, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
+    let store = cluster.lock();
+    let Some(pods) = store.kind("", "v1", "pods") else {
+        return Err(ApiError::new(404, "NotFound", "pods are not served"));
     };
+    Ok(store.get(pods, namespace, name)?)
+}
+
+/// The pod `name` and the container a log/exec/attach request names (or its only container).
+fn pod_and_container(
+    cluster: &SimCluster,
+    namespace: &str,
+    name: &str,
+    wanted: Option<&String>,
+) -> Result<(Arc<Value>, String), ApiError> {
+    let pod = get_pod(cluster, namespace, name)?;
     let containers: Vec<String> = pod
         .pointer("/spec/containers")
         .and_then(Value::as_array)
         .map(|c| c.iter().filter_map(|c| c["name"].as_str().map(str::to_string)).collect())
         .unwrap_or_default();
-    let container = match (query.get("container"), containers.as_slice()) {
+    let container = match (wanted, containers.as_slice()) {
         (Some(wanted), _) if containers.contains(wanted) => wanted.clone(),
         (Some(wanted), _) => {
-            return status_response(400, "BadRequest", &format!("container {wanted} is not valid for pod {name}"));
+            return Err(ApiError::new(400, "BadRequest", format!("container {wanted} is not valid for pod {name}")));
         }
         (None, [only]) => only.clone(),
         (None, _) => {
-            return status_response(
+            return Err(ApiError::new(
                 400,
                 "BadRequest",
-                &format!("a container name must be specified for pod {name}, choose one of: {containers:?}"),
-            );
+                format!("a container name must be specified for pod {name}, choose one of: {containers:?}"),
+            ));
         }
+    };
+    Ok((pod, container))
+}
+
+/// `pods/NAME/exec`, `attach` and `portforward` over WebSocket (see `stream`).
+fn pod_stream(
+    cluster: &SimCluster,
+    request: &mut Request<hyper::body::Incoming>,
+    namespace: &str,
+    target: &Target,
+    query: &HashMap<String, String>,
+) -> Response<Body> {
+    use super::stream::{ExecSpec, query_values, run_exec, run_port_forward, upgrade};
+    let name = target.name.clone().unwrap_or_default();
+    let flag = |key: &str| query.get(key).is_some_and(|v| v == "true" || v == "1");
+    if target.subresource.as_deref() == Some("portforward") {
+        let pod = match get_pod(cluster, namespace, &name) {
+            Ok(pod) => pod,
+            Err(error) => return error.response(),
+        };
+        let ports: Vec<u16> = query_values(request.uri(), "ports")
+            .iter()
+            .flat_map(|v| v.split(',').map(str::trim).map(str::parse::<u16>).collect::<Vec<_>>())
+            .collect::<Result<_, _>>()
+            .unwrap_or_default();
+        if ports.is_empty() {
+            return status_response(400, "BadRequest", "query parameter \"ports\" is required: a list of port numbers");
+        }
+        let open_ports: Vec<u16> = pod
+            .pointer("/spec/containers")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+            .filter_map(|p| p["containerPort"].as_u64().and_then(|p| u16::try_from(p).ok()))
+            .collect();
+        let namespace = namespace.to_string();
+        return upgrade(request, move |ws, _| run_port_forward(ws, namespace, name, ports, open_ports));
+    }
+    let (_, container) = match pod_and_container(cluster, namespace, &name, query.get("container")) {
+        Ok(found) => found,
+        Err(error) => return error.response(),
+    };
+    let attach = target.subresource.as_deref() == Some("attach");
+    let command = if attach { vec!["/bin/sh".to_string()] } else { query_values(request.uri(), "command") };
+    if command.is_empty() {
+        return status_response(400, "BadRequest", "you must specify at least 1 command");
+    }
+    let spec = ExecSpec {
+        command,
+        stdin: flag("stdin"),
+        tty: flag("tty"),
+        namespace: namespace.to_string(),
+        pod: name,
+        container,
+    };
+    upgrade(request, move |ws, _| run_exec(ws, spec))
+}
+
+/// `GET .../pods/NAME/log`: the container's history, then, with `follow`, a line about every second.
+fn pod_log(cluster: &Arc<SimCluster>, namespace: &str, name: &str, query: &HashMap<String, String>) -> Response<Body> {
+    use super::logs::{LogOptions, history, line};
+    let (pod, container) = match pod_and_container(cluster, namespace, name, query.get("container")) {
+        Ok(found) => found,
+        Err(error) => return error.response(),
     };
     let flag = |key: &str| query.get(key).is_some_and(|v| v == "true" || v == "1");
     let options = LogOptions {
