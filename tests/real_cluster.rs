@@ -30,6 +30,11 @@ fn broken_kubeconfigs_give_one_clear_error_each_while_a_good_one_works() {
 }
 
 #[test]
+fn access_reviews_and_requests_follow_rbac() {
+    suite::access_reviews_and_requests_follow_rbac(TestCluster::shared());
+}
+
+#[test]
 fn kubeconfig_edits_are_picked_up_live() {
     suite::kubeconfig_edits_are_picked_up_live(TestCluster::shared());
 }

@@ -6,6 +6,7 @@ pub mod generator;
 pub mod kinds;
 pub mod logs;
 pub mod metrics;
+pub mod rbac;
 pub mod server;
 pub mod store;
 pub mod stream;

@@ -3,6 +3,7 @@
 //! faults. Runs on the simulator's tokio runtime; one task per connection.
 
 use super::kinds::{SimKind, cells, column_definitions};
+use super::rbac::{Attributes, User, access_review, authorize, rules_review, verb_for};
 use super::store::{FieldSelector, ListOptions, Store, StoreError, kind_key};
 use crate::model::LabelSelector;
 use bytes::Bytes;
@@ -40,9 +41,9 @@ pub struct Faults {
 pub struct SimCluster {
     pub name: String,
     pub git_version: String,
-    /// The kubeconfig's token; more can be accepted with `accept_token` (per-user tokens).
+    /// The kubeconfig's token, an admin's (`system:masters`); `add_user` adds more users.
     pub token: String,
-    accepted_tokens: Mutex<Vec<String>>,
+    users: Mutex<HashMap<String, User>>,
     pub store: Mutex<Store>,
     pub changes: broadcast::Sender<Arc<super::store::StoredEvent>>,
     pub faults: Faults,
@@ -53,25 +54,33 @@ pub struct SimCluster {
 impl SimCluster {
     pub fn new(name: &str, git_version: &str, token: &str) -> Self {
         let (changes, _) = broadcast::channel(8192);
-        Self {
+        let cluster = Self {
             name: name.into(),
             git_version: git_version.into(),
             token: token.into(),
-            accepted_tokens: Mutex::new(vec![token.to_string()]),
+            users: Mutex::new(HashMap::from([(token.to_string(), User::new("admin", &["system:masters"]))])),
             store: Mutex::new(Store::new()),
             changes,
             faults: Faults::default(),
             bookmark_interval: Duration::from_secs(15),
-        }
+        };
+        cluster.mutate(|store| {
+            if let Some(kind) = store.kind("rbac.authorization.k8s.io", "v1", "clusterroles").cloned() {
+                for role in super::rbac::bootstrap_roles() {
+                    let _ = store.create(&kind, "", role);
+                }
+            }
+        });
+        cluster
     }
 
-    /// Accepts another bearer token (another user of the same cluster).
-    pub fn accept_token(&self, token: &str) {
-        self.accepted_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(token.to_string());
+    /// Accepts a bearer token as `user`, whose rights come from the stored RBAC objects.
+    pub fn add_user(&self, token: &str, user: User) {
+        self.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(token.to_string(), user);
     }
 
-    fn token_accepted(&self, token: &str) -> bool {
-        self.accepted_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().any(|t| t == token)
+    fn user_for(&self, token: &str) -> Option<User> {
+        self.users.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(token).cloned()
     }
 
     /// Forgets the watch history and ends every open watch, so clients resuming from their last
@@ -459,22 +468,41 @@ pub async fn handle(
             "an error on the server (simulated) has prevented the request from succeeding",
         ));
     }
-    let authorized = request
+    let user = request
         .headers()
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .is_some_and(|token| cluster.token_accepted(token));
+        .and_then(|token| cluster.user_for(token));
     let path = request.uri().path().to_string();
-    if !authorized && !matches!(path.as_str(), "/healthz" | "/readyz" | "/livez") {
+    let Some(user) = user else {
+        if matches!(path.as_str(), "/healthz" | "/readyz" | "/livez") {
+            return Ok(json_response(StatusCode::OK, &json!("ok")));
+        }
         return Ok(status_response(401, "Unauthorized", "Unauthorized"));
+    };
+    if request.method() == Method::POST
+        && let Some(review) = SelfReview::at(&path)
+    {
+        return Ok(self_review(&cluster, &user, review, request.into_body()).await);
+    }
+    let target = parse_target(&path);
+    if target.is_none() {
+        let attributes = Attributes {
+            verb: request.method().as_str().to_ascii_lowercase(),
+            path: Some(path.clone()),
+            ..Attributes::default()
+        };
+        if !authorize(&cluster.lock(), &user, &attributes).0 {
+            return Ok(status_response(403, "Forbidden", &attributes.forbidden_message(&user)));
+        }
     }
     if request.method() == Method::GET
         && let Some(response) = discovery(&cluster, &request, &path)
     {
         return Ok(response);
     }
-    let Some(target) = parse_target(&path) else {
+    let Some(target) = target else {
         return Ok(status_response(404, "NotFound", "the server could not find the requested resource"));
     };
     let kind = cluster.lock().kind(&target.group, &target.version, &target.plural).cloned();
@@ -487,6 +515,24 @@ pub async fn handle(
     };
     let query = query_map(request.uri());
     let namespace = target.namespace.clone().unwrap_or_default();
+    let attributes = Attributes {
+        verb: verb_for(
+            request.method(),
+            target.name.is_some(),
+            query.get("watch").is_some_and(|w| w == "1" || w == "true"),
+            target.subresource.as_deref(),
+        )
+        .into(),
+        group: kind.group.clone(),
+        resource: kind.plural.clone(),
+        subresource: target.subresource.clone().unwrap_or_default(),
+        namespace: namespace.clone(),
+        name: target.name.clone().unwrap_or_default(),
+        path: None,
+    };
+    if !authorize(&cluster.lock(), &user, &attributes).0 {
+        return Ok(status_response(403, "Forbidden", &attributes.forbidden_message(&user)));
+    }
     if kind.plural == "pods"
         && kind.group.is_empty()
         && matches!(target.subresource.as_deref(), Some("exec" | "attach" | "portforward"))
@@ -585,6 +631,48 @@ fn patch(
         Ok(object) => json_response(StatusCode::OK, &object),
         Err(error) => store_error(&error),
     }
+}
+
+/// The reviews a user may ask about themselves: answered from the stored RBAC objects, never stored.
+#[derive(Clone, Copy)]
+enum SelfReview {
+    Access,
+    Rules,
+    Identity,
+}
+
+impl SelfReview {
+    fn at(path: &str) -> Option<Self> {
+        match path.trim_end_matches('/') {
+            "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews" => Some(Self::Access),
+            "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews" => Some(Self::Rules),
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews" => Some(Self::Identity),
+            _ => None,
+        }
+    }
+}
+
+/// `POST` of a SelfSubjectAccessReview, SelfSubjectRulesReview or SelfSubjectReview.
+async fn self_review(
+    cluster: &SimCluster,
+    user: &User,
+    review: SelfReview,
+    body: hyper::body::Incoming,
+) -> Response<Body> {
+    let request: Value = match body.collect().await.map(|b| serde_json::from_slice(&b.to_bytes())) {
+        Ok(Ok(request)) => request,
+        Ok(Err(error)) => return status_response(400, "BadRequest", &format!("the body is not valid JSON: {error}")),
+        Err(error) => return status_response(400, "BadRequest", &format!("could not read the body: {error}")),
+    };
+    let answer = match review {
+        SelfReview::Access => access_review(&cluster.lock(), user, request),
+        SelfReview::Rules => rules_review(&cluster.lock(), user, request),
+        SelfReview::Identity => {
+            json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {"creationTimestamp": null},
+            "status": {"userInfo": {"username": user.name, "groups": user.groups}}})
+        }
+    };
+    json_response(StatusCode::CREATED, &answer)
 }
 
 /// A Table of `objects`; `headers` adds column definitions (lists and a watch's first event).

@@ -225,6 +225,19 @@ impl Store {
         self.objects.get(kind_key)?.values().nth(n).cloned()
     }
 
+    /// One object by group, plural, namespace ("" for cluster-scoped) and name.
+    pub fn get_by_plural(&self, group: &str, plural: &str, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        self.objects.get(&kind_key(group, plural))?.get(&(namespace.to_string(), name.to_string())).cloned()
+    }
+
+    /// Every object of a kind, in all namespaces.
+    pub fn all_of(&self, group: &str, plural: &str) -> Vec<Arc<Value>> {
+        self.objects
+            .get(&kind_key(group, plural))
+            .map(|objects| objects.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn count(&self, kind_key: &str) -> usize {
         self.objects.get(kind_key).map_or(0, BTreeMap::len)
     }

@@ -156,9 +156,12 @@ impl SimServer {
             klieg::sim::ClusterSpec { name: "sim-admin".into(), git_version: "v1.31.2".into(), nodes: 0, pods: 0 };
         let fleet =
             klieg::sim::Fleet::start(vec![spec], 0.0, Some(dir.path().join("kubeconfig"))).expect("simulator starts");
-        for token in ["admin-token", "viewer-token", "team-token"] {
-            fleet.clusters[0].accept_token(token);
-        }
+        // The same users as tests/cluster/cluster.sh's token file.
+        use klieg::sim::rbac::User;
+        let cluster = &fleet.clusters[0];
+        cluster.add_user("admin-token", User::new("admin", &["system:masters"]));
+        cluster.add_user("viewer-token", User::new("viewer", &[]));
+        cluster.add_user("team-token", User::new("team-user", &[]));
         let ca = dir.path().join("ca.crt");
         std::fs::write(&ca, &fleet.ca_pem).expect("write CA");
         let url = fleet.server_urls[0].clone();

@@ -247,3 +247,47 @@ pub fn table_recovers_after_the_server_restarts(cluster: &dyn ApiServer) {
     });
     assert_eq!(table.rows.len(), expected.len(), "no duplicate rows: {:?}", row_names(&table));
 }
+
+/// As `team-user`, whom a RoleBinding lets read pods in one namespace only: access reviews,
+/// rules reviews and real requests all follow the stored RBAC objects.
+pub fn access_reviews_and_requests_follow_rbac(cluster: &dyn ApiServer) {
+    cluster.apply(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: rbac-suite}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: pod-reader, namespace: rbac-suite}\nrules:\n- apiGroups: [\"\"]\n  resources: [pods, pods/log]\n  verbs: [get, list, watch]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-reads-pods, namespace: rbac-suite}\nsubjects:\n- {kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}\nroleRef: {kind: Role, name: pod-reader, apiGroup: rbac.authorization.k8s.io}\n",
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let team = dir.path().join("team.yaml");
+    std::fs::write(&team, cluster.kubeconfig_text("team", "team-token")).expect("write");
+    let can_i = |args: &[&str]| {
+        let output = super::run_kubectl(&team, &[&["auth", "can-i"], args].concat(), None);
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
+    };
+    // The real authorizer learns of new bindings through an informer: give it a moment.
+    let deadline = std::time::Instant::now() + WAIT;
+    while can_i(&["list", "pods", "-n", "rbac-suite"]) != "yes" {
+        assert!(std::time::Instant::now() < deadline, "the RoleBinding never took effect");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(can_i(&["get", "pods/log", "-n", "rbac-suite"]), "yes");
+    assert_eq!(can_i(&["delete", "pods", "-n", "rbac-suite"]), "no");
+    assert_eq!(can_i(&["list", "pods", "-n", "default"]), "no");
+    assert_eq!(can_i(&["list", "pods", "--all-namespaces"]), "no");
+    assert_eq!(can_i(&["list", "secrets", "-n", "rbac-suite"]), "no");
+
+    let rules = super::run_kubectl(&team, &["auth", "can-i", "--list", "-n", "rbac-suite"], None);
+    let rules = String::from_utf8_lossy(&rules.stdout).to_string();
+    let pods_line = rules.lines().find(|l| l.starts_with("pods ")).unwrap_or_else(|| panic!("no pods rule in {rules}"));
+    assert!(pods_line.contains("[get list watch]"), "{pods_line}");
+    assert!(rules.lines().any(|l| l.starts_with("selfsubjectaccessreviews.authorization.k8s.io")), "{rules}");
+
+    let allowed = super::run_kubectl(&team, &["get", "pods", "-n", "rbac-suite"], None);
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stderr));
+    let denied = super::run_kubectl(&team, &["get", "pods", "-n", "default"], None);
+    assert!(!denied.status.success());
+    assert!(
+        String::from_utf8_lossy(&denied.stderr).contains(
+            "pods is forbidden: User \"team-user\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""
+        ),
+        "{}",
+        String::from_utf8_lossy(&denied.stderr)
+    );
+}
