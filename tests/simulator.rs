@@ -360,3 +360,8 @@ fn kubectl_exec_runs_commands_in_simulated_pods() {
     assert_eq!(failed.status.code(), Some(2), "kubectl passes the exit code on");
     assert!(String::from_utf8_lossy(&failed.stderr).contains("No such file or directory"));
 }
+
+#[test]
+fn patches_apply_and_deletion_behave_like_the_apiserver() {
+    suite::patches_apply_and_deletion_behave_like_the_apiserver(SimServer::shared());
+}

@@ -5,6 +5,7 @@
 pub mod generator;
 pub mod kinds;
 pub mod logs;
+pub mod merge;
 pub mod metrics;
 pub mod rbac;
 pub mod server;

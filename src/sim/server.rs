@@ -4,7 +4,7 @@
 
 use super::kinds::{SimKind, cells, column_definitions};
 use super::rbac::{Attributes, User, access_review, authorize, rules_review, verb_for};
-use super::store::{FieldSelector, ListOptions, Store, StoreError, kind_key};
+use super::store::{FieldSelector, ListOptions, Propagation, Store, StoreError, kind_key};
 use crate::model::LabelSelector;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
@@ -543,6 +543,11 @@ pub async fn handle(
     let table = wants_table(&request);
     let include_object = query.get("includeObject").map(String::as_str).unwrap_or("Metadata").to_string();
     let method = request.method().clone();
+    // Writes are recorded under the named field manager, else the client's name (as the apiserver does).
+    let manager = query.get("fieldManager").cloned().unwrap_or_else(|| {
+        let agent = request.headers().get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+        agent.split('/').next().unwrap_or(agent).to_string()
+    });
     let content_type =
         request.headers().get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
     let body = match request.into_body().collect().await {
@@ -553,6 +558,17 @@ pub async fn handle(
         serde_json::from_slice::<Value>(&body)
             .map_err(|e| ApiError::new(400, "BadRequest", format!("the body is not valid JSON: {e}")))
     };
+    if target.subresource.as_deref() == Some("scale") {
+        let name = target.name.clone().unwrap_or_default();
+        return Ok(scale(
+            &cluster,
+            &kind,
+            Write { namespace: &namespace, name: &name, manager: &manager, query: &query },
+            &method,
+            &content_type,
+            &body,
+        ));
+    }
     if method == Method::GET
         && target.subresource.as_deref() == Some("log")
         && kind.plural == "pods"
@@ -576,32 +592,60 @@ pub async fn handle(
             Err(error) => store_error(&error),
         },
         (Method::POST, None) => match parse_body() {
-            Ok(object) => match cluster.mutate(|store| store.create(&kind, &namespace, object)) {
-                Ok(object) => json_response(StatusCode::CREATED, &object),
-                Err(error) => store_error(&error),
-            },
+            Ok(object) => {
+                match cluster.mutate(|store| store.as_manager(&manager, |s| s.create(&kind, &namespace, object))) {
+                    Ok(object) => json_response(StatusCode::CREATED, &object),
+                    Err(error) => store_error(&error),
+                }
+            }
             Err(error) => error.response(),
         },
         (Method::PUT, Some(_)) => match parse_body() {
-            Ok(object) => match cluster.mutate(|store| store.update(&kind, &namespace, object)) {
-                Ok(object) => json_response(StatusCode::OK, &object),
-                Err(error) => store_error(&error),
-            },
+            Ok(object) => {
+                match cluster.mutate(|store| store.as_manager(&manager, |s| s.update(&kind, &namespace, object))) {
+                    Ok(object) => json_response(StatusCode::OK, &object),
+                    Err(error) => store_error(&error),
+                }
+            }
             Err(error) => error.response(),
         },
         (Method::PATCH, Some(name)) => patch(
             &cluster,
             &kind,
-            &namespace,
-            name,
+            Write { namespace: &namespace, name, manager: &manager, query: &query },
             &content_type,
             &body,
             target.subresource.as_deref() == Some("status"),
         ),
-        (Method::DELETE, Some(name)) => match cluster.mutate(|store| store.delete(&kind, &namespace, name)) {
-            Ok(object) => json_response(StatusCode::OK, &object),
-            Err(error) => store_error(&error),
-        },
+        (Method::DELETE, Some(name)) => {
+            // The policy comes from the query or a DeleteOptions body.
+            let options: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let policy = query
+                .get("propagationPolicy")
+                .map(String::as_str)
+                .or_else(|| options["propagationPolicy"].as_str())
+                .or_else(|| match options["orphanDependents"].as_bool() {
+                    Some(true) => Some("Orphan"),
+                    _ => None,
+                });
+            let propagation = match policy.map(|text| (text, Propagation::parse(text))) {
+                None => Propagation::default(),
+                Some((_, Some(propagation))) => propagation,
+                Some((text, None)) => {
+                    return Ok(status_response(
+                        422,
+                        "Invalid",
+                        &format!(
+                            "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"{text}\": supported values: \"Foreground\", \"Background\", \"Orphan\""
+                        ),
+                    ));
+                }
+            };
+            match cluster.mutate(|store| store.delete_with(&kind, &namespace, name, propagation)) {
+                Ok(object) => json_response(StatusCode::OK, &object),
+                Err(error) => store_error(&error),
+            }
+        }
         _ => {
             status_response(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
         }
@@ -609,23 +653,161 @@ pub async fn handle(
     Ok(response)
 }
 
+/// The `autoscaling/v1` Scale of a workload.
+fn scale_of(object: &Value) -> Value {
+    let selector = object
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")
+        })
+        .unwrap_or_default();
+    let meta = &object["metadata"];
+    json!({"kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"], "uid": meta["uid"], "resourceVersion": meta["resourceVersion"], "creationTimestamp": meta["creationTimestamp"]},
+        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(1))},
+        "status": {"replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)), "selector": selector}})
+}
+
+/// `.../NAME/scale` of deployments, replica sets, stateful sets and replication controllers:
+/// GET, PUT and PATCH a Scale that reads and writes the workload's `spec.replicas`.
+fn scale(
+    cluster: &SimCluster,
+    kind: &SimKind,
+    write: Write<'_>,
+    method: &Method,
+    content_type: &str,
+    body: &[u8],
+) -> Response<Body> {
+    if !matches!(kind.plural.as_str(), "deployments" | "replicasets" | "statefulsets" | "replicationcontrollers") {
+        return status_response(
+            404,
+            "NotFound",
+            &format!("the server could not find the requested resource ({}/scale)", kind.plural),
+        );
+    }
+    let current = match cluster.lock().get(kind, write.namespace, write.name) {
+        Ok(object) => object,
+        Err(error) => return store_error(&error),
+    };
+    let mut wanted = scale_of(&current);
+    match *method {
+        Method::GET => return json_response(StatusCode::OK, &wanted),
+        Method::PUT => match serde_json::from_slice::<Value>(body) {
+            Ok(sent) => wanted = sent,
+            Err(error) => return status_response(400, "BadRequest", &format!("the body is not valid JSON: {error}")),
+        },
+        Method::PATCH => {
+            let patch: Value = match serde_json::from_slice(body) {
+                Ok(patch) => patch,
+                Err(error) => {
+                    return status_response(400, "BadRequest", &format!("the patch is not valid JSON: {error}"));
+                }
+            };
+            if content_type.starts_with("application/json-patch+json") {
+                let operations: Result<json_patch::Patch, _> = serde_json::from_value(patch);
+                if let Err(error) = operations
+                    .map_err(|e| e.to_string())
+                    .and_then(|ops| json_patch::patch(&mut wanted, &ops).map_err(|e| e.to_string()))
+                {
+                    return status_response(422, "Invalid", &format!("the JSON patch could not be applied: {error}"));
+                }
+            } else {
+                super::store::merge_patch(&mut wanted, &patch);
+            }
+        }
+        _ => {
+            return status_response(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            );
+        }
+    }
+    let Some(replicas) = wanted.pointer("/spec/replicas").and_then(Value::as_i64).filter(|r| *r >= 0) else {
+        return status_response(
+            422,
+            "Invalid",
+            "Scale.autoscaling \"\" is invalid: spec.replicas: Invalid value: must be greater than or equal to 0",
+        );
+    };
+    let mut patch = json!({"spec": {"replicas": replicas}});
+    if let Some(rv) =
+        wanted.pointer("/metadata/resourceVersion").filter(|rv| rv.as_str().is_some_and(|r| !r.is_empty()))
+    {
+        patch["metadata"] = json!({"resourceVersion": rv});
+    }
+    match cluster
+        .mutate(|store| store.as_manager(write.manager, |s| s.patch(kind, write.namespace, write.name, &patch, false)))
+    {
+        Ok(object) => json_response(StatusCode::OK, &scale_of(&object)),
+        Err(error) => store_error(&error),
+    }
+}
+
+/// Who writes what: the object addressed and the writer's field manager.
+struct Write<'a> {
+    namespace: &'a str,
+    name: &'a str,
+    manager: &'a str,
+    query: &'a HashMap<String, String>,
+}
+
+/// PATCH in its four kinds: JSON patch, merge patch, strategic merge patch and server-side apply.
 fn patch(
     cluster: &SimCluster,
     kind: &SimKind,
-    namespace: &str,
-    name: &str,
+    write: Write<'_>,
     content_type: &str,
     body: &[u8],
     status_only: bool,
 ) -> Response<Body> {
+    let Write { namespace, name, manager, query } = write;
+    if content_type.starts_with("application/apply-patch+yaml") {
+        if !query.contains_key("fieldManager") {
+            return status_response(
+                422,
+                "Invalid",
+                "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch",
+            );
+        }
+        let config: Value = match serde_yaml::from_slice(body) {
+            Ok(config) => config,
+            Err(error) => {
+                return status_response(
+                    400,
+                    "BadRequest",
+                    &format!("the apply configuration is not valid YAML: {error}"),
+                );
+            }
+        };
+        let force = query.get("force").is_some_and(|f| f == "true");
+        return match cluster.mutate(|store| store.apply(kind, namespace, name, &config, manager, force)) {
+            Ok(object) => json_response(StatusCode::OK, &object),
+            Err(error) => store_error(&error),
+        };
+    }
     let patch: Value = match serde_json::from_slice(body) {
         Ok(patch) => patch,
         Err(error) => return status_response(400, "BadRequest", &format!("the patch is not valid JSON: {error}")),
     };
+    let strategic = content_type.starts_with("application/strategic-merge-patch+json");
+    if strategic && kind.group.contains('.') && !kind.group.ends_with(".k8s.io") {
+        return status_response(
+            415,
+            "UnsupportedMediaType",
+            &format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (strategic merge patch is not supported for custom resources like {})",
+                kind.plural
+            ),
+        );
+    }
     let result = if content_type.starts_with("application/json-patch+json") {
-        cluster.mutate(|store| store.json_patch(kind, namespace, name, &patch))
+        cluster.mutate(|store| store.as_manager(manager, |s| s.json_patch(kind, namespace, name, &patch)))
     } else {
-        cluster.mutate(|store| store.patch(kind, namespace, name, &patch, status_only))
+        cluster.mutate(|store| {
+            store.as_manager(manager, |s| s.patch_as(kind, namespace, name, &patch, status_only, strategic))
+        })
     };
     match result {
         Ok(object) => json_response(StatusCode::OK, &object),

@@ -25,13 +25,16 @@ pub enum StoreError {
     Invalid(String),
     #[error("too old resource version: {0}")]
     Gone(u64),
+    /// Server-side apply conflicts: (manager, field path).
+    #[error("Apply failed with {} conflict{}: {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|(m, p)| format!("conflict with \"{m}\": {p}")).collect::<Vec<_>>().join(", "))]
+    ApplyConflict(Vec<(String, String)>),
 }
 
 impl StoreError {
     pub fn code(&self) -> u16 {
         match self {
             StoreError::NotFound { .. } => 404,
-            StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } => 409,
+            StoreError::AlreadyExists { .. } | StoreError::Conflict { .. } | StoreError::ApplyConflict(_) => 409,
             StoreError::Invalid(_) => 422,
             StoreError::Gone(_) => 410,
         }
@@ -41,7 +44,7 @@ impl StoreError {
         match self {
             StoreError::NotFound { .. } => "NotFound",
             StoreError::AlreadyExists { .. } => "AlreadyExists",
-            StoreError::Conflict { .. } => "Conflict",
+            StoreError::Conflict { .. } | StoreError::ApplyConflict(_) => "Conflict",
             StoreError::Invalid(_) => "Invalid",
             StoreError::Gone(_) => "Expired",
         }
@@ -88,6 +91,8 @@ pub struct Store {
     /// Uids named as an owner by some object, so deleting a non-owner needs no scan for dependents.
     /// Entries may outlive their references; that costs a scan, never a missed cascade.
     owner_uids: std::collections::HashSet<String>,
+    /// Set while an API request writes (see `as_manager`).
+    field_manager: Option<String>,
 }
 
 pub fn kind_key(group: &str, plural: &str) -> String {
@@ -169,6 +174,29 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// How a delete treats the objects the deleted one owns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Propagation {
+    /// Delete the owner now; the garbage collector removes dependents after.
+    #[default]
+    Background,
+    /// Mark the owner, delete the dependents, then the owner.
+    Foreground,
+    /// Delete the owner and leave the dependents, without their owner reference.
+    Orphan,
+}
+
+impl Propagation {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "Background" => Some(Self::Background),
+            "Foreground" => Some(Self::Foreground),
+            "Orphan" => Some(Self::Orphan),
+            _ => None,
+        }
+    }
+}
+
 /// Selection and paging for a list.
 #[derive(Debug, Default)]
 pub struct ListOptions {
@@ -201,7 +229,17 @@ impl Store {
             compacted_below: 1000,
             uid_counter: 0,
             owner_uids: std::collections::HashSet::new(),
+            field_manager: None,
         }
+    }
+
+    /// Runs `change` with writes recorded in `managedFields` under `manager` (API requests do;
+    /// the generator's churn does not, to stay cheap).
+    pub fn as_manager<T>(&mut self, manager: &str, change: impl FnOnce(&mut Self) -> T) -> T {
+        self.field_manager = Some(manager.to_string());
+        let result = change(self);
+        self.field_manager = None;
+        result
     }
 
     pub fn resource_version(&self) -> u64 {
@@ -433,6 +471,11 @@ impl Store {
         if kind.kind == "CustomResourceDefinition" {
             self.register_crd(&mut object);
         }
+        if let Some(manager) = &self.field_manager
+            && object.pointer("/metadata/managedFields").is_none()
+        {
+            super::merge::record_update(None, &mut object, manager, &kind.api_version());
+        }
         self.note_owners(&object);
         let object = Arc::new(object);
         self.objects.entry(key.clone()).or_default().insert((namespace.clone(), name), object.clone());
@@ -471,8 +514,11 @@ impl Store {
         if !sent_version.is_empty() && Some(sent_version) != meta_str(&current, "resourceVersion") {
             return Err(StoreError::Conflict { kind: kind.plural.clone(), name });
         }
-        for field in ["uid", "creationTimestamp", "namespace"] {
-            if let Some(value) = current.get("metadata").and_then(|m| m.get(field)) {
+        // An update that leaves out managedFields keeps them, as the apiserver does.
+        for field in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "managedFields"] {
+            if let Some(value) = current.get("metadata").and_then(|m| m.get(field))
+                && (field != "managedFields" || object.pointer("/metadata/managedFields").is_none())
+            {
                 Self::set_meta(&mut object, field, value.clone());
             }
         }
@@ -486,6 +532,17 @@ impl Store {
         name: String,
         mut object: Value,
     ) -> Result<Arc<Value>, StoreError> {
+        let key = kind_key(&kind.group, &kind.plural);
+        if let Some(manager) = self.field_manager.clone() {
+            let before = self.objects.get(&key).and_then(|o| o.get(&(namespace.clone(), name.clone()))).cloned();
+            super::merge::record_update(before.as_deref(), &mut object, &manager, &kind.api_version());
+        }
+        // An object being deleted goes once its last finalizer is removed.
+        if object.pointer("/metadata/deletionTimestamp").is_some()
+            && object.pointer("/metadata/finalizers").and_then(Value::as_array).is_none_or(Vec::is_empty)
+        {
+            return self.remove(kind, &namespace, &name);
+        }
         self.resource_version += 1;
         if let Some(map) = object.as_object_mut() {
             map.insert("apiVersion".into(), json!(kind.api_version()));
@@ -495,7 +552,6 @@ impl Store {
         if kind.kind == "CustomResourceDefinition" {
             self.register_crd(&mut object);
         }
-        let key = kind_key(&kind.group, &kind.plural);
         self.note_owners(&object);
         let object = Arc::new(object);
         self.objects.entry(key.clone()).or_default().insert((namespace.clone(), name), object.clone());
@@ -529,7 +585,7 @@ impl Store {
         self.store_modified(kind, namespace, name.to_string(), object)
     }
 
-    /// Applies a merge patch; `status_only` limits it to the status subresource.
+    /// Applies a merge patch (RFC 7386); `status_only` limits it to the status subresource.
     pub fn patch(
         &mut self,
         kind: &SimKind,
@@ -538,12 +594,34 @@ impl Store {
         patch: &Value,
         status_only: bool,
     ) -> Result<Arc<Value>, StoreError> {
+        self.patch_as(kind, namespace, name, patch, status_only, false)
+    }
+
+    /// Applies a merge patch, or with `strategic` a strategic merge patch (lists merged by key).
+    /// A `metadata.resourceVersion` in the patch must match, as with an update.
+    pub fn patch_as(
+        &mut self,
+        kind: &SimKind,
+        namespace: &str,
+        name: &str,
+        patch: &Value,
+        status_only: bool,
+        strategic: bool,
+    ) -> Result<Arc<Value>, StoreError> {
         let namespace = if kind.namespaced { namespace.to_string() } else { String::new() };
         let current = self.get(kind, &namespace, name)?;
+        if let Some(sent) = patch.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+            && Some(sent) != meta_str(&current, "resourceVersion")
+        {
+            return Err(StoreError::Conflict { kind: kind.plural.clone(), name: name.to_string() });
+        }
+        let merge = |target: &mut Value, patch: &Value| {
+            if strategic { super::merge::strategic_merge(target, patch) } else { merge_patch(target, patch) }
+        };
         let mut object = (*current).clone();
         if status_only {
             if let Some(status) = patch.get("status") {
-                merge_patch(
+                merge(
                     object.as_object_mut().map(|o| o.entry("status").or_insert(json!({}))).unwrap_or(&mut Value::Null),
                     status,
                 );
@@ -556,7 +634,7 @@ impl Store {
                     meta.remove(field);
                 }
             }
-            merge_patch(&mut object, &patch);
+            merge(&mut object, &patch);
         }
         if object == *current {
             return Ok(current);
@@ -566,6 +644,135 @@ impl Store {
 
     /// Deletes an object and, like the garbage collector in background mode, everything it owns.
     pub fn delete(&mut self, kind: &SimKind, namespace: &str, name: &str) -> Result<Arc<Value>, StoreError> {
+        self.delete_with(kind, namespace, name, Propagation::Background)
+    }
+
+    /// Deletes an object with a propagation policy. An object with finalizers is only marked
+    /// (deletionTimestamp) and goes when its last finalizer is removed.
+    pub fn delete_with(
+        &mut self,
+        kind: &SimKind,
+        namespace: &str,
+        name: &str,
+        propagation: Propagation,
+    ) -> Result<Arc<Value>, StoreError> {
+        let namespace = if kind.namespaced { namespace.to_string() } else { String::new() };
+        let current = self.get(kind, &namespace, name)?;
+        let uid = meta_str(&current, "uid").unwrap_or_default().to_string();
+        let finalizers =
+            current.pointer("/metadata/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty());
+        match propagation {
+            Propagation::Orphan => {
+                for (dependent_kind, dependent_namespace, dependent) in self.dependents_of(&uid, &namespace) {
+                    let mut freed = (*dependent).clone();
+                    if let Some(references) =
+                        freed.pointer_mut("/metadata/ownerReferences").and_then(Value::as_array_mut)
+                    {
+                        references.retain(|r| r.get("uid").and_then(Value::as_str) != Some(uid.as_str()));
+                    }
+                    // No owner left: the field goes, as the garbage collector leaves it.
+                    if freed.pointer("/metadata/ownerReferences").and_then(Value::as_array).is_some_and(Vec::is_empty)
+                        && let Some(meta) = freed.get_mut("metadata").and_then(Value::as_object_mut)
+                    {
+                        meta.remove("ownerReferences");
+                    }
+                    let dependent_name = meta_str(&freed, "name").unwrap_or_default().to_string();
+                    self.store_modified(&dependent_kind, dependent_namespace, dependent_name, freed)?;
+                }
+                self.owner_uids.remove(&uid);
+            }
+            Propagation::Foreground if !finalizers => {
+                // The owner stays, marked, until its dependents are gone.
+                let mut marked = (*current).clone();
+                Self::set_meta(&mut marked, "deletionTimestamp", json!(now_rfc3339()));
+                Self::set_meta(&mut marked, "finalizers", json!(["foregroundDeletion"]));
+                let marked = self.store_modified(kind, namespace.clone(), name.to_string(), marked)?;
+                if self.owner_uids.remove(&uid) {
+                    self.delete_owned_by(&uid, &namespace);
+                }
+                self.remove(kind, &namespace, name)?;
+                return Ok(marked);
+            }
+            _ => {}
+        }
+        if finalizers {
+            if current.pointer("/metadata/deletionTimestamp").is_some() {
+                return Ok(current);
+            }
+            let mut marked = (*current).clone();
+            Self::set_meta(&mut marked, "deletionTimestamp", json!(now_rfc3339()));
+            return self.store_modified(kind, namespace, name.to_string(), marked);
+        }
+        self.remove(kind, &namespace, name)
+    }
+
+    /// Server-side apply of `config` by `manager`: creates the object or merges the fields the
+    /// manager owns, refusing fields another manager set to other values unless `force`.
+    pub fn apply(
+        &mut self,
+        kind: &SimKind,
+        namespace: &str,
+        name: &str,
+        config: &Value,
+        manager: &str,
+        force: bool,
+    ) -> Result<Arc<Value>, StoreError> {
+        let namespace = if kind.namespaced { namespace.to_string() } else { String::new() };
+        if meta_str(config, "name").is_some_and(|n| n != name) {
+            return Err(StoreError::Invalid(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                meta_str(config, "name").unwrap_or_default()
+            )));
+        }
+        let current = self.get(kind, &namespace, name).ok();
+        let applied = super::merge::apply(current.as_deref(), config, manager, force, &kind.api_version()).map_err(
+            |conflicts| StoreError::ApplyConflict(conflicts.into_iter().map(|c| (c.manager, c.path)).collect()),
+        )?;
+        let previous_manager = self.field_manager.take();
+        let result = match current {
+            None => {
+                let mut object = applied;
+                Self::set_meta(&mut object, "name", json!(name));
+                self.create(kind, &namespace, object)
+            }
+            Some(current) => {
+                let mut object = applied;
+                for field in ["uid", "creationTimestamp", "namespace", "name", "resourceVersion"] {
+                    if let Some(value) = current.get("metadata").and_then(|m| m.get(field)) {
+                        Self::set_meta(&mut object, field, value.clone());
+                    }
+                }
+                if object == *current {
+                    Ok(current)
+                } else {
+                    self.store_modified(kind, namespace, name.to_string(), object)
+                }
+            }
+        };
+        self.field_manager = previous_manager;
+        result
+    }
+
+    /// Objects of any kind that name `owner_uid` among their owners.
+    fn dependents_of(&self, owner_uid: &str, namespace: &str) -> Vec<(SimKind, String, Arc<Value>)> {
+        let mut found = Vec::new();
+        for kind in &self.kinds {
+            let Some(objects) = self.objects.get(&kind_key(&kind.group, &kind.plural)) else { continue };
+            for ((ns, _), object) in objects {
+                let owned = object
+                    .pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(owner_uid)));
+                if owned && (!kind.namespaced || ns == namespace || namespace.is_empty()) {
+                    found.push((kind.clone(), ns.clone(), object.clone()));
+                }
+            }
+        }
+        found
+    }
+
+    /// Removes an object now, and (background cascade) everything it owns.
+    fn remove(&mut self, kind: &SimKind, namespace: &str, name: &str) -> Result<Arc<Value>, StoreError> {
         let namespace = if kind.namespaced { namespace.to_string() } else { String::new() };
         let key = kind_key(&kind.group, &kind.plural);
         let removed = self
@@ -593,7 +800,7 @@ impl Store {
                     .map(|objects| objects.keys().filter(|(ns, _)| ns == name).map(|(_, n)| n.clone()).collect())
                     .unwrap_or_default();
                 for child in names {
-                    let _ = self.delete(&child_kind, name, &child);
+                    let _ = self.remove(&child_kind, name, &child);
                 }
             }
         }
@@ -624,7 +831,7 @@ impl Store {
                 })
                 .unwrap_or_default();
             for name in owned {
-                let _ = self.delete(&kind, namespace, &name);
+                let _ = self.remove(&kind, namespace, &name);
             }
         }
     }

@@ -291,3 +291,149 @@ pub fn access_reviews_and_requests_follow_rbac(cluster: &dyn ApiServer) {
         String::from_utf8_lossy(&denied.stderr)
     );
 }
+
+/// Writes as kubectl makes them: strategic merge keeps list items by their merge key, a stale
+/// resourceVersion is refused, server-side apply tracks owners and refuses to take a field
+/// another manager set (until forced), and deletes honour their propagation policy. Needs a
+/// garbage collector (the controller-manager) on a real server.
+pub fn patches_apply_and_deletion_behave_like_the_apiserver(cluster: &dyn ApiServer) {
+    let ns = "writes-suite";
+    cluster.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n"));
+    let deployment = format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  replicas: 2\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers:\n      - name: web\n        image: web:1\n        env: [{{name: A, value: '1'}}]\n"
+    );
+    let ssa = |extra: &[&str]| {
+        let args = [&["apply", "--server-side", "--field-manager=ci", "-f", "-"][..], extra].concat();
+        super::run_kubectl(cluster.kubeconfig(), &args, Some(&deployment))
+    };
+    let created = ssa(&[]);
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let get = |path: &str| cluster.kubectl(&["get", "deployment", "web", "-n", ns, "-o", &format!("jsonpath={path}")]);
+    assert!(
+        cluster
+            .kubectl(&["get", "deployment", "web", "-n", ns, "-o", "json", "--show-managed-fields"])
+            .contains("\"manager\": \"ci\"")
+    );
+
+    // Strategic merge: the container is merged by name, its env by name.
+    cluster.kubectl(&[
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        ns,
+        "--type=strategic",
+        "-p",
+        r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"B","value":"2"}]}]}}}}"#,
+    ]);
+    assert_eq!(get("{.spec.template.spec.containers[*].name}"), "web");
+    assert_eq!(get("{.spec.template.spec.containers[0].image}"), "web:1");
+    // Without `$setElementOrder` the patch's items come first, as the apiserver orders them.
+    assert_eq!(get("{.spec.template.spec.containers[0].env[*].name}"), "B A");
+
+    // A merge patch carrying a stale resourceVersion is a conflict.
+    let stale = super::run_kubectl(
+        cluster.kubeconfig(),
+        &[
+            "patch",
+            "deployment",
+            "web",
+            "-n",
+            ns,
+            "--type=merge",
+            "-p",
+            r#"{"metadata":{"resourceVersion":"1"},"spec":{"paused":true}}"#,
+        ],
+        None,
+    );
+    assert!(!stale.status.success());
+    assert!(
+        String::from_utf8_lossy(&stale.stderr).contains("the object has been modified"),
+        "{}",
+        String::from_utf8_lossy(&stale.stderr)
+    );
+
+    // Someone else sets replicas: applying our old value conflicts, forcing takes it back.
+    cluster.kubectl(&[
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        ns,
+        "--type=merge",
+        "--field-manager=hand-edit",
+        "-p",
+        r#"{"spec":{"replicas":5}}"#,
+    ]);
+    let conflict = ssa(&[]);
+    let message = String::from_utf8_lossy(&conflict.stderr).to_string();
+    assert!(!conflict.status.success(), "the apply must be refused");
+    assert!(message.contains("conflict with \"hand-edit\"") && message.contains(".spec.replicas"), "{message}");
+    assert_eq!(get("{.spec.replicas}"), "5", "a refused apply changes nothing");
+    let forced = ssa(&["--force-conflicts"]);
+    assert!(forced.status.success(), "{}", String::from_utf8_lossy(&forced.stderr));
+    assert_eq!(get("{.spec.replicas}"), "2");
+
+    // The scale subresource.
+    cluster.kubectl(&["scale", "deployment", "web", "-n", ns, "--replicas=3"]);
+    assert_eq!(get("{.spec.replicas}"), "3");
+    let scale = cluster.kubectl(&["get", "--raw", &format!("/apis/apps/v1/namespaces/{ns}/deployments/web/scale")]);
+    assert!(scale.contains("\"kind\":\"Scale\"") && scale.contains("\"replicas\":3"), "{scale}");
+
+    // Propagation: orphaned dependents stay without their owner reference; background and
+    // foreground deletes take them along.
+    for policy in ["orphan", "background", "foreground"] {
+        cluster
+            .apply(&format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: owner-{policy}, namespace: {ns}}}\n"));
+        let uid = cluster.kubectl(&[
+            "get",
+            "configmap",
+            &format!("owner-{policy}"),
+            "-n",
+            ns,
+            "-o",
+            "jsonpath={.metadata.uid}",
+        ]);
+        cluster.apply(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: child-{policy}\n  namespace: {ns}\n  ownerReferences: [{{apiVersion: v1, kind: ConfigMap, name: owner-{policy}, uid: {uid}}}]\n"
+        ));
+        cluster.kubectl(&[
+            "delete",
+            "configmap",
+            &format!("owner-{policy}"),
+            "-n",
+            ns,
+            &format!("--cascade={policy}"),
+            "--wait=true",
+        ]);
+        let child = || {
+            super::run_kubectl(
+                cluster.kubeconfig(),
+                &[
+                    "get",
+                    "configmap",
+                    &format!("child-{policy}"),
+                    "-n",
+                    ns,
+                    "-o",
+                    "jsonpath={.metadata.ownerReferences}",
+                ],
+                None,
+            )
+        };
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let output = child();
+            let settled = match policy {
+                "orphan" => output.status.success() && String::from_utf8_lossy(&output.stdout).trim().is_empty(),
+                _ => !output.status.success() && String::from_utf8_lossy(&output.stderr).contains("NotFound"),
+            };
+            if settled {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "{policy}: the child never settled: {output:?}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    cluster.kubectl(&["delete", "namespace", ns, "--wait=false"]);
+}
