@@ -365,3 +365,51 @@ fn kubectl_exec_runs_commands_in_simulated_pods() {
 fn patches_apply_and_deletion_behave_like_the_apiserver() {
     suite::patches_apply_and_deletion_behave_like_the_apiserver(SimServer::shared());
 }
+
+fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[test]
+fn prometheus_answers_through_the_service_proxy() {
+    let fleet = populated();
+    let proxy = "/api/v1/namespaces/monitoring/services/prometheus-server:9090/proxy/api/v1";
+    let labels = stdout_of(&kubectl(
+        &fleet,
+        &["get", "services", "-n", "monitoring", "-l", "app.kubernetes.io/name=prometheus", "-o", "name"],
+        None,
+    ));
+    assert_eq!(labels.trim(), "service/prometheus-server", "found by the labels Headlamp looks for");
+    let now = jiff::Timestamp::now().as_second();
+    let query = "sum(rate(container_cpu_usage_seconds_total{namespace=\"shop\",container!=\"\"}[1m])) by (pod)";
+    let url = format!("{proxy}/query_range?query={}&start={}&end={now}&step=30", url_encode(query), now - 600);
+    let body: serde_json::Value =
+        serde_json::from_str(&stdout_of(&kubectl(&fleet, &["get", "--raw", &url], None))).expect("JSON");
+    assert_eq!(body["status"], "success", "{body}");
+    let result = body["data"]["result"].as_array().cloned().unwrap_or_default();
+    let running = stdout_of(&kubectl(
+        &fleet,
+        &["get", "pods", "-n", "shop", "--field-selector=status.phase=Running", "-o", "name"],
+        None,
+    ));
+    assert_eq!(result.len(), running.lines().count(), "one series per running pod: {body}");
+    assert!(result.iter().all(|r| r["values"].as_array().is_some_and(|v| v.len() == 21)), "21 points over 10 min");
+
+    let bad =
+        kubectl(&fleet, &["get", "--raw", &format!("{proxy}/query?query={}", url_encode("sum(rate(x[1m])"))], None);
+    assert!(!bad.status.success(), "a parse error is a 400");
+    let service = stdout_of(&kubectl(
+        &fleet,
+        &["get", "services", "-n", "shop", "-o", "jsonpath={.items[0].metadata.name}"],
+        None,
+    ));
+    let other =
+        kubectl(&fleet, &["get", "--raw", &format!("/api/v1/namespaces/shop/services/{service}:80/proxy/")], None);
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert!(!other.status.success() && stderr.contains("no endpoints available"), "{stderr}");
+}

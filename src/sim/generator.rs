@@ -94,6 +94,14 @@ pub fn populate(cluster: &SimCluster, spec: &super::ClusterSpec, seed: u64) {
         for ns in &NAMESPACES[..app_namespaces] {
             let _ = store.create(&namespaces, "", json!({"metadata": metadata(ns, None, &[("team", ns)])}));
         }
+        // A Prometheus the way Helm charts install it, for the metrics charts (see `prometheus`).
+        if let (Some(services), true) = (kind(store, "", "services"), spec.pods > 0) {
+            let _ = store.create(&namespaces, "", json!({"metadata": metadata("monitoring", None, &[])}));
+            let _ = store.create(&services, "monitoring", json!({
+                "metadata": metadata("prometheus-server", Some("monitoring"), &[("app.kubernetes.io/name", "prometheus"), ("app.kubernetes.io/component", "server")]),
+                "spec": {"type": "ClusterIP", "clusterIP": "10.96.200.9", "selector": {"app.kubernetes.io/name": "prometheus"},
+                    "ports": [{"name": "http", "port": 9090, "targetPort": 9090, "protocol": "TCP"}]}}));
+        }
         if let Some(nodes) = kind(store, "", "nodes") {
             for i in 0..spec.nodes.max(1) {
                 let name = format!("node-{i}");

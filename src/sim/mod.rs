@@ -7,6 +7,7 @@ pub mod kinds;
 pub mod logs;
 pub mod merge;
 pub mod metrics;
+pub mod prometheus;
 pub mod rbac;
 pub mod server;
 pub mod store;

@@ -558,6 +558,9 @@ pub async fn handle(
         serde_json::from_slice::<Value>(&body)
             .map_err(|e| ApiError::new(400, "BadRequest", format!("the body is not valid JSON: {e}")))
     };
+    if kind.plural == "services" && kind.group.is_empty() && target.subresource.as_deref() == Some("proxy") {
+        return Ok(service_proxy(&cluster, &namespace, &target, &path, &query, &content_type, &body));
+    }
     if target.subresource.as_deref() == Some("scale") {
         let name = target.name.clone().unwrap_or_default();
         return Ok(scale(
@@ -651,6 +654,51 @@ pub async fn handle(
         }
     };
     Ok(response)
+}
+
+/// `services/[SCHEME:]NAME[:PORT]/proxy/...`: the simulated Prometheus answers behind a Service
+/// that looks like one (its name or `app.kubernetes.io/name` label says prometheus); any other
+/// Service has no endpoints, as it would with no pods behind it.
+fn service_proxy(
+    cluster: &SimCluster,
+    namespace: &str,
+    target: &Target,
+    path: &str,
+    query: &HashMap<String, String>,
+    content_type: &str,
+    body: &[u8],
+) -> Response<Body> {
+    let reference = target.name.clone().unwrap_or_default();
+    let parts: Vec<&str> = reference.split(':').collect();
+    let service_name = match parts.as_slice() {
+        ["http" | "https", name, ..] => *name,
+        [name, ..] => *name,
+        [] => "",
+    };
+    let store = cluster.lock();
+    let Some(service) = store.get_by_plural("", "services", namespace, service_name) else {
+        return status_response(404, "NotFound", &format!("services \"{service_name}\" not found"));
+    };
+    let is_prometheus = service_name.contains("prometheus")
+        || service.pointer("/metadata/labels/app.kubernetes.io~1name").and_then(Value::as_str) == Some("prometheus");
+    if !is_prometheus {
+        return status_response(
+            503,
+            "ServiceUnavailable",
+            &format!("no endpoints available for service \"{reference}\""),
+        );
+    }
+    let rest = path.split_once("/proxy").map_or("/", |(_, rest)| rest);
+    let mut params: std::collections::BTreeMap<String, String> = query.clone().into_iter().collect();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        let form = String::from_utf8_lossy(body);
+        params.extend(form.split('&').filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((percent_decode(k)?, percent_decode(v)?))
+        }));
+    }
+    let (code, answer) = super::prometheus::answer(&store, rest, &params);
+    json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &answer)
 }
 
 /// The `autoscaling/v1` Scale of a workload.
