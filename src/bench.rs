@@ -342,12 +342,12 @@ fn measure_simulator(clusters: usize, pods_per_cluster: usize) {
     );
     let Some(cluster) = fleet.clusters.first() else { return };
     let mut watcher = cluster.changes.subscribe();
-    let mut rng = crate::sim::generator::Rng::new(42);
+    let mut churn = crate::sim::generator::Churn::new(42);
     let changes = 20_000.min(pods_per_cluster * 20).max(1000);
     let started = Instant::now();
     let mut received = 0usize;
     for _ in 0..changes {
-        cluster.mutate(|store| crate::sim::generator::churn_once(store, &mut rng));
+        cluster.mutate(|store| churn.step(store));
         while watcher.try_recv().is_ok() {
             received += 1;
         }

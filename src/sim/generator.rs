@@ -197,21 +197,49 @@ pub fn populate(cluster: &SimCluster, spec: &super::ClusterSpec, seed: u64) {
 
 /// Keeps a cluster moving: `per_sec` changes a second (crash loops, restarts, scaling, events).
 pub async fn churn(cluster: Arc<SimCluster>, per_sec: f64, seed: u64) {
-    let mut rng = Rng::new(seed);
+    let mut churn = Churn::new(seed);
     let period = Duration::from_secs_f64(1.0 / per_sec.max(0.001));
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         ticker.tick().await;
-        cluster.mutate(|store| churn_once(store, &mut rng));
+        cluster.mutate(|store| churn.step(store));
     }
 }
 
-/// One random change. Returns what it did, for logs and tests.
-pub fn churn_once(store: &mut Store, rng: &mut Rng) -> &'static str {
+/// Random changes to a cluster. Pods are picked from a key list refreshed after a tenth of
+/// its length in changes, so a pick costs O(1) amortised instead of a walk over every pod.
+pub struct Churn {
+    pub rng: Rng,
+    keys: Vec<super::store::ObjectId>,
+    steps_since_refresh: usize,
+}
+
+impl Churn {
+    pub fn new(seed: u64) -> Self {
+        Self { rng: Rng::new(seed), keys: Vec::new(), steps_since_refresh: 0 }
+    }
+
+    /// One random change. Returns what it did, for logs and tests.
+    pub fn step(&mut self, store: &mut Store) -> &'static str {
+        if self.keys.is_empty() || self.steps_since_refresh > (self.keys.len() / 10).max(100) {
+            self.keys = store.keys_of("/pods");
+            self.steps_since_refresh = 0;
+        }
+        self.steps_since_refresh += 1;
+        if self.keys.is_empty() {
+            return "nothing";
+        }
+        let (ns, name) = &self.keys[self.rng.below(self.keys.len())];
+        // A pod replaced since the last refresh is simply skipped.
+        let Some(pod) = store.get_by_plural("", "pods", ns, name) else { return "nothing" };
+        churn_pod(store, &mut self.rng, &pod)
+    }
+}
+
+/// One random change to `pod`: a crash, a recovery or a replacement.
+fn churn_pod(store: &mut Store, rng: &mut Rng, pod: &Value) -> &'static str {
     let (Some(pods), Some(events)) = (kind(store, "", "pods"), kind(store, "", "events")) else { return "nothing" };
-    let count = store.count("/pods");
-    let Some(pod) = store.nth("/pods", rng.below(count)) else { return "nothing" };
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default().to_string();
     let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_string();
     let container = pod.pointer("/spec/containers/0/name").and_then(Value::as_str).unwrap_or("app").to_string();
@@ -233,7 +261,7 @@ pub fn churn_once(store: &mut Store, rng: &mut Rng) -> &'static str {
     } else {
         // Replace the pod, as a rollout or a rescheduling would.
         let _ = store.delete(&pods, &ns, &name);
-        let mut replacement = (*pod).clone();
+        let mut replacement = pod.clone();
         let new_name =
             format!("{}-{}", name.rsplit_once('-').map_or(name.as_str(), |(base, _)| base), hash_suffix(rng, 5));
         replacement["metadata"] = json!({"name": new_name, "namespace": ns, "labels": pod["metadata"]["labels"], "ownerReferences": pod["metadata"]["ownerReferences"]});
@@ -272,11 +300,14 @@ mod tests {
         assert!(store.count("certs.example.io/certificates") > 0);
         drop(store);
         let before = cluster.lock().resource_version();
-        let mut rng = Rng::new(3);
+        let mut churn = Churn::new(3);
         for _ in 0..20 {
-            cluster.mutate(|store| churn_once(store, &mut rng));
+            cluster.mutate(|store| churn.step(store));
         }
         assert!(cluster.lock().resource_version() > before);
         assert_eq!(cluster.lock().count("/pods"), 50, "replacements keep the pod count");
+        let what: std::collections::HashSet<&str> =
+            (0..200).map(|_| cluster.mutate(|store| churn.step(store))).collect();
+        assert!(what.contains("crash") && what.contains("recover") && what.contains("replace"), "{what:?}");
     }
 }

@@ -77,7 +77,7 @@ pub struct StoredEvent {
     pub resource_version: u64,
 }
 
-type ObjectId = (String, String);
+pub type ObjectId = (String, String);
 
 /// One cluster's objects. `kind_key` is `group/plural` (`/pods` for the core group).
 pub struct Store {
@@ -258,9 +258,9 @@ impl Store {
         self.kinds.iter().find(|k| k.api_version() == api_version && k.kind == kind)
     }
 
-    /// The `n`th object of a kind in key order, without copying the others.
-    pub fn nth(&self, kind_key: &str, n: usize) -> Option<Arc<Value>> {
-        self.objects.get(kind_key)?.values().nth(n).cloned()
+    /// The (namespace, name) keys of a kind, in key order.
+    pub fn keys_of(&self, kind_key: &str) -> Vec<ObjectId> {
+        self.objects.get(kind_key).map(|objects| objects.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// One object by group, plural, namespace ("" for cluster-scoped) and name.
