@@ -52,7 +52,7 @@ enum SimCommand {
         /// Changes per second per cluster (crash loops, restarts, replacements).
         #[arg(long, default_value_t = 1.0)]
         churn: f64,
-        /// Faults to inject, e.g. `latency-ms=50,throttle-every=20,error-every=50,offline-every=60,expire-every=30`.
+        /// Faults to inject, e.g. `latency-ms=50,throttle-every=20,error-every=50,offline-every=60,expire-every=30,drop-every=45`.
         #[arg(long, default_value = "")]
         faults: klieg::sim::FaultPlan,
         /// Where to write the kubeconfig (mode 0600).

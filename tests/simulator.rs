@@ -413,3 +413,45 @@ fn prometheus_answers_through_the_service_proxy() {
     let stderr = String::from_utf8_lossy(&other.stderr);
     assert!(!other.status.success() && stderr.contains("no endpoints available"), "{stderr}");
 }
+
+#[test]
+fn dropped_connections_are_reconnected_and_the_watch_resumes() {
+    use common::{ApiServer, row_names, sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
+    use std::sync::atomic::Ordering;
+    let server = SimServer::start();
+    server.kubectl(&["create", "namespace", "drops"]);
+    server.kubectl(&["create", "configmap", "before", "-n", "drops"]);
+    let handle = start_backend(sources_for(&[server.kubeconfig()]));
+    wait_connected(&handle, server.admin_context());
+    handle.send(Command::SetView(ViewQuery {
+        clusters: vec![ClusterId::new(server.admin_context())],
+        kind: Some(KindKey { group: std::sync::Arc::from(""), plural: std::sync::Arc::from("configmaps") }),
+        namespaces: vec![std::sync::Arc::from("drops")],
+        ..ViewQuery::default()
+    }));
+    let wait = std::time::Duration::from_secs(30);
+    wait_for(&handle.table, wait, "the first configmap", |t| (t.rows.len() == 1).then_some(()));
+    let cluster = &server.fleet.clusters[0];
+    let lists_before = cluster.faults.lists_served.load(Ordering::Relaxed);
+    for round in 0..3 {
+        let connections_before = cluster.faults.connections_accepted.load(Ordering::Relaxed);
+        cluster.drop_connections();
+        // Nothing else talks to the simulator now: a new connection is the backend reconnecting.
+        let deadline = std::time::Instant::now() + wait;
+        while cluster.faults.connections_accepted.load(Ordering::Relaxed) == connections_before {
+            assert!(std::time::Instant::now() < deadline, "the backend never reconnected after the drop");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        server.kubectl(&["create", "configmap", &format!("after-{round}"), "-n", "drops"]);
+        wait_for(&handle.table, wait, "the change made after the drop", |t| {
+            (row_names(t).contains(&format!("after-{round}")) && t.status.values().all(|s| *s == ViewStatus::Live))
+                .then_some(())
+        });
+    }
+    assert_eq!(
+        cluster.faults.lists_served.load(Ordering::Relaxed),
+        lists_before,
+        "the watch resumed from its resource version: no relist"
+    );
+}

@@ -84,12 +84,19 @@ pub async fn serve(cluster: Arc<SimCluster>, certificates: &Certificates) -> Res
             let Ok((tcp, _)) = listener.accept().await else { continue };
             let acceptor = acceptor.clone();
             let cluster = served.clone();
+            let cluster_for_drops = served.clone();
+            served.faults.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::spawn(async move {
                 let Ok(tls) = acceptor.accept(tcp).await else { return };
                 let service = hyper::service::service_fn(move |request| server::handle(cluster.clone(), request));
                 let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-                // A client hanging up mid-stream is normal (closed watches).
-                let _ = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service).await;
+                let dropped = cluster_for_drops.faults.dropped.notified();
+                // A client hanging up mid-stream is normal (closed watches). A dropped-connections
+                // fault ends the connection future, closing the socket mid-response.
+                tokio::select! {
+                    _ = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service) => {}
+                    _ = dropped => {}
+                }
             });
         }
     });
@@ -274,6 +281,7 @@ pub struct FaultPlan {
     pub error_every: u64,
     pub offline_every_secs: u64,
     pub expire_every_secs: u64,
+    pub drop_every_secs: u64,
 }
 
 impl std::str::FromStr for FaultPlan {
@@ -290,9 +298,10 @@ impl std::str::FromStr for FaultPlan {
                 "error-every" => plan.error_every = value,
                 "offline-every" => plan.offline_every_secs = value,
                 "expire-every" => plan.expire_every_secs = value,
+                "drop-every" => plan.drop_every_secs = value,
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?}; known: latency-ms, throttle-every, error-every, offline-every, expire-every"
+                        "unknown fault {other:?}; known: latency-ms, throttle-every, error-every, offline-every, expire-every, drop-every"
                     ));
                 }
             }
@@ -310,7 +319,7 @@ impl Fleet {
             cluster.faults.throttle_every.store(plan.throttle_every, Ordering::Relaxed);
             cluster.faults.error_every.store(plan.error_every, Ordering::Relaxed);
         }
-        if plan.offline_every_secs == 0 && plan.expire_every_secs == 0 {
+        if plan.offline_every_secs == 0 && plan.expire_every_secs == 0 && plan.drop_every_secs == 0 {
             return;
         }
         let clusters = self.clusters.clone();
@@ -323,6 +332,9 @@ impl Fleet {
                 elapsed_secs += 1;
                 if plan.expire_every_secs > 0 && elapsed_secs.is_multiple_of(plan.expire_every_secs) {
                     clusters.iter().for_each(|c| c.expire_watches());
+                }
+                if plan.drop_every_secs > 0 && elapsed_secs.is_multiple_of(plan.drop_every_secs) {
+                    clusters.iter().for_each(|c| c.drop_connections());
                 }
                 if plan.offline_every_secs > 0 && !clusters.is_empty() {
                     let phase = elapsed_secs % plan.offline_every_secs.max(11);

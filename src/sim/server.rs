@@ -33,8 +33,12 @@ pub struct Faults {
     requests: AtomicU64,
     /// LIST requests served, so tests can see a client relist.
     pub lists_served: AtomicU64,
+    /// TCP connections accepted, so tests can see a client reconnect.
+    pub connections_accepted: AtomicU64,
     /// Bumped to end every open watch (see `SimCluster::expire_watches`).
     watch_epoch: AtomicU64,
+    /// Wakes every open connection's task to drop it (see `SimCluster::drop_connections`).
+    pub dropped: tokio::sync::Notify,
 }
 
 /// One simulated cluster: its store, its change feed and its settings.
@@ -88,6 +92,12 @@ impl SimCluster {
     pub fn expire_watches(&self) {
         self.lock().compact();
         self.faults.watch_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Closes every open connection abruptly, mid-response, as a broken network or a restarting
+    /// load balancer would. Clients must reconnect and resume their watches.
+    pub fn drop_connections(&self) {
+        self.faults.dropped.notify_waiters();
     }
 
     pub fn set_offline(&self, offline: bool) {
