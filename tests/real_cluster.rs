@@ -35,6 +35,16 @@ fn access_reviews_and_requests_follow_rbac() {
 }
 
 #[test]
+fn actions_change_objects_and_report_each_result() {
+    suite::actions_change_objects_and_report_each_result(TestCluster::shared());
+}
+
+#[test]
+fn yaml_edits_apply_refuse_conflicts_and_create_many() {
+    suite::yaml_edits_apply_refuse_conflicts_and_create_many(TestCluster::shared());
+}
+
+#[test]
 fn kubeconfig_edits_are_picked_up_live() {
     suite::kubeconfig_edits_are_picked_up_live(TestCluster::shared());
 }

@@ -81,7 +81,7 @@ impl Drop for DetailsFollower {
     }
 }
 
-fn api_resource(kind: &ResourceKind) -> ApiResource {
+pub(crate) fn api_resource(kind: &ResourceKind) -> ApiResource {
     ApiResource {
         group: kind.group.to_string(),
         version: kind.version.to_string(),

@@ -23,7 +23,9 @@ pub async fn discover(client: &kube::Client) -> Result<DiscoveryResult, Discover
     if let Ok(aggregated) = kube::Discovery::new(client.clone()).run_aggregated().await {
         let mut kinds: Vec<ResourceKind> = aggregated
             .groups()
-            .flat_map(|group| group.recommended_resources())
+            // Each kind at its most stable version, so kinds only in an older version
+            // (batch/v1beta1 CronJob on 1.20) are found too.
+            .flat_map(|group| group.resources_by_stability())
             .filter(|(_, caps)| caps.supports_operation("list") && caps.supports_operation("watch"))
             .map(|(resource, caps)| {
                 let scope = match caps.scope {
@@ -42,12 +44,18 @@ pub async fn discover(client: &kube::Client) -> Result<DiscoveryResult, Discover
     }
 
     let groups = client.list_api_groups().await.map_err(DiscoveryError::Groups)?;
+    // Every version of every group: a kind missing from the preferred version (batch/v1beta1
+    // CronJob on 1.20, where batch/v1 is preferred) is taken from the most stable other one.
     let mut group_versions: Vec<(String, String)> = vec![(String::new(), "v1".to_string())];
+    let mut preferred: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for group in groups.groups {
-        let version =
-            group.preferred_version.map(|v| v.version).or_else(|| group.versions.first().map(|v| v.version.clone()));
-        if let Some(version) = version {
-            group_versions.push((group.name, version));
+        if let Some(version) =
+            group.preferred_version.map(|v| v.version).or_else(|| group.versions.first().map(|v| v.version.clone()))
+        {
+            preferred.insert(group.name.clone(), version);
+        }
+        for version in group.versions {
+            group_versions.push((group.name.clone(), version.version));
         }
     }
     let answers: Vec<_> = stream::iter(group_versions)
@@ -80,8 +88,30 @@ pub async fn discover(client: &kube::Client) -> Result<DiscoveryResult, Discover
             Err(error) => result.failed_groups.push((format!("{group}/{version}"), error.to_string())),
         }
     }
+    // Preferred version first, then by stability; the first of each kind stays.
+    result.kinds.sort_by_key(|k| {
+        let is_preferred = preferred.get(&*k.group).is_some_and(|v| *v == *k.version) || k.group.is_empty();
+        (k.group.clone(), k.plural.clone(), !is_preferred, version_rank(&k.version))
+    });
+    result.kinds.dedup_by(|later, first| later.group == first.group && later.plural == first.plural);
     sort_kinds(&mut result.kinds);
     Ok(result)
+}
+
+/// Orders versions most stable first: v2 before v1 before v1beta2 before v1beta1 before alphas.
+fn version_rank(version: &str) -> (u8, std::cmp::Reverse<u32>, std::cmp::Reverse<u32>) {
+    let rest = version.strip_prefix('v').unwrap_or(version);
+    let digits = |text: &str| text.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0);
+    let major = digits(rest);
+    let after = &rest[rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len())..];
+    let (stage, minor) = if let Some(beta) = after.strip_prefix("beta") {
+        (1, digits(beta))
+    } else if let Some(alpha) = after.strip_prefix("alpha") {
+        (2, digits(alpha))
+    } else {
+        (0, 0)
+    };
+    (stage, std::cmp::Reverse(major), std::cmp::Reverse(minor))
 }
 
 fn to_kind(group: &str, version: &str, kind: &str, plural: &str, scope: Scope, verbs: Vec<String>) -> ResourceKind {
@@ -112,4 +142,16 @@ fn sort_kinds(kinds: &mut Vec<ResourceKind>) {
         index += 1;
         keep[index - 1]
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_rank;
+
+    #[test]
+    fn versions_order_by_stability() {
+        let mut versions = vec!["v1beta1", "v1alpha1", "v1", "v2beta2", "v1beta2", "v2"];
+        versions.sort_by_key(|v| version_rank(v));
+        assert_eq!(versions, ["v2", "v1", "v2beta2", "v1beta2", "v1beta1", "v1alpha1"]);
+    }
 }

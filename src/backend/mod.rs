@@ -3,6 +3,7 @@
 //! merges subscriptions into table snapshots, and a details task follows the open object.
 //! The UI reads results from `tokio::sync::watch` channels and is woken only on change.
 
+pub mod actions;
 pub mod details;
 pub mod discovery;
 pub mod errors;
@@ -13,8 +14,8 @@ pub mod table_watch;
 pub mod view;
 
 use crate::model::{
-    ClusterErrorKind, ClusterId, ClusterInfo, ClusterState, Command, DetailsSnapshot, FleetSnapshot, KindKey,
-    ResourceKind, TableSnapshot, ViewQuery, ViewStatus,
+    ActivityLog, ClusterErrorKind, ClusterId, ClusterInfo, ClusterState, Command, DetailsSnapshot, FleetSnapshot,
+    KindKey, ResourceKind, TableSnapshot, ViewQuery, ViewStatus,
 };
 use futures::StreamExt;
 use ingest::Subscription;
@@ -45,6 +46,8 @@ pub struct BackendHandle {
     pub fleet: watch::Receiver<Arc<FleetSnapshot>>,
     pub table: watch::Receiver<Arc<TableSnapshot>>,
     pub details: watch::Receiver<Arc<DetailsSnapshot>>,
+    /// Actions and edits and how they ended.
+    pub activity: watch::Receiver<Arc<ActivityLog>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -185,6 +188,8 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     let (fleet_tx, fleet_rx) = watch::channel(Arc::new(FleetSnapshot::default()));
     let (table_tx, table_rx) = watch::channel(Arc::new(TableSnapshot::default()));
     let (details_tx, details_rx) = watch::channel(Arc::new(DetailsSnapshot::default()));
+    let (activity_tx, activity_rx) = watch::channel(Arc::new(ActivityLog::default()));
+    let activities = actions::Activities::new(activity_tx, waker.clone());
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -200,7 +205,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
                 let fleet =
                     Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, table_tx, details_tx) => {}
+                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, activities }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -212,6 +217,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         fleet: fleet_rx,
         table: table_rx,
         details: details_rx,
+        activity: activity_rx,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })
@@ -228,13 +234,20 @@ impl Drop for WorkerHandle {
     }
 }
 
+/// Where the hub publishes what it produces.
+struct Outputs {
+    table_tx: watch::Sender<Arc<TableSnapshot>>,
+    details_tx: watch::Sender<Arc<DetailsSnapshot>>,
+    activities: actions::Activities,
+}
+
 async fn hub_main(
     sources: KubeconfigSources,
     mut commands: mpsc::Receiver<Command>,
     fleet: Arc<FleetState>,
-    table_tx: watch::Sender<Arc<TableSnapshot>>,
-    details_tx: watch::Sender<Arc<DetailsSnapshot>>,
+    outputs: Outputs,
 ) {
+    let Outputs { table_tx, details_tx, activities } = outputs;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
     let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
@@ -262,6 +275,14 @@ async fn hub_main(
                     Command::CloseDetails => details.close(),
                     Command::ReloadKubeconfig => {
                         reconcile_workers(&sources, &fleet, &mut workers).await;
+                    }
+                    Command::Act { request_id, targets, action } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        actions::start_action(clients, activities.clone(), request_id, targets, action);
+                    }
+                    Command::Edit { request_id, request } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        actions::start_edit(clients, activities.clone(), request_id, request);
                     }
                 }
             }

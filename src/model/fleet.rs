@@ -105,6 +105,17 @@ pub enum Command {
     CloseDetails,
     /// Re-read every kubeconfig file now (files are also watched for changes).
     ReloadKubeconfig,
+    /// Run an action on each target (several clusters at once for bulk actions).
+    Act {
+        request_id: u64,
+        targets: Vec<super::Target>,
+        action: super::Action,
+    },
+    /// Apply or create YAML.
+    Edit {
+        request_id: u64,
+        request: super::EditRequest,
+    },
 }
 
 /// An object's key facts and views, fetched when it is opened and kept live while open.

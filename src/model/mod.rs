@@ -1,11 +1,13 @@
 //! Pure data shared by the UI thread and the backend runtime: ids, kinds, rows and snapshots.
 //! No egui, no tokio, no I/O; safe to use from any thread.
 
+mod actions;
 mod fleet;
 mod kind;
 pub mod row;
 mod selector;
 
+pub use actions::{Action, Activity, ActivityLog, EditRequest, Outcome, Propagation, Target};
 pub use fleet::{
     ClusterErrorKind, ClusterInfo, ClusterState, Command, ConditionRow, DetailsSnapshot, EventRow, FleetSnapshot,
     OwnerLink, SortColumn, ViewQuery,

@@ -571,6 +571,16 @@ pub async fn handle(
     if kind.plural == "services" && kind.group.is_empty() && target.subresource.as_deref() == Some("proxy") {
         return Ok(service_proxy(&cluster, &namespace, &target, &path, &query, &content_type, &body));
     }
+    if kind.plural == "pods" && kind.group.is_empty() && target.subresource.as_deref() == Some("eviction") {
+        if method != Method::POST {
+            return Ok(status_response(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            ));
+        }
+        return Ok(evict(&cluster, &namespace, target.name.as_deref().unwrap_or_default(), &body));
+    }
     if target.subresource.as_deref() == Some("scale") {
         let name = target.name.clone().unwrap_or_default();
         return Ok(scale(
@@ -709,6 +719,44 @@ fn service_proxy(
     }
     let (code, answer) = super::prometheus::answer(&store, rest, &params);
     json_response(StatusCode::from_u16(code).unwrap_or(StatusCode::OK), &answer)
+}
+
+/// `POST pods/NAME/eviction`: deletes the pod unless a PodDisruptionBudget selecting it allows
+/// no disruption now (429, as the apiserver answers).
+fn evict(cluster: &SimCluster, namespace: &str, name: &str, body: &[u8]) -> Response<Body> {
+    let eviction: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if eviction["kind"].as_str() != Some("Eviction") {
+        return status_response(400, "BadRequest", "the body must be an Eviction (policy/v1)");
+    }
+    let pod = match get_pod(cluster, namespace, name) {
+        Ok(pod) => pod,
+        Err(error) => return error.response(),
+    };
+    let labels = super::store::labels_of(&pod);
+    let blocked = cluster.lock().all_of("policy", "poddisruptionbudgets").iter().any(|budget| {
+        budget["metadata"]["namespace"].as_str() == Some(namespace)
+            && budget
+                .pointer("/spec/selector/matchLabels")
+                .and_then(Value::as_object)
+                .is_some_and(|wanted| wanted.iter().all(|(k, v)| labels.get(k.as_str()).map(|l| &**l) == v.as_str()))
+            && budget.pointer("/status/disruptionsAllowed").and_then(Value::as_i64).unwrap_or(0) < 1
+    });
+    if blocked {
+        return status_response(
+            429,
+            "TooManyRequests",
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+        );
+    }
+    let pods = cluster.lock().kind("", "v1", "pods").cloned();
+    match pods.map(|pods| cluster.mutate(|store| store.delete(&pods, namespace, name))) {
+        Some(Ok(_)) => json_response(
+            StatusCode::CREATED,
+            &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+        ),
+        Some(Err(error)) => store_error(&error),
+        None => status_response(404, "NotFound", "pods are not served"),
+    }
 }
 
 /// The `autoscaling/v1` Scale of a workload.

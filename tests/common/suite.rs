@@ -437,3 +437,223 @@ pub fn patches_apply_and_deletion_behave_like_the_apiserver(cluster: &dyn ApiSer
     }
     cluster.kubectl(&["delete", "namespace", ns, "--wait=false"]);
 }
+
+/// Runs one action (or edit) through the backend and waits until every target has finished;
+/// returns the activities of the request.
+fn finish(
+    handle: &klieg::backend::BackendHandle,
+    command: Command,
+    request_id: u64,
+    expected: usize,
+) -> Vec<klieg::model::Activity> {
+    use klieg::model::Outcome;
+    handle.send(command);
+    wait_for(&handle.activity, WAIT, &format!("request {request_id} to finish"), |log| {
+        let entries: Vec<_> = log.for_request(request_id).cloned().collect();
+        (entries.len() >= expected && entries.iter().all(|a| a.outcome != Outcome::Running)).then_some(entries)
+    })
+}
+
+fn target(cluster: &str, group: &str, plural: &str, namespace: Option<&str>, name: &str) -> klieg::model::Target {
+    klieg::model::Target {
+        kind: kind(group, plural),
+        key: klieg::model::ObjectKey {
+            cluster: ClusterId::new(cluster),
+            namespace: namespace.map(Arc::from),
+            name: Arc::from(name),
+        },
+    }
+}
+
+fn done(activities: &[klieg::model::Activity]) -> bool {
+    activities.iter().all(|a| matches!(a.outcome, klieg::model::Outcome::Done { .. }))
+}
+
+/// Every action through the backend, checked with kubectl: scale, restart, rollback, cordon,
+/// uncordon, drain (DaemonSet pods stay), evict, suspend, resume, trigger, delete; a failure
+/// is reported for its own target while the others in the same request succeed.
+pub fn actions_change_objects_and_report_each_result(cluster: &dyn ApiServer) {
+    use klieg::model::{Action, Propagation};
+    let ns = "actions-suite";
+    let context = cluster.admin_context();
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    wait_connected(&handle, context);
+    let cronjob_version = handle
+        .fleet
+        .borrow()
+        .cluster(&ClusterId::new(context))
+        .expect("the admin context")
+        .kinds
+        .iter()
+        .find(|k| &*k.plural == "cronjobs")
+        .map(|k| k.api_version())
+        .expect("cronjobs served");
+    cluster.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: v1\nkind: Node\nmetadata: {{name: actions-node}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: {ns}}}\nspec:\n  replicas: 1\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec: {{containers: [{{name: web, image: 'web:2'}}]}}\n---\napiVersion: {cronjob_version}\nkind: CronJob\nmetadata: {{name: nightly, namespace: {ns}}}\nspec:\n  schedule: '0 3 * * *'\n  jobTemplate:\n    spec:\n      template:\n        spec: {{restartPolicy: Never, containers: [{{name: job, image: busybox}}]}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: doomed, namespace: {ns}}}\n"
+    ));
+    let deployment_uid = cluster.kubectl(&["get", "deployment", "web", "-n", ns, "-o", "jsonpath={.metadata.uid}"]);
+    cluster.apply(&format!(
+        "apiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: web-old\n  namespace: {ns}\n  annotations: {{deployment.kubernetes.io/revision: '1'}}\n  ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: web, uid: {deployment_uid}, controller: true}}]\nspec:\n  replicas: 0\n  selector: {{matchLabels: {{app: web, pod-template-hash: old}}}}\n  template:\n    metadata: {{labels: {{app: web, pod-template-hash: old}}}}\n    spec: {{containers: [{{name: web, image: 'web:1'}}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: evict-me, namespace: {ns}}}\nspec: {{nodeName: actions-node, containers: [{{name: c, image: busybox}}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: drained, namespace: {ns}}}\nspec: {{nodeName: actions-node, containers: [{{name: c, image: busybox}}]}}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: daemon\n  namespace: {ns}\n  ownerReferences: [{{apiVersion: apps/v1, kind: DaemonSet, name: agent, uid: 00000000-0000-0000-0000-000000000001, controller: true}}]\nspec: {{nodeName: actions-node, containers: [{{name: c, image: busybox}}]}}\n"
+    ));
+    let get = |args: &[&str], path: &str| cluster.kubectl(&[args, &["-o", &format!("jsonpath={path}")]].concat());
+    let deployment = target(context, "apps", "deployments", Some(ns), "web");
+    let node = target(context, "", "nodes", None, "actions-node");
+    let cronjob = target(context, "batch", "cronjobs", Some(ns), "nightly");
+    let mut request_id = 0;
+    let mut act = |targets: Vec<klieg::model::Target>, action: Action| {
+        request_id += 1;
+        let expected = targets.len();
+        finish(&handle, Command::Act { request_id, targets, action }, request_id, expected)
+    };
+
+    // One request, two targets: the missing one fails on its own.
+    let scaled = act(
+        vec![deployment.clone(), target(context, "apps", "deployments", Some(ns), "missing")],
+        Action::Scale { replicas: 3 },
+    );
+    let outcomes: Vec<String> = scaled.iter().map(|a| format!("{}: {:?}", a.subject, a.outcome)).collect();
+    assert!(outcomes.iter().any(|o| o.contains("/web:") && o.contains("scaled to 3")), "{outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| o.contains("/missing:") && o.contains("Failed") && o.contains("not found")),
+        "{outcomes:?}"
+    );
+    assert_eq!(get(&["get", "deployment", "web", "-n", ns], "{.spec.replicas}"), "3");
+
+    assert!(done(&act(vec![deployment.clone()], Action::RolloutRestart)));
+    assert!(!get(&["get", "deployment", "web", "-n", ns], "{.spec.template.metadata.annotations}").is_empty());
+    assert!(done(&act(vec![deployment.clone()], Action::Rollback { revision: 1 })));
+    assert_eq!(get(&["get", "deployment", "web", "-n", ns], "{.spec.template.spec.containers[0].image}"), "web:1");
+    let missing_revision = act(vec![deployment.clone()], Action::Rollback { revision: 9 });
+    assert!(format!("{missing_revision:?}").contains("revision 9 not found"));
+
+    assert!(done(&act(vec![node.clone()], Action::Cordon)));
+    assert_eq!(get(&["get", "node", "actions-node"], "{.spec.unschedulable}"), "true");
+    assert!(done(&act(vec![node.clone()], Action::Uncordon)));
+    assert_eq!(get(&["get", "node", "actions-node"], "{.spec.unschedulable}"), "");
+
+    // Evicted pods are gone, or terminating where no kubelet confirms the deletion.
+    let gone_or_terminating = |pod: &str| {
+        let output = super::run_kubectl(
+            cluster.kubeconfig(),
+            &["get", "pod", pod, "-n", ns, "-o", "jsonpath={.metadata.deletionTimestamp}"],
+            None,
+        );
+        !output.status.success() || !String::from_utf8_lossy(&output.stdout).trim().is_empty()
+    };
+    assert!(done(&act(vec![target(context, "", "pods", Some(ns), "evict-me")], Action::Evict)));
+    assert!(gone_or_terminating("evict-me"));
+    let drained = act(vec![node.clone()], Action::Drain);
+    assert!(done(&drained), "{drained:?}");
+    assert!(format!("{drained:?}").contains("left 1 DaemonSet or mirror pods"), "{drained:?}");
+    assert!(gone_or_terminating("drained"));
+    assert!(!gone_or_terminating("daemon"), "DaemonSet pods stay");
+    assert_eq!(get(&["get", "node", "actions-node"], "{.spec.unschedulable}"), "true");
+
+    assert!(done(&act(vec![cronjob.clone()], Action::Suspend)));
+    assert_eq!(get(&["get", "cronjob", "nightly", "-n", ns], "{.spec.suspend}"), "true");
+    assert!(done(&act(vec![cronjob.clone()], Action::Resume)));
+    assert_eq!(get(&["get", "cronjob", "nightly", "-n", ns], "{.spec.suspend}"), "false");
+    assert!(done(&act(vec![cronjob.clone()], Action::Trigger)));
+    let owners = get(&["get", "jobs", "-n", ns], "{.items[*].metadata.ownerReferences[0].name}");
+    assert_eq!(owners, "nightly", "one Job, owned by the CronJob");
+
+    assert!(done(&act(
+        vec![target(context, "", "configmaps", Some(ns), "doomed")],
+        Action::Delete { propagation: Propagation::Background }
+    )));
+    assert!(
+        !super::run_kubectl(cluster.kubeconfig(), &["get", "configmap", "doomed", "-n", ns], None).status.success()
+    );
+    cluster.kubectl(&["delete", "node", "actions-node", "--wait=false"]);
+}
+
+/// YAML edits through the backend: a replace lands; a replace over someone else's change comes
+/// back as a conflict with their version; bad text and a missing resourceVersion are refused;
+/// masked Secret values stay as stored; a multi-document create reports each document.
+pub fn yaml_edits_apply_refuse_conflicts_and_create_many(cluster: &dyn ApiServer) {
+    use klieg::model::{EditRequest, Outcome};
+    let ns = "edits-suite";
+    let context = cluster.admin_context();
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    wait_connected(&handle, context);
+    cluster.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\ndata: {{mode: a}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: creds, namespace: {ns}}}\nstringData: {{password: hunter2, user: admin}}\n"
+    ));
+    let configmap = target(context, "", "configmaps", Some(ns), "settings");
+    let live_yaml = cluster.kubectl(&["get", "configmap", "settings", "-n", ns, "-o", "yaml"]);
+    let edit = |request_id: u64, target: &klieg::model::Target, yaml: String| {
+        finish(
+            &handle,
+            Command::Edit { request_id, request: EditRequest::Replace { target: target.clone(), yaml } },
+            request_id,
+            1,
+        )
+        .remove(0)
+        .outcome
+    };
+
+    let applied = edit(1, &configmap, live_yaml.replace("mode: a", "mode: b"));
+    assert!(matches!(applied, Outcome::Done { .. }), "{applied:?}");
+    assert_eq!(cluster.kubectl(&["get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.mode}"]), "b");
+
+    // The same stale text again, after someone else changed the object: a conflict, with theirs.
+    cluster.kubectl(&[
+        "patch",
+        "configmap",
+        "settings",
+        "-n",
+        ns,
+        "--type=merge",
+        "-p",
+        r#"{"data":{"mode":"theirs"}}"#,
+    ]);
+    match edit(2, &configmap, live_yaml.replace("mode: a", "mode: mine")) {
+        Outcome::Conflict { live_yaml, live_resource_version } => {
+            assert!(live_yaml.contains("mode: theirs"), "{live_yaml}");
+            assert!(!live_resource_version.is_empty());
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(cluster.kubectl(&["get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.mode}"]), "theirs");
+
+    let invalid = edit(3, &configmap, "data: [unclosed".into());
+    assert!(matches!(&invalid, Outcome::Failed { message } if message.contains("invalid YAML")), "{invalid:?}");
+    let without_version = format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\ndata: {{mode: blind}}\n"
+    );
+    let refused = edit(4, &configmap, without_version);
+    assert!(matches!(&refused, Outcome::Failed { message } if message.contains("resourceVersion")), "{refused:?}");
+
+    // A Secret edited in its masked form keeps the values the user did not retype.
+    let secret = target(context, "", "secrets", Some(ns), "creds");
+    let version = cluster.kubectl(&["get", "secret", "creds", "-n", ns, "-o", "jsonpath={.metadata.resourceVersion}"]);
+    let mask = klieg::backend::details::SECRET_MASK;
+    let masked = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: creds, namespace: {ns}, resourceVersion: '{version}'}}\ndata: {{password: '{mask}', user: cm9vdA==}}\n"
+    );
+    assert!(matches!(edit(5, &secret, masked), Outcome::Done { .. }));
+    assert_eq!(
+        cluster.kubectl(&["get", "secret", "creds", "-n", ns, "-o", "jsonpath={.data.password}"]),
+        "aHVudGVyMg=="
+    );
+    assert_eq!(cluster.kubectl(&["get", "secret", "creds", "-n", ns, "-o", "jsonpath={.data.user}"]), "cm9vdA==");
+
+    let documents = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\ndata: {k: v}\n---\napiVersion: nope.example/v1\nkind: Gadget\nmetadata: {name: three}\n";
+    let created = finish(
+        &handle,
+        Command::Edit {
+            request_id: 6,
+            request: EditRequest::Create {
+                cluster: ClusterId::new(context),
+                namespace: Some(Arc::from(ns)),
+                yaml: documents.into(),
+            },
+        },
+        6,
+        3,
+    );
+    let summary: Vec<String> = created.iter().map(|a| format!("{}: {:?}", a.subject, a.outcome)).collect();
+    assert_eq!(created.iter().filter(|a| matches!(a.outcome, Outcome::Done { .. })).count(), 2, "{summary:?}");
+    assert!(summary.iter().any(|s| s.contains("Failed") && s.contains("Gadget")), "{summary:?}");
+    assert_eq!(cluster.kubectl(&["get", "configmap", "two", "-n", ns, "-o", "jsonpath={.data.k}"]), "v");
+}
