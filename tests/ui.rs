@@ -61,11 +61,11 @@ fn start_app(kubeconfig: &std::path::Path, settings: Settings) -> Harness<'stati
 }
 
 fn has_label(harness: &Harness<'_, Option<KliegApp>>, label: &str) -> bool {
-    harness.query_by_label(label).is_some()
+    harness.query_all_by_label(label).next().is_some()
 }
 
 fn has_label_containing(harness: &Harness<'_, Option<KliegApp>>, text: &str) -> bool {
-    harness.query_by_label_contains(text).is_some()
+    harness.query_all_by_label_contains(text).next().is_some()
 }
 
 #[test]
@@ -149,4 +149,85 @@ fn label_selector_errors_are_shown_and_not_applied() {
     harness.state_mut().as_mut().expect("app").state.label_selector = "tier=web".into();
     step_until(&mut harness, "the filtered table", |h| has_label(h, "tagged") && !has_label(h, "untagged"));
     assert!(has_label(&harness, "1 of 2 items"));
+}
+
+#[test]
+fn edit_conflict_keeps_the_users_text_and_destructive_actions_ask_first() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-edits}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: tuning, namespace: ui-edits}\ndata: {mode: a}\n");
+    let settings = Settings {
+        locale: "en".into(),
+        kind_plural: "configmaps".into(),
+        selected_namespaces: vec!["ui-edits".into()],
+        ..Settings::default()
+    };
+    let mut harness = start_app(&cluster.kubeconfig, settings);
+    step_until(&mut harness, "the configmap row", |h| has_label(h, "tuning"));
+    harness.get_by_label("tuning").click();
+    step_until(&mut harness, "the actions of a configmap", |h| has_label(h, "Edit YAML") && has_label(h, "Delete"));
+    assert!(!has_label(&harness, "Scale") && !has_label(&harness, "Drain"), "only what a ConfigMap offers");
+    harness.get_by_label("Edit YAML").click();
+    step_until(&mut harness, "the editor", |h| has_label(h, "Edit tuning") && has_label(h, "Valid YAML"));
+
+    // The user edits; meanwhile someone else changes the object.
+    let edited = {
+        let editor = harness.state_mut().as_mut().and_then(|a| a.state.editor.as_mut()).expect("editor open");
+        editor.text = editor.text.replace("mode: a", "mode: mine");
+        editor.validate();
+        editor.text.clone()
+    };
+    cluster.kubectl(&[
+        "patch",
+        "configmap",
+        "tuning",
+        "-n",
+        "ui-edits",
+        "--type=merge",
+        "-p",
+        r#"{"data":{"mode":"theirs"}}"#,
+    ]);
+    harness.get_by_label("Apply").click();
+    step_until(&mut harness, "the conflict", |h| has_label(h, "Someone else changed this object"));
+    let editor_text = app(&harness).state.editor.as_ref().map(|e| e.text.clone());
+    assert_eq!(editor_text.as_deref(), Some(edited.as_str()), "the user's text is untouched");
+    assert!(has_label(&harness, "-   mode: theirs") && has_label(&harness, "+   mode: mine"), "both versions shown");
+    assert_eq!(
+        cluster.kubectl(&["get", "configmap", "tuning", "-n", "ui-edits", "-o", "jsonpath={.data.mode}"]),
+        "theirs"
+    );
+
+    // Invalid text is flagged as it is typed and cannot be applied.
+    harness.get_by_label("Keep editing").click();
+    if let Some(editor) = harness.state_mut().as_mut().and_then(|a| a.state.editor.as_mut()) {
+        editor.text.push_str("\n  broken: [");
+        editor.validate();
+    }
+    step_until(&mut harness, "the syntax error", |h| has_label_containing(h, "Invalid YAML"));
+    if let Some(editor) = harness.state_mut().as_mut().and_then(|a| a.state.editor.as_mut()) {
+        editor.text = edited.clone();
+        editor.validate();
+    }
+    harness.get_by_label("Apply").click();
+    step_until(&mut harness, "the conflict again", |h| has_label(h, "Apply mine over theirs"));
+    harness.get_by_label("Apply mine over theirs").click();
+    step_until(&mut harness, "the applied edit", |h| has_label_containing(h, "✔ Apply"));
+    assert_eq!(
+        cluster.kubectl(&["get", "configmap", "tuning", "-n", "ui-edits", "-o", "jsonpath={.data.mode}"]),
+        "mine"
+    );
+
+    // Delete asks first; cancelling leaves the object alone. (The editor window is closed
+    // first, as its close button would: it lies over the details pane.)
+    harness.state_mut().as_mut().expect("app").state.editor = None;
+    step_until(&mut harness, "the editor to close", |h| !has_label(h, "Edit tuning"));
+    harness.get_by_label("Delete").click();
+    step_until(&mut harness, "the confirmation", |h| has_label(h, "Delete?"));
+    harness.get_by_label("Cancel").click();
+    step_until(&mut harness, "the confirmation to close", |h| !has_label(h, "Delete?"));
+    assert!(cluster.kubectl(&["get", "configmaps", "-n", "ui-edits", "-o", "name"]).contains("tuning"));
+    harness.get_by_label("Delete").click();
+    step_until(&mut harness, "the confirmation", |h| has_label(h, "Delete?"));
+    harness.get_all_by_label("Delete").last().expect("the confirm button").click();
+    step_until(&mut harness, "the row to go", |h| has_label_containing(h, "✔ Delete") && !has_label(h, "tuning"));
 }

@@ -2,7 +2,7 @@
 //! sends commands when the selection changes, and lays out the panels. UI thread only.
 
 use crate::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
-use crate::model::{Command, DetailsSnapshot, FleetSnapshot, TableSnapshot, ViewQuery};
+use crate::model::{ActivityLog, Command, DetailsSnapshot, FleetSnapshot, TableSnapshot, ViewQuery};
 use crate::state::{Settings, ThemeChoice, UiState};
 use crate::ui;
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ pub struct KliegApp {
     pub fleet: Arc<FleetSnapshot>,
     pub table: Arc<TableSnapshot>,
     pub details: Arc<DetailsSnapshot>,
+    pub activity: Arc<ActivityLog>,
     sent_query: Option<ViewQuery>,
     sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
     /// Wall clock for ages; injected so UI tests are deterministic.
@@ -44,6 +45,7 @@ impl KliegApp {
             fleet: Arc::default(),
             table: Arc::default(),
             details: Arc::default(),
+            activity: Arc::default(),
             sent_query: None,
             sent_details: None,
             clock: now_unix_secs,
@@ -60,6 +62,10 @@ impl KliegApp {
         }
         if self.backend.details.has_changed().unwrap_or(false) {
             self.details = self.backend.details.borrow_and_update().clone();
+        }
+        if self.backend.activity.has_changed().unwrap_or(false) {
+            self.activity = self.backend.activity.borrow_and_update().clone();
+            ui::editor::absorb_activity(&mut self.state, &self.activity);
         }
         if !self.state.clusters_initialised {
             self.state.initialise_clusters(&self.fleet);
@@ -78,6 +84,9 @@ impl KliegApp {
                 None => self.backend.send(Command::CloseDetails),
             }
             self.sent_details = Some(self.state.open_object.clone());
+        }
+        for command in self.state.outbox.drain(..) {
+            self.backend.send(command);
         }
     }
 
@@ -98,6 +107,7 @@ impl KliegApp {
         self.apply_theme(ui.ctx());
         let now = (self.clock)();
         ui::top_bar_ui(ui, &mut self.state);
+        ui::actions::activity_strip_ui(ui, &self.activity);
         ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet);
         if self.state.open_object.is_some() {
             ui::details::details_panel_ui(ui, &mut self.state, &self.details, now);
@@ -105,6 +115,9 @@ impl KliegApp {
         let youngest_age_secs = egui::CentralPanel::default()
             .show(ui, |ui| ui::resource_table::table_view_ui(ui, &mut self.state, &self.table, &self.fleet, now))
             .inner;
+        ui::editor::editor_window_ui(ui.ctx(), &mut self.state, &self.activity);
+        ui::editor::create_window_ui(ui.ctx(), &mut self.state, &self.fleet, &self.activity);
+        ui::actions::confirmation_ui(ui.ctx(), &mut self.state);
         self.state.sync_settings();
         self.send_changes();
         // Ages tick: every second while some visible age is shown in seconds, else every half minute.

@@ -1,7 +1,10 @@
 //! UI-thread state: what the user selected and typed, and the settings that persist between
 //! runs. No I/O and no egui drawing here; the app turns it into backend queries.
 
-use crate::model::{ClusterId, FleetSnapshot, KindKey, LabelSelector, ObjectKey, SelectorError, SortColumn, ViewQuery};
+use crate::model::{
+    Action, ClusterId, Command, EditRequest, FleetSnapshot, KindKey, LabelSelector, ObjectKey, Propagation,
+    SelectorError, SortColumn, Target, ViewQuery,
+};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -48,6 +51,111 @@ pub enum DetailsTab {
     Yaml,
 }
 
+/// A YAML edit of one object. The text is the user's until they cancel: it survives the object
+/// changing or vanishing, failed applies and conflicts.
+#[derive(Debug, Clone)]
+pub struct EditorState {
+    pub target: Target,
+    pub text: String,
+    /// The YAML the edit started from, for the diff.
+    pub original: Arc<str>,
+    pub show_diff: bool,
+    /// The request waiting for an answer.
+    pub pending_request: Option<u64>,
+    /// The last answer to an apply.
+    pub last_request: Option<u64>,
+    /// The server's version after a conflict: yaml and resourceVersion.
+    pub conflict: Option<(Arc<str>, Arc<str>)>,
+    /// YAML syntax error of `text`, recomputed when the text changes.
+    pub syntax_error: Option<String>,
+    validated_text_len_hash: u64,
+}
+
+impl EditorState {
+    pub fn new(target: Target, yaml: Arc<str>) -> Self {
+        let mut editor = Self {
+            target,
+            text: yaml.to_string(),
+            original: yaml,
+            show_diff: false,
+            pending_request: None,
+            last_request: None,
+            conflict: None,
+            syntax_error: None,
+            validated_text_len_hash: 0,
+        };
+        editor.validate();
+        editor
+    }
+
+    /// Re-parses the text if it changed since the last check (validation as you type).
+    pub fn validate(&mut self) {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        self.text.hash(&mut hasher);
+        let hash = hasher.finish();
+        if hash == self.validated_text_len_hash {
+            return;
+        }
+        self.validated_text_len_hash = hash;
+        self.syntax_error = match serde_yaml::from_str::<serde_yaml::Value>(&self.text) {
+            Ok(serde_yaml::Value::Mapping(_)) => None,
+            Ok(_) => Some(rust_i18n::t!("edit.not_an_object").to_string()),
+            Err(error) => Some(error.to_string()),
+        };
+    }
+
+    /// After a conflict, the user chose to apply their text over the server's version: their
+    /// text takes the server's resourceVersion, and nothing else of it changes.
+    pub fn rebase_on_conflict(&mut self) {
+        let Some((_, version)) = self.conflict.take() else { return };
+        let mut replaced = false;
+        let lines: Vec<String> = self
+            .text
+            .lines()
+            .map(|line| {
+                let trimmed = line.trim_start();
+                if !replaced && trimmed.starts_with("resourceVersion:") {
+                    replaced = true;
+                    let indent = &line[..line.len() - trimmed.len()];
+                    format!("{indent}resourceVersion: '{version}'")
+                } else {
+                    line.to_string()
+                }
+            })
+            .collect();
+        self.text = lines.join("\n");
+        self.text.push('\n');
+        self.validate();
+    }
+
+    /// After a conflict, the user chose the server's version: their text is replaced.
+    pub fn take_theirs(&mut self) {
+        if let Some((yaml, _)) = self.conflict.take() {
+            self.text = yaml.to_string();
+            self.original = yaml;
+            self.validate();
+        }
+    }
+}
+
+/// An action waiting for the user to confirm it.
+#[derive(Debug, Clone)]
+pub struct PendingConfirmation {
+    pub action: Action,
+    pub targets: Vec<Target>,
+}
+
+/// The "create from YAML" window.
+#[derive(Debug, Clone, Default)]
+pub struct CreateState {
+    pub open: bool,
+    pub cluster: Option<ClusterId>,
+    pub namespace: String,
+    pub text: String,
+    pub last_request: Option<u64>,
+}
+
 #[derive(Debug, Default)]
 pub struct UiState {
     pub settings: Settings,
@@ -66,6 +174,15 @@ pub struct UiState {
     pub namespace_search: String,
     /// Set once the first fleet snapshot has chosen default clusters.
     pub clusters_initialised: bool,
+    pub editor: Option<EditorState>,
+    pub confirmation: Option<PendingConfirmation>,
+    pub create: CreateState,
+    pub scale_replicas: i32,
+    pub rollback_revision: i64,
+    pub delete_propagation: Propagation,
+    /// Commands the UI produced this frame; the app sends them.
+    pub outbox: Vec<Command>,
+    next_request_id: u64,
 }
 
 impl UiState {
@@ -143,6 +260,46 @@ impl UiState {
             self.sort = column;
             self.sort_descending = false;
         }
+    }
+
+    fn request_id(&mut self) -> u64 {
+        self.next_request_id += 1;
+        self.next_request_id
+    }
+
+    /// Runs `action` now, or asks first when it destroys something.
+    pub fn request_action(&mut self, action: Action, targets: Vec<Target>) {
+        if action.is_destructive() {
+            self.confirmation = Some(PendingConfirmation { action, targets });
+        } else {
+            self.run_action(action, targets);
+        }
+    }
+
+    pub fn run_action(&mut self, action: Action, targets: Vec<Target>) -> u64 {
+        let request_id = self.request_id();
+        self.outbox.push(Command::Act { request_id, targets, action });
+        request_id
+    }
+
+    /// Sends the editor's text to be applied; the text stays in the editor.
+    pub fn apply_editor(&mut self) {
+        let request_id = self.request_id();
+        let Some(editor) = self.editor.as_mut() else { return };
+        editor.pending_request = Some(request_id);
+        editor.last_request = Some(request_id);
+        editor.conflict = None;
+        let request = EditRequest::Replace { target: editor.target.clone(), yaml: editor.text.clone() };
+        self.outbox.push(Command::Edit { request_id, request });
+    }
+
+    pub fn submit_create(&mut self) {
+        let request_id = self.request_id();
+        let Some(cluster) = self.create.cluster.clone() else { return };
+        let namespace = Some(self.create.namespace.trim()).filter(|n| !n.is_empty()).map(Arc::from);
+        self.create.last_request = Some(request_id);
+        let request = EditRequest::Create { cluster, namespace, yaml: self.create.text.clone() };
+        self.outbox.push(Command::Edit { request_id, request });
     }
 
     pub fn open(&mut self, kind: KindKey, key: ObjectKey) {

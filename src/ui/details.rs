@@ -22,6 +22,9 @@ pub fn details_panel_ui(ui: &mut egui::Ui, state: &mut UiState, details: &Detail
             });
         });
         ui.label(egui::RichText::new(format!("{} · {}", key.cluster, key.namespace.as_deref().unwrap_or("—"))).weak());
+        if details.key.as_ref() == Some(&key) {
+            super::actions::actions_bar_ui(ui, state, details);
+        }
         ui.horizontal(|ui| {
             ui.selectable_value(&mut state.details_tab, DetailsTab::Overview, t!("details.overview"));
             ui.selectable_value(&mut state.details_tab, DetailsTab::Yaml, t!("details.yaml"));

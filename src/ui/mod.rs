@@ -1,7 +1,9 @@
 //! Drawing code: panels and widgets that read UI state and snapshots. UI thread only; nothing
 //! here does I/O or talks to the backend directly.
 
+pub mod actions;
 pub mod details;
+pub mod editor;
 pub mod fonts;
 pub mod resource_table;
 pub mod sidebar;
@@ -16,6 +18,12 @@ pub fn top_bar_ui(ui: &mut egui::Ui, state: &mut UiState) {
         ui.horizontal(|ui| {
             ui.heading(t!("app.title"));
             ui.label(egui::RichText::new(t!("app.tagline")).weak());
+            if ui.button(t!("create.open")).on_hover_text(t!("create.title")).clicked() {
+                state.create.open = true;
+                if state.create.cluster.is_none() {
+                    state.create.cluster = state.selected_clusters.iter().next().cloned();
+                }
+            }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let current = crate::LOCALES
                     .iter()

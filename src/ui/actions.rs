@@ -1,0 +1,167 @@
+//! Action buttons for the open object (only those its kind offers), the confirmation asked
+//! before destructive ones, and the activity strip reporting how each action and edit went.
+//! UI thread; actions go out as commands through the state's outbox.
+
+use super::theme;
+use crate::model::{Action, ActivityLog, CellTone, DetailsSnapshot, Outcome, Propagation, Target};
+use crate::state::{EditorState, UiState};
+use rust_i18n::t;
+
+/// Buttons for the object open in the details pane.
+pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot) {
+    let (Some(kind), Some((kind_key, key))) = (details.kind.as_ref(), state.open_object.clone()) else { return };
+    if details.deleted || details.unavailable {
+        return;
+    }
+    let target = Target { kind: kind_key.clone(), key };
+    let offered = |action: &Action| action.applies_to(&kind_key, &kind.verbs);
+    ui.horizontal_wrapped(|ui| {
+        if kind.supports("update") && ui.button(t!("edit.edit")).clicked() {
+            state.editor = Some(EditorState::new(target.clone(), details.masked_yaml.clone()));
+        }
+        if offered(&Action::Scale { replicas: 0 }) {
+            ui.add(
+                egui::DragValue::new(&mut state.scale_replicas).range(0..=10_000).prefix(t!("action.replicas_prefix")),
+            );
+            if ui.button(t!("action.scale")).clicked() {
+                state.request_action(Action::Scale { replicas: state.scale_replicas }, vec![target.clone()]);
+            }
+        }
+        for action in [
+            Action::RolloutRestart,
+            Action::Cordon,
+            Action::Uncordon,
+            Action::Drain,
+            Action::Evict,
+            Action::Suspend,
+            Action::Resume,
+            Action::Trigger,
+        ] {
+            if offered(&action) && ui.button(t!(action.label_key())).clicked() {
+                state.request_action(action, vec![target.clone()]);
+            }
+        }
+        if offered(&Action::Rollback { revision: 0 }) {
+            ui.add(
+                egui::DragValue::new(&mut state.rollback_revision)
+                    .range(1..=1_000_000)
+                    .prefix(t!("action.revision_prefix")),
+            );
+            if ui.button(t!("action.rollback")).clicked() {
+                state.request_action(
+                    Action::Rollback { revision: state.rollback_revision.max(1) },
+                    vec![target.clone()],
+                );
+            }
+        }
+        let delete = Action::Delete { propagation: state.delete_propagation };
+        if offered(&delete) && ui.button(t!("action.delete")).clicked() {
+            state.request_action(delete, vec![target]);
+        }
+    });
+}
+
+fn propagation_label(propagation: Propagation) -> String {
+    match propagation {
+        Propagation::Background => t!("confirm.background").to_string(),
+        Propagation::Foreground => t!("confirm.foreground").to_string(),
+        Propagation::Orphan => t!("confirm.orphan").to_string(),
+    }
+}
+
+/// The confirmation for a destructive action, while one waits.
+pub fn confirmation_ui(ctx: &egui::Context, state: &mut UiState) {
+    let Some(pending) = state.confirmation.clone() else { return };
+    let mut decision: Option<bool> = None;
+    let mut action = pending.action.clone();
+    egui::Modal::new(egui::Id::unique("confirm_action")).show(ctx, |ui| {
+        ui.heading(t!("confirm.title", action = t!(action.label_key())));
+        for target in pending.targets.iter().take(10) {
+            ui.monospace(format!(
+                "{} · {} · {}",
+                target.key.cluster,
+                target.key.namespace.as_deref().unwrap_or("—"),
+                target.key.name
+            ));
+        }
+        if pending.targets.len() > 10 {
+            ui.label(t!("confirm.more", count = pending.targets.len() - 10));
+        }
+        if let Action::Delete { propagation } = &mut action {
+            egui::ComboBox::from_label(t!("confirm.propagation"))
+                .selected_text(propagation_label(*propagation))
+                .show_ui(ui, |ui| {
+                    for choice in Propagation::ALL {
+                        ui.selectable_value(propagation, choice, propagation_label(choice));
+                    }
+                });
+        }
+        ui.horizontal(|ui| {
+            let visuals = ui.visuals().clone();
+            let confirm = egui::Button::new(
+                egui::RichText::new(t!("confirm.yes", action = t!(action.label_key())))
+                    .color(theme::tone_color(&visuals, CellTone::Bad)),
+            );
+            if ui.add(confirm).clicked() {
+                decision = Some(true);
+            }
+            if ui.button(t!("confirm.cancel")).clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+                decision = Some(false);
+            }
+        });
+    });
+    match decision {
+        Some(true) => {
+            state.confirmation = None;
+            if let Action::Delete { propagation } = action {
+                state.delete_propagation = propagation;
+            }
+            state.run_action(action, pending.targets);
+        }
+        Some(false) => state.confirmation = None,
+        None => {
+            if let Some(waiting) = state.confirmation.as_mut() {
+                waiting.action = action;
+            }
+        }
+    }
+}
+
+/// The latest actions and edits, newest first, at the bottom of the window.
+pub fn activity_strip_ui(ui: &mut egui::Ui, log: &ActivityLog) {
+    if log.entries.is_empty() {
+        return;
+    }
+    egui::Panel::bottom("activity").resizable(false).show(ui, |ui| {
+        let visuals = ui.visuals().clone();
+        for activity in log.entries.iter().rev().take(3) {
+            ui.horizontal(|ui| {
+                let what = t!(activity.what);
+                match &activity.outcome {
+                    Outcome::Running => {
+                        ui.spinner();
+                        ui.label(format!("{what} · {}", activity.subject));
+                    }
+                    Outcome::Done { message } => {
+                        ui.colored_label(
+                            theme::tone_color(&visuals, CellTone::Good),
+                            format!("✔ {what} · {} · {message}", activity.subject),
+                        );
+                    }
+                    Outcome::Failed { message } => {
+                        ui.colored_label(
+                            theme::tone_color(&visuals, CellTone::Bad),
+                            format!("✖ {what} · {} · {message}", activity.subject),
+                        );
+                    }
+                    Outcome::Conflict { .. } => {
+                        ui.colored_label(
+                            theme::tone_color(&visuals, CellTone::Warning),
+                            format!("⚠ {what} · {} · {}", activity.subject, t!("edit.conflict_title")),
+                        );
+                    }
+                }
+            });
+        }
+    });
+}
