@@ -45,6 +45,13 @@ fn yaml_edits_apply_refuse_conflicts_and_create_many() {
 }
 
 #[test]
+fn pod_streams_logs_exec_and_port_forward() {
+    // The apiserver proxies logs, exec and port-forward to the node's kubelet: a fake one here.
+    let kubelet = klieg::sim::kubelet::FakeKubelet::start().expect("fake kubelet");
+    suite::pod_streams_logs_exec_and_port_forward(TestCluster::shared(), Some(kubelet.port));
+}
+
+#[test]
 fn kubeconfig_edits_are_picked_up_live() {
     suite::kubeconfig_edits_are_picked_up_live(TestCluster::shared());
 }

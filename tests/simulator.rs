@@ -46,6 +46,11 @@ fn yaml_edits_apply_refuse_conflicts_and_create_many() {
 }
 
 #[test]
+fn pod_streams_logs_exec_and_port_forward() {
+    suite::pod_streams_logs_exec_and_port_forward(SimServer::shared(), None);
+}
+
+#[test]
 fn kubeconfig_edits_are_picked_up_live() {
     suite::kubeconfig_edits_are_picked_up_live(SimServer::shared());
 }

@@ -48,7 +48,7 @@ impl Activities {
     }
 
     /// Adds an activity, or updates the one with the same request and subject.
-    fn record(&self, activity: Activity) {
+    pub(crate) fn record(&self, activity: Activity) {
         let mut log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         log.generation += 1;
         match log.entries.iter_mut().find(|a| a.request_id == activity.request_id && a.subject == activity.subject) {

@@ -9,13 +9,14 @@ pub mod discovery;
 pub mod errors;
 pub mod ingest;
 pub mod kubeconfig;
+pub mod logs;
 pub mod rows;
 pub mod table_watch;
 pub mod view;
 
 use crate::model::{
     ActivityLog, ClusterErrorKind, ClusterId, ClusterInfo, ClusterState, Command, DetailsSnapshot, FleetSnapshot,
-    KindKey, ResourceKind, TableSnapshot, ViewQuery, ViewStatus,
+    KindKey, LogSnapshot, ResourceKind, TableSnapshot, ViewQuery, ViewStatus,
 };
 use futures::StreamExt;
 use ingest::Subscription;
@@ -48,6 +49,7 @@ pub struct BackendHandle {
     pub details: watch::Receiver<Arc<DetailsSnapshot>>,
     /// Actions and edits and how they ended.
     pub activity: watch::Receiver<Arc<ActivityLog>>,
+    pub logs: watch::Receiver<Arc<LogSnapshot>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -190,6 +192,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     let (details_tx, details_rx) = watch::channel(Arc::new(DetailsSnapshot::default()));
     let (activity_tx, activity_rx) = watch::channel(Arc::new(ActivityLog::default()));
     let activities = actions::Activities::new(activity_tx, waker.clone());
+    let (logs_tx, logs_rx) = watch::channel(Arc::new(LogSnapshot::default()));
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -205,7 +208,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
                 let fleet =
                     Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, activities }) => {}
+                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -218,6 +221,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         table: table_rx,
         details: details_rx,
         activity: activity_rx,
+        logs: logs_rx,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })
@@ -238,6 +242,7 @@ impl Drop for WorkerHandle {
 struct Outputs {
     table_tx: watch::Sender<Arc<TableSnapshot>>,
     details_tx: watch::Sender<Arc<DetailsSnapshot>>,
+    logs_tx: watch::Sender<Arc<LogSnapshot>>,
     activities: actions::Activities,
 }
 
@@ -247,7 +252,7 @@ async fn hub_main(
     fleet: Arc<FleetState>,
     outputs: Outputs,
 ) {
-    let Outputs { table_tx, details_tx, activities } = outputs;
+    let Outputs { table_tx, details_tx, logs_tx, activities } = outputs;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
     let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
@@ -262,6 +267,7 @@ async fn hub_main(
         fleet.waker.clone(),
     ));
     let mut details = details::DetailsFollower::new(details_tx, fleet.waker.clone());
+    let mut logs = logs::LogFollower::new(logs_tx, fleet.waker.clone());
     loop {
         tokio::select! {
             command = commands.recv() => {
@@ -280,6 +286,12 @@ async fn hub_main(
                         let clients = fleet.clients_tx.borrow().clone();
                         actions::start_action(clients, activities.clone(), request_id, targets, action);
                     }
+                    Command::OpenLogs(query) => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        logs.open(&clients, query);
+                    }
+                    Command::CloseLogs => logs.close(),
+                    Command::SaveLogs { request_id } => logs.save(&activities, request_id),
                     Command::Edit { request_id, request } => {
                         let clients = fleet.clients_tx.borrow().clone();
                         actions::start_edit(clients, activities.clone(), request_id, request);

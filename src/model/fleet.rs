@@ -116,6 +116,13 @@ pub enum Command {
         request_id: u64,
         request: super::EditRequest,
     },
+    /// Show these logs (replacing any shown).
+    OpenLogs(super::LogQuery),
+    CloseLogs,
+    /// Write the lines received so far to a file in the downloads folder.
+    SaveLogs {
+        request_id: u64,
+    },
 }
 
 /// An object's key facts and views, fetched when it is opened and kept live while open.

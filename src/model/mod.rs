@@ -4,6 +4,7 @@
 mod actions;
 mod fleet;
 mod kind;
+mod logs;
 pub mod row;
 mod selector;
 
@@ -13,6 +14,7 @@ pub use fleet::{
     OwnerLink, SortColumn, ViewQuery,
 };
 pub use kind::{Category, KindKey, ResourceKind, Scope};
+pub use logs::{CHUNK_LINES, LogBuffer, LogLine, LogQuery, LogSnapshot};
 pub use row::{Cell, CellTone, Column, ColumnType, ObjectKey, Row, SortKey, TableSnapshot, ViewStatus};
 pub use selector::{LabelSelector, SelectorError};
 

@@ -4,6 +4,7 @@
 
 pub mod generator;
 pub mod kinds;
+pub mod kubelet;
 pub mod logs;
 pub mod merge;
 pub mod metrics;
@@ -52,7 +53,7 @@ impl Certificates {
         Ok(Self { ca_pem: ca_cert.pem(), server_cert_der: cert.der().to_vec(), server_key_der: key.serialize_der() })
     }
 
-    fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, SimError> {
+    pub(crate) fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, SimError> {
         use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)

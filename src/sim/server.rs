@@ -176,7 +176,7 @@ fn store_error(error: &StoreError) -> Response<Body> {
     status_response(error.code(), error.reason(), &error.to_string())
 }
 
-fn query_map(uri: &http::Uri) -> HashMap<String, String> {
+pub fn query_map(uri: &http::Uri) -> HashMap<String, String> {
     uri.query()
         .map(|q| {
             q.split('&')
@@ -1104,7 +1104,7 @@ fn pod_stream(
     target: &Target,
     query: &HashMap<String, String>,
 ) -> Response<Body> {
-    use super::stream::{ExecSpec, query_values, run_exec, run_port_forward, upgrade};
+    use super::stream::{CHANNEL_PROTOCOLS, ExecSpec, query_values, run_exec, run_port_forward, upgrade};
     let name = target.name.clone().unwrap_or_default();
     let flag = |key: &str| query.get(key).is_some_and(|v| v == "true" || v == "1");
     if target.subresource.as_deref() == Some("portforward") {
@@ -1129,7 +1129,9 @@ fn pod_stream(
             .filter_map(|p| p["containerPort"].as_u64().and_then(|p| u16::try_from(p).ok()))
             .collect();
         let namespace = namespace.to_string();
-        return upgrade(request, move |ws, _| run_port_forward(ws, namespace, name, ports, open_ports));
+        return upgrade(request, &CHANNEL_PROTOCOLS, move |ws, _| {
+            run_port_forward(ws, namespace, name, ports, open_ports)
+        });
     }
     let (_, container) = match pod_and_container(cluster, namespace, &name, query.get("container")) {
         Ok(found) => found,
@@ -1148,31 +1150,39 @@ fn pod_stream(
         pod: name,
         container,
     };
-    upgrade(request, move |ws, _| run_exec(ws, spec))
+    upgrade(request, &CHANNEL_PROTOCOLS, move |ws, _| run_exec(ws, spec))
 }
 
 /// `GET .../pods/NAME/log`: the container's history, then, with `follow`, a line about every second.
 fn pod_log(cluster: &Arc<SimCluster>, namespace: &str, name: &str, query: &HashMap<String, String>) -> Response<Body> {
-    use super::logs::{LogOptions, history, line};
     let (pod, container) = match pod_and_container(cluster, namespace, name, query.get("container")) {
         Ok(found) => found,
         Err(error) => return error.response(),
-    };
-    let flag = |key: &str| query.get(key).is_some_and(|v| v == "true" || v == "1");
-    let options = LogOptions {
-        tail_lines: query.get("tailLines").and_then(|v| v.parse().ok()),
-        since_seconds: query.get("sinceSeconds").and_then(|v| v.parse().ok()),
-        timestamps: flag("timestamps"),
-        previous: flag("previous"),
-        follow: flag("follow"),
     };
     let started = pod["metadata"]["creationTimestamp"]
         .as_str()
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .map_or(0, |t| t.as_second())
         .saturating_sub(600);
+    log_response(format!("{namespace}/{name}/{container}"), started, log_options(query))
+}
+
+/// Log options from a `pods/log` (or kubelet `containerLogs`) query.
+pub fn log_options(query: &HashMap<String, String>) -> super::logs::LogOptions {
+    let flag = |key: &str| query.get(key).is_some_and(|v| v == "true" || v == "1");
+    super::logs::LogOptions {
+        tail_lines: query.get("tailLines").and_then(|v| v.parse().ok()),
+        since_seconds: query.get("sinceSeconds").and_then(|v| v.parse().ok()),
+        timestamps: flag("timestamps"),
+        previous: flag("previous"),
+        follow: flag("follow"),
+    }
+}
+
+/// A container's log: its history, then, with `follow`, a line about every second.
+pub fn log_response(key: String, started: i64, options: super::logs::LogOptions) -> Response<Body> {
+    use super::logs::{history, line};
     let now = jiff::Timestamp::now().as_second();
-    let key = format!("{namespace}/{name}/{container}");
     let past = history(&key, started, now, &options).concat();
     let mut response = if options.follow && !options.previous {
         let (tx, rx) = tokio::sync::mpsc::channel::<Frame>(16);

@@ -47,10 +47,10 @@ pub fn wants_websocket<B>(request: &Request<B>) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-/// Answers a WebSocket upgrade in one of `CHANNEL_PROTOCOLS` and runs `session` on the upgraded
+/// Answers a WebSocket upgrade in one of `protocols` and runs `session` on the upgraded
 /// connection. Requests that are not WebSocket upgrades (SPDY) or offer no known protocol get a
 /// Status error, as a kubelet that does not speak them would.
-pub fn upgrade<B, F, Fut>(request: &mut Request<B>, session: F) -> Response<Body>
+pub fn upgrade<B, F, Fut>(request: &mut Request<B>, protocols: &'static [&'static str], session: F) -> Response<Body>
 where
     B: hyper::body::Body + Send + 'static,
     F: FnOnce(WebSocketStream<hyper_util::rt::TokioIo<hyper::upgrade::Upgraded>>, &'static str) -> Fut + Send + 'static,
@@ -74,11 +74,11 @@ where
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(',').map(|p| p.trim().to_string()).collect::<Vec<_>>())
         .collect();
-    let Some(protocol) = offered.iter().find_map(|p| CHANNEL_PROTOCOLS.iter().find(|known| *known == p)) else {
+    let Some(protocol) = offered.iter().find_map(|p| protocols.iter().find(|known| *known == p)) else {
         return status_response(
             400,
             "BadRequest",
-            &format!("none of the offered stream protocols {offered:?} is supported; use one of {CHANNEL_PROTOCOLS:?}"),
+            &format!("none of the offered stream protocols {offered:?} is supported; use one of {protocols:?}"),
         );
     };
     let on_upgrade = hyper::upgrade::on(request);

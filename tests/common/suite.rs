@@ -657,3 +657,123 @@ pub fn yaml_edits_apply_refuse_conflicts_and_create_many(cluster: &dyn ApiServer
     assert!(summary.iter().any(|s| s.contains("Failed") && s.contains("Gadget")), "{summary:?}");
     assert_eq!(cluster.kubectl(&["get", "configmap", "two", "-n", ns, "-o", "jsonpath={.data.k}"]), "v");
 }
+
+/// A kube-rs client for the server's admin context.
+async fn kube_client(cluster: &dyn ApiServer) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(cluster.kubeconfig()).expect("kubeconfig");
+    let options =
+        kube::config::KubeConfigOptions { context: Some(cluster.admin_context().to_string()), ..Default::default() };
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options).await.expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+async fn read_until(reader: &mut (impl tokio::io::AsyncRead + Unpin), needle: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    let read = async {
+        while !seen.contains(needle) {
+            let n = reader.read(&mut buffer).await.expect("read");
+            assert!(n > 0, "stream ended before {needle:?}; got {seen:?}");
+            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        }
+    };
+    tokio::time::timeout(WAIT, read).await.expect("output in time");
+    seen
+}
+
+/// Logs stream and follow through the backend (one container of a pod, and every pod of a
+/// workload merged); exec runs commands and an interactive TTY; bytes flow through a
+/// port-forward. On the real apiserver these go through its proxy to the fake kubelet at
+/// `kubelet_port`, registered as the pods' node.
+pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_port: Option<u16>) {
+    use klieg::model::LogQuery;
+    let ns = "streams-suite";
+    let node = "kubelet-node";
+    cluster.apply(&format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: v1\nkind: Node\nmetadata: {{name: {node}}}\n"));
+    if let Some(port) = kubelet_port {
+        let status = format!(
+            r#"{{"status":{{"addresses":[{{"type":"InternalIP","address":"127.0.0.1"}}],"daemonEndpoints":{{"kubeletEndpoint":{{"Port":{port}}}}},"conditions":[{{"type":"Ready","status":"True","reason":"KubeletReady","message":"fake kubelet"}}]}}}}"#
+        );
+        cluster.kubectl(&["patch", "node", node, "--subresource=status", "--type=merge", "-p", &status]);
+    }
+    let pod = |name: &str, labels: &str, containers: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {{{labels}}}}}\nspec: {{nodeName: {node}, containers: [{containers}]}}\n"
+        )
+    };
+    cluster.apply(&[
+        pod("talker", "app: talker", "{name: app, image: app, ports: [{containerPort: 8080}]}, {name: sidecar, image: proxy}"),
+        pod("merged-a", "app: merged", "{name: c, image: app}"),
+        pod("merged-b", "app: merged", "{name: c, image: app}"),
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: merged, namespace: {ns}}}\nspec:\n  replicas: 0\n  selector: {{matchLabels: {{app: merged}}}}\n  template:\n    metadata: {{labels: {{app: merged}}}}\n    spec: {{containers: [{{name: c, image: app}}]}}\n"),
+    ]
+    .join("---\n"));
+
+    let context = cluster.admin_context();
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    wait_connected(&handle, context);
+    handle.send(Command::OpenLogs(LogQuery {
+        target: target(context, "", "pods", Some(ns), "talker"),
+        container: Some(Arc::from("app")),
+        previous: false,
+        timestamps: false,
+        follow: true,
+        tail_lines: 5,
+    }));
+    let followed = wait_for(&handle.logs, WAIT, "the tail and two followed lines", |logs| {
+        (logs.buffer.len() >= 7).then(|| logs.buffer.iter_from(0).map(|l| l.text.to_string()).collect::<Vec<_>>())
+    });
+    assert!(followed.iter().all(|l| l.contains(&format!("{ns}/talker/app"))), "one container's lines: {followed:?}");
+    let containers = handle.logs.borrow().containers.clone();
+    assert_eq!(containers.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["app", "sidecar"]);
+
+    handle.send(Command::OpenLogs(LogQuery {
+        target: target(context, "apps", "deployments", Some(ns), "merged"),
+        container: None,
+        previous: false,
+        timestamps: true,
+        follow: false,
+        tail_lines: 3,
+    }));
+    let merged = wait_for(&handle.logs, WAIT, "both pods' logs", |logs| {
+        (logs.sources.len() == 2 && logs.buffer.len() == 6 && logs.streaming == 0).then(|| logs.clone())
+    });
+    assert_eq!(merged.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>(), ["merged-a/c", "merged-b/c"]);
+    for source in 0..2u16 {
+        assert_eq!(merged.buffer.iter_from(0).filter(|l| l.source == source).count(), 3, "three lines per pod");
+    }
+    handle.send(Command::CloseLogs);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        use kube::api::AttachParams;
+        use tokio::io::AsyncWriteExt;
+        let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::namespaced(kube_client(cluster).await, ns);
+        let mut once = pods
+            .exec("talker", ["cat", "/etc/hostname"], &AttachParams::default().container("app"))
+            .await
+            .expect("exec");
+        assert_eq!(read_until(&mut once.stdout().expect("stdout"), "\n").await, "talker\n");
+        let status = once.take_status().expect("status").await.expect("a status");
+        assert_eq!(status.status.as_deref(), Some("Success"));
+
+        let mut shell = pods
+            .exec("talker", ["sh"], &AttachParams::interactive_tty().container("app").stderr(false))
+            .await
+            .expect("an interactive shell");
+        let mut stdin = shell.stdin().expect("stdin");
+        let mut stdout = shell.stdout().expect("stdout");
+        read_until(&mut stdout, "# ").await;
+        stdin.write_all(b"echo typed-through\r").await.expect("typed");
+        read_until(&mut stdout, "typed-through\r\ntyped-through").await;
+        stdin.write_all(b"exit\r").await.expect("typed");
+
+        let mut forward = pods.portforward("talker", &[8080]).await.expect("port-forward");
+        let mut stream = forward.take_stream(8080).expect("a stream");
+        stream.write_all(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("sent");
+        let reply = read_until(&mut stream, "request: GET /ping").await;
+        assert!(reply.contains("Hello from talker on port 8080"), "{reply}");
+    });
+    cluster.kubectl(&["delete", "node", node, "--wait=false"]);
+}
