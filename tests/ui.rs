@@ -231,3 +231,35 @@ fn edit_conflict_keeps_the_users_text_and_destructive_actions_ask_first() {
     harness.get_all_by_label("Delete").last().expect("the confirm button").click();
     step_until(&mut harness, "the row to go", |h| has_label_containing(h, "✔ Delete") && !has_label(h, "tuning"));
 }
+
+#[test]
+fn logs_follow_search_and_highlight_on_a_simulated_pod() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let spec = klieg::sim::ClusterSpec { name: "logs-sim".into(), git_version: "v1.31.2".into(), nodes: 1, pods: 6 };
+    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
+    let (namespace, pod) = fleet.clusters[0].lock().keys_of("/pods").into_iter().next().expect("a pod");
+    let settings = Settings {
+        locale: "en".into(),
+        kind_plural: "pods".into(),
+        selected_namespaces: vec![namespace.clone()],
+        ..Settings::default()
+    };
+    let mut harness = start_app(&fleet.kubeconfig_path, settings);
+    step_until(&mut harness, "the pod row", |h| has_label(h, &pod));
+    // Auto-sized columns settle over a few frames before the row is where its label says.
+    harness.run_steps(5);
+    harness.get_by_label(&pod).click();
+    step_until(&mut harness, "the pod's actions", |h| has_label(h, "Logs"));
+    harness.get_by_label("Logs").click();
+    step_until(&mut harness, "lines", |h| has_label_containing(h, &format!("{namespace}/{pod}/")));
+    // The count the view shows is the buffer's.
+    let count = |h: &Harness<'_, Option<KliegApp>>| {
+        let lines = app(h).logs.buffer.len();
+        has_label(h, &format!("{lines} lines")).then_some(lines)
+    };
+    step_until(&mut harness, "a line count", |h| count(h).is_some());
+    let first = count(&harness).unwrap_or(0);
+    step_until(&mut harness, "followed lines", |h| count(h).is_some_and(|c| c > first));
+    harness.state_mut().as_mut().and_then(|a| a.state.logs.as_mut()).expect("logs open").search = "GET".into();
+    step_until(&mut harness, "the match count", |h| has_label_containing(h, "lines match"));
+}

@@ -2,7 +2,9 @@
 //! sends commands when the selection changes, and lays out the panels. UI thread only.
 
 use crate::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
-use crate::model::{ActivityLog, Command, DetailsSnapshot, FleetSnapshot, TableSnapshot, ViewQuery};
+use crate::model::{
+    ActivityLog, Command, DetailsSnapshot, FleetSnapshot, LogQuery, LogSnapshot, TableSnapshot, ViewQuery,
+};
 use crate::state::{Settings, ThemeChoice, UiState};
 use crate::ui;
 use std::path::PathBuf;
@@ -18,6 +20,8 @@ pub struct KliegApp {
     pub table: Arc<TableSnapshot>,
     pub details: Arc<DetailsSnapshot>,
     pub activity: Arc<ActivityLog>,
+    pub logs: Arc<LogSnapshot>,
+    sent_logs: Option<Option<LogQuery>>,
     sent_query: Option<ViewQuery>,
     sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
     /// Wall clock for ages; injected so UI tests are deterministic.
@@ -46,6 +50,8 @@ impl KliegApp {
             table: Arc::default(),
             details: Arc::default(),
             activity: Arc::default(),
+            logs: Arc::default(),
+            sent_logs: None,
             sent_query: None,
             sent_details: None,
             clock: now_unix_secs,
@@ -62,6 +68,9 @@ impl KliegApp {
         }
         if self.backend.details.has_changed().unwrap_or(false) {
             self.details = self.backend.details.borrow_and_update().clone();
+        }
+        if self.backend.logs.has_changed().unwrap_or(false) {
+            self.logs = self.backend.logs.borrow_and_update().clone();
         }
         if self.backend.activity.has_changed().unwrap_or(false) {
             self.activity = self.backend.activity.borrow_and_update().clone();
@@ -84,6 +93,14 @@ impl KliegApp {
                 None => self.backend.send(Command::CloseDetails),
             }
             self.sent_details = Some(self.state.open_object.clone());
+        }
+        let logs_query = self.state.logs.as_ref().map(|l| l.query.clone());
+        if self.sent_logs.as_ref() != Some(&logs_query) {
+            match &logs_query {
+                Some(query) => self.backend.send(Command::OpenLogs(query.clone())),
+                None => self.backend.send(Command::CloseLogs),
+            }
+            self.sent_logs = Some(logs_query);
         }
         for command in self.state.outbox.drain(..) {
             self.backend.send(command);
@@ -108,6 +125,7 @@ impl KliegApp {
         let now = (self.clock)();
         ui::top_bar_ui(ui, &mut self.state);
         ui::actions::activity_strip_ui(ui, &self.activity);
+        ui::logs::logs_panel_ui(ui, &mut self.state, &self.logs, &self.activity);
         ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet);
         if self.state.open_object.is_some() {
             ui::details::details_panel_ui(ui, &mut self.state, &self.details, now);

@@ -146,6 +146,15 @@ pub struct PendingConfirmation {
     pub targets: Vec<Target>,
 }
 
+/// The log view: what it shows and how.
+#[derive(Debug, Clone)]
+pub struct LogsState {
+    pub query: crate::model::LogQuery,
+    pub search: String,
+    pub only_matching: bool,
+    pub last_save_request: Option<u64>,
+}
+
 /// The "create from YAML" window.
 #[derive(Debug, Clone, Default)]
 pub struct CreateState {
@@ -180,6 +189,7 @@ pub struct UiState {
     pub scale_replicas: i32,
     pub rollback_revision: i64,
     pub delete_propagation: Propagation,
+    pub logs: Option<LogsState>,
     /// Commands the UI produced this frame; the app sends them.
     pub outbox: Vec<Command>,
     next_request_id: u64,
@@ -300,6 +310,27 @@ impl UiState {
         self.create.last_request = Some(request_id);
         let request = EditRequest::Create { cluster, namespace, yaml: self.create.text.clone() };
         self.outbox.push(Command::Edit { request_id, request });
+    }
+
+    /// Opens the log view on a pod or workload.
+    pub fn open_logs(&mut self, target: Target) {
+        let query = crate::model::LogQuery {
+            target,
+            container: None,
+            previous: false,
+            timestamps: false,
+            follow: true,
+            tail_lines: 1000,
+        };
+        self.logs = Some(LogsState { query, search: String::new(), only_matching: false, last_save_request: None });
+    }
+
+    pub fn save_logs(&mut self) {
+        let request_id = self.request_id();
+        if let Some(logs) = self.logs.as_mut() {
+            logs.last_save_request = Some(request_id);
+            self.outbox.push(Command::SaveLogs { request_id });
+        }
     }
 
     pub fn open(&mut self, kind: KindKey, key: ObjectKey) {

@@ -16,6 +16,9 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
     let target = Target { kind: kind_key.clone(), key };
     let offered = |action: &Action| action.applies_to(&kind_key, &kind.verbs);
     ui.horizontal_wrapped(|ui| {
+        if super::logs::has_logs(&kind_key.group, &kind_key.plural) && ui.button(t!("logs.open")).clicked() {
+            state.open_logs(target.clone());
+        }
         if kind.supports("update") && ui.button(t!("edit.edit")).clicked() {
             state.editor = Some(EditorState::new(target.clone(), details.masked_yaml.clone()));
         }

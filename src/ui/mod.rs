@@ -5,6 +5,7 @@ pub mod actions;
 pub mod details;
 pub mod editor;
 pub mod fonts;
+pub mod logs;
 pub mod resource_table;
 pub mod sidebar;
 pub mod theme;

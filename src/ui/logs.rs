@@ -1,0 +1,173 @@
+//! The log view docked at the bottom: container picker, follow, previous, timestamps, tail,
+//! search with highlighted matches (optionally only matching lines), save, and a coloured prefix
+//! per pod when a workload's pods are merged. Rows are virtualised. UI thread.
+
+use super::theme;
+use crate::model::{ActivityLog, CellTone, LogSnapshot, Outcome};
+use crate::state::UiState;
+use rust_i18n::t;
+use std::sync::Arc;
+
+/// Kinds whose pods' logs can be shown.
+pub fn has_logs(group: &str, plural: &str) -> bool {
+    matches!(
+        (group, plural),
+        ("", "pods") | ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") | ("batch", "jobs")
+    )
+}
+
+/// What a cached match list was computed for: generation, dropped lines, search text.
+type MatchStamp = (u64, u64, String);
+
+/// Indices of the lines that contain `needle` (case-insensitive), cached per buffer state.
+fn matching_lines(ui: &egui::Ui, logs: &LogSnapshot, needle: &str) -> Arc<Vec<usize>> {
+    let key = egui::Id::unique("log_matches");
+    let stamp = (logs.generation, logs.buffer.dropped, needle.to_string());
+    let cached: Option<(MatchStamp, Arc<Vec<usize>>)> = ui.data(|d| d.get_temp(key));
+    if let Some((cached_stamp, lines)) = cached
+        && cached_stamp == stamp
+    {
+        return lines;
+    }
+    let lowered = needle.to_lowercase();
+    let found: Arc<Vec<usize>> = Arc::new(
+        logs.buffer
+            .iter_from(0)
+            .enumerate()
+            .filter(|(_, line)| line.text.to_lowercase().contains(&lowered))
+            .map(|(i, _)| i)
+            .collect(),
+    );
+    ui.data_mut(|d| d.insert_temp(key, (stamp, found.clone())));
+    found
+}
+
+/// A colour per source, spread around the hue circle.
+fn source_color(index: u16, dark: bool) -> egui::Color32 {
+    let hue = (f32::from(index) * 0.618_034).fract();
+    let (s, v) = if dark { (0.55, 0.95) } else { (0.75, 0.55) };
+    egui::ecolor::Hsva::new(hue, s, v, 1.0).into()
+}
+
+fn line_job(ui: &egui::Ui, prefix: Option<(&str, egui::Color32)>, text: &str, needle: &str) -> egui::text::LayoutJob {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let normal = egui::TextFormat { font_id: font.clone(), color: ui.visuals().text_color(), ..Default::default() };
+    let mut job = egui::text::LayoutJob::default();
+    if let Some((prefix, color)) = prefix {
+        job.append(&format!("[{prefix}] "), 0.0, egui::TextFormat { color, ..normal.clone() });
+    }
+    if needle.is_empty() {
+        job.append(text, 0.0, normal);
+        return job;
+    }
+    let highlight = egui::TextFormat {
+        background: theme::tone_color(ui.visuals(), CellTone::Warning).gamma_multiply(0.45),
+        ..normal.clone()
+    };
+    let lowered = text.to_lowercase();
+    let needle = needle.to_lowercase();
+    let mut at = 0;
+    // Lowercasing can change byte lengths outside ASCII; highlight only where offsets agree.
+    if lowered.len() == text.len() {
+        while let Some(found) = lowered[at..].find(&needle) {
+            let start = at + found;
+            job.append(&text[at..start], 0.0, normal.clone());
+            job.append(&text[start..start + needle.len()], 0.0, highlight.clone());
+            at = start + needle.len();
+        }
+    }
+    job.append(&text[at..], 0.0, normal);
+    job
+}
+
+pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot, activity: &ActivityLog) {
+    let Some(view) = state.logs.as_mut() else { return };
+    let mut close = false;
+    let mut save = false;
+    egui::Panel::bottom("logs").resizable(true).default_size(320.0).min_size(160.0).show(ui, |ui| {
+        let current = logs.query.as_ref() == Some(&view.query);
+        ui.horizontal_wrapped(|ui| {
+            ui.strong(t!("logs.title", name = view.query.target.key.name.as_ref()));
+            let all = t!("logs.all_containers").to_string();
+            let selected = view.query.container.as_deref().map_or(all.clone(), str::to_string);
+            egui::ComboBox::from_label(t!("logs.container")).selected_text(selected).show_ui(ui, |ui| {
+                ui.selectable_value(&mut view.query.container, None, all);
+                for container in &logs.containers {
+                    ui.selectable_value(&mut view.query.container, Some(container.clone()), container.as_ref());
+                }
+            });
+            ui.toggle_value(&mut view.query.follow, t!("logs.follow"));
+            ui.toggle_value(&mut view.query.previous, t!("logs.previous"));
+            ui.toggle_value(&mut view.query.timestamps, t!("logs.timestamps"));
+            ui.add(egui::DragValue::new(&mut view.query.tail_lines).range(0..=100_000).prefix(t!("logs.tail_prefix")));
+            ui.add(egui::TextEdit::singleline(&mut view.search).hint_text(t!("logs.search")).desired_width(180.0));
+            ui.checkbox(&mut view.only_matching, t!("logs.only_matching"));
+            if ui.button(t!("logs.save")).clicked() {
+                save = true;
+            }
+            if ui.button(t!("logs.close")).clicked() {
+                close = true;
+            }
+        });
+        if !current {
+            ui.spinner();
+            return;
+        }
+        let visuals = ui.visuals().clone();
+        for error in &logs.errors {
+            ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), error.as_ref());
+        }
+        if let Some(request) = view.last_save_request
+            && let Some(answer) = activity.for_request(request).last()
+        {
+            match &answer.outcome {
+                Outcome::Done { message } => {
+                    ui.colored_label(theme::tone_color(&visuals, CellTone::Good), message.as_ref())
+                }
+                Outcome::Failed { message } => {
+                    ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), message.as_ref())
+                }
+                _ => ui.spinner(),
+            };
+        }
+        let matches = (!view.search.is_empty()).then(|| matching_lines(ui, logs, &view.search));
+        let status = match &matches {
+            Some(found) => t!("logs.matches", count = found.len(), total = logs.buffer.len()).to_string(),
+            None => t!("logs.lines", count = logs.buffer.len()).to_string(),
+        };
+        ui.label(egui::RichText::new(status).weak());
+        let rows = match (&matches, view.only_matching) {
+            (Some(found), true) => found.len(),
+            _ => logs.buffer.len(),
+        };
+        let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
+        let prefixed = logs.sources.len() > 1;
+        let dark = visuals.dark_mode;
+        egui::ScrollArea::both().auto_shrink([false, false]).stick_to_bottom(view.query.follow).show_rows(
+            ui,
+            row_height,
+            rows,
+            |ui, range| {
+                for row in range {
+                    let index = match (&matches, view.only_matching) {
+                        (Some(found), true) => found[row],
+                        _ => row,
+                    };
+                    let Some(line) = logs.buffer.get(index) else { continue };
+                    let prefix = prefixed.then(|| {
+                        let name = logs.sources.get(usize::from(line.source)).map_or("", |s| &**s);
+                        (name, source_color(line.source, dark))
+                    });
+                    let job = line_job(ui, prefix, &line.text, &view.search);
+                    ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
+                }
+            },
+        );
+    });
+    if save {
+        state.save_logs();
+    }
+    if close {
+        state.logs = None;
+    }
+}
