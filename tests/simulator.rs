@@ -290,14 +290,14 @@ async fn read_until(reader: &mut (impl tokio::io::AsyncRead + Unpin), needle: &s
     use tokio::io::AsyncReadExt;
     let mut seen = String::new();
     let mut buffer = [0u8; 4096];
-    let read = async {
-        while !seen.contains(needle) {
-            let n = reader.read(&mut buffer).await.expect("read");
-            assert!(n > 0, "stream ended before {needle:?}; got {seen:?}");
-            seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(10), read).await.expect("output in time");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen.contains(needle) {
+        let read = tokio::time::timeout_at(deadline, reader.read(&mut buffer)).await;
+        let Ok(read) = read else { panic!("no {needle:?} in time; got {seen:?}") };
+        let n = read.expect("read");
+        assert!(n > 0, "stream ended before {needle:?}; got {seen:?}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
     seen
 }
 
@@ -327,8 +327,18 @@ async fn exec_over_websocket_runs_commands_and_an_interactive_terminal() {
     read_until(&mut stdout, "# ").await;
     let mut resize = shell.terminal_size().expect("resize channel");
     futures::SinkExt::send(&mut resize, kube::api::TerminalSize { width: 132, height: 43 }).await.expect("resize");
-    stdin.write_all(b"stty size\r").await.expect("typed");
-    let echoed = read_until(&mut stdout, "43 132").await;
+    // The resize travels apart from stdin, so it may land after the next command: ask until it shows.
+    let mut echoed = String::new();
+    for _ in 0..50 {
+        stdin.write_all(b"stty size\r").await.expect("typed");
+        // Up to and including the next prompt.
+        echoed = read_until(&mut stdout, ":/# ").await;
+        if echoed.contains("43 132") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(echoed.contains("43 132"), "the resize reached the shell: {echoed:?}");
     assert!(echoed.contains("stty size\r\n"), "the TTY echoes typing: {echoed:?}");
     stdin.write_all(b"exit 0\r").await.expect("typed");
     let status = shell.take_status().expect("status").await.expect("a status");

@@ -3,7 +3,7 @@
 
 use crate::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
 use crate::model::{
-    ActivityLog, Command, DetailsSnapshot, FleetSnapshot, LogQuery, LogSnapshot, TableSnapshot, ViewQuery,
+    ActivityLog, Command, DetailsSnapshot, FleetSnapshot, ForwardList, LogQuery, LogSnapshot, TableSnapshot, ViewQuery,
 };
 use crate::state::{Settings, ThemeChoice, UiState};
 use crate::ui;
@@ -21,6 +21,7 @@ pub struct KliegApp {
     pub details: Arc<DetailsSnapshot>,
     pub activity: Arc<ActivityLog>,
     pub logs: Arc<LogSnapshot>,
+    pub forwards: Arc<ForwardList>,
     sent_logs: Option<Option<LogQuery>>,
     sent_query: Option<ViewQuery>,
     sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
@@ -51,6 +52,7 @@ impl KliegApp {
             details: Arc::default(),
             activity: Arc::default(),
             logs: Arc::default(),
+            forwards: Arc::default(),
             sent_logs: None,
             sent_query: None,
             sent_details: None,
@@ -68,6 +70,9 @@ impl KliegApp {
         }
         if self.backend.details.has_changed().unwrap_or(false) {
             self.details = self.backend.details.borrow_and_update().clone();
+        }
+        if self.backend.forwards.has_changed().unwrap_or(false) {
+            self.forwards = self.backend.forwards.borrow_and_update().clone();
         }
         if self.backend.logs.has_changed().unwrap_or(false) {
             self.logs = self.backend.logs.borrow_and_update().clone();
@@ -136,6 +141,7 @@ impl KliegApp {
         ui::editor::editor_window_ui(ui.ctx(), &mut self.state, &self.activity);
         ui::editor::create_window_ui(ui.ctx(), &mut self.state, &self.fleet, &self.activity);
         ui::actions::confirmation_ui(ui.ctx(), &mut self.state);
+        ui::actions::forwards_window_ui(ui.ctx(), &mut self.state, &self.forwards);
         self.state.sync_settings();
         self.send_changes();
         // Ages tick: every second while some visible age is shown in seconds, else every half minute.

@@ -242,6 +242,12 @@ pub fn fill_from_object(
                 .collect()
         })
         .unwrap_or_default();
+    snapshot.first_port = object
+        .data
+        .pointer("/spec/containers/0/ports/0/containerPort")
+        .or_else(|| object.data.pointer("/spec/ports/0/port"))
+        .and_then(|p| p.as_u64())
+        .and_then(|p| u16::try_from(p).ok());
     let is_secret = kind.group.is_empty() && &*kind.kind == "Secret";
     let yaml = serde_yaml::to_string(object).unwrap_or_else(|error| format!("# {error}"));
     snapshot.yaml = Arc::from(yaml.as_str());

@@ -7,6 +7,7 @@ pub mod actions;
 pub mod details;
 pub mod discovery;
 pub mod errors;
+pub mod forwards;
 pub mod ingest;
 pub mod kubeconfig;
 pub mod logs;
@@ -16,7 +17,7 @@ pub mod view;
 
 use crate::model::{
     ActivityLog, ClusterErrorKind, ClusterId, ClusterInfo, ClusterState, Command, DetailsSnapshot, FleetSnapshot,
-    KindKey, LogSnapshot, ResourceKind, TableSnapshot, ViewQuery, ViewStatus,
+    ForwardList, KindKey, LogSnapshot, ResourceKind, TableSnapshot, ViewQuery, ViewStatus,
 };
 use futures::StreamExt;
 use ingest::Subscription;
@@ -50,6 +51,7 @@ pub struct BackendHandle {
     /// Actions and edits and how they ended.
     pub activity: watch::Receiver<Arc<ActivityLog>>,
     pub logs: watch::Receiver<Arc<LogSnapshot>>,
+    pub forwards: watch::Receiver<Arc<ForwardList>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -193,6 +195,8 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     let (activity_tx, activity_rx) = watch::channel(Arc::new(ActivityLog::default()));
     let activities = actions::Activities::new(activity_tx, waker.clone());
     let (logs_tx, logs_rx) = watch::channel(Arc::new(LogSnapshot::default()));
+    let (forwards_tx, forwards_rx) = watch::channel(Arc::new(ForwardList::default()));
+    let forwards = forwards::Forwards::new(forwards_tx, waker.clone());
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -208,7 +212,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
                 let fleet =
                     Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities }) => {}
+                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -222,6 +226,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         details: details_rx,
         activity: activity_rx,
         logs: logs_rx,
+        forwards: forwards_rx,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })
@@ -244,6 +249,7 @@ struct Outputs {
     details_tx: watch::Sender<Arc<DetailsSnapshot>>,
     logs_tx: watch::Sender<Arc<LogSnapshot>>,
     activities: actions::Activities,
+    forwards: forwards::Forwards,
 }
 
 async fn hub_main(
@@ -252,7 +258,7 @@ async fn hub_main(
     fleet: Arc<FleetState>,
     outputs: Outputs,
 ) {
-    let Outputs { table_tx, details_tx, logs_tx, activities } = outputs;
+    let Outputs { table_tx, details_tx, logs_tx, activities, forwards } = outputs;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
     let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
@@ -291,6 +297,11 @@ async fn hub_main(
                         logs.open(&clients, query);
                     }
                     Command::CloseLogs => logs.close(),
+                    Command::StartForward { id, request } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        forwards.start(&clients, id, request);
+                    }
+                    Command::StopForward { id } => forwards.stop(id),
                     Command::SaveLogs { request_id } => logs.save(&activities, request_id),
                     Command::Edit { request_id, request } => {
                         let clients = fleet.clients_tx.borrow().clone();

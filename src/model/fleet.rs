@@ -123,6 +123,14 @@ pub enum Command {
     SaveLogs {
         request_id: u64,
     },
+    /// Start a port-forward; `id` is chosen by the UI.
+    StartForward {
+        id: u64,
+        request: super::ForwardRequest,
+    },
+    StopForward {
+        id: u64,
+    },
 }
 
 /// An object's key facts and views, fetched when it is opened and kept live while open.
@@ -150,6 +158,8 @@ pub struct DetailsSnapshot {
     pub yaml: Arc<str>,
     /// Decoded Secret values, shown only when the user reveals them.
     pub secret_values: Vec<(Arc<str>, Arc<str>)>,
+    /// A pod's first container port or a Service's first port, to suggest for port-forwards.
+    pub first_port: Option<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -3,6 +3,7 @@
 
 mod actions;
 mod fleet;
+mod forwards;
 mod kind;
 mod logs;
 pub mod row;
@@ -13,6 +14,7 @@ pub use fleet::{
     ClusterErrorKind, ClusterInfo, ClusterState, Command, ConditionRow, DetailsSnapshot, EventRow, FleetSnapshot,
     OwnerLink, SortColumn, ViewQuery,
 };
+pub use forwards::{ForwardInfo, ForwardList, ForwardRequest, ForwardState};
 pub use kind::{Category, KindKey, ResourceKind, Scope};
 pub use logs::{CHUNK_LINES, LogBuffer, LogLine, LogQuery, LogSnapshot};
 pub use row::{Cell, CellTone, Column, ColumnType, ObjectKey, Row, SortKey, TableSnapshot, ViewStatus};

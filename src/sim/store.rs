@@ -174,6 +174,20 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
+/// Moves a Secret's `stringData` into `data`, base64-encoded, as the apiserver does on write.
+fn fold_string_data(secret: &mut Value) {
+    use base64::Engine;
+    let Some(map) = secret.as_object_mut() else { return };
+    let Some(Value::Object(plain)) = map.remove("stringData") else { return };
+    let data = map.entry("data").or_insert_with(|| json!({}));
+    if let Some(data) = data.as_object_mut() {
+        for (key, value) in plain {
+            let text = value.as_str().unwrap_or_default();
+            data.insert(key, Value::String(base64::engine::general_purpose::STANDARD.encode(text)));
+        }
+    }
+}
+
 /// How a delete treats the objects the deleted one owns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Propagation {
@@ -471,6 +485,9 @@ impl Store {
         if kind.kind == "CustomResourceDefinition" {
             self.register_crd(&mut object);
         }
+        if kind.kind == "Secret" && kind.group.is_empty() {
+            fold_string_data(&mut object);
+        }
         if let Some(manager) = &self.field_manager
             && object.pointer("/metadata/managedFields").is_none()
         {
@@ -551,6 +568,9 @@ impl Store {
         Self::set_meta(&mut object, "resourceVersion", json!(self.resource_version.to_string()));
         if kind.kind == "CustomResourceDefinition" {
             self.register_crd(&mut object);
+        }
+        if kind.kind == "Secret" && kind.group.is_empty() {
+            fold_string_data(&mut object);
         }
         self.note_owners(&object);
         let object = Arc::new(object);
@@ -871,6 +891,23 @@ mod tests {
     fn namespace(store: &mut Store, name: &str) {
         let kind = store.kind("", "v1", "namespaces").cloned().expect("namespaces");
         store.create(&kind, "", json!({"metadata": {"name": name}})).expect("namespace");
+    }
+
+    #[test]
+    fn secrets_store_string_data_as_base64_data() {
+        let mut store = Store::new();
+        let namespaces = store.kind("", "v1", "namespaces").cloned().expect("kind");
+        store.create(&namespaces, "", json!({"metadata": {"name": "a"}})).expect("ns");
+        let secrets = store.kind("", "v1", "secrets").cloned().expect("kind");
+        let created = store
+            .create(
+                &secrets,
+                "a",
+                json!({"metadata": {"name": "s"}, "data": {"x": "eA=="}, "stringData": {"password": "hunter2"}}),
+            )
+            .expect("secret");
+        assert_eq!(created["data"], json!({"x": "eA==", "password": "aHVudGVyMg=="}));
+        assert!(created.get("stringData").is_none());
     }
 
     #[test]

@@ -190,6 +190,10 @@ pub struct UiState {
     pub rollback_revision: i64,
     pub delete_propagation: Propagation,
     pub logs: Option<LogsState>,
+    /// Port-forward inputs: the pod's or Service's port, and the local one (0: pick a free port).
+    pub forward_remote_port: u16,
+    pub forward_local_port: u16,
+    pub show_forwards: bool,
     /// Commands the UI produced this frame; the app sends them.
     pub outbox: Vec<Command>,
     next_request_id: u64,
@@ -323,6 +327,21 @@ impl UiState {
             tail_lines: 1000,
         };
         self.logs = Some(LogsState { query, search: String::new(), only_matching: false, last_save_request: None });
+    }
+
+    pub fn start_forward(&mut self, target: Target) {
+        let id = self.request_id();
+        let request = crate::model::ForwardRequest {
+            target,
+            remote_port: self.forward_remote_port,
+            local_port: (self.forward_local_port != 0).then_some(self.forward_local_port),
+        };
+        self.outbox.push(Command::StartForward { id, request });
+        self.show_forwards = true;
+    }
+
+    pub fn stop_forward(&mut self, id: u64) {
+        self.outbox.push(Command::StopForward { id });
     }
 
     pub fn save_logs(&mut self) {

@@ -57,6 +57,25 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
                 );
             }
         }
+        if matches!((&*kind_key.group, &*kind_key.plural), ("", "pods" | "services")) {
+            if state.forward_remote_port == 0 {
+                state.forward_remote_port = details.first_port.unwrap_or(80);
+            }
+            ui.add(
+                egui::DragValue::new(&mut state.forward_remote_port)
+                    .range(1..=65_535)
+                    .prefix(t!("forward.remote_prefix")),
+            );
+            ui.add(
+                egui::DragValue::new(&mut state.forward_local_port)
+                    .range(0..=65_535)
+                    .prefix(t!("forward.local_prefix")),
+            )
+            .on_hover_text(t!("forward.local_help"));
+            if ui.button(t!("forward.start")).clicked() {
+                state.start_forward(target.clone());
+            }
+        }
         let delete = Action::Delete { propagation: state.delete_propagation };
         if offered(&delete) && ui.button(t!("action.delete")).clicked() {
             state.request_action(delete, vec![target]);
@@ -127,6 +146,64 @@ pub fn confirmation_ui(ctx: &egui::Context, state: &mut UiState) {
                 waiting.action = action;
             }
         }
+    }
+}
+
+/// The list of port-forwards, while shown.
+pub fn forwards_window_ui(ctx: &egui::Context, state: &mut UiState, forwards: &crate::model::ForwardList) {
+    use crate::model::ForwardState;
+    if !state.show_forwards {
+        return;
+    }
+    let mut open = true;
+    let mut stop = None;
+    egui::Window::new(t!("forward.title").to_string()).id(egui::Id::unique("forwards")).open(&mut open).show(
+        ctx,
+        |ui| {
+            if forwards.forwards.is_empty() {
+                ui.label(egui::RichText::new(t!("forward.none")).weak());
+            }
+            let visuals = ui.visuals().clone();
+            egui::Grid::new("forwards_grid").num_columns(4).striped(true).show(ui, |ui| {
+                for forward in &forwards.forwards {
+                    let key = &forward.request.target.key;
+                    ui.label(format!(
+                        "{} · {} · {}:{}",
+                        key.cluster,
+                        key.namespace.as_deref().unwrap_or("—"),
+                        key.name,
+                        forward.request.remote_port
+                    ));
+                    match forward.local_port {
+                        Some(port) => ui.hyperlink_to(format!("127.0.0.1:{port}"), format!("http://127.0.0.1:{port}/")),
+                        None => ui.spinner(),
+                    };
+                    match &forward.state {
+                        ForwardState::Starting => ui.label(t!("forward.starting")),
+                        ForwardState::Listening => ui.colored_label(
+                            theme::tone_color(&visuals, CellTone::Good),
+                            t!("forward.listening", connections = forward.connections),
+                        ),
+                        ForwardState::Degraded { error } => {
+                            ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), error.as_ref())
+                        }
+                        ForwardState::Failed { error } => {
+                            ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), error.as_ref())
+                        }
+                    };
+                    if ui.button(t!("forward.stop")).clicked() {
+                        stop = Some(forward.id);
+                    }
+                    ui.end_row();
+                }
+            });
+        },
+    );
+    if let Some(id) = stop {
+        state.stop_forward(id);
+    }
+    if !open {
+        state.show_forwards = false;
     }
 }
 

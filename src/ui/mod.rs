@@ -19,6 +19,9 @@ pub fn top_bar_ui(ui: &mut egui::Ui, state: &mut UiState) {
         ui.horizontal(|ui| {
             ui.heading(t!("app.title"));
             ui.label(egui::RichText::new(t!("app.tagline")).weak());
+            if ui.button(t!("forward.open")).clicked() {
+                state.show_forwards = !state.show_forwards;
+            }
             if ui.button(t!("create.open")).on_hover_text(t!("create.title")).clicked() {
                 state.create.open = true;
                 if state.create.cluster.is_none() {

@@ -745,6 +745,44 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
     }
     handle.send(Command::CloseLogs);
 
+    // Port-forwards through the backend: to the pod, and to a Service picking it by selector;
+    // each TCP connection opens its own stream, so several in a row work.
+    cluster.apply(&format!("apiVersion: v1\nkind: Service\nmetadata: {{name: talker, namespace: {ns}}}\nspec:\n  selector: {{app: talker}}\n  ports: [{{port: 80, targetPort: 8080}}]\n"));
+    for (id, plural, name, port) in [(1, "pods", "talker", 8080), (2, "services", "talker", 80)] {
+        handle.send(Command::StartForward {
+            id,
+            request: klieg::model::ForwardRequest {
+                target: target(context, "", plural, Some(ns), name),
+                remote_port: port,
+                local_port: None,
+            },
+        });
+        let local = wait_for(&handle.forwards, WAIT, "a listening forward", |list| {
+            list.forwards.iter().find(|f| f.id == id).and_then(|f| f.local_port)
+        });
+        for attempt in 0..2 {
+            use std::io::{Read, Write};
+            let mut socket = std::net::TcpStream::connect(("127.0.0.1", local)).expect("connect to the forward");
+            socket.set_read_timeout(Some(WAIT)).expect("timeout");
+            write!(socket, "GET /try-{attempt} HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+            let mut reply = Vec::new();
+            let mut buffer = [0u8; 1024];
+            while !String::from_utf8_lossy(&reply).contains(&format!("request: GET /try-{attempt}")) {
+                let n = socket.read(&mut buffer).expect("read the reply");
+                assert!(n > 0, "the forward closed early: {}", String::from_utf8_lossy(&reply));
+                reply.extend_from_slice(&buffer[..n]);
+            }
+            assert!(String::from_utf8_lossy(&reply).contains("Hello from talker on port 8080"));
+        }
+        let info = handle.forwards.borrow().forwards.iter().find(|f| f.id == id).cloned().expect("the forward");
+        assert_eq!((info.pod.as_deref(), info.pod_port, info.connections), (Some("talker"), Some(8080), 2));
+        handle.send(Command::StopForward { id });
+        wait_for(&handle.forwards, WAIT, "the forward to stop", |list| {
+            list.forwards.iter().all(|f| f.id != id).then_some(())
+        });
+        assert!(std::net::TcpStream::connect(("127.0.0.1", local)).is_err(), "the local port is closed");
+    }
+
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async {
         use kube::api::AttachParams;
