@@ -263,3 +263,33 @@ fn logs_follow_search_and_highlight_on_a_simulated_pod() {
     harness.state_mut().as_mut().and_then(|a| a.state.logs.as_mut()).expect("logs open").search = "GET".into();
     step_until(&mut harness, "the match count", |h| has_label_containing(h, "lines match"));
 }
+
+#[test]
+fn typing_in_the_exec_terminal_reaches_the_shell() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let spec = klieg::sim::ClusterSpec { name: "exec-sim".into(), git_version: "v1.31.2".into(), nodes: 1, pods: 4 };
+    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
+    let (namespace, pod) = fleet.clusters[0].lock().keys_of("/pods").into_iter().next().expect("a pod");
+    let settings = Settings {
+        locale: "en".into(),
+        kind_plural: "pods".into(),
+        selected_namespaces: vec![namespace],
+        ..Settings::default()
+    };
+    let mut harness = start_app(&fleet.kubeconfig_path, settings);
+    step_until(&mut harness, "the pod row", |h| has_label(h, &pod));
+    harness.run_steps(5);
+    harness.get_by_label(&pod).click();
+    step_until(&mut harness, "the shell button", |h| has_label(h, "Shell"));
+    harness.get_by_label("Shell").click();
+    let prompt = format!("root@{pod}:/#");
+    step_until(&mut harness, "the prompt", |h| has_label_containing(h, &prompt));
+    // Focus the screen, then type as a person would.
+    harness.get_all_by_label_contains(&prompt).next().expect("the prompt line").click();
+    harness.run_steps(2);
+    harness.event(egui::Event::Text("echo typed-in-klieg".into()));
+    harness.key_press(egui::Key::Enter);
+    step_until(&mut harness, "the command's output", |h| h.query_all_by_label_contains("typed-in-klieg").count() >= 2);
+    let screen = app(&harness).terminals.terminals.first().map(|t| t.text()).unwrap_or_default();
+    assert!(screen.contains("# echo typed-in-klieg\ntyped-in-klieg\n"), "{screen}");
+}

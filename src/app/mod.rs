@@ -3,7 +3,8 @@
 
 use crate::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
 use crate::model::{
-    ActivityLog, Command, DetailsSnapshot, FleetSnapshot, ForwardList, LogQuery, LogSnapshot, TableSnapshot, ViewQuery,
+    ActivityLog, Command, DetailsSnapshot, FleetSnapshot, ForwardList, LogQuery, LogSnapshot, TableSnapshot,
+    TerminalList, ViewQuery,
 };
 use crate::state::{Settings, ThemeChoice, UiState};
 use crate::ui;
@@ -22,6 +23,7 @@ pub struct KliegApp {
     pub activity: Arc<ActivityLog>,
     pub logs: Arc<LogSnapshot>,
     pub forwards: Arc<ForwardList>,
+    pub terminals: Arc<TerminalList>,
     sent_logs: Option<Option<LogQuery>>,
     sent_query: Option<ViewQuery>,
     sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
@@ -53,6 +55,7 @@ impl KliegApp {
             activity: Arc::default(),
             logs: Arc::default(),
             forwards: Arc::default(),
+            terminals: Arc::default(),
             sent_logs: None,
             sent_query: None,
             sent_details: None,
@@ -70,6 +73,9 @@ impl KliegApp {
         }
         if self.backend.details.has_changed().unwrap_or(false) {
             self.details = self.backend.details.borrow_and_update().clone();
+        }
+        if self.backend.terminals.has_changed().unwrap_or(false) {
+            self.terminals = self.backend.terminals.borrow_and_update().clone();
         }
         if self.backend.forwards.has_changed().unwrap_or(false) {
             self.forwards = self.backend.forwards.borrow_and_update().clone();
@@ -131,6 +137,7 @@ impl KliegApp {
         ui::top_bar_ui(ui, &mut self.state);
         ui::actions::activity_strip_ui(ui, &self.activity);
         ui::logs::logs_panel_ui(ui, &mut self.state, &self.logs, &self.activity);
+        ui::terminal::terminal_panel_ui(ui, &mut self.state, &self.terminals);
         ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet);
         if self.state.open_object.is_some() {
             ui::details::details_panel_ui(ui, &mut self.state, &self.details, now);

@@ -13,8 +13,10 @@ pub mod kubeconfig;
 pub mod logs;
 pub mod rows;
 pub mod table_watch;
+pub mod terminal;
 pub mod view;
 
+use crate::model::TerminalList;
 use crate::model::{
     ActivityLog, ClusterErrorKind, ClusterId, ClusterInfo, ClusterState, Command, DetailsSnapshot, FleetSnapshot,
     ForwardList, KindKey, LogSnapshot, ResourceKind, TableSnapshot, ViewQuery, ViewStatus,
@@ -52,6 +54,7 @@ pub struct BackendHandle {
     pub activity: watch::Receiver<Arc<ActivityLog>>,
     pub logs: watch::Receiver<Arc<LogSnapshot>>,
     pub forwards: watch::Receiver<Arc<ForwardList>>,
+    pub terminals: watch::Receiver<Arc<TerminalList>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -197,6 +200,8 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     let (logs_tx, logs_rx) = watch::channel(Arc::new(LogSnapshot::default()));
     let (forwards_tx, forwards_rx) = watch::channel(Arc::new(ForwardList::default()));
     let forwards = forwards::Forwards::new(forwards_tx, waker.clone());
+    let (terminals_tx, terminals_rx) = watch::channel(Arc::new(TerminalList::default()));
+    let terminals = terminal::Terminals::new(terminals_tx, waker.clone());
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -212,7 +217,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
                 let fleet =
                     Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards }) => {}
+                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -227,6 +232,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         activity: activity_rx,
         logs: logs_rx,
         forwards: forwards_rx,
+        terminals: terminals_rx,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })
@@ -250,6 +256,7 @@ struct Outputs {
     logs_tx: watch::Sender<Arc<LogSnapshot>>,
     activities: actions::Activities,
     forwards: forwards::Forwards,
+    terminals: terminal::Terminals,
 }
 
 async fn hub_main(
@@ -258,7 +265,7 @@ async fn hub_main(
     fleet: Arc<FleetState>,
     outputs: Outputs,
 ) {
-    let Outputs { table_tx, details_tx, logs_tx, activities, forwards } = outputs;
+    let Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals } = outputs;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
     let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
@@ -302,6 +309,13 @@ async fn hub_main(
                         forwards.start(&clients, id, request);
                     }
                     Command::StopForward { id } => forwards.stop(id),
+                    Command::OpenTerminal { id, request } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        terminals.open(&clients, id, request);
+                    }
+                    Command::TerminalInput { id, bytes } => terminals.input(id, bytes),
+                    Command::ResizeTerminal { id, rows, cols } => terminals.resize(id, rows, cols),
+                    Command::CloseTerminal { id } => terminals.close(id),
                     Command::SaveLogs { request_id } => logs.save(&activities, request_id),
                     Command::Edit { request_id, request } => {
                         let clients = fleet.clients_tx.borrow().clone();

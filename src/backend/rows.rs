@@ -162,6 +162,8 @@ pub fn tone_for(column_name: &str, value: &str) -> CellTone {
     let column = column_name.to_ascii_lowercase();
     match column.as_str() {
         "status" | "phase" | "state" => status_tone(value),
+        // Event types: warnings stand out in the cluster-wide events table.
+        "type" if value == "Warning" => CellTone::Bad,
         "ready" => match value.split_once('/') {
             Some((ready, total)) => match (ready.trim().parse::<u32>(), total.trim().parse::<u32>()) {
                 (Ok(r), Ok(t)) if r == t && t > 0 => CellTone::Good,
@@ -259,5 +261,7 @@ mod tests {
         assert_eq!(tone_for("READY", "3/3"), CellTone::Good);
         assert_eq!(tone_for("Ready", "0/0"), CellTone::Normal);
         assert_eq!(tone_for("Type", "ClusterIP"), CellTone::Normal);
+        assert_eq!(tone_for("Type", "Warning"), CellTone::Bad);
+        assert_eq!(tone_for("Type", "Normal"), CellTone::Normal);
     }
 }

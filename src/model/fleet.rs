@@ -131,6 +131,24 @@ pub enum Command {
     StopForward {
         id: u64,
     },
+    /// Start an exec terminal; `id` is chosen by the UI.
+    OpenTerminal {
+        id: u64,
+        request: super::ExecRequest,
+    },
+    /// Keystrokes for a terminal, as the bytes a terminal sends.
+    TerminalInput {
+        id: u64,
+        bytes: Vec<u8>,
+    },
+    ResizeTerminal {
+        id: u64,
+        rows: u16,
+        cols: u16,
+    },
+    CloseTerminal {
+        id: u64,
+    },
 }
 
 /// An object's key facts and views, fetched when it is opened and kept live while open.

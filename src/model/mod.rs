@@ -8,6 +8,7 @@ mod kind;
 mod logs;
 pub mod row;
 mod selector;
+mod terminal;
 
 pub use actions::{Action, Activity, ActivityLog, EditRequest, Outcome, Propagation, Target};
 pub use fleet::{
@@ -19,6 +20,7 @@ pub use kind::{Category, KindKey, ResourceKind, Scope};
 pub use logs::{CHUNK_LINES, LogBuffer, LogLine, LogQuery, LogSnapshot};
 pub use row::{Cell, CellTone, Column, ColumnType, ObjectKey, Row, SortKey, TableSnapshot, ViewStatus};
 pub use selector::{LabelSelector, SelectorError};
+pub use terminal::{ExecRequest, TermColor, TermSpan, TerminalList, TerminalView};
 
 use std::fmt;
 use std::sync::Arc;

@@ -194,6 +194,13 @@ pub struct UiState {
     pub forward_remote_port: u16,
     pub forward_local_port: u16,
     pub show_forwards: bool,
+    /// Open exec terminals, in tab order, and the one shown.
+    pub terminal_tabs: Vec<u64>,
+    pub active_terminal: Option<u64>,
+    /// The size in cells last sent per terminal.
+    pub sent_terminal_size: std::collections::HashMap<u64, (u16, u16)>,
+    pub exec_shell: String,
+    pub exec_container: Option<Arc<str>>,
     /// Commands the UI produced this frame; the app sends them.
     pub outbox: Vec<Command>,
     next_request_id: u64,
@@ -338,6 +345,31 @@ impl UiState {
         };
         self.outbox.push(Command::StartForward { id, request });
         self.show_forwards = true;
+    }
+
+    /// Opens an exec terminal in the pod, running the chosen shell.
+    pub fn open_terminal(&mut self, target: Target) {
+        let id = self.request_id();
+        let shell = if self.exec_shell.is_empty() { "sh".to_string() } else { self.exec_shell.clone() };
+        let request = crate::model::ExecRequest {
+            target,
+            container: self.exec_container.clone(),
+            command: vec![shell],
+            rows: 24,
+            cols: 80,
+        };
+        self.outbox.push(Command::OpenTerminal { id, request });
+        self.terminal_tabs.push(id);
+        self.active_terminal = Some(id);
+    }
+
+    pub fn close_terminal(&mut self, id: u64) {
+        self.outbox.push(Command::CloseTerminal { id });
+        self.terminal_tabs.retain(|t| *t != id);
+        self.sent_terminal_size.remove(&id);
+        if self.active_terminal == Some(id) {
+            self.active_terminal = self.terminal_tabs.last().copied();
+        }
     }
 
     pub fn stop_forward(&mut self, id: u64) {

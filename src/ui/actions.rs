@@ -57,6 +57,17 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
                 );
             }
         }
+        if (&*kind_key.group, &*kind_key.plural) == ("", "pods") {
+            let shell = if state.exec_shell.is_empty() { "sh".to_string() } else { state.exec_shell.clone() };
+            egui::ComboBox::from_id_salt("exec_shell").selected_text(shell).width(60.0).show_ui(ui, |ui| {
+                for candidate in super::terminal::SHELLS {
+                    ui.selectable_value(&mut state.exec_shell, candidate.to_string(), candidate);
+                }
+            });
+            if ui.button(t!("terminal.open")).clicked() {
+                state.open_terminal(target.clone());
+            }
+        }
         if matches!((&*kind_key.group, &*kind_key.plural), ("", "pods" | "services")) {
             if state.forward_remote_port == 0 {
                 state.forward_remote_port = details.first_port.unwrap_or(80);

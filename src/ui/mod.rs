@@ -8,6 +8,7 @@ pub mod fonts;
 pub mod logs;
 pub mod resource_table;
 pub mod sidebar;
+pub mod terminal;
 pub mod theme;
 
 use crate::state::{ThemeChoice, UiState};

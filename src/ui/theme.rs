@@ -36,3 +36,45 @@ pub fn tone_color(visuals: &egui::Visuals, tone: CellTone) -> egui::Color32 {
 pub fn banner_fill(visuals: &egui::Visuals, tone: CellTone) -> egui::Color32 {
     tone_color(visuals, tone).gamma_multiply(0.18)
 }
+
+/// xterm's 16 base colours; the rest of the 256 palette is computed.
+pub fn terminal_palette(index: u8) -> egui::Color32 {
+    const BASE: [(u8, u8, u8); 16] = [
+        (0, 0, 0),
+        (205, 49, 49),
+        (13, 188, 121),
+        (229, 229, 16),
+        (36, 114, 200),
+        (188, 63, 188),
+        (17, 168, 205),
+        (229, 229, 229),
+        (102, 102, 102),
+        (241, 76, 76),
+        (35, 209, 139),
+        (245, 245, 67),
+        (59, 142, 234),
+        (214, 112, 214),
+        (41, 184, 219),
+        (255, 255, 255),
+    ];
+    match index {
+        0..=15 => {
+            let (r, g, b) = BASE[usize::from(index)];
+            egui::Color32::from_rgb(r, g, b)
+        }
+        16..=231 => {
+            let i = index - 16;
+            let level = |v: u8| if v == 0 { 0 } else { 55 + v * 40 };
+            egui::Color32::from_rgb(level(i / 36), level((i / 6) % 6), level(i % 6))
+        }
+        _ => {
+            let grey = 8 + (index - 232) * 10;
+            egui::Color32::from_rgb(grey, grey, grey)
+        }
+    }
+}
+
+/// A 24-bit colour a program in a terminal asked for.
+pub fn terminal_rgb(r: u8, g: u8, b: u8) -> egui::Color32 {
+    egui::Color32::from_rgb(r, g, b)
+}

@@ -783,6 +783,46 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
         assert!(std::net::TcpStream::connect(("127.0.0.1", local)).is_err(), "the local port is closed");
     }
 
+    // An exec terminal through the backend: typed bytes reach the shell, its output comes back
+    // rendered by the emulator, and a resize reaches the container.
+    handle.send(Command::OpenTerminal {
+        id: 7,
+        request: klieg::model::ExecRequest {
+            target: target(context, "", "pods", Some(ns), "talker"),
+            container: Some(Arc::from("app")),
+            command: vec!["sh".into()],
+            rows: 24,
+            cols: 80,
+        },
+    });
+    let screen = |what: &str, check: &dyn Fn(&str) -> bool| {
+        wait_for(&handle.terminals, WAIT, what, |list| {
+            let view = list.terminals.iter().find(|t| t.id == 7)?;
+            assert!(view.error.is_none(), "terminal error: {:?}", view.error);
+            let text = view.text();
+            check(&text).then_some(text)
+        })
+    };
+    screen("the prompt", &|text| text.contains("root@talker:/#"));
+    handle.send(Command::TerminalInput { id: 7, bytes: b"echo via-terminal\r".to_vec() });
+    screen("the echoed command and its output", &|text| text.contains("# echo via-terminal\nvia-terminal"));
+    handle.send(Command::ResizeTerminal { id: 7, rows: 30, cols: 100 });
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        handle.send(Command::TerminalInput { id: 7, bytes: b"stty size\r".to_vec() });
+        std::thread::sleep(Duration::from_millis(300));
+        let text = handle.terminals.borrow().terminals.iter().find(|t| t.id == 7).map(|t| t.text()).unwrap_or_default();
+        if text.contains("30 100") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the resize never reached the shell: {text}");
+    }
+    handle.send(Command::TerminalInput { id: 7, bytes: b"exit 0\r".to_vec() });
+    wait_for(&handle.terminals, WAIT, "the session to end", |list| {
+        list.terminals.iter().find(|t| t.id == 7).and_then(|t| t.exited.clone())
+    });
+    handle.send(Command::CloseTerminal { id: 7 });
+
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async {
         use kube::api::AttachParams;

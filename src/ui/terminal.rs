@@ -1,0 +1,186 @@
+//! The exec terminal panel: one tab per session, the emulated screen drawn from the backend's
+//! rendering, keystrokes sent as terminal bytes while the screen has focus, and resizes sent
+//! when the panel's size in cells changes. UI thread.
+
+use crate::model::{Command, TermColor, TerminalList, TerminalView};
+use crate::state::UiState;
+use rust_i18n::t;
+
+/// The shells offered in the picker, most capable first.
+pub const SHELLS: [&str; 3] = ["sh", "bash", "ash"];
+
+fn resolve(color: TermColor, default: egui::Color32) -> egui::Color32 {
+    match color {
+        TermColor::Default => default,
+        TermColor::Indexed(index) => super::theme::terminal_palette(index),
+        TermColor::Rgb(r, g, b) => super::theme::terminal_rgb(r, g, b),
+    }
+}
+
+/// The bytes a terminal sends for the key events of this frame.
+pub fn key_bytes(events: &[egui::Event]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for event in events {
+        match event {
+            egui::Event::Text(text) => bytes.extend_from_slice(text.as_bytes()),
+            egui::Event::Paste(text) => bytes.extend_from_slice(text.as_bytes()),
+            egui::Event::Key { key, pressed: true, modifiers, .. } => {
+                if modifiers.ctrl
+                    && let Some(letter) =
+                        key.name().chars().next().filter(|c| c.is_ascii_alphabetic() && key.name().len() == 1)
+                {
+                    bytes.push((letter.to_ascii_uppercase() as u8) - b'@');
+                    continue;
+                }
+                let sequence: &[u8] = match key {
+                    egui::Key::Enter => b"\r",
+                    egui::Key::Backspace => b"\x7f",
+                    egui::Key::Tab => b"\t",
+                    egui::Key::Escape => b"\x1b",
+                    egui::Key::ArrowUp => b"\x1b[A",
+                    egui::Key::ArrowDown => b"\x1b[B",
+                    egui::Key::ArrowRight => b"\x1b[C",
+                    egui::Key::ArrowLeft => b"\x1b[D",
+                    egui::Key::Home => b"\x1b[H",
+                    egui::Key::End => b"\x1b[F",
+                    egui::Key::Delete => b"\x1b[3~",
+                    egui::Key::PageUp => b"\x1b[5~",
+                    egui::Key::PageDown => b"\x1b[6~",
+                    _ => b"",
+                };
+                bytes.extend_from_slice(sequence);
+            }
+            _ => {}
+        }
+    }
+    bytes
+}
+
+fn screen_ui(ui: &mut egui::Ui, view: &TerminalView, focused: bool) {
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let foreground = ui.visuals().text_color();
+    let background = ui.visuals().extreme_bg_color;
+    for (row, spans) in view.lines.iter().enumerate() {
+        let mut job = egui::text::LayoutJob::default();
+        let mut column = 0usize;
+        for span in spans {
+            let (mut fg, mut bg) = (resolve(span.fg, foreground), resolve(span.bg, background));
+            if span.inverse {
+                std::mem::swap(&mut fg, &mut bg);
+            }
+            let format = egui::TextFormat { font_id: font.clone(), color: fg, background: bg, ..Default::default() };
+            let cursor_here = focused && view.exited.is_none() && usize::from(view.cursor.0) == row;
+            let cursor_col = usize::from(view.cursor.1);
+            let chars = span.text.chars().count();
+            if cursor_here && (column..column + chars).contains(&cursor_col) {
+                let split = cursor_col - column;
+                let before: String = span.text.chars().take(split).collect();
+                let at: String = span.text.chars().skip(split).take(1).collect();
+                let after: String = span.text.chars().skip(split + 1).collect();
+                job.append(&before, 0.0, format.clone());
+                job.append(&at, 0.0, egui::TextFormat { color: bg, background: fg, ..format.clone() });
+                job.append(&after, 0.0, format);
+            } else {
+                job.append(&span.text, 0.0, format);
+            }
+            column += chars;
+        }
+        ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend).selectable(false));
+    }
+}
+
+pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut UiState, terminals: &TerminalList) {
+    if state.terminal_tabs.is_empty() {
+        return;
+    }
+    egui::Panel::bottom("terminals").resizable(true).default_size(340.0).min_size(160.0).show(ui, |ui| {
+        ui.horizontal(|ui| {
+            ui.strong(t!("terminal.title"));
+            for id in state.terminal_tabs.clone() {
+                let title = terminals
+                    .terminals
+                    .iter()
+                    .find(|t| t.id == id)
+                    .map_or_else(|| "…".to_string(), |t| t.title.to_string());
+                ui.selectable_value(&mut state.active_terminal, Some(id), title);
+                if ui.small_button("×").on_hover_text(t!("terminal.close")).clicked() {
+                    state.close_terminal(id);
+                }
+            }
+        });
+        let Some(id) = state.active_terminal else { return };
+        let Some(view) = terminals.terminals.iter().find(|t| t.id == id) else {
+            ui.spinner();
+            return;
+        };
+        if let Some(error) = &view.error {
+            ui.colored_label(super::theme::tone_color(ui.visuals(), crate::model::CellTone::Bad), error.as_ref());
+            return;
+        }
+        if let Some(exited) = &view.exited {
+            ui.label(egui::RichText::new(t!("terminal.exited", status = exited.as_ref())).weak());
+        }
+        // Cells that fit decide the terminal's size; a change goes to the container.
+        let glyph = ui.fonts_mut(|f| f.glyph_width(&egui::TextStyle::Monospace.resolve(ui.style()), 'M'));
+        let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
+        let available = ui.available_size();
+        let cols = ((available.x / glyph.max(1.0)).floor() as u16).clamp(20, 500);
+        let rows = ((available.y / row_height.max(1.0)).floor() as u16).clamp(4, 200);
+        if view.exited.is_none()
+            && view.size != (rows, cols)
+            && state.sent_terminal_size.get(&id) != Some(&(rows, cols))
+        {
+            state.sent_terminal_size.insert(id, (rows, cols));
+            state.outbox.push(Command::ResizeTerminal { id, rows, cols });
+        }
+        let frame = egui::Frame::new().fill(ui.visuals().extreme_bg_color).inner_margin(2.0);
+        let response = frame.show(ui, |ui| {
+            ui.set_min_size(ui.available_size());
+            let screen_id = egui::Id::unique(("terminal_screen", id));
+            let focused = ui.memory(|m| m.has_focus(screen_id));
+            screen_ui(ui, view, focused);
+            screen_id
+        });
+        let screen_id = response.inner;
+        let area = ui.interact(response.response.rect, screen_id, egui::Sense::click());
+        if area.clicked() {
+            area.request_focus();
+        }
+        if area.has_focus() && view.exited.is_none() {
+            ui.memory_mut(|m| {
+                m.set_focus_lock_filter(
+                    screen_id,
+                    egui::EventFilter { tab: true, horizontal_arrows: true, vertical_arrows: true, escape: true },
+                )
+            });
+            let bytes = ui.input(|i| key_bytes(&i.events));
+            if !bytes.is_empty() {
+                state.outbox.push(Command::TerminalInput { id, bytes });
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_become_terminal_bytes() {
+        let key = |key, ctrl| egui::Event::Key {
+            key,
+            physical_key: None,
+            pressed: true,
+            repeat: false,
+            modifiers: egui::Modifiers { ctrl, ..Default::default() },
+        };
+        let events = vec![
+            egui::Event::Text("ls".into()),
+            key(egui::Key::Enter, false),
+            key(egui::Key::C, true),
+            key(egui::Key::ArrowUp, false),
+            key(egui::Key::Backspace, false),
+        ];
+        assert_eq!(key_bytes(&events), b"ls\r\x03\x1b[A\x7f");
+    }
+}
