@@ -133,19 +133,18 @@ pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut UiState, terminals: &Ter
             state.sent_terminal_size.insert(id, (rows, cols));
             state.outbox.push(Command::ResizeTerminal { id, rows, cols });
         }
-        let frame = egui::Frame::new().fill(ui.visuals().extreme_bg_color).inner_margin(2.0);
-        let response = frame.show(ui, |ui| {
-            ui.set_min_size(ui.available_size());
-            let screen_id = egui::Id::unique(("terminal_screen", id));
-            let focused = ui.memory(|m| m.has_focus(screen_id));
-            screen_ui(ui, view, focused);
-            screen_id
-        });
-        let screen_id = response.inner;
-        let area = ui.interact(response.response.rect, screen_id, egui::Sense::click());
+        // Exactly the space left: the panel's size decides the terminal's, never the reverse.
+        let (_, rect) = ui.allocate_space(available);
+        let screen_id = egui::Id::unique(("terminal_screen", id));
+        let area = ui.interact(rect, screen_id, egui::Sense::click());
         if area.clicked() {
             area.request_focus();
         }
+        ui.painter().rect_filled(rect, 0.0, ui.visuals().extreme_bg_color);
+        let mut screen = ui.new_child(egui::UiBuilder::new().max_rect(rect));
+        screen.set_clip_rect(rect);
+        screen.spacing_mut().item_spacing.y = 0.0;
+        screen_ui(&mut screen, view, area.has_focus());
         if area.has_focus() && view.exited.is_none() {
             ui.memory_mut(|m| {
                 m.set_focus_lock_filter(
