@@ -16,6 +16,11 @@ pub enum Propagation {
 impl Propagation {
     pub const ALL: [Propagation; 3] = [Propagation::Background, Propagation::Foreground, Propagation::Orphan];
 
+    /// The policy named as the API spells it (`propagationPolicy`).
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.api_name() == text)
+    }
+
     pub fn api_name(self) -> &'static str {
         match self {
             Propagation::Background => "Background",

@@ -202,6 +202,20 @@ fn arithmetic(op: &str, a: f64, b: f64) -> Result<Option<f64>, QueryError> {
     }))
 }
 
+/// Applies an operation with a scalar to every sample; comparisons drop the samples they fail.
+fn with_scalar(
+    samples: Vec<(Labels, f64)>,
+    operation: impl Fn(f64) -> Result<Option<f64>, QueryError>,
+) -> Result<Val, QueryError> {
+    let mut out = Vec::new();
+    for (labels, value) in samples {
+        if let Some(result) = operation(value)? {
+            out.push((without_name(&labels), result));
+        }
+    }
+    Ok(Val::Vector(out))
+}
+
 /// Evaluates `expr` at unix time `t`.
 fn eval(expr: &Expr, series: &[Series], t: f64) -> Result<Val, QueryError> {
     match expr {
@@ -315,24 +329,8 @@ fn eval(expr: &Expr, series: &[Series], t: f64) -> Result<Val, QueryError> {
             let rhs = eval(&binary.rhs, series, t)?;
             match (lhs, rhs) {
                 (Val::Scalar(a), Val::Scalar(b)) => Ok(Val::Scalar(arithmetic(&op, a, b)?.unwrap_or(f64::NAN))),
-                (Val::Vector(samples), Val::Scalar(b)) => {
-                    let mut out = Vec::new();
-                    for (labels, a) in samples {
-                        if let Some(v) = arithmetic(&op, a, b)? {
-                            out.push((without_name(&labels), v));
-                        }
-                    }
-                    Ok(Val::Vector(out))
-                }
-                (Val::Scalar(a), Val::Vector(samples)) => {
-                    let mut out = Vec::new();
-                    for (labels, b) in samples {
-                        if let Some(v) = arithmetic(&op, a, b)? {
-                            out.push((without_name(&labels), v));
-                        }
-                    }
-                    Ok(Val::Vector(out))
-                }
+                (Val::Vector(samples), Val::Scalar(b)) => with_scalar(samples, |a| arithmetic(&op, a, b)),
+                (Val::Scalar(a), Val::Vector(samples)) => with_scalar(samples, |b| arithmetic(&op, a, b)),
                 (Val::Vector(left), Val::Vector(right)) => {
                     // One-to-one matching on all labels, or those of `on (...)`, less those of `ignoring (...)`.
                     let key = |labels: &Labels| -> Labels {

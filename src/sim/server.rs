@@ -4,8 +4,9 @@
 
 use super::kinds::{SimKind, cells, column_definitions};
 use super::rbac::{Attributes, User, access_review, authorize, rules_review, verb_for};
-use super::store::{FieldSelector, ListOptions, Propagation, Store, StoreError, kind_key};
+use super::store::{FieldSelector, ListOptions, Store, StoreError, kind_key};
 use crate::model::LabelSelector;
+use crate::model::Propagation;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};

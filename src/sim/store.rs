@@ -3,7 +3,7 @@
 //! selectors, paging, and cascading deletion. Called from the simulator's runtime under a mutex.
 
 use super::kinds::{SimKind, builtin_kinds, kind_from_crd};
-use crate::model::LabelSelector;
+use crate::model::{LabelSelector, Propagation};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -184,29 +184,6 @@ fn fold_string_data(secret: &mut Value) {
         for (key, value) in plain {
             let text = value.as_str().unwrap_or_default();
             data.insert(key, Value::String(base64::engine::general_purpose::STANDARD.encode(text)));
-        }
-    }
-}
-
-/// How a delete treats the objects the deleted one owns.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Propagation {
-    /// Delete the owner now; the garbage collector removes dependents after.
-    #[default]
-    Background,
-    /// Mark the owner, delete the dependents, then the owner.
-    Foreground,
-    /// Delete the owner and leave the dependents, without their owner reference.
-    Orphan,
-}
-
-impl Propagation {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "Background" => Some(Self::Background),
-            "Foreground" => Some(Self::Foreground),
-            "Orphan" => Some(Self::Orphan),
-            _ => None,
         }
     }
 }
