@@ -293,3 +293,33 @@ fn typing_in_the_exec_terminal_reaches_the_shell() {
     let screen = app(&harness).terminals.terminals.first().map(|t| t.text()).unwrap_or_default();
     assert!(screen.contains("# echo typed-in-klieg\ntyped-in-klieg\n"), "{screen}");
 }
+
+#[test]
+fn ctrl_click_selects_rows_for_one_bulk_delete() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-one, namespace: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-two, namespace: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-keep, namespace: ui-bulk}\n");
+    let settings = Settings {
+        locale: "en".into(),
+        kind_plural: "configmaps".into(),
+        selected_namespaces: vec!["ui-bulk".into()],
+        ..Settings::default()
+    };
+    let mut harness = start_app(&cluster.kubeconfig, settings);
+    step_until(&mut harness, "the rows", |h| has_label(h, "bulk-one") && has_label(h, "bulk-keep"));
+    harness.run_steps(5);
+    harness.get_by_label("bulk-one").click_modifiers(egui::Modifiers::COMMAND);
+    harness.run_steps(2);
+    harness.get_by_label("bulk-two").click_modifiers(egui::Modifiers::COMMAND);
+    step_until(&mut harness, "two rows selected", |h| has_label(h, "2 selected"));
+    assert!(app(&harness).state.open_object.is_none(), "Ctrl-click selects without opening");
+    harness.get_by_label("Delete").click();
+    step_until(&mut harness, "the confirmation", |h| has_label(h, "Delete?"));
+    harness.get_all_by_label("Delete").last().expect("the confirm button").click();
+    step_until(&mut harness, "both rows gone", |h| {
+        !has_label(h, "bulk-one") && !has_label(h, "bulk-two") && has_label(h, "bulk-keep")
+    });
+    assert!(!has_label(&harness, "2 selected"), "the selection is used up");
+    let left = cluster.kubectl(&["get", "configmaps", "-n", "ui-bulk", "-o", "name"]);
+    assert!(left.contains("bulk-keep") && !left.contains("bulk-one") && !left.contains("bulk-two"), "{left}");
+}

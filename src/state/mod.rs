@@ -200,6 +200,9 @@ pub struct UiState {
     /// The size in cells last sent per terminal.
     pub sent_terminal_size: std::collections::HashMap<u64, (u16, u16)>,
     pub exec_shell: String,
+    /// Rows chosen for a bulk action (Ctrl/Cmd-click), all of `bulk_kind`, from any cluster.
+    pub bulk_selection: BTreeSet<ObjectKey>,
+    pub bulk_kind: Option<KindKey>,
     pub exec_container: Option<Arc<str>>,
     /// Commands the UI produced this frame; the app sends them.
     pub outbox: Vec<Command>,
@@ -298,6 +301,10 @@ impl UiState {
     }
 
     pub fn run_action(&mut self, action: Action, targets: Vec<Target>) -> u64 {
+        // A bulk action done is a selection used up.
+        if !self.bulk_selection.is_empty() && targets.iter().all(|t| self.bulk_selection.contains(&t.key)) {
+            self.bulk_selection.clear();
+        }
         let request_id = self.request_id();
         self.outbox.push(Command::Act { request_id, targets, action });
         request_id
@@ -345,6 +352,23 @@ impl UiState {
         };
         self.outbox.push(Command::StartForward { id, request });
         self.show_forwards = true;
+    }
+
+    /// Adds a row to the bulk selection, or takes it out; another kind starts a new selection.
+    pub fn toggle_bulk(&mut self, kind: KindKey, key: ObjectKey) {
+        if self.bulk_kind.as_ref() != Some(&kind) {
+            self.bulk_selection.clear();
+            self.bulk_kind = Some(kind);
+        }
+        if !self.bulk_selection.remove(&key) {
+            self.bulk_selection.insert(key);
+        }
+    }
+
+    /// The bulk selection as action targets.
+    pub fn bulk_targets(&self) -> Vec<Target> {
+        let Some(kind) = &self.bulk_kind else { return Vec::new() };
+        self.bulk_selection.iter().map(|key| Target { kind: kind.clone(), key: key.clone() }).collect()
     }
 
     /// Opens an exec terminal in the pod, running the chosen shell.

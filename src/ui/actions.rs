@@ -94,6 +94,73 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
     });
 }
 
+/// Actions over the rows chosen with Ctrl/Cmd-click, across clusters: only those the kind
+/// offers on every selected row's cluster.
+pub fn bulk_bar_ui(
+    ui: &mut egui::Ui,
+    state: &mut UiState,
+    table: &crate::model::TableSnapshot,
+    fleet: &crate::model::FleetSnapshot,
+) {
+    let table_kind = table.kind.as_ref().map(|k| k.key());
+    if state.bulk_selection.is_empty() {
+        return;
+    }
+    if state.bulk_kind != table_kind {
+        state.bulk_selection.clear();
+        return;
+    }
+    let Some(kind_key) = table_kind else { return };
+    // Verbs every involved cluster serves for the kind.
+    let clusters: std::collections::BTreeSet<_> = state.bulk_selection.iter().map(|k| k.cluster.clone()).collect();
+    let verbs: Vec<std::sync::Arc<str>> = table
+        .kind
+        .as_ref()
+        .map(|k| k.verbs.iter().cloned().collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|verb| {
+            clusters.iter().all(|id| {
+                fleet.cluster(id).is_some_and(|c| c.kinds.iter().any(|k| k.key() == kind_key && k.supports(verb)))
+            })
+        })
+        .collect();
+    let targets = state.bulk_targets();
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(t!("bulk.selected", count = targets.len()));
+        if offered_scale(&kind_key, &verbs) {
+            ui.add(
+                egui::DragValue::new(&mut state.scale_replicas).range(0..=10_000).prefix(t!("action.replicas_prefix")),
+            );
+            if ui.button(t!("action.scale")).clicked() {
+                state.request_action(Action::Scale { replicas: state.scale_replicas }, targets.clone());
+            }
+        }
+        for action in [
+            Action::RolloutRestart,
+            Action::Cordon,
+            Action::Uncordon,
+            Action::Drain,
+            Action::Evict,
+            Action::Suspend,
+            Action::Resume,
+            Action::Trigger,
+            Action::Delete { propagation: state.delete_propagation },
+        ] {
+            if action.applies_to(&kind_key, &verbs) && ui.button(t!(action.label_key())).clicked() {
+                state.request_action(action, targets.clone());
+            }
+        }
+        if ui.button(t!("bulk.clear")).clicked() {
+            state.bulk_selection.clear();
+        }
+    });
+}
+
+fn offered_scale(kind: &crate::model::KindKey, verbs: &[std::sync::Arc<str>]) -> bool {
+    Action::Scale { replicas: 0 }.applies_to(kind, verbs)
+}
+
 fn propagation_label(propagation: Propagation) -> String {
     match propagation {
         Propagation::Background => t!("confirm.background").to_string(),

@@ -27,6 +27,7 @@ pub fn table_view_ui(
     now_unix_secs: i64,
 ) -> Option<i64> {
     toolbar_ui(ui, state, table);
+    super::actions::bulk_bar_ui(ui, state, table, fleet);
     status_ui(ui, state, table, fleet);
     if state.selected_clusters.is_empty() {
         ui.centered_and_justified(|ui| ui.label(t!("table.pick_cluster")));
@@ -208,7 +209,7 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
                 let Some(data) = table.rows.get(index) else {
                     return;
                 };
-                row.set_selected(open_key.as_ref() == Some(&data.key));
+                row.set_selected(open_key.as_ref() == Some(&data.key) || state.bulk_selection.contains(&data.key));
                 for column in &shown {
                     row.col(|ui| match column {
                         Shown::Cluster => {
@@ -236,10 +237,20 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
                 }
             });
         });
+    // Ctrl/Cmd-click adds a row to (or takes it from) the bulk selection; a plain click opens it.
+    let with_command = ui.input(|i| {
+        i.events
+            .iter()
+            .any(|e| matches!(e, egui::Event::PointerButton { pressed: false, modifiers, .. } if modifiers.command))
+    });
     if let (Some(index), Some(kind)) = (clicked, kind_key)
         && let Some(row) = table.rows.get(index)
     {
-        state.open(kind, row.key.clone());
+        if with_command {
+            state.toggle_bulk(kind, row.key.clone());
+        } else {
+            state.open(kind, row.key.clone());
+        }
     }
     youngest
 }
