@@ -9,6 +9,7 @@ use crate::model::{Activity, LogBuffer, LogLine, LogQuery, LogSnapshot, Outcome}
 use futures::{AsyncBufReadExt, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams, LogParams};
+use kube::runtime::{WatchStreamExt, watcher};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -107,17 +108,18 @@ fn write_logs(snapshot: &LogSnapshot) -> std::io::Result<std::path::PathBuf> {
     Ok(path)
 }
 
-/// The pods a query covers: the pod itself, or the workload's pods by its selector.
+/// The pods a query covers: the pod itself, or the workload's pods by its label selector
+/// (returned too, to follow pods the workload creates later).
 async fn pods_of(
     client: &kube::Client,
     kinds: &[crate::model::ResourceKind],
     query: &LogQuery,
-) -> Result<Vec<Pod>, String> {
+) -> Result<(Vec<Pod>, Option<String>), String> {
     let key = &query.target.key;
     let namespace = key.namespace.as_deref().unwrap_or_default();
     let pods: Api<Pod> = Api::namespaced(client.clone(), namespace);
     if &*query.target.kind.plural == "pods" {
-        return pods.get(&key.name).await.map(|pod| vec![pod]).map_err(|e| e.to_string());
+        return pods.get(&key.name).await.map(|pod| (vec![pod], None)).map_err(|e| e.to_string());
     }
     let kind = kinds
         .iter()
@@ -131,10 +133,72 @@ async fn pods_of(
         .and_then(|l| l.as_object())
         .ok_or_else(|| format!("{} {} has no label selector", kind.kind, key.name))?;
     let selector: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
-    let mut found =
-        pods.list(&ListParams::default().labels(&selector.join(","))).await.map_err(|e| e.to_string())?.items;
+    let selector = selector.join(",");
+    let mut found = pods.list(&ListParams::default().labels(&selector)).await.map_err(|e| e.to_string())?.items;
     found.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    Ok(found)
+    Ok((found, Some(selector)))
+}
+
+/// Starts a log stream per container of `pod` (the one asked for, or all), adding sources.
+fn start_pod(
+    client: &kube::Client,
+    namespace: &str,
+    pod: &Pod,
+    query: &LogQuery,
+    by_container: bool,
+    snapshot: &mut LogSnapshot,
+    feed: &mpsc::Sender<Feed>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let pod_name = pod.metadata.name.clone().unwrap_or_default();
+    let mut readers = Vec::new();
+    for container in pod.spec.iter().flat_map(|s| s.containers.iter()) {
+        if !snapshot.containers.iter().any(|c| **c == *container.name) {
+            snapshot.containers.push(Arc::from(container.name.as_str()));
+        }
+        if query.container.as_deref().is_some_and(|wanted| wanted != container.name) {
+            continue;
+        }
+        let source = u16::try_from(snapshot.sources.len()).unwrap_or(u16::MAX);
+        snapshot.sources.push(if by_container {
+            Arc::from(container.name.as_str())
+        } else {
+            Arc::from(format!("{pod_name}/{}", container.name))
+        });
+        snapshot.streaming += 1;
+        let params = LogParams {
+            container: Some(container.name.clone()),
+            follow: query.follow,
+            previous: query.previous,
+            timestamps: query.timestamps,
+            tail_lines: Some(query.tail_lines.max(0)),
+            ..LogParams::default()
+        };
+        let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+        readers.push(tokio::spawn(read_log(api, pod_name.clone(), params, source, feed.clone())));
+    }
+    readers
+}
+
+async fn read_log(api: Api<Pod>, pod: String, params: LogParams, source: u16, feed: mpsc::Sender<Feed>) {
+    let ended = match api.log_stream(&pod, &params).await {
+        Ok(stream) => {
+            let mut lines = stream.lines();
+            loop {
+                match lines.next().await {
+                    Some(Ok(line)) => {
+                        if feed.send(Feed::Line(source, line)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Err(error)) => break Some(error.to_string()),
+                    None => break None,
+                }
+            }
+        }
+        Err(kube::Error::Api(status)) => Some(status.message),
+        Err(error) => Some(error.to_string()),
+    };
+    let _ = feed.send(Feed::Ended(source, ended)).await;
 }
 
 enum Feed {
@@ -155,85 +219,43 @@ async fn follow(
         out.send_replace(Arc::new(snapshot.clone()));
         waker();
     };
-    let pods = match pods_of(&client, &kinds, &query).await {
-        Ok(pods) => pods,
+    let (pods, selector) = match pods_of(&client, &kinds, &query).await {
+        Ok(found) => found,
         Err(error) => {
             snapshot.errors.push(Arc::from(error));
             publish(&mut snapshot);
             return;
         }
     };
-    let mut streams = Vec::new();
-    let mut containers: Vec<Arc<str>> = Vec::new();
-    for pod in &pods {
-        let pod_name = pod.metadata.name.clone().unwrap_or_default();
-        for container in pod.spec.iter().flat_map(|s| s.containers.iter()) {
-            if !containers.iter().any(|c| **c == *container.name) {
-                containers.push(Arc::from(container.name.as_str()));
-            }
-            if query.container.as_deref().is_some_and(|wanted| wanted != container.name) {
-                continue;
-            }
-            streams.push((pod_name.clone(), container.name.clone()));
-        }
-    }
-    snapshot.containers = containers;
-    let single_pod = pods.len() == 1;
-    snapshot.sources = streams
-        .iter()
-        .map(
-            |(pod, container)| {
-                if single_pod { Arc::from(container.as_str()) } else { Arc::from(format!("{pod}/{container}")) }
-            },
-        )
-        .collect();
-    snapshot.streaming = streams.len();
-    publish(&mut snapshot);
-    let (feed_tx, mut feed_rx) = mpsc::channel::<Feed>(1024);
     let namespace = query.target.key.namespace.as_deref().unwrap_or_default().to_string();
+    let (feed_tx, mut feed_rx) = mpsc::channel::<Feed>(1024);
+    let by_container = selector.is_none();
+    let mut known_pods: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut readers = Vec::new();
-    for (index, (pod, container)) in streams.into_iter().enumerate() {
-        let source = u16::try_from(index).unwrap_or(u16::MAX);
-        let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-        let params = LogParams {
-            container: Some(container),
-            follow: query.follow,
-            previous: query.previous,
-            timestamps: query.timestamps,
-            tail_lines: Some(query.tail_lines.max(0)),
-            ..LogParams::default()
-        };
-        let feed = feed_tx.clone();
-        readers.push(tokio::spawn(async move {
-            let ended = match api.log_stream(&pod, &params).await {
-                Ok(stream) => {
-                    let mut lines = stream.lines();
-                    loop {
-                        match lines.next().await {
-                            Some(Ok(line)) => {
-                                if feed.send(Feed::Line(source, line)).await.is_err() {
-                                    return;
-                                }
-                            }
-                            Some(Err(error)) => break Some(error.to_string()),
-                            None => break None,
-                        }
-                    }
-                }
-                Err(kube::Error::Api(status)) => Some(status.message),
-                Err(error) => Some(error.to_string()),
-            };
-            let _ = feed.send(Feed::Ended(source, ended)).await;
-        }));
+    for pod in &pods {
+        readers.extend(start_pod(&client, &namespace, pod, &query, by_container, &mut snapshot, &feed_tx));
+        known_pods.insert(pod.metadata.name.clone().unwrap_or_default());
     }
-    drop(feed_tx);
+    publish(&mut snapshot);
+    // A followed workload's new pods (a rollout, a scale-up) join the view as they appear.
+    let new_pods = match (&selector, query.follow) {
+        (Some(selector), true) => {
+            let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+            watcher::watcher(api, watcher::Config::default().labels(selector))
+                .default_backoff()
+                .applied_objects()
+                .boxed()
+        }
+        _ => futures::stream::pending().boxed(),
+    };
+    futures::pin_mut!(new_pods);
     struct AbortAll(Vec<tokio::task::JoinHandle<()>>);
     impl Drop for AbortAll {
         fn drop(&mut self) {
             self.0.iter().for_each(tokio::task::JoinHandle::abort);
         }
     }
-    let _readers = AbortAll(readers);
+    let mut readers = AbortAll(readers);
     let mut ticker = tokio::time::interval(PUBLISH_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut dirty = false;
@@ -257,6 +279,13 @@ async fn follow(
                     return;
                 }
             },
+            Some(Ok(pod)) = new_pods.next() => {
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                if known_pods.insert(name) {
+                    readers.0.extend(start_pod(&client, &namespace, &pod, &query, by_container, &mut snapshot, &feed_tx));
+                    dirty = true;
+                }
+            }
             _ = ticker.tick() => {
                 if dirty {
                     dirty = false;

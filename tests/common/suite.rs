@@ -743,6 +743,24 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
     for source in 0..2u16 {
         assert_eq!(merged.buffer.iter_from(0).filter(|l| l.source == source).count(), 3, "three lines per pod");
     }
+    // Followed, a workload's new pod joins the view as it appears.
+    handle.send(Command::OpenLogs(LogQuery {
+        target: target(context, "apps", "deployments", Some(ns), "merged"),
+        container: None,
+        previous: false,
+        timestamps: false,
+        follow: true,
+        tail_lines: 1,
+    }));
+    wait_for(&handle.logs, WAIT, "both pods followed", |logs| {
+        (logs.sources.len() == 2 && logs.query.as_ref().is_some_and(|q| q.follow)).then_some(())
+    });
+    cluster.apply(&pod("merged-c", "app: merged", "{name: c, image: app}"));
+    let joined = wait_for(&handle.logs, WAIT, "the new pod's lines", |logs| {
+        let source = logs.sources.iter().position(|s| &**s == "merged-c/c")?;
+        logs.buffer.iter_from(0).any(|l| usize::from(l.source) == source).then(|| logs.sources.len())
+    });
+    assert_eq!(joined, 3);
     handle.send(Command::CloseLogs);
 
     // Port-forwards through the backend: to the pod, and to a Service picking it by selector;
