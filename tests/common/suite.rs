@@ -758,7 +758,7 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
     cluster.apply(&pod("merged-c", "app: merged", "{name: c, image: app}"));
     let joined = wait_for(&handle.logs, WAIT, "the new pod's lines", |logs| {
         let source = logs.sources.iter().position(|s| &**s == "merged-c/c")?;
-        logs.buffer.iter_from(0).any(|l| usize::from(l.source) == source).then(|| logs.sources.len())
+        logs.buffer.iter_from(0).any(|l| usize::from(l.source) == source).then_some(logs.sources.len())
     });
     assert_eq!(joined, 3);
     handle.send(Command::CloseLogs);
