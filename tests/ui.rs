@@ -323,3 +323,29 @@ fn ctrl_click_selects_rows_for_one_bulk_delete() {
     let left = cluster.kubectl(&["get", "configmaps", "-n", "ui-bulk", "-o", "name"]);
     assert!(left.contains("bulk-keep") && !left.contains("bulk-one") && !left.contains("bulk-two"), "{left}");
 }
+
+#[test]
+fn actions_the_user_may_not_take_are_hidden() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-rbac}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: look-only, namespace: ui-rbac}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: viewer-views}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: configmap-reader, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: configmap-reader}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch]}]\n");
+    // (Not the built-in `view`: its rules are aggregated by the controller-manager, not running here.)
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("viewer.yaml");
+    std::fs::write(&kubeconfig, cluster.kubeconfig_text("viewer", "viewer-token")).expect("write");
+    let settings = Settings {
+        locale: "en".into(),
+        kind_plural: "configmaps".into(),
+        selected_namespaces: vec!["ui-rbac".into()],
+        ..Settings::default()
+    };
+    let mut harness = start_app(&kubeconfig, settings);
+    step_until(&mut harness, "the row a viewer may see", |h| has_label(h, "look-only"));
+    harness.run_steps(5);
+    harness.get_by_label("look-only").click();
+    step_until(&mut harness, "the viewer's rules", |h| app(h).details.access.is_some() && has_label(h, "Overview"));
+    harness.run_steps(2);
+    assert!(!has_label(&harness, "Edit YAML"), "a viewer cannot update");
+    assert!(!has_label(&harness, "Delete"), "a viewer cannot delete");
+    assert!(has_label(&harness, "YAML"), "reading stays");
+}

@@ -2,7 +2,9 @@
 //! YAML) and its events, both watched with kube-runtime watchers. Backend runtime.
 
 use super::{ClientMap, Waker};
-use crate::model::{ConditionRow, DetailsSnapshot, EventRow, KindKey, ObjectKey, OwnerLink, ResourceKind};
+use crate::model::{
+    AccessRule, AccessRules, ConditionRow, DetailsSnapshot, EventRow, KindKey, ObjectKey, OwnerLink, ResourceKind,
+};
 use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event as CoreEvent;
@@ -101,6 +103,7 @@ async fn follow(
     waker: Waker,
 ) {
     let resource = api_resource(&kind);
+    let objects_client = client.clone();
     let objects: kube::Api<DynamicObject> = match &key.namespace {
         Some(ns) => kube::Api::namespaced_with(client.clone(), ns, &resource),
         None => kube::Api::all_with(client.clone(), &resource),
@@ -116,12 +119,22 @@ async fn follow(
     let event_stream = watcher::watcher(events, watcher::Config::default().fields(&event_fields))
         .default_backoff()
         .map(|event| Update::Event(Box::new(event)));
-    let merged = futures::stream::select(object_stream, event_stream);
+    // What the user may do here: asked once per opened object.
+    let access_namespace = key.namespace.as_deref().unwrap_or("default").to_string();
+    let access_client = objects_client.clone();
+    let access_stream =
+        futures::stream::once(async move { Update::Access(access_rules(&access_client, &access_namespace).await) });
+    let merged = futures::stream::select(futures::stream::select(object_stream, event_stream), access_stream);
     futures::pin_mut!(merged);
     let mut event_rows: BTreeMap<String, EventRow> = BTreeMap::new();
     let mut pending_events: Option<BTreeMap<String, EventRow>> = None;
     while let Some(update) = merged.next().await {
         match update {
+            Update::Access(access) => match access {
+                Ok(rules) => snapshot.access = Some(Arc::new(rules)),
+                // Without an answer nothing is hidden; the server refuses what it must.
+                Err(error) => tracing::debug!(%error, "SelfSubjectRulesReview failed"),
+            },
             Update::Object(object) => match *object {
                 Ok(Event::Apply(object) | Event::InitApply(object)) => {
                     fill_from_object(&mut snapshot, &object, &kind, &kinds, &key);
@@ -170,8 +183,36 @@ async fn follow(
 }
 
 enum Update {
+    Access(Result<AccessRules, kube::Error>),
     Object(Box<Result<Event<DynamicObject>, watcher::Error>>),
     Event(Box<Result<Event<CoreEvent>, watcher::Error>>),
+}
+
+/// The rules that apply to the user in `namespace`, from a SelfSubjectRulesReview.
+async fn access_rules(client: &kube::Client, namespace: &str) -> Result<AccessRules, kube::Error> {
+    use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
+    let reviews: kube::Api<SelfSubjectRulesReview> = kube::Api::all(client.clone());
+    let review = SelfSubjectRulesReview {
+        spec: SelfSubjectRulesReviewSpec { namespace: Some(namespace.to_string()) },
+        ..SelfSubjectRulesReview::default()
+    };
+    let answer = reviews.create(&kube::api::PostParams::default(), &review).await?;
+    let list = |items: Option<Vec<String>>| items.unwrap_or_default().iter().map(|i| Arc::from(i.as_str())).collect();
+    Ok(AccessRules {
+        incomplete: answer.status.as_ref().is_some_and(|s| s.incomplete),
+        rules: answer
+            .status
+            .map(|s| s.resource_rules)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|rule| AccessRule {
+                verbs: rule.verbs.iter().map(|v| Arc::from(v.as_str())).collect(),
+                groups: list(rule.api_groups),
+                resources: list(rule.resources),
+                names: list(rule.resource_names),
+            })
+            .collect(),
+    })
 }
 
 fn strs(map: Option<&BTreeMap<String, String>>) -> Vec<(Arc<str>, Arc<str>)> {

@@ -99,6 +99,26 @@ impl Action {
         }
     }
 
+    /// What RBAC must allow for the action on an object of `kind`: (verb, group, resource).
+    pub fn required(&self, kind: &KindKey) -> Vec<(&'static str, Arc<str>, String)> {
+        let group = kind.group.clone();
+        let plural = kind.plural.to_string();
+        let core: Arc<str> = Arc::from("");
+        match self {
+            Action::Delete { .. } => vec![("delete", group, plural)],
+            Action::Scale { .. } => vec![("patch", group, format!("{plural}/scale"))],
+            Action::RolloutRestart
+            | Action::Rollback { .. }
+            | Action::Cordon
+            | Action::Uncordon
+            | Action::Suspend
+            | Action::Resume => vec![("patch", group, plural)],
+            Action::Drain => vec![("patch", group, plural), ("create", core, "pods/eviction".into())],
+            Action::Evict => vec![("create", core, "pods/eviction".into())],
+            Action::Trigger => vec![("create", Arc::from("batch"), "jobs".into())],
+        }
+    }
+
     /// Actions that destroy something ask for confirmation first.
     pub fn is_destructive(&self) -> bool {
         matches!(self, Action::Delete { .. } | Action::Drain | Action::Evict | Action::Rollback { .. })

@@ -178,6 +178,8 @@ pub struct DetailsSnapshot {
     pub secret_values: Vec<(Arc<str>, Arc<str>)>,
     /// A pod's first container port or a Service's first port, to suggest for port-forwards.
     pub first_port: Option<u16>,
+    /// What the user may do in the object's namespace; `None` until the server answered.
+    pub access: Option<Arc<super::AccessRules>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,6 +1,7 @@
 //! Pure data shared by the UI thread and the backend runtime: ids, kinds, rows and snapshots.
 //! No egui, no tokio, no I/O; safe to use from any thread.
 
+mod access;
 mod actions;
 mod fleet;
 mod forwards;
@@ -10,6 +11,7 @@ pub mod row;
 mod selector;
 mod terminal;
 
+pub use access::{AccessRule, AccessRules};
 pub use actions::{Action, Activity, ActivityLog, EditRequest, Outcome, Propagation, Target};
 pub use fleet::{
     ClusterErrorKind, ClusterInfo, ClusterState, Command, ConditionRow, DetailsSnapshot, EventRow, FleetSnapshot,

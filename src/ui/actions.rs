@@ -14,12 +14,21 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
         return;
     }
     let target = Target { kind: kind_key.clone(), key };
-    let offered = |action: &Action| action.applies_to(&kind_key, &kind.verbs);
+    // Hidden when the user's rules say no; shown while they are unknown (the server refuses then).
+    let name = target.key.name.clone();
+    let may = |verb: &str, group: &str, resource: &str| {
+        details.access.as_ref().is_none_or(|access| access.allows(verb, group, resource, &name))
+    };
+    let offered = |action: &Action| {
+        action.applies_to(&kind_key, &kind.verbs)
+            && action.required(&kind_key).iter().all(|(verb, group, resource)| may(verb, group, resource))
+    };
+    let (group, plural) = (&*kind_key.group, &*kind_key.plural);
     ui.horizontal_wrapped(|ui| {
-        if super::logs::has_logs(&kind_key.group, &kind_key.plural) && ui.button(t!("logs.open")).clicked() {
+        if super::logs::has_logs(group, plural) && may("get", "", "pods/log") && ui.button(t!("logs.open")).clicked() {
             state.open_logs(target.clone());
         }
-        if kind.supports("update") && ui.button(t!("edit.edit")).clicked() {
+        if kind.supports("update") && may("update", group, plural) && ui.button(t!("edit.edit")).clicked() {
             state.editor = Some(EditorState::new(target.clone(), details.masked_yaml.clone()));
         }
         if offered(&Action::Scale { replicas: 0 }) {
@@ -57,7 +66,7 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
                 );
             }
         }
-        if (&*kind_key.group, &*kind_key.plural) == ("", "pods") {
+        if (group, plural) == ("", "pods") && may("create", "", "pods/exec") {
             let shell = if state.exec_shell.is_empty() { "sh".to_string() } else { state.exec_shell.clone() };
             egui::ComboBox::from_id_salt("exec_shell").selected_text(shell).width(60.0).show_ui(ui, |ui| {
                 for candidate in super::terminal::SHELLS {
@@ -68,7 +77,7 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
                 state.open_terminal(target.clone());
             }
         }
-        if matches!((&*kind_key.group, &*kind_key.plural), ("", "pods" | "services")) {
+        if matches!((group, plural), ("", "pods" | "services")) && may("create", "", "pods/portforward") {
             if state.forward_remote_port == 0 {
                 state.forward_remote_port = details.first_port.unwrap_or(80);
             }
