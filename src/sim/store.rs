@@ -431,6 +431,15 @@ impl Store {
         }
     }
 
+    /// Copies `fields` of `current`'s metadata into `object` (identity the client may not change).
+    fn keep_meta(object: &mut Value, current: &Value, fields: &[&str]) {
+        for field in fields {
+            if let Some(value) = current.get("metadata").and_then(|m| m.get(*field)) {
+                Self::set_meta(object, field, value.clone());
+            }
+        }
+    }
+
     pub fn create(&mut self, kind: &SimKind, namespace: &str, mut object: Value) -> Result<Arc<Value>, StoreError> {
         if let Some(generate) = meta_str(&object, "generateName").map(str::to_string)
             && meta_str(&object, "name").is_none()
@@ -509,12 +518,10 @@ impl Store {
             return Err(StoreError::Conflict { kind: kind.plural.clone(), name });
         }
         // An update that leaves out managedFields keeps them, as the apiserver does.
-        for field in ["uid", "creationTimestamp", "namespace", "deletionTimestamp", "managedFields"] {
-            if let Some(value) = current.get("metadata").and_then(|m| m.get(field))
-                && (field != "managedFields" || object.pointer("/metadata/managedFields").is_none())
-            {
-                Self::set_meta(&mut object, field, value.clone());
-            }
+        let keep_managed = object.pointer("/metadata/managedFields").is_none();
+        Self::keep_meta(&mut object, &current, &["uid", "creationTimestamp", "namespace", "deletionTimestamp"]);
+        if keep_managed {
+            Self::keep_meta(&mut object, &current, &["managedFields"]);
         }
         self.store_modified(kind, namespace, name, object)
     }
@@ -571,11 +578,7 @@ impl Store {
         let mut object = (*current).clone();
         json_patch::patch(&mut object, &operations)
             .map_err(|e| StoreError::Invalid(format!("the JSON patch could not be applied: {e}")))?;
-        for field in ["uid", "creationTimestamp", "namespace", "name"] {
-            if let Some(value) = current.get("metadata").and_then(|m| m.get(field)) {
-                Self::set_meta(&mut object, field, value.clone());
-            }
-        }
+        Self::keep_meta(&mut object, &current, &["uid", "creationTimestamp", "namespace", "name"]);
         if object == *current {
             return Ok(current);
         }
@@ -734,11 +737,11 @@ impl Store {
             }
             Some(current) => {
                 let mut object = applied;
-                for field in ["uid", "creationTimestamp", "namespace", "name", "resourceVersion"] {
-                    if let Some(value) = current.get("metadata").and_then(|m| m.get(field)) {
-                        Self::set_meta(&mut object, field, value.clone());
-                    }
-                }
+                Self::keep_meta(
+                    &mut object,
+                    &current,
+                    &["uid", "creationTimestamp", "namespace", "name", "resourceVersion"],
+                );
                 if object == *current {
                     Ok(current)
                 } else {

@@ -68,7 +68,7 @@ pub struct EditorState {
     pub conflict: Option<(Arc<str>, Arc<str>)>,
     /// YAML syntax error of `text`, recomputed when the text changes.
     pub syntax_error: Option<String>,
-    validated_text_len_hash: u64,
+    validated_text_hash: u64,
 }
 
 impl EditorState {
@@ -82,7 +82,7 @@ impl EditorState {
             last_request: None,
             conflict: None,
             syntax_error: None,
-            validated_text_len_hash: 0,
+            validated_text_hash: 0,
         };
         editor.validate();
         editor
@@ -94,10 +94,10 @@ impl EditorState {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.text.hash(&mut hasher);
         let hash = hasher.finish();
-        if hash == self.validated_text_len_hash {
+        if hash == self.validated_text_hash {
             return;
         }
-        self.validated_text_len_hash = hash;
+        self.validated_text_hash = hash;
         self.syntax_error = match serde_yaml::from_str::<serde_yaml::Value>(&self.text) {
             Ok(serde_yaml::Value::Mapping(_)) => None,
             Ok(_) => Some(rust_i18n::t!("edit.not_an_object").to_string()),

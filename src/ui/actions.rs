@@ -7,6 +7,26 @@ use crate::model::{Action, ActivityLog, CellTone, DetailsSnapshot, Outcome, Prop
 use crate::state::{EditorState, UiState};
 use rust_i18n::t;
 
+/// Actions that need no input, in the order their buttons appear.
+const PLAIN_ACTIONS: [Action; 8] = [
+    Action::RolloutRestart,
+    Action::Cordon,
+    Action::Uncordon,
+    Action::Drain,
+    Action::Evict,
+    Action::Suspend,
+    Action::Resume,
+    Action::Trigger,
+];
+
+/// The replica count and the Scale button, for one object or a bulk selection.
+fn scale_ui(ui: &mut egui::Ui, state: &mut UiState, targets: Vec<Target>) {
+    ui.add(egui::DragValue::new(&mut state.scale_replicas).range(0..=10_000).prefix(t!("action.replicas_prefix")));
+    if ui.button(t!("action.scale")).clicked() {
+        state.request_action(Action::Scale { replicas: state.scale_replicas }, targets);
+    }
+}
+
 /// Buttons for the object open in the details pane.
 pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot) {
     let (Some(kind), Some((kind_key, key))) = (details.kind.as_ref(), state.open_object.clone()) else { return };
@@ -32,23 +52,9 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
             state.editor = Some(EditorState::new(target.clone(), details.masked_yaml.clone()));
         }
         if offered(&Action::Scale { replicas: 0 }) {
-            ui.add(
-                egui::DragValue::new(&mut state.scale_replicas).range(0..=10_000).prefix(t!("action.replicas_prefix")),
-            );
-            if ui.button(t!("action.scale")).clicked() {
-                state.request_action(Action::Scale { replicas: state.scale_replicas }, vec![target.clone()]);
-            }
+            scale_ui(ui, state, vec![target.clone()]);
         }
-        for action in [
-            Action::RolloutRestart,
-            Action::Cordon,
-            Action::Uncordon,
-            Action::Drain,
-            Action::Evict,
-            Action::Suspend,
-            Action::Resume,
-            Action::Trigger,
-        ] {
+        for action in PLAIN_ACTIONS {
             if offered(&action) && ui.button(t!(action.label_key())).clicked() {
                 state.request_action(action, vec![target.clone()]);
             }
@@ -137,25 +143,11 @@ pub fn bulk_bar_ui(
     let targets = state.bulk_targets();
     ui.horizontal_wrapped(|ui| {
         ui.strong(t!("bulk.selected", count = targets.len()));
-        if offered_scale(&kind_key, &verbs) {
-            ui.add(
-                egui::DragValue::new(&mut state.scale_replicas).range(0..=10_000).prefix(t!("action.replicas_prefix")),
-            );
-            if ui.button(t!("action.scale")).clicked() {
-                state.request_action(Action::Scale { replicas: state.scale_replicas }, targets.clone());
-            }
+        if (Action::Scale { replicas: 0 }).applies_to(&kind_key, &verbs) {
+            scale_ui(ui, state, targets.clone());
         }
-        for action in [
-            Action::RolloutRestart,
-            Action::Cordon,
-            Action::Uncordon,
-            Action::Drain,
-            Action::Evict,
-            Action::Suspend,
-            Action::Resume,
-            Action::Trigger,
-            Action::Delete { propagation: state.delete_propagation },
-        ] {
+        let delete = Action::Delete { propagation: state.delete_propagation };
+        for action in PLAIN_ACTIONS.into_iter().chain([delete]) {
             if action.applies_to(&kind_key, &verbs) && ui.button(t!(action.label_key())).clicked() {
                 state.request_action(action, targets.clone());
             }
@@ -164,10 +156,6 @@ pub fn bulk_bar_ui(
             state.bulk_selection.clear();
         }
     });
-}
-
-fn offered_scale(kind: &crate::model::KindKey, verbs: &[std::sync::Arc<str>]) -> bool {
-    Action::Scale { replicas: 0 }.applies_to(kind, verbs)
 }
 
 fn propagation_label(propagation: Propagation) -> String {
