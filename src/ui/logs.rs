@@ -16,30 +16,42 @@ pub fn has_logs(group: &str, plural: &str) -> bool {
     )
 }
 
-/// What a cached match list was computed for: generation, dropped lines, search text.
-type MatchStamp = (u64, u64, String);
+/// Matches kept across frames. Lines are only appended (and dropped from the front), so each
+/// frame scans just the lines that arrived since the last one.
+#[derive(Clone, Default)]
+struct MatchCache {
+    needle: String,
+    query: Option<crate::model::LogQuery>,
+    /// Absolute line numbers (counting dropped lines) below this have been scanned.
+    scanned_to: u64,
+    /// Absolute line numbers of the matching lines, ascending.
+    matches: Arc<Vec<u64>>,
+}
 
-/// Indices of the lines that contain `needle` (case-insensitive), cached per buffer state.
-fn matching_lines(ui: &egui::Ui, logs: &LogSnapshot, needle: &str) -> Arc<Vec<usize>> {
+/// Lines that contain `needle` (case-insensitive), as absolute line numbers: subtract
+/// `buffer.dropped` for an index into the buffer.
+fn matching_lines(ui: &egui::Ui, logs: &LogSnapshot, needle: &str) -> Arc<Vec<u64>> {
     let key = egui::Id::unique("log_matches");
-    let stamp = (logs.generation, logs.buffer.dropped, needle.to_string());
-    let cached: Option<(MatchStamp, Arc<Vec<usize>>)> = ui.data(|d| d.get_temp(key));
-    if let Some((cached_stamp, lines)) = cached
-        && cached_stamp == stamp
-    {
-        return lines;
-    }
-    let lowered = needle.to_lowercase();
-    let found: Arc<Vec<usize>> = Arc::new(
-        logs.buffer
-            .iter_from(0)
-            .enumerate()
-            .filter(|(_, line)| line.text.to_lowercase().contains(&lowered))
-            .map(|(i, _)| i)
-            .collect(),
-    );
-    ui.data_mut(|d| d.insert_temp(key, (stamp, found.clone())));
-    found
+    let dropped = logs.buffer.dropped;
+    let total = dropped + logs.buffer.len() as u64;
+    ui.data_mut(|d| {
+        let cache = d.get_temp_mut_or_default::<MatchCache>(key);
+        if cache.needle != needle || cache.query != logs.query || total < cache.scanned_to {
+            *cache = MatchCache { needle: needle.to_string(), query: logs.query.clone(), ..MatchCache::default() };
+        }
+        let from = cache.scanned_to.max(dropped);
+        let lowered = needle.to_lowercase();
+        let matches = Arc::make_mut(&mut cache.matches);
+        let gone = matches.partition_point(|line| *line < dropped);
+        matches.drain(..gone);
+        for (offset, line) in logs.buffer.iter_from((from - dropped) as usize).enumerate() {
+            if line.text.to_lowercase().contains(&lowered) {
+                matches.push(from + offset as u64);
+            }
+        }
+        cache.scanned_to = total;
+        cache.matches.clone()
+    })
 }
 
 /// A colour per source, spread around the hue circle.
@@ -150,7 +162,7 @@ pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot,
             |ui, range| {
                 for row in range {
                     let index = match (&matches, view.only_matching) {
-                        (Some(found), true) => found[row],
+                        (Some(found), true) => (found[row] - logs.buffer.dropped) as usize,
                         _ => row,
                     };
                     let Some(line) = logs.buffer.get(index) else { continue };
@@ -169,5 +181,45 @@ pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot,
     }
     if close {
         state.logs = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{LogBuffer, LogLine};
+
+    /// Runs one frame that searches `logs`.
+    fn search(ctx: &egui::Context, logs: &LogSnapshot, needle: &str) -> Arc<Vec<u64>> {
+        let mut found = Arc::default();
+        let mut output = ctx.run_ui(egui::RawInput::default(), |ui| found = matching_lines(ui, logs, needle));
+        output.textures_delta.clear();
+        found
+    }
+
+    fn push(logs: &mut LogSnapshot, text: &str) {
+        logs.buffer.push(LogLine { source: 0, text: Arc::from(text) });
+        logs.generation += 1;
+    }
+
+    #[test]
+    fn matches_grow_with_new_lines_and_follow_dropped_ones() {
+        let ctx = egui::Context::default();
+        let mut logs =
+            LogSnapshot { buffer: LogBuffer::with_capacity(crate::model::CHUNK_LINES), ..LogSnapshot::default() };
+        for i in 0..crate::model::CHUNK_LINES {
+            push(&mut logs, if i % 2 == 0 { "GET /a" } else { "post /b" });
+        }
+        let found = search(&ctx, &logs, "get");
+        assert_eq!(found.len(), crate::model::CHUNK_LINES / 2, "case-insensitive");
+        // A new chunk pushes the first out: its matches go, the new line's match comes.
+        push(&mut logs, "GET /new");
+        let found = search(&ctx, &logs, "get");
+        assert_eq!(logs.buffer.dropped, crate::model::CHUNK_LINES as u64);
+        assert_eq!(found.len(), 1);
+        let index = (found[0] - logs.buffer.dropped) as usize;
+        assert_eq!(logs.buffer.get(index).map(|l| l.text.to_string()).as_deref(), Some("GET /new"));
+        // Another search starts over.
+        assert!(search(&ctx, &logs, "post").is_empty());
     }
 }
