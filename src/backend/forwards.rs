@@ -57,15 +57,23 @@ impl Forwards {
         self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, task);
     }
 
+    /// Stops a forward. It leaves the list only once its task has ended and the local port is
+    /// closed, so a forward shown as gone never still accepts connections.
     pub fn stop(&self, id: u64) {
-        if let Some(task) = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id) {
-            task.abort();
-        }
-        let mut list = self.list.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        list.forwards.retain(|f| f.id != id);
-        list.generation += 1;
-        self.out.send_replace(Arc::new(list.clone()));
-        (self.waker)();
+        let task = self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+        let this = self.clone();
+        tokio::spawn(async move {
+            if let Some(task) = task {
+                task.abort();
+                // Cancelled is the expected ending.
+                let _ = task.await;
+            }
+            let mut list = this.list.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            list.forwards.retain(|f| f.id != id);
+            list.generation += 1;
+            this.out.send_replace(Arc::new(list.clone()));
+            (this.waker)();
+        });
     }
 
     async fn serve(self, client: kube::Client, id: u64, request: ForwardRequest) {
