@@ -315,6 +315,7 @@ async fn hub_main(
                     }
                     Command::TerminalInput { id, bytes } => terminals.input(id, bytes),
                     Command::ResizeTerminal { id, rows, cols } => terminals.resize(id, rows, cols),
+                    Command::ScrollTerminal { id, lines } => terminals.scroll(id, lines),
                     Command::CloseTerminal { id } => terminals.close(id),
                     Command::SaveLogs { request_id } => logs.save(&activities, request_id),
                     Command::Edit { request_id, request } => {

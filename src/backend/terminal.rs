@@ -19,6 +19,8 @@ const SCROLLBACK_LINES: usize = 1000;
 enum Input {
     Bytes(Vec<u8>),
     Resize(u16, u16),
+    /// Lines to move into the scrollback (negative: towards the live screen).
+    Scroll(i32),
 }
 
 /// A running session: where its keystrokes go, and its task.
@@ -77,6 +79,10 @@ impl Terminals {
 
     pub fn resize(&self, id: u64, rows: u16, cols: u16) {
         self.send(id, Input::Resize(rows, cols));
+    }
+
+    pub fn scroll(&self, id: u64, lines: i32) {
+        self.send(id, Input::Scroll(lines));
     }
 
     fn send(&self, id: u64, input: Input) {
@@ -142,6 +148,11 @@ impl Terminals {
                 },
                 input = input_rx.recv() => match input {
                     Some(Input::Bytes(bytes)) => {
+                        // Typing returns the view to the live screen, as terminals do.
+                        if parser.screen().scrollback() != 0 {
+                            parser.screen_mut().set_scrollback(0);
+                            dirty = true;
+                        }
                         if stdin.write_all(&bytes).await.is_err() {
                             output_open = false;
                         }
@@ -152,6 +163,10 @@ impl Terminals {
                         let _ = resize.send(TerminalSize { width: cols.get(), height: rows.get() }).await;
                         dirty = true;
                     }
+                    Some(Input::Scroll(lines)) => {
+                        scroll_by(&mut parser, lines);
+                        dirty = true;
+                    }
                     None => return,
                 },
                 _ = ticker.tick() => {
@@ -159,7 +174,7 @@ impl Terminals {
                         dirty = false;
                         let rendered = render(parser.screen());
                         self.publish(id, |t| {
-                            (t.lines, t.cursor, t.size) = rendered;
+                            (t.lines, t.cursor, t.size, t.scrolled_back, t.scrollback_len) = rendered;
                         });
                     }
                     if !output_open {
@@ -179,10 +194,27 @@ impl Terminals {
             None => Arc::from("disconnected"),
         };
         self.publish(id, |t| {
-            (t.lines, t.cursor, t.size) = rendered;
+            (t.lines, t.cursor, t.size, t.scrolled_back, t.scrollback_len) = rendered;
             t.exited = Some(words);
         });
+        // The ended session stays readable: its scrollback can still be scrolled until closed.
+        while let Some(input) = input_rx.recv().await {
+            if let Input::Scroll(lines) = input {
+                scroll_by(&mut parser, lines);
+                let rendered = render(parser.screen());
+                self.publish(id, |t| (t.lines, t.cursor, t.size, t.scrolled_back, t.scrollback_len) = rendered);
+            }
+        }
     }
+}
+
+/// Moves the emulator's view `lines` into its scrollback (negative: back towards the live screen);
+/// the emulator clamps to what it holds.
+fn scroll_by(parser: &mut vt100::Parser, lines: i32) {
+    let now = parser.screen().scrollback();
+    let magnitude = usize::try_from(lines.unsigned_abs()).unwrap_or(usize::MAX);
+    let wanted = if lines >= 0 { now.saturating_add(magnitude) } else { now.saturating_sub(magnitude) };
+    parser.screen_mut().set_scrollback(wanted);
 }
 
 /// A terminal size the emulator accepts: at least 2 rows and 10 columns.
@@ -200,8 +232,9 @@ fn color(color: vt100::Color) -> TermColor {
     }
 }
 
-/// The visible screen as runs of equally styled cells per row.
-type Rendered = (Vec<Vec<TermSpan>>, (u16, u16), (u16, u16));
+/// The visible screen as runs of equally styled cells per row, the cursor, the size, and the
+/// scrollback position and length.
+type Rendered = (Vec<Vec<TermSpan>>, (u16, u16), (u16, u16), usize, usize);
 
 fn render(screen: &vt100::Screen) -> Rendered {
     let (rows, cols) = screen.size();
@@ -230,7 +263,7 @@ fn render(screen: &vt100::Screen) -> Rendered {
         }
         lines.push(spans);
     }
-    (lines, screen.cursor_position(), (rows, cols))
+    (lines, screen.cursor_position(), (rows, cols), screen.scrollback(), screen.scrollback_len())
 }
 
 #[cfg(test)]
@@ -242,7 +275,8 @@ mod tests {
         let (rows, cols) = cells(4, 20);
         let mut parser = vt100::Parser::new(rows, cols, 0);
         parser.process(b"plain \x1b[31mred\x1b[0m\r\nsecond\x1b[1;1Hx");
-        let (lines, cursor, size) = render(parser.screen());
+        let (lines, cursor, size, scrolled_back, _) = render(parser.screen());
+        assert_eq!(scrolled_back, 0);
         assert_eq!(size, (4, 20));
         assert_eq!(cursor, (0, 1));
         assert!(lines[0].iter().any(|s| s.text == "red" && s.fg == TermColor::Indexed(1)));
@@ -251,5 +285,28 @@ mod tests {
         parser.process(b"\x1b[H\x1b[2J");
         let cleared = TerminalView { lines: render(parser.screen()).0, ..TerminalView::default() };
         assert_eq!(cleared.text().trim(), "");
+    }
+
+    #[test]
+    fn scrolling_shows_older_lines_and_clamps_to_the_scrollback() {
+        let (rows, cols) = cells(3, 20);
+        let mut parser = vt100::Parser::new(rows, cols, 100);
+        for line in 1..=10 {
+            parser.process(format!("line {line}\r\n").as_bytes());
+        }
+        let text = |parser: &vt100::Parser| {
+            let (lines, ..) = render(parser.screen());
+            TerminalView { lines, ..TerminalView::default() }.text()
+        };
+        assert_eq!(text(&parser), "line 9\nline 10\n");
+        scroll_by(&mut parser, 2);
+        let (_, _, _, scrolled_back, held) = render(parser.screen());
+        assert_eq!((scrolled_back, held), (2, 8));
+        assert_eq!(text(&parser), "line 7\nline 8\nline 9");
+        scroll_by(&mut parser, 1000);
+        assert_eq!(parser.screen().scrollback(), 8, "clamped to the lines held");
+        assert_eq!(text(&parser), "line 1\nline 2\nline 3");
+        scroll_by(&mut parser, -1000);
+        assert_eq!(text(&parser), "line 9\nline 10\n");
     }
 }

@@ -146,6 +146,12 @@ pub enum Command {
         rows: u16,
         cols: u16,
     },
+    /// Moves a terminal's view into its scrollback (positive: older lines) or back; typing
+    /// returns it to the live screen.
+    ScrollTerminal {
+        id: u64,
+        lines: i32,
+    },
     CloseTerminal {
         id: u64,
     },

@@ -40,6 +40,10 @@ pub struct TerminalView {
     /// Row and column of the cursor.
     pub cursor: (u16, u16),
     pub size: (u16, u16),
+    /// How many lines the view is scrolled back into the scrollback (0: the live screen), and how
+    /// many lines the scrollback holds.
+    pub scrolled_back: usize,
+    pub scrollback_len: usize,
     /// Set when the process ended: its exit status in words.
     pub exited: Option<Arc<str>>,
     pub error: Option<Arc<str>>,

@@ -274,6 +274,18 @@ impl FakeShell {
             "hostname" => Ok(format!("{}\n", self.spec.pod)),
             "pwd" => Ok(format!("{}\n", self.cwd)),
             "whoami" => Ok("root\n".into()),
+            "seq" => {
+                // busybox's forms: `seq LAST` and `seq FIRST LAST`, at most 100,000 numbers.
+                let numbers: Result<Vec<i64>, _> = args.iter().map(|a| a.parse::<i64>()).collect();
+                match numbers.as_deref() {
+                    Ok([last]) => Ok(seq_text(1, *last)),
+                    Ok([first, last]) => Ok(seq_text(*first, *last)),
+                    _ => {
+                        exit = Some(1);
+                        Err("seq: usage: seq [FIRST] LAST\n".into())
+                    }
+                }
+            }
             "id" => Ok("uid=0(root) gid=0(root) groups=0(root)\n".into()),
             "true" => Ok(String::new()),
             "false" => {
@@ -345,7 +357,7 @@ impl FakeShell {
                 }
             }
             "help" => Ok(
-                "Built-in commands: cat cd clear date echo env exit false help hostname id ls ps pwd stty size tput true uname whoami\n"
+                "Built-in commands: cat cd clear date echo env exit false help hostname id ls ps pwd seq stty size tput true uname whoami\n"
                     .into(),
             ),
             other => {
@@ -381,6 +393,12 @@ impl FakeShell {
         }
         format!("/{}", parts.join("/"))
     }
+}
+
+/// `seq`'s output: the numbers from `first` to `last`, one per line (capped at 100,000).
+fn seq_text(first: i64, last: i64) -> String {
+    let count = usize::try_from(last.saturating_sub(first).saturating_add(1)).unwrap_or(0).min(100_000);
+    (first..).take(count).map(|n| format!("{n}\n")).collect()
 }
 
 fn is_shell(command: &[String]) -> bool {

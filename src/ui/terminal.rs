@@ -25,6 +25,9 @@ pub fn key_bytes(events: &[egui::Event]) -> Vec<u8> {
             egui::Event::Text(text) => bytes.extend_from_slice(text.as_bytes()),
             egui::Event::Paste(text) => bytes.extend_from_slice(text.as_bytes()),
             egui::Event::Key { key, pressed: true, modifiers, .. } => {
+                if modifiers.shift && matches!(key, egui::Key::PageUp | egui::Key::PageDown) {
+                    continue; // scrolls the view instead: see `scroll_lines`
+                }
                 if modifiers.ctrl
                     && let Some(letter) =
                         key.name().chars().next().filter(|c| c.is_ascii_alphabetic() && key.name().len() == 1)
@@ -56,6 +59,31 @@ pub fn key_bytes(events: &[egui::Event]) -> Vec<u8> {
     bytes
 }
 
+/// Lines to scroll the view into its scrollback this frame: Shift+PageUp/PageDown move by half a
+/// screen, the mouse wheel by the lines it covers (fractions carried over in `carry`).
+fn scroll_lines(input: &egui::InputState, hovered: bool, rows: u16, row_height: f32, carry: &mut f32) -> i32 {
+    let page = i32::from(rows / 2).max(1);
+    let mut lines = 0;
+    for event in &input.events {
+        if let egui::Event::Key { key, pressed: true, modifiers, .. } = event
+            && modifiers.shift
+        {
+            match key {
+                egui::Key::PageUp => lines += page,
+                egui::Key::PageDown => lines -= page,
+                _ => {}
+            }
+        }
+    }
+    if hovered {
+        *carry += input.smooth_scroll_delta.y / row_height.max(1.0);
+        let whole = carry.trunc();
+        *carry -= whole;
+        lines += whole as i32;
+    }
+    lines
+}
+
 fn screen_ui(ui: &mut egui::Ui, view: &TerminalView, focused: bool) {
     let font = egui::TextStyle::Monospace.resolve(ui.style());
     let foreground = ui.visuals().text_color();
@@ -69,7 +97,8 @@ fn screen_ui(ui: &mut egui::Ui, view: &TerminalView, focused: bool) {
                 std::mem::swap(&mut fg, &mut bg);
             }
             let format = egui::TextFormat { font_id: font.clone(), color: fg, background: bg, ..Default::default() };
-            let cursor_here = focused && view.exited.is_none() && usize::from(view.cursor.0) == row;
+            let cursor_here =
+                focused && view.exited.is_none() && view.scrolled_back == 0 && usize::from(view.cursor.0) == row;
             let cursor_col = usize::from(view.cursor.1);
             let chars = span.text.chars().count();
             if cursor_here && (column..column + chars).contains(&cursor_col) {
@@ -145,6 +174,28 @@ pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut UiState, terminals: &Ter
         screen.set_clip_rect(rect);
         screen.spacing_mut().item_spacing.y = 0.0;
         screen_ui(&mut screen, view, area.has_focus());
+        if view.scrolled_back > 0 {
+            let note = t!("terminal.scrolled_back", lines = view.scrolled_back, held = view.scrollback_len);
+            let galley = ui.painter().layout_no_wrap(
+                note.to_string(),
+                egui::TextStyle::Small.resolve(ui.style()),
+                ui.visuals().strong_text_color(),
+            );
+            let at = rect.right_top() + egui::vec2(-galley.size().x - 8.0, 4.0);
+            let backdrop = egui::Rect::from_min_size(at, galley.size()).expand(3.0);
+            ui.painter().rect_filled(backdrop, 3.0, ui.visuals().widgets.active.weak_bg_fill);
+            ui.painter().galley(at, galley, ui.visuals().strong_text_color());
+        }
+        let carry_id = screen_id.with("scroll_carry");
+        let mut carry = ui.data(|d| d.get_temp::<f32>(carry_id).unwrap_or_default());
+        let lines = ui.input(|i| {
+            scroll_lines(i, area.hovered(), rows, row_height, &mut carry)
+                * i32::from(area.has_focus() || area.hovered())
+        });
+        ui.data_mut(|d| d.insert_temp(carry_id, carry));
+        if lines != 0 {
+            state.outbox.push(Command::ScrollTerminal { id, lines });
+        }
         if area.has_focus() && view.exited.is_none() {
             ui.memory_mut(|m| {
                 m.set_focus_lock_filter(

@@ -824,6 +824,21 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
     screen("the prompt", &|text| text.contains("root@talker:/#"));
     handle.send(Command::TerminalInput { id: 7, bytes: b"echo via-terminal\r".to_vec() });
     screen("the echoed command and its output", &|text| text.contains("# echo via-terminal\nvia-terminal"));
+    // Output past the screen goes to the scrollback, which the view can be scrolled into; typing
+    // returns it to the live screen.
+    handle.send(Command::TerminalInput { id: 7, bytes: b"seq 1 60\r".to_vec() });
+    screen("the end of seq's output", &|text| text.lines().any(|l| l == "60") && !text.lines().any(|l| l == "2"));
+    handle.send(Command::ScrollTerminal { id: 7, lines: 1000 });
+    let scrolled = wait_for(&handle.terminals, WAIT, "the view at the top of the scrollback", |list| {
+        let view = list.terminals.iter().find(|t| t.id == 7)?;
+        (view.scrolled_back > 0).then(|| (view.scrolled_back, view.scrollback_len, view.text()))
+    });
+    assert_eq!(scrolled.0, scrolled.1, "clamped to the scrollback held: {scrolled:?}");
+    assert!(scrolled.2.contains("# echo via-terminal") && scrolled.2.lines().any(|l| l == "2"), "{}", scrolled.2);
+    assert!(!scrolled.2.lines().any(|l| l == "60"), "{}", scrolled.2);
+    handle.send(Command::TerminalInput { id: 7, bytes: b"echo back\r".to_vec() });
+    screen("the live screen again", &|text| text.contains("# echo back\nback"));
+    assert_eq!(handle.terminals.borrow().terminals.iter().find(|t| t.id == 7).map(|t| t.scrolled_back), Some(0));
     handle.send(Command::ResizeTerminal { id: 7, rows: 30, cols: 100 });
     let deadline = std::time::Instant::now() + WAIT;
     loop {
