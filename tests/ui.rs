@@ -262,6 +262,11 @@ fn logs_follow_search_and_highlight_on_a_simulated_pod() {
     step_until(&mut harness, "followed lines", |h| count(h).is_some_and(|c| c > first));
     harness.state_mut().as_mut().and_then(|a| a.state.logs.as_mut()).expect("logs open").search = "GET".into();
     step_until(&mut harness, "the match count", |h| has_label_containing(h, "lines match"));
+    // Wrapped, the lines are still drawn (rows of varying height, virtualised).
+    harness.get_by_label("Wrap").click();
+    harness.run_steps(3);
+    assert!(app(&harness).state.logs.as_ref().is_some_and(|l| l.wrap));
+    step_until(&mut harness, "wrapped lines", |h| has_label_containing(h, &format!("{namespace}/{pod}/")));
 }
 
 #[test]

@@ -152,6 +152,8 @@ pub struct LogsState {
     pub query: crate::model::LogQuery,
     pub search: String,
     pub only_matching: bool,
+    /// Long lines wrap at the panel's width (rows then vary in height, still virtualised).
+    pub wrap: bool,
     pub last_save_request: Option<u64>,
 }
 
@@ -340,7 +342,13 @@ impl UiState {
             follow: true,
             tail_lines: 1000,
         };
-        self.logs = Some(LogsState { query, search: String::new(), only_matching: false, last_save_request: None });
+        self.logs = Some(LogsState {
+            query,
+            search: String::new(),
+            only_matching: false,
+            wrap: false,
+            last_save_request: None,
+        });
     }
 
     pub fn start_forward(&mut self, target: Target) {

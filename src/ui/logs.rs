@@ -54,6 +54,56 @@ fn matching_lines(ui: &egui::Ui, logs: &LogSnapshot, needle: &str) -> Arc<Vec<u6
     })
 }
 
+/// Screen lines per buffered line when wrapped at `cols` columns, kept across frames: lines are
+/// only appended (and dropped from the front), so each frame measures just the new ones.
+#[derive(Clone, Default)]
+struct WrapCache {
+    cols: usize,
+    prefixed: bool,
+    query: Option<crate::model::LogQuery>,
+    /// The absolute line number of `heights[0]`.
+    first: u64,
+    heights: Arc<std::collections::VecDeque<u16>>,
+}
+
+/// How many screen lines each buffered line takes at `cols` columns (its `[pod] ` prefix
+/// included), indexed like the buffer. Monospace text broken at any character makes this exact.
+fn wrapped_heights(ui: &egui::Ui, logs: &LogSnapshot, cols: usize) -> Arc<std::collections::VecDeque<u16>> {
+    let key = egui::Id::unique("log_wrap_heights");
+    let prefixed = logs.sources.len() > 1;
+    let dropped = logs.buffer.dropped;
+    let total = dropped + logs.buffer.len() as u64;
+    ui.data_mut(|d| {
+        let cache = d.get_temp_mut_or_default::<WrapCache>(key);
+        let known_to = cache.first + cache.heights.len() as u64;
+        if cache.cols != cols || cache.prefixed != prefixed || cache.query != logs.query || total < known_to {
+            *cache =
+                WrapCache { cols, prefixed, query: logs.query.clone(), first: dropped, heights: Default::default() };
+        }
+        let heights = Arc::make_mut(&mut cache.heights);
+        while cache.first < dropped && heights.pop_front().is_some() {
+            cache.first += 1;
+        }
+        cache.first = cache.first.max(dropped);
+        let from = cache.first + heights.len() as u64;
+        for line in logs.buffer.iter_from((from - dropped) as usize) {
+            let prefix_chars = if prefixed {
+                logs.sources.get(usize::from(line.source)).map_or(0, |s| s.chars().count() + 3)
+            } else {
+                0
+            };
+            let chars = prefix_chars + line.text.chars().count();
+            heights.push_back(u16::try_from(chars.div_ceil(cols).max(1)).unwrap_or(u16::MAX));
+        }
+        cache.heights.clone()
+    })
+}
+
+/// Wrapping after exactly `cols` monospace cells, at any character, as `wrapped_heights` counts.
+fn wrapping(cols: usize, glyph: f32) -> egui::text::TextWrapping {
+    egui::text::TextWrapping { max_width: (cols as f32 + 0.5) * glyph, break_anywhere: true, ..Default::default() }
+}
+
 /// A colour per source, spread around the hue circle.
 fn source_color(index: u16, dark: bool) -> egui::Color32 {
     let hue = (f32::from(index) * 0.618_034).fract();
@@ -114,6 +164,7 @@ pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot,
             ui.add(egui::DragValue::new(&mut view.query.tail_lines).range(0..=100_000).prefix(t!("logs.tail_prefix")));
             ui.add(egui::TextEdit::singleline(&mut view.search).hint_text(t!("logs.search")).desired_width(180.0));
             ui.checkbox(&mut view.only_matching, t!("logs.only_matching"));
+            ui.toggle_value(&mut view.wrap, t!("logs.wrap"));
             if ui.button(t!("logs.save")).clicked() {
                 save = true;
             }
@@ -155,26 +206,68 @@ pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot,
         let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
         let prefixed = logs.sources.len() > 1;
         let dark = visuals.dark_mode;
-        egui::ScrollArea::both().auto_shrink([false, false]).stick_to_bottom(view.query.follow).show_rows(
-            ui,
-            row_height,
-            rows,
-            |ui, range| {
-                for row in range {
-                    let index = match (&matches, view.only_matching) {
-                        (Some(found), true) => (found[row] - logs.buffer.dropped) as usize,
-                        _ => row,
-                    };
-                    let Some(line) = logs.buffer.get(index) else { continue };
-                    let prefix = prefixed.then(|| {
-                        let name = logs.sources.get(usize::from(line.source)).map_or("", |s| &**s);
-                        (name, source_color(line.source, dark))
+        // The buffer index of each shown row: every line, or only the matching ones.
+        let index_of = |row: usize| match (&matches, view.only_matching) {
+            (Some(found), true) => (found[row] - logs.buffer.dropped) as usize,
+            _ => row,
+        };
+        let prefix_of = |line: &crate::model::LogLine| {
+            prefixed.then(|| {
+                let name = logs.sources.get(usize::from(line.source)).map_or("", |s| &**s);
+                (name, source_color(line.source, dark))
+            })
+        };
+        if view.wrap {
+            let font = egui::TextStyle::Monospace.resolve(ui.style());
+            let glyph = ui.fonts_mut(|f| f.glyph_width(&font, 'M')).max(1.0);
+            let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
+            let cols = (((ui.available_width() - scrollbar) / glyph).floor() as usize).max(10);
+            let heights = wrapped_heights(ui, logs, cols);
+            let height_of = |row: usize| u64::from(heights.get(index_of(row)).copied().unwrap_or(1));
+            let total_lines: u64 = (0..rows).map(height_of).sum();
+            let content_height = total_lines as f32 * row_height;
+            egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(view.query.follow).show_viewport(
+                ui,
+                |ui, viewport| {
+                    ui.set_height(content_height);
+                    // Skip the rows that end above the viewport, then draw until past its bottom.
+                    let first_line = (viewport.min.y / row_height).floor().max(0.0) as u64;
+                    let (mut row, mut line_at) = (0usize, 0u64);
+                    while row < rows && line_at + height_of(row) <= first_line {
+                        line_at += height_of(row);
+                        row += 1;
+                    }
+                    let top = ui.max_rect().top() + line_at as f32 * row_height;
+                    let rect = egui::Rect::from_x_y_ranges(ui.max_rect().x_range(), top..=ui.max_rect().bottom());
+                    ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
+                        ui.spacing_mut().item_spacing.y = 0.0;
+                        ui.skip_ahead_auto_ids(row);
+                        while row < rows && (line_at as f32) * row_height < viewport.max.y {
+                            let Some(line) = logs.buffer.get(index_of(row)) else { break };
+                            let mut job = line_job(ui, prefix_of(line), &line.text, &view.search);
+                            job.wrap = wrapping(cols, glyph);
+                            let galley = ui.fonts_mut(|f| f.layout_job(job));
+                            ui.add(egui::Label::new(galley));
+                            line_at += height_of(row);
+                            row += 1;
+                        }
                     });
-                    let job = line_job(ui, prefix, &line.text, &view.search);
-                    ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
-                }
-            },
-        );
+                },
+            );
+        } else {
+            egui::ScrollArea::both().auto_shrink([false, false]).stick_to_bottom(view.query.follow).show_rows(
+                ui,
+                row_height,
+                rows,
+                |ui, range| {
+                    for row in range {
+                        let Some(line) = logs.buffer.get(index_of(row)) else { continue };
+                        let job = line_job(ui, prefix_of(line), &line.text, &view.search);
+                        ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
+                    }
+                },
+            );
+        }
     });
     if save {
         state.save_logs();
@@ -221,5 +314,40 @@ mod tests {
         assert_eq!(logs.buffer.get(index).map(|l| l.text.to_string()).as_deref(), Some("GET /new"));
         // Another search starts over.
         assert!(search(&ctx, &logs, "post").is_empty());
+    }
+
+    #[test]
+    fn wrapped_heights_match_the_laid_out_rows() {
+        let ctx = egui::Context::default();
+        let mut logs =
+            LogSnapshot { buffer: LogBuffer::with_capacity(crate::model::CHUNK_LINES), ..LogSnapshot::default() };
+        let texts = ["", "short", &"x".repeat(40), &"word ".repeat(17), &"y".repeat(41)];
+        for text in texts {
+            push(&mut logs, text);
+        }
+        let cols = 20;
+        let mut laid_out = Vec::new();
+        let mut heights = Arc::default();
+        let mut output = ctx.run_ui(egui::RawInput::default(), |ui| {
+            heights = wrapped_heights(ui, &logs, cols);
+            let glyph = ui.fonts_mut(|f| f.glyph_width(&egui::TextStyle::Monospace.resolve(ui.style()), 'M'));
+            for text in texts {
+                let mut job = line_job(ui, None, text, "");
+                job.wrap = wrapping(cols, glyph);
+                laid_out.push(ui.fonts_mut(|f| f.layout_job(job)).rows.len() as u16);
+            }
+        });
+        output.textures_delta.clear();
+        assert_eq!(heights.iter().copied().collect::<Vec<_>>(), vec![1, 1, 2, 5, 3]);
+        assert_eq!(heights.iter().copied().collect::<Vec<_>>(), laid_out, "predicted heights are the real ones");
+        // Lines arriving later are measured on top; a new width starts over.
+        push(&mut logs, &"z".repeat(61));
+        let mut output = ctx.run_ui(egui::RawInput::default(), |ui| heights = wrapped_heights(ui, &logs, cols));
+        output.textures_delta.clear();
+        assert_eq!(heights.back().copied(), Some(4));
+        assert_eq!(heights.len(), 6);
+        let mut output = ctx.run_ui(egui::RawInput::default(), |ui| heights = wrapped_heights(ui, &logs, 100));
+        output.textures_delta.clear();
+        assert!(heights.iter().all(|h| *h == 1));
     }
 }
