@@ -269,10 +269,26 @@ fn kubectl_logs_reads_and_follows_simulated_pod_logs() {
     let first = lines_rx.recv_timeout(timeout).expect("the tail line");
     let second = lines_rx.recv_timeout(timeout).expect("a followed line");
     let third = lines_rx.recv_timeout(timeout).expect("another followed line");
-    // This process is ours: stop it by its PID.
-    let _ = follow.kill();
-    let _ = follow.wait();
     assert!(first != second && second != third, "new lines keep arriving: {first} / {second} / {third}");
+    // The pod goes: its followed log ends, as the kubelet ends it, and `kubectl logs -f` exits.
+    let deleted = kubectl(&fleet, &["delete", "pod", "-n", "shop", &pod, "--wait=false"], None);
+    assert!(deleted.status.success(), "{}", String::from_utf8_lossy(&deleted.stderr));
+    let deadline = std::time::Instant::now() + timeout;
+    let ended = loop {
+        if let Some(status) = follow.try_wait().expect("poll kubectl") {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    if ended.is_none() {
+        // This process is ours: stop it by its PID.
+        let _ = follow.kill();
+        let _ = follow.wait();
+    }
+    assert!(ended.is_some_and(|s| s.success()), "the followed log ended with its pod: {ended:?}");
 }
 
 /// A kube-rs client for the fleet's only context, and the name of a pod in `shop`.

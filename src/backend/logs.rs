@@ -70,7 +70,8 @@ impl LogFollower {
         let activities = activities.clone();
         tokio::spawn(async move {
             let subject: Arc<str> = snapshot.query.as_ref().map_or(Arc::from("logs"), |q| q.target.key.name.clone());
-            let written = tokio::task::spawn_blocking(move || write_logs(&snapshot)).await;
+            let folder = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir);
+            let written = tokio::task::spawn_blocking(move || write_logs(&snapshot, &folder)).await;
             let outcome = match written {
                 Ok(Ok(path)) => Outcome::Done { message: Arc::from(format!("saved to {}", path.display())) },
                 Ok(Err(error)) => Outcome::Failed { message: Arc::from(error.to_string()) },
@@ -89,12 +90,13 @@ impl Drop for LogFollower {
     }
 }
 
-fn write_logs(snapshot: &LogSnapshot) -> std::io::Result<std::path::PathBuf> {
+/// Writes every buffered line (with its `[pod/container]` prefix when several sources are merged)
+/// to a new file in `folder`, named after the object and the time.
+fn write_logs(snapshot: &LogSnapshot, folder: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
     use std::io::Write;
-    let folder = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir);
     let name = snapshot.query.as_ref().map_or("logs".to_string(), |q| q.target.key.name.to_string());
     let path = folder.join(format!("klieg-{name}-{}.log", jiff::Timestamp::now().as_second()));
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+    let mut file = std::io::BufWriter::new(std::fs::File::create_new(&path)?);
     let prefixed = snapshot.sources.len() > 1;
     for line in snapshot.buffer.iter_from(0) {
         if prefixed {
@@ -292,6 +294,54 @@ async fn follow(
                     publish(&mut snapshot);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{KindKey, LogBuffer, LogLine, ObjectKey, Target};
+
+    #[test]
+    fn saved_logs_hold_every_line_with_its_source() {
+        let folder = tempfile::tempdir().expect("temp dir");
+        let mut snapshot = LogSnapshot {
+            buffer: LogBuffer::with_capacity(crate::model::CHUNK_LINES),
+            sources: vec![Arc::from("web-1/app"), Arc::from("web-2/app")],
+            query: Some(LogQuery {
+                target: Target {
+                    kind: KindKey { group: Arc::from("apps"), plural: Arc::from("deployments") },
+                    key: ObjectKey {
+                        cluster: crate::model::ClusterId::new("c"),
+                        namespace: Some(Arc::from("shop")),
+                        name: Arc::from("web"),
+                    },
+                },
+                container: None,
+                previous: false,
+                timestamps: false,
+                follow: false,
+                tail_lines: 100,
+            }),
+            ..LogSnapshot::default()
+        };
+        snapshot.buffer.push(LogLine { source: 0, text: Arc::from("first") });
+        snapshot.buffer.push(LogLine { source: 1, text: Arc::from("second") });
+        let path = write_logs(&snapshot, folder.path()).expect("written");
+        assert!(path.starts_with(folder.path()));
+        assert!(path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("klieg-web-")));
+        let text = std::fs::read_to_string(&path).expect("read back");
+        assert_eq!(text, "[web-1/app] first\n[web-2/app] second\n");
+        // A single source is written bare.
+        snapshot.sources.truncate(1);
+        snapshot.buffer = LogBuffer::with_capacity(crate::model::CHUNK_LINES);
+        snapshot.buffer.push(LogLine { source: 0, text: Arc::from("only") });
+        let again = write_logs(&snapshot, folder.path());
+        // Same second, same name: never overwrite an earlier save.
+        match again {
+            Ok(path) => assert_eq!(std::fs::read_to_string(path).expect("read"), "only\n"),
+            Err(error) => assert_eq!(error.kind(), std::io::ErrorKind::AlreadyExists),
         }
     }
 }

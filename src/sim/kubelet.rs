@@ -79,7 +79,7 @@ async fn handle(mut request: Request<hyper::body::Incoming>) -> Result<Response<
         (&Method::GET, ["containerLogs", namespace, pod, container]) => {
             let options = log_options(&query_map(request.uri()));
             let started = jiff::Timestamp::now().as_second() - 600;
-            log_response(format!("{namespace}/{pod}/{container}"), started, options)
+            log_response(format!("{namespace}/{pod}/{container}"), started, options, None)
         }
         (&Method::GET | &Method::POST, ["exec" | "attach", namespace, pod, container]) => {
             let command = if segments[0] == "attach" {

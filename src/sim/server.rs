@@ -1165,8 +1165,18 @@ fn pod_log(cluster: &Arc<SimCluster>, namespace: &str, name: &str, query: &HashM
         .and_then(|t| t.parse::<jiff::Timestamp>().ok())
         .map_or(0, |t| t.as_second())
         .saturating_sub(600);
-    log_response(format!("{namespace}/{name}/{container}"), started, log_options(query))
+    // A followed log ends when its pod is gone (deleted, or replaced under the same name), as the
+    // kubelet ends it when the container goes.
+    let uid = pod["metadata"]["uid"].clone();
+    let (cluster, namespace_owned, name_owned) = (cluster.clone(), namespace.to_string(), name.to_string());
+    let alive: LogAlive = Box::new(move || {
+        get_pod(&cluster, &namespace_owned, &name_owned).is_ok_and(|pod| pod["metadata"]["uid"] == uid)
+    });
+    log_response(format!("{namespace}/{name}/{container}"), started, log_options(query), Some(alive))
 }
+
+/// Asked before each followed line: false ends the stream.
+pub type LogAlive = Box<dyn Fn() -> bool + Send>;
 
 /// Log options from a `pods/log` (or kubelet `containerLogs`) query.
 pub fn log_options(query: &HashMap<String, String>) -> super::logs::LogOptions {
@@ -1181,7 +1191,12 @@ pub fn log_options(query: &HashMap<String, String>) -> super::logs::LogOptions {
 }
 
 /// A container's log: its history, then, with `follow`, a line about every second.
-pub fn log_response(key: String, started: i64, options: super::logs::LogOptions) -> Response<Body> {
+pub fn log_response(
+    key: String,
+    started: i64,
+    options: super::logs::LogOptions,
+    alive: Option<LogAlive>,
+) -> Response<Body> {
     use super::logs::{history, line};
     let now = jiff::Timestamp::now().as_second();
     let past = history(&key, started, now, &options).concat();
@@ -1196,6 +1211,9 @@ pub fn log_response(key: String, started: i64, options: super::logs::LogOptions)
             ticker.tick().await;
             loop {
                 ticker.tick().await;
+                if alive.as_ref().is_some_and(|alive| !alive()) {
+                    return;
+                }
                 let text = line(&key, index, jiff::Timestamp::now().as_second(), options.timestamps);
                 index += 1;
                 if tx.send(Ok(hyper::body::Frame::data(Bytes::from(text)))).await.is_err() {
