@@ -801,6 +801,55 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
         assert!(std::net::TcpStream::connect(("127.0.0.1", local)).is_err(), "the local port is closed");
     }
 
+    // A Service forward outlives its pod: each connection picks a pod anew, so when the pod is
+    // replaced the forward keeps listening, says it has no pod meanwhile, then reaches the new one.
+    cluster.apply(&[
+        pod("replaced-1", "app: replaced", "{name: app, image: app, ports: [{containerPort: 8080}]}"),
+        format!("apiVersion: v1\nkind: Service\nmetadata: {{name: replaced, namespace: {ns}}}\nspec:\n  selector: {{app: replaced}}\n  ports: [{{port: 80, targetPort: 8080}}]\n"),
+    ]
+    .join("---\n"));
+    handle.send(Command::StartForward {
+        id: 3,
+        request: klieg::model::ForwardRequest {
+            target: target(context, "", "services", Some(ns), "replaced"),
+            remote_port: 80,
+            local_port: None,
+        },
+    });
+    let local = wait_for(&handle.forwards, WAIT, "a listening forward", |list| {
+        list.forwards.iter().find(|f| f.id == 3).and_then(|f| f.local_port)
+    });
+    let exchange = |path: &str| -> String {
+        use std::io::{Read, Write};
+        let mut socket = std::net::TcpStream::connect(("127.0.0.1", local)).expect("connect to the forward");
+        socket.set_read_timeout(Some(WAIT)).expect("timeout");
+        write!(socket, "GET /{path} HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+        let mut reply = Vec::new();
+        let mut buffer = [0u8; 1024];
+        while !String::from_utf8_lossy(&reply).contains(&format!("request: GET /{path}")) {
+            match socket.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => reply.extend_from_slice(&buffer[..n]),
+            }
+        }
+        String::from_utf8_lossy(&reply).into_owned()
+    };
+    assert!(exchange("before").contains("Hello from replaced-1 on port 8080"));
+    cluster.kubectl(&["delete", "pod", "-n", ns, "replaced-1", "--grace-period=0", "--force"]);
+    wait_for(&handle.forwards, WAIT, "the forward to say no pod backs it", |list| {
+        let reply = exchange("meanwhile");
+        assert!(!reply.contains("Hello"), "no pod should answer: {reply}");
+        let info = list.forwards.iter().find(|f| f.id == 3)?;
+        let degraded =
+            matches!(&info.state, klieg::model::ForwardState::Degraded { error } if error.contains("no pod"));
+        degraded.then_some(())
+    });
+    cluster.apply(&pod("replaced-2", "app: replaced", "{name: app, image: app, ports: [{containerPort: 8080}]}"));
+    assert!(exchange("after").contains("Hello from replaced-2 on port 8080"));
+    let info = handle.forwards.borrow().forwards.iter().find(|f| f.id == 3).cloned().expect("the forward");
+    assert_eq!((info.pod.as_deref(), info.local_port), (Some("replaced-2"), Some(local)), "same local port, new pod");
+    handle.send(Command::StopForward { id: 3 });
+
     // An exec terminal through the backend: typed bytes reach the shell, its output comes back
     // rendered by the emulator, and a resize reaches the container.
     handle.send(Command::OpenTerminal {
