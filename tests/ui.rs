@@ -300,7 +300,7 @@ fn typing_in_the_exec_terminal_reaches_the_shell() {
 }
 
 #[test]
-fn ctrl_click_selects_rows_for_one_bulk_delete() {
+fn ctrl_click_shift_click_and_ctrl_a_select_rows_for_one_bulk_delete() {
     let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cluster = TestCluster::shared();
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-one, namespace: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-two, namespace: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-keep, namespace: ui-bulk}\n");
@@ -313,6 +313,24 @@ fn ctrl_click_selects_rows_for_one_bulk_delete() {
     let mut harness = start_app(&cluster.kubeconfig, settings);
     step_until(&mut harness, "the rows", |h| has_label(h, "bulk-one") && has_label(h, "bulk-keep"));
     harness.run_steps(5);
+    // Ctrl+A takes every row shown, Escape lets go; Shift-click takes the range from the row
+    // clicked last.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    step_until(&mut harness, "all three selected", |h| has_label(h, "3 selected"));
+    harness.key_press(egui::Key::Escape);
+    step_until(&mut harness, "nothing selected", |h| {
+        app(h).state.bulk_selection.is_empty() && !has_label(h, "3 selected")
+    });
+    harness.get_by_label("bulk-keep").click_modifiers(egui::Modifiers::COMMAND);
+    step_until(&mut harness, "one row selected", |h| has_label(h, "1 selected"));
+    harness.get_by_label("bulk-two").click_modifiers(egui::Modifiers::SHIFT);
+    step_until(&mut harness, "the range of three selected", |h| has_label(h, "3 selected"));
+    let selected: Vec<String> = app(&harness).state.bulk_selection.iter().map(|k| k.name.to_string()).collect();
+    assert_eq!(selected, ["bulk-keep", "bulk-one", "bulk-two"]);
+    harness.get_by_label("Clear selection").click();
+    step_until(&mut harness, "nothing selected", |h| {
+        app(h).state.bulk_selection.is_empty() && !has_label(h, "3 selected")
+    });
     harness.get_by_label("bulk-one").click_modifiers(egui::Modifiers::COMMAND);
     harness.run_steps(2);
     harness.get_by_label("bulk-two").click_modifiers(egui::Modifiers::COMMAND);

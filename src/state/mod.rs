@@ -205,6 +205,8 @@ pub struct UiState {
     /// Rows chosen for a bulk action (Ctrl/Cmd-click), all of `bulk_kind`, from any cluster.
     pub bulk_selection: BTreeSet<ObjectKey>,
     pub bulk_kind: Option<KindKey>,
+    /// Where a Shift-click range starts: the row last clicked.
+    pub bulk_anchor: Option<ObjectKey>,
     pub exec_container: Option<Arc<str>>,
     /// Commands the UI produced this frame; the app sends them.
     pub outbox: Vec<Command>,
@@ -371,6 +373,16 @@ impl UiState {
         if !self.bulk_selection.remove(&key) {
             self.bulk_selection.insert(key);
         }
+    }
+
+    /// Adds rows to the bulk selection (Shift-click ranges, select all); another kind starts a
+    /// new selection.
+    pub fn select_bulk(&mut self, kind: KindKey, keys: impl IntoIterator<Item = ObjectKey>) {
+        if self.bulk_kind.as_ref() != Some(&kind) {
+            self.bulk_selection.clear();
+            self.bulk_kind = Some(kind);
+        }
+        self.bulk_selection.extend(keys);
     }
 
     /// The bulk selection as action targets.

@@ -20,9 +20,11 @@ const PLAIN_ACTIONS: [Action; 8] = [
 ];
 
 /// The replica count and the Scale button, for one object or a bulk selection.
-fn scale_ui(ui: &mut egui::Ui, state: &mut UiState, targets: Vec<Target>) {
+/// The replicas input and Scale button; `targets` is asked only when the button is pressed.
+fn scale_ui(ui: &mut egui::Ui, state: &mut UiState, targets: impl FnOnce(&UiState) -> Vec<Target>) {
     ui.add(egui::DragValue::new(&mut state.scale_replicas).range(0..=10_000).prefix(t!("action.replicas_prefix")));
     if ui.button(t!("action.scale")).clicked() {
+        let targets = targets(state);
         state.request_action(Action::Scale { replicas: state.scale_replicas }, targets);
     }
 }
@@ -52,7 +54,7 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
             state.editor = Some(EditorState::new(target.clone(), details.masked_yaml.clone()));
         }
         if offered(&Action::Scale { replicas: 0 }) {
-            scale_ui(ui, state, vec![target.clone()]);
+            scale_ui(ui, state, |_| vec![target.clone()]);
         }
         for action in PLAIN_ACTIONS {
             if offered(&action) && ui.button(t!(action.label_key())).clicked() {
@@ -140,19 +142,27 @@ pub fn bulk_bar_ui(
             })
         })
         .collect();
-    let targets = state.bulk_targets();
+    // Targets are built only when an action is chosen: a selection can hold every row.
     ui.horizontal_wrapped(|ui| {
-        ui.strong(t!("bulk.selected", count = targets.len()));
+        ui.strong(t!("bulk.selected", count = state.bulk_selection.len()));
         if (Action::Scale { replicas: 0 }).applies_to(&kind_key, &verbs) {
-            scale_ui(ui, state, targets.clone());
+            scale_ui(ui, state, UiState::bulk_targets);
         }
         let delete = Action::Delete { propagation: state.delete_propagation };
         for action in PLAIN_ACTIONS.into_iter().chain([delete]) {
             if action.applies_to(&kind_key, &verbs) && ui.button(t!(action.label_key())).clicked() {
-                state.request_action(action, targets.clone());
+                state.request_action(action, state.bulk_targets());
             }
         }
-        if ui.button(t!("bulk.clear")).clicked() {
+        if state.bulk_selection.len() < table.rows.len()
+            && ui
+                .button(t!("bulk.select_all", count = table.rows.len()))
+                .on_hover_text(t!("bulk.select_all_hint"))
+                .clicked()
+        {
+            state.select_bulk(kind_key.clone(), table.rows.iter().map(|r| r.key.clone()));
+        }
+        if ui.button(t!("bulk.clear")).on_hover_text(t!("bulk.clear_hint")).clicked() {
             state.bulk_selection.clear();
         }
     });

@@ -237,19 +237,45 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
                 }
             });
         });
-    // Ctrl/Cmd-click adds a row to (or takes it from) the bulk selection; a plain click opens it.
-    let with_command = ui.input(|i| {
-        i.events
-            .iter()
-            .any(|e| matches!(e, egui::Event::PointerButton { pressed: false, modifiers, .. } if modifiers.command))
+    // Ctrl/Cmd-click adds a row to (or takes it from) the bulk selection, Shift-click adds the
+    // rows from the last clicked one to this one, and a plain click opens it.
+    let released = ui.input(|i| {
+        i.events.iter().find_map(|e| match e {
+            egui::Event::PointerButton { pressed: false, modifiers, .. } => Some(*modifiers),
+            _ => None,
+        })
     });
-    if let (Some(index), Some(kind)) = (clicked, kind_key)
+    let modifiers = released.unwrap_or_default();
+    if let (Some(index), Some(kind)) = (clicked, kind_key.clone())
         && let Some(row) = table.rows.get(index)
     {
-        if with_command {
+        if modifiers.shift {
+            let anchor = state.bulk_anchor.as_ref().and_then(|anchor| table.rows.iter().position(|r| &r.key == anchor));
+            let anchor =
+                anchor.or_else(|| open_key.as_ref().and_then(|open| table.rows.iter().position(|r| &r.key == open)));
+            let (from, to) = match anchor {
+                Some(anchor) => (anchor.min(index), anchor.max(index)),
+                None => (index, index),
+            };
+            state.select_bulk(kind, table.rows[from..=to].iter().map(|r| r.key.clone()));
+        } else if modifiers.command {
             state.toggle_bulk(kind, row.key.clone());
         } else {
             state.open(kind, row.key.clone());
+        }
+        state.bulk_anchor = Some(row.key.clone());
+    }
+    // Ctrl/Cmd-A selects every row shown, Escape clears the selection, unless a text field has
+    // the keyboard.
+    if let Some(kind) = kind_key
+        && ui.memory(|m| m.focused().is_none())
+    {
+        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::A)) && !table.rows.is_empty() {
+            state.select_bulk(kind, table.rows.iter().map(|r| r.key.clone()));
+        }
+        if !state.bulk_selection.is_empty() && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
+        {
+            state.bulk_selection.clear();
         }
     }
     youngest
