@@ -297,6 +297,18 @@ fn typing_in_the_exec_terminal_reaches_the_shell() {
     step_until(&mut harness, "the command's output", |h| h.query_all_by_label_contains("typed-in-klieg").count() >= 2);
     let screen = app(&harness).terminals.terminals.first().map(|t| t.text()).unwrap_or_default();
     assert!(screen.contains("# echo typed-in-klieg\ntyped-in-klieg\n"), "{screen}");
+    // Output past the screen can be scrolled back to with Shift+PageUp; typing returns.
+    harness.event(egui::Event::Text("seq 1 200".into()));
+    harness.key_press(egui::Key::Enter);
+    let shows_last = |h: &Harness<'_, Option<KliegApp>>| {
+        app(h).terminals.terminals.first().is_some_and(|t| t.text().lines().any(|l| l == "200"))
+    };
+    step_until(&mut harness, "seq's last line", shows_last);
+    harness.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::PageUp);
+    step_until(&mut harness, "the scrolled-back note", |h| has_label_containing(h, "Scrolled back"));
+    assert!(!shows_last(&harness), "the view shows older lines");
+    harness.event(egui::Event::Text("x".into()));
+    step_until(&mut harness, "the live screen", |h| shows_last(h) && !has_label_containing(h, "Scrolled back"));
 }
 
 #[test]

@@ -289,15 +289,16 @@ async fn rollback(
 pub fn start_edit(clients: Arc<ClientMap>, activities: Activities, request_id: u64, request: EditRequest) {
     tokio::spawn(async move {
         match request {
-            EditRequest::Replace { target, yaml } => {
+            EditRequest::Replace { target, yaml, dry_run } => {
                 let subject = subject_of(&target);
                 let what = "edit.apply";
                 activities.record(Activity { request_id, subject: subject.clone(), what, outcome: Outcome::Running });
-                let outcome = replace(&clients, &target, &yaml).await;
+                let outcome = replace(&clients, &target, &yaml, dry_run).await;
                 activities.record(Activity { request_id, subject, what, outcome });
             }
-            EditRequest::Create { cluster, namespace, yaml } => {
-                create_all(&clients, &activities, request_id, &cluster, namespace.as_deref(), &yaml).await;
+            EditRequest::Create { cluster, namespace, yaml, dry_run } => {
+                let into = (&cluster, namespace.as_deref());
+                create_all(&clients, &activities, request_id, into, &yaml, dry_run).await;
             }
         }
     });
@@ -305,7 +306,7 @@ pub fn start_edit(clients: Arc<ClientMap>, activities: Activities, request_id: u
 
 /// Replaces an object with the edited text. A resourceVersion must be present: a change made by
 /// someone else since the edit began comes back as a conflict carrying the server's version.
-async fn replace(clients: &ClientMap, target: &Target, yaml: &str) -> Outcome {
+async fn replace(clients: &ClientMap, target: &Target, yaml: &str, dry_run: bool) -> Outcome {
     let failed = |message: String| Outcome::Failed { message: Arc::from(message) };
     let (connected, kind) = match resolve(clients, target) {
         Ok(found) => found,
@@ -337,7 +338,9 @@ async fn replace(clients: &ClientMap, target: &Target, yaml: &str) -> Outcome {
         Ok(object) => object,
         Err(error) => return failed(format!("not a Kubernetes object: {error}")),
     };
-    match api.replace(&target.key.name, &PostParams::default(), &object).await {
+    let params = PostParams { dry_run, ..PostParams::default() };
+    match api.replace(&target.key.name, &params, &object).await {
+        Ok(_) if dry_run => Outcome::Done { message: Arc::from("dry run: the server accepts it; nothing was changed") },
         Ok(stored) => Outcome::Done {
             message: Arc::from(format!(
                 "applied; resourceVersion {}",
@@ -392,9 +395,9 @@ async fn create_all(
     clients: &ClientMap,
     activities: &Activities,
     request_id: u64,
-    cluster: &ClusterId,
-    namespace: Option<&str>,
+    (cluster, namespace): (&ClusterId, Option<&str>),
     yaml: &str,
+    dry_run: bool,
 ) {
     use serde::Deserialize;
     let what = "edit.create";
@@ -456,7 +459,15 @@ async fn create_all(
             }
         };
         let api = dynamic_api(&connected.client, kind, object_namespace.as_deref());
-        let outcome = match api.create(&PostParams::default(), &object).await {
+        let params = PostParams { dry_run, ..PostParams::default() };
+        let outcome = match api.create(&params, &object).await {
+            Ok(created) if dry_run => Outcome::Done {
+                message: Arc::from(format!(
+                    "dry run: would create {} {}",
+                    kind.kind,
+                    created.metadata.name.unwrap_or_default()
+                )),
+            },
             Ok(created) => Outcome::Done {
                 message: Arc::from(format!("created {} {}", kind.kind, created.metadata.name.unwrap_or_default())),
             },

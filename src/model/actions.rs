@@ -136,10 +136,11 @@ pub struct Target {
 #[derive(Clone, Debug, PartialEq)]
 pub enum EditRequest {
     /// Replace `target` with the edited text, guarded by the resourceVersion in the text.
-    Replace { target: Target, yaml: String },
+    /// With `dry_run` the server checks it all (validation, admission, conflicts) and stores nothing.
+    Replace { target: Target, yaml: String, dry_run: bool },
     /// Create every document in `yaml` on `cluster`; namespaced objects without a namespace go
     /// to `namespace`.
-    Create { cluster: super::ClusterId, namespace: Option<Arc<str>>, yaml: String },
+    Create { cluster: super::ClusterId, namespace: Option<Arc<str>>, yaml: String, dry_run: bool },
 }
 
 /// How one attempt ended.

@@ -110,6 +110,12 @@ impl SimCluster {
     }
 
     /// Runs a store mutation and publishes its events to watchers.
+    /// A client's write: with `dryRun=All` in `query` it is checked and answered, not stored.
+    pub fn write<T>(&self, query: &HashMap<String, String>, change: impl FnOnce(&mut Store) -> T) -> T {
+        let dry_run = query.get("dryRun").is_some_and(|v| v == "All");
+        self.mutate(|store| store.maybe_dry_run(dry_run, change))
+    }
+
     pub fn mutate<T>(&self, change: impl FnOnce(&mut Store) -> T) -> T {
         let mut store = self.lock();
         let before = store.resource_version();
@@ -617,7 +623,8 @@ pub async fn handle(
         },
         (Method::POST, None) => match parse_body() {
             Ok(object) => {
-                match cluster.mutate(|store| store.as_manager(&manager, |s| s.create(&kind, &namespace, object))) {
+                match cluster.write(&query, |store| store.as_manager(&manager, |s| s.create(&kind, &namespace, object)))
+                {
                     Ok(object) => json_response(StatusCode::CREATED, &object),
                     Err(error) => store_error(&error),
                 }
@@ -626,7 +633,8 @@ pub async fn handle(
         },
         (Method::PUT, Some(_)) => match parse_body() {
             Ok(object) => {
-                match cluster.mutate(|store| store.as_manager(&manager, |s| s.update(&kind, &namespace, object))) {
+                match cluster.write(&query, |store| store.as_manager(&manager, |s| s.update(&kind, &namespace, object)))
+                {
                     Ok(object) => json_response(StatusCode::OK, &object),
                     Err(error) => store_error(&error),
                 }
@@ -665,7 +673,13 @@ pub async fn handle(
                     ));
                 }
             };
-            match cluster.mutate(|store| store.delete_with(&kind, &namespace, name, propagation)) {
+            // A dry-run delete answers with the object as it stands.
+            let deleted = if query.get("dryRun").is_some_and(|v| v == "All") {
+                cluster.lock().get(&kind, &namespace, name)
+            } else {
+                cluster.mutate(|store| store.delete_with(&kind, &namespace, name, propagation))
+            };
+            match deleted {
                 Ok(object) => json_response(StatusCode::OK, &object),
                 Err(error) => store_error(&error),
             }
@@ -889,7 +903,7 @@ fn patch(
             }
         };
         let force = query.get("force").is_some_and(|f| f == "true");
-        return match cluster.mutate(|store| store.apply(kind, namespace, name, &config, manager, force)) {
+        return match cluster.write(query, |store| store.apply(kind, namespace, name, &config, manager, force)) {
             Ok(object) => json_response(StatusCode::OK, &object),
             Err(error) => store_error(&error),
         };
@@ -910,9 +924,9 @@ fn patch(
         );
     }
     let result = if content_type.starts_with("application/json-patch+json") {
-        cluster.mutate(|store| store.as_manager(manager, |s| s.json_patch(kind, namespace, name, &patch)))
+        cluster.write(query, |store| store.as_manager(manager, |s| s.json_patch(kind, namespace, name, &patch)))
     } else {
-        cluster.mutate(|store| {
+        cluster.write(query, |store| {
             store.as_manager(manager, |s| s.patch_as(kind, namespace, name, &patch, status_only, strategic))
         })
     };

@@ -93,6 +93,8 @@ pub struct Store {
     owner_uids: std::collections::HashSet<String>,
     /// Set while an API request writes (see `as_manager`).
     field_manager: Option<String>,
+    /// Set while a `dryRun=All` write runs: it is checked and built, then not stored.
+    dry_run: bool,
 }
 
 pub fn kind_key(group: &str, plural: &str) -> String {
@@ -221,6 +223,7 @@ impl Store {
             uid_counter: 0,
             owner_uids: std::collections::HashSet::new(),
             field_manager: None,
+            dry_run: false,
         }
     }
 
@@ -230,6 +233,15 @@ impl Store {
         self.field_manager = Some(manager.to_string());
         let result = change(self);
         self.field_manager = None;
+        result
+    }
+
+    /// Runs a write as `dryRun=All` when `dry_run` is set: validated and answered with the object
+    /// as it would be stored, while nothing is stored, versioned or announced.
+    pub fn maybe_dry_run<T>(&mut self, dry_run: bool, change: impl FnOnce(&mut Self) -> T) -> T {
+        self.dry_run = dry_run;
+        let result = change(self);
+        self.dry_run = false;
         result
     }
 
@@ -456,20 +468,19 @@ impl Store {
         if kind.namespaced && kind.kind != "Namespace" && self.get(&self.namespace_kind(), "", &namespace).is_err() {
             return Err(StoreError::NotFound { kind: "namespaces".into(), name: namespace });
         }
-        self.resource_version += 1;
         if let Some(map) = object.as_object_mut() {
             map.insert("apiVersion".into(), json!(kind.api_version()));
             map.insert("kind".into(), json!(kind.kind));
         }
         let uid = self.next_uid();
         Self::set_meta(&mut object, "uid", json!(uid));
-        Self::set_meta(&mut object, "resourceVersion", json!(self.resource_version.to_string()));
+        if !self.dry_run {
+            self.resource_version += 1;
+            Self::set_meta(&mut object, "resourceVersion", json!(self.resource_version.to_string()));
+        }
         Self::set_meta(&mut object, "creationTimestamp", json!(now_rfc3339()));
         if kind.namespaced {
             Self::set_meta(&mut object, "namespace", json!(namespace));
-        }
-        if kind.kind == "CustomResourceDefinition" {
-            self.register_crd(&mut object);
         }
         if kind.kind == "Secret" && kind.group.is_empty() {
             fold_string_data(&mut object);
@@ -478,6 +489,12 @@ impl Store {
             && object.pointer("/metadata/managedFields").is_none()
         {
             super::merge::record_update(None, &mut object, manager, &kind.api_version());
+        }
+        if self.dry_run {
+            return Ok(Arc::new(object));
+        }
+        if kind.kind == "CustomResourceDefinition" {
+            self.register_crd(&mut object);
         }
         self.note_owners(&object);
         let object = Arc::new(object);
@@ -537,6 +554,16 @@ impl Store {
         if let Some(manager) = self.field_manager.clone() {
             let before = self.objects.get(&key).and_then(|o| o.get(&(namespace.clone(), name.clone()))).cloned();
             super::merge::record_update(before.as_deref(), &mut object, &manager, &kind.api_version());
+        }
+        if self.dry_run {
+            if let Some(map) = object.as_object_mut() {
+                map.insert("apiVersion".into(), json!(kind.api_version()));
+                map.insert("kind".into(), json!(kind.kind));
+            }
+            if kind.kind == "Secret" && kind.group.is_empty() {
+                fold_string_data(&mut object);
+            }
+            return Ok(Arc::new(object));
         }
         // An object being deleted goes once its last finalizer is removed.
         if object.pointer("/metadata/deletionTimestamp").is_some()

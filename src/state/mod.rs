@@ -314,23 +314,24 @@ impl UiState {
         request_id
     }
 
-    /// Sends the editor's text to be applied; the text stays in the editor.
-    pub fn apply_editor(&mut self) {
+    /// Sends the editor's text to be applied (or, with `dry_run`, checked by the server without
+    /// storing); the text stays in the editor.
+    pub fn apply_editor(&mut self, dry_run: bool) {
         let request_id = self.request_id();
         let Some(editor) = self.editor.as_mut() else { return };
         editor.pending_request = Some(request_id);
         editor.last_request = Some(request_id);
         editor.conflict = None;
-        let request = EditRequest::Replace { target: editor.target.clone(), yaml: editor.text.clone() };
+        let request = EditRequest::Replace { target: editor.target.clone(), yaml: editor.text.clone(), dry_run };
         self.outbox.push(Command::Edit { request_id, request });
     }
 
-    pub fn submit_create(&mut self) {
+    pub fn submit_create(&mut self, dry_run: bool) {
         let request_id = self.request_id();
         let Some(cluster) = self.create.cluster.clone() else { return };
         let namespace = Some(self.create.namespace.trim()).filter(|n| !n.is_empty()).map(Arc::from);
         self.create.last_request = Some(request_id);
-        let request = EditRequest::Create { cluster, namespace, yaml: self.create.text.clone() };
+        let request = EditRequest::Create { cluster, namespace, yaml: self.create.text.clone(), dry_run };
         self.outbox.push(Command::Edit { request_id, request });
     }
 

@@ -138,7 +138,7 @@ fn outcome_ui(ui: &mut egui::Ui, outcome: &Outcome, subject: &str) {
 pub fn editor_window_ui(ctx: &egui::Context, state: &mut UiState, log: &ActivityLog) {
     let Some(editor) = state.editor.as_mut() else { return };
     let mut open = true;
-    let mut apply = false;
+    let mut apply = None;
     let title = t!("edit.title", name = editor.target.key.name.as_ref());
     egui::Window::new(title.to_string())
         .id(egui::Id::unique("yaml_editor"))
@@ -150,15 +150,15 @@ pub fn editor_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Activity
         });
     if !open {
         state.editor = None;
-    } else if apply {
-        state.apply_editor();
+    } else if let Some(dry_run) = apply {
+        state.apply_editor(dry_run);
     }
 }
 
-/// Returns whether the user asked to apply.
-fn editor_contents_ui(ui: &mut egui::Ui, editor: &mut EditorState, log: &ActivityLog) -> bool {
+/// Returns whether the user asked to apply: `Some(true)` for a server-side dry run.
+fn editor_contents_ui(ui: &mut egui::Ui, editor: &mut EditorState, log: &ActivityLog) -> Option<bool> {
     let visuals = ui.visuals().clone();
-    let mut apply = false;
+    let mut apply = None;
     ui.label(
         egui::RichText::new(format!(
             "{} · {}",
@@ -176,7 +176,7 @@ fn editor_contents_ui(ui: &mut egui::Ui, editor: &mut EditorState, log: &Activit
             ui.horizontal(|ui| {
                 if ui.button(t!("edit.apply_mine")).on_hover_text(t!("edit.apply_mine_help")).clicked() {
                     editor.rebase_on_conflict();
-                    apply = true;
+                    apply = Some(false);
                 }
                 if ui.button(t!("edit.take_theirs")).clicked() {
                     editor.take_theirs();
@@ -204,7 +204,14 @@ fn editor_contents_ui(ui: &mut egui::Ui, editor: &mut EditorState, log: &Activit
     ui.horizontal(|ui| {
         let can_apply = editor.syntax_error.is_none() && editor.pending_request.is_none() && editor.conflict.is_none();
         if ui.add_enabled(can_apply, egui::Button::new(t!("edit.apply"))).clicked() {
-            apply = true;
+            apply = Some(false);
+        }
+        if ui
+            .add_enabled(can_apply, egui::Button::new(t!("edit.dry_run")))
+            .on_hover_text(t!("edit.dry_run_help"))
+            .clicked()
+        {
+            apply = Some(true);
         }
         ui.toggle_value(&mut editor.show_diff, t!("edit.show_diff"));
         if ui.button(t!("edit.revert")).on_hover_text(t!("edit.revert_help")).clicked() {
@@ -227,7 +234,7 @@ pub fn create_window_ui(ctx: &egui::Context, state: &mut UiState, fleet: &FleetS
         return;
     }
     let mut open = true;
-    let mut submit = false;
+    let mut submit = None;
     egui::Window::new(t!("create.title").to_string())
         .id(egui::Id::unique("create_window"))
         .open(&mut open)
@@ -255,16 +262,25 @@ pub fn create_window_ui(ctx: &egui::Context, state: &mut UiState, fleet: &FleetS
                 }
             }
             let ready = create.cluster.is_some() && !create.text.trim().is_empty();
-            if ui.add_enabled(ready, egui::Button::new(t!("create.submit"))).clicked() {
-                submit = true;
-            }
+            ui.horizontal(|ui| {
+                if ui.add_enabled(ready, egui::Button::new(t!("create.submit"))).clicked() {
+                    submit = Some(false);
+                }
+                if ui
+                    .add_enabled(ready, egui::Button::new(t!("edit.dry_run")))
+                    .on_hover_text(t!("edit.dry_run_help"))
+                    .clicked()
+                {
+                    submit = Some(true);
+                }
+            });
             code_editor_ui(ui, "create_text", &mut create.text);
         });
     if !open {
         state.create.open = false;
     }
-    if submit {
-        state.submit_create();
+    if let Some(dry_run) = submit {
+        state.submit_create(dry_run);
     }
 }
 

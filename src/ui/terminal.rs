@@ -59,12 +59,19 @@ pub fn key_bytes(events: &[egui::Event]) -> Vec<u8> {
     bytes
 }
 
-/// Lines to scroll the view into its scrollback this frame: Shift+PageUp/PageDown move by half a
-/// screen, the mouse wheel by the lines it covers (fractions carried over in `carry`).
-fn scroll_lines(input: &egui::InputState, hovered: bool, rows: u16, row_height: f32, carry: &mut f32) -> i32 {
+/// Lines to scroll the view into its scrollback this frame: Shift+PageUp/PageDown (focused) move by
+/// half a screen, the mouse wheel (hovered) by the lines it covers (fractions carried over in `carry`).
+fn scroll_lines(
+    input: &egui::InputState,
+    hovered: bool,
+    focused: bool,
+    rows: u16,
+    row_height: f32,
+    carry: &mut f32,
+) -> i32 {
     let page = i32::from(rows / 2).max(1);
     let mut lines = 0;
-    for event in &input.events {
+    for event in input.events.iter().filter(|_| focused) {
         if let egui::Event::Key { key, pressed: true, modifiers, .. } = event
             && modifiers.shift
         {
@@ -175,23 +182,25 @@ pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut UiState, terminals: &Ter
         screen.spacing_mut().item_spacing.y = 0.0;
         screen_ui(&mut screen, view, area.has_focus());
         if view.scrolled_back > 0 {
+            // Drawn over the screen's top-right corner, leaving the terminal's size alone.
             let note = t!("terminal.scrolled_back", lines = view.scrolled_back, held = view.scrollback_len);
-            let galley = ui.painter().layout_no_wrap(
-                note.to_string(),
-                egui::TextStyle::Small.resolve(ui.style()),
-                ui.visuals().strong_text_color(),
-            );
-            let at = rect.right_top() + egui::vec2(-galley.size().x - 8.0, 4.0);
-            let backdrop = egui::Rect::from_min_size(at, galley.size()).expand(3.0);
-            ui.painter().rect_filled(backdrop, 3.0, ui.visuals().widgets.active.weak_bg_fill);
-            ui.painter().galley(at, galley, ui.visuals().strong_text_color());
+            let text = egui::RichText::new(note.to_string())
+                .small()
+                .color(ui.visuals().strong_text_color())
+                .background_color(ui.visuals().widgets.active.weak_bg_fill);
+            let width = (rect.width() * 0.6).max(80.0);
+            let corner =
+                egui::Rect::from_min_size(rect.right_top() + egui::vec2(-width - 6.0, 4.0), egui::vec2(width, 20.0));
+            let layout = egui::Layout::right_to_left(egui::Align::Min);
+            ui.scope_builder(egui::UiBuilder::new().max_rect(corner).layout(layout), |ui| {
+                ui.add(egui::Label::new(text).selectable(false));
+            });
         }
         let carry_id = screen_id.with("scroll_carry");
         let mut carry = ui.data(|d| d.get_temp::<f32>(carry_id).unwrap_or_default());
-        let lines = ui.input(|i| {
-            scroll_lines(i, area.hovered(), rows, row_height, &mut carry)
-                * i32::from(area.has_focus() || area.hovered())
-        });
+        // (Asked before `input`: the context is locked while its closure runs.)
+        let (hovered, focused) = (area.hovered(), area.has_focus());
+        let lines = ui.input(|i| scroll_lines(i, hovered, focused, rows, row_height, &mut carry));
         ui.data_mut(|d| d.insert_temp(carry_id, carry));
         if lines != 0 {
             state.outbox.push(Command::ScrollTerminal { id, lines });

@@ -584,7 +584,10 @@ pub fn yaml_edits_apply_refuse_conflicts_and_create_many(cluster: &dyn ApiServer
     let edit = |request_id: u64, target: &klieg::model::Target, yaml: String| {
         finish(
             &handle,
-            Command::Edit { request_id, request: EditRequest::Replace { target: target.clone(), yaml } },
+            Command::Edit {
+                request_id,
+                request: EditRequest::Replace { target: target.clone(), yaml, dry_run: false },
+            },
             request_id,
             1,
         )
@@ -592,6 +595,24 @@ pub fn yaml_edits_apply_refuse_conflicts_and_create_many(cluster: &dyn ApiServer
         .outcome
     };
 
+    // A dry run is checked by the server and stores nothing.
+    let dry = finish(
+        &handle,
+        Command::Edit {
+            request_id: 100,
+            request: EditRequest::Replace {
+                target: configmap.clone(),
+                yaml: live_yaml.replace("mode: a", "mode: dry"),
+                dry_run: true,
+            },
+        },
+        100,
+        1,
+    )
+    .remove(0)
+    .outcome;
+    assert!(matches!(&dry, Outcome::Done { message } if message.contains("dry run")), "{dry:?}");
+    assert_eq!(cluster.kubectl(&["get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.mode}"]), "a");
     let applied = edit(1, &configmap, live_yaml.replace("mode: a", "mode: b"));
     assert!(matches!(applied, Outcome::Done { .. }), "{applied:?}");
     assert_eq!(cluster.kubectl(&["get", "configmap", "settings", "-n", ns, "-o", "jsonpath={.data.mode}"]), "b");
@@ -647,6 +668,7 @@ pub fn yaml_edits_apply_refuse_conflicts_and_create_many(cluster: &dyn ApiServer
                 cluster: ClusterId::new(context),
                 namespace: Some(Arc::from(ns)),
                 yaml: documents.into(),
+                dry_run: false,
             },
         },
         6,
@@ -656,6 +678,33 @@ pub fn yaml_edits_apply_refuse_conflicts_and_create_many(cluster: &dyn ApiServer
     assert_eq!(created.iter().filter(|a| matches!(a.outcome, Outcome::Done { .. })).count(), 2, "{summary:?}");
     assert!(summary.iter().any(|s| s.contains("Failed") && s.contains("Gadget")), "{summary:?}");
     assert_eq!(cluster.kubectl(&["get", "configmap", "two", "-n", ns, "-o", "jsonpath={.data.k}"]), "v");
+
+    // A dry-run create reports what it would create, and what the server refuses, creating nothing.
+    let tried = finish(
+        &handle,
+        Command::Edit {
+            request_id: 7,
+            request: EditRequest::Create {
+                cluster: ClusterId::new(context),
+                namespace: Some(Arc::from(ns)),
+                yaml: "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dry-one}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: Not_Valid}\n".into(),
+                dry_run: true,
+            },
+        },
+        7,
+        2,
+    );
+    let summary: Vec<String> = tried.iter().map(|a| format!("{}: {:?}", a.subject, a.outcome)).collect();
+    assert!(
+        matches!(&tried[0].outcome, Outcome::Done { message } if message.contains("would create ConfigMap dry-one")),
+        "{summary:?}"
+    );
+    assert!(
+        matches!(&tried[1].outcome, Outcome::Failed { message } if message.contains("Invalid value")),
+        "{summary:?}"
+    );
+    let names = cluster.kubectl(&["get", "configmaps", "-n", ns, "-o", "name"]);
+    assert!(!names.contains("dry-one"), "{names}");
 }
 
 /// A kube-rs client for the server's admin context.
