@@ -125,6 +125,8 @@ fn synthetic_table(rows: usize) -> TableSnapshot {
         unfiltered_rows: data.len(),
         rows: Arc::from(data),
         status: BTreeMap::from([(cluster, ViewStatus::Live)]),
+        usage_from: None,
+        usage: BTreeMap::new(),
     }
 }
 
@@ -259,6 +261,7 @@ fn measure_view_build(rows: usize) {
             status: ViewStatus::Live,
         })),
         status: ViewStatus::Live,
+        usage: None,
     }];
     let queries = [
         ("sort by name", ViewQuery { clusters: vec![cluster.clone()], ..ViewQuery::default() }),

@@ -496,3 +496,68 @@ fn dropped_connections_are_reconnected_and_the_watch_resumes() {
         "the watch resumed from its resource version: no relist"
     );
 }
+
+#[test]
+fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
+    use common::{sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{Cell, ClusterId, Command, KindKey, ObjectKey, ViewQuery};
+    use std::sync::Arc;
+    let fleet = populated();
+    let handle = start_backend(sources_for(&[&fleet.kubeconfig_path]));
+    wait_connected(&handle, "kubectl-sim");
+    let cluster = ClusterId::new("kubectl-sim");
+    let kind = |plural: &str| KindKey { group: Arc::from(""), plural: Arc::from(plural) };
+    let measure = |cell: &Cell| match cell {
+        Cell::Measure(value, _, _) => Some(*value),
+        _ => None,
+    };
+    let wait = std::time::Duration::from_secs(30);
+    // Pods: usage, and usage against the containers' requests (100m, 128Mi) and limits (1, 1Gi).
+    handle.send(Command::SetView(ViewQuery {
+        clusters: vec![cluster.clone()],
+        kind: Some(kind("pods")),
+        ..ViewQuery::default()
+    }));
+    let (columns, cpu, cpu_of_request, cpu_of_limit, memory, memory_of_limit) =
+        wait_for(&handle.table, wait, "pod usage", |table| {
+            let from = table.usage_from?;
+            let row = table.rows.first()?;
+            let value = |offset: usize| measure(table.cell(row, from + offset));
+            let names: Vec<String> = table.columns[from..].iter().map(|c| c.name.to_string()).collect();
+            Some((names, value(0)?, value(1)?, value(2)?, value(3)?, value(5)?))
+        });
+    assert_eq!(columns, ["CPU", "%CPU/R", "%CPU/L", "MEM", "%MEM/R", "%MEM/L"]);
+    assert!(cpu > 0.0 && (cpu_of_request - cpu / 0.1 * 100.0).abs() < 1e-6, "{cpu} cores is {cpu_of_request}% of 100m");
+    assert!((cpu_of_limit - cpu * 100.0).abs() < 1e-6, "{cpu} cores is {cpu_of_limit}% of 1 core");
+    assert!((memory_of_limit - memory / (1024.0 * 1024.0 * 1024.0) * 100.0).abs() < 1e-6);
+    // Nodes: usage against allocatable (15800m, 62Gi in the simulator).
+    handle.send(Command::SetView(ViewQuery {
+        clusters: vec![cluster.clone()],
+        kind: Some(kind("nodes")),
+        ..ViewQuery::default()
+    }));
+    let (node_cpu, node_cpu_percent) = wait_for(&handle.table, wait, "node usage", |table| {
+        let from = table.usage_from?;
+        (table.columns.get(from + 1)?.name.as_ref() == "%CPU").then_some(())?;
+        let row = table.rows.first()?;
+        Some((measure(table.cell(row, from))?, measure(table.cell(row, from + 1))?))
+    });
+    assert!(
+        (node_cpu_percent - node_cpu / 15.8 * 100.0).abs() < 1e-6,
+        "{node_cpu} of 15.8 cores is {node_cpu_percent}%"
+    );
+    // The open pod's usage is sampled for its charts, with its requests and limits.
+    let pod =
+        stdout_of(&kubectl(&fleet, &["get", "pods", "-n", "shop", "-o", "jsonpath={.items[0].metadata.name}"], None));
+    let key = ObjectKey { cluster: cluster.clone(), namespace: Some(Arc::from("shop")), name: Arc::from(pod.as_str()) };
+    handle.send(Command::OpenDetails { kind: kind("pods"), key: key.clone() });
+    let history = wait_for(&handle.usage_history, wait, "a usage sample", |history| {
+        (history.key.as_ref() == Some(&key) && !history.samples.is_empty()).then(|| history.clone())
+    });
+    assert!(history.error.is_none(), "{:?}", history.error);
+    assert!(history.samples[0].cpu_cores > 0.0 && history.samples[0].memory_bytes > 0.0);
+    assert_eq!(history.latest.cpu_request_cores.map(|c| (c * 1000.0).round()), Some(100.0));
+    assert_eq!(history.latest.memory_limit_bytes, Some(1024.0 * 1024.0 * 1024.0));
+    handle.send(Command::CloseDetails);
+    wait_for(&handle.usage_history, wait, "sampling to stop", |history| history.key.is_none().then_some(()));
+}

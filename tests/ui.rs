@@ -384,3 +384,37 @@ fn actions_the_user_may_not_take_are_hidden() {
     assert!(!has_label(&harness, "Delete"), "a viewer cannot delete");
     assert!(has_label(&harness, "YAML"), "reading stays");
 }
+
+#[test]
+fn pod_usage_shows_as_columns_and_live_charts() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let spec = klieg::sim::ClusterSpec { name: "usage-sim".into(), git_version: "v1.31.2".into(), nodes: 1, pods: 4 };
+    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
+    let (namespace, pod) = fleet.clusters[0].lock().keys_of("/pods").into_iter().next().expect("a pod");
+    let settings = Settings {
+        locale: "en".into(),
+        kind_plural: "pods".into(),
+        selected_namespaces: vec![namespace],
+        ..Settings::default()
+    };
+    let mut harness = start_app(&fleet.kubeconfig_path, settings);
+    // metrics-server's usage joins the table as k9s-style columns.
+    step_until(&mut harness, "the usage columns", |h| {
+        has_label(h, &pod) && has_label(h, "%CPU/R") && has_label(h, "%MEM/L")
+    });
+    let cpu_of = |h: &Harness<'_, Option<KliegApp>>| {
+        let table = &app(h).table;
+        let row = table.rows.iter().find(|r| *r.key.name == *pod)?;
+        Some(table.cell(row, table.usage_from?).display(0).into_owned()).filter(|text| !text.is_empty())
+    };
+    step_until(&mut harness, "the pod's CPU drawn in millicores", |h| {
+        cpu_of(h).is_some_and(|cpu| cpu.ends_with('m') && has_label(h, &cpu))
+    });
+    harness.run_steps(5);
+    harness.get_by_label(&pod).click();
+    // The open pod's CPU and memory are charted with its request and limit.
+    step_until(&mut harness, "the charts", |h| {
+        !app(h).usage_history.samples.is_empty() && has_label(h, "CPU") && has_label(h, "Memory")
+    });
+    assert!(app(&harness).usage_history.latest.cpu_limit_cores.is_some());
+}

@@ -24,6 +24,7 @@ pub struct KliegApp {
     pub logs: Arc<LogSnapshot>,
     pub forwards: Arc<ForwardList>,
     pub terminals: Arc<TerminalList>,
+    pub usage_history: Arc<crate::model::UsageHistory>,
     sent_logs: Option<Option<LogQuery>>,
     sent_query: Option<ViewQuery>,
     sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
@@ -56,6 +57,7 @@ impl KliegApp {
             logs: Arc::default(),
             forwards: Arc::default(),
             terminals: Arc::default(),
+            usage_history: Arc::default(),
             sent_logs: None,
             sent_query: None,
             sent_details: None,
@@ -76,6 +78,9 @@ impl KliegApp {
         }
         if self.backend.terminals.has_changed().unwrap_or(false) {
             self.terminals = self.backend.terminals.borrow_and_update().clone();
+        }
+        if self.backend.usage_history.has_changed().unwrap_or(false) {
+            self.usage_history = self.backend.usage_history.borrow_and_update().clone();
         }
         if self.backend.forwards.has_changed().unwrap_or(false) {
             self.forwards = self.backend.forwards.borrow_and_update().clone();
@@ -140,7 +145,7 @@ impl KliegApp {
         ui::terminal::terminal_panel_ui(ui, &mut self.state, &self.terminals);
         ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet);
         if self.state.open_object.is_some() {
-            ui::details::details_panel_ui(ui, &mut self.state, &self.details, now);
+            ui::details::details_panel_ui(ui, &mut self.state, &self.details, &self.usage_history, now);
         }
         let youngest_age_secs = egui::CentralPanel::default()
             .show(ui, |ui| ui::resource_table::table_view_ui(ui, &mut self.state, &self.table, &self.fleet, now))

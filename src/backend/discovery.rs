@@ -16,11 +16,16 @@ pub enum DiscoveryError {
 #[derive(Debug, Default)]
 pub struct DiscoveryResult {
     pub kinds: Vec<ResourceKind>,
+    /// The server has `metrics.k8s.io` (metrics-server): get and list only, so not among `kinds`.
+    pub metrics: bool,
     pub failed_groups: Vec<(String, String)>,
 }
 
+const METRICS_GROUP: &str = "metrics.k8s.io";
+
 pub async fn discover(client: &kube::Client) -> Result<DiscoveryResult, DiscoveryError> {
     if let Ok(aggregated) = kube::Discovery::new(client.clone()).run_aggregated().await {
+        let metrics = aggregated.groups().any(|group| group.name() == METRICS_GROUP);
         let mut kinds: Vec<ResourceKind> = aggregated
             .groups()
             // Each kind at its most stable version, so kinds only in an older version
@@ -39,13 +44,14 @@ pub async fn discover(client: &kube::Client) -> Result<DiscoveryResult, Discover
         // parses as an empty aggregated one; only a non-empty answer counts.
         if !kinds.is_empty() {
             sort_kinds(&mut kinds);
-            return Ok(DiscoveryResult { kinds, failed_groups: Vec::new() });
+            return Ok(DiscoveryResult { kinds, metrics, failed_groups: Vec::new() });
         }
     }
 
     let groups = client.list_api_groups().await.map_err(DiscoveryError::Groups)?;
     // Every version of every group: a kind missing from the preferred version (batch/v1beta1
     // CronJob on 1.20, where batch/v1 is preferred) is taken from the most stable other one.
+    let metrics = groups.groups.iter().any(|group| group.name == METRICS_GROUP);
     let mut group_versions: Vec<(String, String)> = vec![(String::new(), "v1".to_string())];
     let mut preferred: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for group in groups.groups {
@@ -71,7 +77,7 @@ pub async fn discover(client: &kube::Client) -> Result<DiscoveryResult, Discover
         .collect()
         .await;
 
-    let mut result = DiscoveryResult::default();
+    let mut result = DiscoveryResult { metrics, ..DiscoveryResult::default() };
     for (group, version, answer) in answers {
         match answer {
             Ok(list) => {

@@ -11,6 +11,7 @@ pub mod forwards;
 pub mod ingest;
 pub mod kubeconfig;
 pub mod logs;
+pub mod metrics;
 pub mod rows;
 pub mod table_watch;
 pub mod terminal;
@@ -55,6 +56,8 @@ pub struct BackendHandle {
     pub logs: watch::Receiver<Arc<LogSnapshot>>,
     pub forwards: watch::Receiver<Arc<ForwardList>>,
     pub terminals: watch::Receiver<Arc<TerminalList>>,
+    /// The rolling usage of the pod or node open in details, while its cluster has metrics.
+    pub usage_history: watch::Receiver<Arc<crate::model::UsageHistory>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -85,6 +88,8 @@ pub struct ConnectedCluster {
     pub client: kube::Client,
     pub kinds: Arc<[ResourceKind]>,
     pub epoch: u64,
+    /// Serves `metrics.k8s.io`: pod and node usage can be polled.
+    pub metrics: bool,
 }
 
 pub type ClientMap = BTreeMap<ClusterId, ConnectedCluster>;
@@ -131,18 +136,19 @@ impl FleetState {
         }
     }
 
-    fn set_client(&self, id: &ClusterId, client: kube::Client, kinds: Arc<[ResourceKind]>) {
+    fn set_client(&self, id: &ClusterId, client: kube::Client, kinds: Arc<[ResourceKind]>, metrics: bool) {
         let mut inner = self.lock();
         inner.next_epoch += 1;
         let epoch = inner.next_epoch;
-        inner.clients.insert(id.clone(), ConnectedCluster { client, kinds, epoch });
+        inner.clients.insert(id.clone(), ConnectedCluster { client, kinds, epoch, metrics });
         self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
     }
 
-    fn update_kinds(&self, id: &ClusterId, kinds: Arc<[ResourceKind]>) {
+    fn update_kinds(&self, id: &ClusterId, kinds: Arc<[ResourceKind]>, metrics: bool) {
         let mut inner = self.lock();
         if let Some(connected) = inner.clients.get_mut(id) {
             connected.kinds = kinds;
+            connected.metrics = metrics;
             self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
         }
     }
@@ -202,6 +208,8 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     let forwards = forwards::Forwards::new(forwards_tx, waker.clone());
     let (terminals_tx, terminals_rx) = watch::channel(Arc::new(TerminalList::default()));
     let terminals = terminal::Terminals::new(terminals_tx, waker.clone());
+    let (usage_tx, usage_rx) = watch::channel(Arc::new(crate::model::UsageHistory::default()));
+    let usage = metrics::UsageSampler::new(usage_tx, waker.clone());
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -217,7 +225,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
                 let fleet =
                     Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals }) => {}
+                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -233,6 +241,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         logs: logs_rx,
         forwards: forwards_rx,
         terminals: terminals_rx,
+        usage_history: usage_rx,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })
@@ -257,6 +266,12 @@ struct Outputs {
     activities: actions::Activities,
     forwards: forwards::Forwards,
     terminals: terminal::Terminals,
+    usage: metrics::UsageSampler,
+}
+
+/// Whether a connected cluster serves metrics-server's resource `plural`.
+fn serves_metrics(connected: &ConnectedCluster, plural: &str) -> bool {
+    connected.metrics && matches!(plural, "pods" | "nodes")
 }
 
 async fn hub_main(
@@ -265,7 +280,7 @@ async fn hub_main(
     fleet: Arc<FleetState>,
     outputs: Outputs,
 ) {
-    let Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals } = outputs;
+    let Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, mut usage } = outputs;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
     let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
@@ -289,9 +304,20 @@ async fn hub_main(
                     Command::SetView(query) => { query_tx.send_replace(query); }
                     Command::OpenDetails { kind, key } => {
                         let clients = fleet.clients_tx.borrow().clone();
+                        // Pods and nodes get a usage chart where the cluster has metrics-server.
+                        let usage_kind = crate::model::UsageKind::of(&kind.group, &kind.plural);
+                        match (usage_kind, clients.get(&key.cluster)) {
+                            (Some(usage_kind), Some(connected)) if serves_metrics(connected, &kind.plural) => {
+                                usage.start(connected.client.clone(), usage_kind, key.clone());
+                            }
+                            _ => usage.stop(),
+                        }
                         details.open(&clients, kind, key);
                     }
-                    Command::CloseDetails => details.close(),
+                    Command::CloseDetails => {
+                        details.close();
+                        usage.stop();
+                    }
                     Command::ReloadKubeconfig => {
                         reconcile_workers(&sources, &fleet, &mut workers).await;
                     }
@@ -427,7 +453,7 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
         }
     };
     let mut backoff = table_watch::Backoff::default();
-    let (version, kinds) = loop {
+    let (version, kinds, metrics) = loop {
         match connect(&client).await {
             Ok(result) => break result,
             Err(error) => {
@@ -445,17 +471,17 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
             info.namespaces = info.default_namespace.iter().cloned().collect();
         }
     });
-    fleet.set_client(&id, client.clone(), kinds);
+    fleet.set_client(&id, client.clone(), kinds, metrics);
     tokio::join!(follow_namespaces(&client, &id, &fleet, &version), follow_crds(&client, &id, &fleet));
 }
 
-async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>), kube::Error> {
+async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>, bool), kube::Error> {
     let info = client.apiserver_version().await?;
     let found = discovery::discover(client).await.map_err(|discovery::DiscoveryError::Groups(e)| e)?;
     for (group, error) in &found.failed_groups {
         tracing::warn!(%group, %error, "API group discovery failed; its kinds are not listed");
     }
-    Ok((info.git_version, found.kinds))
+    Ok((info.git_version, found.kinds, found.metrics))
 }
 
 /// Keeps the namespace list current. Lost connections show in the cluster's state until the
@@ -547,7 +573,7 @@ async fn follow_crds(client: &kube::Client, id: &ClusterId, fleet: &FleetState) 
             Ok(found) => {
                 let kinds: Arc<[ResourceKind]> = Arc::from(found.kinds);
                 fleet.update(id, |info| info.kinds = kinds.clone());
-                fleet.update_kinds(id, kinds);
+                fleet.update_kinds(id, kinds, found.metrics);
             }
             Err(error) => {
                 tracing::warn!(cluster = %id, %error, "rediscovery after a CRD change failed")
@@ -573,6 +599,8 @@ async fn view_task(
 ) {
     let changed = Arc::new(Notify::new());
     let mut subscriptions: HashMap<(ClusterId, KindKey), ViewSubscription> = HashMap::new();
+    // Pod and node tables also poll metrics-server, where the cluster serves it.
+    let mut usage_polls: HashMap<(ClusterId, KindKey), (u64, metrics::UsageSubscription)> = HashMap::new();
     let mut generation = 0;
     let mut last_query = ViewQuery::default();
     loop {
@@ -591,11 +619,21 @@ async fn view_task(
                 continue;
             };
             let Some(connected) = clients.get(cluster) else {
-                parts.push(view::ViewPart { cluster: cluster.clone(), rows: None, status: status_from_fleet() });
+                parts.push(view::ViewPart {
+                    cluster: cluster.clone(),
+                    rows: None,
+                    status: status_from_fleet(),
+                    usage: None,
+                });
                 continue;
             };
             let Some(kind) = connected.kinds.iter().find(|k| &k.key() == kind_key) else {
-                parts.push(view::ViewPart { cluster: cluster.clone(), rows: None, status: ViewStatus::Unavailable });
+                parts.push(view::ViewPart {
+                    cluster: cluster.clone(),
+                    rows: None,
+                    status: ViewStatus::Unavailable,
+                    usage: None,
+                });
                 continue;
             };
             view_kind.get_or_insert_with(|| kind.clone());
@@ -617,8 +655,27 @@ async fn view_task(
             });
             entry.idle_since = None;
             let rows = entry.subscription.rows.borrow().clone();
-            parts.push(view::ViewPart { cluster: cluster.clone(), status: rows.status.clone(), rows: Some(rows) });
+            let usage_kind = crate::model::UsageKind::of(&kind_key.group, &kind_key.plural)
+                .filter(|_| serves_metrics(connected, &kind_key.plural));
+            let usage = usage_kind.map(|usage_kind| {
+                let key = (cluster.clone(), kind_key.clone());
+                if usage_polls.get(&key).is_some_and(|(epoch, _)| *epoch != connected.epoch) {
+                    usage_polls.remove(&key);
+                }
+                let (_, poll) = usage_polls.entry(key).or_insert_with(|| {
+                    (connected.epoch, metrics::subscribe_usage(connected.client.clone(), usage_kind, changed.clone()))
+                });
+                poll.table.borrow().clone()
+            });
+            parts.push(view::ViewPart {
+                cluster: cluster.clone(),
+                status: rows.status.clone(),
+                rows: Some(rows),
+                usage,
+            });
         }
+        // Usage is polled only for what is on screen.
+        usage_polls.retain(|key, _| wanted.contains(key));
         let now = Instant::now();
         subscriptions.retain(|key, sub| {
             if wanted.contains(key) {

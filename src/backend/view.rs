@@ -15,6 +15,8 @@ pub struct ViewPart {
     pub cluster: ClusterId,
     pub rows: Option<Arc<SubscriptionRows>>,
     pub status: ViewStatus,
+    /// Pod or node usage from metrics-server, where the cluster serves it.
+    pub usage: Option<Arc<crate::model::UsageTable>>,
 }
 
 pub fn build_view(query: &ViewQuery, kind: Option<ResourceKind>, parts: &[ViewPart], generation: u64) -> TableSnapshot {
@@ -67,6 +69,18 @@ pub fn build_view(query: &ViewQuery, kind: Option<ResourceKind>, parts: &[ViewPa
         }
     }
 
+    // Usage columns follow the server's when any cluster in the view has metrics.
+    let usage: BTreeMap<ClusterId, Arc<crate::model::UsageTable>> =
+        parts.iter().filter_map(|p| Some((p.cluster.clone(), p.usage.clone()?))).collect();
+    let usage_kind = kind.as_ref().and_then(|k| crate::model::UsageKind::of(&k.group, &k.plural));
+    let usage_from = match usage_kind {
+        Some(usage_kind) if !usage.is_empty() => {
+            let from = columns.len();
+            columns.extend(usage_kind.columns());
+            Some(from)
+        }
+        _ => None,
+    };
     let mut snapshot = TableSnapshot {
         generation,
         kind,
@@ -75,6 +89,8 @@ pub fn build_view(query: &ViewQuery, kind: Option<ResourceKind>, parts: &[ViewPa
         rows: Arc::from(Vec::new()),
         status,
         unfiltered_rows,
+        usage_from,
+        usage,
     };
     sort_rows(&mut rows, &snapshot, query.sort, query.sort_descending);
     snapshot.rows = Arc::from(rows);
@@ -164,6 +180,7 @@ mod tests {
                 status: ViewStatus::Live,
             })),
             status: ViewStatus::Live,
+            usage: None,
         }
     }
 

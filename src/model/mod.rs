@@ -10,6 +10,7 @@ mod logs;
 pub mod row;
 mod selector;
 mod terminal;
+pub mod usage;
 
 pub use access::{AccessRule, AccessRules};
 pub use actions::{Action, Activity, ActivityLog, EditRequest, Outcome, Propagation, Target};
@@ -23,6 +24,7 @@ pub use logs::{CHUNK_LINES, LogBuffer, LogLine, LogQuery, LogSnapshot};
 pub use row::{Cell, CellTone, Column, ColumnType, ObjectKey, Row, SortKey, TableSnapshot, ViewStatus};
 pub use selector::{LabelSelector, SelectorError};
 pub use terminal::{ExecRequest, TermColor, TermSpan, TerminalList, TerminalView};
+pub use usage::{Usage, UsageHistory, UsageKind, UsageSample, UsageTable};
 
 use std::fmt;
 use std::sync::Arc;

@@ -63,6 +63,8 @@ pub enum Cell {
     Boolean(bool),
     /// Seconds since the Unix epoch of the object's creation; drawn as a live age.
     Age(i64),
+    /// A measured value shown formatted (`250m`, `48%`), sorted by the value.
+    Measure(f64, Arc<str>, CellTone),
     Empty,
 }
 
@@ -83,13 +85,14 @@ impl Cell {
             Cell::Boolean(value) => SortKey::Number(f64::from(u8::from(*value))),
             // Older objects have a larger age: sort by negated creation time.
             Cell::Age(created_secs) => SortKey::Number(-(*created_secs as f64)),
+            Cell::Measure(value, _, _) => SortKey::Number(*value),
             Cell::Empty => SortKey::Missing,
         }
     }
 
     pub fn tone(&self) -> CellTone {
         match self {
-            Cell::Text(_, tone) => *tone,
+            Cell::Text(_, tone) | Cell::Measure(_, _, tone) => *tone,
             _ => CellTone::Normal,
         }
     }
@@ -98,7 +101,7 @@ impl Cell {
     pub fn display(&self, now_unix_secs: i64) -> std::borrow::Cow<'_, str> {
         use std::borrow::Cow;
         match self {
-            Cell::Text(text, _) => Cow::Borrowed(text),
+            Cell::Text(text, _) | Cell::Measure(_, text, _) => Cow::Borrowed(text),
             Cell::Integer(value) => Cow::Owned(value.to_string()),
             Cell::Number(value) => Cow::Owned(format!("{value}")),
             Cell::Boolean(value) => Cow::Borrowed(if *value { "true" } else { "false" }),
@@ -213,12 +216,27 @@ pub struct TableSnapshot {
     pub status: BTreeMap<ClusterId, ViewStatus>,
     /// Rows in the selected namespaces, before the text and label filters.
     pub unfiltered_rows: usize,
+    /// Usage columns (pods and nodes, from metrics-server) start at this column, after the
+    /// server's; their cells come from `usage`, per cluster, by namespace and name.
+    pub usage_from: Option<usize>,
+    pub usage: BTreeMap<ClusterId, Arc<super::UsageTable>>,
 }
 
 impl TableSnapshot {
     /// The cell of `row` under view column `column`, if that row's cluster has the column.
-    pub fn cell<'a>(&self, row: &'a Row, column: usize) -> &'a Cell {
+    pub fn cell<'a>(&'a self, row: &'a Row, column: usize) -> &'a Cell {
         static EMPTY: Cell = Cell::Empty;
+        if let Some(from) = self.usage_from
+            && column >= from
+        {
+            let key = (row.key.namespace.clone(), row.key.name.clone());
+            return self
+                .usage
+                .get(&row.key.cluster)
+                .and_then(|usage| usage.cells.get(&key))
+                .and_then(|cells| cells.get(column - from))
+                .unwrap_or(&EMPTY);
+        }
         self.column_maps
             .get(&row.key.cluster)
             .and_then(|map| map.get(column).copied().flatten())

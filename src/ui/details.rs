@@ -7,7 +7,13 @@ use crate::model::{CellTone, DetailsSnapshot, row::format_age};
 use crate::state::{DetailsTab, UiState};
 use rust_i18n::t;
 
-pub fn details_panel_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, now_unix_secs: i64) {
+pub fn details_panel_ui(
+    ui: &mut egui::Ui,
+    state: &mut UiState,
+    details: &DetailsSnapshot,
+    usage: &crate::model::UsageHistory,
+    now_unix_secs: i64,
+) {
     egui::Panel::right("details").resizable(true).default_size(520.0).min_size(320.0).show(ui, |ui| {
         let Some((_, key)) = state.open_object.clone() else {
             return;
@@ -50,7 +56,7 @@ pub fn details_panel_ui(ui: &mut egui::Ui, state: &mut UiState, details: &Detail
             DetailsTab::Overview => {
                 egui::ScrollArea::vertical()
                     .auto_shrink([false, false])
-                    .show(ui, |ui| overview_ui(ui, state, details, now_unix_secs));
+                    .show(ui, |ui| overview_ui(ui, state, details, usage, now_unix_secs));
             }
             DetailsTab::Yaml => yaml_ui(ui, state, details),
         }
@@ -71,7 +77,13 @@ fn key_values_ui(ui: &mut egui::Ui, id: &str, pairs: &[(std::sync::Arc<str>, std
     });
 }
 
-fn overview_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, now_unix_secs: i64) {
+fn overview_ui(
+    ui: &mut egui::Ui,
+    state: &mut UiState,
+    details: &DetailsSnapshot,
+    usage: &crate::model::UsageHistory,
+    now_unix_secs: i64,
+) {
     let visuals = ui.visuals().clone();
     egui::Grid::new("metadata").num_columns(2).show(ui, |ui| {
         ui.label(t!("details.created"));
@@ -84,6 +96,12 @@ fn overview_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot
         ui.monospace(details.resource_version.as_ref());
         ui.end_row();
     });
+    // Live CPU and memory, where the cluster has metrics-server (sampled while open).
+    if usage.key.is_some() && usage.key == details.key {
+        ui.add_space(6.0);
+        let is_node = details.kind.as_ref().is_some_and(|k| &*k.plural == "nodes");
+        super::charts::usage_charts_ui(ui, usage, is_node);
+    }
     ui.add_space(6.0);
     ui.strong(t!("details.labels"));
     key_values_ui(ui, "labels", &details.labels);

@@ -2,6 +2,7 @@
 //! here does I/O or talks to the backend directly.
 
 pub mod actions;
+pub mod charts;
 pub mod details;
 pub mod editor;
 pub mod fonts;

@@ -1,0 +1,278 @@
+//! metrics-server usage: a poller per (cluster, pods or nodes) in the table view that lists
+//! `metrics.k8s.io` usage with the pods' requests and limits (or the nodes' allocatable) and
+//! publishes table cells; and a sampler for the one pod or node open in details that keeps its
+//! rolling history for the charts. Backend runtime.
+
+use super::Waker;
+use crate::model::ObjectKey;
+use crate::model::usage::{Usage, UsageHistory, UsageKind, UsageSample, UsageTable, parse_quantity};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, watch};
+
+/// How often usage is asked for: metrics-server itself scrapes every 15 s by default.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(10);
+
+fn metrics_resource(plural: &str) -> ApiResource {
+    ApiResource {
+        group: "metrics.k8s.io".into(),
+        version: "v1beta1".into(),
+        api_version: "metrics.k8s.io/v1beta1".into(),
+        kind: if plural == "pods" { "PodMetrics".into() } else { "NodeMetrics".into() },
+        plural: plural.into(),
+    }
+}
+
+/// The core/v1 pods or nodes, for their requests, limits and allocatable.
+fn core_resource(plural: &str) -> ApiResource {
+    ApiResource {
+        group: String::new(),
+        version: "v1".into(),
+        api_version: "v1".into(),
+        kind: if plural == "nodes" { "Node".into() } else { "Pod".into() },
+        plural: plural.into(),
+    }
+}
+
+fn plural_of(kind: UsageKind) -> &'static str {
+    match kind {
+        UsageKind::Pods => "pods",
+        UsageKind::Nodes => "nodes",
+    }
+}
+
+/// Sums a resource over a metrics item's containers (pods) or reads it (nodes).
+fn measured(item: &Value, resource: &str) -> f64 {
+    match item.get("containers").and_then(Value::as_array) {
+        Some(containers) => containers
+            .iter()
+            .filter_map(|c| c.pointer(&format!("/usage/{resource}")).and_then(Value::as_str).and_then(parse_quantity))
+            .sum(),
+        None => {
+            item.pointer(&format!("/usage/{resource}")).and_then(Value::as_str).and_then(parse_quantity).unwrap_or(0.0)
+        }
+    }
+}
+
+/// A pod's requests or limits for `resource`, summed over its containers; `None` when any
+/// container sets none (for limits: the pod is then unlimited) or none sets one.
+fn pod_total(pod: &Value, field: &str, resource: &str) -> Option<f64> {
+    let containers = pod.pointer("/spec/containers").and_then(Value::as_array)?;
+    let mut total = 0.0;
+    for container in containers {
+        let value = container.pointer(&format!("/resources/{field}/{resource}")).and_then(Value::as_str);
+        total += value.and_then(parse_quantity)?;
+    }
+    (!containers.is_empty()).then_some(total)
+}
+
+/// Usage against what each object is measured by: pods' requests and limits, nodes' allocatable.
+pub fn usage_of(kind: UsageKind, metrics_item: &Value, object: Option<&Value>) -> Usage {
+    let mut usage = Usage {
+        cpu_cores: measured(metrics_item, "cpu"),
+        memory_bytes: measured(metrics_item, "memory"),
+        ..Usage::default()
+    };
+    let Some(object) = object else { return usage };
+    match kind {
+        UsageKind::Pods => {
+            usage.cpu_request_cores = pod_total(object, "requests", "cpu");
+            usage.cpu_limit_cores = pod_total(object, "limits", "cpu");
+            usage.memory_request_bytes = pod_total(object, "requests", "memory");
+            usage.memory_limit_bytes = pod_total(object, "limits", "memory");
+        }
+        UsageKind::Nodes => {
+            let allocatable = |resource: &str| {
+                object
+                    .pointer(&format!("/status/allocatable/{resource}"))
+                    .and_then(Value::as_str)
+                    .and_then(parse_quantity)
+            };
+            (usage.cpu_request_cores, usage.memory_request_bytes) = (allocatable("cpu"), allocatable("memory"));
+            (usage.cpu_limit_cores, usage.memory_limit_bytes) = (usage.cpu_request_cores, usage.memory_request_bytes);
+        }
+    }
+    usage
+}
+
+fn name_key(value: &Value) -> crate::model::usage::NameKey {
+    let namespace = value.pointer("/metadata/namespace").and_then(Value::as_str).map(Arc::from);
+    let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+    (namespace, Arc::from(name))
+}
+
+/// The table cells for every object that has metrics.
+pub fn usage_table(kind: UsageKind, metrics: &[Value], objects: &[Value]) -> UsageTable {
+    let by_key: HashMap<_, &Value> = objects.iter().map(|o| (name_key(o), o)).collect();
+    let cells = metrics
+        .iter()
+        .map(|item| {
+            let key = name_key(item);
+            let usage = usage_of(kind, item, by_key.get(&key).copied());
+            (key, kind.cells(&usage))
+        })
+        .collect();
+    UsageTable { cells, error: None }
+}
+
+async fn list_values(api: &Api<DynamicObject>) -> Result<Vec<Value>, kube::Error> {
+    let list = api.list(&ListParams::default()).await?;
+    Ok(list.items.into_iter().filter_map(|item| serde_json::to_value(item).ok()).collect())
+}
+
+fn error_text(error: &kube::Error) -> Arc<str> {
+    match error {
+        kube::Error::Api(status) => Arc::from(format!("metrics: {}", status.message)),
+        other => Arc::from(format!("metrics: {other}")),
+    }
+}
+
+/// A live usage table for one cluster's pods or nodes; polling stops when this is dropped.
+pub struct UsageSubscription {
+    pub table: watch::Receiver<Arc<UsageTable>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for UsageSubscription {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub fn subscribe_usage(client: kube::Client, kind: UsageKind, changed: Arc<Notify>) -> UsageSubscription {
+    let (tx, rx) = watch::channel(Arc::new(UsageTable::default()));
+    let task = tokio::spawn(async move {
+        let plural = plural_of(kind);
+        let metrics: Api<DynamicObject> = Api::all_with(client.clone(), &metrics_resource(plural));
+        let objects: Api<DynamicObject> = Api::all_with(client, &core_resource(plural));
+        let mut ticker = tokio::time::interval(POLL_INTERVAL);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let polled = async { Ok::<_, kube::Error>((list_values(&metrics).await?, list_values(&objects).await?)) };
+            let table = match polled.await {
+                Ok((metrics, objects)) => usage_table(kind, &metrics, &objects),
+                Err(error) => UsageTable { error: Some(error_text(&error)), ..(**tx.borrow()).clone() },
+            };
+            tx.send_replace(Arc::new(table));
+            changed.notify_one();
+        }
+    });
+    UsageSubscription { table: rx, task }
+}
+
+/// Samples the usage of the pod or node open in details every `POLL_INTERVAL` into a bounded
+/// rolling history, published for the charts; stops when dropped.
+pub struct UsageSampler {
+    task: Option<tokio::task::JoinHandle<()>>,
+    out: watch::Sender<Arc<UsageHistory>>,
+    waker: Waker,
+    generation: u64,
+}
+
+impl UsageSampler {
+    pub fn new(out: watch::Sender<Arc<UsageHistory>>, waker: Waker) -> Self {
+        Self { task: None, out, waker, generation: 0 }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        self.generation += 1;
+        self.out.send_replace(Arc::new(UsageHistory { generation: self.generation, ..UsageHistory::default() }));
+        (self.waker)();
+    }
+
+    pub fn start(&mut self, client: kube::Client, kind: UsageKind, key: ObjectKey) {
+        self.stop();
+        let (out, waker) = (self.out.clone(), self.waker.clone());
+        let mut history =
+            UsageHistory { generation: self.generation, key: Some(key.clone()), ..UsageHistory::default() };
+        self.task = Some(tokio::spawn(async move {
+            let plural = plural_of(kind);
+            let namespace = key.namespace.as_deref();
+            let api = |resource: &ApiResource| match namespace {
+                Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, resource),
+                None => Api::<DynamicObject>::all_with(client.clone(), resource),
+            };
+            let metrics = api(&metrics_resource(plural));
+            let objects = api(&core_resource(plural));
+            let mut ticker = tokio::time::interval(POLL_INTERVAL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let sampled = async {
+                    let item = serde_json::to_value(metrics.get(&key.name).await?).unwrap_or_default();
+                    let object = serde_json::to_value(objects.get(&key.name).await?).unwrap_or_default();
+                    Ok::<_, kube::Error>(usage_of(kind, &item, Some(&object)))
+                };
+                match sampled.await {
+                    Ok(usage) => {
+                        let at_unix_secs = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+                        history.push(UsageSample {
+                            at_unix_secs,
+                            cpu_cores: usage.cpu_cores,
+                            memory_bytes: usage.memory_bytes,
+                        });
+                        history.latest = usage;
+                        history.error = None;
+                    }
+                    Err(error) => history.error = Some(error_text(&error)),
+                }
+                history.generation += 1;
+                out.send_replace(Arc::new(history.clone()));
+                waker();
+            }
+        }));
+    }
+}
+
+impl Drop for UsageSampler {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pod_usage_sums_containers_against_requests_and_limits() {
+        let metrics = json!({"metadata": {"name": "web", "namespace": "shop"}, "containers": [
+            {"name": "app", "usage": {"cpu": "150000000n", "memory": "65536Ki"}},
+            {"name": "proxy", "usage": {"cpu": "50m", "memory": "32Mi"}}]});
+        let pod = json!({"metadata": {"name": "web", "namespace": "shop"}, "spec": {"containers": [
+            {"name": "app", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "400m"}}},
+            {"name": "proxy", "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}});
+        let usage = usage_of(UsageKind::Pods, &metrics, Some(&pod));
+        assert!((usage.cpu_cores - 0.2).abs() < 1e-9);
+        assert!((usage.memory_bytes - 96.0 * 1024.0 * 1024.0).abs() < 1.0);
+        assert_eq!(usage.cpu_request_cores.map(|c| (c * 1000.0).round()), Some(200.0));
+        assert_eq!(usage.cpu_limit_cores, None, "one container without a limit: unlimited");
+        let table = usage_table(UsageKind::Pods, &[metrics], &[pod]);
+        let cells = &table.cells[&(Some(Arc::from("shop")), Arc::from("web"))];
+        assert_eq!(cells[0].display(0), "200m");
+        assert_eq!(cells[1].display(0), "100%");
+        assert_eq!(cells[4].display(0), "75%");
+    }
+
+    #[test]
+    fn node_usage_is_measured_against_allocatable() {
+        let metrics = json!({"metadata": {"name": "n1"}, "usage": {"cpu": "2", "memory": "4Gi"}});
+        let node = json!({"metadata": {"name": "n1"}, "status": {"allocatable": {"cpu": "8", "memory": "16Gi"}}});
+        let table = usage_table(UsageKind::Nodes, &[metrics], &[node]);
+        let cells = &table.cells[&(None, Arc::from("n1"))];
+        assert_eq!(
+            cells.iter().map(|c| c.display(0).into_owned()).collect::<Vec<_>>(),
+            ["2000m", "25%", "4.00Gi", "25%"]
+        );
+    }
+}
