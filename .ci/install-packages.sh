@@ -11,4 +11,4 @@ apt-get install -y -q --no-install-recommends \
   golang-go etcd-server etcd-client rsync jq dpkg-dev openssl curl ca-certificates iproute2 \
   xvfb libgl1-mesa-dri libegl1 libgl1 libxkbcommon-x11-0 libxcursor1 libxrandr2 libxi6 \
   libx11-xcb1 imagemagick fonts-noto-cjk \
-  dbus-x11 gnome-keyring libdbus-1-dev pkg-config golang-github-modern-go-reflect2-dev
+  dbus-x11 gnome-keyring libdbus-1-dev pkg-config golang-github-modern-go-reflect2-dev prometheus

@@ -561,3 +561,115 @@ fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
     handle.send(Command::CloseDetails);
     wait_for(&handle.usage_history, wait, "sampling to stop", |history| history.key.is_none().then_some(()));
 }
+
+#[test]
+fn prometheus_charts_are_detected_ranged_and_kept_live() {
+    use common::{sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{ChartQuery, ChartSubject, ClusterId, Command, ObjectKey, PrometheusSource};
+    use std::sync::Arc;
+    let fleet = populated();
+    let handle = start_backend(sources_for(&[&fleet.kubeconfig_path]));
+    wait_connected(&handle, "kubectl-sim");
+    let cluster = ClusterId::new("kubectl-sim");
+    let wait = std::time::Duration::from_secs(30);
+    let pod =
+        stdout_of(&kubectl(&fleet, &["get", "pods", "-n", "shop", "-o", "jsonpath={.items[0].metadata.name}"], None));
+    let query = ChartQuery {
+        key: ObjectKey { cluster: cluster.clone(), namespace: Some(Arc::from("shop")), name: Arc::from(pod.as_str()) },
+        subject: ChartSubject::Pod,
+        range_secs: 15 * 60,
+    };
+    // Detected by its labels and reached through the apiserver's service proxy.
+    handle.send(Command::OpenCharts(query.clone()));
+    let charts = wait_for(&handle.charts, wait, "the pod's charts", |set| {
+        (set.query.as_ref() == Some(&query) && !set.loading).then(|| set.clone())
+    });
+    assert_eq!(charts.problem, None);
+    assert_eq!(charts.source.as_deref(), Some("service monitoring/prometheus-server:9090"));
+    let titles: Vec<&str> = charts.charts.iter().map(|c| c.spec.title_key).collect();
+    assert_eq!(titles, ["charts.cpu", "charts.memory", "charts.network", "charts.filesystem"]);
+    for chart in &charts.charts {
+        assert_eq!(chart.error, None, "{}", chart.spec.title_key);
+        for line in &chart.lines {
+            // 15 minutes at a 7-second step: about 129 points, all within the range and positive.
+            assert!(
+                line.points.len() > 100,
+                "{} {}: {} points",
+                chart.spec.title_key,
+                line.name_key,
+                line.points.len()
+            );
+            assert!(line.points.iter().all(|p| p[1] >= 0.0));
+            let span =
+                line.points.back().map(|p| p[0]).unwrap_or(0.0) - line.points.front().map(|p| p[0]).unwrap_or(0.0);
+            assert!(span <= 15.0 * 60.0 + 1.0 && span > 14.0 * 60.0, "{span}");
+        }
+    }
+    // Live: new points are appended without refetching the range.
+    let last = charts.charts[0].lines[0].points.back().map(|p| p[0]).unwrap_or(0.0);
+    wait_for(&handle.charts, wait, "a newer point", |set| {
+        set.charts.first()?.lines.first()?.points.back().filter(|p| p[0] > last).map(|_| ())
+    });
+    // A wrong source is an error shown in place of the charts; a query error shows in its chart.
+    let off = std::collections::BTreeMap::from([(
+        cluster.clone(),
+        PrometheusSource::Service { namespace: "monitoring".into(), name: "nothing-here".into(), port: "9090".into() },
+    )]);
+    handle.send(Command::SetPrometheusSources(off));
+    let failed = wait_for(&handle.charts, wait, "the failing source's error", |set| {
+        let chart = set.charts.first()?;
+        (set.source.as_deref() == Some("service monitoring/nothing-here:9090") && !set.loading)
+            .then(|| chart.error.clone())
+            .flatten()
+    });
+    assert!(failed.contains("not found") || failed.contains("nothing-here"), "{failed}");
+    handle.send(Command::SetPrometheusSources(std::collections::BTreeMap::from([(
+        cluster.clone(),
+        PrometheusSource::Off,
+    )])));
+    let off = wait_for(&handle.charts, wait, "switched off", |set| set.problem.clone());
+    assert!(off.contains("switched off"), "{off}");
+}
+
+#[test]
+fn a_real_prometheus_scraping_cadvisor_series_feeds_the_charts() {
+    use common::prometheus::RealPrometheus;
+    use common::{sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{ChartQuery, ChartSubject, ClusterId, Command, ObjectKey, PrometheusSource};
+    use std::sync::Arc;
+    let fleet = populated();
+    let target = fleet.server_urls[0].trim_start_matches("https://").to_string();
+    let prometheus = RealPrometheus::scraping(&target, &fleet.clusters[0].token);
+    let pod =
+        stdout_of(&kubectl(&fleet, &["get", "pods", "-n", "shop", "-o", "jsonpath={.items[0].metadata.name}"], None));
+    // Two scrapes at least, so `rate` has something to work with.
+    prometheus.wait_for_series(&format!("rate(container_cpu_usage_seconds_total{{pod=\"{pod}\"}}[1m])"));
+    let handle = start_backend(sources_for(&[&fleet.kubeconfig_path]));
+    wait_connected(&handle, "kubectl-sim");
+    let cluster = ClusterId::new("kubectl-sim");
+    handle.send(Command::SetPrometheusSources(std::collections::BTreeMap::from([(
+        cluster.clone(),
+        PrometheusSource::Url(prometheus.url.clone()),
+    )])));
+    let query = ChartQuery {
+        key: ObjectKey { cluster, namespace: Some(Arc::from("shop")), name: Arc::from(pod.as_str()) },
+        subject: ChartSubject::Pod,
+        range_secs: 15 * 60,
+    };
+    handle.send(Command::OpenCharts(query.clone()));
+    let charts = wait_for(&handle.charts, std::time::Duration::from_secs(60), "scraped points in every chart", |set| {
+        let ready = set.query.as_ref() == Some(&query)
+            && !set.loading
+            && set.charts.iter().all(|c| c.lines.iter().all(|l| !l.points.is_empty()));
+        ready.then(|| set.clone())
+    });
+    assert_eq!(charts.source.as_deref(), Some(prometheus.url.as_str()));
+    for chart in &charts.charts {
+        assert_eq!(chart.error, None, "{}", chart.spec.title_key);
+    }
+    // The simulator's container uses 20m to 600m of CPU and at least 1 MiB of memory.
+    let cpu = charts.charts[0].lines[0].points.back().map_or(0.0, |p| p[1]);
+    let memory = charts.charts[1].lines[0].points.back().map_or(0.0, |p| p[1]);
+    assert!(cpu > 0.005 && cpu < 1.0, "cpu {cpu} cores");
+    assert!(memory >= 1024.0 * 1024.0, "memory {memory} bytes");
+}

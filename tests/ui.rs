@@ -418,3 +418,37 @@ fn pod_usage_shows_as_columns_and_live_charts() {
     });
     assert!(app(&harness).usage_history.latest.cpu_limit_cores.is_some());
 }
+
+#[test]
+fn the_metrics_tab_charts_a_pod_from_a_real_prometheus() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let spec = klieg::sim::ClusterSpec { name: "prom-sim".into(), git_version: "v1.31.2".into(), nodes: 1, pods: 4 };
+    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
+    let (namespace, pod) = fleet.clusters[0].lock().keys_of("/pods").into_iter().next().expect("a pod");
+    let target = fleet.server_urls[0].trim_start_matches("https://").to_string();
+    let prometheus = common::prometheus::RealPrometheus::scraping(&target, &fleet.clusters[0].token);
+    prometheus.wait_for_series(&format!("rate(container_cpu_usage_seconds_total{{pod=\"{pod}\"}}[1m])"));
+    let mut settings = Settings {
+        locale: "en".into(),
+        kind_plural: "pods".into(),
+        selected_namespaces: vec![namespace],
+        ..Settings::default()
+    };
+    settings.prometheus.insert("prom-sim".into(), klieg::model::PrometheusSource::Url(prometheus.url.clone()));
+    let mut harness = start_app(&fleet.kubeconfig_path, settings);
+    step_until(&mut harness, "the pod row", |h| has_label(h, &pod));
+    harness.run_steps(5);
+    harness.get_by_label(&pod).click();
+    step_until(&mut harness, "the Metrics tab", |h| has_label(h, "Metrics"));
+    harness.get_by_label("Metrics").click();
+    let via = format!("From Prometheus: {}", prometheus.url);
+    step_until(&mut harness, "charts from the real Prometheus", |h| {
+        has_label(h, &via)
+            && has_label(h, "Network")
+            && has_label(h, "Filesystem")
+            && has_label(h, "Prometheus for prom-sim:")
+    });
+    step_until(&mut harness, "points in the CPU chart", |h| {
+        app(h).charts.charts.first().is_some_and(|c| c.lines.iter().all(|l| !l.points.is_empty()))
+    });
+}

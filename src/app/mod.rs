@@ -25,6 +25,9 @@ pub struct KliegApp {
     pub forwards: Arc<ForwardList>,
     pub terminals: Arc<TerminalList>,
     pub usage_history: Arc<crate::model::UsageHistory>,
+    pub charts: Arc<crate::model::ChartSet>,
+    sent_charts: Option<Option<crate::model::ChartQuery>>,
+    sent_prometheus: Option<std::collections::BTreeMap<String, crate::model::PrometheusSource>>,
     sent_logs: Option<Option<LogQuery>>,
     sent_query: Option<ViewQuery>,
     sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
@@ -58,6 +61,9 @@ impl KliegApp {
             forwards: Arc::default(),
             terminals: Arc::default(),
             usage_history: Arc::default(),
+            charts: Arc::default(),
+            sent_charts: None,
+            sent_prometheus: None,
             sent_logs: None,
             sent_query: None,
             sent_details: None,
@@ -81,6 +87,9 @@ impl KliegApp {
         }
         if self.backend.usage_history.has_changed().unwrap_or(false) {
             self.usage_history = self.backend.usage_history.borrow_and_update().clone();
+        }
+        if self.backend.charts.has_changed().unwrap_or(false) {
+            self.charts = self.backend.charts.borrow_and_update().clone();
         }
         if self.backend.forwards.has_changed().unwrap_or(false) {
             self.forwards = self.backend.forwards.borrow_and_update().clone();
@@ -109,6 +118,26 @@ impl KliegApp {
                 None => self.backend.send(Command::CloseDetails),
             }
             self.sent_details = Some(self.state.open_object.clone());
+        }
+        // Sources before charts: a chart opened now uses its cluster's current source.
+        if self.sent_prometheus.as_ref() != Some(&self.state.settings.prometheus) {
+            let sources = self
+                .state
+                .settings
+                .prometheus
+                .iter()
+                .map(|(c, s)| (crate::model::ClusterId::new(c), s.clone()))
+                .collect();
+            self.backend.send(Command::SetPrometheusSources(sources));
+            self.sent_prometheus = Some(self.state.settings.prometheus.clone());
+        }
+        let chart_query = self.state.chart_query();
+        if self.sent_charts.as_ref() != Some(&chart_query) {
+            match &chart_query {
+                Some(query) => self.backend.send(Command::OpenCharts(query.clone())),
+                None => self.backend.send(Command::CloseCharts),
+            }
+            self.sent_charts = Some(chart_query);
         }
         let logs_query = self.state.logs.as_ref().map(|l| l.query.clone());
         if self.sent_logs.as_ref() != Some(&logs_query) {
@@ -145,7 +174,8 @@ impl KliegApp {
         ui::terminal::terminal_panel_ui(ui, &mut self.state, &self.terminals);
         ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet);
         if self.state.open_object.is_some() {
-            ui::details::details_panel_ui(ui, &mut self.state, &self.details, &self.usage_history, now);
+            let live = ui::details::LiveData { usage: &self.usage_history, charts: &self.charts };
+            ui::details::details_panel_ui(ui, &mut self.state, &self.details, live, now);
         }
         let youngest_age_secs = egui::CentralPanel::default()
             .show(ui, |ui| ui::resource_table::table_view_ui(ui, &mut self.state, &self.table, &self.fleet, now))

@@ -12,6 +12,7 @@ pub mod ingest;
 pub mod kubeconfig;
 pub mod logs;
 pub mod metrics;
+pub mod prometheus;
 pub mod rows;
 pub mod table_watch;
 pub mod terminal;
@@ -58,6 +59,8 @@ pub struct BackendHandle {
     pub terminals: watch::Receiver<Arc<TerminalList>>,
     /// The rolling usage of the pod or node open in details, while its cluster has metrics.
     pub usage_history: watch::Receiver<Arc<crate::model::UsageHistory>>,
+    /// Prometheus charts of the open object, while shown.
+    pub charts: watch::Receiver<Arc<crate::model::ChartSet>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -210,6 +213,8 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     let terminals = terminal::Terminals::new(terminals_tx, waker.clone());
     let (usage_tx, usage_rx) = watch::channel(Arc::new(crate::model::UsageHistory::default()));
     let usage = metrics::UsageSampler::new(usage_tx, waker.clone());
+    let (charts_tx, charts_rx) = watch::channel(Arc::new(crate::model::ChartSet::default()));
+    let charts = prometheus::ChartsFollower::new(charts_tx, waker.clone());
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -225,7 +230,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
                 let fleet =
                     Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage }) => {}
+                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage, charts }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -242,6 +247,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         forwards: forwards_rx,
         terminals: terminals_rx,
         usage_history: usage_rx,
+        charts: charts_rx,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })
@@ -267,6 +273,7 @@ struct Outputs {
     forwards: forwards::Forwards,
     terminals: terminal::Terminals,
     usage: metrics::UsageSampler,
+    charts: prometheus::ChartsFollower,
 }
 
 /// Whether a connected cluster serves metrics-server's resource `plural`.
@@ -280,7 +287,9 @@ async fn hub_main(
     fleet: Arc<FleetState>,
     outputs: Outputs,
 ) {
-    let Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, mut usage } = outputs;
+    let Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, mut usage, mut charts } = outputs;
+    let mut prometheus_sources = BTreeMap::new();
+    let mut chart_query: Option<crate::model::ChartQuery> = None;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
     let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
@@ -342,6 +351,26 @@ async fn hub_main(
                     Command::TerminalInput { id, bytes } => terminals.input(id, bytes),
                     Command::ResizeTerminal { id, rows, cols } => terminals.resize(id, rows, cols),
                     Command::ScrollTerminal { id, lines } => terminals.scroll(id, lines),
+                    Command::SetPrometheusSources(sources) => {
+                        // Open charts follow a change of their cluster's source.
+                        let reopen = chart_query.as_ref().filter(|q| {
+                            sources.get(&q.key.cluster) != prometheus_sources.get(&q.key.cluster)
+                        });
+                        if let Some(query) = reopen.cloned() {
+                            let clients = fleet.clients_tx.borrow().clone();
+                            charts.open(&clients, &sources, query);
+                        }
+                        prometheus_sources = sources;
+                    }
+                    Command::OpenCharts(query) => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        charts.open(&clients, &prometheus_sources, query.clone());
+                        chart_query = Some(query);
+                    }
+                    Command::CloseCharts => {
+                        charts.close();
+                        chart_query = None;
+                    }
                     Command::CloseTerminal { id } => terminals.close(id),
                     Command::SaveLogs { request_id } => logs.save(&activities, request_id),
                     Command::Edit { request_id, request } => {

@@ -155,6 +155,11 @@ pub enum Command {
     CloseTerminal {
         id: u64,
     },
+    /// Where each cluster's Prometheus is (clusters left out: detected).
+    SetPrometheusSources(std::collections::BTreeMap<super::ClusterId, super::PrometheusSource>),
+    /// Chart an object from Prometheus while its charts are shown.
+    OpenCharts(super::ChartQuery),
+    CloseCharts,
 }
 
 /// An object's key facts and views, fetched when it is opened and kept live while open.

@@ -7,6 +7,7 @@ mod fleet;
 mod forwards;
 mod kind;
 mod logs;
+pub mod prometheus;
 pub mod row;
 mod selector;
 mod terminal;
@@ -21,6 +22,7 @@ pub use fleet::{
 pub use forwards::{ForwardInfo, ForwardList, ForwardRequest, ForwardState};
 pub use kind::{Category, KindKey, ResourceKind, Scope};
 pub use logs::{CHUNK_LINES, LogBuffer, LogLine, LogQuery, LogSnapshot};
+pub use prometheus::{ChartData, ChartQuery, ChartSet, ChartSubject, ChartUnit, PrometheusSource};
 pub use row::{Cell, CellTone, Column, ColumnType, ObjectKey, Row, SortKey, TableSnapshot, ViewStatus};
 pub use selector::{LabelSelector, SelectorError};
 pub use terminal::{ExecRequest, TermColor, TermSpan, TerminalList, TerminalView};

@@ -49,6 +49,34 @@ struct Series {
     signal: Signal,
 }
 
+/// The series as a kubelet's `/metrics/cadvisor` exposes them, in the Prometheus text format at
+/// `now_unix_secs`, for a real Prometheus to scrape (with `honor_labels`, so `namespace`, `pod`,
+/// `container` and `node` are kept; `job` and `instance` come from the scrape).
+pub fn cadvisor_exposition(store: &Store, now_unix_secs: f64) -> String {
+    use std::fmt::Write;
+    let mut by_name: BTreeMap<String, Vec<&Series>> = BTreeMap::new();
+    let series = all_series(store);
+    for one in &series {
+        by_name.entry(one.labels.get("__name__").cloned().unwrap_or_default()).or_default().push(one);
+    }
+    let escape = |value: &str| value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+    let mut text = String::new();
+    for (name, series) in by_name {
+        let kind = if matches!(series[0].signal, Signal::Counter { .. }) { "counter" } else { "gauge" };
+        let _ = writeln!(text, "# TYPE {name} {kind}");
+        for one in series {
+            let labels: Vec<String> = one
+                .labels
+                .iter()
+                .filter(|(key, _)| !matches!(key.as_str(), "__name__" | "job" | "instance" | "metrics_path"))
+                .map(|(key, value)| format!("{key}=\"{}\"", escape(value)))
+                .collect();
+            let _ = writeln!(text, "{name}{{{}}} {}", labels.join(","), one.signal.at(now_unix_secs));
+        }
+    }
+    text
+}
+
 fn seed_of(text: &str) -> f64 {
     let hash = text.bytes().fold(1469598103934665603u64, |h, b| (h ^ u64::from(b)).wrapping_mul(1099511628211));
     (hash % 10_000) as f64 / 10_000.0

@@ -370,6 +370,15 @@ fn discovery(cluster: &SimCluster, request: &Request<hyper::body::Incoming>, pat
                 "goVersion": "go1.22", "compiler": "gc", "platform": "linux/amd64"}),
         )),
         "/healthz" | "/readyz" | "/livez" => Some(Response::new(full("ok"))),
+        // What a kubelet's cAdvisor endpoint serves, for a real Prometheus to scrape.
+        "/metrics/cadvisor" => {
+            let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
+            let mut response = Response::new(full(super::prometheus::cadvisor_exposition(&store, now)));
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4"));
+            Some(response)
+        }
         // kubectl validates against OpenAPI v2; an empty document makes it skip kinds it does not
         // know (as for CRDs without schemas). Protobuf is refused so clients fall back to JSON.
         "/openapi/v2" => {

@@ -27,6 +27,10 @@ pub struct Settings {
     pub kind_group: String,
     pub kind_plural: String,
     pub wide_columns: bool,
+    /// Where each cluster's Prometheus is, by cluster name; clusters left out are detected.
+    pub prometheus: std::collections::BTreeMap<String, crate::model::PrometheusSource>,
+    /// The range of Prometheus charts, in seconds.
+    pub chart_range_secs: u64,
 }
 
 impl Default for Settings {
@@ -39,6 +43,8 @@ impl Default for Settings {
             kind_group: String::new(),
             kind_plural: "pods".into(),
             wide_columns: false,
+            prometheus: std::collections::BTreeMap::new(),
+            chart_range_secs: crate::model::prometheus::CHART_RANGES_SECS[1],
         }
     }
 }
@@ -49,6 +55,8 @@ pub enum DetailsTab {
     #[default]
     Overview,
     Yaml,
+    /// Prometheus charts (pods, workloads, nodes, namespaces, claims).
+    Metrics,
 }
 
 /// A YAML edit of one object. The text is the user's until they cancel: it survives the object
@@ -256,6 +264,16 @@ impl UiState {
 
     pub fn label_selector_error(&self) -> Option<SelectorError> {
         LabelSelector::parse(&self.label_selector).err()
+    }
+
+    /// The Prometheus charts to follow: the open object's, while its Metrics tab shows.
+    pub fn chart_query(&self) -> Option<crate::model::ChartQuery> {
+        if self.details_tab != DetailsTab::Metrics {
+            return None;
+        }
+        let (kind, key) = self.open_object.as_ref()?;
+        let subject = crate::model::ChartSubject::of(&kind.group, &kind.plural)?;
+        Some(crate::model::ChartQuery { key: key.clone(), subject, range_secs: self.settings.chart_range_secs })
     }
 
     /// The backend query for the current selection. An invalid selector is not sent.

@@ -4,26 +4,9 @@
 
 use super::theme;
 use crate::model::CellTone;
-use crate::model::usage::{format_bytes, format_cores};
 use rust_i18n::t;
 
-/// What a chart's values are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unit {
-    Cores,
-    Bytes,
-    BytesPerSecond,
-}
-
-impl Unit {
-    pub fn format(self, value: f64) -> String {
-        match self {
-            Unit::Cores => format_cores(value),
-            Unit::Bytes => format_bytes(value),
-            Unit::BytesPerSecond => format!("{}/s", format_bytes(value)),
-        }
-    }
-}
+pub use crate::model::prometheus::ChartUnit as Unit;
 
 /// One line: a name for the legend and hover label, points as (unix seconds, value).
 pub struct Series<'a> {
@@ -191,6 +174,130 @@ pub fn usage_charts_ui(ui: &mut egui::Ui, history: &crate::model::UsageHistory, 
             },
         );
     });
+}
+
+/// The chosen kind of Prometheus source, for the picker.
+fn source_label(source: &crate::model::PrometheusSource) -> String {
+    use crate::model::PrometheusSource;
+    match source {
+        PrometheusSource::Auto => t!("prometheus.auto").to_string(),
+        PrometheusSource::Service { .. } => t!("prometheus.service").to_string(),
+        PrometheusSource::Url(_) => t!("prometheus.url").to_string(),
+        PrometheusSource::Off => t!("prometheus.off").to_string(),
+    }
+}
+
+/// Where the cluster's Prometheus is: edited as a draft, used once applied.
+fn source_picker_ui(ui: &mut egui::Ui, state: &mut crate::state::UiState, cluster: &str) {
+    use crate::model::PrometheusSource;
+    let saved = state.settings.prometheus.get(cluster).cloned().unwrap_or_default();
+    let draft_id = egui::Id::unique(("prometheus_source_draft", cluster));
+    let mut draft = ui.data(|d| d.get_temp::<PrometheusSource>(draft_id)).unwrap_or_else(|| saved.clone());
+    ui.horizontal_wrapped(|ui| {
+        ui.label(t!("prometheus.for_cluster", cluster = cluster));
+        egui::ComboBox::from_id_salt(("prometheus_source", cluster)).selected_text(source_label(&draft)).show_ui(
+            ui,
+            |ui| {
+                let choices = [
+                    PrometheusSource::Auto,
+                    PrometheusSource::Service {
+                        namespace: "monitoring".into(),
+                        name: "prometheus-server".into(),
+                        port: "9090".into(),
+                    },
+                    PrometheusSource::Url("http://127.0.0.1:9090".into()),
+                    PrometheusSource::Off,
+                ];
+                for choice in choices {
+                    let same_kind = std::mem::discriminant(&choice) == std::mem::discriminant(&draft);
+                    if ui.selectable_label(same_kind, source_label(&choice)).clicked() && !same_kind {
+                        draft = choice;
+                    }
+                }
+            },
+        );
+        match &mut draft {
+            PrometheusSource::Service { namespace, name, port } => {
+                ui.add(
+                    egui::TextEdit::singleline(namespace).desired_width(100.0).hint_text(t!("prometheus.namespace")),
+                );
+                ui.add(egui::TextEdit::singleline(name).desired_width(140.0).hint_text(t!("prometheus.name")));
+                ui.add(egui::TextEdit::singleline(port).desired_width(50.0).hint_text(t!("prometheus.port")));
+            }
+            PrometheusSource::Url(url) => {
+                ui.add(egui::TextEdit::singleline(url).desired_width(220.0));
+            }
+            PrometheusSource::Auto | PrometheusSource::Off => {}
+        }
+        if ui.add_enabled(draft != saved, egui::Button::new(t!("prometheus.apply"))).clicked() {
+            match &draft {
+                PrometheusSource::Auto => state.settings.prometheus.remove(cluster),
+                other => state.settings.prometheus.insert(cluster.to_string(), other.clone()),
+            };
+        }
+    });
+    ui.data_mut(|d| d.insert_temp(draft_id, draft));
+}
+
+/// The Metrics tab: the cluster's Prometheus source, a range picker, and a chart per series set
+/// (CPU, memory, network, filesystem; or a claim's volume), live while shown.
+pub fn prometheus_charts_ui(
+    ui: &mut egui::Ui,
+    state: &mut crate::state::UiState,
+    key: &crate::model::ObjectKey,
+    charts: &crate::model::ChartSet,
+) {
+    source_picker_ui(ui, state, key.cluster.as_str());
+    ui.horizontal(|ui| {
+        ui.label(t!("prometheus.range"));
+        for range in crate::model::prometheus::CHART_RANGES_SECS {
+            let label = match range {
+                r if r < 3600 => format!("{}m", r / 60),
+                r => format!("{}h", r / 3600),
+            };
+            ui.selectable_value(&mut state.settings.chart_range_secs, range, label);
+        }
+    });
+    let current =
+        charts.query.as_ref().is_some_and(|q| q.key == *key && q.range_secs == state.settings.chart_range_secs);
+    if !current {
+        ui.spinner();
+        return;
+    }
+    if let Some(problem) = &charts.problem {
+        ui.colored_label(theme::tone_color(ui.visuals(), CellTone::Warning), problem.as_ref());
+        return;
+    }
+    if let Some(source) = &charts.source {
+        ui.label(egui::RichText::new(t!("prometheus.via", source = source.as_ref())).weak());
+    }
+    if charts.loading {
+        ui.spinner();
+    }
+    let names: Vec<Vec<String>> =
+        charts.charts.iter().map(|c| c.lines.iter().map(|l| t!(l.name_key).to_string()).collect()).collect();
+    let titles: Vec<String> = charts.charts.iter().map(|c| t!(c.spec.title_key).to_string()).collect();
+    for (index, chart) in charts.charts.iter().enumerate() {
+        let series: Vec<Series<'_>> = chart
+            .lines
+            .iter()
+            .zip(&names[index])
+            .map(|(line, name)| Series { name, points: line.points.iter().copied().collect() })
+            .collect();
+        time_chart_ui(
+            ui,
+            &Chart {
+                id: &format!("prometheus_chart_{index}"),
+                title: &titles[index],
+                unit: chart.spec.unit,
+                series: &series,
+                references: &[],
+                error: chart.error.as_deref(),
+                height: 150.0,
+            },
+        );
+        ui.add_space(6.0);
+    }
 }
 
 /// Distinct series colours, spread around the hue circle.

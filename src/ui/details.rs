@@ -7,11 +7,18 @@ use crate::model::{CellTone, DetailsSnapshot, row::format_age};
 use crate::state::{DetailsTab, UiState};
 use rust_i18n::t;
 
+/// What the details pane charts: metrics-server usage and Prometheus series.
+#[derive(Clone, Copy)]
+pub struct LiveData<'a> {
+    pub usage: &'a crate::model::UsageHistory,
+    pub charts: &'a crate::model::ChartSet,
+}
+
 pub fn details_panel_ui(
     ui: &mut egui::Ui,
     state: &mut UiState,
     details: &DetailsSnapshot,
-    usage: &crate::model::UsageHistory,
+    live: LiveData<'_>,
     now_unix_secs: i64,
 ) {
     egui::Panel::right("details").resizable(true).default_size(520.0).min_size(320.0).show(ui, |ui| {
@@ -34,6 +41,13 @@ pub fn details_panel_ui(
         ui.horizontal(|ui| {
             ui.selectable_value(&mut state.details_tab, DetailsTab::Overview, t!("details.overview"));
             ui.selectable_value(&mut state.details_tab, DetailsTab::Yaml, t!("details.yaml"));
+            let chartable =
+                details.kind.as_ref().is_some_and(|k| crate::model::ChartSubject::of(&k.group, &k.plural).is_some());
+            if chartable {
+                ui.selectable_value(&mut state.details_tab, DetailsTab::Metrics, t!("details.metrics"));
+            } else if state.details_tab == DetailsTab::Metrics {
+                state.details_tab = DetailsTab::Overview;
+            }
         });
         ui.separator();
         let is_current = details.key.as_ref() == Some(&key);
@@ -56,7 +70,12 @@ pub fn details_panel_ui(
             DetailsTab::Overview => {
                 egui::ScrollArea::vertical()
                     .auto_shrink([false, false])
-                    .show(ui, |ui| overview_ui(ui, state, details, usage, now_unix_secs));
+                    .show(ui, |ui| overview_ui(ui, state, details, live.usage, now_unix_secs));
+            }
+            DetailsTab::Metrics => {
+                egui::ScrollArea::vertical()
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| super::charts::prometheus_charts_ui(ui, state, &key, live.charts));
             }
             DetailsTab::Yaml => yaml_ui(ui, state, details),
         }

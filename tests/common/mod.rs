@@ -3,6 +3,7 @@
 //! each; kubectl helpers; and polling helpers for the backend's watch channels.
 #![allow(dead_code)]
 
+pub mod prometheus;
 pub mod suite;
 
 use klieg::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
