@@ -245,6 +245,91 @@ fn measure_frames(rows: usize) {
     );
 }
 
+/// Frame cost with 12 live charts on screen (the Metrics tab's four charts for three objects, an
+/// hour at 30 s steps, five lines in all per object), and the memory an hour of chart data takes.
+fn measure_charts() {
+    use crate::model::prometheus::{ChartLine, ChartSubject, chart_specs};
+    use crate::ui::charts::{Chart, Series, time_chart_ui};
+    let now = 1_800_000_000.0;
+    let hour_points = |seed: f64, scale: f64| -> std::collections::VecDeque<[f64; 2]> {
+        (0..120)
+            .map(|i| [now - 3600.0 + f64::from(i) * 30.0, scale * (1.2 + (f64::from(i) / 9.0 + seed).sin())])
+            .collect()
+    };
+    let key = crate::model::ObjectKey {
+        cluster: ClusterId::new("bench"),
+        namespace: Some(Arc::from("shop")),
+        name: Arc::from("web-1"),
+    };
+    let specs = chart_specs(&ChartSubject::Pod, &key);
+    // Three objects' charts: 12 charts, 15 lines.
+    let charts: Vec<(String, crate::model::ChartUnit, Vec<ChartLine>)> = (0..3)
+        .flat_map(|object| {
+            specs.iter().map(move |spec| {
+                let lines = spec
+                    .lines
+                    .iter()
+                    .enumerate()
+                    .map(|(n, (name_key, _))| ChartLine {
+                        name_key,
+                        points: hour_points(f64::from(object * 7 + n as i32), 1e6),
+                    })
+                    .collect();
+                (format!("{} #{object}", spec.title_key), spec.unit, lines)
+            })
+        })
+        .collect();
+    let frames = 120;
+    let (layout, tessellate, vertices) = time_frames(frames, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::Grid::new("bench_charts").num_columns(4).show(ui, |ui| {
+                for (index, (title, unit, lines)) in charts.iter().enumerate() {
+                    let series: Vec<Series<'_>> = lines
+                        .iter()
+                        .map(|l| Series { name: l.name_key, points: l.points.iter().copied().collect() })
+                        .collect();
+                    ui.vertical(|ui| {
+                        ui.set_width(330.0);
+                        time_chart_ui(
+                            ui,
+                            &Chart {
+                                id: &format!("bench_chart_{index}"),
+                                title,
+                                unit: *unit,
+                                series: &series,
+                                references: &[],
+                                error: None,
+                                height: 150.0,
+                            },
+                        );
+                    });
+                    if index % 4 == 3 {
+                        ui.end_row();
+                    }
+                }
+            });
+        });
+    });
+    println!(
+        "charts  12 live charts (15 lines × 120 points): {:>6.3} ms layout + {:>6.3} ms tessellate per frame ({vertices} vertices)",
+        ms(layout),
+        ms(tessellate),
+    );
+    // Memory per chart-hour: the points kept, measured as resident memory over many charts.
+    let before = rss_bytes();
+    let kept: Vec<ChartLine> =
+        (0..20_000).map(|i| ChartLine { name_key: "charts.cpu", points: hour_points(f64::from(i), 1.0) }).collect();
+    let after = rss_bytes();
+    let per_line = after.saturating_sub(before) as f64 / kept.len() as f64;
+    let history = std::mem::size_of::<crate::model::UsageSample>() * crate::model::usage::USAGE_HISTORY_SAMPLES;
+    println!(
+        "charts  memory per chart-hour: Prometheus line (120 points at 30 s) {:.1} KiB resident; metrics-server history (360 samples at 10 s, CPU and memory) {:.1} KiB",
+        per_line / 1024.0,
+        history as f64 / 1024.0,
+    );
+    drop(kept);
+}
+
 /// Off-thread cost of turning subscription rows into a sorted, filtered view.
 fn measure_view_build(rows: usize) {
     use crate::backend::ingest::SubscriptionRows;
@@ -379,4 +464,5 @@ pub fn run(row_counts: &[usize]) {
     if let Some(&largest) = row_counts.iter().max() {
         measure_view_build(largest);
     }
+    measure_charts();
 }

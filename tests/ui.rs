@@ -452,3 +452,32 @@ fn the_metrics_tab_charts_a_pod_from_a_real_prometheus() {
         app(h).charts.charts.first().is_some_and(|c| c.lines.iter().all(|l| !l.points.is_empty()))
     });
 }
+
+#[test]
+fn the_cluster_overview_shows_capacity_allocations_and_usage() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let spec =
+        klieg::sim::ClusterSpec { name: "overview-sim".into(), git_version: "v1.31.2".into(), nodes: 2, pods: 6 };
+    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
+    let settings = Settings { locale: "en".into(), ..Settings::default() };
+    let mut harness = start_app(&fleet.kubeconfig_path, settings);
+    step_until(&mut harness, "the overview entry", |h| has_label(h, "Cluster overview"));
+    harness.get_by_label("Cluster overview").click();
+    step_until(&mut harness, "the cluster's totals", |h| {
+        has_label(h, "Nodes: 2 of 2 ready") && has_label_containing(h, "Pods: ") && has_label_containing(h, "used ")
+    });
+    let overview = app(&harness).overview.clone();
+    let cluster = overview.clusters.first().expect("one cluster");
+    assert_eq!(cluster.error, None);
+    // Two simulated nodes of 15800m allocatable; every running pod requests 100m.
+    assert!((cluster.cpu.allocatable - 31.6).abs() < 1e-9, "{}", cluster.cpu.allocatable);
+    assert!(
+        (cluster.cpu.requests - cluster.pods as f64 * 0.1).abs() < 1e-6,
+        "{} for {} pods",
+        cluster.cpu.requests,
+        cluster.pods
+    );
+    assert!(cluster.cpu.usage.is_some_and(|u| u > 0.0));
+    let pods_label = format!("Pods: {} of 220", cluster.pods);
+    assert!(has_label(&harness, &pods_label), "{pods_label}");
+}

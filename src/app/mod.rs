@@ -26,6 +26,9 @@ pub struct KliegApp {
     pub terminals: Arc<TerminalList>,
     pub usage_history: Arc<crate::model::UsageHistory>,
     pub charts: Arc<crate::model::ChartSet>,
+    pub overview: Arc<crate::model::OverviewSnapshot>,
+    /// The overview last asked for: the clusters, and which of them were connected.
+    sent_overview: Option<Option<Vec<(crate::model::ClusterId, bool)>>>,
     sent_charts: Option<Option<crate::model::ChartQuery>>,
     sent_prometheus: Option<std::collections::BTreeMap<String, crate::model::PrometheusSource>>,
     sent_logs: Option<Option<LogQuery>>,
@@ -62,6 +65,8 @@ impl KliegApp {
             terminals: Arc::default(),
             usage_history: Arc::default(),
             charts: Arc::default(),
+            overview: Arc::default(),
+            sent_overview: None,
             sent_charts: None,
             sent_prometheus: None,
             sent_logs: None,
@@ -87,6 +92,9 @@ impl KliegApp {
         }
         if self.backend.usage_history.has_changed().unwrap_or(false) {
             self.usage_history = self.backend.usage_history.borrow_and_update().clone();
+        }
+        if self.backend.overview.has_changed().unwrap_or(false) {
+            self.overview = self.backend.overview.borrow_and_update().clone();
         }
         if self.backend.charts.has_changed().unwrap_or(false) {
             self.charts = self.backend.charts.borrow_and_update().clone();
@@ -130,6 +138,29 @@ impl KliegApp {
                 .collect();
             self.backend.send(Command::SetPrometheusSources(sources));
             self.sent_prometheus = Some(self.state.settings.prometheus.clone());
+        }
+        // The overview is polled for the selected clusters; a cluster connecting later joins.
+        let overview = self.state.show_overview.then(|| {
+            self.state
+                .selected_clusters
+                .iter()
+                .map(|id| {
+                    let connected = self
+                        .fleet
+                        .cluster(id)
+                        .is_some_and(|c| matches!(c.state, crate::model::ClusterState::Connected { .. }));
+                    (id.clone(), connected)
+                })
+                .collect::<Vec<_>>()
+        });
+        if self.sent_overview.as_ref() != Some(&overview) {
+            match &overview {
+                Some(clusters) => {
+                    self.backend.send(Command::OpenOverview(clusters.iter().map(|(id, _)| id.clone()).collect()))
+                }
+                None => self.backend.send(Command::CloseOverview),
+            }
+            self.sent_overview = Some(overview);
         }
         let chart_query = self.state.chart_query();
         if self.sent_charts.as_ref() != Some(&chart_query) {
@@ -178,7 +209,14 @@ impl KliegApp {
             ui::details::details_panel_ui(ui, &mut self.state, &self.details, live, now);
         }
         let youngest_age_secs = egui::CentralPanel::default()
-            .show(ui, |ui| ui::resource_table::table_view_ui(ui, &mut self.state, &self.table, &self.fleet, now))
+            .show(ui, |ui| {
+                if self.state.show_overview {
+                    ui::overview::overview_ui(ui, &self.overview);
+                    None
+                } else {
+                    ui::resource_table::table_view_ui(ui, &mut self.state, &self.table, &self.fleet, now)
+                }
+            })
             .inner;
         ui::editor::editor_window_ui(ui.ctx(), &mut self.state, &self.activity);
         ui::editor::create_window_ui(ui.ctx(), &mut self.state, &self.fleet, &self.activity);

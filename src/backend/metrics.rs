@@ -239,6 +239,123 @@ impl Drop for UsageSampler {
     }
 }
 
+/// Totals one cluster's nodes and the pods that are not finished (requests and limits per
+/// container; a container without a limit adds its request, as the scheduler's view of limits
+/// does not exist), with the nodes' usage when `node_metrics` is given.
+pub fn overview_of(nodes: &[Value], pods: &[Value], node_metrics: Option<&[Value]>) -> crate::model::ClusterOverview {
+    use crate::model::ClusterOverview;
+    let quantity =
+        |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).and_then(parse_quantity);
+    let mut overview = ClusterOverview { nodes: nodes.len(), ..ClusterOverview::default() };
+    for node in nodes {
+        let ready = node
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+        overview.ready_nodes += usize::from(ready);
+        overview.cpu.capacity += quantity(node, "/status/capacity/cpu").unwrap_or(0.0);
+        overview.cpu.allocatable += quantity(node, "/status/allocatable/cpu").unwrap_or(0.0);
+        overview.memory.capacity += quantity(node, "/status/capacity/memory").unwrap_or(0.0);
+        overview.memory.allocatable += quantity(node, "/status/allocatable/memory").unwrap_or(0.0);
+        overview.pod_capacity += quantity(node, "/status/allocatable/pods").unwrap_or(0.0);
+    }
+    for pod in pods {
+        if matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed")) {
+            continue;
+        }
+        overview.pods += 1;
+        for container in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten() {
+            let cpu_request = quantity(container, "/resources/requests/cpu").unwrap_or(0.0);
+            let memory_request = quantity(container, "/resources/requests/memory").unwrap_or(0.0);
+            overview.cpu.requests += cpu_request;
+            overview.memory.requests += memory_request;
+            overview.cpu.limits += quantity(container, "/resources/limits/cpu").unwrap_or(cpu_request);
+            overview.memory.limits += quantity(container, "/resources/limits/memory").unwrap_or(memory_request);
+        }
+    }
+    if let Some(metrics) = node_metrics {
+        overview.cpu.usage = Some(metrics.iter().map(|m| measured(m, "cpu")).sum());
+        overview.memory.usage = Some(metrics.iter().map(|m| measured(m, "memory")).sum());
+    }
+    overview
+}
+
+/// Polls the overview of the chosen clusters every `POLL_INTERVAL` while it is shown.
+pub struct OverviewPoller {
+    out: watch::Sender<Arc<crate::model::OverviewSnapshot>>,
+    waker: Waker,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl OverviewPoller {
+    pub fn new(out: watch::Sender<Arc<crate::model::OverviewSnapshot>>, waker: Waker) -> Self {
+        Self { out, waker, task: None }
+    }
+
+    pub fn close(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    pub fn open(&mut self, clients: &super::ClientMap, clusters: Vec<crate::model::ClusterId>) {
+        use crate::model::{ClusterOverview, OverviewSnapshot};
+        self.close();
+        let targets: Vec<_> = clusters
+            .into_iter()
+            .map(|id| {
+                let connected = clients.get(&id).map(|c| (c.client.clone(), c.metrics));
+                (id, connected)
+            })
+            .collect();
+        let (out, waker) = (self.out.clone(), self.waker.clone());
+        self.task = Some(tokio::spawn(async move {
+            let mut generation = 0;
+            let mut ticker = tokio::time::interval(POLL_INTERVAL);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                let polls = targets.iter().map(|(id, connected)| async move {
+                    let Some((client, metrics)) = connected else {
+                        return ClusterOverview {
+                            cluster: Some(id.clone()),
+                            error: Some(Arc::from("the cluster is not connected")),
+                            ..ClusterOverview::default()
+                        };
+                    };
+                    let nodes = Api::<DynamicObject>::all_with(client.clone(), &core_resource("nodes"));
+                    let pods = Api::<DynamicObject>::all_with(client.clone(), &core_resource("pods"));
+                    let node_metrics = Api::<DynamicObject>::all_with(client.clone(), &metrics_resource("nodes"));
+                    let polled = async {
+                        let (nodes, pods) = (list_values(&nodes).await?, list_values(&pods).await?);
+                        // Usage is optional: the totals stand without it.
+                        let usage = if *metrics { list_values(&node_metrics).await.ok() } else { None };
+                        Ok::<_, kube::Error>(overview_of(&nodes, &pods, usage.as_deref()))
+                    };
+                    match polled.await {
+                        Ok(overview) => ClusterOverview { cluster: Some(id.clone()), ..overview },
+                        Err(error) => ClusterOverview {
+                            cluster: Some(id.clone()),
+                            error: Some(error_text(&error)),
+                            ..ClusterOverview::default()
+                        },
+                    }
+                });
+                let clusters = futures::future::join_all(polls).await;
+                generation += 1;
+                out.send_replace(Arc::new(OverviewSnapshot { generation, clusters }));
+                waker();
+            }
+        }));
+    }
+}
+
+impl Drop for OverviewPoller {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,5 +391,31 @@ mod tests {
             cells.iter().map(|c| c.display(0).into_owned()).collect::<Vec<_>>(),
             ["2000m", "25%", "4.00Gi", "25%"]
         );
+    }
+
+    #[test]
+    fn the_overview_totals_nodes_and_unfinished_pods() {
+        let node = |name: &str, ready: &str| {
+            json!({"metadata": {"name": name}, "status": {
+                "capacity": {"cpu": "4", "memory": "16Gi", "pods": "110"},
+                "allocatable": {"cpu": "3800m", "memory": "15Gi", "pods": "110"},
+                "conditions": [{"type": "Ready", "status": ready}]}})
+        };
+        let pod = |phase: &str| {
+            json!({"spec": {"containers": [
+                {"resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}},
+                {"resources": {"requests": {"cpu": "100m"}}}]}, "status": {"phase": phase}})
+        };
+        let metrics = [json!({"metadata": {"name": "a"}, "usage": {"cpu": "1500m", "memory": "4Gi"}})];
+        let overview =
+            overview_of(&[node("a", "True"), node("b", "False")], &[pod("Running"), pod("Succeeded")], Some(&metrics));
+        assert_eq!((overview.nodes, overview.ready_nodes, overview.pods), (2, 1, 1));
+        assert!((overview.cpu.allocatable - 7.6).abs() < 1e-9);
+        assert!((overview.cpu.requests - 0.35).abs() < 1e-9);
+        assert!((overview.cpu.limits - 1.1).abs() < 1e-9, "a container without a limit counts its request");
+        assert_eq!(overview.memory.requests, 256.0 * 1024.0 * 1024.0);
+        assert_eq!(overview.pod_capacity, 220.0);
+        assert_eq!(overview.cpu.usage, Some(1.5));
+        assert_eq!(overview_of(&[], &[], None).cpu.usage, None);
     }
 }

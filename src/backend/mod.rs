@@ -61,6 +61,8 @@ pub struct BackendHandle {
     pub usage_history: watch::Receiver<Arc<crate::model::UsageHistory>>,
     /// Prometheus charts of the open object, while shown.
     pub charts: watch::Receiver<Arc<crate::model::ChartSet>>,
+    /// Capacity and allocations of the clusters in the overview, while it is shown.
+    pub overview: watch::Receiver<Arc<crate::model::OverviewSnapshot>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -215,6 +217,8 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     let usage = metrics::UsageSampler::new(usage_tx, waker.clone());
     let (charts_tx, charts_rx) = watch::channel(Arc::new(crate::model::ChartSet::default()));
     let charts = prometheus::ChartsFollower::new(charts_tx, waker.clone());
+    let (overview_tx, overview_rx) = watch::channel(Arc::new(crate::model::OverviewSnapshot::default()));
+    let overview = metrics::OverviewPoller::new(overview_tx, waker.clone());
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -230,7 +234,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
                 let fleet =
                     Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage, charts }) => {}
+                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage, charts, overview }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -248,6 +252,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         terminals: terminals_rx,
         usage_history: usage_rx,
         charts: charts_rx,
+        overview: overview_rx,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })
@@ -274,6 +279,7 @@ struct Outputs {
     terminals: terminal::Terminals,
     usage: metrics::UsageSampler,
     charts: prometheus::ChartsFollower,
+    overview: metrics::OverviewPoller,
 }
 
 /// Whether a connected cluster serves metrics-server's resource `plural`.
@@ -287,7 +293,8 @@ async fn hub_main(
     fleet: Arc<FleetState>,
     outputs: Outputs,
 ) {
-    let Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, mut usage, mut charts } = outputs;
+    let Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, mut usage, mut charts, mut overview } =
+        outputs;
     let mut prometheus_sources = BTreeMap::new();
     let mut chart_query: Option<crate::model::ChartQuery> = None;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
@@ -367,6 +374,11 @@ async fn hub_main(
                         charts.open(&clients, &prometheus_sources, query.clone());
                         chart_query = Some(query);
                     }
+                    Command::OpenOverview(clusters) => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        overview.open(&clients, clusters);
+                    }
+                    Command::CloseOverview => overview.close(),
                     Command::CloseCharts => {
                         charts.close();
                         chart_query = None;

@@ -160,6 +160,9 @@ pub enum Command {
     /// Chart an object from Prometheus while its charts are shown.
     OpenCharts(super::ChartQuery),
     CloseCharts,
+    /// Show the capacity and allocations of these clusters (polled while shown).
+    OpenOverview(Vec<super::ClusterId>),
+    CloseOverview,
 }
 
 /// An object's key facts and views, fetched when it is opened and kept live while open.

@@ -26,7 +26,9 @@ pub use prometheus::{ChartData, ChartQuery, ChartSet, ChartSubject, ChartUnit, P
 pub use row::{Cell, CellTone, Column, ColumnType, ObjectKey, Row, SortKey, TableSnapshot, ViewStatus};
 pub use selector::{LabelSelector, SelectorError};
 pub use terminal::{ExecRequest, TermColor, TermSpan, TerminalList, TerminalView};
-pub use usage::{Usage, UsageHistory, UsageKind, UsageSample, UsageTable};
+pub use usage::{
+    ClusterOverview, OverviewSnapshot, ResourceTotals, Usage, UsageHistory, UsageKind, UsageSample, UsageTable,
+};
 
 use std::fmt;
 use std::sync::Arc;

@@ -197,6 +197,39 @@ impl UsageHistory {
     }
 }
 
+/// One resource across a cluster: what the nodes have and what the pods ask for and use.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct ResourceTotals {
+    pub capacity: f64,
+    pub allocatable: f64,
+    /// Sums over the pods that are not finished.
+    pub requests: f64,
+    pub limits: f64,
+    /// From metrics-server, where the cluster has it.
+    pub usage: Option<f64>,
+}
+
+/// A cluster's capacity and allocations, for the overview.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClusterOverview {
+    pub cluster: Option<super::ClusterId>,
+    pub nodes: usize,
+    pub ready_nodes: usize,
+    /// Pods not finished, and how many the nodes allow.
+    pub pods: usize,
+    pub pod_capacity: f64,
+    pub cpu: ResourceTotals,
+    pub memory: ResourceTotals,
+    pub error: Option<Arc<str>>,
+}
+
+/// The overview of the selected clusters, while it is shown.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct OverviewSnapshot {
+    pub generation: u64,
+    pub clusters: Vec<ClusterOverview>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -181,6 +181,8 @@ pub struct UiState {
     pub selected_clusters: BTreeSet<ClusterId>,
     pub selected_namespaces: BTreeSet<Arc<str>>,
     pub kind: Option<KindKey>,
+    /// The cluster overview is shown instead of a table.
+    pub show_overview: bool,
     pub text_filter: String,
     pub label_selector: String,
     pub sort: SortColumn,

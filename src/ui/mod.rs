@@ -7,6 +7,7 @@ pub mod details;
 pub mod editor;
 pub mod fonts;
 pub mod logs;
+pub mod overview;
 pub mod resource_table;
 pub mod sidebar;
 pub mod terminal;

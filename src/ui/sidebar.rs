@@ -134,6 +134,9 @@ pub fn kinds_by_category(state: &UiState, fleet: &FleetSnapshot) -> BTreeMap<Cat
 }
 
 fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
+    if ui.selectable_label(state.show_overview, t!("overview.title")).clicked() {
+        state.show_overview = true;
+    }
     let grouped = kinds_by_category(state, fleet);
     if grouped.is_empty() {
         ui.label(egui::RichText::new(t!("sidebar.no_kinds")).weak());
@@ -150,7 +153,7 @@ fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
             .show(ui, |ui| {
                 for kind in kinds {
                     let key = kind.key();
-                    let selected = state.kind.as_ref() == Some(&key);
+                    let selected = !state.show_overview && state.kind.as_ref() == Some(&key);
                     let duplicate = kinds.iter().filter(|k| k.kind == kind.kind).count() > 1;
                     let label =
                         if duplicate { format!("{} ({})", kind.kind, kind.group) } else { kind.kind.to_string() };
@@ -160,6 +163,7 @@ fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
                         kind.api_version()
                     ));
                     if response.clicked() && !selected {
+                        state.show_overview = false;
                         state.kind = Some(key);
                         state.sort = crate::model::SortColumn::Name;
                         state.sort_descending = false;
