@@ -315,19 +315,18 @@ fn measure_charts() {
         ms(layout),
         ms(tessellate),
     );
-    // Memory per chart-hour: the points kept, measured as resident memory over many charts.
-    let before = rss_bytes();
-    let kept: Vec<ChartLine> =
-        (0..20_000).map(|i| ChartLine { name_key: "charts.cpu", points: hour_points(f64::from(i), 1.0) }).collect();
-    let after = rss_bytes();
-    let per_line = after.saturating_sub(before) as f64 / kept.len() as f64;
-    let history = std::mem::size_of::<crate::model::UsageSample>() * crate::model::usage::USAGE_HISTORY_SAMPLES;
+    // Memory per chart-hour: the bytes the kept points occupy (heap buffers at their capacity plus
+    // the line itself). Resident memory is no help here: earlier benchmarks leave freed pages the
+    // allocator reuses.
+    let line = ChartLine { name_key: "charts.cpu", points: hour_points(0.0, 1.0) };
+    let line_bytes = std::mem::size_of::<ChartLine>() + line.points.capacity() * std::mem::size_of::<[f64; 2]>();
+    let history = std::mem::size_of::<crate::model::UsageHistory>()
+        + std::mem::size_of::<crate::model::UsageSample>() * crate::model::usage::USAGE_HISTORY_SAMPLES;
     println!(
-        "charts  memory per chart-hour: Prometheus line (120 points at 30 s) {:.1} KiB resident; metrics-server history (360 samples at 10 s, CPU and memory) {:.1} KiB",
-        per_line / 1024.0,
+        "charts  memory per chart-hour: Prometheus line (120 points at 30 s) {:.1} KiB; metrics-server history (360 samples at 10 s, CPU and memory) {:.1} KiB",
+        line_bytes as f64 / 1024.0,
         history as f64 / 1024.0,
     );
-    drop(kept);
 }
 
 /// Off-thread cost of turning subscription rows into a sorted, filtered view.

@@ -512,7 +512,7 @@ fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
         _ => None,
     };
     let wait = std::time::Duration::from_secs(30);
-    // Pods: usage, and usage against the containers' requests (100m, 128Mi) and limits (1, 1Gi).
+    // Pods: usage, and usage against the containers' requests (250m, 512Mi) and limits (1, 1Gi).
     handle.send(Command::SetView(ViewQuery {
         clusters: vec![cluster.clone()],
         kind: Some(kind("pods")),
@@ -527,7 +527,10 @@ fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
             Some((names, value(0)?, value(1)?, value(2)?, value(3)?, value(5)?))
         });
     assert_eq!(columns, ["CPU", "%CPU/R", "%CPU/L", "MEM", "%MEM/R", "%MEM/L"]);
-    assert!(cpu > 0.0 && (cpu_of_request - cpu / 0.1 * 100.0).abs() < 1e-6, "{cpu} cores is {cpu_of_request}% of 100m");
+    assert!(
+        cpu > 0.0 && (cpu_of_request - cpu / 0.25 * 100.0).abs() < 1e-6,
+        "{cpu} cores is {cpu_of_request}% of 250m"
+    );
     assert!((cpu_of_limit - cpu * 100.0).abs() < 1e-6, "{cpu} cores is {cpu_of_limit}% of 1 core");
     assert!((memory_of_limit - memory / (1024.0 * 1024.0 * 1024.0) * 100.0).abs() < 1e-6);
     // Nodes: usage against allocatable (15800m, 62Gi in the simulator).
@@ -556,7 +559,7 @@ fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
     });
     assert!(history.error.is_none(), "{:?}", history.error);
     assert!(history.samples[0].cpu_cores > 0.0 && history.samples[0].memory_bytes > 0.0);
-    assert_eq!(history.latest.cpu_request_cores.map(|c| (c * 1000.0).round()), Some(100.0));
+    assert_eq!(history.latest.cpu_request_cores.map(|c| (c * 1000.0).round()), Some(250.0));
     assert_eq!(history.latest.memory_limit_bytes, Some(1024.0 * 1024.0 * 1024.0));
     handle.send(Command::CloseDetails);
     wait_for(&handle.usage_history, wait, "sampling to stop", |history| history.key.is_none().then_some(()));

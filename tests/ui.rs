@@ -469,10 +469,10 @@ fn the_cluster_overview_shows_capacity_allocations_and_usage() {
     let overview = app(&harness).overview.clone();
     let cluster = overview.clusters.first().expect("one cluster");
     assert_eq!(cluster.error, None);
-    // Two simulated nodes of 15800m allocatable; every running pod requests 100m.
+    // Two simulated nodes of 15800m allocatable; every pod requests 250m.
     assert!((cluster.cpu.allocatable - 31.6).abs() < 1e-9, "{}", cluster.cpu.allocatable);
     assert!(
-        (cluster.cpu.requests - cluster.pods as f64 * 0.1).abs() < 1e-6,
+        (cluster.cpu.requests - cluster.pods as f64 * 0.25).abs() < 1e-6,
         "{} for {} pods",
         cluster.cpu.requests,
         cluster.pods

@@ -155,7 +155,7 @@ pub fn populate(cluster: &SimCluster, spec: &super::ClusterSpec, seed: u64) {
                 pod_meta["ownerReferences"] = owner("ReplicaSet", &replica_set);
                 let status = pod_status(&mut rng, app, &node, created_pods);
                 let _ = store.create(&pods, ns, json!({"metadata": pod_meta,
-                    "spec": {"nodeName": node, "containers": [{"name": app, "image": image, "ports": [{"containerPort": 8080, "protocol": "TCP"}], "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}]}, "status": status}));
+                    "spec": {"nodeName": node, "containers": [{"name": app, "image": image, "ports": [{"containerPort": 8080, "protocol": "TCP"}], "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}]}, "status": status}));
                 if created_pods % 10 == 0 {
                     let _ = store.create(&events, ns, json!({"metadata": metadata(&format!("{pod_name}.{:x}", rng.next_u64() % 0xffff_ffff), Some(ns), &[]),
                         "involvedObject": {"kind": "Pod", "namespace": ns, "name": pod_name, "apiVersion": "v1"},

@@ -42,7 +42,22 @@ pub struct Chart<'a> {
 /// A chart `height` points tall, its error (if any) inside it.
 pub fn time_chart_ui(ui: &mut egui::Ui, chart: &Chart<'_>) {
     let Chart { id, title, unit, series, references, error, height } = *chart;
-    ui.label(egui::RichText::new(title).strong());
+    // Reference values go in the title line, so no legend covers the data; several series get a
+    // legend to tell them apart.
+    ui.horizontal_wrapped(|ui| {
+        ui.label(egui::RichText::new(title).strong());
+        for reference in references {
+            let color = match reference.tone {
+                CellTone::Normal => ui.visuals().weak_text_color(),
+                tone => theme::tone_color(ui.visuals(), tone),
+            };
+            ui.label(
+                egui::RichText::new(format!("{} {}", reference.name, unit.format(reference.value)))
+                    .small()
+                    .color(color),
+            );
+        }
+    });
     let has_points = series.iter().any(|s| !s.points.is_empty());
     if !has_points {
         // An empty chart frame with the reason (an error, or no samples yet) inside it.
@@ -68,14 +83,13 @@ pub fn time_chart_ui(ui: &mut egui::Ui, chart: &Chart<'_>) {
         return;
     }
     let names: Vec<String> = series.iter().map(|s| s.name.to_string()).collect();
-    let plot = egui_plot::Plot::new(id)
+    let mut plot = egui_plot::Plot::new(id)
         .height(height)
         .allow_zoom(false)
         .allow_drag(false)
         .allow_scroll(false)
         .allow_boxed_zoom(false)
         .include_y(0.0)
-        .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop))
         .x_axis_formatter(|mark, _| clock_text(mark.value))
         .y_axis_formatter(move |mark, _| unit.format(mark.value))
         .label_formatter(move |position| {
@@ -89,6 +103,9 @@ pub fn time_chart_ui(ui: &mut egui::Ui, chart: &Chart<'_>) {
                 None => value,
             })
         });
+    if series.len() > 1 {
+        plot = plot.legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop));
+    }
     let visuals = ui.visuals().clone();
     let shown = plot.show(ui, |plot_ui| {
         for (index, line) in series.iter().enumerate() {
