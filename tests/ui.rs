@@ -461,7 +461,9 @@ fn the_cluster_overview_shows_capacity_allocations_and_usage() {
     let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
     let settings = Settings { locale: "en".into(), ..Settings::default() };
     let mut harness = start_app(&fleet.kubeconfig_path, settings);
-    step_until(&mut harness, "the overview entry", |h| has_label(h, "Cluster overview"));
+    // Once the cluster's kinds are listed the sidebar stops moving, and the click lands.
+    step_until(&mut harness, "the overview entry", |h| has_label(h, "Cluster overview") && has_label(h, "Pod"));
+    harness.run_steps(3);
     harness.get_by_label("Cluster overview").click();
     step_until(&mut harness, "the cluster's totals", |h| {
         has_label(h, "Nodes: 2 of 2 ready") && has_label_containing(h, "Pods: ") && has_label_containing(h, "used ")

@@ -298,24 +298,27 @@ impl OverviewPoller {
         }
     }
 
-    pub fn open(&mut self, clients: &super::ClientMap, clusters: Vec<crate::model::ClusterId>) {
+    /// Polls `clusters`, each with the client it has at that moment (a cluster that connects
+    /// later is picked up at the next poll).
+    pub fn open(&mut self, clients: watch::Receiver<Arc<super::ClientMap>>, clusters: Vec<crate::model::ClusterId>) {
         use crate::model::{ClusterOverview, OverviewSnapshot};
         self.close();
-        let targets: Vec<_> = clusters
-            .into_iter()
-            .map(|id| {
-                let connected = clients.get(&id).map(|c| (c.client.clone(), c.metrics));
-                (id, connected)
-            })
-            .collect();
         let (out, waker) = (self.out.clone(), self.waker.clone());
         self.task = Some(tokio::spawn(async move {
             let mut generation = 0;
             let mut ticker = tokio::time::interval(POLL_INTERVAL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut clients = clients;
             loop {
-                ticker.tick().await;
-                let polls = targets.iter().map(|(id, connected)| async move {
+                // Every interval, and at once when a cluster connects or reconnects.
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    changed = clients.changed() => if changed.is_err() { return },
+                }
+                let map = clients.borrow_and_update().clone();
+                let targets: Vec<_> =
+                    clusters.iter().map(|id| (id, map.get(id).map(|c| (c.client.clone(), c.metrics)))).collect();
+                let polls = targets.into_iter().map(|(id, connected)| async move {
                     let Some((client, metrics)) = connected else {
                         return ClusterOverview {
                             cluster: Some(id.clone()),
@@ -329,7 +332,7 @@ impl OverviewPoller {
                     let polled = async {
                         let (nodes, pods) = (list_values(&nodes).await?, list_values(&pods).await?);
                         // Usage is optional: the totals stand without it.
-                        let usage = if *metrics { list_values(&node_metrics).await.ok() } else { None };
+                        let usage = if metrics { list_values(&node_metrics).await.ok() } else { None };
                         Ok::<_, kube::Error>(overview_of(&nodes, &pods, usage.as_deref()))
                     };
                     match polled.await {

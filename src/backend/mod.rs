@@ -374,10 +374,7 @@ async fn hub_main(
                         charts.open(&clients, &prometheus_sources, query.clone());
                         chart_query = Some(query);
                     }
-                    Command::OpenOverview(clusters) => {
-                        let clients = fleet.clients_tx.borrow().clone();
-                        overview.open(&clients, clusters);
-                    }
+                    Command::OpenOverview(clusters) => overview.open(fleet.clients_tx.subscribe(), clusters),
                     Command::CloseOverview => overview.close(),
                     Command::CloseCharts => {
                         charts.close();
