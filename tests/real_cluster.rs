@@ -55,3 +55,88 @@ fn pod_streams_logs_exec_and_port_forward() {
 fn kubeconfig_edits_are_picked_up_live() {
     suite::kubeconfig_edits_are_picked_up_live(TestCluster::shared());
 }
+
+/// metrics.k8s.io through the real apiserver's aggregation layer: an APIService points at a
+/// metrics-server stand-in on loopback (through an ExternalName Service: Endpoints may not hold
+/// loopback addresses), and the backend's usage columns and details sampling read
+/// it through the apiserver as they would a real metrics-server. A control plane of its own, so
+/// the APIService never touches the other tests' discovery.
+#[test]
+fn metrics_arrive_through_an_aggregated_apiservice() {
+    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{Cell, ClusterId, Command, KindKey, ObjectKey, ViewQuery};
+    use std::sync::Arc;
+    let cluster = TestCluster::start(false);
+    let metrics = klieg::sim::metrics_server::FakeMetricsServer::start().expect("metrics-server stand-in");
+    cluster.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: metered}}\n---\napiVersion: v1\nkind: Node\nmetadata: {{name: metered-node}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: busy, namespace: metered}}\nspec:\n  nodeName: metered-node\n  containers: [{{name: app, image: app, resources: {{requests: {{cpu: 250m, memory: 512Mi}}, limits: {{cpu: '1', memory: 1Gi}}}}}}]\n---\napiVersion: v1\nkind: Service\nmetadata: {{name: metrics-server, namespace: kube-system}}\nspec: {{type: ExternalName, externalName: localhost, ports: [{{port: {port}}}]}}\n---\napiVersion: apiregistration.k8s.io/v1\nkind: APIService\nmetadata: {{name: v1beta1.metrics.k8s.io}}\nspec: {{service: {{name: metrics-server, namespace: kube-system, port: {port}}}, group: metrics.k8s.io, version: v1beta1, insecureSkipTLSVerify: true, groupPriorityMinimum: 100, versionPriority: 100}}\n",
+        port = metrics.port
+    ));
+    cluster.kubectl(&[
+        "patch",
+        "pod",
+        "busy",
+        "-n",
+        "metered",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Running"}}"#,
+    ]);
+    cluster.kubectl(&["patch", "node", "metered-node", "--subresource=status", "--type=merge", "-p", r#"{"status":{"allocatable":{"cpu":"4","memory":"8Gi","pods":"110"},"capacity":{"cpu":"4","memory":"8Gi","pods":"110"}}}"#]);
+    let items = |kind: &str| -> Vec<serde_json::Value> {
+        let list: serde_json::Value =
+            serde_json::from_str(&cluster.kubectl(&["get", kind, "-A", "-o", "json"])).expect("a JSON list");
+        list["items"].as_array().cloned().unwrap_or_default()
+    };
+    metrics.set_objects(&items("namespaces"), &items("nodes"), &items("pods")).expect("objects for the stand-in");
+    // The aggregator marks the APIService available once it answers.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let raw = common::run_kubectl(
+            &cluster.kubeconfig,
+            &["get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/metered/pods/busy"],
+            None,
+        );
+        if raw.status.success() {
+            assert!(String::from_utf8_lossy(&raw.stdout).contains("\"PodMetrics\""));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "metrics.k8s.io never became available: {}",
+            String::from_utf8_lossy(&raw.stderr)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    let top = cluster.kubectl(&["top", "pod", "busy", "-n", "metered", "--no-headers"]);
+    assert!(top.contains("busy") && top.contains('m') && top.contains("Mi"), "{top}");
+
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    let context = cluster.admin_context().to_string();
+    wait_connected(&handle, &context);
+    let id = ClusterId::new(&context);
+    let pods = KindKey { group: Arc::from(""), plural: Arc::from("pods") };
+    handle.send(Command::SetView(ViewQuery {
+        clusters: vec![id.clone()],
+        kind: Some(pods.clone()),
+        namespaces: vec![Arc::from("metered")],
+        ..ViewQuery::default()
+    }));
+    let (cpu, of_request) =
+        wait_for(&handle.table, std::time::Duration::from_secs(30), "usage through the aggregator", |table| {
+            let from = table.usage_from?;
+            let row = table.rows.iter().find(|r| &*r.key.name == "busy")?;
+            match (table.cell(row, from), table.cell(row, from + 1)) {
+                (Cell::Measure(cpu, ..), Cell::Measure(percent, ..)) => Some((*cpu, *percent)),
+                _ => None,
+            }
+        });
+    assert!(cpu > 0.0 && (of_request - cpu / 0.25 * 100.0).abs() < 1e-6, "{cpu} cores, {of_request}% of 250m");
+    let key = ObjectKey { cluster: id, namespace: Some(Arc::from("metered")), name: Arc::from("busy") };
+    handle.send(Command::OpenDetails { kind: pods, key: key.clone() });
+    let history = wait_for(&handle.usage_history, std::time::Duration::from_secs(30), "a sample", |h| {
+        (h.key.as_ref() == Some(&key) && !h.samples.is_empty()).then(|| h.clone())
+    });
+    assert_eq!(history.latest.memory_limit_bytes, Some(1024.0 * 1024.0 * 1024.0));
+}

@@ -8,6 +8,7 @@ pub mod kubelet;
 pub mod logs;
 pub mod merge;
 pub mod metrics;
+pub mod metrics_server;
 pub mod prometheus;
 pub mod rbac;
 pub mod server;
@@ -27,6 +28,8 @@ pub enum SimError {
     Tls(#[from] rustls::Error),
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    #[error("could not load the given objects: {0}")]
+    Setup(String),
 }
 
 /// A CA and a loopback server certificate made for this process only.

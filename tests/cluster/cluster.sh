@@ -57,6 +57,10 @@ start_apiserver() {
     --service-account-issuer=https://kubernetes.default.svc \
     --service-account-key-file="$dir/pki/sa.key" --service-account-signing-key-file="$dir/pki/sa.key" \
     --service-cluster-ip-range=10.0.0.0/24 --endpoint-reconciler-type=none \
+    --requestheader-client-ca-file="$dir/pki/ca.crt" --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$dir/pki/front-proxy.crt" --proxy-client-key-file="$dir/pki/front-proxy.key" \
     $(cat "$dir/admission") \
     >>"$dir/apiserver.log" 2>&1 &
   echo $! >"$dir/apiserver.pid"
@@ -85,6 +89,10 @@ start)
     printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
     openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt -days 30 -extfile server.ext 2>/dev/null
     openssl genrsa -out sa.key 2048 2>/dev/null
+    # The aggregation layer's client certificate, for APIServices such as metrics.k8s.io.
+    openssl req -newkey rsa:2048 -nodes -keyout front-proxy.key -out front-proxy.csr -subj /CN=front-proxy-client 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >front-proxy.ext
+    openssl x509 -req -in front-proxy.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out front-proxy.crt -days 30 -extfile front-proxy.ext 2>/dev/null
     cat >tokens.csv <<'TOKENS'
 admin-token,admin,1,"system:masters"
 viewer-token,viewer,2

@@ -1,0 +1,109 @@
+//! A metrics-server stand-in for the real apiserver's aggregation layer: HTTPS on loopback serving
+//! `metrics.k8s.io/v1beta1` (discovery, nodes, pods) for the nodes and pods it is given, with the
+//! simulator's moving usage. Registered with an APIService, the real apiserver proxies
+//! `/apis/metrics.k8s.io/...` to it, so clients reach metrics as they would a real metrics-server.
+//! Test support; runs on its own runtime thread.
+
+use super::server::{Body, json_response, status_response};
+use super::store::Store;
+use super::{Certificates, SimError};
+use http::{Method, Request, Response, StatusCode};
+use serde_json::Value;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+/// A running stand-in; stops when dropped.
+pub struct FakeMetricsServer {
+    pub port: u16,
+    objects: Arc<Mutex<Store>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn answer(store: &Mutex<Store>, request: &Request<hyper::body::Incoming>) -> Response<Body> {
+    let path = request.uri().path();
+    if request.method() != Method::GET {
+        return status_response(405, "MethodNotAllowed", "metrics are read-only");
+    }
+    if path.trim_end_matches('/') == "/apis/metrics.k8s.io/v1beta1" {
+        return json_response(StatusCode::OK, &super::metrics::resource_list());
+    }
+    if !path.starts_with("/apis/metrics.k8s.io/v1beta1/") {
+        return status_response(404, "NotFound", "the server could not find the requested resource");
+    }
+    let store = store.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match super::metrics::serve(&store, path) {
+        Ok(value) => json_response(StatusCode::OK, &value),
+        Err(message) => status_response(404, "NotFound", &message),
+    }
+}
+
+impl FakeMetricsServer {
+    pub fn start() -> Result<Self, SimError> {
+        let certificates = Certificates::generate()?;
+        let acceptor = certificates.acceptor()?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let objects = Arc::new(Mutex::new(Store::new()));
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        let served = objects.clone();
+        let thread = std::thread::Builder::new().name("klieg-fake-metrics-server".into()).spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let serve = async {
+                    loop {
+                        let Ok((tcp, _)) = listener.accept().await else { continue };
+                        let (acceptor, store) = (acceptor.clone(), served.clone());
+                        tokio::spawn(async move {
+                            let Ok(tls) = acceptor.accept(tcp).await else { return };
+                            let service = hyper::service::service_fn(move |request| {
+                                let response = answer(&store, &request);
+                                async move { Ok::<_, Infallible>(response) }
+                            });
+                            let builder =
+                                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
+                        });
+                    }
+                };
+                tokio::select! {
+                    () = serve => {}
+                    _ = shutdown_rx => {}
+                }
+            });
+        })?;
+        Ok(Self { port, objects, shutdown: Some(shutdown_tx), thread: Some(thread) })
+    }
+
+    /// Replaces what has metrics: `namespaces`, `nodes` and `pods` as JSON objects (only running
+    /// pods report usage, as with a real metrics-server).
+    pub fn set_objects(&self, namespaces: &[Value], nodes: &[Value], pods: &[Value]) -> Result<(), SimError> {
+        let mut store = Store::new();
+        for (plural, objects) in [("namespaces", namespaces), ("nodes", nodes), ("pods", pods)] {
+            let Some(kind) = store.kind("", "v1", plural).cloned() else { continue };
+            for object in objects {
+                let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or_default();
+                let mut object = object.clone();
+                if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    meta.remove("resourceVersion");
+                }
+                store.create(&kind, namespace, object).map_err(|e| SimError::Setup(e.to_string()))?;
+            }
+        }
+        *self.objects.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = store;
+        Ok(())
+    }
+}
+
+impl Drop for FakeMetricsServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
