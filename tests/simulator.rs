@@ -613,6 +613,29 @@ fn prometheus_charts_are_detected_ranged_and_kept_live() {
     wait_for(&handle.charts, wait, "a newer point", |set| {
         set.charts.first()?.lines.first()?.points.back().filter(|p| p[0] > last).map(|_| ())
     });
+    // Workloads (their pods by name), nodes and namespaces are charted the same way.
+    let workload = stdout_of(&kubectl(
+        &fleet,
+        &["get", "deployments", "-n", "shop", "-o", "jsonpath={.items[0].metadata.name}"],
+        None,
+    ));
+    let node = stdout_of(&kubectl(&fleet, &["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"], None));
+    for (subject, namespace, name) in [
+        (ChartSubject::Workload, Some("shop"), workload.as_str()),
+        (ChartSubject::Node, None, node.as_str()),
+        (ChartSubject::Namespace, None, "shop"),
+    ] {
+        let query = ChartQuery {
+            key: ObjectKey { cluster: cluster.clone(), namespace: namespace.map(Arc::from), name: Arc::from(name) },
+            subject: subject.clone(),
+            range_secs: 15 * 60,
+        };
+        handle.send(Command::OpenCharts(query.clone()));
+        let cpu = wait_for(&handle.charts, wait, "the charts", |set| {
+            (set.query.as_ref() == Some(&query) && !set.loading).then(|| set.charts[0].lines[0].points.clone())
+        });
+        assert!(cpu.len() > 100 && cpu.iter().all(|p| p[1] > 0.0), "{subject:?} {name}: {} points", cpu.len());
+    }
     // A wrong source is an error shown in place of the charts; a query error shows in its chart.
     let off = std::collections::BTreeMap::from([(
         cluster.clone(),
