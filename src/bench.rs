@@ -201,6 +201,7 @@ fn measure_frames(rows: usize) {
             default_namespace: None,
             insecure_tls: false,
             is_current_context: true,
+            added_in_klieg: false,
             state: ClusterState::Connected { server_version: Arc::from("v1.20.2") },
             kinds: Arc::from(vec![pods_kind()]),
             namespaces: Arc::from(Vec::new()),

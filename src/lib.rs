@@ -13,6 +13,7 @@ rust_i18n::i18n!("i18n", fallback = "en");
 pub mod app;
 pub mod backend;
 pub mod bench;
+pub mod credentials;
 pub mod model;
 pub mod sim;
 pub mod state;

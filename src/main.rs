@@ -32,6 +32,13 @@ enum Commands {
         #[arg(long)]
         sim: bool,
     },
+    /// Print the credentials of a cluster added in Klieg, from the OS keyring, as a kubectl
+    /// exec credential plugin does (Klieg's own kubeconfig names this command).
+    Credential {
+        /// The keyring entry, as named in the kubeconfig.
+        #[arg(long)]
+        entry: String,
+    },
     /// Run the Kubernetes API simulator.
     Sim {
         #[command(subcommand)]
@@ -66,7 +73,8 @@ enum SimCommand {
 fn no_kubeconfig_anywhere(explicit: &[PathBuf]) -> bool {
     let env_set = std::env::var_os("KUBECONFIG").is_some_and(|v| !v.is_empty());
     let default_exists = dirs::home_dir().is_some_and(|home| home.join(".kube").join("config").exists());
-    explicit.is_empty() && !env_set && !default_exists
+    let added_exists = klieg::backend::kubeconfig::default_added_file().is_some_and(|file| file.exists());
+    explicit.is_empty() && !env_set && !default_exists && !added_exists
 }
 
 fn main() -> anyhow::Result<()> {
@@ -82,6 +90,13 @@ fn main() -> anyhow::Result<()> {
             } else {
                 klieg::bench::run(&rows);
             }
+            Ok(())
+        }
+        Some(Commands::Credential { entry }) => {
+            let store = klieg::credentials::OsKeyring;
+            let credential = klieg::credentials::StoredCredential::load(&store, &entry)
+                .map_err(|error| anyhow::anyhow!("keyring entry {entry:?}: {error}"))?;
+            println!("{}", credential.exec_credential());
             Ok(())
         }
         Some(Commands::Sim {

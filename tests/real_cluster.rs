@@ -140,3 +140,104 @@ fn metrics_arrive_through_an_aggregated_apiservice() {
     });
     assert_eq!(history.latest.memory_limit_bytes, Some(1024.0 * 1024.0 * 1024.0));
 }
+
+/// Stateless clusters: added in Klieg with a server URL, CA and token, or a pasted kubeconfig;
+/// their secrets land in the keyring (a memory store here; tests/keyring.rs covers the real
+/// Secret Service), never in a file Klieg writes; a wrong token fails visibly while the others
+/// keep working; removal deletes the keyring entry.
+#[test]
+fn clusters_added_in_klieg_keep_their_secrets_in_the_keyring() {
+    use common::{ApiServer, start_backend, wait_connected, wait_for};
+    use klieg::backend::kubeconfig::KubeconfigSources;
+    use klieg::credentials::{MemoryStore, Secrets};
+    use klieg::model::{AddCluster, ClusterErrorKind, ClusterState, Command, Outcome};
+    use std::sync::Arc;
+    let cluster = TestCluster::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("klieg").join("added-clusters.yaml");
+    let store = Arc::new(MemoryStore::default());
+    let handle = start_backend(KubeconfigSources {
+        added: Some(file.clone()),
+        secrets: Secrets(store.clone()),
+        ..KubeconfigSources::default()
+    });
+    let wait = std::time::Duration::from_secs(30);
+    let finish = |request_id: u64, command: Command| {
+        handle.send(command);
+        wait_for(&handle.activity, wait, "the request to finish", |log| {
+            log.for_request(request_id).last().filter(|a| a.outcome != Outcome::Running).map(|a| a.outcome.clone())
+        })
+    };
+    let ca_pem = std::fs::read_to_string(cluster.ca_path()).expect("the CA");
+    let added = finish(
+        1,
+        Command::AddClusters {
+            request_id: 1,
+            request: AddCluster::Token {
+                name: "added-admin".into(),
+                server: cluster.server_url(),
+                ca_pem: ca_pem.clone(),
+                token: "admin-token".into(),
+                insecure: false,
+            },
+        },
+    );
+    assert!(matches!(&added, Outcome::Done { message } if message.contains("added-admin")), "{added:?}");
+    wait_connected(&handle, "added-admin");
+
+    // A pasted kubeconfig: one context with a token the server rejects, one that works.
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem.as_bytes());
+    let pasted = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster: {{server: '{}', certificate-authority-data: {ca}}}\nusers:\n- name: wrong\n  user: {{token: not-a-valid-token}}\n- name: viewer\n  user: {{token: viewer-token}}\ncontexts:\n- name: added-wrong\n  context: {{cluster: real, user: wrong}}\n- name: added-viewer\n  context: {{cluster: real, user: viewer}}\n",
+        cluster.server_url()
+    );
+    let pasted_outcome =
+        finish(2, Command::AddClusters { request_id: 2, request: AddCluster::Kubeconfig { yaml: pasted } });
+    assert!(matches!(&pasted_outcome, Outcome::Done { .. }), "{pasted_outcome:?}");
+    wait_connected(&handle, "added-viewer");
+    wait_for(&handle.fleet, wait, "the wrong token to be refused", |fleet| {
+        let wrong = fleet.clusters.iter().find(|c| c.id.as_str() == "added-wrong")?;
+        matches!(wrong.state, ClusterState::Failed { kind: ClusterErrorKind::Unauthorized, .. }).then_some(())
+    });
+    let fleet = handle.fleet.borrow().clone();
+    assert!(fleet.clusters.iter().all(|c| c.added_in_klieg), "all three are Klieg's own");
+    assert_eq!(store.len(), 3, "one keyring entry per added context");
+
+    // No file Klieg wrote holds a secret.
+    let mut scanned = 0;
+    for entry in walk(dir.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).expect("read")).into_owned();
+        for secret in ["admin-token", "viewer-token", "not-a-valid-token"] {
+            assert!(!text.contains(secret), "{} holds {secret}", entry.display());
+        }
+        scanned += 1;
+    }
+    assert!(scanned >= 1, "the added-clusters file was scanned");
+
+    // Removing one deletes its keyring entry; the others stay.
+    let removed = finish(3, Command::RemoveCluster { request_id: 3, name: "added-wrong".into() });
+    assert!(matches!(removed, Outcome::Done { .. }), "{removed:?}");
+    wait_for(&handle.fleet, wait, "the cluster to go", |fleet| {
+        fleet.clusters.iter().all(|c| c.id.as_str() != "added-wrong").then_some(())
+    });
+    assert_eq!(store.len(), 2);
+    assert!(matches!(
+        handle.fleet.borrow().cluster(&klieg::model::ClusterId::new("added-admin")).map(|c| &c.state),
+        Some(ClusterState::Connected { .. })
+    ));
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

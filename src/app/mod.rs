@@ -220,6 +220,7 @@ impl KliegApp {
             .inner;
         ui::editor::editor_window_ui(ui.ctx(), &mut self.state, &self.activity);
         ui::editor::create_window_ui(ui.ctx(), &mut self.state, &self.fleet, &self.activity);
+        ui::clusters::add_cluster_window_ui(ui.ctx(), &mut self.state, &self.activity);
         ui::actions::confirmation_ui(ui.ctx(), &mut self.state);
         ui::actions::forwards_window_ui(ui.ctx(), &mut self.state, &self.forwards);
         self.state.sync_settings();

@@ -20,6 +20,8 @@ pub enum KubeconfigError {
     },
     #[error("{0}")]
     Context(#[source] kube::config::KubeconfigError),
+    #[error("credentials: {0}")]
+    Keyring(String),
 }
 
 impl KubeconfigError {
@@ -34,6 +36,7 @@ impl KubeconfigError {
                 | K::ParseCertificates(_),
             ) => ClusterErrorKind::MissingFile,
             KubeconfigError::Context(_) => ClusterErrorKind::InvalidContext,
+            KubeconfigError::Keyring(_) => ClusterErrorKind::Unauthorized,
         }
     }
 }
@@ -47,11 +50,21 @@ pub struct KubeconfigSources {
     pub env: Option<OsString>,
     /// The home folder, for `~/.kube/config`.
     pub home: Option<PathBuf>,
+    /// The kubeconfig Klieg writes for clusters added in the app (read last; holds no secrets).
+    pub added: Option<PathBuf>,
+    /// Where the added clusters' secrets are.
+    pub secrets: crate::credentials::Secrets,
 }
 
 impl KubeconfigSources {
     pub fn from_environment(explicit: Vec<PathBuf>) -> Self {
-        Self { explicit, env: std::env::var_os("KUBECONFIG"), home: dirs::home_dir() }
+        Self {
+            explicit,
+            env: std::env::var_os("KUBECONFIG"),
+            home: dirs::home_dir(),
+            added: default_added_file(),
+            secrets: crate::credentials::Secrets::default(),
+        }
     }
 
     /// Files to read, in merge order: `--kubeconfig` paths first, then `KUBECONFIG` or the default.
@@ -77,6 +90,9 @@ impl KubeconfigSources {
             }
             None => {}
         }
+        if let Some(added) = self.added.as_ref().filter(|p| p.is_file()) {
+            files.push(added.clone());
+        }
         let mut seen = std::collections::HashSet::new();
         files.retain(|p| seen.insert(p.clone()));
         files
@@ -91,6 +107,11 @@ impl KubeconfigSources {
         dirs.retain(|d| d.is_dir());
         dirs
     }
+}
+
+/// `$XDG_CONFIG_HOME/klieg/added-clusters.yaml` (or the platform's config folder).
+pub fn default_added_file() -> Option<PathBuf> {
+    dirs::config_dir().map(|dir| dir.join("klieg").join("added-clusters.yaml"))
 }
 
 fn is_hidden(path: &Path) -> bool {
@@ -109,6 +130,10 @@ pub struct ContextEntry {
     /// Changes when anything the connection depends on changes, so only those workers restart.
     pub fingerprint: u64,
     pub config: Result<Kubeconfig, Arc<KubeconfigError>>,
+    /// Where keyring references in the context's user are looked up.
+    pub secrets: crate::credentials::Secrets,
+    /// Comes from Klieg's own file of added clusters.
+    pub added: bool,
 }
 
 /// Reads and merges every file. Unreadable or malformed files become one error entry each.
@@ -149,19 +174,28 @@ pub fn load_contexts(sources: &KubeconfigSources) -> Vec<ContextEntry> {
                 is_current: false,
                 fingerprint: 0,
                 config: Err(Arc::new(KubeconfigError::Malformed { path: display.to_string(), source })),
+                secrets: sources.secrets.clone(),
+                added: false,
             }),
         }
     }
     let Some(merged) = merged else { return entries };
     let mut contexts = Vec::new();
+    let added_file = sources.added.as_ref().map(|p| p.display().to_string());
     for (name, source) in context_sources {
-        contexts.push(context_entry(&merged, &name, source));
+        let added = added_file.as_deref() == Some(&*source);
+        contexts.push(ContextEntry { added, ..context_entry(&merged, &name, source, &sources.secrets) });
     }
     contexts.extend(entries);
     contexts
 }
 
-fn context_entry(merged: &Kubeconfig, name: &str, source: Arc<str>) -> ContextEntry {
+fn context_entry(
+    merged: &Kubeconfig,
+    name: &str,
+    source: Arc<str>,
+    secrets: &crate::credentials::Secrets,
+) -> ContextEntry {
     let named_context = merged.contexts.iter().find(|c| c.name == name);
     let context = named_context.and_then(|c| c.context.as_ref());
     let cluster =
@@ -182,13 +216,16 @@ fn context_entry(merged: &Kubeconfig, name: &str, source: Arc<str>) -> ContextEn
         is_current: merged.current_context.as_deref() == Some(name),
         fingerprint: hasher.finish(),
         config: Ok(single),
+        secrets: secrets.clone(),
+        added: false,
     }
 }
 
 /// Builds the client configuration of one context; certificate files are read here.
 /// An entry that failed to load returns its own error, so its kind (malformed file…) is kept.
 pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Arc<KubeconfigError>> {
-    let kubeconfig = entry.config.clone()?;
+    let mut kubeconfig = entry.config.clone()?;
+    resolve_keyring_references(&mut kubeconfig, entry).await?;
     let options = KubeConfigOptions { context: Some(entry.id.to_string()), cluster: None, user: None };
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
@@ -197,6 +234,40 @@ pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Arc<Kub
     // an outage would show as minutes of silence. Watchers retry on their own and report each failure.
     config.default_retry = false;
     Ok(config)
+}
+
+/// Replaces a Klieg keyring reference (the exec plugin `klieg credential --entry NAME`) in the
+/// context's user with the secrets from the keyring, read on a blocking thread.
+async fn resolve_keyring_references(
+    kubeconfig: &mut Kubeconfig,
+    entry: &ContextEntry,
+) -> Result<(), Arc<KubeconfigError>> {
+    let user_name = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == entry.id.as_str())
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone());
+    let Some(user) = kubeconfig.auth_infos.iter_mut().find(|a| Some(&a.name) == user_name.as_ref()) else {
+        return Ok(());
+    };
+    let Some(auth) = user.auth_info.as_mut() else { return Ok(()) };
+    let Some(keyring_entry) = auth.exec.as_ref().and_then(crate::credentials::entry_of) else { return Ok(()) };
+    let store = entry.secrets.0.clone();
+    let entry_name = keyring_entry.clone();
+    let loaded =
+        tokio::task::spawn_blocking(move || crate::credentials::StoredCredential::load(store.as_ref(), &entry_name))
+            .await
+            .map_err(|e| Arc::new(KubeconfigError::Keyring(e.to_string())))?
+            .map_err(|e| Arc::new(KubeconfigError::Keyring(e.to_string())))?;
+    use secrecy::SecretString;
+    auth.exec = None;
+    auth.token = loaded.token.map(SecretString::from);
+    auth.client_certificate_data = loaded.client_certificate_data;
+    auth.client_key_data = loaded.client_key_data.map(SecretString::from);
+    auth.username = loaded.username;
+    auth.password = loaded.password.map(SecretString::from);
+    Ok(())
 }
 
 #[cfg(test)]
@@ -218,7 +289,8 @@ mod tests {
         let a = write(dir.path(), "a.yaml", A);
         let b = write(dir.path(), "b.yaml", B);
         let env = std::env::join_paths([&a, &b]).expect("join");
-        let sources = KubeconfigSources { explicit: vec![], env: Some(env), home: None };
+        let sources =
+            KubeconfigSources { explicit: vec![], env: Some(env), home: None, ..KubeconfigSources::default() };
         let contexts = load_contexts(&sources);
         let names: Vec<&str> = contexts.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(names, ["a", "shared", "b"]);
@@ -236,7 +308,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         write(dir.path(), "a.yaml", A);
         write(dir.path(), "broken.yaml", "apiVersion: v1\nclusters: [ {name: \n");
-        let sources = KubeconfigSources { explicit: vec![dir.path().to_path_buf()], env: None, home: None };
+        let sources = KubeconfigSources {
+            explicit: vec![dir.path().to_path_buf()],
+            env: None,
+            home: None,
+            ..KubeconfigSources::default()
+        };
         let contexts = load_contexts(&sources);
         let ok: Vec<&str> = contexts.iter().filter(|c| c.config.is_ok()).map(|c| c.id.as_str()).collect();
         assert_eq!(ok, ["a", "shared"]);
@@ -251,7 +328,8 @@ mod tests {
     fn fingerprints_change_only_with_the_context() {
         let dir = tempfile::tempdir().expect("tempdir");
         let a = write(dir.path(), "a.yaml", A);
-        let sources = KubeconfigSources { explicit: vec![a.clone()], env: None, home: None };
+        let sources =
+            KubeconfigSources { explicit: vec![a.clone()], env: None, home: None, ..KubeconfigSources::default() };
         let before = load_contexts(&sources);
         write(dir.path(), "a.yaml", &A.replace("token: one", "token: three"));
         let after = load_contexts(&sources);

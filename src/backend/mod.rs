@@ -4,6 +4,7 @@
 //! The UI reads results from `tokio::sync::watch` channels and is woken only on change.
 
 pub mod actions;
+pub mod added;
 pub mod details;
 pub mod discovery;
 pub mod errors;
@@ -173,6 +174,7 @@ impl FleetState {
                 default_namespace: None,
                 insecure_tls: false,
                 is_current_context: false,
+                added_in_klieg: entry.added,
                 state: ClusterState::Connecting,
                 kinds: Arc::from(Vec::new()),
                 namespaces: Arc::from(Vec::new()),
@@ -182,6 +184,7 @@ impl FleetState {
             info.default_namespace = entry.default_namespace.clone();
             info.insecure_tls = entry.insecure_tls;
             info.is_current_context = entry.is_current;
+            info.added_in_klieg = entry.added;
         }
         self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
         self.publish(&mut inner);
@@ -282,6 +285,60 @@ struct Outputs {
     overview: metrics::OverviewPoller,
 }
 
+enum Change {
+    Add(crate::model::AddCluster),
+    Remove(String),
+}
+
+/// Adds clusters to, or removes one from, Klieg's own kubeconfig (secrets to or from the
+/// keyring, on a blocking thread) and reports the outcome; true when something changed.
+async fn add_or_remove(
+    sources: &KubeconfigSources,
+    fleet: &FleetState,
+    activities: &actions::Activities,
+    request_id: u64,
+    change: Change,
+) -> bool {
+    use crate::model::{Activity, Outcome};
+    let (what, subject): (&'static str, Arc<str>) = match &change {
+        Change::Add(_) => ("cluster.add", Arc::from("")),
+        Change::Remove(name) => ("cluster.remove", Arc::from(name.as_str())),
+    };
+    let record = |outcome| activities.record(Activity { request_id, subject: subject.clone(), what, outcome });
+    let Some(file) = sources.added.clone() else {
+        record(Outcome::Failed { message: Arc::from(added::AddError::NoFile.to_string()) });
+        return false;
+    };
+    record(Outcome::Running);
+    let shown = file.display().to_string();
+    // The user's own contexts keep their names: an added one may not shadow them.
+    let taken: Vec<String> =
+        fleet.fleet_tx.borrow().clusters.iter().filter(|c| *c.source != *shown).map(|c| c.id.to_string()).collect();
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "klieg".into());
+    let secrets = sources.secrets.clone();
+    let result = tokio::task::spawn_blocking(move || match change {
+        Change::Add(request) => {
+            added::add(&file, secrets.0.as_ref(), &request, &taken, &exe).map(|names| names.join(", "))
+        }
+        Change::Remove(name) => added::remove(&file, secrets.0.as_ref(), &name).map(|()| name),
+    })
+    .await;
+    match result {
+        Ok(Ok(names)) => {
+            record(Outcome::Done { message: Arc::from(names) });
+            true
+        }
+        Ok(Err(error)) => {
+            record(Outcome::Failed { message: Arc::from(error.to_string()) });
+            false
+        }
+        Err(error) => {
+            record(Outcome::Failed { message: Arc::from(error.to_string()) });
+            false
+        }
+    }
+}
+
 /// Whether a connected cluster serves metrics-server's resource `plural`.
 fn serves_metrics(connected: &ConnectedCluster, plural: &str) -> bool {
     connected.metrics && matches!(plural, "pods" | "nodes")
@@ -336,6 +393,18 @@ async fn hub_main(
                     }
                     Command::ReloadKubeconfig => {
                         reconcile_workers(&sources, &fleet, &mut workers).await;
+                    }
+                    Command::AddClusters { request_id, request } => {
+                        let added = add_or_remove(&sources, &fleet, &activities, request_id, Change::Add(request)).await;
+                        if added {
+                            reconcile_workers(&sources, &fleet, &mut workers).await;
+                        }
+                    }
+                    Command::RemoveCluster { request_id, name } => {
+                        let removed = add_or_remove(&sources, &fleet, &activities, request_id, Change::Remove(name)).await;
+                        if removed {
+                            reconcile_workers(&sources, &fleet, &mut workers).await;
+                        }
                     }
                     Command::Act { request_id, targets, action } => {
                         let clients = fleet.clients_tx.borrow().clone();

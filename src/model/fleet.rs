@@ -52,6 +52,8 @@ pub struct ClusterInfo {
     pub default_namespace: Option<Arc<str>>,
     pub insecure_tls: bool,
     pub is_current_context: bool,
+    /// Added in Klieg (its secrets in the keyring): it can be removed from Klieg.
+    pub added_in_klieg: bool,
     pub state: ClusterState,
     /// Listable kinds from discovery, sorted by kind name.
     pub kinds: Arc<[ResourceKind]>,
@@ -163,6 +165,36 @@ pub enum Command {
     /// Show the capacity and allocations of these clusters (polled while shown).
     OpenOverview(Vec<super::ClusterId>),
     CloseOverview,
+    /// Add clusters to Klieg's own kubeconfig, their secrets to the OS keyring.
+    AddClusters {
+        request_id: u64,
+        request: AddCluster,
+    },
+    /// Remove a cluster added in Klieg, and its keyring entry.
+    RemoveCluster {
+        request_id: u64,
+        name: String,
+    },
+}
+
+/// A cluster to add. Its `Debug` never prints a secret.
+#[derive(Clone, PartialEq)]
+pub enum AddCluster {
+    /// A pasted kubeconfig: every context in it is added.
+    Kubeconfig { yaml: String },
+    /// A server URL, an optional CA certificate (PEM) and a bearer token.
+    Token { name: String, server: String, ca_pem: String, token: String, insecure: bool },
+}
+
+impl std::fmt::Debug for AddCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddCluster::Kubeconfig { yaml } => write!(f, "Kubeconfig {{ {} bytes }}", yaml.len()),
+            AddCluster::Token { name, server, insecure, .. } => {
+                write!(f, "Token {{ name: {name:?}, server: {server:?}, insecure: {insecure}, token: <redacted> }}")
+            }
+        }
+    }
 }
 
 /// An object's key facts and views, fetched when it is opened and kept live while open.

@@ -165,6 +165,20 @@ pub struct LogsState {
     pub last_save_request: Option<u64>,
 }
 
+/// The "Add cluster" window. Its secret fields live only here and in the command that sends them.
+#[derive(Debug, Clone, Default)]
+pub struct AddClusterState {
+    pub open: bool,
+    pub paste_kubeconfig: bool,
+    pub kubeconfig: String,
+    pub name: String,
+    pub server: String,
+    pub ca_pem: String,
+    pub token: String,
+    pub insecure: bool,
+    pub last_request: Option<u64>,
+}
+
 /// The "create from YAML" window.
 #[derive(Debug, Clone, Default)]
 pub struct CreateState {
@@ -183,6 +197,7 @@ pub struct UiState {
     pub kind: Option<KindKey>,
     /// The cluster overview is shown instead of a table.
     pub show_overview: bool,
+    pub add_cluster: AddClusterState,
     pub text_filter: String,
     pub label_selector: String,
     pub sort: SortColumn,
@@ -310,7 +325,7 @@ impl UiState {
         }
     }
 
-    fn request_id(&mut self) -> u64 {
+    pub fn request_id(&mut self) -> u64 {
         self.next_request_id += 1;
         self.next_request_id
     }

@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod charts;
+pub mod clusters;
 pub mod details;
 pub mod editor;
 pub mod fonts;

@@ -21,7 +21,12 @@ pub fn sidebar_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot)
 }
 
 fn clusters_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
-    ui.strong(t!("sidebar.clusters"));
+    ui.horizontal(|ui| {
+        ui.strong(t!("sidebar.clusters"));
+        if ui.small_button(t!("add_cluster.open")).on_hover_text(t!("add_cluster.open_help")).clicked() {
+            state.add_cluster.open = true;
+        }
+    });
     if fleet.clusters.is_empty() {
         ui.label(egui::RichText::new(t!("sidebar.no_clusters")).weak());
     }
@@ -61,6 +66,10 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
         if cluster.insecure_tls {
             ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), "⚠")
                 .on_hover_text(t!("cluster.insecure_tls"));
+        }
+        if cluster.added_in_klieg && ui.small_button("×").on_hover_text(t!("add_cluster.remove_help")).clicked() {
+            let request_id = state.request_id();
+            state.outbox.push(crate::model::Command::RemoveCluster { request_id, name: cluster.id.to_string() });
         }
     });
     let status_label = ui.indent(("status", cluster.id.as_str()), |ui| {

@@ -114,7 +114,8 @@ PORTS
   echo $! >"$dir/etcd.pid"
   if [ -n "$owner" ]; then
     # The watchdog runs in its own session, so it outlives a killed test runner.
-    setsid bash -c "while kill -0 $owner 2>/dev/null && [ -f '$dir/etcd.pid' ]; do sleep 1; done; '$here/cluster.sh' stop '$dir'" \
+    # When the owner is gone (static clusters are never dropped), it also removes the folder.
+    setsid bash -c "while kill -0 $owner 2>/dev/null && [ -f '$dir/etcd.pid' ]; do sleep 1; done; '$here/cluster.sh' stop '$dir'; kill -0 $owner 2>/dev/null || rm -rf '$dir'" \
       >/dev/null 2>&1 </dev/null &
   fi
   start_apiserver

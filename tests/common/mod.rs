@@ -212,7 +212,12 @@ pub fn start_backend(sources: KubeconfigSources) -> BackendHandle {
 }
 
 pub fn sources_for(paths: &[&Path]) -> KubeconfigSources {
-    KubeconfigSources { explicit: paths.iter().map(|p| p.to_path_buf()).collect(), env: None, home: None }
+    KubeconfigSources {
+        explicit: paths.iter().map(|p| p.to_path_buf()).collect(),
+        env: None,
+        home: None,
+        ..KubeconfigSources::default()
+    }
 }
 
 /// Polls `check` on the latest value of a watch channel until it returns `Some` or time runs out.

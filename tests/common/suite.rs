@@ -52,7 +52,12 @@ pub fn contexts_load_from_merged_files_and_connect(cluster: &dyn ApiServer) {
     text = text.replace("clusters:\n", "clusters:\n- name: nowhere\n  cluster: {server: 'https://127.0.0.1:1'}\n");
     std::fs::write(&second, text).expect("write");
     let env = std::env::join_paths([&first, &second]).expect("join");
-    let handle = start_backend(KubeconfigSources { explicit: vec![], env: Some(env), home: None });
+    let handle = start_backend(KubeconfigSources {
+        explicit: vec![],
+        env: Some(env),
+        home: None,
+        ..KubeconfigSources::default()
+    });
 
     let alpha_version = wait_connected(&handle, "alpha");
     assert!(alpha_version.starts_with("v1."), "{alpha_version}");
