@@ -44,6 +44,14 @@ fn app<'h>(harness: &'h Harness<'_, Option<KliegApp>>) -> &'h KliegApp {
 
 /// A harness whose context has the CJK font, running a Klieg app on `kubeconfig`.
 fn start_app(kubeconfig: &std::path::Path, settings: Settings) -> Harness<'static, Option<KliegApp>> {
+    start_app_with(sources_for(&[kubeconfig]), settings)
+}
+
+/// The same, on any kubeconfig sources.
+fn start_app_with(
+    sources: klieg::backend::kubeconfig::KubeconfigSources,
+    settings: Settings,
+) -> Harness<'static, Option<KliegApp>> {
     let mut harness = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(
         |ui, app: &mut Option<KliegApp>| {
             if let Some(app) = app {
@@ -54,7 +62,7 @@ fn start_app(kubeconfig: &std::path::Path, settings: Settings) -> Harness<'stati
     );
     let font = klieg::ui::fonts::read_cjk_font().expect("a CJK font (Debian: fonts-noto-cjk) for Japanese");
     harness.ctx.add_font(font);
-    let mut app = KliegApp::new(&harness.ctx, sources_for(&[kubeconfig]), settings).expect("app starts");
+    let mut app = KliegApp::new(&harness.ctx, sources, settings).expect("app starts");
     app.clock = || 1_900_000_000;
     *harness.state_mut() = Some(app);
     harness
@@ -482,4 +490,51 @@ fn the_cluster_overview_shows_capacity_allocations_and_usage() {
     assert!(cluster.cpu.usage.is_some_and(|u| u > 0.0));
     let pods_label = format!("Pods: {} of 220", cluster.pods);
     assert!(has_label(&harness, &pods_label), "{pods_label}");
+}
+
+#[test]
+fn a_cluster_added_in_the_window_connects_and_removing_it_forgets_its_secret() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("added-clusters.yaml");
+    let store = std::sync::Arc::new(klieg::credentials::MemoryStore::default());
+    let sources = klieg::backend::kubeconfig::KubeconfigSources {
+        added: Some(file.clone()),
+        secrets: klieg::credentials::Secrets(store.clone()),
+        ..Default::default()
+    };
+    let mut harness = start_app_with(sources, Settings { locale: "en".into(), ..Settings::default() });
+    harness.run_steps(3);
+    harness.get_by_label("Add…").click();
+    step_until(&mut harness, "the window", |h| has_label(h, "Server and token"));
+    // Typed in as a person would: name, server, CA, token.
+    let ca = std::fs::read_to_string(cluster.ca_path()).expect("the CA");
+    let fields = [
+        ("Name", "prod-eu".to_string()),
+        ("Server URL", cluster.server_url()),
+        // The token before the CA: the pasted certificate grows its field downwards.
+        ("Bearer token", "admin-token".to_string()),
+        ("CA certificate (PEM, optional)", ca),
+    ];
+    for (caption, text) in fields {
+        harness.get_all_by_label(caption).last().expect("the field").click();
+        harness.run_steps(1);
+        // Typed, not pasted: password fields take no paste.
+        harness.event(egui::Event::Text(text));
+        harness.run_steps(1);
+    }
+    assert_eq!(app(&harness).state.add_cluster.name, "prod-eu");
+    assert_eq!(app(&harness).state.add_cluster.token, "admin-token");
+    harness.get_by_label("Add").click();
+    step_until(&mut harness, "the cluster connected", |h| {
+        has_label(h, "Added: prod-eu") && has_label_containing(h, "Connected")
+    });
+    assert!(app(&harness).state.add_cluster.token.is_empty(), "the token left the form once added");
+    assert_eq!(store.len(), 1);
+    assert!(!std::fs::read_to_string(&file).expect("written").contains("admin-token"));
+    // The × beside the added cluster removes it and its keyring entry.
+    harness.get_by_label("×").click();
+    step_until(&mut harness, "the cluster gone", |h| app(h).fleet.clusters.is_empty());
+    assert!(store.is_empty());
 }

@@ -17,6 +17,8 @@ pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Act
         .id(egui::Id::unique("add_cluster_window"))
         .open(&mut open)
         .default_size([560.0, 420.0])
+        .pivot(egui::Align2::CENTER_CENTER)
+        .default_pos(ctx.content_rect().center())
         .show(ctx, |ui| {
             let form = &mut state.add_cluster;
             ui.label(egui::RichText::new(t!("add_cluster.help")).weak());
@@ -24,39 +26,7 @@ pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Act
                 ui.selectable_value(&mut form.paste_kubeconfig, false, t!("add_cluster.by_token"));
                 ui.selectable_value(&mut form.paste_kubeconfig, true, t!("add_cluster.by_kubeconfig"));
             });
-            ui.separator();
-            if form.paste_kubeconfig {
-                ui.add(
-                    egui::TextEdit::multiline(&mut form.kubeconfig)
-                        .code_editor()
-                        .desired_rows(12)
-                        .desired_width(f32::INFINITY)
-                        .hint_text(t!("add_cluster.kubeconfig_hint")),
-                );
-            } else {
-                egui::Grid::new("add_cluster_fields").num_columns(2).show(ui, |ui| {
-                    ui.label(t!("add_cluster.name"));
-                    ui.add(egui::TextEdit::singleline(&mut form.name).hint_text("prod-eu"));
-                    ui.end_row();
-                    ui.label(t!("add_cluster.server"));
-                    ui.add(egui::TextEdit::singleline(&mut form.server).hint_text("https://203.0.113.10:6443"));
-                    ui.end_row();
-                    ui.label(t!("add_cluster.ca"));
-                    ui.add(
-                        egui::TextEdit::multiline(&mut form.ca_pem)
-                            .desired_rows(3)
-                            .hint_text("-----BEGIN CERTIFICATE-----"),
-                    );
-                    ui.end_row();
-                    ui.label(t!("add_cluster.token"));
-                    ui.add(egui::TextEdit::singleline(&mut form.token).password(true));
-                    ui.end_row();
-                });
-                ui.checkbox(&mut form.insecure, t!("add_cluster.insecure"));
-                if form.insecure {
-                    ui.colored_label(theme::tone_color(ui.visuals(), CellTone::Warning), t!("cluster.insecure_tls"));
-                }
-            }
+            // The button and the answer stay at the top, whatever the fields below hold.
             if ui.button(t!("add_cluster.add")).clicked() {
                 submit = true;
             }
@@ -77,6 +47,42 @@ pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Act
                     Outcome::Failed { message } | Outcome::Conflict { live_yaml: message, .. } => {
                         ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), message.as_ref());
                     }
+                }
+            }
+            ui.separator();
+            if form.paste_kubeconfig {
+                ui.add(
+                    egui::TextEdit::multiline(&mut form.kubeconfig)
+                        .code_editor()
+                        .desired_rows(12)
+                        .desired_width(f32::INFINITY)
+                        .hint_text(t!("add_cluster.kubeconfig_hint")),
+                );
+            } else {
+                egui::Grid::new("add_cluster_fields").num_columns(2).show(ui, |ui| {
+                    // Each field is labelled by its caption, for screen readers (and tests).
+                    let label = ui.label(t!("add_cluster.name"));
+                    ui.add(egui::TextEdit::singleline(&mut form.name).hint_text("prod-eu")).labelled_by(label.id);
+                    ui.end_row();
+                    let label = ui.label(t!("add_cluster.server"));
+                    ui.add(egui::TextEdit::singleline(&mut form.server).hint_text("https://203.0.113.10:6443"))
+                        .labelled_by(label.id);
+                    ui.end_row();
+                    let label = ui.label(t!("add_cluster.ca"));
+                    ui.add(
+                        egui::TextEdit::multiline(&mut form.ca_pem)
+                            .desired_rows(3)
+                            .hint_text("-----BEGIN CERTIFICATE-----"),
+                    )
+                    .labelled_by(label.id);
+                    ui.end_row();
+                    let label = ui.label(t!("add_cluster.token"));
+                    ui.add(egui::TextEdit::singleline(&mut form.token).password(true)).labelled_by(label.id);
+                    ui.end_row();
+                });
+                ui.checkbox(&mut form.insecure, t!("add_cluster.insecure"));
+                if form.insecure {
+                    ui.colored_label(theme::tone_color(ui.visuals(), CellTone::Warning), t!("cluster.insecure_tls"));
                 }
             }
         });
