@@ -241,3 +241,70 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+/// Exec credential plugins: one that answers with a token connects; one that fails, one that is
+/// missing and one that hangs each give their own clear error (the hung one is stopped after the
+/// timeout), while the working one is unaffected.
+#[test]
+fn exec_plugins_that_work_fail_are_missing_or_hang() {
+    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{ClusterErrorKind, ClusterState};
+    use std::os::unix::fs::PermissionsExt;
+    let cluster = TestCluster::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = |name: &str, body: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the plugin");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("make it executable");
+        path.display().to_string()
+    };
+    let ok = script(
+        "ok-plugin",
+        r#"printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}' "$TOKEN""#,
+    );
+    let fail = script("fail-plugin", "echo 'login required: run sso-login first' >&2\nexit 3");
+    let hang = script("hang-plugin", "exec sleep 600");
+    let ca = std::fs::read_to_string(cluster.ca_path()).expect("the CA");
+    use base64::Engine;
+    let ca = base64::engine::general_purpose::STANDARD.encode(ca.as_bytes());
+    let user = |name: &str, command: &str| {
+        format!(
+            "- name: {name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {command}\n      env: [{{name: TOKEN, value: admin-token}}]\n      installHint: 'install it from the team wiki'\n"
+        )
+    };
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster: {{server: '{}', certificate-authority-data: {ca}}}\nusers:\n{}{}{}{}contexts:\n- {{name: exec-ok, context: {{cluster: real, user: ok}}}}\n- {{name: exec-fail, context: {{cluster: real, user: fail}}}}\n- {{name: exec-missing, context: {{cluster: real, user: missing}}}}\n- {{name: exec-hang, context: {{cluster: real, user: hang}}}}\n",
+        cluster.server_url(),
+        user("ok", &ok),
+        user("fail", &fail),
+        user("missing", "/nonexistent/kube-login"),
+        user("hang", &hang),
+    );
+    let path = dir.path().join("exec.yaml");
+    std::fs::write(&path, kubeconfig).expect("write the kubeconfig");
+    let handle = start_backend(sources_for(&[&path]));
+    wait_connected(&handle, "exec-ok");
+    let failure = |name: &str| {
+        let name = name.to_string();
+        wait_for(&handle.fleet, std::time::Duration::from_secs(30), &format!("{name} to fail"), move |fleet| {
+            match &fleet.clusters.iter().find(|c| c.id.as_str() == name)?.state {
+                ClusterState::Failed { kind, detail } => Some((*kind, detail.to_string())),
+                _ => None,
+            }
+        })
+    };
+    let (kind, detail) = failure("exec-fail");
+    assert_eq!(kind, ClusterErrorKind::ExecPlugin);
+    assert!(detail.contains("login required: run sso-login first") && detail.contains("exit status: 3"), "{detail}");
+    let (kind, detail) = failure("exec-missing");
+    assert_eq!(kind, ClusterErrorKind::ExecPlugin);
+    assert!(detail.contains("not found") && detail.contains("install it from the team wiki"), "{detail}");
+    let (kind, detail) = failure("exec-hang");
+    assert_eq!(kind, ClusterErrorKind::ExecPlugin);
+    assert!(detail.contains("did not answer within 10 s"), "{detail}");
+    // The working one kept working throughout.
+    assert!(matches!(
+        handle.fleet.borrow().cluster(&klieg::model::ClusterId::new("exec-ok")).map(|c| &c.state),
+        Some(ClusterState::Connected { .. })
+    ));
+}

@@ -22,6 +22,8 @@ pub enum KubeconfigError {
     Context(#[source] kube::config::KubeconfigError),
     #[error("credentials: {0}")]
     Keyring(String),
+    #[error("exec credential plugin: {0}")]
+    ExecPlugin(String),
 }
 
 impl KubeconfigError {
@@ -37,6 +39,7 @@ impl KubeconfigError {
             ) => ClusterErrorKind::MissingFile,
             KubeconfigError::Context(_) => ClusterErrorKind::InvalidContext,
             KubeconfigError::Keyring(_) => ClusterErrorKind::Unauthorized,
+            KubeconfigError::ExecPlugin(_) => ClusterErrorKind::ExecPlugin,
         }
     }
 }
@@ -226,6 +229,7 @@ fn context_entry(
 pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Arc<KubeconfigError>> {
     let mut kubeconfig = entry.config.clone()?;
     resolve_keyring_references(&mut kubeconfig, entry).await?;
+    preflight_exec_plugin(&kubeconfig, entry).await?;
     let options = KubeConfigOptions { context: Some(entry.id.to_string()), cluster: None, user: None };
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
@@ -234,6 +238,93 @@ pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Arc<Kub
     // an outage would show as minutes of silence. Watchers retry on their own and report each failure.
     config.default_retry = false;
     Ok(config)
+}
+
+/// How long an exec credential plugin may take before Klieg gives up on it.
+pub const EXEC_PLUGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs the context's exec credential plugin once, on a blocking thread, before kube does: kube
+/// runs plugins synchronously on the runtime, so a plugin that is missing, fails or hangs would
+/// otherwise stall a runtime thread and show only as "connecting". A hung plugin is killed (it is
+/// our child) after `EXEC_PLUGIN_TIMEOUT`.
+async fn preflight_exec_plugin(kubeconfig: &Kubeconfig, entry: &ContextEntry) -> Result<(), Arc<KubeconfigError>> {
+    let user_name = kubeconfig
+        .contexts
+        .iter()
+        .find(|c| c.name == entry.id.as_str())
+        .and_then(|c| c.context.as_ref())
+        .and_then(|c| c.user.clone());
+    let exec = kubeconfig
+        .auth_infos
+        .iter()
+        .find(|a| Some(&a.name) == user_name.as_ref())
+        .and_then(|a| a.auth_info.as_ref())
+        .and_then(|a| a.exec.clone());
+    let Some(exec) = exec else { return Ok(()) };
+    tokio::task::spawn_blocking(move || run_exec_plugin(&exec, EXEC_PLUGIN_TIMEOUT))
+        .await
+        .map_err(|e| Arc::new(KubeconfigError::ExecPlugin(e.to_string())))?
+        .map_err(|message| Arc::new(KubeconfigError::ExecPlugin(message)))
+}
+
+/// Runs a plugin as kubectl would (its env, args, `KUBERNETES_EXEC_INFO`, no stdin) and checks that
+/// it printed an `ExecCredential`. Blocking.
+pub fn run_exec_plugin(exec: &kube::config::ExecConfig, timeout: std::time::Duration) -> Result<(), String> {
+    use std::io::Read;
+    let command = exec.command.as_deref().ok_or("the kubeconfig names no command")?;
+    let api_version = exec.api_version.as_deref().unwrap_or("client.authentication.k8s.io/v1beta1");
+    let mut process = std::process::Command::new(command);
+    process.args(exec.args.iter().flatten());
+    for pair in exec.env.iter().flatten() {
+        if let (Some(name), Some(value)) = (pair.get("name"), pair.get("value")) {
+            process.env(name, value);
+        }
+    }
+    let info = serde_json::json!({"kind": "ExecCredential", "apiVersion": api_version, "spec": {"interactive": false}});
+    process.env("KUBERNETES_EXEC_INFO", info.to_string());
+    process
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = process.spawn().map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => {
+            let hint = exec.install_hint.as_deref().map(|h| format!(" ({})", h.trim())).unwrap_or_default();
+            format!("{command} was not found{hint}")
+        }
+        _ => format!("{command} could not be started: {error}"),
+    })?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                // Our own child: stopped by its PID.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{command} did not answer within {} s", timeout.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Err(error) => return Err(error.to_string()),
+        }
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    if !status.success() {
+        let reason = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_string();
+        return Err(format!("{command} failed ({status}): {reason}"));
+    }
+    let printed: serde_json::Value =
+        serde_json::from_str(&stdout).map_err(|_| format!("{command} did not print an ExecCredential"))?;
+    if printed["kind"] != "ExecCredential" {
+        return Err(format!("{command} did not print an ExecCredential"));
+    }
+    Ok(())
 }
 
 /// Replaces a Klieg keyring reference (the exec plugin `klieg credential --entry NAME`) in the
