@@ -308,3 +308,49 @@ fn exec_plugins_that_work_fail_are_missing_or_hang() {
         Some(ClusterState::Connected { .. })
     ));
 }
+
+/// A user bound to one namespace only, who may not list namespaces or list anything across
+/// namespaces: the table falls back to the context's namespace and shows its rows, with no 403.
+#[test]
+fn a_namespace_restricted_user_works_in_their_namespace() {
+    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
+    use std::sync::Arc;
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: team-b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ours, namespace: team-a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs, namespace: team-b}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: team-reader, namespace: team-a}\nrules: [{apiGroups: [''], resources: [configmaps, pods], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-reads, namespace: team-a}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: team-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("team.yaml");
+    let text = cluster.kubeconfig_text("team", "team-token").replace(
+        "context: {cluster: team-cluster, user: team-user}",
+        "context: {cluster: team-cluster, user: team-user, namespace: team-a}",
+    );
+    std::fs::write(&kubeconfig, text).expect("write");
+    let handle = start_backend(sources_for(&[&kubeconfig]));
+    wait_connected(&handle, "team");
+    let id = ClusterId::new("team");
+    handle.send(Command::SetView(ViewQuery {
+        clusters: vec![id.clone()],
+        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
+        ..ViewQuery::default()
+    }));
+    let names = wait_for(&handle.table, std::time::Duration::from_secs(30), "the team's rows", |table| {
+        let live = table.status.get(&id).is_some_and(|s| *s == ViewStatus::Live);
+        let names: Vec<String> = table.rows.iter().map(|r| r.key.name.to_string()).collect();
+        (live && names.contains(&"ours".to_string())).then_some(names)
+    });
+    assert!(!names.contains(&"theirs".to_string()), "only the user's namespace: {names:?}");
+    let namespaces = handle.fleet.borrow().cluster(&id).map(|c| c.namespaces.to_vec()).unwrap_or_default();
+    assert_eq!(namespaces.iter().map(|n| n.to_string()).collect::<Vec<_>>(), ["team-a"], "from the context");
+    // Another namespace the user names explicitly is watched on its own (and refused there).
+    handle.send(Command::SetView(ViewQuery {
+        clusters: vec![id.clone()],
+        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
+        namespaces: vec![Arc::from("team-a"), Arc::from("team-b")],
+        ..ViewQuery::default()
+    }));
+    wait_for(&handle.table, std::time::Duration::from_secs(30), "team-b refused, team-a shown", |table| {
+        let forbidden = matches!(table.status.get(&id), Some(ViewStatus::Forbidden(_)));
+        let ours = table.rows.iter().any(|r| &*r.key.name == "ours");
+        (ours && forbidden).then_some(())
+    });
+}

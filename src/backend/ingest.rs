@@ -87,6 +87,11 @@ impl RowStore {
                     self.dirty = true;
                 }
             }
+            TableEvent::Forbidden(message) => {
+                self.pending = None;
+                self.status = ViewStatus::Forbidden(message);
+                self.dirty = true;
+            }
             TableEvent::Failed(message) => {
                 self.pending = None;
                 self.status = ViewStatus::Error(message);
@@ -135,10 +140,17 @@ impl Drop for Subscription {
 }
 
 /// Starts watching `kind` on `cluster`; `changed` is notified after every publish.
-pub fn subscribe(client: kube::Client, cluster: ClusterId, kind: ResourceKind, changed: Arc<Notify>) -> Subscription {
+/// Watches `kind` on `cluster`, in `namespace` or across all namespaces.
+pub fn subscribe(
+    client: kube::Client,
+    cluster: ClusterId,
+    kind: ResourceKind,
+    namespace: Option<Arc<str>>,
+    changed: Arc<Notify>,
+) -> Subscription {
     let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE_LEN);
     let (rows_tx, rows_rx) = watch::channel(Arc::new(RowStore::default().snapshot()));
-    let watch_task = tokio::spawn(run_table_watch(client, cluster, kind, event_tx));
+    let watch_task = tokio::spawn(run_table_watch(client, cluster, kind, namespace, event_tx));
     let ingest_task = tokio::spawn(ingest_loop(event_rx, rows_tx, changed));
     Subscription { rows: rows_rx, tasks: [watch_task, ingest_task] }
 }

@@ -705,7 +705,9 @@ async fn view_task(
     waker: Waker,
 ) {
     let changed = Arc::new(Notify::new());
-    let mut subscriptions: HashMap<(ClusterId, KindKey), ViewSubscription> = HashMap::new();
+    let mut subscriptions: HashMap<(ClusterId, KindKey, Option<Arc<str>>), ViewSubscription> = HashMap::new();
+    // (cluster, kind, connection epoch) where listing across namespaces was refused (403).
+    let mut forbidden_wide: BTreeSet<(ClusterId, KindKey, u64)> = BTreeSet::new();
     // Pod and node tables also poll metrics-server, where the cluster serves it.
     let mut usage_polls: HashMap<(ClusterId, KindKey), (u64, metrics::UsageSubscription)> = HashMap::new();
     let mut generation = 0;
@@ -717,6 +719,7 @@ async fn view_task(
         let mut parts = Vec::new();
         let mut view_kind = None;
         let mut wanted = BTreeSet::new();
+        let mut rerun = false;
         for cluster in &query.clusters {
             let status_from_fleet = || match fleet.cluster(cluster).map(|c| &c.state) {
                 Some(ClusterState::Failed { detail, .. }) => ViewStatus::Error(detail.clone()),
@@ -744,27 +747,33 @@ async fn view_task(
                 continue;
             };
             view_kind.get_or_insert_with(|| kind.clone());
-            let key = (cluster.clone(), kind_key.clone());
-            wanted.insert(key.clone());
-            let stale = subscriptions.get(&key).is_some_and(|s| s.epoch != connected.epoch);
-            if stale {
-                subscriptions.remove(&key);
+            // The whole cluster in one watch; or, where the user may not list the kind across
+            // namespaces, one watch per namespace they work in (selected, else the cluster's
+            // known ones: the context's namespace for a restricted user).
+            let wide_forbidden =
+                kind.is_namespaced() && forbidden_wide.contains(&(cluster.clone(), kind_key.clone(), connected.epoch));
+            let scopes: Vec<Option<Arc<str>>> = if wide_forbidden {
+                let namespaces = if query.namespaces.is_empty() {
+                    fleet.cluster(cluster).map(|c| c.namespaces.to_vec()).unwrap_or_default()
+                } else {
+                    query.namespaces.clone()
+                };
+                namespaces.into_iter().map(Some).collect()
+            } else {
+                vec![None]
+            };
+            if scopes.is_empty() {
+                parts.push(view::ViewPart {
+                    cluster: cluster.clone(),
+                    rows: None,
+                    status: ViewStatus::Forbidden(Arc::from("no namespace to look in")),
+                    usage: None,
+                });
+                continue;
             }
-            let entry = subscriptions.entry(key).or_insert_with(|| ViewSubscription {
-                subscription: ingest::subscribe(
-                    connected.client.clone(),
-                    cluster.clone(),
-                    kind.clone(),
-                    changed.clone(),
-                ),
-                epoch: connected.epoch,
-                idle_since: None,
-            });
-            entry.idle_since = None;
-            let rows = entry.subscription.rows.borrow().clone();
             let usage_kind = crate::model::UsageKind::of(&kind_key.group, &kind_key.plural)
                 .filter(|_| serves_metrics(connected, &kind_key.plural));
-            let usage = usage_kind.map(|usage_kind| {
+            let mut usage = usage_kind.map(|usage_kind| {
                 let key = (cluster.clone(), kind_key.clone());
                 if usage_polls.get(&key).is_some_and(|(epoch, _)| *epoch != connected.epoch) {
                     usage_polls.remove(&key);
@@ -774,15 +783,44 @@ async fn view_task(
                 });
                 poll.table.borrow().clone()
             });
-            parts.push(view::ViewPart {
-                cluster: cluster.clone(),
-                status: rows.status.clone(),
-                rows: Some(rows),
-                usage,
-            });
+            for scope in scopes {
+                let key = (cluster.clone(), kind_key.clone(), scope.clone());
+                wanted.insert(key.clone());
+                let stale = subscriptions.get(&key).is_some_and(|s| s.epoch != connected.epoch);
+                if stale {
+                    subscriptions.remove(&key);
+                }
+                let entry = subscriptions.entry(key).or_insert_with(|| ViewSubscription {
+                    subscription: ingest::subscribe(
+                        connected.client.clone(),
+                        cluster.clone(),
+                        kind.clone(),
+                        scope.clone(),
+                        changed.clone(),
+                    ),
+                    epoch: connected.epoch,
+                    idle_since: None,
+                });
+                entry.idle_since = None;
+                let rows = entry.subscription.rows.borrow().clone();
+                if scope.is_none() && kind.is_namespaced() && matches!(rows.status, ViewStatus::Forbidden(_)) {
+                    forbidden_wide.insert((cluster.clone(), kind_key.clone(), connected.epoch));
+                    rerun = true;
+                }
+                parts.push(view::ViewPart {
+                    cluster: cluster.clone(),
+                    status: rows.status.clone(),
+                    rows: Some(rows),
+                    usage: usage.take(),
+                });
+            }
         }
         // Usage is polled only for what is on screen.
-        usage_polls.retain(|key, _| wanted.contains(key));
+        // A cluster-wide watch was just refused: build again with per-namespace watches.
+        if rerun {
+            continue;
+        }
+        usage_polls.retain(|key, _| wanted.iter().any(|(c, k, _)| (c, k) == (&key.0, &key.1)));
         let now = Instant::now();
         subscriptions.retain(|key, sub| {
             if wanted.contains(key) {

@@ -42,6 +42,8 @@ pub enum TableEvent {
     Delete(ObjectKey),
     /// Listing or watching failed; the watcher retries on its own.
     Failed(Arc<str>),
+    /// The server refused (403): the user may not list this collection.
+    Forbidden(Arc<str>),
 }
 
 #[derive(serde::Deserialize)]
@@ -112,14 +114,27 @@ fn table_request(path_and_query: String) -> Result<http::Request<Vec<u8>>, Watch
         .map_err(|e| WatchError::Request(kube::Error::HttpError(e)))
 }
 
-/// Watches `kind` on `cluster` until the receiver is dropped.
+/// The URL path of a kind's collection in one namespace.
+pub fn namespaced_path(kind: &ResourceKind, namespace: &str) -> String {
+    if kind.group.is_empty() {
+        format!("/api/{}/namespaces/{namespace}/{}", kind.version, kind.plural)
+    } else {
+        format!("/apis/{}/{}/namespaces/{namespace}/{}", kind.group, kind.version, kind.plural)
+    }
+}
+
+/// Watches `kind` on `cluster` (in one namespace, or across all) until the receiver is dropped.
 pub async fn run_table_watch(
     client: kube::Client,
     cluster: ClusterId,
     kind: ResourceKind,
+    namespace: Option<Arc<str>>,
     out: mpsc::Sender<TableEvent>,
 ) {
-    let path = collection_path(&kind);
+    let path = match &namespace {
+        Some(namespace) => namespaced_path(&kind, namespace),
+        None => collection_path(&kind),
+    };
     let mut resource_version: Option<String> = None;
     let mut columns: Arc<[Column]> = Arc::from(Vec::new());
     let mut backoff = Backoff::default();
@@ -150,7 +165,13 @@ pub async fn run_table_watch(
             Err(error) => {
                 let delay = backoff.next_delay();
                 tracing::debug!(%cluster, kind = %kind.plural, %error, ?delay, "watch failed");
-                if out.send(TableEvent::Failed(Arc::from(error.to_string()))).await.is_err() {
+                let event = match &error {
+                    WatchError::Request(kube::Error::Api(status)) if status.code == 403 => {
+                        TableEvent::Forbidden(Arc::from(status.message.as_str()))
+                    }
+                    _ => TableEvent::Failed(Arc::from(error.to_string())),
+                };
+                if out.send(event).await.is_err() {
                     return;
                 }
                 tokio::time::sleep(delay).await;

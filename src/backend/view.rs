@@ -24,7 +24,11 @@ pub fn build_view(query: &ViewQuery, kind: Option<ResourceKind>, parts: &[ViewPa
     let mut column_maps = BTreeMap::new();
     let mut status = BTreeMap::new();
     for part in parts {
-        status.insert(part.cluster.clone(), part.status.clone());
+        // A cluster watched in several namespaces shows the part that is not live, if any.
+        let shown = status.entry(part.cluster.clone()).or_insert_with(|| part.status.clone());
+        if *shown == ViewStatus::Live {
+            *shown = part.status.clone();
+        }
         let Some(rows) = &part.rows else { continue };
         let mut map = vec![None; columns.len()];
         for (index, column) in rows.columns.iter().enumerate() {

@@ -201,6 +201,9 @@ pub enum ViewStatus {
     Error(Arc<str>),
     /// The kind does not exist on this cluster.
     Unavailable,
+    /// The user may not list this kind across all namespaces; the view falls back to the
+    /// namespaces the user works in (the context's, the ones selected).
+    Forbidden(Arc<str>),
 }
 
 /// What the UI draws for one table view; replaced whole on every change.

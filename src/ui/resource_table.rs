@@ -108,6 +108,12 @@ fn status_ui(ui: &mut egui::Ui, state: &UiState, table: &TableSnapshot, fleet: &
             ViewStatus::Unavailable => {
                 ui.label(egui::RichText::new(t!("table.unavailable", cluster = cluster.as_str())).weak());
             }
+            ViewStatus::Forbidden(message) => {
+                ui.colored_label(
+                    theme::tone_color(&visuals, CellTone::Warning),
+                    t!("table.forbidden", cluster = cluster.as_str(), error = message.as_ref()),
+                );
+            }
             ViewStatus::Live => {}
         }
     }
