@@ -207,7 +207,10 @@ fn context_entry(
         context.and_then(|ctx| ctx.user.as_ref()).and_then(|user| merged.auth_infos.iter().find(|a| &a.name == user));
     let mut hasher = DefaultHasher::new();
     // Serialising secrets only into a hasher keeps them off disk and out of logs.
-    serde_json::to_string(&(named_context, cluster, user)).unwrap_or_default().hash(&mut hasher);
+    // Canonical JSON (keys sorted): exec plugin `env` entries are hash maps, whose order varies
+    // between reads, and would otherwise look like a change and reconnect the cluster.
+    let value = serde_json::to_value((named_context, cluster, user)).unwrap_or_default();
+    canonical_json(&value).hash(&mut hasher);
     let mut single = merged.clone();
     single.current_context = Some(name.to_string());
     ContextEntry {
@@ -221,6 +224,25 @@ fn context_entry(
         config: Ok(single),
         secrets: secrets.clone(),
         added: false,
+    }
+}
+
+/// JSON text with every object's keys in sorted order.
+fn canonical_json(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", serde_json::Value::String(k.clone()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        serde_json::Value::Array(items) => {
+            format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(","))
+        }
+        other => other.to_string(),
     }
 }
 
@@ -428,5 +450,15 @@ mod tests {
         write(dir.path(), "a.yaml", &A.replace("current-context: a", "current-context: shared"));
         let again = load_contexts(&sources);
         assert_eq!(before[0].fingerprint, again[0].fingerprint);
+        // Exec plugin env entries are maps: reading the same file twice gives one fingerprint.
+        let exec = A.replace(
+            "user: {token: one}",
+            "user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: plugin, env: [{name: A, value: '1'}, {name: B, value: '2'}]}}",
+        );
+        write(dir.path(), "a.yaml", &exec);
+        let first = load_contexts(&sources)[0].fingerprint;
+        for _ in 0..20 {
+            assert_eq!(load_contexts(&sources)[0].fingerprint, first);
+        }
     }
 }
