@@ -262,6 +262,17 @@ pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Arc<Kub
     Ok(config)
 }
 
+/// The name of the user a context refers to.
+fn context_user_name(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
+    kubeconfig.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()).and_then(|c| c.user.clone())
+}
+
+/// The user a context refers to.
+fn context_user<'a>(kubeconfig: &'a Kubeconfig, context: &str) -> Option<&'a kube::config::AuthInfo> {
+    let name = context_user_name(kubeconfig, context)?;
+    kubeconfig.auth_infos.iter().find(|a| a.name == name).and_then(|a| a.auth_info.as_ref())
+}
+
 /// How long an exec credential plugin may take before Klieg gives up on it.
 pub const EXEC_PLUGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -270,19 +281,7 @@ pub const EXEC_PLUGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// otherwise stall a runtime thread and show only as "connecting". A hung plugin is killed (it is
 /// our child) after `EXEC_PLUGIN_TIMEOUT`.
 async fn preflight_exec_plugin(kubeconfig: &Kubeconfig, entry: &ContextEntry) -> Result<(), Arc<KubeconfigError>> {
-    let user_name = kubeconfig
-        .contexts
-        .iter()
-        .find(|c| c.name == entry.id.as_str())
-        .and_then(|c| c.context.as_ref())
-        .and_then(|c| c.user.clone());
-    let exec = kubeconfig
-        .auth_infos
-        .iter()
-        .find(|a| Some(&a.name) == user_name.as_ref())
-        .and_then(|a| a.auth_info.as_ref())
-        .and_then(|a| a.exec.clone());
-    let Some(exec) = exec else { return Ok(()) };
+    let Some(exec) = context_user(kubeconfig, entry.id.as_str()).and_then(|a| a.exec.clone()) else { return Ok(()) };
     tokio::task::spawn_blocking(move || run_exec_plugin(&exec, EXEC_PLUGIN_TIMEOUT))
         .await
         .map_err(|e| Arc::new(KubeconfigError::ExecPlugin(e.to_string())))?
@@ -355,12 +354,7 @@ async fn resolve_keyring_references(
     kubeconfig: &mut Kubeconfig,
     entry: &ContextEntry,
 ) -> Result<(), Arc<KubeconfigError>> {
-    let user_name = kubeconfig
-        .contexts
-        .iter()
-        .find(|c| c.name == entry.id.as_str())
-        .and_then(|c| c.context.as_ref())
-        .and_then(|c| c.user.clone());
+    let user_name = context_user_name(kubeconfig, entry.id.as_str());
     let Some(user) = kubeconfig.auth_infos.iter_mut().find(|a| Some(&a.name) == user_name.as_ref()) else {
         return Ok(());
     };

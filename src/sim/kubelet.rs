@@ -3,9 +3,9 @@
 //! `/portForward` as a 1.20 kubelet does (WebSocket `v4.channel.k8s.io`), backed by the
 //! simulator's log generator, fake shell and fake port service. Runs on its own runtime thread.
 
+use super::SimError;
 use super::server::{Body, log_options, log_response, percent_decode, query_map, status_response};
 use super::stream::{ExecSpec, query_values, run_exec, run_port_forward, upgrade};
-use super::{Certificates, SimError};
 use http::{Method, Request, Response};
 use std::convert::Infallible;
 
@@ -15,55 +15,13 @@ const KUBELET_PROTOCOLS: [&str; 1] = ["v4.channel.k8s.io"];
 /// A running fake kubelet; stops when dropped.
 pub struct FakeKubelet {
     pub port: u16,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: super::LoopbackServer,
 }
 
 impl FakeKubelet {
     pub fn start() -> Result<Self, SimError> {
-        let certificates = Certificates::generate()?;
-        let acceptor = certificates.acceptor()?;
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
-        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-        let thread = std::thread::Builder::new().name("klieg-fake-kubelet".into()).spawn(move || {
-            runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                let serve = async {
-                    loop {
-                        let Ok((tcp, _)) = listener.accept().await else { continue };
-                        let acceptor = acceptor.clone();
-                        tokio::spawn(async move {
-                            let Ok(tls) = acceptor.accept(tcp).await else { return };
-                            let service = hyper::service::service_fn(handle);
-                            let builder =
-                                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-                            let _ = builder
-                                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
-                                .await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    () = serve => {}
-                    _ = shutdown_rx => {}
-                }
-            });
-        })?;
-        Ok(Self { port, shutdown: Some(shutdown_tx), thread: Some(thread) })
-    }
-}
-
-impl Drop for FakeKubelet {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let server = super::LoopbackServer::start("klieg-fake-kubelet", handle)?;
+        Ok(Self { port: server.port, _server: server })
     }
 }
 

@@ -4,9 +4,9 @@
 //! `/apis/metrics.k8s.io/...` to it, so clients reach metrics as they would a real metrics-server.
 //! Test support; runs on its own runtime thread.
 
+use super::SimError;
 use super::server::{Body, json_response, status_response};
 use super::store::Store;
-use super::{Certificates, SimError};
 use http::{Method, Request, Response, StatusCode};
 use serde_json::Value;
 use std::convert::Infallible;
@@ -16,8 +16,7 @@ use std::sync::{Arc, Mutex};
 pub struct FakeMetricsServer {
     pub port: u16,
     objects: Arc<Mutex<Store>>,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: super::LoopbackServer,
 }
 
 fn answer(store: &Mutex<Store>, request: &Request<hyper::body::Incoming>) -> Response<Body> {
@@ -40,41 +39,13 @@ fn answer(store: &Mutex<Store>, request: &Request<hyper::body::Incoming>) -> Res
 
 impl FakeMetricsServer {
     pub fn start() -> Result<Self, SimError> {
-        let certificates = Certificates::generate()?;
-        let acceptor = certificates.acceptor()?;
-        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
-        listener.set_nonblocking(true)?;
-        let port = listener.local_addr()?.port();
         let objects = Arc::new(Mutex::new(Store::new()));
-        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
         let served = objects.clone();
-        let thread = std::thread::Builder::new().name("klieg-fake-metrics-server".into()).spawn(move || {
-            runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-                let serve = async {
-                    loop {
-                        let Ok((tcp, _)) = listener.accept().await else { continue };
-                        let (acceptor, store) = (acceptor.clone(), served.clone());
-                        tokio::spawn(async move {
-                            let Ok(tls) = acceptor.accept(tcp).await else { return };
-                            let service = hyper::service::service_fn(move |request| {
-                                let response = answer(&store, &request);
-                                async move { Ok::<_, Infallible>(response) }
-                            });
-                            let builder =
-                                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-                            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
-                        });
-                    }
-                };
-                tokio::select! {
-                    () = serve => {}
-                    _ = shutdown_rx => {}
-                }
-            });
+        let server = super::LoopbackServer::start("klieg-fake-metrics-server", move |request| {
+            let response = answer(&served, &request);
+            async move { Ok::<_, Infallible>(response) }
         })?;
-        Ok(Self { port, objects, shutdown: Some(shutdown_tx), thread: Some(thread) })
+        Ok(Self { port: server.port, objects, _server: server })
     }
 
     /// Replaces what has metrics: `namespaces`, `nodes` and `pods` as JSON objects (only running
@@ -94,16 +65,5 @@ impl FakeMetricsServer {
         }
         *self.objects.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = store;
         Ok(())
-    }
-}
-
-impl Drop for FakeMetricsServer {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }

@@ -357,6 +357,69 @@ impl Fleet {
     }
 }
 
+/// An HTTPS server on a loopback port with a certificate of its own, served from a thread of its
+/// own until dropped (the fake kubelet and the metrics-server stand-in). Upgrades (WebSocket)
+/// are allowed.
+pub struct LoopbackServer {
+    pub port: u16,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LoopbackServer {
+    pub fn start<F, Fut>(thread_name: &str, handler: F) -> Result<Self, SimError>
+    where
+        F: Fn(http::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<http::Response<server::Body>, std::convert::Infallible>>
+            + Send
+            + 'static,
+    {
+        let certificates = Certificates::generate()?;
+        let acceptor = certificates.acceptor()?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
+        let port = listener.local_addr()?.port();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+        let thread = std::thread::Builder::new().name(thread_name.into()).spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let serve = async {
+                    loop {
+                        let Ok((tcp, _)) = listener.accept().await else { continue };
+                        let (acceptor, handler) = (acceptor.clone(), handler.clone());
+                        tokio::spawn(async move {
+                            let Ok(tls) = acceptor.accept(tcp).await else { return };
+                            let service = hyper::service::service_fn(handler);
+                            let builder =
+                                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+                            let _ = builder
+                                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
+                                .await;
+                        });
+                    }
+                };
+                tokio::select! {
+                    () = serve => {}
+                    _ = shutdown_rx => {}
+                }
+            });
+        })?;
+        Ok(Self { port, shutdown: Some(shutdown_tx), thread: Some(thread) })
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
