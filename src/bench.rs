@@ -205,6 +205,7 @@ fn measure_frames(rows: usize) {
             state: ClusterState::Connected { server_version: Arc::from("v1.20.2") },
             kinds: Arc::from(vec![pods_kind()]),
             namespaces: Arc::from(Vec::new()),
+            access: None,
         }]),
     };
     let mut state = UiState::default();

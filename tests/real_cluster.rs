@@ -339,6 +339,12 @@ fn a_namespace_restricted_user_works_in_their_namespace() {
         (live && names.contains(&"ours".to_string())).then_some(names)
     });
     assert!(!names.contains(&"theirs".to_string()), "only the user's namespace: {names:?}");
+    // The user's rules in their namespace: configmaps and pods there, nothing else.
+    let access = wait_for(&handle.fleet, std::time::Duration::from_secs(30), "the user's rules", |fleet| {
+        fleet.cluster(&id)?.access.clone()
+    });
+    assert!(access.allows("list", "", "configmaps", "") && access.allows("watch", "", "pods", ""));
+    assert!(!access.allows("list", "", "secrets", "") && !access.allows("list", "", "nodes", ""));
     let namespaces = handle.fleet.borrow().cluster(&id).map(|c| c.namespaces.to_vec()).unwrap_or_default();
     assert_eq!(namespaces.iter().map(|n| n.to_string()).collect::<Vec<_>>(), ["team-a"], "from the context");
     // Another namespace the user names explicitly is watched on its own (and refused there).

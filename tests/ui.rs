@@ -389,6 +389,10 @@ fn actions_the_user_may_not_take_are_hidden() {
     step_until(&mut harness, "the viewer's rules", |h| app(h).details.access.is_some() && has_label(h, "Overview"));
     harness.run_steps(2);
     assert!(!has_label(&harness, "Edit YAML"), "a viewer cannot update");
+    // Kinds the viewer may not list are not offered (their ClusterRole covers configmaps and
+    // namespaces only).
+    step_until(&mut harness, "the kinds list filtered", |h| has_label(h, "ConfigMap") && !has_label(h, "Secret"));
+    assert!(!has_label(&harness, "Deployment") && !has_label(&harness, "Pod"));
     assert!(!has_label(&harness, "Delete"), "a viewer cannot delete");
     assert!(has_label(&harness, "YAML"), "reading stays");
 }

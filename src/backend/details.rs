@@ -189,7 +189,7 @@ enum Update {
 }
 
 /// The rules that apply to the user in `namespace`, from a SelfSubjectRulesReview.
-async fn access_rules(client: &kube::Client, namespace: &str) -> Result<AccessRules, kube::Error> {
+pub(crate) async fn access_rules(client: &kube::Client, namespace: &str) -> Result<AccessRules, kube::Error> {
     use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
     let reviews: kube::Api<SelfSubjectRulesReview> = kube::Api::all(client.clone());
     let review = SelfSubjectRulesReview {

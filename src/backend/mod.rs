@@ -178,6 +178,7 @@ impl FleetState {
                 state: ClusterState::Connecting,
                 kinds: Arc::from(Vec::new()),
                 namespaces: Arc::from(Vec::new()),
+                access: None,
             });
             info.source = entry.source.clone();
             info.server_url = entry.server_url.clone();
@@ -540,6 +541,7 @@ fn failed(kind: ClusterErrorKind, detail: String) -> ClusterState {
 /// Connects one context, discovers its kinds and follows its namespaces and CRDs.
 async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
     let id = entry.id.clone();
+    let entry_namespace = entry.default_namespace.as_deref().map(str::to_string);
     let config = match kubeconfig::client_config(&entry).await {
         Ok(config) => config,
         Err(error) => {
@@ -579,7 +581,34 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
         }
     });
     fleet.set_client(&id, client.clone(), kinds, metrics);
-    tokio::join!(follow_namespaces(&client, &id, &fleet, &version), follow_crds(&client, &id, &fleet));
+    let namespace = entry_namespace.unwrap_or_else(|| "default".into());
+    tokio::join!(
+        follow_namespaces(&client, &id, &fleet, &version),
+        follow_crds(&client, &id, &fleet),
+        follow_access(&client, &id, &fleet, &namespace)
+    );
+}
+
+/// How often the user's rules are asked for again (RoleBindings change without notice to them).
+const ACCESS_REFRESH: Duration = Duration::from_secs(60);
+
+/// Keeps the cluster's access rules current: a SelfSubjectRulesReview in the context's namespace
+/// now and every `ACCESS_REFRESH`. A server without the review leaves the rules unknown.
+async fn follow_access(client: &kube::Client, id: &ClusterId, fleet: &FleetState, namespace: &str) {
+    let mut last = None;
+    loop {
+        match details::access_rules(client, namespace).await {
+            // Published only when they changed, so an idle window stays idle.
+            Ok(rules) if last.as_ref() != Some(&rules) => {
+                let shared = Arc::new(rules.clone());
+                fleet.update(id, |info| info.access = Some(shared.clone()));
+                last = Some(rules);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::debug!(cluster = %id, %error, "SelfSubjectRulesReview failed"),
+        }
+        tokio::time::sleep(ACCESS_REFRESH).await;
+    }
 }
 
 async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>, bool), kube::Error> {

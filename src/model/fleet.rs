@@ -58,6 +58,9 @@ pub struct ClusterInfo {
     /// Listable kinds from discovery, sorted by kind name.
     pub kinds: Arc<[ResourceKind]>,
     pub namespaces: Arc<[Arc<str>]>,
+    /// What the user may do in the context's namespace (cluster-wide rules included), from a
+    /// SelfSubjectRulesReview refreshed every minute; `None` until the server answered.
+    pub access: Option<Arc<super::AccessRules>>,
 }
 
 /// All clusters, in kubeconfig order.

@@ -128,7 +128,11 @@ fn namespaces_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) 
 pub fn kinds_by_category(state: &UiState, fleet: &FleetSnapshot) -> BTreeMap<Category, Vec<ResourceKind>> {
     let mut by_key: BTreeMap<KindKey, ResourceKind> = BTreeMap::new();
     for cluster in fleet.clusters.iter().filter(|c| state.selected_clusters.contains(&c.id)) {
-        for kind in cluster.kinds.iter() {
+        // Kinds the user may not list are left out (all shown while the rules are unknown).
+        let may_list = |kind: &ResourceKind| {
+            cluster.access.as_ref().is_none_or(|access| access.allows("list", &kind.group, &kind.plural, ""))
+        };
+        for kind in cluster.kinds.iter().filter(|k| may_list(k)) {
             by_key.entry(kind.key()).or_insert_with(|| kind.clone());
         }
     }
