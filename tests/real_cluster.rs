@@ -360,3 +360,33 @@ fn a_namespace_restricted_user_works_in_their_namespace() {
         (ours && forbidden).then_some(())
     });
 }
+
+/// `tls-server-name` is honoured: the apiserver's certificate names `localhost`, so a context
+/// reaching 127.0.0.1 with that server name connects, and one with another name fails with the
+/// certificate named as the cause, while TLS verification stays on for both.
+#[test]
+fn tls_server_name_follows_the_kubeconfig() {
+    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{ClusterErrorKind, ClusterState};
+    let cluster = TestCluster::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: by-name\n  cluster: {{server: '{server}', certificate-authority: '{ca}', tls-server-name: localhost}}\n- name: wrong-name\n  cluster: {{server: '{server}', certificate-authority: '{ca}', tls-server-name: not-the-apiserver.example}}\nusers:\n- name: admin\n  user: {{token: admin-token}}\ncontexts:\n- {{name: tls-by-name, context: {{cluster: by-name, user: admin}}}}\n- {{name: tls-wrong-name, context: {{cluster: wrong-name, user: admin}}}}\n",
+        server = cluster.server_url(),
+        ca = cluster.ca_path().display()
+    );
+    let path = dir.path().join("tls.yaml");
+    std::fs::write(&path, text).expect("write");
+    let handle = start_backend(sources_for(&[&path]));
+    wait_connected(&handle, "tls-by-name");
+    let (kind, detail) =
+        wait_for(&handle.fleet, std::time::Duration::from_secs(30), "the wrong name to fail", |fleet| {
+            match &fleet.clusters.iter().find(|c| c.id.as_str() == "tls-wrong-name")?.state {
+                ClusterState::Failed { kind, detail } => Some((*kind, detail.to_string())),
+                _ => None,
+            }
+        });
+    assert_eq!(kind, ClusterErrorKind::Unreachable, "{detail}");
+    assert!(detail.to_lowercase().contains("certificate"), "{detail}");
+    assert!(handle.fleet.borrow().clusters.iter().all(|c| !c.insecure_tls));
+}
