@@ -89,8 +89,8 @@ impl UsageKind {
         }
     }
 
-    /// Column titles and descriptions, k9s style: usage, then percent of request and of limit
-    /// (pods) or of allocatable (nodes).
+    /// Column titles (k9s's abbreviations) and translation keys of their descriptions: usage,
+    /// then percent of request and of limit (pods) or of allocatable (nodes).
     pub fn columns(self) -> Vec<Column> {
         let column = |name: &str, description: &str| Column {
             name: Arc::from(name),
@@ -101,18 +101,18 @@ impl UsageKind {
         };
         match self {
             Self::Pods => vec![
-                column("CPU", "CPU in use (metrics-server)"),
-                column("%CPU/R", "CPU in use as a percentage of the pod's requests"),
-                column("%CPU/L", "CPU in use as a percentage of the pod's limits"),
-                column("MEM", "Memory working set (metrics-server)"),
-                column("%MEM/R", "Memory in use as a percentage of the pod's requests"),
-                column("%MEM/L", "Memory in use as a percentage of the pod's limits"),
+                column("CPU", "usage.cpu"),
+                column("%CPU/R", "usage.cpu_of_requests"),
+                column("%CPU/L", "usage.cpu_of_limits"),
+                column("MEM", "usage.memory"),
+                column("%MEM/R", "usage.memory_of_requests"),
+                column("%MEM/L", "usage.memory_of_limits"),
             ],
             Self::Nodes => vec![
-                column("CPU", "CPU in use (metrics-server)"),
-                column("%CPU", "CPU in use as a percentage of allocatable"),
-                column("MEM", "Memory working set (metrics-server)"),
-                column("%MEM", "Memory in use as a percentage of allocatable"),
+                column("CPU", "usage.cpu"),
+                column("%CPU", "usage.cpu_of_allocatable"),
+                column("MEM", "usage.memory"),
+                column("%MEM", "usage.memory_of_allocatable"),
             ],
         }
     }

@@ -198,6 +198,10 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
                     let response = ui.add(egui::Button::new(egui::RichText::new(label).strong()).frame(false));
                     let response = match column {
                         Shown::Server(i) => match table.columns.get(*i) {
+                            // Klieg's own columns carry a translation key; the server's, its text.
+                            Some(c) if c.description.starts_with("usage.") => {
+                                response.on_hover_text(t!(c.description.as_ref()))
+                            }
                             Some(c) if !c.description.is_empty() => response.on_hover_text(c.description.as_ref()),
                             _ => response,
                         },
