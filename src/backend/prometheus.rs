@@ -117,7 +117,7 @@ impl Endpoint {
     ) -> Result<Vec<Vec<[f64; 2]>>, PromError> {
         let query = format!(
             "/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step_secs}",
-            percent_encode(promql)
+            super::table_watch::encode_query_value(promql)
         );
         let answer = self.get(&query).await?;
         let result = answer
@@ -143,16 +143,6 @@ impl Endpoint {
             })
             .collect())
     }
-}
-
-/// Percent-encodes a query parameter value.
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 fn proxy(client: &kube::Client, namespace: &str, name: &str, port: &str) -> Endpoint {
@@ -313,10 +303,9 @@ impl Drop for ChartsFollower {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn promql_is_percent_encoded() {
-        assert_eq!(percent_encode("sum(x{a=\"b\"})"), "sum%28x%7Ba%3D%22b%22%7D%29");
+        let encoded = crate::backend::table_watch::encode_query_value("sum(x{a=\"b\"})");
+        assert_eq!(encoded, "sum%28x%7Ba%3D%22b%22%7D%29");
     }
 }

@@ -95,7 +95,7 @@ pub fn collection_path(kind: &ResourceKind) -> String {
 }
 
 /// Percent-encodes a query value (continue tokens and resource versions are opaque).
-fn encode_query_value(value: &str) -> String {
+pub(crate) fn encode_query_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for byte in value.bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
