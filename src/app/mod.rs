@@ -38,6 +38,15 @@ pub struct KliegApp {
     pub clock: fn() -> i64,
 }
 
+/// Replaces `slot` with the channel's value if it changed since last taken; says whether it did.
+fn take_newer<T>(channel: &mut tokio::sync::watch::Receiver<Arc<T>>, slot: &mut Arc<T>) -> bool {
+    if !channel.has_changed().unwrap_or(false) {
+        return false;
+    }
+    *slot = channel.borrow_and_update().clone();
+    true
+}
+
 pub fn now_unix_secs() -> i64 {
     jiff::Timestamp::now().as_second()
 }
@@ -78,35 +87,17 @@ impl KliegApp {
 
     /// Takes the newest snapshots; cheap when nothing changed.
     fn pull_snapshots(&mut self) {
-        if self.backend.fleet.has_changed().unwrap_or(false) {
-            self.fleet = self.backend.fleet.borrow_and_update().clone();
-        }
-        if self.backend.table.has_changed().unwrap_or(false) {
-            self.table = self.backend.table.borrow_and_update().clone();
-        }
-        if self.backend.details.has_changed().unwrap_or(false) {
-            self.details = self.backend.details.borrow_and_update().clone();
-        }
-        if self.backend.terminals.has_changed().unwrap_or(false) {
-            self.terminals = self.backend.terminals.borrow_and_update().clone();
-        }
-        if self.backend.usage_history.has_changed().unwrap_or(false) {
-            self.usage_history = self.backend.usage_history.borrow_and_update().clone();
-        }
-        if self.backend.overview.has_changed().unwrap_or(false) {
-            self.overview = self.backend.overview.borrow_and_update().clone();
-        }
-        if self.backend.charts.has_changed().unwrap_or(false) {
-            self.charts = self.backend.charts.borrow_and_update().clone();
-        }
-        if self.backend.forwards.has_changed().unwrap_or(false) {
-            self.forwards = self.backend.forwards.borrow_and_update().clone();
-        }
-        if self.backend.logs.has_changed().unwrap_or(false) {
-            self.logs = self.backend.logs.borrow_and_update().clone();
-        }
-        if self.backend.activity.has_changed().unwrap_or(false) {
-            self.activity = self.backend.activity.borrow_and_update().clone();
+        let backend = &mut self.backend;
+        take_newer(&mut backend.fleet, &mut self.fleet);
+        take_newer(&mut backend.table, &mut self.table);
+        take_newer(&mut backend.details, &mut self.details);
+        take_newer(&mut backend.terminals, &mut self.terminals);
+        take_newer(&mut backend.usage_history, &mut self.usage_history);
+        take_newer(&mut backend.overview, &mut self.overview);
+        take_newer(&mut backend.charts, &mut self.charts);
+        take_newer(&mut backend.forwards, &mut self.forwards);
+        take_newer(&mut backend.logs, &mut self.logs);
+        if take_newer(&mut backend.activity, &mut self.activity) {
             ui::editor::absorb_activity(&mut self.state, &self.activity);
         }
         if !self.state.clusters_initialised {
