@@ -24,19 +24,17 @@ pub const SECRET_MASK: &str = "••••••••";
 pub struct DetailsFollower {
     out: watch::Sender<Arc<DetailsSnapshot>>,
     waker: Waker,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: super::TaskSlot,
     generation: u64,
 }
 
 impl DetailsFollower {
     pub fn new(out: watch::Sender<Arc<DetailsSnapshot>>, waker: Waker) -> Self {
-        Self { out, waker, task: None, generation: 0 }
+        Self { out, waker, task: super::TaskSlot::default(), generation: 0 }
     }
 
     pub fn close(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.task.stop();
         self.generation += 1;
         self.out.send_replace(Arc::new(DetailsSnapshot { generation: self.generation, ..DetailsSnapshot::default() }));
         (self.waker)();
@@ -71,15 +69,7 @@ impl DetailsFollower {
             self.out.clone(),
             self.waker.clone(),
         );
-        self.task = Some(tokio::spawn(task));
-    }
-}
-
-impl Drop for DetailsFollower {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.task.set(tokio::spawn(task));
     }
 }
 

@@ -21,19 +21,17 @@ const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 pub struct LogFollower {
     out: watch::Sender<Arc<LogSnapshot>>,
     waker: Waker,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: super::TaskSlot,
     generation: u64,
 }
 
 impl LogFollower {
     pub fn new(out: watch::Sender<Arc<LogSnapshot>>, waker: Waker) -> Self {
-        Self { out, waker, task: None, generation: 0 }
+        Self { out, waker, task: super::TaskSlot::default(), generation: 0 }
     }
 
     pub fn close(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.task.stop();
         self.generation += 1;
         self.out.send_replace(Arc::new(LogSnapshot { generation: self.generation, ..LogSnapshot::default() }));
         (self.waker)();
@@ -54,7 +52,7 @@ impl LogFollower {
             (self.waker)();
             return;
         };
-        self.task = Some(tokio::spawn(follow(
+        self.task.set(tokio::spawn(follow(
             connected.client.clone(),
             connected.kinds.clone(),
             query,
@@ -79,14 +77,6 @@ impl LogFollower {
             };
             activities.record(Activity { request_id, subject, what: "logs.save", outcome });
         });
-    }
-}
-
-impl Drop for LogFollower {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 

@@ -167,7 +167,7 @@ pub fn subscribe_usage(client: kube::Client, kind: UsageKind, changed: Arc<Notif
 /// Samples the usage of the pod or node open in details every `POLL_INTERVAL` into a bounded
 /// rolling history, published for the charts; stops when dropped.
 pub struct UsageSampler {
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: super::TaskSlot,
     out: watch::Sender<Arc<UsageHistory>>,
     waker: Waker,
     generation: u64,
@@ -175,13 +175,11 @@ pub struct UsageSampler {
 
 impl UsageSampler {
     pub fn new(out: watch::Sender<Arc<UsageHistory>>, waker: Waker) -> Self {
-        Self { task: None, out, waker, generation: 0 }
+        Self { task: super::TaskSlot::default(), out, waker, generation: 0 }
     }
 
     pub fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.task.stop();
         self.generation += 1;
         self.out.send_replace(Arc::new(UsageHistory { generation: self.generation, ..UsageHistory::default() }));
         (self.waker)();
@@ -192,7 +190,7 @@ impl UsageSampler {
         let (out, waker) = (self.out.clone(), self.waker.clone());
         let mut history =
             UsageHistory { generation: self.generation, key: Some(key.clone()), ..UsageHistory::default() };
-        self.task = Some(tokio::spawn(async move {
+        self.task.set(tokio::spawn(async move {
             let plural = plural_of(kind);
             let namespace = key.namespace.as_deref();
             let api = |resource: &ApiResource| match namespace {
@@ -228,14 +226,6 @@ impl UsageSampler {
                 waker();
             }
         }));
-    }
-}
-
-impl Drop for UsageSampler {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 
@@ -284,18 +274,16 @@ pub fn overview_of(nodes: &[Value], pods: &[Value], node_metrics: Option<&[Value
 pub struct OverviewPoller {
     out: watch::Sender<Arc<crate::model::OverviewSnapshot>>,
     waker: Waker,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: super::TaskSlot,
 }
 
 impl OverviewPoller {
     pub fn new(out: watch::Sender<Arc<crate::model::OverviewSnapshot>>, waker: Waker) -> Self {
-        Self { out, waker, task: None }
+        Self { out, waker, task: super::TaskSlot::default() }
     }
 
     pub fn close(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.task.stop();
     }
 
     /// Polls `clusters`, each with the client it has at that moment (a cluster that connects
@@ -304,7 +292,7 @@ impl OverviewPoller {
         use crate::model::{ClusterOverview, OverviewSnapshot};
         self.close();
         let (out, waker) = (self.out.clone(), self.waker.clone());
-        self.task = Some(tokio::spawn(async move {
+        self.task.set(tokio::spawn(async move {
             let mut generation = 0;
             let mut ticker = tokio::time::interval(POLL_INTERVAL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -350,12 +338,6 @@ impl OverviewPoller {
                 waker();
             }
         }));
-    }
-}
-
-impl Drop for OverviewPoller {
-    fn drop(&mut self) {
-        self.close();
     }
 }
 

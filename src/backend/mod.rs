@@ -262,6 +262,29 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     })
 }
 
+/// The one task a follower runs: setting a new one or stopping aborts the old, as does drop.
+#[derive(Default)]
+pub(crate) struct TaskSlot(Option<tokio::task::JoinHandle<()>>);
+
+impl TaskSlot {
+    pub(crate) fn set(&mut self, task: tokio::task::JoinHandle<()>) {
+        self.stop();
+        self.0 = Some(task);
+    }
+
+    pub(crate) fn stop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for TaskSlot {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 struct WorkerHandle {
     fingerprint: u64,
     task: tokio::task::JoinHandle<()>,

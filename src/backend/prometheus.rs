@@ -196,19 +196,17 @@ async fn endpoint(client: &kube::Client, source: &PrometheusSource) -> Result<En
 pub struct ChartsFollower {
     out: watch::Sender<Arc<ChartSet>>,
     waker: Waker,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: super::TaskSlot,
     generation: u64,
 }
 
 impl ChartsFollower {
     pub fn new(out: watch::Sender<Arc<ChartSet>>, waker: Waker) -> Self {
-        Self { out, waker, task: None, generation: 0 }
+        Self { out, waker, task: super::TaskSlot::default(), generation: 0 }
     }
 
     pub fn close(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
+        self.task.stop();
         self.generation += 1;
         self.out.send_replace(Arc::new(ChartSet { generation: self.generation, ..ChartSet::default() }));
         (self.waker)();
@@ -251,7 +249,7 @@ impl ChartsFollower {
         };
         let client = connected.client.clone();
         let source = sources.get(&query.key.cluster).cloned().unwrap_or_default();
-        self.task = Some(tokio::spawn(async move {
+        self.task.set(tokio::spawn(async move {
             let endpoint = match endpoint(&client, &source).await {
                 Ok(endpoint) => endpoint,
                 Err(error) => {
@@ -290,14 +288,6 @@ impl ChartsFollower {
                 tokio::time::sleep(Duration::from_secs(step)).await;
             }
         }));
-    }
-}
-
-impl Drop for ChartsFollower {
-    fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 
