@@ -390,3 +390,13 @@ fn tls_server_name_follows_the_kubeconfig() {
     assert!(detail.to_lowercase().contains("certificate"), "{detail}");
     assert!(handle.fleet.borrow().clusters.iter().all(|c| !c.insecure_tls));
 }
+
+#[test]
+fn watches_share_one_connection_per_cluster() {
+    suite::watches_share_one_connection_per_cluster(TestCluster::shared());
+}
+
+#[test]
+fn proxy_url_carries_every_request() {
+    suite::proxy_url_carries_every_request(TestCluster::shared());
+}

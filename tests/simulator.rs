@@ -699,3 +699,13 @@ fn a_real_prometheus_scraping_cadvisor_series_feeds_the_charts() {
     assert!(cpu > 0.005 && cpu < 1.0, "cpu {cpu} cores");
     assert!(memory >= 1024.0 * 1024.0, "memory {memory} bytes");
 }
+
+#[test]
+fn watches_share_one_connection_per_cluster() {
+    suite::watches_share_one_connection_per_cluster(SimServer::shared());
+}
+
+#[test]
+fn proxy_url_carries_every_request() {
+    suite::proxy_url_carries_every_request(SimServer::shared());
+}

@@ -51,7 +51,7 @@ impl Forwards {
             self.update(id, |f| f.state = ForwardState::Failed { error: Arc::from("the cluster is not connected") });
             return;
         };
-        let client = connected.client.clone();
+        let client = connected.upgrades.clone();
         let this = self.clone();
         let task = tokio::spawn(async move { this.serve(client, id, request).await });
         self.tasks.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, task);

@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod added;
+pub mod connection;
 pub mod details;
 pub mod discovery;
 pub mod errors;
@@ -91,7 +92,10 @@ impl Drop for BackendHandle {
 /// A connected cluster: its client and kinds. `epoch` changes when the worker restarts.
 #[derive(Clone)]
 pub struct ConnectedCluster {
+    /// Every list, watch and request: one HTTP/2 connection where the server offers it.
     pub client: kube::Client,
+    /// Exec, attach and port-forward, which need HTTP/1.1 upgrades.
+    pub upgrades: kube::Client,
     pub kinds: Arc<[ResourceKind]>,
     pub epoch: u64,
     /// Serves `metrics.k8s.io`: pod and node usage can be polled.
@@ -142,11 +146,18 @@ impl FleetState {
         }
     }
 
-    fn set_client(&self, id: &ClusterId, client: kube::Client, kinds: Arc<[ResourceKind]>, metrics: bool) {
+    fn set_client(
+        &self,
+        id: &ClusterId,
+        clients: connection::ClusterClients,
+        kinds: Arc<[ResourceKind]>,
+        metrics: bool,
+    ) {
         let mut inner = self.lock();
         inner.next_epoch += 1;
         let epoch = inner.next_epoch;
-        inner.clients.insert(id.clone(), ConnectedCluster { client, kinds, epoch, metrics });
+        let connected = ConnectedCluster { client: clients.shared, upgrades: clients.upgrades, kinds, epoch, metrics };
+        inner.clients.insert(id.clone(), connected);
         self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
     }
 
@@ -573,17 +584,18 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
             return;
         }
     };
-    let client = match kube::Client::try_from(config) {
-        Ok(client) => client,
+    let clients = match connection::cluster_clients(&config) {
+        Ok(clients) => clients,
         Err(error) => {
             let kind = match &error {
-                kube::Error::Auth(_) => errors::classify(&error),
+                connection::ConnectionError::Kube(error @ kube::Error::Auth(_)) => errors::classify(error),
                 _ => ClusterErrorKind::MissingFile,
             };
             fleet.update(&id, |info| info.state = failed(kind, errors::error_chain(&error)));
             return;
         }
     };
+    let client = clients.shared.clone();
     let mut backoff = table_watch::Backoff::default();
     let (version, kinds, metrics) = loop {
         match connect(&client).await {
@@ -603,7 +615,7 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
             info.namespaces = info.default_namespace.iter().cloned().collect();
         }
     });
-    fleet.set_client(&id, client.clone(), kinds, metrics);
+    fleet.set_client(&id, clients, kinds, metrics);
     let namespace = entry_namespace.unwrap_or_else(|| "default".into());
     tokio::join!(
         follow_namespaces(&client, &id, &fleet, &version),

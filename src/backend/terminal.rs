@@ -68,7 +68,7 @@ impl Terminals {
         };
         let (input_tx, input_rx) = mpsc::channel(256);
         let this = self.clone();
-        let client = connected.client.clone();
+        let client = connected.upgrades.clone();
         let task = tokio::spawn(async move { this.run(client, id, request, input_rx).await });
         self.inputs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(id, (input_tx, task));
     }

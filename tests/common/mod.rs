@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod prometheus;
+pub mod relay;
 pub mod suite;
 
 use klieg::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};

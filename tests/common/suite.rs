@@ -994,3 +994,106 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
     });
     cluster.kubectl(&["delete", "node", node, "--wait=false"]);
 }
+
+/// Waits until `kind` in the cluster shows live rows (or none, live).
+fn wait_live(handle: &klieg::backend::BackendHandle, context: &str, group: &str, plural: &str) {
+    handle.send(Command::SetView(view(context, group, plural, &[])));
+    wait_for(&handle.table, WAIT, &format!("{plural} to be live"), |t| {
+        let kind = t.kind.as_ref()?;
+        (&*kind.plural == plural && t.status.values().all(|s| *s == ViewStatus::Live) && !t.status.is_empty())
+            .then_some(())
+    });
+}
+
+/// The kinds the connection tests keep watching at once, besides namespaces and CRDs.
+const SHARED_KINDS: [(&str, &str); 5] = [
+    ("", "pods"),
+    ("", "configmaps"),
+    ("", "services"),
+    ("", "serviceaccounts"),
+    ("rbac.authorization.k8s.io", "roles"),
+];
+
+pub fn watches_share_one_connection_per_cluster(cluster: &dyn ApiServer) {
+    use super::relay::Relay;
+    let server = cluster.server_url();
+    let address = server.trim_start_matches("https://").to_string();
+
+    // Control: kube's own client opens a connection per concurrent watch, and the relay sees it.
+    let control = Relay::forward_to(&address);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let control_url = format!("https://127.0.0.1:{}", control.port);
+    runtime.block_on(async {
+        let text = cluster.kubeconfig_text("control", "admin-token").replace(&server, &control_url);
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("config");
+        let client = kube::Client::try_from(config).expect("client");
+        let mut watches = Vec::new();
+        for plural in ["pods", "configmaps", "services", "serviceaccounts"] {
+            let resource = kube::api::ApiResource {
+                group: String::new(),
+                version: "v1".into(),
+                api_version: "v1".into(),
+                kind: String::new(),
+                plural: plural.into(),
+            };
+            let api: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(client.clone(), &resource);
+            watches.push(tokio::spawn(async move {
+                use futures::StreamExt;
+                let stream = api.watch(&kube::api::WatchParams::default().timeout(60), "0").await;
+                if let Ok(stream) = stream {
+                    let mut stream = Box::pin(stream);
+                    while stream.next().await.is_some() {}
+                }
+            }));
+        }
+        let deadline = std::time::Instant::now() + WAIT;
+        while control.open() < 4 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for watch in watches {
+            watch.abort();
+        }
+    });
+    assert!(control.open() >= 4, "kube's HTTP/1.1 client: {} connections for 4 watches", control.open());
+
+    // Klieg: connect, discovery, namespaces, CRDs, access rules and five table watches, all at once.
+    let relay = Relay::forward_to(&address);
+    let relay_url = format!("https://127.0.0.1:{}", relay.port);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("relayed.yaml");
+    std::fs::write(&path, cluster.kubeconfig_text("relayed", "admin-token").replace(&server, &relay_url))
+        .expect("write");
+    let handle = start_backend(super::sources_for(&[&path]));
+    wait_connected(&handle, "relayed");
+    for (group, plural) in SHARED_KINDS {
+        wait_live(&handle, "relayed", group, plural);
+    }
+    // Every watch is still running (views linger after being left), over one connection.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(relay.open(), 1, "open connections");
+    assert_eq!(relay.accepted(), 1, "connections opened since the start");
+}
+
+pub fn proxy_url_carries_every_request(cluster: &dyn ApiServer) {
+    use super::relay::Relay;
+    let proxy = Relay::connect_proxy();
+    let server = cluster.server_url();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("proxied.yaml");
+    let text = cluster.kubeconfig_text("proxied", "admin-token").replace(
+        &format!("    server: {server}\n"),
+        &format!("    server: {server}\n    proxy-url: http://127.0.0.1:{}\n", proxy.port),
+    );
+    assert!(text.contains("proxy-url"), "{text}");
+    std::fs::write(&path, text).expect("write");
+    let handle = start_backend(super::sources_for(&[&path]));
+    wait_connected(&handle, "proxied");
+    wait_live(&handle, "proxied", "", "configmaps");
+    let targets = proxy.connect_targets();
+    let address = server.trim_start_matches("https://");
+    assert!(!targets.is_empty() && targets.iter().all(|t| t == address), "{targets:?}");
+    assert_eq!(proxy.open(), 1, "watches and requests share the one tunnel");
+}

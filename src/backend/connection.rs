@@ -1,0 +1,162 @@
+//! Builds each cluster's HTTP client: one that offers HTTP/2 by ALPN, so every list, watch, log
+//! stream and request to a cluster shares one TCP connection (kube's own client speaks only
+//! HTTP/1.1 and opens a connection per concurrent watch), and one HTTP/1.1 client for the
+//! upgrades that exec, attach and port-forward need. Runs on the backend runtime.
+
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
+use hyper_util::rt::TokioExecutor;
+use kube::client::ConfigExt;
+use std::time::Duration;
+
+/// How often an idle HTTP/2 connection is pinged, so a dead one is noticed within
+/// `KEEP_ALIVE_INTERVAL + KEEP_ALIVE_TIMEOUT` rather than when the kernel gives up on it.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+    #[error("invalid tls-server-name {name:?}")]
+    ServerName { name: String },
+    #[error("unsupported proxy-url scheme {scheme:?} (http and socks5 are supported)")]
+    ProxyScheme { scheme: String },
+}
+
+/// The two clients of one cluster.
+#[derive(Clone)]
+pub struct ClusterClients {
+    /// Lists, watches, logs, requests: HTTP/2 where the server offers it, one connection.
+    pub shared: kube::Client,
+    /// Exec, attach and port-forward: HTTP/1.1 upgrades, a connection per session.
+    pub upgrades: kube::Client,
+}
+
+/// Builds both clients for `config`, honouring its TLS settings, `tls-server-name` and
+/// `proxy-url` (HTTP CONNECT or SOCKS5).
+pub fn cluster_clients(config: &kube::Config) -> Result<ClusterClients, ConnectionError> {
+    if let Some(scheme) = config.proxy_url.as_ref().map(|p| p.scheme_str().unwrap_or_default())
+        && !matches!(scheme, "http" | "socks5" | "socks5h")
+    {
+        return Err(ConnectionError::ProxyScheme { scheme: scheme.to_string() });
+    }
+    let upgrades = kube::Client::try_from(config.clone())?;
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    tcp.set_connect_timeout(config.connect_timeout);
+    tcp.set_nodelay(true);
+    let shared = match &config.proxy_url {
+        None => shared_client(config, tcp)?,
+        Some(proxy) => match proxy.scheme_str() {
+            Some("http") => {
+                let mut tunnel = Tunnel::new(proxy.clone(), tcp);
+                if let Some(header) = proxy_basic_auth(proxy) {
+                    tunnel = tunnel.with_auth(header);
+                }
+                shared_client(config, tunnel)?
+            }
+            Some("socks5" | "socks5h") => {
+                let mut socks = SocksV5::new(proxy.clone(), tcp).local_dns(proxy.scheme_str() == Some("socks5"));
+                if let Some((user, password)) = proxy_user_password(proxy) {
+                    socks = socks.with_auth(user, password);
+                }
+                shared_client(config, socks)?
+            }
+            other => return Err(ConnectionError::ProxyScheme { scheme: other.unwrap_or_default().to_string() }),
+        },
+    };
+    Ok(ClusterClients { shared, upgrades })
+}
+
+fn shared_client<H>(config: &kube::Config, connector: H) -> Result<kube::Client, ConnectionError>
+where
+    H: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
+    H::Response:
+        hyper_util::client::legacy::connect::Connection + hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+    H::Future: Send + 'static,
+    H::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let tls = config.rustls_client_config()?;
+    let mut https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
+    if let Some(name) = &config.tls_server_name {
+        let server_name = rustls::pki_types::ServerName::try_from(name.clone())
+            .map_err(|_| ConnectionError::ServerName { name: name.clone() })?;
+        https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(server_name));
+    }
+    // Offers h2 and http/1.1 by ALPN; the pool then keeps one h2 connection and multiplexes on it.
+    let connector = https.enable_all_versions().wrap_connector(connector);
+    let http: hyper_util::client::legacy::Client<_, kube::client::Body> =
+        hyper_util::client::legacy::Builder::new(TokioExecutor::new())
+            .timer(hyper_util::rt::TokioTimer::new())
+            .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+            .http2_keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+            .http2_keep_alive_while_idle(true)
+            .build(connector);
+    let service = tower::ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
+        .service(http);
+    Ok(kube::Client::new(service, config.default_namespace.clone()))
+}
+
+/// The user and password of a proxy URL (`http://user:pass@host:port`), percent-decoded.
+fn proxy_user_password(proxy: &http::Uri) -> Option<(String, String)> {
+    let authority = proxy.authority()?.as_str();
+    let (userinfo, _) = authority.rsplit_once('@')?;
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    Some((percent_decode(user), percent_decode(password)))
+}
+
+fn proxy_basic_auth(proxy: &http::Uri) -> Option<http::HeaderValue> {
+    use base64::Engine;
+    let (user, password) = proxy_user_password(proxy)?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut value = http::HeaderValue::from_str(&format!("Basic {encoded}")).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) if hex.is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit())) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_credentials_are_percent_decoded() {
+        let uri: http::Uri = "http://us%40er:p%3Ass@proxy:3128".parse().expect("uri");
+        assert_eq!(proxy_user_password(&uri), Some(("us@er".into(), "p:ss".into())));
+        let plain: http::Uri = "http://proxy:3128".parse().expect("uri");
+        assert_eq!(proxy_user_password(&plain), None);
+        assert_eq!(percent_decode("a%+Ab%zz%41"), "a%+Ab%zzA");
+    }
+
+    #[test]
+    fn unknown_proxy_schemes_are_refused_by_name() {
+        let mut config = kube::Config::new("https://127.0.0.1:6443".parse().expect("uri"));
+        config.proxy_url = Some("ftp://proxy:21".parse().expect("uri"));
+        let error = cluster_clients(&config).err().expect("refused");
+        assert!(error.to_string().contains("\"ftp\""), "{error}");
+    }
+}
