@@ -203,6 +203,7 @@ fn measure_frames(rows: usize) {
             is_current_context: true,
             added_in_klieg: false,
             state: ClusterState::Connected { server_version: Arc::from("v1.20.2") },
+            mode: crate::model::ClusterMode::Live,
             kinds: Arc::from(vec![pods_kind()]),
             namespaces: Arc::from(Vec::new()),
             access: None,

@@ -31,6 +31,7 @@ pub struct KliegApp {
     sent_overview: Option<Option<Vec<(crate::model::ClusterId, bool)>>>,
     sent_charts: Option<Option<crate::model::ChartQuery>>,
     sent_prometheus: Option<std::collections::BTreeMap<String, crate::model::PrometheusSource>>,
+    sent_modes: Option<std::collections::BTreeMap<String, crate::model::ClusterMode>>,
     sent_logs: Option<Option<LogQuery>>,
     sent_query: Option<ViewQuery>,
     sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
@@ -56,6 +57,10 @@ impl KliegApp {
     pub fn new(ctx: &egui::Context, sources: KubeconfigSources, settings: Settings) -> anyhow::Result<Self> {
         let repaint_ctx = ctx.clone();
         let waker: backend::Waker = Arc::new(move || repaint_ctx.request_repaint());
+        // The backend starts with the saved modes, so a cluster switched off is never contacted.
+        let settings_modes = settings.cluster_modes.clone();
+        let mut sources = sources;
+        sources.cluster_modes = modes_by_id(&settings_modes);
         let backend = backend::start(sources, waker)?;
         let locale = if settings.locale.is_empty() { system_locale() } else { settings.locale.clone() };
         rust_i18n::set_locale(&locale);
@@ -78,6 +83,7 @@ impl KliegApp {
             sent_overview: None,
             sent_charts: None,
             sent_prometheus: None,
+            sent_modes: Some(settings_modes),
             sent_logs: None,
             sent_query: None,
             sent_details: None,
@@ -117,6 +123,10 @@ impl KliegApp {
                 None => self.backend.send(Command::CloseDetails),
             }
             self.sent_details = Some(self.state.open_object.clone());
+        }
+        if self.sent_modes.as_ref() != Some(&self.state.settings.cluster_modes) {
+            self.backend.send(Command::SetClusterModes(modes_by_id(&self.state.settings.cluster_modes)));
+            self.sent_modes = Some(self.state.settings.cluster_modes.clone());
         }
         // Sources before charts: a chart opened now uses its cluster's current source.
         if self.sent_prometheus.as_ref() != Some(&self.state.settings.prometheus) {
@@ -245,6 +255,12 @@ pub fn system_locale() -> String {
         }
     }
     "en".into()
+}
+
+fn modes_by_id(
+    modes: &std::collections::BTreeMap<String, crate::model::ClusterMode>,
+) -> std::collections::BTreeMap<crate::model::ClusterId, crate::model::ClusterMode> {
+    modes.iter().map(|(name, mode)| (crate::model::ClusterId::new(name), *mode)).collect()
 }
 
 pub fn run_native(kubeconfigs: Vec<PathBuf>, lang: Option<String>) -> anyhow::Result<()> {

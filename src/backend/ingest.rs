@@ -146,11 +146,12 @@ pub fn subscribe(
     cluster: ClusterId,
     kind: ResourceKind,
     namespace: Option<Arc<str>>,
+    lists: Arc<tokio::sync::Semaphore>,
     changed: Arc<Notify>,
 ) -> Subscription {
     let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE_LEN);
     let (rows_tx, rows_rx) = watch::channel(Arc::new(RowStore::default().snapshot()));
-    let watch_task = tokio::spawn(run_table_watch(client, cluster, kind, namespace, event_tx));
+    let watch_task = tokio::spawn(run_table_watch(client, cluster, kind, namespace, lists, event_tx));
     let ingest_task = tokio::spawn(ingest_loop(event_rx, rows_tx, changed));
     Subscription { rows: rows_rx, tasks: [watch_task, ingest_task] }
 }

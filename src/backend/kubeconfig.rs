@@ -57,6 +57,10 @@ pub struct KubeconfigSources {
     pub added: Option<PathBuf>,
     /// Where the added clusters' secrets are.
     pub secrets: crate::credentials::Secrets,
+    /// The offline cache's folder (`None`: nothing is cached).
+    pub offline_cache: Option<PathBuf>,
+    /// Clusters paused or off from the start (the user's saved choice); others are live.
+    pub cluster_modes: std::collections::BTreeMap<crate::model::ClusterId, crate::model::ClusterMode>,
 }
 
 impl KubeconfigSources {
@@ -67,6 +71,8 @@ impl KubeconfigSources {
             home: dirs::home_dir(),
             added: default_added_file(),
             secrets: crate::credentials::Secrets::default(),
+            offline_cache: super::cache::OfflineCache::default_dir(),
+            cluster_modes: std::collections::BTreeMap::new(),
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod added;
+pub mod cache;
 pub mod connection;
 pub mod details;
 pub mod discovery;
@@ -14,32 +15,30 @@ pub mod ingest;
 pub mod kubeconfig;
 pub mod logs;
 pub mod metrics;
+pub mod pool;
 pub mod prometheus;
 pub mod rows;
 pub mod table_watch;
 pub mod terminal;
 pub mod view;
+pub mod view_task;
 
 use crate::model::TerminalList;
 use crate::model::{
     ActivityLog, ClusterErrorKind, ClusterId, ClusterInfo, ClusterState, Command, DetailsSnapshot, FleetSnapshot,
-    ForwardList, KindKey, LogSnapshot, ResourceKind, TableSnapshot, ViewQuery, ViewStatus,
+    ForwardList, LogSnapshot, ResourceKind, TableSnapshot, ViewQuery,
 };
 use futures::StreamExt;
-use ingest::Subscription;
 use kubeconfig::{ContextEntry, KubeconfigSources};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc, watch};
-use tokio::time::Instant;
+use tokio::sync::{mpsc, watch};
 
 /// Wakes the UI (egui's `request_repaint`); called only when something it shows changed.
 pub type Waker = Arc<dyn Fn() + Send + Sync>;
 
 const COMMAND_QUEUE_LEN: usize = 256;
-/// An unused subscription keeps watching this long, so switching back is instant.
-const SUBSCRIPTION_LINGER: Duration = Duration::from_secs(60);
 const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
 
 #[derive(Debug, thiserror::Error)]
@@ -100,13 +99,19 @@ pub struct ConnectedCluster {
     pub epoch: u64,
     /// Serves `metrics.k8s.io`: pod and node usage can be polled.
     pub metrics: bool,
+    /// Permits for initial lists, so a burst of new watches lists a few at a time.
+    pub lists: Arc<tokio::sync::Semaphore>,
 }
+
+/// Initial lists running at once per cluster; the rest wait for a permit.
+pub const CONCURRENT_LISTS_PER_CLUSTER: usize = 4;
 
 pub type ClientMap = BTreeMap<ClusterId, ConnectedCluster>;
 
 /// Shared state of all cluster workers; each update republishes the fleet snapshot.
 struct FleetState {
     inner: Mutex<FleetInner>,
+    cache: cache::OfflineCache,
     fleet_tx: watch::Sender<Arc<FleetSnapshot>>,
     clients_tx: watch::Sender<Arc<ClientMap>>,
     waker: Waker,
@@ -119,6 +124,9 @@ struct FleetInner {
     clients: ClientMap,
     generation: u64,
     next_epoch: u64,
+    /// Each cluster's kinds and namespaces as last saved to the offline cache.
+    cached: HashMap<ClusterId, cache::CachedCluster>,
+    modes: BTreeMap<ClusterId, crate::model::ClusterMode>,
 }
 
 impl FleetState {
@@ -156,7 +164,14 @@ impl FleetState {
         let mut inner = self.lock();
         inner.next_epoch += 1;
         let epoch = inner.next_epoch;
-        let connected = ConnectedCluster { client: clients.shared, upgrades: clients.upgrades, kinds, epoch, metrics };
+        let connected = ConnectedCluster {
+            client: clients.shared,
+            upgrades: clients.upgrades,
+            kinds,
+            epoch,
+            metrics,
+            lists: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LISTS_PER_CLUSTER)),
+        };
         inner.clients.insert(id.clone(), connected);
         self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
     }
@@ -171,8 +186,12 @@ impl FleetState {
     }
 
     /// Replaces the set of contexts, dropping the state of contexts that are gone.
-    fn set_contexts(&self, entries: &[ContextEntry]) {
-        let mut inner = self.lock();
+    fn set_contexts(&self, entries: &[ContextEntry], cached: HashMap<ClusterId, cache::CachedCluster>) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        for (id, cluster) in cached {
+            inner.cached.entry(id).or_insert(cluster);
+        }
         inner.order = entries.iter().map(|e| e.id.clone()).collect();
         let keep: BTreeSet<ClusterId> = inner.order.iter().cloned().collect();
         inner.infos.retain(|id, _| keep.contains(id));
@@ -187,10 +206,17 @@ impl FleetState {
                 is_current_context: false,
                 added_in_klieg: entry.added,
                 state: ClusterState::Connecting,
+                mode: inner.modes.get(&entry.id).copied().unwrap_or_default(),
                 kinds: Arc::from(Vec::new()),
                 namespaces: Arc::from(Vec::new()),
                 access: None,
             });
+            if info.kinds.is_empty()
+                && let Some(cached) = inner.cached.get(&entry.id)
+            {
+                info.kinds = cached.kinds.clone();
+                info.namespaces = cached.namespaces.clone();
+            }
             info.source = entry.source.clone();
             info.server_url = entry.server_url.clone();
             info.default_namespace = entry.default_namespace.clone();
@@ -199,19 +225,62 @@ impl FleetState {
             info.added_in_klieg = entry.added;
         }
         self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
-        self.publish(&mut inner);
+        self.publish(inner);
     }
 
-    fn reset_cluster(&self, id: &ClusterId) {
+    /// Forgets a cluster's connection: it shows `state` (connecting again, or off) with the
+    /// offline cache's kinds and namespaces, if any.
+    fn reset_cluster(&self, id: &ClusterId, state: ClusterState) {
         let mut inner = self.lock();
         inner.clients.remove(id);
+        let cached = inner.cached.get(id).cloned().unwrap_or_default();
         if let Some(info) = inner.infos.get_mut(id) {
-            info.state = ClusterState::Connecting;
-            info.kinds = Arc::from(Vec::new());
-            info.namespaces = Arc::from(Vec::new());
+            info.state = state;
+            info.kinds = cached.kinds;
+            info.namespaces = cached.namespaces;
+            info.access = None;
         }
         self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
         self.publish(&mut inner);
+    }
+
+    fn set_modes(&self, modes: &BTreeMap<ClusterId, crate::model::ClusterMode>) {
+        let mut inner = self.lock();
+        inner.modes = modes.clone();
+        for (id, info) in inner.infos.iter_mut() {
+            info.mode = modes.get(id).copied().unwrap_or_default();
+        }
+        self.publish(&mut inner);
+    }
+
+    fn client_of(&self, id: &ClusterId) -> Option<ConnectedCluster> {
+        self.lock().clients.get(id).cloned()
+    }
+
+    fn mode(&self, id: &ClusterId) -> crate::model::ClusterMode {
+        self.lock().modes.get(id).copied().unwrap_or_default()
+    }
+
+    /// Saves the cluster's kinds and namespaces to the offline cache, if they changed.
+    fn remember(&self, id: &ClusterId) {
+        let mut inner = self.lock();
+        let Some(info) = inner.infos.get(id) else { return };
+        let ClusterState::Connected { server_version } = &info.state else { return };
+        let cluster = cache::CachedCluster {
+            server_version: server_version.clone(),
+            kinds: info.kinds.clone(),
+            namespaces: info.namespaces.clone(),
+        };
+        if inner.cached.get(id) == Some(&cluster) {
+            return;
+        }
+        inner.cached.insert(id.clone(), cluster.clone());
+        let (cache, id) = (self.cache.clone(), id.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = cache.save_cluster(&id, &cluster) {
+                tracing::warn!(%error, "offline cache not written");
+            }
+        });
     }
 }
 
@@ -247,7 +316,13 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
             runtime.block_on(async move {
                 let (clients_tx, _) = watch::channel(Arc::new(ClientMap::new()));
                 let fleet =
-                    Arc::new(FleetState { inner: Mutex::new(FleetInner::default()), fleet_tx, clients_tx, waker });
+                    Arc::new(FleetState {
+                    inner: Mutex::new(FleetInner::default()),
+                    cache: cache::OfflineCache::new(sources.offline_cache.clone()),
+                    fleet_tx,
+                    clients_tx,
+                    waker,
+                });
                 tokio::select! {
                     () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage, charts, overview }) => {}
                     _ = shutdown_rx => {}
@@ -392,15 +467,17 @@ async fn hub_main(
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
     let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
+    fleet.set_modes(&sources.cluster_modes);
     reconcile_workers(&sources, &fleet, &mut workers).await;
 
     let (query_tx, query_rx) = watch::channel(ViewQuery::default());
-    let view = tokio::spawn(view_task(
+    let view = tokio::spawn(view_task::view_task(
         query_rx,
         fleet.clients_tx.subscribe(),
         fleet.fleet_tx.subscribe(),
         table_tx,
         fleet.waker.clone(),
+        fleet.cache.clone(),
     ));
     let mut details = details::DetailsFollower::new(details_tx, fleet.waker.clone());
     let mut logs = logs::LogFollower::new(logs_tx, fleet.waker.clone());
@@ -410,6 +487,10 @@ async fn hub_main(
                 let Some(command) = command else { break };
                 match command {
                     Command::SetView(query) => { query_tx.send_replace(query); }
+                    Command::SetClusterModes(modes) => {
+                        fleet.set_modes(&modes);
+                        reconcile_workers(&sources, &fleet, &mut workers).await;
+                    }
                     Command::OpenDetails { kind, key } => {
                         let clients = fleet.clients_tx.borrow().clone();
                         // Pods and nodes get a usage chart where the cluster has metrics-server.
@@ -512,17 +593,31 @@ async fn reconcile_workers(
     workers: &mut HashMap<ClusterId, WorkerHandle>,
 ) {
     let sources = sources.clone();
-    let entries = tokio::task::spawn_blocking(move || kubeconfig::load_contexts(&sources)).await.unwrap_or_default();
+    let cache = fleet.cache.clone();
+    let (entries, cached) = tokio::task::spawn_blocking(move || {
+        let entries = kubeconfig::load_contexts(&sources);
+        let cached: HashMap<ClusterId, cache::CachedCluster> =
+            entries.iter().filter_map(|e| Some((e.id.clone(), cache.load_cluster(&e.id)?))).collect();
+        (entries, cached)
+    })
+    .await
+    .unwrap_or_default();
     let ids: BTreeSet<ClusterId> = entries.iter().map(|e| e.id.clone()).collect();
     workers.retain(|id, _| ids.contains(id));
-    fleet.set_contexts(&entries);
+    fleet.set_contexts(&entries, cached);
     for entry in entries {
+        if fleet.mode(&entry.id) == crate::model::ClusterMode::Off {
+            if workers.remove(&entry.id).is_some() || fleet.client_of(&entry.id).is_none() {
+                fleet.reset_cluster(&entry.id, ClusterState::Off);
+            }
+            continue;
+        }
         let unchanged =
             workers.get(&entry.id).is_some_and(|w| w.fingerprint == entry.fingerprint && entry.config.is_ok());
         if unchanged {
             continue;
         }
-        fleet.reset_cluster(&entry.id);
+        fleet.reset_cluster(&entry.id, ClusterState::Connecting);
         let id = entry.id.clone();
         let fingerprint = entry.fingerprint;
         let task = tokio::spawn(supervise_worker(entry, fleet.clone()));
@@ -616,6 +711,7 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
         }
     });
     fleet.set_client(&id, clients, kinds, metrics);
+    fleet.remember(&id);
     let namespace = entry_namespace.unwrap_or_else(|| "default".into());
     tokio::join!(
         follow_namespaces(&client, &id, &fleet, &version),
@@ -666,6 +762,7 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
     futures::pin_mut!(stream);
     let mut names: BTreeSet<Arc<str>> = BTreeSet::new();
     let mut pending: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut listed = false;
     let connected = ClusterState::Connected { server_version: Arc::from(version) };
     while let Some(event) = stream.next().await {
         let name_of = |meta: &kube::core::PartialObjectMeta<Namespace>| {
@@ -676,7 +773,10 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
             Ok(Event::InitApply(ns)) => {
                 pending.insert(name_of(&ns));
             }
-            Ok(Event::InitDone) => names = std::mem::take(&mut pending),
+            Ok(Event::InitDone) => {
+                names = std::mem::take(&mut pending);
+                listed = true;
+            }
             Ok(Event::Apply(ns)) => {
                 names.insert(name_of(&ns));
             }
@@ -710,6 +810,10 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
                 info.namespaces = list;
             }
         });
+        // Saved once per full list, not on every namespace event.
+        if std::mem::take(&mut listed) {
+            fleet.remember(id);
+        }
     }
 }
 
@@ -745,175 +849,11 @@ async fn follow_crds(client: &kube::Client, id: &ClusterId, fleet: &FleetState) 
                 let kinds: Arc<[ResourceKind]> = Arc::from(found.kinds);
                 fleet.update(id, |info| info.kinds = kinds.clone());
                 fleet.update_kinds(id, kinds, found.metrics);
+                fleet.remember(id);
             }
             Err(error) => {
                 tracing::warn!(cluster = %id, %error, "rediscovery after a CRD change failed")
             }
-        }
-    }
-}
-
-struct ViewSubscription {
-    subscription: Subscription,
-    epoch: u64,
-    idle_since: Option<Instant>,
-}
-
-/// Keeps the subscriptions of the current view alive and publishes its snapshot on change,
-/// at most every `PUBLISH_INTERVAL` unless the query itself changed.
-async fn view_task(
-    mut query_rx: watch::Receiver<ViewQuery>,
-    mut clients_rx: watch::Receiver<Arc<ClientMap>>,
-    mut fleet_rx: watch::Receiver<Arc<FleetSnapshot>>,
-    table_tx: watch::Sender<Arc<TableSnapshot>>,
-    waker: Waker,
-) {
-    let changed = Arc::new(Notify::new());
-    let mut subscriptions: HashMap<(ClusterId, KindKey, Option<Arc<str>>), ViewSubscription> = HashMap::new();
-    // (cluster, kind, connection epoch) where listing across namespaces was refused (403).
-    let mut forbidden_wide: BTreeSet<(ClusterId, KindKey, u64)> = BTreeSet::new();
-    // Pod and node tables also poll metrics-server, where the cluster serves it.
-    let mut usage_polls: HashMap<(ClusterId, KindKey), (u64, metrics::UsageSubscription)> = HashMap::new();
-    let mut generation = 0;
-    let mut last_query = ViewQuery::default();
-    loop {
-        let query = query_rx.borrow_and_update().clone();
-        let clients = clients_rx.borrow_and_update().clone();
-        let fleet = fleet_rx.borrow_and_update().clone();
-        let mut parts = Vec::new();
-        let mut view_kind = None;
-        let mut wanted = BTreeSet::new();
-        let mut rerun = false;
-        for cluster in &query.clusters {
-            let status_from_fleet = || match fleet.cluster(cluster).map(|c| &c.state) {
-                Some(ClusterState::Failed { detail, .. }) => ViewStatus::Error(detail.clone()),
-                _ => ViewStatus::Loading,
-            };
-            let Some(kind_key) = &query.kind else {
-                continue;
-            };
-            let Some(connected) = clients.get(cluster) else {
-                parts.push(view::ViewPart {
-                    cluster: cluster.clone(),
-                    rows: None,
-                    status: status_from_fleet(),
-                    usage: None,
-                });
-                continue;
-            };
-            let Some(kind) = connected.kinds.iter().find(|k| &k.key() == kind_key) else {
-                parts.push(view::ViewPart {
-                    cluster: cluster.clone(),
-                    rows: None,
-                    status: ViewStatus::Unavailable,
-                    usage: None,
-                });
-                continue;
-            };
-            view_kind.get_or_insert_with(|| kind.clone());
-            // The whole cluster in one watch; or, where the user may not list the kind across
-            // namespaces, one watch per namespace they work in (selected, else the cluster's
-            // known ones: the context's namespace for a restricted user).
-            let wide_forbidden =
-                kind.is_namespaced() && forbidden_wide.contains(&(cluster.clone(), kind_key.clone(), connected.epoch));
-            let scopes: Vec<Option<Arc<str>>> = if wide_forbidden {
-                let namespaces = if query.namespaces.is_empty() {
-                    fleet.cluster(cluster).map(|c| c.namespaces.to_vec()).unwrap_or_default()
-                } else {
-                    query.namespaces.clone()
-                };
-                namespaces.into_iter().map(Some).collect()
-            } else {
-                vec![None]
-            };
-            if scopes.is_empty() {
-                parts.push(view::ViewPart {
-                    cluster: cluster.clone(),
-                    rows: None,
-                    status: ViewStatus::Forbidden(Arc::from("no namespace to look in")),
-                    usage: None,
-                });
-                continue;
-            }
-            let usage_kind = crate::model::UsageKind::of(&kind_key.group, &kind_key.plural)
-                .filter(|_| serves_metrics(connected, &kind_key.plural));
-            let mut usage = usage_kind.map(|usage_kind| {
-                let key = (cluster.clone(), kind_key.clone());
-                if usage_polls.get(&key).is_some_and(|(epoch, _)| *epoch != connected.epoch) {
-                    usage_polls.remove(&key);
-                }
-                let (_, poll) = usage_polls.entry(key).or_insert_with(|| {
-                    (connected.epoch, metrics::subscribe_usage(connected.client.clone(), usage_kind, changed.clone()))
-                });
-                poll.table.borrow().clone()
-            });
-            for scope in scopes {
-                let key = (cluster.clone(), kind_key.clone(), scope.clone());
-                wanted.insert(key.clone());
-                let stale = subscriptions.get(&key).is_some_and(|s| s.epoch != connected.epoch);
-                if stale {
-                    subscriptions.remove(&key);
-                }
-                let entry = subscriptions.entry(key).or_insert_with(|| ViewSubscription {
-                    subscription: ingest::subscribe(
-                        connected.client.clone(),
-                        cluster.clone(),
-                        kind.clone(),
-                        scope.clone(),
-                        changed.clone(),
-                    ),
-                    epoch: connected.epoch,
-                    idle_since: None,
-                });
-                entry.idle_since = None;
-                let rows = entry.subscription.rows.borrow().clone();
-                if scope.is_none() && kind.is_namespaced() && matches!(rows.status, ViewStatus::Forbidden(_)) {
-                    forbidden_wide.insert((cluster.clone(), kind_key.clone(), connected.epoch));
-                    rerun = true;
-                }
-                parts.push(view::ViewPart {
-                    cluster: cluster.clone(),
-                    status: rows.status.clone(),
-                    rows: Some(rows),
-                    usage: usage.take(),
-                });
-            }
-        }
-        // Usage is polled only for what is on screen.
-        // A cluster-wide watch was just refused: build again with per-namespace watches.
-        if rerun {
-            continue;
-        }
-        usage_polls.retain(|key, _| wanted.iter().any(|(c, k, _)| (c, k) == (&key.0, &key.1)));
-        let now = Instant::now();
-        subscriptions.retain(|key, sub| {
-            if wanted.contains(key) {
-                return true;
-            }
-            let idle_since = *sub.idle_since.get_or_insert(now);
-            now.duration_since(idle_since) < SUBSCRIPTION_LINGER
-        });
-
-        generation += 1;
-        let query_for_build = query.clone();
-        let snapshot =
-            tokio::task::spawn_blocking(move || view::build_view(&query_for_build, view_kind, &parts, generation))
-                .await;
-        if let Ok(snapshot) = snapshot {
-            table_tx.send_replace(Arc::new(snapshot));
-            waker();
-        }
-        let query_changed = query != last_query;
-        last_query = query;
-        if !query_changed {
-            tokio::time::sleep(ingest::PUBLISH_INTERVAL).await;
-        }
-        tokio::select! {
-            result = query_rx.changed() => if result.is_err() { return },
-            result = clients_rx.changed() => if result.is_err() { return },
-            result = fleet_rx.changed() => if result.is_err() { return },
-            () = changed.notified() => {}
-            () = tokio::time::sleep(SUBSCRIPTION_LINGER), if !subscriptions.is_empty() => {}
         }
     }
 }

@@ -129,6 +129,7 @@ pub async fn run_table_watch(
     cluster: ClusterId,
     kind: ResourceKind,
     namespace: Option<Arc<str>>,
+    lists: Arc<tokio::sync::Semaphore>,
     out: mpsc::Sender<TableEvent>,
 ) {
     let path = match &namespace {
@@ -140,10 +141,14 @@ pub async fn run_table_watch(
     let mut backoff = Backoff::default();
     loop {
         let result = match &resource_version {
-            None => list_all(&client, &cluster, &path, &out).await.map(|(rv, list_columns)| {
-                columns = list_columns;
-                Some(rv)
-            }),
+            None => {
+                // Every page of one list under one permit; a closed semaphore never happens.
+                let _permit = lists.acquire().await.ok();
+                list_all(&client, &cluster, &path, &out).await.map(|(rv, list_columns)| {
+                    columns = list_columns;
+                    Some(rv)
+                })
+            }
             Some(rv) => watch_from(&client, &cluster, &path, rv, &columns, &out).await,
         };
         if out.is_closed() {

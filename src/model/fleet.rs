@@ -37,9 +37,38 @@ impl ClusterErrorKind {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClusterState {
+    /// Switched off by the user: no connection, cached rows only.
+    Off,
     Connecting,
-    Connected { server_version: Arc<str> },
-    Failed { kind: ClusterErrorKind, detail: Arc<str> },
+    Connected {
+        server_version: Arc<str>,
+    },
+    Failed {
+        kind: ClusterErrorKind,
+        detail: Arc<str>,
+    },
+}
+
+/// What the user wants of a cluster: watched live, connected with its tables frozen, or not
+/// connected at all.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum ClusterMode {
+    #[default]
+    Live,
+    Paused,
+    Off,
+}
+
+impl ClusterMode {
+    pub const ALL: [ClusterMode; 3] = [ClusterMode::Live, ClusterMode::Paused, ClusterMode::Off];
+
+    pub fn label_key(self) -> &'static str {
+        match self {
+            ClusterMode::Live => "cluster.mode_live",
+            ClusterMode::Paused => "cluster.mode_paused",
+            ClusterMode::Off => "cluster.mode_off",
+        }
+    }
 }
 
 /// One kubeconfig context as the sidebar shows it.
@@ -55,7 +84,8 @@ pub struct ClusterInfo {
     /// Added in Klieg (its secrets in the keyring): it can be removed from Klieg.
     pub added_in_klieg: bool,
     pub state: ClusterState,
-    /// Listable kinds from discovery, sorted by kind name.
+    pub mode: ClusterMode,
+    /// Listable kinds from discovery, sorted by kind name (the offline cache's until connected).
     pub kinds: Arc<[ResourceKind]>,
     pub namespaces: Arc<[Arc<str>]>,
     /// What the user may do in the context's namespace (cluster-wide rules included), from a
@@ -103,6 +133,8 @@ pub struct ViewQuery {
 #[derive(Clone, Debug)]
 pub enum Command {
     SetView(ViewQuery),
+    /// Live, paused or off, per cluster; clusters not named are live.
+    SetClusterModes(std::collections::BTreeMap<ClusterId, ClusterMode>),
     OpenDetails {
         kind: KindKey,
         key: ObjectKey,

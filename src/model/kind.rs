@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Scope {
     Namespaced,
     Cluster,
@@ -16,7 +16,7 @@ pub struct KindKey {
 }
 
 /// One listable kind as discovery describes it on one cluster.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ResourceKind {
     pub group: Arc<str>,
     pub version: Arc<str>,

@@ -16,8 +16,8 @@ pub mod usage;
 pub use access::{AccessRule, AccessRules};
 pub use actions::{Action, Activity, ActivityLog, EditRequest, Outcome, Propagation, Target};
 pub use fleet::{
-    AddCluster, ClusterErrorKind, ClusterInfo, ClusterState, Command, ConditionRow, DetailsSnapshot, EventRow,
-    FleetSnapshot, OwnerLink, SortColumn, ViewQuery,
+    AddCluster, ClusterErrorKind, ClusterInfo, ClusterMode, ClusterState, Command, ConditionRow, DetailsSnapshot,
+    EventRow, FleetSnapshot, OwnerLink, SortColumn, ViewQuery,
 };
 pub use forwards::{ForwardInfo, ForwardList, ForwardRequest, ForwardState};
 pub use kind::{Category, KindKey, ResourceKind, Scope};

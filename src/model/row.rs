@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Where an object lives: cluster, namespace (none for cluster-scoped kinds) and name.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct ObjectKey {
     pub cluster: ClusterId,
     pub namespace: Option<Arc<str>>,
@@ -14,7 +14,7 @@ pub struct ObjectKey {
 }
 
 /// The type a server's Table column declares (`string`, `integer`, `number`, `boolean`, `date`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ColumnType {
     Text,
     Integer,
@@ -35,7 +35,7 @@ impl ColumnType {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Column {
     pub name: Arc<str>,
     pub description: Arc<str>,
@@ -47,7 +47,7 @@ pub struct Column {
 }
 
 /// How a cell should be coloured; the UI maps tones to theme colours.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CellTone {
     Normal,
     Good,
@@ -55,7 +55,7 @@ pub enum CellTone {
     Bad,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Cell {
     Text(Arc<str>, CellTone),
     Integer(i64),
@@ -181,7 +181,7 @@ pub fn format_age(age_secs: i64) -> String {
 }
 
 /// One object as a table row. Rebuilt only when its object changes.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Row {
     pub key: ObjectKey,
     pub uid: Arc<str>,
@@ -204,6 +204,13 @@ pub enum ViewStatus {
     /// The user may not list this kind across all namespaces; the view falls back to the
     /// namespaces the user works in (the context's, the ones selected).
     Forbidden(Arc<str>),
+    /// Rows from the offline cache, saved at this time (Unix seconds); the watch has not
+    /// caught up yet, or the cluster is off or unreachable.
+    Stale {
+        saved_unix_secs: i64,
+    },
+    /// The cluster is paused: rows as they were when it was paused (or as last cached).
+    Paused,
 }
 
 /// What the UI draws for one table view; replaced whole on every change.

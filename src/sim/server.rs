@@ -34,6 +34,9 @@ pub struct Faults {
     requests: AtomicU64,
     /// LIST requests served, so tests can see a client relist.
     pub lists_served: AtomicU64,
+    /// LIST requests being answered now (injected latency included), and the most at once.
+    pub lists_in_flight: AtomicU64,
+    pub max_lists_in_flight: AtomicU64,
     /// TCP connections accepted, so tests can see a client reconnect.
     pub connections_accepted: AtomicU64,
     /// Bumped to end every open watch (see `SimCluster::expire_watches`).
@@ -465,12 +468,39 @@ fn discovery(cluster: &SimCluster, request: &Request<hyper::body::Incoming>, pat
     }
 }
 
+/// Counts a LIST request (a GET of a collection, not a watch) while it is answered.
+struct ListInFlight<'a>(Option<&'a Faults>);
+
+impl<'a> ListInFlight<'a> {
+    fn start(faults: &'a Faults, request: &Request<hyper::body::Incoming>) -> Self {
+        let query = request.uri().query().unwrap_or_default();
+        let is_list = request.method() == Method::GET
+            && !query.split('&').any(|p| p == "watch=1" || p == "watch=true")
+            && parse_target(request.uri().path()).is_some_and(|t| t.name.is_none());
+        if !is_list {
+            return Self(None);
+        }
+        let now = faults.lists_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        faults.max_lists_in_flight.fetch_max(now, Ordering::SeqCst);
+        Self(Some(faults))
+    }
+}
+
+impl Drop for ListInFlight<'_> {
+    fn drop(&mut self) {
+        if let Some(faults) = self.0 {
+            faults.lists_in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Serves one request.
 pub async fn handle(
     cluster: Arc<SimCluster>,
     mut request: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let faults = &cluster.faults;
+    let _list = ListInFlight::start(faults, &request);
     let latency = faults.latency_ms.load(Ordering::Relaxed);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;

@@ -31,6 +31,8 @@ pub struct Settings {
     pub prometheus: std::collections::BTreeMap<String, crate::model::PrometheusSource>,
     /// The range of Prometheus charts, in seconds.
     pub chart_range_secs: u64,
+    /// Paused and switched-off clusters by name; clusters left out are live.
+    pub cluster_modes: std::collections::BTreeMap<String, crate::model::ClusterMode>,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             wide_columns: false,
             prometheus: std::collections::BTreeMap::new(),
             chart_range_secs: crate::model::prometheus::CHART_RANGES_SECS[1],
+            cluster_modes: std::collections::BTreeMap::new(),
         }
     }
 }

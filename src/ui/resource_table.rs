@@ -28,7 +28,7 @@ pub fn table_view_ui(
 ) -> Option<i64> {
     toolbar_ui(ui, state, table);
     super::actions::bulk_bar_ui(ui, state, table, fleet);
-    status_ui(ui, state, table, fleet);
+    status_ui(ui, state, table, fleet, now_unix_secs);
     if state.selected_clusters.is_empty() {
         ui.centered_and_justified(|ui| ui.label(t!("table.pick_cluster")));
         return None;
@@ -77,7 +77,7 @@ fn toolbar_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot) {
     });
 }
 
-fn status_ui(ui: &mut egui::Ui, state: &UiState, table: &TableSnapshot, fleet: &FleetSnapshot) {
+fn status_ui(ui: &mut egui::Ui, state: &UiState, table: &TableSnapshot, fleet: &FleetSnapshot, now_unix_secs: i64) {
     let visuals = ui.visuals().clone();
     for cluster in fleet.clusters.iter().filter(|c| state.selected_clusters.contains(&c.id) && c.insecure_tls) {
         egui::Frame::new().fill(theme::banner_fill(&visuals, CellTone::Warning)).inner_margin(4.0).show(ui, |ui| {
@@ -113,6 +113,16 @@ fn status_ui(ui: &mut egui::Ui, state: &UiState, table: &TableSnapshot, fleet: &
                     theme::tone_color(&visuals, CellTone::Warning),
                     t!("table.forbidden", cluster = cluster.as_str(), error = message.as_ref()),
                 );
+            }
+            ViewStatus::Stale { saved_unix_secs } => {
+                let age = crate::model::row::format_age(now_unix_secs - saved_unix_secs);
+                ui.colored_label(
+                    theme::tone_color(&visuals, CellTone::Warning),
+                    t!("table.stale", cluster = cluster.as_str(), age = age),
+                );
+            }
+            ViewStatus::Paused => {
+                ui.label(egui::RichText::new(t!("table.paused", cluster = cluster.as_str())).weak());
             }
             ViewStatus::Live => {}
         }

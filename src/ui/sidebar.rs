@@ -2,7 +2,7 @@
 //! selected clusters serve, grouped by category. UI thread.
 
 use super::theme;
-use crate::model::{Category, CellTone, ClusterInfo, ClusterState, FleetSnapshot, KindKey, ResourceKind};
+use crate::model::{Category, CellTone, ClusterInfo, ClusterMode, ClusterState, FleetSnapshot, KindKey, ResourceKind};
 use crate::state::UiState;
 use rust_i18n::t;
 use std::collections::BTreeMap;
@@ -38,6 +38,7 @@ fn clusters_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
 fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo) {
     let visuals = ui.visuals().clone();
     let (tone, status) = match &cluster.state {
+        ClusterState::Off => (CellTone::Normal, t!("cluster.off").to_string()),
         ClusterState::Connecting => (CellTone::Warning, t!("cluster.connecting").to_string()),
         ClusterState::Connected { server_version } => {
             (CellTone::Good, t!("cluster.connected", version = server_version).to_string())
@@ -67,6 +68,7 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
             ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), "⚠")
                 .on_hover_text(t!("cluster.insecure_tls"));
         }
+        cluster_mode_ui(ui, state, cluster);
         if cluster.added_in_klieg && ui.small_button("×").on_hover_text(t!("add_cluster.remove_help")).clicked() {
             let request_id = state.request_id();
             state.outbox.push(crate::model::Command::RemoveCluster { request_id, name: cluster.id.to_string() });
@@ -87,6 +89,30 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
             ui.add(egui::Label::new(egui::RichText::new(detail.as_ref()).small().weak()).truncate())
                 .on_hover_text(detail.as_ref());
         });
+    }
+}
+
+/// Live, paused or off; the choice is saved and sent to the backend by the app.
+fn cluster_mode_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo) {
+    let mut mode = cluster.mode;
+    let shown = state.settings.cluster_modes.get(cluster.id.as_str()).copied().unwrap_or(mode);
+    mode = shown;
+    egui::ComboBox::from_id_salt(("mode", cluster.id.as_str()))
+        .width(70.0)
+        .selected_text(t!(mode.label_key()))
+        .show_ui(ui, |ui| {
+            for choice in ClusterMode::ALL {
+                ui.selectable_value(&mut mode, choice, t!(choice.label_key()));
+            }
+        })
+        .response
+        .on_hover_text(t!("cluster.mode_help"));
+    if mode != shown {
+        if mode == ClusterMode::Live {
+            state.settings.cluster_modes.remove(cluster.id.as_str());
+        } else {
+            state.settings.cluster_modes.insert(cluster.id.to_string(), mode);
+        }
     }
 }
 

@@ -69,7 +69,11 @@ pub fn contexts_load_from_merged_files_and_connect(cluster: &dyn ApiServer) {
     assert!(alpha.is_current_context);
     assert_eq!(alpha.server_url.as_deref(), Some(cluster.server_url().as_str()));
     assert_eq!(&*alpha.source, first.display().to_string());
-    assert!(alpha.namespaces.iter().any(|n| &**n == "kube-system"), "{:?}", alpha.namespaces);
+    // The namespace list follows the connection (its own watch).
+    wait_for(&handle.fleet, WAIT, "alpha's namespaces", |fleet| {
+        let alpha = fleet.cluster(&ClusterId::new("alpha"))?;
+        alpha.namespaces.iter().any(|n| &**n == "kube-system").then_some(())
+    });
 }
 
 pub fn discovery_lists_built_in_kinds_and_a_crd(cluster: &dyn ApiServer) {

@@ -1,0 +1,238 @@
+//! Fleet behaviour against the simulator, each test on its own simulated cluster: the offline
+//! cache with the cluster taken offline, live / paused / off per cluster, and initial lists
+//! under the per-cluster concurrency limit.
+
+mod common;
+
+use common::relay::Relay;
+use common::{ApiServer, SimServer, row_names, start_backend, wait_connected, wait_for};
+use klieg::backend::kubeconfig::KubeconfigSources;
+use klieg::model::{ClusterId, ClusterMode, ClusterState, Command, KindKey, ViewQuery, ViewStatus};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn sources(kubeconfig: &Path, cache: &Path) -> KubeconfigSources {
+    KubeconfigSources {
+        explicit: vec![kubeconfig.to_path_buf()],
+        offline_cache: Some(cache.to_path_buf()),
+        ..KubeconfigSources::default()
+    }
+}
+
+fn configmaps_in(cluster: &str, namespace: &str) -> ViewQuery {
+    ViewQuery {
+        clusters: vec![ClusterId::new(cluster)],
+        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
+        namespaces: vec![Arc::from(namespace)],
+        ..ViewQuery::default()
+    }
+}
+
+fn sorted_names(table: &klieg::model::TableSnapshot) -> Vec<String> {
+    let mut names = row_names(table);
+    names.sort();
+    names
+}
+
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn an_offline_cluster_shows_its_cached_rows_marked_stale_until_the_watch_resyncs() {
+    let server = SimServer::start();
+    let context = server.admin_context().to_string();
+    server.kubectl(&["create", "namespace", "cached"]);
+    for name in ["one", "two", "three"] {
+        server.kubectl(&["create", "configmap", name, "-n", "cached"]);
+    }
+    server.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "vault",
+        "-n",
+        "cached",
+        "--from-literal=key=cache-must-not-hold-this",
+    ]);
+    let cache = tempfile::tempdir().expect("tempdir");
+
+    // First run: the rows and the cluster's kinds reach the cache.
+    let handle = start_backend(sources(server.kubeconfig(), cache.path()));
+    wait_connected(&handle, &context);
+    handle.send(Command::SetView(configmaps_in(&context, "cached")));
+    wait_for(&handle.table, WAIT, "three live configmaps", |t| {
+        (sorted_names(t) == ["one", "three", "two"] && t.status.values().all(|s| *s == ViewStatus::Live)).then_some(())
+    });
+    let secrets = ViewQuery {
+        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("secrets") }),
+        ..configmaps_in(&context, "cached")
+    };
+    handle.send(Command::SetView(secrets));
+    wait_for(&handle.table, WAIT, "the secret's row", |t| row_names(t).contains(&"vault".to_string()).then_some(()));
+    let deadline = std::time::Instant::now() + WAIT;
+    let saved = |files: &[std::path::PathBuf]| {
+        files.len() >= 3
+            && files.iter().any(|f| {
+                f.ends_with("cluster.json") && std::fs::read_to_string(f).is_ok_and(|t| t.contains("\"cached\""))
+            })
+    };
+    while !saved(&files_under(cache.path())) {
+        assert!(std::time::Instant::now() < deadline, "cache files: {:?}", files_under(cache.path()));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(handle);
+    for file in files_under(cache.path()) {
+        let text = std::fs::read_to_string(&file).expect("read");
+        assert!(!text.contains("cache-must-not-hold-this"), "{} holds a Secret value", file.display());
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode("cache-must-not-hold-this");
+        assert!(!text.contains(&encoded), "{} holds a Secret value", file.display());
+    }
+
+    // A change the cache has not seen, then the cluster goes away.
+    server.kubectl(&["create", "configmap", "late", "-n", "cached"]);
+    server.stop_apiserver();
+
+    let started = std::time::Instant::now();
+    let handle = start_backend(sources(server.kubeconfig(), cache.path()));
+    handle.send(Command::SetView(configmaps_in(&context, "cached")));
+    let status = wait_for(&handle.table, WAIT, "the cached rows", |t| {
+        (sorted_names(t) == ["one", "three", "two"]).then(|| t.status.get(&ClusterId::new(&context)).cloned())
+    });
+    let shown_after = started.elapsed();
+    assert!(matches!(status, Some(ViewStatus::Stale { .. })), "{status:?}");
+    let fleet = handle.fleet.borrow().clone();
+    let cluster = fleet.cluster(&ClusterId::new(&context)).expect("cluster");
+    assert!(!matches!(cluster.state, ClusterState::Connected { .. }), "{:?}", cluster.state);
+    assert!(cluster.kinds.iter().any(|k| &*k.plural == "configmaps"), "kinds come from the cache");
+    assert!(cluster.namespaces.iter().any(|n| &**n == "cached"), "namespaces come from the cache");
+    eprintln!("cached rows shown {shown_after:?} after the backend started, cluster unreachable");
+
+    // Back online: the watch lists and its rows replace the copy.
+    server.start_apiserver();
+    wait_for(&handle.table, WAIT, "live rows after the resync", |t| {
+        (sorted_names(t) == ["late", "one", "three", "two"] && t.status.values().all(|s| *s == ViewStatus::Live))
+            .then_some(())
+    });
+}
+
+#[test]
+fn paused_clusters_freeze_their_tables_and_off_clusters_hold_no_connection() {
+    let server = SimServer::start();
+    let context = server.admin_context().to_string();
+    let id = ClusterId::new(&context);
+    server.kubectl(&["create", "namespace", "modes"]);
+    server.kubectl(&["create", "configmap", "before", "-n", "modes"]);
+    let relay = Relay::forward_to(server.server_url().trim_start_matches("https://"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("relayed.yaml");
+    let text = std::fs::read_to_string(server.kubeconfig())
+        .expect("kubeconfig")
+        .replace(&server.server_url(), &format!("https://127.0.0.1:{}", relay.port));
+    std::fs::write(&kubeconfig, text).expect("write");
+    let handle = start_backend(sources(&kubeconfig, &dir.path().join("cache")));
+    wait_connected(&handle, &context);
+    handle.send(Command::SetView(configmaps_in(&context, "modes")));
+    wait_for(&handle.table, WAIT, "the live table", |t| (sorted_names(t) == ["before"]).then_some(()));
+
+    let set_mode = |mode| handle.send(Command::SetClusterModes(BTreeMap::from([(id.clone(), mode)])));
+    set_mode(ClusterMode::Paused);
+    wait_for(&handle.table, WAIT, "the paused table", |t| {
+        (t.status.get(&id) == Some(&ViewStatus::Paused) && sorted_names(t) == ["before"]).then_some(())
+    });
+    server.kubectl(&["create", "configmap", "while-paused", "-n", "modes"]);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(sorted_names(&handle.table.borrow()), ["before"], "a paused table does not change");
+    assert_eq!(handle.fleet.borrow().cluster(&id).map(|c| c.mode), Some(ClusterMode::Paused));
+
+    set_mode(ClusterMode::Live);
+    wait_for(&handle.table, WAIT, "the table live again", |t| {
+        (sorted_names(t) == ["before", "while-paused"] && t.status.get(&id) == Some(&ViewStatus::Live)).then_some(())
+    });
+
+    set_mode(ClusterMode::Off);
+    wait_for(&handle.fleet, WAIT, "the cluster off", |f| {
+        matches!(f.cluster(&id)?.state, ClusterState::Off).then_some(())
+    });
+    let deadline = std::time::Instant::now() + WAIT;
+    while relay.open() > 0 {
+        assert!(std::time::Instant::now() < deadline, "{} connections stay open to an off cluster", relay.open());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Its rows stay readable from the offline copy; nothing reconnects.
+    let status = wait_for(&handle.table, WAIT, "the offline copy", |t| {
+        (sorted_names(t) == ["before", "while-paused"]).then(|| t.status.get(&id).cloned())
+    });
+    assert!(matches!(status, Some(ViewStatus::Stale { .. })), "{status:?}");
+    let accepted = relay.accepted();
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(relay.accepted(), accepted, "an off cluster is not contacted");
+
+    set_mode(ClusterMode::Live);
+    wait_connected(&handle, &context);
+    wait_for(&handle.table, WAIT, "live after off", |t| {
+        (t.status.get(&id) == Some(&ViewStatus::Live) && sorted_names(t) == ["before", "while-paused"]).then_some(())
+    });
+}
+
+#[test]
+fn initial_lists_run_a_few_at_a_time_per_cluster() {
+    let server = SimServer::start();
+    let cluster = &server.fleet.clusters[0];
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let kinds: Vec<klieg::model::ResourceKind> = runtime.block_on(async {
+        let kubeconfig = kube::config::Kubeconfig::read_from(server.kubeconfig()).expect("kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+            .await
+            .expect("config");
+        let clients = klieg::backend::connection::cluster_clients(&config).expect("clients");
+        let found = klieg::backend::discovery::discover(&clients.shared).await.expect("discovery");
+        let kinds: Vec<_> =
+            found.kinds.into_iter().filter(|k| k.verbs.iter().any(|v| &**v == "watch")).take(12).collect();
+        assert_eq!(kinds.len(), 12, "twelve watchable kinds");
+        cluster.faults.latency_ms.store(300, Ordering::SeqCst);
+        cluster.faults.max_lists_in_flight.store(0, Ordering::SeqCst);
+        let permits = Arc::new(tokio::sync::Semaphore::new(klieg::backend::CONCURRENT_LISTS_PER_CLUSTER));
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let subscriptions: Vec<_> = kinds
+            .iter()
+            .map(|kind| {
+                klieg::backend::ingest::subscribe(
+                    clients.shared.clone(),
+                    ClusterId::new("sim"),
+                    kind.clone(),
+                    None,
+                    permits.clone(),
+                    changed.clone(),
+                )
+            })
+            .collect();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while subscriptions.iter().any(|s| s.rows.borrow().status != ViewStatus::Live) {
+            assert!(tokio::time::Instant::now() < deadline, "every subscription lists");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        kinds
+    });
+    let most = cluster.faults.max_lists_in_flight.load(Ordering::SeqCst) as usize;
+    assert!(
+        (2..=klieg::backend::CONCURRENT_LISTS_PER_CLUSTER).contains(&most),
+        "{most} lists at once for {} watches",
+        kinds.len()
+    );
+}
