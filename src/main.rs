@@ -17,6 +17,9 @@ struct Cli {
     /// Also the default when no kubeconfig is found at all.
     #[arg(long)]
     demo: bool,
+    /// Select every cluster at start (a merged view of the whole fleet).
+    #[arg(long)]
+    all_clusters: bool,
     #[command(subcommand)]
     command: Option<Commands>,
 }
@@ -31,6 +34,34 @@ enum Commands {
         /// Measure the simulator at fleet scale instead (100 clusters x 1k pods, 1 x 100k pods).
         #[arg(long)]
         sim: bool,
+        /// Klieg against kubectl and kdash on a simulated fleet: ingest, memory, cold start,
+        /// cached switch, idle CPU (window figures need DISPLAY, e.g. Xvfb).
+        #[arg(long)]
+        fleet: bool,
+        /// Fleet benchmark: clusters in the memory comparison.
+        #[arg(long, default_value_t = 10)]
+        clusters: usize,
+        /// Fleet benchmark: pods per cluster.
+        #[arg(long, default_value_t = 10_000)]
+        pods_per_cluster: usize,
+        /// Fleet benchmark: changes per second in the ingest comparison.
+        #[arg(long, default_value_t = 3000.0)]
+        churn: f64,
+        /// Fleet benchmark: kdash instances (one per cluster) in the memory comparison.
+        #[arg(long, default_value_t = 10)]
+        kdash_instances: usize,
+        /// Fleet benchmark: seconds of idle CPU measured.
+        #[arg(long, default_value_t = 60)]
+        idle_secs: u64,
+    },
+    /// The process `klieg bench --fleet` measures (not for direct use).
+    #[command(hide = true)]
+    BenchWatch {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Watch this context's pods through the bare watcher instead of the whole backend.
+        #[arg(long)]
+        raw: Option<String>,
     },
     /// Print the credentials of a cluster added in Klieg, from the OS keyring, as a kubectl
     /// exec credential plugin does (Klieg's own kubeconfig names this command).
@@ -84,8 +115,21 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Some(Commands::Bench { rows, sim }) => {
-            if sim {
+        Some(Commands::BenchWatch { kubeconfig, raw }) => {
+            klieg::bench::fleet::watch_child(&kubeconfig, raw.as_deref());
+            Ok(())
+        }
+        Some(Commands::Bench { rows, sim, fleet, clusters, pods_per_cluster, churn, kdash_instances, idle_secs }) => {
+            if fleet {
+                let options = klieg::bench::fleet::FleetBenchOptions {
+                    clusters,
+                    pods_per_cluster,
+                    churn_per_sec: churn,
+                    kdash_instances,
+                    idle_secs,
+                };
+                klieg::bench::fleet::run(&options);
+            } else if sim {
                 klieg::bench::run_simulator();
             } else {
                 klieg::bench::run(&rows);
@@ -122,10 +166,14 @@ fn main() -> anyhow::Result<()> {
             let mut kubeconfigs = cli.kubeconfigs;
             kubeconfigs.insert(0, fleet.kubeconfig_path.clone());
             // The demo shows only the simulated fleet unless files were named explicitly.
-            let result = klieg::app::run_native_with(kubeconfigs, cli.lang, true);
+            let launch = klieg::app::LaunchOptions { lang: cli.lang, only_explicit: true, all_clusters: cli.all_clusters };
+            let result = klieg::app::run_native(kubeconfigs, launch);
             drop(fleet);
             result
         }
-        None => klieg::app::run_native(cli.kubeconfigs, cli.lang),
+        None => {
+            let launch = klieg::app::LaunchOptions { lang: cli.lang, only_explicit: false, all_clusters: cli.all_clusters };
+            klieg::app::run_native(cli.kubeconfigs, launch)
+        }
     }
 }

@@ -32,6 +32,10 @@ pub struct KliegApp {
     sent_charts: Option<Option<crate::model::ChartQuery>>,
     sent_prometheus: Option<std::collections::BTreeMap<String, crate::model::PrometheusSource>>,
     sent_modes: Option<std::collections::BTreeMap<String, crate::model::ClusterMode>>,
+    /// `--all-clusters`: select every cluster once the fleet is known.
+    pub select_all_clusters: bool,
+    /// `KLIEG_BENCH_REPORT`: what the benchmark reads from stdout (first frame, rows shown).
+    bench_report: Option<BenchReport>,
     sent_logs: Option<Option<LogQuery>>,
     sent_query: Option<ViewQuery>,
     sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
@@ -84,6 +88,8 @@ impl KliegApp {
             sent_charts: None,
             sent_prometheus: None,
             sent_modes: Some(settings_modes),
+            select_all_clusters: false,
+            bench_report: std::env::var_os("KLIEG_BENCH_REPORT").map(|_| BenchReport::default()),
             sent_logs: None,
             sent_query: None,
             sent_details: None,
@@ -108,6 +114,10 @@ impl KliegApp {
         }
         if !self.state.clusters_initialised {
             self.state.initialise_clusters(&self.fleet);
+        }
+        if self.select_all_clusters && !self.fleet.clusters.is_empty() {
+            self.state.selected_clusters.extend(self.fleet.clusters.iter().map(|c| c.id.clone()));
+            self.select_all_clusters = false;
         }
     }
 
@@ -226,11 +236,40 @@ impl KliegApp {
         ui::actions::forwards_window_ui(ui.ctx(), &mut self.state, &self.forwards);
         self.state.sync_settings();
         self.send_changes();
+        if let Some(report) = &mut self.bench_report {
+            report.frame_done(&self.table);
+        }
         // Ages tick: every second while some visible age is shown in seconds, else every half minute.
         if let Some(age) = youngest_age_secs {
             let after = if age < 120 { Duration::from_secs(1) } else { Duration::from_secs(30) };
             ui.ctx().request_repaint_after(after);
         }
+    }
+}
+
+/// Lines for `klieg bench --fleet`, printed when they change: `frame` after the first frame,
+/// `rows COUNT live|stale` as the table fills.
+#[derive(Default)]
+struct BenchReport {
+    first_frame_done: bool,
+    last_rows: Option<(usize, bool)>,
+}
+
+impl BenchReport {
+    fn frame_done(&mut self, table: &crate::model::TableSnapshot) {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if !self.first_frame_done {
+            self.first_frame_done = true;
+            let _ = writeln!(out, "frame");
+        }
+        let live = !table.status.is_empty() && table.status.values().all(|s| *s == crate::model::ViewStatus::Live);
+        let now = (table.rows.len(), live);
+        if self.last_rows != Some(now) {
+            self.last_rows = Some(now);
+            let _ = writeln!(out, "rows {} {}", now.0, if live { "live" } else { "stale" });
+        }
+        let _ = out.flush();
     }
 }
 
@@ -263,12 +302,20 @@ fn modes_by_id(
     modes.iter().map(|(name, mode)| (crate::model::ClusterId::new(name), *mode)).collect()
 }
 
-pub fn run_native(kubeconfigs: Vec<PathBuf>, lang: Option<String>) -> anyhow::Result<()> {
-    run_native_with(kubeconfigs, lang, false)
+/// How the window starts.
+#[derive(Clone, Debug, Default)]
+pub struct LaunchOptions {
+    /// Interface language; `None` keeps the saved choice or the system's.
+    pub lang: Option<String>,
+    /// Ignore `KUBECONFIG` and `~/.kube/config` (demo mode).
+    pub only_explicit: bool,
+    /// Select every cluster at start.
+    pub all_clusters: bool,
 }
 
-/// Runs the window; `only_explicit` ignores `KUBECONFIG` and `~/.kube/config` (demo mode).
-pub fn run_native_with(kubeconfigs: Vec<PathBuf>, lang: Option<String>, only_explicit: bool) -> anyhow::Result<()> {
+/// Runs the window.
+pub fn run_native(kubeconfigs: Vec<PathBuf>, launch: LaunchOptions) -> anyhow::Result<()> {
+    let LaunchOptions { lang, only_explicit, all_clusters } = launch;
     let mut sources = KubeconfigSources::from_environment(kubeconfigs);
     if only_explicit {
         sources.env = None;
@@ -291,7 +338,8 @@ pub fn run_native_with(kubeconfigs: Vec<PathBuf>, lang: Option<String>, only_exp
             if let Some(lang) = lang {
                 settings.locale = lang;
             }
-            let app = KliegApp::new(&cc.egui_ctx, sources, settings)?;
+            let mut app = KliegApp::new(&cc.egui_ctx, sources, settings)?;
+            app.select_all_clusters = all_clusters;
             Ok(Box::new(app))
         }),
     )

@@ -1,6 +1,8 @@
 //! `klieg bench`: prints watch-event ingest throughput and the UI cost per frame of the resource
 //! table. Figures only; nothing here fails on timing. Runs on the calling thread, headless.
 
+pub mod fleet;
+
 use crate::backend::ingest::RowStore;
 use crate::backend::rows::{TableColumnDef, TableRowDoc, row_from_table, table_columns};
 use crate::backend::table_watch::TableEvent;
@@ -389,7 +391,7 @@ fn ms(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|status| {
