@@ -53,6 +53,9 @@ enum Commands {
         /// Fleet benchmark: seconds of idle CPU measured.
         #[arg(long, default_value_t = 60)]
         idle_secs: u64,
+        /// Fleet benchmark: the parts to run.
+        #[arg(long, value_delimiter = ',', default_value = "ingest,memory,start")]
+        phases: Vec<String>,
     },
     /// The process `klieg bench --fleet` measures (not for direct use).
     #[command(hide = true)]
@@ -119,7 +122,17 @@ fn main() -> anyhow::Result<()> {
             klieg::bench::fleet::watch_child(&kubeconfig, raw.as_deref());
             Ok(())
         }
-        Some(Commands::Bench { rows, sim, fleet, clusters, pods_per_cluster, churn, kdash_instances, idle_secs }) => {
+        Some(Commands::Bench {
+            rows,
+            sim,
+            fleet,
+            clusters,
+            pods_per_cluster,
+            churn,
+            kdash_instances,
+            idle_secs,
+            phases,
+        }) => {
             if fleet {
                 let options = klieg::bench::fleet::FleetBenchOptions {
                     clusters,
@@ -127,6 +140,7 @@ fn main() -> anyhow::Result<()> {
                     churn_per_sec: churn,
                     kdash_instances,
                     idle_secs,
+                    phases,
                 };
                 klieg::bench::fleet::run(&options);
             } else if sim {
@@ -166,13 +180,15 @@ fn main() -> anyhow::Result<()> {
             let mut kubeconfigs = cli.kubeconfigs;
             kubeconfigs.insert(0, fleet.kubeconfig_path.clone());
             // The demo shows only the simulated fleet unless files were named explicitly.
-            let launch = klieg::app::LaunchOptions { lang: cli.lang, only_explicit: true, all_clusters: cli.all_clusters };
+            let launch =
+                klieg::app::LaunchOptions { lang: cli.lang, only_explicit: true, all_clusters: cli.all_clusters };
             let result = klieg::app::run_native(kubeconfigs, launch);
             drop(fleet);
             result
         }
         None => {
-            let launch = klieg::app::LaunchOptions { lang: cli.lang, only_explicit: false, all_clusters: cli.all_clusters };
+            let launch =
+                klieg::app::LaunchOptions { lang: cli.lang, only_explicit: false, all_clusters: cli.all_clusters };
             klieg::app::run_native(cli.kubeconfigs, launch)
         }
     }

@@ -542,3 +542,42 @@ fn a_cluster_added_in_the_window_connects_and_removing_it_forgets_its_secret() {
     step_until(&mut harness, "the cluster gone", |h| app(h).fleet.clusters.is_empty());
     assert!(store.is_empty());
 }
+
+#[test]
+fn a_cluster_can_be_paused_switched_off_and_made_live_from_the_sidebar() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: modes}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: mode-settings, namespace: modes}\n");
+    let settings = Settings { locale: "en".into(), kind_plural: "configmaps".into(), ..Settings::default() };
+    let mut harness = start_app(&cluster.kubeconfig, settings);
+    step_until(&mut harness, "the cluster to connect", |h| has_label(h, "Connected · v1.20.2"));
+    step_until(&mut harness, "the configmap row", |h| has_label(h, "mode-settings"));
+
+    harness.get_by_label("Live").click();
+    step_until(&mut harness, "the mode list", |h| has_label(h, "Paused"));
+    harness.get_by_label("Paused").click();
+    step_until(&mut harness, "the paused table", |h| {
+        has_label_containing(h, "real-admin is paused") && has_label(h, "mode-settings")
+    });
+    assert_eq!(
+        app(&harness).state.settings.cluster_modes.get("real-admin"),
+        Some(&klieg::model::ClusterMode::Paused),
+        "the choice is saved with the settings"
+    );
+
+    harness.get_by_label("Paused").click();
+    step_until(&mut harness, "the mode list", |h| has_label(h, "Off"));
+    harness.get_by_label("Off").click();
+    step_until(&mut harness, "the cluster off", |h| {
+        app(h).fleet.clusters.iter().any(|c| c.state == klieg::model::ClusterState::Off)
+            && !has_label(h, "Connected · v1.20.2")
+    });
+
+    harness.get_by_label("Off").click();
+    step_until(&mut harness, "the mode list", |h| has_label(h, "Live"));
+    harness.get_by_label("Live").click();
+    step_until(&mut harness, "the cluster live again", |h| {
+        has_label(h, "Connected · v1.20.2") && has_label(h, "mode-settings") && !has_label_containing(h, "is paused")
+    });
+    assert!(!app(&harness).state.settings.cluster_modes.contains_key("real-admin"));
+}

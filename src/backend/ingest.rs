@@ -188,7 +188,6 @@ async fn ingest_loop(
 mod tests {
     use super::*;
     use crate::model::{Cell, CellTone, ObjectKey};
-    use std::collections::BTreeMap;
 
     fn row(name: &str, status: &str) -> Row {
         Row {
@@ -196,7 +195,7 @@ mod tests {
             uid: Arc::from(name),
             resource_version: Arc::from("1"),
             cells: vec![Cell::Text(Arc::from(status), CellTone::Normal)].into_boxed_slice(),
-            labels: BTreeMap::new(),
+            labels: crate::model::row::Labels::default(),
             created_unix_secs: None,
         }
     }

@@ -5,7 +5,7 @@
 
 use super::Waker;
 use crate::model::ObjectKey;
-use crate::model::usage::{Usage, UsageHistory, UsageKind, UsageSample, UsageTable, parse_quantity};
+use crate::model::usage::{NameKey, Usage, UsageHistory, UsageKind, UsageSample, UsageTable, parse_quantity};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -98,24 +98,46 @@ pub fn usage_of(kind: UsageKind, metrics_item: &Value, object: Option<&Value>) -
     usage
 }
 
-fn name_key(value: &Value) -> crate::model::usage::NameKey {
-    let namespace = value.pointer("/metadata/namespace").and_then(Value::as_str).map(Arc::from);
-    let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
-    (namespace, Arc::from(name))
-}
-
-/// The table cells for every object that has metrics.
-pub fn usage_table(kind: UsageKind, metrics: &[Value], objects: &[Value]) -> UsageTable {
-    let by_key: HashMap<_, &Value> = objects.iter().map(|o| (name_key(o), o)).collect();
-    let cells = metrics
-        .iter()
-        .map(|item| {
-            let key = name_key(item);
-            let usage = usage_of(kind, item, by_key.get(&key).copied());
-            (key, kind.cells(&usage))
+/// The table cells for every measured object, against its bounds where known. Keys are taken
+/// from the bounds where they match, so a pod's names are held once for both.
+pub fn usage_table(
+    kind: UsageKind,
+    measured: Vec<(NameKey, Usage)>,
+    bounds: Option<&HashMap<NameKey, Usage>>,
+) -> UsageTable {
+    let cells = measured
+        .into_iter()
+        .map(|(key, measured)| match bounds.and_then(|b| b.get_key_value(&key)) {
+            Some((shared_key, bounds)) => {
+                let usage = Usage { cpu_cores: measured.cpu_cores, memory_bytes: measured.memory_bytes, ..*bounds };
+                (shared_key.clone(), kind.cells(&usage))
+            }
+            None => (key, kind.cells(&measured)),
         })
         .collect();
     UsageTable { cells, error: None }
+}
+
+/// Every metrics item's usage, a page at a time.
+async fn list_measured(api: &Api<DynamicObject>, kind: UsageKind) -> Result<Vec<(NameKey, Usage)>, kube::Error> {
+    let mut measured = Vec::new();
+    let mut params = ListParams::default().limit(OBJECTS_PAGE);
+    loop {
+        let page = api.list(&params).await?;
+        let next = page.metadata.continue_.clone().filter(|token| !token.is_empty());
+        measured.extend(page.items.into_iter().map(|item| (key_of(&item), usage_of(kind, &item.data, None))));
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(measured),
+        }
+    }
+}
+
+fn key_of(object: &DynamicObject) -> NameKey {
+    (
+        object.metadata.namespace.as_deref().map(Arc::from),
+        Arc::from(object.metadata.name.as_deref().unwrap_or_default()),
+    )
 }
 
 async fn list_values(api: &Api<DynamicObject>) -> Result<Vec<Value>, kube::Error> {
@@ -142,23 +164,59 @@ impl Drop for UsageSubscription {
     }
 }
 
+/// Requests, limits and allocatable change rarely: objects are listed again this often (and
+/// sooner when metrics name an object not seen yet), usage every `POLL_INTERVAL`.
+const OBJECTS_REFRESH: Duration = Duration::from_secs(60);
+const OBJECTS_PAGE: u32 = 500;
+
+/// Each object's bounds: a pod's requests and limits, a node's allocatable (usage left zero),
+/// listed a page at a time and kept as numbers only.
+async fn list_bounds(api: &Api<DynamicObject>, kind: UsageKind) -> Result<HashMap<NameKey, Usage>, kube::Error> {
+    let mut bounds = HashMap::new();
+    let mut params = ListParams::default().limit(OBJECTS_PAGE);
+    loop {
+        let page = api.list(&params).await?;
+        let next = page.metadata.continue_.clone().filter(|token| !token.is_empty());
+        for object in page.items {
+            bounds.insert(key_of(&object), usage_of(kind, &Value::Null, Some(&object.data)));
+        }
+        match next {
+            Some(token) => params = params.continue_token(&token),
+            None => return Ok(bounds),
+        }
+    }
+}
+
 pub fn subscribe_usage(client: kube::Client, kind: UsageKind, changed: Arc<Notify>) -> UsageSubscription {
     let (tx, rx) = watch::channel(Arc::new(UsageTable::default()));
     let task = tokio::spawn(async move {
         let plural = plural_of(kind);
         let metrics: Api<DynamicObject> = Api::all_with(client.clone(), &metrics_resource(plural));
-        let objects: Api<DynamicObject> = Api::all_with(client, &core_resource(plural));
+        let objects_api: Api<DynamicObject> = Api::all_with(client, &core_resource(plural));
+        let mut bounds: Option<(HashMap<NameKey, Usage>, tokio::time::Instant)> = None;
         let mut ticker = tokio::time::interval(POLL_INTERVAL);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let polled = async { Ok::<_, kube::Error>((list_values(&metrics).await?, list_values(&objects).await?)) };
+            let polled = async {
+                let items = list_measured(&metrics, kind).await?;
+                let stale = bounds.as_ref().is_none_or(|(known, at)| {
+                    at.elapsed() >= OBJECTS_REFRESH || items.iter().any(|(key, _)| !known.contains_key(key))
+                });
+                if stale {
+                    bounds = Some((list_bounds(&objects_api, kind).await?, tokio::time::Instant::now()));
+                }
+                Ok::<_, kube::Error>(items)
+            };
             let table = match polled.await {
-                Ok((metrics, objects)) => usage_table(kind, &metrics, &objects),
+                Ok(items) => usage_table(kind, items, bounds.as_ref().map(|(known, _)| known)),
                 Err(error) => UsageTable { error: Some(error_text(&error)), ..(**tx.borrow()).clone() },
             };
-            tx.send_replace(Arc::new(table));
-            changed.notify_one();
+            // Unchanged usage costs no view rebuild and no repaint.
+            if **tx.borrow() != table {
+                tx.send_replace(Arc::new(table));
+                changed.notify_one();
+            }
         }
     });
     UsageSubscription { table: rx, task }
@@ -344,6 +402,13 @@ impl OverviewPoller {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn name_key(value: &Value) -> NameKey {
+        let namespace = value.pointer("/metadata/namespace").and_then(Value::as_str).map(Arc::from);
+        let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or_default();
+        (namespace, Arc::from(name))
+    }
+
     use serde_json::json;
 
     #[test]
@@ -359,7 +424,9 @@ mod tests {
         assert!((usage.memory_bytes - 96.0 * 1024.0 * 1024.0).abs() < 1.0);
         assert_eq!(usage.cpu_request_cores.map(|c| (c * 1000.0).round()), Some(200.0));
         assert_eq!(usage.cpu_limit_cores, None, "one container without a limit: unlimited");
-        let table = usage_table(UsageKind::Pods, &[metrics], &[pod]);
+        let bounds = HashMap::from([(name_key(&pod), usage_of(UsageKind::Pods, &Value::Null, Some(&pod)))]);
+        let measured = vec![(name_key(&metrics), usage_of(UsageKind::Pods, &metrics, None))];
+        let table = usage_table(UsageKind::Pods, measured, Some(&bounds));
         let cells = &table.cells[&(Some(Arc::from("shop")), Arc::from("web"))];
         assert_eq!(cells[0].display(0), "200m");
         assert_eq!(cells[1].display(0), "100%");
@@ -370,7 +437,9 @@ mod tests {
     fn node_usage_is_measured_against_allocatable() {
         let metrics = json!({"metadata": {"name": "n1"}, "usage": {"cpu": "2", "memory": "4Gi"}});
         let node = json!({"metadata": {"name": "n1"}, "status": {"allocatable": {"cpu": "8", "memory": "16Gi"}}});
-        let table = usage_table(UsageKind::Nodes, &[metrics], &[node]);
+        let bounds = HashMap::from([(name_key(&node), usage_of(UsageKind::Nodes, &Value::Null, Some(&node)))]);
+        let measured = vec![(name_key(&metrics), usage_of(UsageKind::Nodes, &metrics, None))];
+        let table = usage_table(UsageKind::Nodes, measured, Some(&bounds));
         let cells = &table.cells[&(None, Arc::from("n1"))];
         assert_eq!(
             cells.iter().map(|c| c.display(0).into_owned()).collect::<Vec<_>>(),

@@ -61,6 +61,12 @@ impl<K: Clone + Eq + Hash, V> SubscriptionPool<K, V> {
         self.entries.remove(key).map(|e| e.value)
     }
 
+    /// Drops every subscription `doomed` picks, held or not (its cluster was paused or went).
+    pub fn remove_where(&mut self, doomed: impl Fn(&K, &V) -> bool) -> Vec<(K, V)> {
+        let keys: Vec<K> = self.entries.iter().filter(|(k, e)| doomed(k, &e.value)).map(|(k, _)| k.clone()).collect();
+        keys.into_iter().filter_map(|k| self.entries.remove(&k).map(|e| (k, e.value))).collect()
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

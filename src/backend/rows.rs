@@ -91,7 +91,50 @@ pub fn table_columns(definitions: Option<&[TableColumnDef]>, is_table: bool) -> 
 }
 
 /// Builds a row, or `None` for a row without a name (which the server never sends for real objects).
-pub fn row_from_table(cluster: &ClusterId, doc: TableRowDoc, columns: &[Column]) -> Option<Row> {
+/// Shares the strings rows repeat (namespaces, statuses, node names, `<none>`, label keys and
+/// values) so 100k rows do not hold 100k copies of `Running`. Entries no row uses any more are
+/// dropped whenever the set has doubled since the last sweep. One per watch.
+#[derive(Debug, Default)]
+pub struct Interner {
+    strings: std::collections::HashSet<Arc<str>>,
+    sweep_at: usize,
+}
+
+impl Interner {
+    /// Strings longer than this are rarely shared (messages, hashes) and are not interned.
+    const MAX_LEN: usize = 64;
+
+    pub fn intern(&mut self, text: &str) -> Arc<str> {
+        if text.len() > Self::MAX_LEN {
+            return Arc::from(text);
+        }
+        if let Some(shared) = self.strings.get(text) {
+            return shared.clone();
+        }
+        if self.strings.len() >= self.sweep_at.max(4096) {
+            self.strings.retain(|s| Arc::strong_count(s) > 1);
+            self.sweep_at = self.strings.len() * 2;
+        }
+        let shared: Arc<str> = Arc::from(text);
+        self.strings.insert(shared.clone());
+        shared
+    }
+
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+}
+
+pub fn row_from_table(
+    cluster: &ClusterId,
+    doc: TableRowDoc,
+    columns: &[Column],
+    interner: &mut Interner,
+) -> Option<Row> {
     let meta = doc.object.metadata;
     let name: Arc<str> = Arc::from(meta.name?.as_str());
     let created_unix_secs = meta.creation_timestamp.as_deref().and_then(parse_rfc3339_secs);
@@ -99,13 +142,26 @@ pub fn row_from_table(cluster: &ClusterId, doc: TableRowDoc, columns: &[Column])
         .cells
         .into_iter()
         .enumerate()
-        .map(|(index, value)| match columns.get(index) {
-            Some(column) => cell_from_json(column, value, created_unix_secs),
-            None => cell_from_json(&plain_column(), value, created_unix_secs),
+        .map(|(index, value)| {
+            // The name column repeats the key's name: one string for both.
+            if let serde_json::Value::String(text) = &value
+                && **text == *name
+            {
+                let tone = columns.get(index).map_or(CellTone::Normal, |c| tone_for(&c.name, text));
+                return Cell::Text(name.clone(), tone);
+            }
+            match columns.get(index) {
+                Some(column) => cell_from_json(column, value, created_unix_secs, interner),
+                None => cell_from_json(&plain_column(), value, created_unix_secs, interner),
+            }
         })
         .collect();
     Some(Row {
-        key: ObjectKey { cluster: cluster.clone(), namespace: meta.namespace.map(|ns| Arc::from(ns.as_str())), name },
+        key: ObjectKey {
+            cluster: cluster.clone(),
+            namespace: meta.namespace.as_deref().map(|ns| interner.intern(ns)),
+            name,
+        },
         uid: Arc::from(meta.uid.unwrap_or_default().as_str()),
         resource_version: Arc::from(meta.resource_version.unwrap_or_default().as_str()),
         cells,
@@ -113,7 +169,7 @@ pub fn row_from_table(cluster: &ClusterId, doc: TableRowDoc, columns: &[Column])
             .labels
             .unwrap_or_default()
             .into_iter()
-            .map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str())))
+            .map(|(k, v)| (interner.intern(&k), interner.intern(&v)))
             .collect(),
         created_unix_secs,
     })
@@ -133,7 +189,12 @@ pub fn parse_rfc3339_secs(text: &str) -> Option<i64> {
     text.parse::<jiff::Timestamp>().ok().map(|ts| ts.as_second())
 }
 
-fn cell_from_json(column: &Column, value: serde_json::Value, created_unix_secs: Option<i64>) -> Cell {
+fn cell_from_json(
+    column: &Column,
+    value: serde_json::Value,
+    created_unix_secs: Option<i64>,
+    interner: &mut Interner,
+) -> Cell {
     use serde_json::Value;
     if column.is_age {
         return created_unix_secs.map_or(Cell::Empty, Cell::Age);
@@ -147,11 +208,11 @@ fn cell_from_json(column: &Column, value: serde_json::Value, created_unix_secs: 
         },
         Value::String(s) if column.column_type == ColumnType::Date => {
             // CRD date columns arrive as timestamps; show them as an age like kubectl does.
-            parse_rfc3339_secs(&s).map_or_else(|| Cell::Text(Arc::from(s.as_str()), CellTone::Normal), Cell::Age)
+            parse_rfc3339_secs(&s).map_or_else(|| Cell::Text(interner.intern(&s), CellTone::Normal), Cell::Age)
         }
         Value::String(s) => {
             let tone = tone_for(&column.name, &s);
-            Cell::Text(Arc::from(s.as_str()), tone)
+            Cell::Text(interner.intern(&s), tone)
         }
         other => Cell::Text(Arc::from(other.to_string().as_str()), CellTone::Normal),
     }
@@ -241,7 +302,8 @@ mod tests {
         assert_eq!(columns.len(), 6);
         assert!(columns[4].is_age);
         let row_doc: TableRowDoc = serde_json::from_value(doc["rows"][0].clone()).expect("row");
-        let row = row_from_table(&ClusterId::new("c1"), row_doc, &columns).expect("named row");
+        let mut interner = Interner::default();
+        let row = row_from_table(&ClusterId::new("c1"), row_doc.clone(), &columns, &mut interner).expect("named row");
         assert_eq!(&*row.key.name, "web-1");
         assert_eq!(row.key.namespace.as_deref(), Some("shop"));
         assert_eq!(row.cells[1], Cell::Text(Arc::from("1/2"), CellTone::Warning));
@@ -250,6 +312,28 @@ mod tests {
         let created = parse_rfc3339_secs("2026-01-01T00:00:00Z").expect("timestamp");
         assert_eq!(row.cells[4], Cell::Age(created));
         assert_eq!(row.labels.get("app").map(|v| &**v), Some("web"));
+        assert!(matches!(&row.cells[0], Cell::Text(name, _) if Arc::ptr_eq(name, &row.key.name)), "one name string");
+        // A second row shares the repeated strings with the first.
+        let again = row_from_table(&ClusterId::new("c1"), row_doc, &columns, &mut interner).expect("row");
+        let shared = |a: &Cell, b: &Cell| matches!((a, b), (Cell::Text(x, _), Cell::Text(y, _)) if Arc::ptr_eq(x, y));
+        assert!(shared(&row.cells[2], &again.cells[2]), "statuses are interned");
+        let (Some(first_ns), Some(second_ns)) = (&row.key.namespace, &again.key.namespace) else {
+            panic!("namespaced")
+        };
+        assert!(Arc::ptr_eq(first_ns, second_ns), "namespaces are interned");
+    }
+
+    #[test]
+    fn the_interner_forgets_strings_no_row_holds() {
+        let mut interner = Interner::default();
+        let kept = interner.intern("Running");
+        for i in 0..10_000 {
+            drop(interner.intern(&format!("10.0.{}.{}", i / 250, i % 250)));
+        }
+        assert!(interner.len() < 4200, "swept: {}", interner.len());
+        assert!(Arc::ptr_eq(&kept, &interner.intern("Running")), "a held string stays shared");
+        let long = "x".repeat(100);
+        assert!(!Arc::ptr_eq(&interner.intern(&long), &interner.intern(&long)), "long strings are not interned");
     }
 
     #[test]

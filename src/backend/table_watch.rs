@@ -5,7 +5,7 @@
 //! then `Apply`/`Delete`; bookmarks move the resume point; `410 Gone` starts a fresh list; other
 //! failures back off and resume from the last resource version, so nothing is lost or duplicated.
 
-use super::rows::{MetaLite, TableColumnDef, TableRowDoc, row_from_table, table_columns};
+use super::rows::{Interner, MetaLite, TableColumnDef, TableRowDoc, row_from_table, table_columns};
 use crate::model::{ClusterId, Column, ObjectKey, ResourceKind, Row};
 use futures::{AsyncBufReadExt, StreamExt};
 use http::header::ACCEPT;
@@ -139,17 +139,18 @@ pub async fn run_table_watch(
     let mut resource_version: Option<String> = None;
     let mut columns: Arc<[Column]> = Arc::from(Vec::new());
     let mut backoff = Backoff::default();
+    let mut interner = Interner::default();
     loop {
         let result = match &resource_version {
             None => {
                 // Every page of one list under one permit; a closed semaphore never happens.
                 let _permit = lists.acquire().await.ok();
-                list_all(&client, &cluster, &path, &out).await.map(|(rv, list_columns)| {
+                list_all(&client, &cluster, &path, &mut interner, &out).await.map(|(rv, list_columns)| {
                     columns = list_columns;
                     Some(rv)
                 })
             }
-            Some(rv) => watch_from(&client, &cluster, &path, rv, &columns, &out).await,
+            Some(rv) => watch_from(&client, &cluster, &path, rv, &columns, &mut interner, &out).await,
         };
         if out.is_closed() {
             return;
@@ -191,6 +192,7 @@ async fn list_all(
     client: &kube::Client,
     cluster: &ClusterId,
     path: &str,
+    interner: &mut Interner,
     out: &mpsc::Sender<TableEvent>,
 ) -> Result<(String, Arc<[Column]>), WatchError> {
     let mut continue_token: Option<String> = None;
@@ -209,7 +211,7 @@ async fn list_all(
         if continue_token.is_none() && out.send(TableEvent::Init(page_columns.clone())).await.is_err() {
             return Ok((String::new(), page_columns));
         }
-        for row in rows_of(cluster, doc.kind == "Table", doc.rows, doc.items, &page_columns) {
+        for row in rows_of(cluster, doc.kind == "Table", doc.rows, doc.items, &page_columns, interner) {
             if out.send(TableEvent::InitRow(row)).await.is_err() {
                 return Ok((String::new(), page_columns));
             }
@@ -232,13 +234,14 @@ fn rows_of(
     rows: Vec<TableRowDoc>,
     items: Vec<PlainObject>,
     columns: &[Column],
+    interner: &mut Interner,
 ) -> Vec<Row> {
     if is_table {
-        rows.into_iter().filter_map(|row| row_from_table(cluster, row, columns)).collect()
+        rows.into_iter().filter_map(|row| row_from_table(cluster, row, columns, interner)).collect()
     } else {
         items
             .into_iter()
-            .filter_map(|item| row_from_table(cluster, TableRowDoc::from_meta(item.metadata), columns))
+            .filter_map(|item| row_from_table(cluster, TableRowDoc::from_meta(item.metadata), columns, interner))
             .collect()
     }
 }
@@ -250,6 +253,7 @@ async fn watch_from(
     path: &str,
     rv: &str,
     columns: &[Column],
+    interner: &mut Interner,
     out: &mpsc::Sender<TableEvent>,
 ) -> Result<Option<String>, WatchError> {
     let url = format!(
@@ -287,7 +291,7 @@ async fn watch_from(
                 continue;
             }
             // Watch events carry no column definitions after the first; cells keep the list's order.
-            let Some(row) = row_from_table(cluster, row_doc, columns) else {
+            let Some(row) = row_from_table(cluster, row_doc, columns, interner) else {
                 continue;
             };
             let event = match event.event_type.as_str() {

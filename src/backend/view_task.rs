@@ -308,6 +308,16 @@ pub async fn view_task(
         if rerun {
             continue;
         }
+        // Lingering watches of clusters now paused, off or reconnected stop too, so such a
+        // cluster holds no connection open for them.
+        let gone = state.pool.remove_where(|(cluster, _, _), subscription| {
+            let mode = fleet.cluster(cluster).map(|c| c.mode).unwrap_or_default();
+            mode != ClusterMode::Live || clients.get(cluster).is_none_or(|c| c.epoch != subscription.epoch)
+        });
+        for (key, subscription) in gone {
+            state.held.remove(&key);
+            state.stop(&key, subscription, false, now);
+        }
         // Usage is polled only for what is on screen.
         usage_polls.retain(|key, _| wanted.iter().any(|(c, k, _)| (c, k) == (&key.0, &key.1)));
         for (key, subscription) in state.pool.evict(now, |s| s.subscription.rows.borrow().rows.len()) {

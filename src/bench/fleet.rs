@@ -21,11 +21,20 @@ pub struct FleetBenchOptions {
     pub churn_per_sec: f64,
     pub kdash_instances: usize,
     pub idle_secs: u64,
+    /// Which parts run: `ingest`, `memory`, `start` (cold start, switch, idle).
+    pub phases: Vec<String>,
 }
 
 impl Default for FleetBenchOptions {
     fn default() -> Self {
-        Self { clusters: 10, pods_per_cluster: 10_000, churn_per_sec: 3000.0, kdash_instances: 10, idle_secs: 60 }
+        Self {
+            clusters: 10,
+            pods_per_cluster: 10_000,
+            churn_per_sec: 3000.0,
+            kdash_instances: 10,
+            idle_secs: 60,
+            phases: vec!["ingest".into(), "memory".into(), "start".into()],
+        }
     }
 }
 
@@ -45,8 +54,10 @@ impl Spawned {
             let sink = lines.clone();
             std::thread::spawn(move || {
                 for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    // Only the start of a line is looked at (kubectl's are whole objects).
+                    let start: String = line.chars().take(64).collect();
                     if let Ok(mut lines) = sink.lock() {
-                        lines.push((Instant::now(), line));
+                        lines.push((Instant::now(), start));
                     }
                 }
             });
@@ -120,8 +131,7 @@ fn exe() -> PathBuf {
 }
 
 fn found_on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
 }
 
 /// The simulator as its own process, serving until dropped.
@@ -163,9 +173,10 @@ fn kubectl_watch(kubeconfig: &Path, context: &str) -> Option<Spawned> {
     .ok()
 }
 
-/// Events `kubectl get -w -o json --output-watch-events` printed: each ends with a lone `}`.
+/// Lines `kubectl get -w -o json --output-watch-events` printed: one compact JSON event per line,
+/// the first holding the initial list whole.
 fn kubectl_events(kubectl: &Spawned) -> usize {
-    kubectl.line_count(|l| l == "}")
+    kubectl.line_count(|l| l.starts_with("{\"type\""))
 }
 
 /// kdash on a pseudo-terminal (it needs one), through the small Python host in this folder.
@@ -226,9 +237,16 @@ pub fn run(options: &FleetBenchOptions) {
     if !display {
         println!("no DISPLAY (start Xvfb): window figures (cold start, idle CPU, window memory) are skipped");
     }
-    ingest_against_kubectl(dir.path(), options, kubectl);
-    memory_against_kdash(dir.path(), options, kdash, display);
-    start_switch_and_idle(dir.path(), options, kubectl, kdash, display);
+    let runs = |phase: &str| options.phases.iter().any(|p| p == phase);
+    if runs("ingest") {
+        ingest_against_kubectl(dir.path(), options, kubectl);
+    }
+    if runs("memory") {
+        memory_against_kdash(dir.path(), options, kdash, display);
+    }
+    if runs("start") {
+        start_switch_and_idle(dir.path(), options, kubectl, kdash, display);
+    }
 }
 
 /// The same watch stream into Klieg's watcher and into `kubectl get -w -o json`.
@@ -250,13 +268,9 @@ fn ingest_against_kubectl(dir: &Path, options: &FleetBenchOptions, kubectl: bool
     let peer = if kubectl { kubectl_watch(&kubeconfig, "sim-000") } else { None };
     // Both list first; the window starts once both have.
     let listed = klieg.wait_line(Duration::from_secs(120), |l| l.starts_with("listed"));
-    let peer_listed = peer.as_ref().map(|p| {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while kubectl_events(p) < pods && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    });
-    if listed.is_none() || peer_listed.is_some_and(|()| peer.as_ref().is_some_and(|p| kubectl_events(p) < pods)) {
+    let peer_listed =
+        peer.as_ref().is_none_or(|p| p.wait_line(Duration::from_secs(120), |l| l.starts_with("{\"type\"")).is_some());
+    if listed.is_none() || !peer_listed {
         println!("ingest  a watcher did not finish its initial list in time");
         return;
     }
@@ -313,18 +327,15 @@ fn memory_against_kdash(dir: &Path, options: &FleetBenchOptions, kdash: bool, di
         return;
     };
     println!("memory  {clusters} clusters x {pods} pods ({total} pods), all watched at once:");
-    if let Ok(klieg) = Spawned::start(Command::new(exe()).args([
-        "bench-watch",
-        "--kubeconfig",
-        &kubeconfig.display().to_string(),
-    ])) {
+    if let Ok(klieg) =
+        Spawned::start(Command::new(exe()).args(["bench-watch", "--kubeconfig", &kubeconfig.display().to_string()]))
+    {
         let baseline = klieg.wait_line(Duration::from_secs(120), |l| l.starts_with("connected"));
         let full = klieg.wait_line(Duration::from_secs(300), rows_line(total, true));
         match (baseline, full) {
             (Some((_, baseline)), Some((at, _))) => {
                 std::thread::sleep(Duration::from_secs(2));
-                let baseline_bytes: u64 =
-                    baseline.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
+                let baseline_bytes: u64 = baseline.split_whitespace().nth(1).and_then(|v| v.parse().ok()).unwrap_or(0);
                 let rss = rss_of(klieg.pid());
                 println!(
                     "memory    klieg backend   RSS {:.0} MiB after {:.1} s; {:.2} KiB per watched pod over the connected baseline of {:.0} MiB",
@@ -340,6 +351,12 @@ fn memory_against_kdash(dir: &Path, options: &FleetBenchOptions, kdash: bool, di
     if display {
         let home = dir.join("window-memory");
         if let Some(window) = start_window(&kubeconfig, &home) {
+            // At its first frame the window holds no rows yet: its fixed cost.
+            let first_frame_rss =
+                window.wait_line(Duration::from_secs(60), |l| l == "frame").map(|_| rss_of(window.pid()));
+            if let Some(rss) = first_frame_rss {
+                println!("memory    klieg window    RSS {:.0} MiB at its first frame, before any rows", mib(rss));
+            }
             match window.wait_line(Duration::from_secs(300), rows_line(total, true)) {
                 Some((at, _)) => {
                     std::thread::sleep(Duration::from_secs(3));
@@ -392,12 +409,7 @@ fn start_switch_and_idle(dir: &Path, options: &FleetBenchOptions, kubectl: bool,
         let show = |d: Option<(Duration, String)>| {
             d.map_or("-".to_string(), |(at, line)| format!("{:.0} ms ({line})", at.as_secs_f64() * 1000.0))
         };
-        println!(
-            "start   {run}: first frame {}, first rows {}, all rows live {}",
-            show(frame),
-            show(rows),
-            show(live)
-        );
+        println!("start   {run}: first frame {}, first rows {}, all rows live {}", show(frame), show(rows), show(live));
         if run.starts_with("second") {
             idle(window, &kubeconfig, options, kubectl, kdash, &sim);
             return;
@@ -497,6 +509,13 @@ pub fn watch_child(kubeconfig: &Path, raw: Option<&str>) {
     }
 }
 
+/// Prints a line for the parent; false once nobody reads (the child then ends).
+fn say(line: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
+}
+
 fn raw_watch(kubeconfig: &Path, context: &str) {
     use crate::backend::ingest::{PUBLISH_INTERVAL, RowStore};
     use crate::backend::table_watch::{TableEvent, run_table_watch};
@@ -526,7 +545,9 @@ fn raw_watch(kubeconfig: &Path, context: &str) {
             store.apply(event);
             if list_done {
                 listed = true;
-                println!("listed {}", store.len());
+                if !say(&format!("listed {}", store.len())) {
+                    return;
+                }
             }
             // Snapshots as the subscription publishes them.
             if store.is_dirty() && last_publish.elapsed() >= PUBLISH_INTERVAL {
@@ -534,7 +555,9 @@ fn raw_watch(kubeconfig: &Path, context: &str) {
                 last_publish = tokio::time::Instant::now();
             }
             if last_print.elapsed() >= Duration::from_millis(500) {
-                println!("events {events}");
+                if !say(&format!("events {events}")) {
+                    return;
+                }
                 last_print = tokio::time::Instant::now();
             }
         }
@@ -562,7 +585,9 @@ fn backend_watch(kubeconfig: &Path) {
         std::thread::sleep(Duration::from_millis(50));
     };
     std::thread::sleep(Duration::from_secs(1));
-    println!("connected {}", crate::bench::rss_bytes());
+    if !say(&format!("connected {}", crate::bench::rss_bytes())) {
+        return;
+    }
     handle.send(Command::SetView(ViewQuery {
         clusters,
         kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("pods") }),
@@ -574,7 +599,9 @@ fn backend_watch(kubeconfig: &Path) {
         let live = !table.status.is_empty() && table.status.values().all(|s| *s == ViewStatus::Live);
         if last != Some((table.rows.len(), live)) {
             last = Some((table.rows.len(), live));
-            println!("rows {} {}", table.rows.len(), if live { "live" } else { "stale" });
+            if !say(&format!("rows {} {}", table.rows.len(), if live { "live" } else { "stale" })) {
+                return;
+            }
         }
         std::thread::sleep(Duration::from_millis(100));
     }

@@ -61,12 +61,13 @@ fn measure_ingest(rows: usize, events: usize) {
     store.apply(TableEvent::InitDone);
     let started = Instant::now();
     let mut publishes = 0;
+    let mut interner = crate::backend::rows::Interner::default();
     for (i, line) in lines.iter().enumerate() {
         let Ok(parsed) = serde_json::from_str::<Line>(line) else {
             continue;
         };
         for doc in parsed.object.rows {
-            if let Some(row) = row_from_table(&cluster, doc, &columns) {
+            if let Some(row) = row_from_table(&cluster, doc, &columns, &mut interner) {
                 store.apply(TableEvent::Apply(row));
             }
         }
@@ -82,7 +83,7 @@ fn measure_ingest(rows: usize, events: usize) {
         .iter()
         .filter_map(|l| serde_json::from_str::<Line>(l).ok())
         .flat_map(|l| l.object.rows)
-        .filter_map(|doc| row_from_table(&cluster, doc, &columns))
+        .filter_map(|doc| row_from_table(&cluster, doc, &columns, &mut interner))
         .collect();
     let mut store = RowStore::default();
     store.apply(TableEvent::Init(columns));
@@ -104,11 +105,12 @@ fn measure_ingest(rows: usize, events: usize) {
 fn synthetic_table(rows: usize) -> TableSnapshot {
     let cluster = ClusterId::new("bench");
     let columns = table_columns(Some(&pod_column_defs()), true);
+    let mut interner = crate::backend::rows::Interner::default();
     let data: Vec<Arc<Row>> = (0..rows)
         .filter_map(|i| {
             let line: Line = serde_json::from_str(&watch_line(i, 1000 + i)).ok()?;
             let doc = line.object.rows.into_iter().next()?;
-            row_from_table(&cluster, doc, &columns).map(Arc::new)
+            row_from_table(&cluster, doc, &columns, &mut interner).map(Arc::new)
         })
         .collect();
     // Subscriptions hand over rows in hash-map order, not sorted: shuffle deterministically.

@@ -1,9 +1,6 @@
 //! Kubernetes label selectors (`app=web,tier!=db`, `env in (a,b)`, `!canary`) parsed and matched
 //! locally, so filtering a table never asks the server.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SelectorError {
     #[error("expected a label key at position {0}")]
@@ -59,7 +56,7 @@ impl LabelSelector {
         self.requirements.is_empty()
     }
 
-    pub fn matches(&self, labels: &BTreeMap<Arc<str>, Arc<str>>) -> bool {
+    pub fn matches(&self, labels: &super::row::Labels) -> bool {
         self.requirements.iter().all(|requirement| {
             let value = |key: &str| labels.get(key).map(|v| &**v);
             match requirement {
@@ -193,8 +190,9 @@ impl Parser<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<Arc<str>, Arc<str>> {
+    fn labels(pairs: &[(&str, &str)]) -> crate::model::row::Labels {
         pairs.iter().map(|(k, v)| (Arc::from(*k), Arc::from(*v))).collect()
     }
 

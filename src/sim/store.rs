@@ -145,7 +145,7 @@ impl FieldSelector {
     }
 }
 
-pub fn labels_of(object: &Value) -> BTreeMap<Arc<str>, Arc<str>> {
+pub fn labels_of(object: &Value) -> crate::model::row::Labels {
     object
         .pointer("/metadata/labels")
         .and_then(Value::as_object)
