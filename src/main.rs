@@ -111,7 +111,21 @@ fn no_kubeconfig_anywhere(explicit: &[PathBuf]) -> bool {
     explicit.is_empty() && !env_set && !default_exists && !added_exists
 }
 
+/// glibc gives each thread that allocates its own malloc arena; with the GL driver's threads and
+/// the backend's blocking pool that leaves tens of MiB of freed memory spread over arenas
+/// (measured: 454 MiB against 378 MiB with two arenas for 100k watched pods). Two arenas suffice:
+/// the hot paths allocate on the runtime's two workers.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called first thing in main, before any
+    // thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn main() -> anyhow::Result<()> {
+    limit_malloc_arenas();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KLIEG_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)

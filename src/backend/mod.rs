@@ -306,6 +306,8 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // View builds, cache files and keyring calls: a few at a time is plenty.
+        .max_blocking_threads(16)
         .thread_name("klieg-backend")
         .enable_all()
         .build()
