@@ -97,6 +97,11 @@ impl RowStore {
                 self.status = ViewStatus::Error(message);
                 self.dirty = true;
             }
+            TableEvent::Batch(events) => {
+                for event in events {
+                    self.apply(event);
+                }
+            }
         }
     }
 
@@ -239,6 +244,21 @@ mod tests {
         store.apply(TableEvent::Delete(row("a", "").key));
         assert!(store.is_dirty());
         assert!(store.snapshot().rows.is_empty());
+    }
+
+    #[test]
+    fn a_batch_applies_like_its_events_one_by_one() {
+        let mut store = RowStore::default();
+        store.apply(TableEvent::Batch(vec![
+            TableEvent::Init(Arc::from(Vec::new())),
+            TableEvent::InitRow(row("a", "x")),
+            TableEvent::InitRow(row("b", "x")),
+            TableEvent::InitDone,
+        ]));
+        let batch = TableEvent::Batch(vec![TableEvent::Apply(row("c", "y")), TableEvent::Delete(row("a", "").key)]);
+        assert_eq!(batch.changes(), 2);
+        store.apply(batch);
+        assert_eq!(names(&store.snapshot()), ["b", "c"]);
     }
 
     #[test]

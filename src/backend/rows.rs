@@ -220,12 +220,13 @@ fn cell_from_json(
 
 /// Colours for the cells people scan for: pod, node and volume states, and `ready/total` counts.
 pub fn tone_for(column_name: &str, value: &str) -> CellTone {
-    let column = column_name.to_ascii_lowercase();
-    match column.as_str() {
-        "status" | "phase" | "state" => status_tone(value),
+    // Compared in place: this runs for every cell of every watch event.
+    let is = |name: &str| column_name.eq_ignore_ascii_case(name);
+    match () {
+        () if is("status") || is("phase") || is("state") => status_tone(value),
         // Event types: warnings stand out in the cluster-wide events table.
-        "type" if value == "Warning" => CellTone::Bad,
-        "ready" => match value.split_once('/') {
+        () if is("type") && value == "Warning" => CellTone::Bad,
+        () if is("ready") => match value.split_once('/') {
             Some((ready, total)) => match (ready.trim().parse::<u32>(), total.trim().parse::<u32>()) {
                 (Ok(r), Ok(t)) if r == t && t > 0 => CellTone::Good,
                 (Ok(_), Ok(0)) => CellTone::Normal,

@@ -44,7 +44,24 @@ pub enum TableEvent {
     Failed(Arc<str>),
     /// The server refused (403): the user may not list this collection.
     Forbidden(Arc<str>),
+    /// Events that arrived together (a list page, or watch lines already received), sent as one
+    /// message so a busy watch wakes its ingest once per batch rather than once per event.
+    Batch(Vec<TableEvent>),
 }
+
+impl TableEvent {
+    /// Watch changes (applies and deletes) this event carries, batches counted through.
+    pub fn changes(&self) -> usize {
+        match self {
+            TableEvent::Apply(_) | TableEvent::Delete(_) => 1,
+            TableEvent::Batch(events) => events.iter().map(TableEvent::changes).sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// Watch lines taken in one go, at most: bounds a batch's size and the ingest's latency.
+const BATCH_LINES: usize = 512;
 
 #[derive(serde::Deserialize)]
 struct ListMetaLite {
@@ -211,10 +228,12 @@ async fn list_all(
         if continue_token.is_none() && out.send(TableEvent::Init(page_columns.clone())).await.is_err() {
             return Ok((String::new(), page_columns));
         }
-        for row in rows_of(cluster, doc.kind == "Table", doc.rows, doc.items, &page_columns, interner) {
-            if out.send(TableEvent::InitRow(row)).await.is_err() {
-                return Ok((String::new(), page_columns));
-            }
+        let page: Vec<TableEvent> = rows_of(cluster, doc.kind == "Table", doc.rows, doc.items, &page_columns, interner)
+            .into_iter()
+            .map(TableEvent::InitRow)
+            .collect();
+        if out.send(TableEvent::Batch(page)).await.is_err() {
+            return Ok((String::new(), page_columns));
         }
         let meta = doc.metadata.unwrap_or(ListMetaLite { resource_version: None, continue_token: None });
         match meta.continue_token.filter(|t| !t.is_empty()) {
@@ -261,46 +280,57 @@ async fn watch_from(
         encode_query_value(rv)
     );
     let stream = client.request_stream(table_request(url)?).await.map_err(classify_kube_error)?;
-    let mut lines = stream.lines();
+    // Lines already received are taken together and sent as one batch.
+    let mut chunks = stream.lines().ready_chunks(BATCH_LINES);
     let mut newest: Option<String> = None;
-    while let Some(line) = lines.next().await {
-        let line = line.map_err(|e| WatchError::Request(kube::Error::ReadEvents(e)))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let event: WatchLine = serde_json::from_str(&line).map_err(WatchError::Parse)?;
-        if event.event_type == "ERROR" {
-            let code = event.object.code.unwrap_or(500);
-            if code == 410 {
-                return Err(WatchError::Gone);
+    while let Some(chunk) = chunks.next().await {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for line in chunk {
+            let line = line.map_err(|e| WatchError::Request(kube::Error::ReadEvents(e)))?;
+            if line.trim().is_empty() {
+                continue;
             }
-            return Err(WatchError::Status { code, message: event.object.message.unwrap_or_default() });
+            let event: WatchLine = serde_json::from_str(&line).map_err(WatchError::Parse)?;
+            if event.event_type == "ERROR" {
+                // What came before the error still counts.
+                let _ = out.send(TableEvent::Batch(batch)).await;
+                let code = event.object.code.unwrap_or(500);
+                if code == 410 {
+                    return Err(WatchError::Gone);
+                }
+                return Err(WatchError::Status { code, message: event.object.message.unwrap_or_default() });
+            }
+            let is_table = event.object.kind == "Table";
+            // The row's own metadata carries the resource version, for bookmarks too.
+            let rows = if is_table {
+                event.object.rows
+            } else {
+                event.object.items.into_iter().map(|item| TableRowDoc::from_meta(item.metadata)).collect()
+            };
+            for row_doc in rows {
+                if let Some(rv) = row_doc.object.metadata.resource_version.clone() {
+                    newest = Some(rv);
+                }
+                if event.event_type == "BOOKMARK" {
+                    continue;
+                }
+                // Watch events carry no column definitions after the first; cells keep the list's order.
+                let Some(row) = row_from_table(cluster, row_doc, columns, interner) else {
+                    continue;
+                };
+                batch.push(match event.event_type.as_str() {
+                    "DELETED" => TableEvent::Delete(row.key),
+                    _ => TableEvent::Apply(row),
+                });
+            }
         }
-        let is_table = event.object.kind == "Table";
-        // The row's own metadata carries the resource version, for bookmarks too.
-        let rows = if is_table {
-            event.object.rows
-        } else {
-            event.object.items.into_iter().map(|item| TableRowDoc::from_meta(item.metadata)).collect()
+        let event = match batch.len() {
+            0 => continue,
+            1 => batch.pop().unwrap_or(TableEvent::Batch(Vec::new())),
+            _ => TableEvent::Batch(batch),
         };
-        for row_doc in rows {
-            if let Some(rv) = row_doc.object.metadata.resource_version.clone() {
-                newest = Some(rv);
-            }
-            if event.event_type == "BOOKMARK" {
-                continue;
-            }
-            // Watch events carry no column definitions after the first; cells keep the list's order.
-            let Some(row) = row_from_table(cluster, row_doc, columns, interner) else {
-                continue;
-            };
-            let event = match event.event_type.as_str() {
-                "DELETED" => TableEvent::Delete(row.key),
-                _ => TableEvent::Apply(row),
-            };
-            if out.send(event).await.is_err() {
-                return Ok(newest);
-            }
+        if out.send(event).await.is_err() {
+            return Ok(newest);
         }
     }
     Ok(newest)

@@ -539,8 +539,8 @@ fn raw_watch(kubeconfig: &Path, context: &str) {
         let mut last_print = tokio::time::Instant::now();
         while let Some(event) = rx.recv().await {
             let list_done = !listed && matches!(event, TableEvent::InitDone);
-            if listed && matches!(event, TableEvent::Apply(_) | TableEvent::Delete(_)) {
-                events += 1;
+            if listed {
+                events += event.changes() as u64;
             }
             store.apply(event);
             if list_done {
