@@ -265,7 +265,7 @@ fn ingest_against_kubectl(dir: &Path, options: &FleetBenchOptions, kubectl: bool
     ])) else {
         return;
     };
-    let peer = if kubectl { kubectl_watch(&kubeconfig, "sim-000") } else { None };
+    let mut peer = if kubectl { kubectl_watch(&kubeconfig, "sim-000") } else { None };
     // Both list first; the window starts once both have.
     let listed = klieg.wait_line(Duration::from_secs(120), |l| l.starts_with("listed"));
     let peer_listed =
@@ -299,7 +299,11 @@ fn ingest_against_kubectl(dir: &Path, options: &FleetBenchOptions, kubectl: bool
         received / klieg_cpu_secs.max(0.01),
         mib(rss_of(klieg.pid()))
     );
-    if let (Some(peer), Some((e0, c0))) = (&peer, p0) {
+    if let (Some(peer), Some((e0, c0))) = (&mut peer, p0) {
+        if let Ok(Some(status)) = peer.child.try_wait() {
+            println!("ingest    kubectl get -w  exited ({status}) during the window: it fell behind and its watch was closed");
+            return;
+        }
         let events = (kubectl_events(peer) - e0) as f64;
         let cpu_secs = (cpu_ticks_of(peer.pid()) - c0) as f64 / TICKS_PER_SEC;
         println!(
@@ -395,6 +399,7 @@ fn start_switch_and_idle(dir: &Path, options: &FleetBenchOptions, kubectl: bool,
         println!("start   simulator did not start");
         return;
     };
+    let sim_started = Instant::now();
     cached_switch(&kubeconfig, &dir.join("switch-cache"), pods);
     if !display {
         return;
@@ -411,7 +416,7 @@ fn start_switch_and_idle(dir: &Path, options: &FleetBenchOptions, kubectl: bool,
         };
         println!("start   {run}: first frame {}, first rows {}, all rows live {}", show(frame), show(rows), show(live));
         if run.starts_with("second") {
-            idle(window, &kubeconfig, options, kubectl, kdash, &sim);
+            idle(window, &kubeconfig, options, kubectl, kdash, &sim, sim_started);
             return;
         }
         // The cache is written on the first full list; let the write land.
@@ -474,10 +479,21 @@ fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
 }
 
 /// CPU of the idle window and of its peers watching the same quiet cluster.
-fn idle(window: Spawned, kubeconfig: &Path, options: &FleetBenchOptions, kubectl: bool, kdash: bool, sim: &Spawned) {
+/// Measured once every pod is over two minutes old: the table then shows ages in minutes and
+/// repaints for them every 30 s, as on a settled cluster (younger ages tick every second).
+fn idle(
+    window: Spawned,
+    kubeconfig: &Path,
+    options: &FleetBenchOptions,
+    kubectl: bool,
+    kdash: bool,
+    sim: &Spawned,
+    sim_started: Instant,
+) {
     let peer = if kubectl { kubectl_watch(kubeconfig, "sim-000") } else { None };
     let kdash = if kdash { start_kdash(kubeconfig, "sim-000") } else { None };
-    std::thread::sleep(Duration::from_secs(15));
+    let settled = sim_started + Duration::from_secs(125);
+    std::thread::sleep(settled.saturating_duration_since(Instant::now()).max(Duration::from_secs(15)));
     let wall = Duration::from_secs(options.idle_secs);
     let pids: Vec<(&str, u32)> = [("klieg window (2 clusters live)", Some(window.pid()))]
         .into_iter()
