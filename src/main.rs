@@ -20,6 +20,9 @@ struct Cli {
     /// Select every cluster at start (a merged view of the whole fleet).
     #[arg(long)]
     all_clusters: bool,
+    /// Open on this kind: `pods`, `deployments.apps`, any CRD's `plural.group`.
+    #[arg(long, value_name = "PLURAL[.GROUP]")]
+    kind: Option<String>,
     #[command(subcommand)]
     command: Option<Commands>,
 }
@@ -194,15 +197,23 @@ fn main() -> anyhow::Result<()> {
             let mut kubeconfigs = cli.kubeconfigs;
             kubeconfigs.insert(0, fleet.kubeconfig_path.clone());
             // The demo shows only the simulated fleet unless files were named explicitly.
-            let launch =
-                klieg::app::LaunchOptions { lang: cli.lang, only_explicit: true, all_clusters: cli.all_clusters };
+            let launch = klieg::app::LaunchOptions {
+                lang: cli.lang,
+                only_explicit: true,
+                all_clusters: cli.all_clusters,
+                kind: cli.kind,
+            };
             let result = klieg::app::run_native(kubeconfigs, launch);
             drop(fleet);
             result
         }
         None => {
-            let launch =
-                klieg::app::LaunchOptions { lang: cli.lang, only_explicit: false, all_clusters: cli.all_clusters };
+            let launch = klieg::app::LaunchOptions {
+                lang: cli.lang,
+                only_explicit: false,
+                all_clusters: cli.all_clusters,
+                kind: cli.kind,
+            };
             klieg::app::run_native(cli.kubeconfigs, launch)
         }
     }

@@ -311,11 +311,13 @@ pub struct LaunchOptions {
     pub only_explicit: bool,
     /// Select every cluster at start.
     pub all_clusters: bool,
+    /// Open on this kind: `pods`, `deployments.apps`, `widgets.example.com` (plural, then group).
+    pub kind: Option<String>,
 }
 
 /// Runs the window.
 pub fn run_native(kubeconfigs: Vec<PathBuf>, launch: LaunchOptions) -> anyhow::Result<()> {
-    let LaunchOptions { lang, only_explicit, all_clusters } = launch;
+    let LaunchOptions { lang, only_explicit, all_clusters, kind } = launch;
     let mut sources = KubeconfigSources::from_environment(kubeconfigs);
     if only_explicit {
         sources.env = None;
@@ -337,6 +339,11 @@ pub fn run_native(kubeconfigs: Vec<PathBuf>, launch: LaunchOptions) -> anyhow::R
                 cc.storage.and_then(|s| eframe::get_value(s, SETTINGS_KEY)).unwrap_or_default();
             if let Some(lang) = lang {
                 settings.locale = lang;
+            }
+            if let Some(kind) = kind {
+                let (plural, group) = kind.split_once('.').unwrap_or((kind.as_str(), ""));
+                settings.kind_plural = plural.to_string();
+                settings.kind_group = group.to_string();
             }
             let mut app = KliegApp::new(&cc.egui_ctx, sources, settings)?;
             app.select_all_clusters = all_clusters;

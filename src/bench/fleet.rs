@@ -191,11 +191,11 @@ fn start_kdash(kubeconfig: &Path, context: &str) -> Option<(Spawned, u32)> {
     Some((host, pid.parse().ok()?))
 }
 
-/// The real window, with its own settings, data and cache folders under `home`.
-fn start_window(kubeconfig: &Path, home: &Path) -> Option<Spawned> {
+/// The real window on `kind`, with its own settings, data and cache folders under `home`.
+fn start_window(kubeconfig: &Path, home: &Path, kind: &str) -> Option<Spawned> {
     Spawned::start(
         Command::new(exe())
-            .args(["--kubeconfig", &kubeconfig.display().to_string(), "--all-clusters", "--lang", "en"])
+            .args(["--kubeconfig", &kubeconfig.display().to_string(), "--all-clusters", "--lang", "en", "--kind", kind])
             .env("KLIEG_BENCH_REPORT", "1")
             .env("KUBECONFIG", "")
             .env("HOME", home)
@@ -301,7 +301,9 @@ fn ingest_against_kubectl(dir: &Path, options: &FleetBenchOptions, kubectl: bool
     );
     if let (Some(peer), Some((e0, c0))) = (&mut peer, p0) {
         if let Ok(Some(status)) = peer.child.try_wait() {
-            println!("ingest    kubectl get -w  exited ({status}) during the window: it fell behind and its watch was closed");
+            println!(
+                "ingest    kubectl get -w  exited ({status}) during the window: it fell behind and its watch was closed"
+            );
             return;
         }
         let events = (kubectl_events(peer) - e0) as f64;
@@ -354,7 +356,7 @@ fn memory_against_kdash(dir: &Path, options: &FleetBenchOptions, kdash: bool, di
     }
     if display {
         let home = dir.join("window-memory");
-        if let Some(window) = start_window(&kubeconfig, &home) {
+        if let Some(window) = start_window(&kubeconfig, &home, "pods") {
             // At its first frame the window holds no rows yet: its fixed cost.
             let first_frame_rss =
                 window.wait_line(Duration::from_secs(60), |l| l == "frame").map(|_| rss_of(window.pid()));
@@ -407,7 +409,7 @@ fn start_switch_and_idle(dir: &Path, options: &FleetBenchOptions, kubectl: bool,
     let home = dir.join("window-start");
     // A first run fills the offline cache; the second starts from it.
     for run in ["first run (empty cache)", "second run (offline cache)"] {
-        let Some(window) = start_window(&kubeconfig, &home) else { return };
+        let Some(window) = start_window(&kubeconfig, &home, "pods") else { return };
         let frame = window.wait_line(Duration::from_secs(60), |l| l == "frame");
         let rows = window.wait_line(Duration::from_secs(120), rows_line(1, false));
         let live = window.wait_line(Duration::from_secs(120), rows_line(2 * pods, true));
@@ -416,7 +418,7 @@ fn start_switch_and_idle(dir: &Path, options: &FleetBenchOptions, kubectl: bool,
         };
         println!("start   {run}: first frame {}, first rows {}, all rows live {}", show(frame), show(rows), show(live));
         if run.starts_with("second") {
-            idle(window, &kubeconfig, options, kubectl, kdash, &sim, sim_started);
+            idle(window, &kubeconfig, &dir.join("window-idle"), options, (kubectl, kdash), &sim, sim_started);
             return;
         }
         // The cache is written on the first full list; let the write land.
@@ -438,7 +440,7 @@ fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
         kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("pods") }),
         ..ViewQuery::default()
     };
-    let shows = |cluster: &str, live: bool| {
+    let shows = |handle: &crate::backend::BackendHandle, cluster: &str, live: bool| {
         let table = handle.table.borrow().clone();
         let id = ClusterId::new(cluster);
         table.rows.len() == pods
@@ -448,7 +450,7 @@ fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
     let switch_to = |cluster: &str, live: bool| -> Option<Duration> {
         let started = Instant::now();
         handle.send(Command::SetView(view(cluster)));
-        while !shows(cluster, live) {
+        while !shows(&handle, cluster, live) {
             if started.elapsed() > Duration::from_secs(120) {
                 return None;
             }
@@ -464,14 +466,31 @@ fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
     let mut lingering: Vec<Duration> =
         (0..6).filter_map(|i| switch_to(if i % 2 == 0 { "sim-000" } else { "sim-001" }, true)).collect();
     lingering.sort();
-    // sim-001 switched off: its rows come from the offline cache on disk.
-    handle.send(Command::SetClusterModes([(ClusterId::new("sim-001"), ClusterMode::Off)].into_iter().collect()));
-    std::thread::sleep(Duration::from_secs(2));
+    drop(handle);
+    // A fresh start with sim-001 switched off: its rows can only come from the cache on disk.
+    let sources = crate::backend::kubeconfig::KubeconfigSources {
+        explicit: vec![kubeconfig.to_path_buf()],
+        offline_cache: Some(cache.to_path_buf()),
+        cluster_modes: [(ClusterId::new("sim-001"), ClusterMode::Off)].into_iter().collect(),
+        ..Default::default()
+    };
+    let Ok(handle) = crate::backend::start(sources, Arc::new(|| {})) else { return };
+    let switch_to = |cluster: &str, live: bool| -> Option<Duration> {
+        let started = Instant::now();
+        handle.send(Command::SetView(view(cluster)));
+        while !shows(&handle, cluster, live) {
+            if started.elapsed() > Duration::from_secs(120) {
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        Some(started.elapsed())
+    };
     let _ = switch_to("sim-000", true);
     let from_disk = switch_to("sim-001", false);
     let median = |v: &[Duration]| v.get(v.len() / 2).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
     println!(
-        "switch  {pods}-pod clusters, command to published table: watched cluster {:.1} ms (median of {}), off cluster from the offline cache {}",
+        "switch  {pods}-pod clusters, command to published table: watched cluster {:.1} ms (median of {}), switched-off cluster read from the offline cache on disk {}",
         median(&lingering),
         lingering.len(),
         from_disk.map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1000.0))
@@ -484,19 +503,22 @@ fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
 fn idle(
     window: Spawned,
     kubeconfig: &Path,
+    home: &Path,
     options: &FleetBenchOptions,
-    kubectl: bool,
-    kdash: bool,
+    (kubectl, kdash): (bool, bool),
     sim: &Spawned,
     sim_started: Instant,
 ) {
+    // A second window on a kind without usage columns: no metrics-server polling.
+    let quiet = start_window(kubeconfig, home, "deployments.apps");
     let peer = if kubectl { kubectl_watch(kubeconfig, "sim-000") } else { None };
     let kdash = if kdash { start_kdash(kubeconfig, "sim-000") } else { None };
     let settled = sim_started + Duration::from_secs(125);
     std::thread::sleep(settled.saturating_duration_since(Instant::now()).max(Duration::from_secs(15)));
     let wall = Duration::from_secs(options.idle_secs);
-    let pids: Vec<(&str, u32)> = [("klieg window (2 clusters live)", Some(window.pid()))]
+    let pids: Vec<(&str, u32)> = [("klieg window, pods (2 clusters)", Some(window.pid()))]
         .into_iter()
+        .chain([("klieg window, deployments", quiet.as_ref().map(Spawned::pid))])
         .chain([("kubectl get -w (1 cluster)", peer.as_ref().map(Spawned::pid))])
         .chain([("kdash (1 cluster)", kdash.as_ref().map(|(_, pid)| *pid))])
         .chain([("simulator", Some(sim.pid()))])
