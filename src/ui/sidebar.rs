@@ -92,26 +92,26 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
     }
 }
 
-/// Live, paused or off; the choice is saved and sent to the backend by the app.
+/// Live, paused or off: a small button naming the mode, opening the choices. The choice is saved
+/// with the settings and sent to the backend by the app.
 fn cluster_mode_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo) {
-    let mut mode = cluster.mode;
-    let shown = state.settings.cluster_modes.get(cluster.id.as_str()).copied().unwrap_or(mode);
-    mode = shown;
-    egui::ComboBox::from_id_salt(("mode", cluster.id.as_str()))
-        .width(70.0)
-        .selected_text(t!(mode.label_key()))
-        .show_ui(ui, |ui| {
-            for choice in ClusterMode::ALL {
-                ui.selectable_value(&mut mode, choice, t!(choice.label_key()));
+    let shown = state.settings.cluster_modes.get(cluster.id.as_str()).copied().unwrap_or(cluster.mode);
+    let mut chosen = shown;
+    ui.menu_button(t!(shown.label_key()), |ui| {
+        for choice in ClusterMode::ALL {
+            if ui.selectable_label(choice == shown, t!(choice.label_key())).clicked() {
+                chosen = choice;
+                ui.close();
             }
-        })
-        .response
-        .on_hover_text(t!("cluster.mode_help"));
-    if mode != shown {
-        if mode == ClusterMode::Live {
+        }
+    })
+    .response
+    .on_hover_text(t!("cluster.mode_help"));
+    if chosen != shown {
+        if chosen == ClusterMode::Live {
             state.settings.cluster_modes.remove(cluster.id.as_str());
         } else {
-            state.settings.cluster_modes.insert(cluster.id.to_string(), mode);
+            state.settings.cluster_modes.insert(cluster.id.to_string(), chosen);
         }
     }
 }
