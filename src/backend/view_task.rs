@@ -335,8 +335,18 @@ pub async fn view_task(
         }
         let query_changed = query != last_query;
         last_query = query;
+        // Row changes publish at most every PUBLISH_INTERVAL; a new query (the user switching
+        // kind or cluster) cuts the wait short.
         if !query_changed {
-            tokio::time::sleep(ingest::PUBLISH_INTERVAL).await;
+            tokio::select! {
+                () = tokio::time::sleep(ingest::PUBLISH_INTERVAL) => {}
+                result = query_rx.changed() => {
+                    if result.is_err() {
+                        return;
+                    }
+                    continue;
+                }
+            }
         }
         let wake_at = [state.pool.next_expiry(), next_save].into_iter().flatten().min();
         tokio::select! {
