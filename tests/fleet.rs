@@ -5,7 +5,7 @@
 mod common;
 
 use common::relay::Relay;
-use common::{ApiServer, SimServer, row_names, start_backend, wait_connected, wait_for};
+use common::{ApiServer, SimServer, files_under, row_names, start_backend, wait_connected, wait_for};
 use klieg::backend::kubeconfig::KubeconfigSources;
 use klieg::model::{ClusterId, ClusterMode, ClusterState, Command, KindKey, ViewQuery, ViewStatus};
 use std::collections::BTreeMap;
@@ -37,19 +37,6 @@ fn sorted_names(table: &klieg::model::TableSnapshot) -> Vec<String> {
     let mut names = row_names(table);
     names.sort();
     names
-}
-
-fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{ApiServer, TestCluster, start_backend, wait_connected, wait_for};
+use common::{ApiServer, TestCluster, files_under, start_backend, wait_connected, wait_for};
 use klieg::backend::kubeconfig::KubeconfigSources;
 use klieg::credentials::{MemoryStore, Secrets};
 use klieg::model::{AddCluster, ClusterId, Command, KindKey, ObjectKey, Outcome, ViewQuery};
@@ -26,19 +26,6 @@ impl Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]

@@ -435,22 +435,21 @@ fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
         ..Default::default()
     };
     let Ok(handle) = crate::backend::start(sources, Arc::new(|| {})) else { return };
-    let view = |cluster: &str| ViewQuery {
-        clusters: vec![ClusterId::new(cluster)],
-        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("pods") }),
-        ..ViewQuery::default()
-    };
-    let shows = |handle: &crate::backend::BackendHandle, cluster: &str, live: bool| {
-        let table = handle.table.borrow().clone();
+    let switch_to = |handle: &crate::backend::BackendHandle, cluster: &str, live: bool| -> Option<Duration> {
         let id = ClusterId::new(cluster);
-        table.rows.len() == pods
-            && table.rows.first().is_some_and(|r| r.key.cluster == id)
-            && table.status.get(&id).is_some_and(|s| !live || *s == ViewStatus::Live)
-    };
-    let switch_to = |cluster: &str, live: bool| -> Option<Duration> {
+        let shows = || {
+            let table = handle.table.borrow().clone();
+            table.rows.len() == pods
+                && table.rows.first().is_some_and(|r| r.key.cluster == id)
+                && table.status.get(&id).is_some_and(|s| !live || *s == ViewStatus::Live)
+        };
         let started = Instant::now();
-        handle.send(Command::SetView(view(cluster)));
-        while !shows(&handle, cluster, live) {
+        handle.send(Command::SetView(ViewQuery {
+            clusters: vec![id.clone()],
+            kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("pods") }),
+            ..ViewQuery::default()
+        }));
+        while !shows() {
             if started.elapsed() > Duration::from_secs(120) {
                 return None;
             }
@@ -459,12 +458,12 @@ fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
         Some(started.elapsed())
     };
     // Both clusters listed once (and so cached); their watches linger after being left.
-    if switch_to("sim-000", true).is_none() || switch_to("sim-001", true).is_none() {
+    if switch_to(&handle, "sim-000", true).is_none() || switch_to(&handle, "sim-001", true).is_none() {
         println!("switch  the clusters did not list in time");
         return;
     }
     let mut lingering: Vec<Duration> =
-        (0..6).filter_map(|i| switch_to(if i % 2 == 0 { "sim-000" } else { "sim-001" }, true)).collect();
+        (0..6).filter_map(|i| switch_to(&handle, if i % 2 == 0 { "sim-000" } else { "sim-001" }, true)).collect();
     lingering.sort();
     drop(handle);
     // A fresh start with sim-001 switched off: its rows can only come from the cache on disk.
@@ -475,19 +474,8 @@ fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
         ..Default::default()
     };
     let Ok(handle) = crate::backend::start(sources, Arc::new(|| {})) else { return };
-    let switch_to = |cluster: &str, live: bool| -> Option<Duration> {
-        let started = Instant::now();
-        handle.send(Command::SetView(view(cluster)));
-        while !shows(&handle, cluster, live) {
-            if started.elapsed() > Duration::from_secs(120) {
-                return None;
-            }
-            std::thread::sleep(Duration::from_micros(200));
-        }
-        Some(started.elapsed())
-    };
-    let _ = switch_to("sim-000", true);
-    let from_disk = switch_to("sim-001", false);
+    let _ = switch_to(&handle, "sim-000", true);
+    let from_disk = switch_to(&handle, "sim-001", false);
     let median = |v: &[Duration]| v.get(v.len() / 2).map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
     println!(
         "switch  {pods}-pod clusters, command to published table: watched cluster {:.1} ms (median of {}), switched-off cluster read from the offline cache on disk {}",

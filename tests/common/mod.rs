@@ -256,3 +256,17 @@ pub fn wait_connected(handle: &BackendHandle, context: &str) -> String {
 pub fn row_names(table: &TableSnapshot) -> Vec<String> {
     table.rows.iter().map(|r| r.key.name.to_string()).collect()
 }
+
+/// Every file under `dir`, in any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
