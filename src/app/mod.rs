@@ -52,9 +52,7 @@ fn take_newer<T>(channel: &mut tokio::sync::watch::Receiver<Arc<T>>, slot: &mut 
     true
 }
 
-pub fn now_unix_secs() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
+pub use crate::model::now_unix_secs;
 
 impl KliegApp {
     /// Starts the backend for `sources` and wakes `ctx` when it has news.

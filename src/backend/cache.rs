@@ -151,10 +151,6 @@ fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
     Ok(())
 }
 
-pub fn now_unix_secs() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,12 +3,12 @@
 //! still listing, saves live rows to the offline cache, and publishes the merged snapshot on
 //! change. Runs on the backend runtime; merging and sorting happen on a blocking thread.
 
-use super::cache::{CachedRows, OfflineCache, now_unix_secs};
+use super::cache::{CachedRows, OfflineCache};
 use super::ingest::{self, Subscription, SubscriptionRows};
 use super::pool::{PoolLimits, SubscriptionPool};
 use super::{ClientMap, Waker, metrics, serves_metrics, view};
 use crate::model::{
-    ClusterId, ClusterMode, ClusterState, FleetSnapshot, KindKey, TableSnapshot, ViewQuery, ViewStatus,
+    ClusterId, ClusterMode, ClusterState, FleetSnapshot, KindKey, TableSnapshot, ViewQuery, ViewStatus, now_unix_secs,
 };
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;

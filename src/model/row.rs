@@ -162,6 +162,11 @@ fn trim_zeros(digits: &[u8]) -> &[u8] {
 }
 
 /// kubectl's short age format: `45s`, `12m`, `5h3m`, `3d4h`, `400d`.
+/// The wall clock in Unix seconds, as ages and cache times are measured.
+pub fn now_unix_secs() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
 pub fn format_age(age_secs: i64) -> String {
     let secs = age_secs.max(0);
     match secs {
