@@ -118,19 +118,25 @@ pub fn usage_table(
     UsageTable { cells, error: None }
 }
 
-/// Every metrics item's usage, a page at a time.
-async fn list_measured(api: &Api<DynamicObject>, kind: UsageKind) -> Result<Vec<(NameKey, Usage)>, kube::Error> {
-    let mut measured = Vec::new();
+/// Every object of `api`, a page at a time, each turned by `each` into what is kept of it,
+/// so a whole list of objects is never held at once.
+async fn list_paged<T>(api: &Api<DynamicObject>, each: impl Fn(DynamicObject) -> T) -> Result<Vec<T>, kube::Error> {
+    let mut kept = Vec::new();
     let mut params = ListParams::default().limit(OBJECTS_PAGE);
     loop {
         let page = api.list(&params).await?;
         let next = page.metadata.continue_.clone().filter(|token| !token.is_empty());
-        measured.extend(page.items.into_iter().map(|item| (key_of(&item), usage_of(kind, &item.data, None))));
+        kept.extend(page.items.into_iter().map(&each));
         match next {
             Some(token) => params = params.continue_token(&token),
-            None => return Ok(measured),
+            None => return Ok(kept),
         }
     }
+}
+
+/// Every metrics item's usage.
+async fn list_measured(api: &Api<DynamicObject>, kind: UsageKind) -> Result<Vec<(NameKey, Usage)>, kube::Error> {
+    list_paged(api, |item| (key_of(&item), usage_of(kind, &item.data, None))).await
 }
 
 fn key_of(object: &DynamicObject) -> NameKey {
@@ -172,19 +178,8 @@ const OBJECTS_PAGE: u32 = 500;
 /// Each object's bounds: a pod's requests and limits, a node's allocatable (usage left zero),
 /// listed a page at a time and kept as numbers only.
 async fn list_bounds(api: &Api<DynamicObject>, kind: UsageKind) -> Result<HashMap<NameKey, Usage>, kube::Error> {
-    let mut bounds = HashMap::new();
-    let mut params = ListParams::default().limit(OBJECTS_PAGE);
-    loop {
-        let page = api.list(&params).await?;
-        let next = page.metadata.continue_.clone().filter(|token| !token.is_empty());
-        for object in page.items {
-            bounds.insert(key_of(&object), usage_of(kind, &Value::Null, Some(&object.data)));
-        }
-        match next {
-            Some(token) => params = params.continue_token(&token),
-            None => return Ok(bounds),
-        }
-    }
+    let bounds = list_paged(api, |object| (key_of(&object), usage_of(kind, &Value::Null, Some(&object.data)))).await?;
+    Ok(bounds.into_iter().collect())
 }
 
 pub fn subscribe_usage(client: kube::Client, kind: UsageKind, changed: Arc<Notify>) -> UsageSubscription {
