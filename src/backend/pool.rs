@@ -56,11 +56,6 @@ impl<K: Clone + Eq + Hash, V> SubscriptionPool<K, V> {
         self.entries.get(key).map(|e| &e.value)
     }
 
-    /// Drops a subscription whatever its holders (its connection epoch is gone).
-    pub fn remove(&mut self, key: &K) -> Option<V> {
-        self.entries.remove(key).map(|e| e.value)
-    }
-
     /// Drops every subscription `doomed` picks, held or not (its cluster was paused or went).
     pub fn remove_where(&mut self, doomed: impl Fn(&K, &V) -> bool) -> Vec<(K, V)> {
         let keys: Vec<K> = self.entries.iter().filter(|(k, e)| doomed(k, &e.value)).map(|(k, _)| k.clone()).collect();

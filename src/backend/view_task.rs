@@ -158,6 +158,17 @@ pub async fn view_task(
         let mut wanted: BTreeSet<SubKey> = BTreeSet::new();
         let mut rerun = false;
         let mut next_save: Option<Instant> = None;
+        // Watches of clusters now paused, off or reconnected stop; the rows of those on screen
+        // stay in memory, to be shown frozen (paused, off) or while the new connection lists.
+        let gone = state.pool.remove_where(|(cluster, _, _), subscription| {
+            let mode = fleet.cluster(cluster).map(|c| c.mode).unwrap_or_default();
+            mode != ClusterMode::Live || clients.get(cluster).is_none_or(|c| c.epoch != subscription.epoch)
+        });
+        for (key, subscription) in gone {
+            let on_screen = state.held.remove(&key);
+            let mode = fleet.cluster(&key.0).map(|c| c.mode).unwrap_or_default();
+            state.stop(&key, subscription, on_screen && mode != ClusterMode::Live, now);
+        }
         for cluster in &query.clusters {
             let Some(kind_key) = &query.kind else {
                 continue;
@@ -220,46 +231,32 @@ pub async fn view_task(
             });
             for scope in scopes {
                 let key: SubKey = (cluster.clone(), kind_key.clone(), scope.clone());
-                let live_rows = match live_connection {
-                    Some(connected) => {
-                        wanted.insert(key.clone());
-                        let stale = state.pool.get(&key).is_some_and(|s| s.epoch != connected.epoch);
-                        if stale {
-                            state.pool.remove(&key);
-                            state.held.remove(&key);
-                        }
-                        let rows = if state.held.contains(&key) {
-                            state.pool.get(&key).map(ViewSubscription::rows)
-                        } else {
-                            let subscription = state.pool.acquire(&key, now, || ViewSubscription {
-                                subscription: ingest::subscribe(
-                                    connected.client.clone(),
-                                    cluster.clone(),
-                                    kind.clone(),
-                                    scope.clone(),
-                                    connected.lists.clone(),
-                                    changed.clone(),
-                                ),
-                                epoch: connected.epoch,
-                            });
-                            Some(subscription.rows())
-                        };
-                        if let Some(rows) = &rows
-                            && let Some(due) = state.save_due(&key, rows, now, false)
-                        {
-                            next_save = Some(next_save.map_or(due, |t| t.min(due)));
-                        }
-                        rows
+                // Paused or off clusters are not watched (their watches stopped above).
+                let live_rows = live_connection.and_then(|connected| {
+                    wanted.insert(key.clone());
+                    let rows = if state.held.contains(&key) {
+                        state.pool.get(&key).map(ViewSubscription::rows)
+                    } else {
+                        let subscription = state.pool.acquire(&key, now, || ViewSubscription {
+                            subscription: ingest::subscribe(
+                                connected.client.clone(),
+                                cluster.clone(),
+                                kind.clone(),
+                                scope.clone(),
+                                connected.lists.clone(),
+                                changed.clone(),
+                            ),
+                            epoch: connected.epoch,
+                        });
+                        Some(subscription.rows())
+                    };
+                    if let Some(rows) = &rows
+                        && let Some(due) = state.save_due(&key, rows, now, false)
+                    {
+                        next_save = Some(next_save.map_or(due, |t| t.min(due)));
                     }
-                    None => {
-                        // Paused (or off): stop watching, keeping the rows as they were.
-                        if let Some(subscription) = state.pool.remove(&key) {
-                            state.held.remove(&key);
-                            state.stop(&key, subscription, true, now);
-                        }
-                        None
-                    }
-                };
+                    rows
+                });
                 if let Some(rows) = &live_rows {
                     if scope.is_none() && kind.is_namespaced() && matches!(rows.status, ViewStatus::Forbidden(_)) {
                         if let Some(connected) = connected {
@@ -307,16 +304,6 @@ pub async fn view_task(
         // A cluster-wide watch was just refused: build again with per-namespace watches.
         if rerun {
             continue;
-        }
-        // Lingering watches of clusters now paused, off or reconnected stop too, so such a
-        // cluster holds no connection open for them.
-        let gone = state.pool.remove_where(|(cluster, _, _), subscription| {
-            let mode = fleet.cluster(cluster).map(|c| c.mode).unwrap_or_default();
-            mode != ClusterMode::Live || clients.get(cluster).is_none_or(|c| c.epoch != subscription.epoch)
-        });
-        for (key, subscription) in gone {
-            state.held.remove(&key);
-            state.stop(&key, subscription, false, now);
         }
         // Usage is polled only for what is on screen.
         usage_polls.retain(|key, _| wanted.iter().any(|(c, k, _)| (c, k) == (&key.0, &key.1)));
