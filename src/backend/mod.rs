@@ -253,10 +253,6 @@ impl FleetState {
         self.publish(&mut inner);
     }
 
-    fn client_of(&self, id: &ClusterId) -> Option<ConnectedCluster> {
-        self.lock().clients.get(id).cloned()
-    }
-
     fn mode(&self, id: &ClusterId) -> crate::model::ClusterMode {
         self.lock().modes.get(id).copied().unwrap_or_default()
     }
@@ -317,8 +313,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         .spawn(move || {
             runtime.block_on(async move {
                 let (clients_tx, _) = watch::channel(Arc::new(ClientMap::new()));
-                let fleet =
-                    Arc::new(FleetState {
+                let fleet = Arc::new(FleetState {
                     inner: Mutex::new(FleetInner::default()),
                     cache: cache::OfflineCache::new(sources.offline_cache.clone()),
                     fleet_tx,
@@ -609,9 +604,8 @@ async fn reconcile_workers(
     fleet.set_contexts(&entries, cached);
     for entry in entries {
         if fleet.mode(&entry.id) == crate::model::ClusterMode::Off {
-            if workers.remove(&entry.id).is_some() || fleet.client_of(&entry.id).is_none() {
-                fleet.reset_cluster(&entry.id, ClusterState::Off);
-            }
+            workers.remove(&entry.id);
+            fleet.reset_cluster(&entry.id, ClusterState::Off);
             continue;
         }
         let unchanged =
