@@ -56,12 +56,11 @@ pub use crate::model::now_unix_secs;
 
 impl KliegApp {
     /// Starts the backend for `sources` and wakes `ctx` when it has news.
-    pub fn new(ctx: &egui::Context, sources: KubeconfigSources, settings: Settings) -> anyhow::Result<Self> {
+    pub fn new(ctx: &egui::Context, mut sources: KubeconfigSources, settings: Settings) -> anyhow::Result<Self> {
         let repaint_ctx = ctx.clone();
         let waker: backend::Waker = Arc::new(move || repaint_ctx.request_repaint());
         // The backend starts with the saved modes, so a cluster switched off is never contacted.
         let settings_modes = settings.cluster_modes.clone();
-        let mut sources = sources;
         sources.cluster_modes = modes_by_id(&settings_modes);
         let backend = backend::start(sources, waker)?;
         let locale = if settings.locale.is_empty() { system_locale() } else { settings.locale.clone() };
@@ -261,7 +260,7 @@ impl BenchReport {
             self.first_frame_done = true;
             let _ = writeln!(out, "frame");
         }
-        let live = !table.status.is_empty() && table.status.values().all(|s| *s == crate::model::ViewStatus::Live);
+        let live = table.is_live();
         let now = (table.rows.len(), live);
         if self.last_rows != Some(now) {
             self.last_rows = Some(now);

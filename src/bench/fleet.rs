@@ -591,7 +591,7 @@ fn raw_watch(kubeconfig: &Path, context: &str) {
 }
 
 fn backend_watch(kubeconfig: &Path) {
-    use crate::model::{ClusterState, Command, KindKey, ViewQuery, ViewStatus};
+    use crate::model::{ClusterState, Command, KindKey, ViewQuery};
     let sources = crate::backend::kubeconfig::KubeconfigSources {
         explicit: vec![kubeconfig.to_path_buf()],
         ..Default::default()
@@ -622,7 +622,7 @@ fn backend_watch(kubeconfig: &Path) {
     let mut last = None;
     loop {
         let table = handle.table.borrow().clone();
-        let live = !table.status.is_empty() && table.status.values().all(|s| *s == ViewStatus::Live);
+        let live = table.is_live();
         if last != Some((table.rows.len(), live)) {
             last = Some((table.rows.len(), live));
             if !say(&format!("rows {} {}", table.rows.len(), if live { "live" } else { "stale" })) {

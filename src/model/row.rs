@@ -270,6 +270,11 @@ pub struct TableSnapshot {
 }
 
 impl TableSnapshot {
+    /// Every cluster in the view is watched live (none loading, stale, paused or failing).
+    pub fn is_live(&self) -> bool {
+        !self.status.is_empty() && self.status.values().all(|s| *s == ViewStatus::Live)
+    }
+
     /// The cell of `row` under view column `column`, if that row's cluster has the column.
     pub fn cell<'a>(&'a self, row: &'a Row, column: usize) -> &'a Cell {
         static EMPTY: Cell = Cell::Empty;
