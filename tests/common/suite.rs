@@ -1027,7 +1027,8 @@ pub fn watches_share_one_connection_per_cluster(cluster: &dyn ApiServer) {
     let control = Relay::forward_to(&address);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let control_url = format!("https://127.0.0.1:{}", control.port);
-    runtime.block_on(async {
+    // Counted while the watches run: aborting them closes their connections at once.
+    let open_at_once = runtime.block_on(async {
         let text = cluster.kubeconfig_text("control", "admin-token").replace(&server, &control_url);
         let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).expect("kubeconfig");
         let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
@@ -1057,11 +1058,13 @@ pub fn watches_share_one_connection_per_cluster(cluster: &dyn ApiServer) {
         while control.open() < 4 && std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let open_at_once = control.open();
         for watch in watches {
             watch.abort();
         }
+        open_at_once
     });
-    assert!(control.open() >= 4, "kube's HTTP/1.1 client: {} connections for 4 watches", control.open());
+    assert!(open_at_once >= 4, "kube's HTTP/1.1 client: {open_at_once} connections for 4 watches");
 
     // Klieg: connect, discovery, namespaces, CRDs, access rules and five table watches, all at once.
     let relay = Relay::forward_to(&address);
