@@ -371,8 +371,9 @@ fn ctrl_click_shift_click_and_ctrl_a_select_rows_for_one_bulk_delete() {
 fn actions_the_user_may_not_take_are_hidden() {
     let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cluster = TestCluster::shared();
-    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-rbac}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: look-only, namespace: ui-rbac}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: viewer-views}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: configmap-reader, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: configmap-reader}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch]}]\n");
-    // (Not the built-in `view`: its rules are aggregated by the controller-manager, not running here.)
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-rbac}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: look-only, namespace: ui-rbac}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: viewer-views}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: configmap-reader, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: configmap-reader}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch]}, {apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings, clusterroles, clusterrolebindings], verbs: [list, watch]}]\n");
+    // (Not the built-in `view`: its rules are aggregated by the controller-manager, not running here.
+    // The viewer may watch RBAC objects, so a new binding reaches the window at once.)
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("viewer.yaml");
     std::fs::write(&kubeconfig, cluster.kubeconfig_text("viewer", "viewer-token")).expect("write");
@@ -395,6 +396,17 @@ fn actions_the_user_may_not_take_are_hidden() {
     assert!(!has_label(&harness, "Deployment") && !has_label(&harness, "Pod"));
     assert!(!has_label(&harness, "Delete"), "a viewer cannot delete");
     assert!(has_label(&harness, "YAML"), "reading stays");
+    // The hidden actions are counted; hovering names each missing permission.
+    harness.get_by_label("Hidden actions: 2").hover();
+    step_until(&mut harness, "the missing permissions named", |h| {
+        has_label_containing(h, "• delete configmaps") && has_label_containing(h, "• update configmaps")
+    });
+    assert!(has_label_containing(&harness, "Not allowed in namespace ui-rbac:"));
+    // A RoleBinding granting delete shows the button within step_until's 30 s, so without waiting
+    // for the minute's refresh (which would not see it: the context's namespace is another).
+    cluster.apply("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: configmap-deleter, namespace: ui-rbac}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [delete]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: viewer-deletes, namespace: ui-rbac}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: configmap-deleter, apiGroup: rbac.authorization.k8s.io}\n");
+    step_until(&mut harness, "the Delete button after the new binding", |h| has_label(h, "Delete"));
+    assert!(has_label(&harness, "Hidden actions: 1") && !has_label(&harness, "Edit YAML"));
 }
 
 #[test]

@@ -107,7 +107,15 @@ pub fn start_action(
         tokio::spawn(async move {
             let outcome = match run_action(&clients, &target, &action).await {
                 Ok(message) => Outcome::Done { message: Arc::from(message) },
-                Err(error) => Outcome::Failed { message: Arc::from(error.to_string()) },
+                Err(error) => {
+                    // Refused: what the user may do has changed since it was asked.
+                    if matches!(&error, ActionError::Api(kube::Error::Api(status)) if status.code == 403)
+                        && let Some(connected) = clients.get(&target.key.cluster)
+                    {
+                        connected.access.invalidate();
+                    }
+                    Outcome::Failed { message: Arc::from(error.to_string()) }
+                }
             };
             activities.record(Activity { request_id, subject, what, outcome });
         });

@@ -3,7 +3,7 @@
 
 use super::{ClientMap, Waker};
 use crate::model::{
-    AccessRule, AccessRules, ConditionRow, DetailsSnapshot, EventRow, KindKey, ObjectKey, OwnerLink, ResourceKind,
+    ConditionRow, DetailsSnapshot, EventRow, KindKey, ObjectAccess, ObjectKey, OwnerLink, ResourceKind,
 };
 use base64::Engine;
 use futures::StreamExt;
@@ -60,15 +60,7 @@ impl DetailsFollower {
         snapshot.kind = Some(kind.clone());
         self.out.send_replace(Arc::new(snapshot.clone()));
         (self.waker)();
-        let task = follow(
-            connected.client.clone(),
-            connected.kinds.clone(),
-            kind,
-            key,
-            snapshot,
-            self.out.clone(),
-            self.waker.clone(),
-        );
+        let task = follow(connected.clone(), kind, key, snapshot, self.out.clone(), self.waker.clone());
         self.task.set(tokio::spawn(task));
     }
 }
@@ -84,14 +76,14 @@ pub(crate) fn api_resource(kind: &ResourceKind) -> ApiResource {
 }
 
 async fn follow(
-    client: kube::Client,
-    kinds: Arc<[ResourceKind]>,
+    connected: super::ConnectedCluster,
     kind: ResourceKind,
     key: ObjectKey,
     mut snapshot: DetailsSnapshot,
     out: watch::Sender<Arc<DetailsSnapshot>>,
     waker: Waker,
 ) {
+    let super::ConnectedCluster { client, access, kinds, .. } = connected;
     let resource = api_resource(&kind);
     let objects_client = client.clone();
     let objects: kube::Api<DynamicObject> = match &key.namespace {
@@ -109,22 +101,34 @@ async fn follow(
     let event_stream = watcher::watcher(events, watcher::Config::default().fields(&event_fields))
         .default_backoff()
         .map(|event| Update::Event(Box::new(event)));
-    // What the user may do here: asked once per opened object.
-    let access_namespace = key.namespace.as_deref().unwrap_or("default").to_string();
-    let access_client = objects_client.clone();
-    let access_stream =
-        futures::stream::once(async move { Update::Access(access_rules(&access_client, &access_namespace).await) });
+    // What the user may do with the object: asked on opening and again whenever the cluster's
+    // access answers were invalidated (RBAC changed, an action was refused, a minute passed).
+    let permissions = crate::model::object_permissions(&kind.key(), &kind.verbs);
+    let (access_kind, access_key) = (kind.key(), key.clone());
+    let access_stream = futures::stream::unfold((access.subscribe(), true), move |(mut changes, first)| {
+        let (client, access, kind_key, key, permissions) =
+            (objects_client.clone(), access.clone(), access_kind.clone(), access_key.clone(), permissions.clone());
+        async move {
+            if !first && changes.changed().await.is_err() {
+                return None;
+            }
+            changes.borrow_and_update();
+            let answers = access.object_access(&client, &kind_key, &key, permissions).await;
+            Some((Update::Access(answers), (changes, false)))
+        }
+    });
     let merged = futures::stream::select(futures::stream::select(object_stream, event_stream), access_stream);
     futures::pin_mut!(merged);
     let mut event_rows: BTreeMap<String, EventRow> = BTreeMap::new();
     let mut pending_events: Option<BTreeMap<String, EventRow>> = None;
     while let Some(update) = merged.next().await {
         match update {
-            Update::Access(access) => match access {
-                Ok(rules) => snapshot.access = Some(Arc::new(rules)),
-                // Without an answer nothing is hidden; the server refuses what it must.
-                Err(error) => tracing::debug!(%error, "SelfSubjectRulesReview failed"),
-            },
+            Update::Access(answers) => {
+                if snapshot.access.as_deref() == Some(&answers) {
+                    continue;
+                }
+                snapshot.access = Some(Arc::new(answers));
+            }
             Update::Object(object) => match *object {
                 Ok(Event::Apply(object) | Event::InitApply(object)) => {
                     fill_from_object(&mut snapshot, &object, &kind, &kinds, &key);
@@ -173,36 +177,9 @@ async fn follow(
 }
 
 enum Update {
-    Access(Result<AccessRules, kube::Error>),
+    Access(ObjectAccess),
     Object(Box<Result<Event<DynamicObject>, watcher::Error>>),
     Event(Box<Result<Event<CoreEvent>, watcher::Error>>),
-}
-
-/// The rules that apply to the user in `namespace`, from a SelfSubjectRulesReview.
-pub(crate) async fn access_rules(client: &kube::Client, namespace: &str) -> Result<AccessRules, kube::Error> {
-    use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
-    let reviews: kube::Api<SelfSubjectRulesReview> = kube::Api::all(client.clone());
-    let review = SelfSubjectRulesReview {
-        spec: SelfSubjectRulesReviewSpec { namespace: Some(namespace.to_string()) },
-        ..SelfSubjectRulesReview::default()
-    };
-    let answer = reviews.create(&kube::api::PostParams::default(), &review).await?;
-    let list = |items: Option<Vec<String>>| items.unwrap_or_default().iter().map(|i| Arc::from(i.as_str())).collect();
-    Ok(AccessRules {
-        incomplete: answer.status.as_ref().is_some_and(|s| s.incomplete),
-        rules: answer
-            .status
-            .map(|s| s.resource_rules)
-            .unwrap_or_default()
-            .into_iter()
-            .map(|rule| AccessRule {
-                verbs: rule.verbs.iter().map(|v| Arc::from(v.as_str())).collect(),
-                groups: list(rule.api_groups),
-                resources: list(rule.resources),
-                names: list(rule.resource_names),
-            })
-            .collect(),
-    })
 }
 
 fn strs(map: Option<&BTreeMap<String, String>>) -> Vec<(Arc<str>, Arc<str>)> {

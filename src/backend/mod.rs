@@ -3,6 +3,7 @@
 //! merges subscriptions into table snapshots, and a details task follows the open object.
 //! The UI reads results from `tokio::sync::watch` channels and is woken only on change.
 
+pub mod access;
 pub mod actions;
 pub mod added;
 pub mod cache;
@@ -101,6 +102,8 @@ pub struct ConnectedCluster {
     pub metrics: bool,
     /// Permits for initial lists, so a burst of new watches lists a few at a time.
     pub lists: Arc<tokio::sync::Semaphore>,
+    /// The server's answers about what the user may do, until RBAC changes.
+    pub access: Arc<access::AccessCache>,
 }
 
 /// Initial lists running at once per cluster; the rest wait for a permit.
@@ -160,6 +163,7 @@ impl FleetState {
         clients: connection::ClusterClients,
         kinds: Arc<[ResourceKind]>,
         metrics: bool,
+        access: Arc<access::AccessCache>,
     ) {
         let mut inner = self.lock();
         inner.next_epoch += 1;
@@ -171,6 +175,7 @@ impl FleetState {
             epoch,
             metrics,
             lists: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LISTS_PER_CLUSTER)),
+            access,
         };
         inner.clients.insert(id.clone(), connected);
         self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
@@ -706,36 +711,16 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
             info.namespaces = info.default_namespace.iter().cloned().collect();
         }
     });
-    fleet.set_client(&id, clients, kinds, metrics);
+    let access_cache = Arc::new(access::AccessCache::default());
+    fleet.set_client(&id, clients, kinds, metrics, access_cache.clone());
     fleet.remember(&id);
     let namespace = entry_namespace.unwrap_or_else(|| "default".into());
     tokio::join!(
         follow_namespaces(&client, &id, &fleet, &version),
         follow_crds(&client, &id, &fleet),
-        follow_access(&client, &id, &fleet, &namespace)
+        access::follow_access(&client, &id, &fleet, &namespace, &access_cache),
+        access::follow_rbac(&client, &id, &namespace, &access_cache)
     );
-}
-
-/// How often the user's rules are asked for again (RoleBindings change without notice to them).
-const ACCESS_REFRESH: Duration = Duration::from_secs(60);
-
-/// Keeps the cluster's access rules current: a SelfSubjectRulesReview in the context's namespace
-/// now and every `ACCESS_REFRESH`. A server without the review leaves the rules unknown.
-async fn follow_access(client: &kube::Client, id: &ClusterId, fleet: &FleetState, namespace: &str) {
-    let mut last = None;
-    loop {
-        match details::access_rules(client, namespace).await {
-            // Published only when they changed, so an idle window stays idle.
-            Ok(rules) if last.as_ref() != Some(&rules) => {
-                let shared = Arc::new(rules.clone());
-                fleet.update(id, |info| info.access = Some(shared.clone()));
-                last = Some(rules);
-            }
-            Ok(_) => {}
-            Err(error) => tracing::debug!(cluster = %id, %error, "SelfSubjectRulesReview failed"),
-        }
-        tokio::time::sleep(ACCESS_REFRESH).await;
-    }
 }
 
 async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>, bool), kube::Error> {

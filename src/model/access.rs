@@ -1,6 +1,8 @@
-//! What the user may do, as the server's SelfSubjectRulesReview tells it, and the checks the UI
-//! makes with it to hide what would only fail. Pure data.
+//! What the user may do, as the server's SelfSubjectRulesReview (per namespace) and
+//! SelfSubjectAccessReviews (per object) tell it, and the checks the UI makes with them to hide
+//! what would only fail. Pure data.
 
+use super::{Action, KindKey, Propagation};
 use std::sync::Arc;
 
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -44,9 +46,157 @@ impl AccessRules {
     }
 }
 
+/// One question for a SelfSubjectAccessReview: may the user `verb` the `resource` (`plural` or
+/// `plural/subresource`) of `group`?
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Permission {
+    pub verb: Arc<str>,
+    pub group: Arc<str>,
+    pub resource: Arc<str>,
+}
+
+impl Permission {
+    pub fn new(verb: &str, group: &str, resource: &str) -> Self {
+        Self { verb: Arc::from(verb), group: Arc::from(group), resource: Arc::from(resource) }
+    }
+
+    /// Whether the question is about the object of `kind` itself (or its subresource), so that
+    /// its name belongs in the review (RBAC rules may name objects).
+    pub fn is_about(&self, kind: &KindKey) -> bool {
+        self.group == kind.group
+            && self.resource.split_once('/').map_or(&*self.resource, |(base, _)| base) == &*kind.plural
+    }
+
+    /// `verb resource.group`, as `kubectl auth can-i` spells it.
+    pub fn describe(&self) -> String {
+        if self.group.is_empty() {
+            format!("{} {}", self.verb, self.resource)
+        } else {
+            let (base, sub) = self.resource.split_once('/').map_or((&*self.resource, None), |(b, s)| (b, Some(s)));
+            match sub {
+                Some(sub) => format!("{} {base}.{}/{sub}", self.verb, self.group),
+                None => format!("{} {base}.{}", self.verb, self.group),
+            }
+        }
+    }
+}
+
+/// Pods' logs are offered for pods and for the workloads whose pods they follow.
+pub fn has_logs(group: &str, plural: &str) -> bool {
+    matches!(
+        (group, plural),
+        ("", "pods") | ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") | ("batch", "jobs")
+    )
+}
+
+/// Every action the details pane can offer, with placeholder parameters.
+pub const OBJECT_ACTIONS: [Action; 11] = [
+    Action::Delete { propagation: Propagation::Background },
+    Action::Scale { replicas: 0 },
+    Action::RolloutRestart,
+    Action::Rollback { revision: 0 },
+    Action::Cordon,
+    Action::Uncordon,
+    Action::Drain,
+    Action::Evict,
+    Action::Suspend,
+    Action::Resume,
+    Action::Trigger,
+];
+
+/// What the details pane may offer for an object of `kind` whose API serves `verbs`: each
+/// permission one of its buttons needs, once.
+pub fn object_permissions(kind: &KindKey, verbs: &[Arc<str>]) -> Vec<Permission> {
+    let (group, plural) = (&*kind.group, &*kind.plural);
+    let mut wanted: Vec<Permission> = Vec::new();
+    if has_logs(group, plural) {
+        wanted.push(Permission::new("get", "", "pods/log"));
+    }
+    if verbs.iter().any(|verb| &**verb == "update") {
+        wanted.push(Permission::new("update", group, plural));
+    }
+    for action in OBJECT_ACTIONS.iter().filter(|action| action.applies_to(kind, verbs)) {
+        for (verb, group, resource) in action.required(kind) {
+            wanted.push(Permission::new(verb, &group, &resource));
+        }
+    }
+    if (group, plural) == ("", "pods") {
+        wanted.push(Permission::new("create", "", "pods/exec"));
+    }
+    if matches!((group, plural), ("", "pods" | "services")) {
+        wanted.push(Permission::new("create", "", "pods/portforward"));
+    }
+    wanted.sort();
+    wanted.dedup();
+    wanted
+}
+
+/// The server's answers for one object: each permission its actions need, allowed or not.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ObjectAccess {
+    pub answers: Vec<(Permission, bool)>,
+}
+
+impl ObjectAccess {
+    /// Unanswered questions count as allowed: the server refuses what it must.
+    pub fn allows(&self, verb: &str, group: &str, resource: &str) -> bool {
+        !self.answers.iter().any(|(permission, allowed)| {
+            !allowed && &*permission.verb == verb && &*permission.group == group && &*permission.resource == resource
+        })
+    }
+
+    /// The permissions the user lacks, hence the actions hidden.
+    pub fn denied(&self) -> impl Iterator<Item = &Permission> {
+        self.answers.iter().filter(|(_, allowed)| !allowed).map(|(permission, _)| permission)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn key(group: &str, plural: &str) -> KindKey {
+        KindKey { group: Arc::from(group), plural: Arc::from(plural) }
+    }
+
+    #[test]
+    fn an_objects_permissions_cover_each_offered_action_once() {
+        let verbs: Vec<Arc<str>> = ["get", "list", "watch", "update", "patch", "delete"].map(Arc::from).into();
+        let deployment = object_permissions(&key("apps", "deployments"), &verbs);
+        let described: Vec<String> = deployment.iter().map(Permission::describe).collect();
+        assert_eq!(
+            described,
+            [
+                "delete deployments.apps",
+                "get pods/log",
+                "patch deployments.apps",
+                "patch deployments.apps/scale",
+                "update deployments.apps"
+            ]
+        );
+        let pod = object_permissions(&key("", "pods"), &verbs);
+        for wanted in ["create pods/eviction", "create pods/exec", "create pods/portforward", "delete pods"] {
+            assert!(pod.iter().any(|p| p.describe() == wanted), "{wanted} missing from {pod:?}");
+        }
+        let read_only: Vec<Arc<str>> = ["get", "list"].map(Arc::from).into();
+        assert!(object_permissions(&key("", "configmaps"), &read_only).is_empty());
+        assert!(Permission::new("patch", "apps", "deployments/scale").is_about(&key("apps", "deployments")));
+        assert!(!Permission::new("get", "", "pods/log").is_about(&key("apps", "deployments")));
+    }
+
+    #[test]
+    fn only_answered_denials_hide() {
+        let access = ObjectAccess {
+            answers: vec![
+                (Permission::new("delete", "", "pods"), false),
+                (Permission::new("get", "", "pods/log"), true),
+            ],
+        };
+        assert!(!access.allows("delete", "", "pods"));
+        assert!(access.allows("get", "", "pods/log"));
+        assert!(access.allows("create", "", "pods/exec"), "unanswered: shown");
+        assert_eq!(access.denied().map(Permission::describe).collect::<Vec<_>>(), ["delete pods"]);
+    }
 
     fn rule(verbs: &[&str], groups: &[&str], resources: &[&str]) -> AccessRule {
         let list = |items: &[&str]| items.iter().map(|i| Arc::from(*i)).collect();

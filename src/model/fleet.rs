@@ -259,8 +259,8 @@ pub struct DetailsSnapshot {
     pub secret_values: Vec<(Arc<str>, Arc<str>)>,
     /// A pod's first container port or a Service's first port, to suggest for port-forwards.
     pub first_port: Option<u16>,
-    /// What the user may do in the object's namespace; `None` until the server answered.
-    pub access: Option<Arc<super::AccessRules>>,
+    /// What the user may do with the object; `None` until the server answered.
+    pub access: Option<Arc<super::ObjectAccess>>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -36,10 +36,9 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
         return;
     }
     let target = Target { kind: kind_key.clone(), key };
-    // Hidden when the user's rules say no; shown while they are unknown (the server refuses then).
-    let name = target.key.name.clone();
+    // Hidden when the server's access reviews say no; shown while unanswered (the server refuses then).
     let may = |verb: &str, group: &str, resource: &str| {
-        details.access.as_ref().is_none_or(|access| access.allows(verb, group, resource, &name))
+        details.access.as_ref().is_none_or(|access| access.allows(verb, group, resource))
     };
     let offered = |action: &Action| {
         action.applies_to(&kind_key, &kind.verbs)
@@ -106,9 +105,30 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
         }
         let delete = Action::Delete { propagation: state.delete_propagation };
         if offered(&delete) && ui.button(t!("action.delete")).clicked() {
-            state.request_action(delete, vec![target]);
+            state.request_action(delete, vec![target.clone()]);
+        }
+        if let Some(access) = &details.access {
+            hidden_actions_ui(ui, access, target.key.namespace.as_deref());
         }
     });
+}
+
+/// A quiet note that some actions are hidden, naming on hover each permission the user lacks.
+fn hidden_actions_ui(ui: &mut egui::Ui, access: &crate::model::ObjectAccess, namespace: Option<&str>) {
+    let denied: Vec<String> = access.denied().map(crate::model::Permission::describe).collect();
+    if denied.is_empty() {
+        return;
+    }
+    let scope = match namespace {
+        Some(namespace) => t!("access.in_namespace", namespace = namespace).to_string(),
+        None => t!("access.cluster_wide").to_string(),
+    };
+    let mut help = t!("access.missing_heading", scope = scope).to_string();
+    for permission in &denied {
+        help.push_str("\n• ");
+        help.push_str(permission);
+    }
+    ui.weak(t!("access.hidden_actions", count = denied.len())).on_hover_text(help);
 }
 
 /// Actions over the rows chosen with Ctrl/Cmd-click, across clusters: only those the kind

@@ -8,13 +8,7 @@ use crate::state::UiState;
 use rust_i18n::t;
 use std::sync::Arc;
 
-/// Kinds whose pods' logs can be shown.
-pub fn has_logs(group: &str, plural: &str) -> bool {
-    matches!(
-        (group, plural),
-        ("", "pods") | ("apps", "deployments" | "replicasets" | "statefulsets" | "daemonsets") | ("batch", "jobs")
-    )
-}
+pub use crate::model::has_logs;
 
 /// Matches kept across frames. Lines are only appended (and dropped from the front), so each
 /// frame scans just the lines that arrived since the last one.

@@ -299,6 +299,48 @@ pub fn access_reviews_and_requests_follow_rbac(cluster: &dyn ApiServer) {
         "{}",
         String::from_utf8_lossy(&denied.stderr)
     );
+
+    // The details pane asks a SelfSubjectAccessReview per action: the team may read logs only.
+    cluster.apply("apiVersion: v1\nkind: Pod\nmetadata: {name: team-pod, namespace: rbac-suite}\nspec: {containers: [{name: c, image: busybox}]}\n");
+    let handle = start_backend(sources_for(&[&team]));
+    wait_connected(&handle, "team");
+    let key = klieg::model::ObjectKey {
+        cluster: ClusterId::new("team"),
+        namespace: Some(Arc::from("rbac-suite")),
+        name: Arc::from("team-pod"),
+    };
+    handle.send(Command::OpenDetails { kind: kind("", "pods"), key });
+    let access = wait_for(&handle.details, WAIT, "the pod's access answers", |d| d.access.clone());
+    let answer =
+        |wanted: &str| access.answers.iter().find(|(p, _)| p.describe() == wanted).map(|(_, allowed)| *allowed);
+    assert_eq!(answer("get pods/log"), Some(true), "{access:?}");
+    for denied in ["delete pods", "create pods/exec", "create pods/eviction", "create pods/portforward"] {
+        assert_eq!(answer(denied), Some(false), "{denied}: {access:?}");
+    }
+    // A binding naming the pod lets the team delete it, and only it (resourceNames).
+    cluster.apply("apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: team-pod-deleter, namespace: rbac-suite}\nrules: [{apiGroups: [''], resources: [pods], resourceNames: [team-pod], verbs: [delete]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-deletes-pod, namespace: rbac-suite}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: team-pod-deleter, apiGroup: rbac.authorization.k8s.io}\n");
+    while can_i(&["delete", "pods/team-pod", "-n", "rbac-suite"]) != "yes" {
+        assert!(std::time::Instant::now() < deadline + WAIT, "the second RoleBinding never took effect");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(can_i(&["delete", "pods/other", "-n", "rbac-suite"]), "no");
+    // The team may not watch RBAC objects: a refused action is what tells the backend to ask again.
+    let refused = klieg::model::Target {
+        kind: kind("", "pods"),
+        key: klieg::model::ObjectKey {
+            cluster: ClusterId::new("team"),
+            namespace: Some(Arc::from("rbac-suite")),
+            name: Arc::from("other"),
+        },
+    };
+    handle.send(Command::Act {
+        request_id: 1,
+        targets: vec![refused],
+        action: klieg::model::Action::Delete { propagation: klieg::model::Propagation::Background },
+    });
+    wait_for(&handle.details, WAIT, "delete allowed after the refusal", |d| {
+        d.access.as_ref().filter(|a| a.allows("delete", "", "pods")).map(|_| ())
+    });
 }
 
 /// Writes as kubectl makes them: strategic merge keeps list items by their merge key, a stale

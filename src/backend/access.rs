@@ -1,0 +1,289 @@
+//! What the user may do on each cluster: the namespace's rules (SelfSubjectRulesReview) for the
+//! sidebar, per-object answers (SelfSubjectAccessReview) for the details pane's actions, cached
+//! per cluster and asked again when RBAC objects change, when an action is refused, or each
+//! minute. Backend runtime.
+
+use super::FleetState;
+use crate::model::{AccessRule, AccessRules, ClusterId, KindKey, ObjectAccess, ObjectKey, Permission};
+use futures::StreamExt;
+use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How often the rules are asked for again when nothing announced a change (a user who may not
+/// watch RBAC objects, or an authorizer other than RBAC).
+pub const ACCESS_REFRESH: Duration = Duration::from_secs(60);
+
+/// RBAC changes arriving within this window are answered with one round of reviews.
+const CHANGE_SETTLE: Duration = Duration::from_millis(300);
+
+/// One SelfSubjectAccessReview's question: a permission in a namespace, for a name or any.
+type Question = (Option<Arc<str>>, Arc<str>, Permission);
+
+/// The answers the server gave for one cluster and its user, until something may have changed
+/// them; `generation` counts those moments so followers can ask again.
+pub struct AccessCache {
+    generation: watch::Sender<u64>,
+    answers: Mutex<HashMap<Question, bool>>,
+}
+
+impl Default for AccessCache {
+    fn default() -> Self {
+        Self { generation: watch::Sender::new(0), answers: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl AccessCache {
+    fn answers(&self) -> std::sync::MutexGuard<'_, HashMap<Question, bool>> {
+        // A poisoned lock only means a task panicked mid-insert; the map is still usable.
+        self.answers.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Forgets every answer and tells followers to ask again.
+    pub fn invalidate(&self) {
+        self.answers().clear();
+        self.generation.send_modify(|generation| *generation += 1);
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    /// The server's answers for each permission on the object `key` of `kind`, from the cache
+    /// where asked before; the rest asked at once, together. Questions the server could not
+    /// answer are left out (and so count as allowed).
+    pub async fn object_access(
+        &self,
+        client: &kube::Client,
+        kind: &KindKey,
+        key: &ObjectKey,
+        permissions: Vec<Permission>,
+    ) -> ObjectAccess {
+        let questions: Vec<Question> = permissions
+            .into_iter()
+            .map(|permission| {
+                let name = if permission.is_about(kind) { key.name.clone() } else { Arc::from("") };
+                (key.namespace.clone(), name, permission)
+            })
+            .collect();
+        let cached: Vec<Option<bool>> = {
+            let answers = self.answers();
+            questions.iter().map(|question| answers.get(question).copied()).collect()
+        };
+        let generation = *self.generation.borrow();
+        let asked = futures::future::join_all(questions.iter().zip(&cached).map(|(question, cached)| async move {
+            match cached {
+                Some(allowed) => Some(*allowed),
+                None => match review(client, question).await {
+                    Ok(allowed) => {
+                        // An answer asked before an invalidation may be stale: not kept.
+                        if *self.generation.borrow() == generation {
+                            self.answers().insert(question.clone(), allowed);
+                        }
+                        Some(allowed)
+                    }
+                    Err(error) => {
+                        tracing::debug!(%error, permission = %question.2.describe(), "SelfSubjectAccessReview failed");
+                        None
+                    }
+                },
+            }
+        }))
+        .await;
+        let answers = questions
+            .into_iter()
+            .zip(asked)
+            .filter_map(|((_, _, permission), allowed)| allowed.map(|allowed| (permission, allowed)))
+            .collect();
+        ObjectAccess { answers }
+    }
+}
+
+/// Asks one SelfSubjectAccessReview.
+async fn review(client: &kube::Client, (namespace, name, permission): &Question) -> Result<bool, kube::Error> {
+    use k8s_openapi::api::authorization::v1::{
+        ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
+    };
+    let (resource, subresource) = match permission.resource.split_once('/') {
+        Some((resource, subresource)) => (resource, Some(subresource.to_string())),
+        None => (&*permission.resource, None),
+    };
+    let review = SelfSubjectAccessReview {
+        spec: SelfSubjectAccessReviewSpec {
+            resource_attributes: Some(ResourceAttributes {
+                namespace: namespace.as_deref().map(str::to_string),
+                verb: Some(permission.verb.to_string()),
+                group: Some(permission.group.to_string()),
+                resource: Some(resource.to_string()),
+                subresource,
+                name: (!name.is_empty()).then(|| name.to_string()),
+                ..ResourceAttributes::default()
+            }),
+            ..SelfSubjectAccessReviewSpec::default()
+        },
+        ..SelfSubjectAccessReview::default()
+    };
+    let reviews: kube::Api<SelfSubjectAccessReview> = kube::Api::all(client.clone());
+    let answer = reviews.create(&kube::api::PostParams::default(), &review).await?;
+    Ok(answer.status.is_some_and(|status| status.allowed && !status.denied.unwrap_or(false)))
+}
+
+/// The rules that apply to the user in `namespace`, from a SelfSubjectRulesReview.
+pub(crate) async fn access_rules(client: &kube::Client, namespace: &str) -> Result<AccessRules, kube::Error> {
+    use k8s_openapi::api::authorization::v1::{SelfSubjectRulesReview, SelfSubjectRulesReviewSpec};
+    let reviews: kube::Api<SelfSubjectRulesReview> = kube::Api::all(client.clone());
+    let review = SelfSubjectRulesReview {
+        spec: SelfSubjectRulesReviewSpec { namespace: Some(namespace.to_string()) },
+        ..SelfSubjectRulesReview::default()
+    };
+    let answer = reviews.create(&kube::api::PostParams::default(), &review).await?;
+    let list = |items: Option<Vec<String>>| items.unwrap_or_default().iter().map(|i| Arc::from(i.as_str())).collect();
+    Ok(AccessRules {
+        incomplete: answer.status.as_ref().is_some_and(|s| s.incomplete),
+        rules: answer
+            .status
+            .map(|s| s.resource_rules)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|rule| AccessRule {
+                verbs: rule.verbs.iter().map(|v| Arc::from(v.as_str())).collect(),
+                groups: list(rule.api_groups),
+                resources: list(rule.resources),
+                names: list(rule.resource_names),
+            })
+            .collect(),
+    })
+}
+
+/// Keeps the cluster's rules in `namespace` current: asked now, again whenever the cache is
+/// invalidated (an RBAC object changed, an action was refused), and every `ACCESS_REFRESH`. When
+/// the rules change, or cannot be complete, the per-object answers are forgotten too. A server
+/// without the review leaves the rules unknown.
+pub(super) async fn follow_access(
+    client: &kube::Client,
+    id: &ClusterId,
+    fleet: &FleetState,
+    namespace: &str,
+    cache: &AccessCache,
+) {
+    let mut changes = cache.subscribe();
+    let mut last: Option<AccessRules> = None;
+    loop {
+        changes.borrow_and_update();
+        match access_rules(client, namespace).await {
+            // Published only when they changed, so an idle window stays idle.
+            Ok(rules) if last.as_ref() != Some(&rules) => {
+                let shared = Arc::new(rules.clone());
+                fleet.update(id, |info| info.access = Some(shared.clone()));
+                if last.is_some() {
+                    cache.invalidate();
+                    changes.borrow_and_update();
+                }
+                last = Some(rules);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::debug!(cluster = %id, %error, "SelfSubjectRulesReview failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ACCESS_REFRESH) => {
+                // Rules that cannot list everything cannot show a change: answers expire instead.
+                if last.as_ref().is_none_or(|rules| rules.incomplete) {
+                    cache.invalidate();
+                    changes.borrow_and_update();
+                }
+            }
+            changed = changes.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                tokio::time::sleep(CHANGE_SETTLE).await;
+            }
+        }
+    }
+}
+
+/// The RBAC kinds whose changes can change what the user may do.
+fn rbac_kinds() -> [(ApiResource, bool); 4] {
+    use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
+    [
+        (ApiResource::erase::<RoleBinding>(&()), true),
+        (ApiResource::erase::<Role>(&()), true),
+        (ApiResource::erase::<ClusterRoleBinding>(&()), false),
+        (ApiResource::erase::<ClusterRole>(&()), false),
+    ]
+}
+
+/// Watches the RBAC objects the user may watch (everywhere, else in `namespace`) and invalidates
+/// `cache` when one changes after the first list. Kinds the user may not watch are left to the
+/// periodic refresh.
+pub(super) async fn follow_rbac(client: &kube::Client, id: &ClusterId, namespace: &str, cache: &AccessCache) {
+    let watches = rbac_kinds().into_iter().map(|(resource, namespaced)| {
+        let (client, id, namespace) = (client.clone(), id.clone(), namespace.to_string());
+        async move {
+            let everywhere: kube::Api<Meta> = kube::Api::all_with(client.clone(), &resource);
+            if watch_changes(everywhere, cache).await == Watch::Refused && namespaced {
+                let here: kube::Api<Meta> = kube::Api::namespaced_with(client, &namespace, &resource);
+                if watch_changes(here, cache).await == Watch::Refused {
+                    tracing::debug!(cluster = %id, kind = %resource.kind, "may not watch; access refreshed periodically");
+                }
+            }
+        }
+    });
+    futures::future::join_all(watches).await;
+}
+
+/// Metadata only: the watch needs to know that something changed, not what.
+type Meta = kube::core::PartialObjectMeta<DynamicObject>;
+
+#[derive(PartialEq)]
+enum Watch {
+    Refused,
+    Ended,
+}
+
+/// Follows one RBAC kind's metadata until the server refuses the watch (403) or the stream ends.
+async fn watch_changes(api: kube::Api<Meta>, cache: &AccessCache) -> Watch {
+    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let mut listed_once = false;
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::Init | Event::InitApply(_)) => {}
+            Ok(Event::InitDone) => {
+                // A re-list after a lost watch may hide changes made meanwhile.
+                if listed_once {
+                    cache.invalidate();
+                }
+                listed_once = true;
+            }
+            Ok(Event::Apply(_) | Event::Delete(_)) => cache.invalidate(),
+            Err(
+                watcher::Error::InitialListFailed(kube::Error::Api(status))
+                | watcher::Error::WatchStartFailed(kube::Error::Api(status)),
+            ) if status.code == 403 => return Watch::Refused,
+            Err(error) => tracing::debug!(%error, "RBAC watch failed; retrying"),
+        }
+    }
+    Watch::Ended
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn invalidation_forgets_answers_and_wakes_followers() {
+        let cache = AccessCache::default();
+        let question: Question = (Some(Arc::from("shop")), Arc::from("web"), Permission::new("delete", "", "pods"));
+        cache.answers().insert(question.clone(), false);
+        let mut changes = cache.subscribe();
+        changes.borrow_and_update();
+        cache.invalidate();
+        assert!(cache.answers().get(&question).is_none());
+        assert!(changes.has_changed().unwrap_or(false));
+    }
+}
