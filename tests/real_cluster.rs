@@ -400,3 +400,83 @@ fn watches_share_one_connection_per_cluster() {
 fn proxy_url_carries_every_request() {
     suite::proxy_url_carries_every_request(TestCluster::shared());
 }
+
+/// An `auth-provider: oidc` user against an apiserver that trusts a test issuer: the expired
+/// id-token is renewed before the first request, and again as each short-lived one runs out,
+/// every time with the refresh token the issuer rotated to, trusting the issuer by the
+/// kubeconfig's idp-certificate-authority. A revoked refresh token is a clear error naming the
+/// issuer's answer, never the token.
+#[test]
+fn an_oidc_user_is_renewed_with_its_refresh_token() {
+    use common::oidc::{CLIENT_ID, CLIENT_SECRET, Issuer};
+    use common::{ApiServer, sources_for, start_backend, wait_for};
+    use klieg::model::{Action, ClusterId, Command, KindKey, ObjectKey, Outcome, Propagation, Target, ViewQuery};
+    use std::sync::Arc;
+    use std::time::Duration;
+    // Tokens live 12 s and are renewed 10 s before they expire: every request after 2 s renews.
+    let issuer = Issuer::start("alice", "refresh-0", 12);
+    let cluster = TestCluster::start_with(false, &issuer.apiserver_flags());
+    cluster.apply("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: oidc-configmaps}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch, delete]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: oidc-alice}\nsubjects: [{kind: User, name: 'oidc:alice', apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: oidc-configmaps, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: oidc-proof, namespace: default}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: oidc-doomed, namespace: default}\n");
+    let kubeconfig = |context: &str, refresh_token: &str| {
+        format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: {context}\nclusters:\n- name: real\n  cluster:\n    server: https://127.0.0.1:{port}\n    certificate-authority: {ca}\ncontexts:\n- name: {context}\n  context: {{cluster: real, user: {context}}}\nusers:\n- name: {context}\n  user:\n    auth-provider:\n      name: oidc\n      config:\n        id-token: {expired}\n        refresh-token: {refresh_token}\n        client-id: {CLIENT_ID}\n        client-secret: {CLIENT_SECRET}\n        idp-issuer-url: {issuer}\n        idp-certificate-authority: {issuer_ca}\n",
+            port = cluster.api_port,
+            ca = cluster.dir.path().join("pki/ca.crt").display(),
+            expired = issuer.mint(-60),
+            issuer = issuer.url,
+            issuer_ca = issuer.ca_file.display(),
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let alice = dir.path().join("alice.yaml");
+    std::fs::write(&alice, kubeconfig("alice", "refresh-0")).expect("write");
+    let handle = start_backend(sources_for(&[&alice]));
+    let id = ClusterId::new("alice");
+    common::wait_connected(&handle, "alice");
+    handle.send(Command::SetView(ViewQuery {
+        clusters: vec![id.clone()],
+        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
+        namespaces: vec![Arc::from("default")],
+        ..ViewQuery::default()
+    }));
+    wait_for(&handle.table, Duration::from_secs(30), "alice's configmaps", |table| {
+        table.rows.iter().any(|r| &*r.key.name == "oidc-proof").then_some(())
+    });
+    let first = issuer.refreshes();
+    assert!(first >= 1, "the expired id-token was renewed before use");
+    // Later requests renew again, each with the refresh token the last answer rotated to (the
+    // issuer accepts each once): a delete three seconds on goes through as alice.
+    std::thread::sleep(Duration::from_secs(3));
+    let doomed = Target {
+        kind: KindKey { group: Arc::from(""), plural: Arc::from("configmaps") },
+        key: ObjectKey { cluster: id.clone(), namespace: Some(Arc::from("default")), name: Arc::from("oidc-doomed") },
+    };
+    handle.send(Command::Act {
+        request_id: 7,
+        targets: vec![doomed],
+        action: Action::Delete { propagation: Propagation::Background },
+    });
+    let outcome = wait_for(&handle.activity, Duration::from_secs(30), "the delete's outcome", |log| {
+        log.entries
+            .iter()
+            .find(|a| a.request_id == 7 && !matches!(a.outcome, Outcome::Running))
+            .map(|a| a.outcome.clone())
+    });
+    assert!(matches!(outcome, Outcome::Done { .. }), "{outcome:?}");
+    assert!(issuer.refreshes() > first, "renewed again: {} then {}", first, issuer.refreshes());
+    assert!(cluster.kubectl(&["get", "configmaps", "-n", "default", "-o", "name"]).contains("oidc-proof"));
+
+    // A refresh token the issuer no longer honours: a clear error, and no token in it.
+    let revoked = dir.path().join("revoked.yaml");
+    std::fs::write(&revoked, kubeconfig("revoked", "refresh-0")).expect("write");
+    let handle = start_backend(sources_for(&[&revoked]));
+    let detail = wait_for(&handle.fleet, Duration::from_secs(30), "the revoked user's error", |fleet| {
+        match &fleet.cluster(&ClusterId::new("revoked"))?.state {
+            klieg::model::ClusterState::Failed { kind, detail } => Some((*kind, detail.to_string())),
+            _ => None,
+        }
+    });
+    assert_eq!(detail.0, klieg::model::ClusterErrorKind::Unauthorized, "{}", detail.1);
+    assert!(detail.1.contains("invalid_grant") && detail.1.contains(&issuer.url), "{}", detail.1);
+    assert!(!detail.1.contains("refresh-0") && !detail.1.contains(CLIENT_SECRET), "{}", detail.1);
+}

@@ -1,7 +1,7 @@
 //! Builds each cluster's HTTP client: one that offers HTTP/2 by ALPN, so every list, watch, log
 //! stream and request to a cluster shares one TCP connection (kube's own client speaks only
 //! HTTP/1.1 and opens a connection per concurrent watch), and one HTTP/1.1 client for the
-//! upgrades that exec, attach and port-forward need. Runs on the backend runtime.
+//! upgrades that exec, attach and port-forward need. Both are built here the same way. Runs on the backend runtime.
 
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
@@ -22,6 +22,8 @@ pub enum ConnectionError {
     ServerName { name: String },
     #[error("unsupported proxy-url scheme {scheme:?} (http and socks5 are supported)")]
     ProxyScheme { scheme: String },
+    #[error(transparent)]
+    Oidc(#[from] super::oidc::OidcError),
 }
 
 /// The two clients of one cluster.
@@ -41,27 +43,38 @@ pub fn cluster_clients(config: &kube::Config) -> Result<ClusterClients, Connecti
     {
         return Err(ConnectionError::ProxyScheme { scheme: scheme.to_string() });
     }
-    let upgrades = kube::Client::try_from(config.clone())?;
+    // `auth-provider: oidc` users are served by Klieg's own refresher (kube's trusts only the
+    // system's roots, not the kubeconfig's idp-certificate-authority); kube sees no provider.
+    let (config, oidc) = match config.auth_info.auth_provider.as_ref().filter(|provider| provider.name == "oidc") {
+        Some(provider) => {
+            let auth = std::sync::Arc::new(super::oidc::OidcAuth::from_config(&provider.config)?);
+            let mut without = config.clone();
+            without.auth_info.auth_provider = None;
+            (std::borrow::Cow::Owned(without), Some(auth))
+        }
+        None => (std::borrow::Cow::Borrowed(config), None),
+    };
+    let config = &*config;
     let mut tcp = HttpConnector::new();
     tcp.enforce_http(false);
     tcp.set_connect_timeout(config.connect_timeout);
     tcp.set_nodelay(true);
-    let shared = match &config.proxy_url {
-        None => shared_client(config, tcp)?,
+    let (shared, upgrades) = match &config.proxy_url {
+        None => both_clients(config, tcp, &oidc)?,
         Some(proxy) => match proxy.scheme_str() {
             Some("http") => {
                 let mut tunnel = Tunnel::new(proxy.clone(), tcp);
                 if let Some(header) = proxy_basic_auth(proxy) {
                     tunnel = tunnel.with_auth(header);
                 }
-                shared_client(config, tunnel)?
+                both_clients(config, tunnel, &oidc)?
             }
             Some("socks5" | "socks5h") => {
                 let mut socks = SocksV5::new(proxy.clone(), tcp).local_dns(proxy.scheme_str() == Some("socks5"));
                 if let Some((user, password)) = proxy_user_password(proxy) {
                     socks = socks.with_auth(user, password);
                 }
-                shared_client(config, socks)?
+                both_clients(config, socks, &oidc)?
             }
             other => return Err(ConnectionError::ProxyScheme { scheme: other.unwrap_or_default().to_string() }),
         },
@@ -69,7 +82,42 @@ pub fn cluster_clients(config: &kube::Config) -> Result<ClusterClients, Connecti
     Ok(ClusterClients { shared, upgrades })
 }
 
-fn shared_client<H>(config: &kube::Config, connector: H) -> Result<kube::Client, ConnectionError>
+/// The shared (h2) client and the upgrades (HTTP/1.1) client over the same `connector`.
+fn both_clients<H>(
+    config: &kube::Config,
+    connector: H,
+    oidc: &Option<std::sync::Arc<super::oidc::OidcAuth>>,
+) -> Result<(kube::Client, kube::Client), ConnectionError>
+where
+    H: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
+    H::Response:
+        hyper_util::client::legacy::connect::Connection + hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
+    H::Future: Send + 'static,
+    H::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    Ok((
+        build_client(config, connector.clone(), oidc.clone(), Protocols::Http2)?,
+        build_client(config, connector, oidc.clone(), Protocols::Http1Only)?,
+    ))
+}
+
+/// Which HTTP versions a client offers by ALPN.
+#[derive(Clone, Copy, PartialEq)]
+enum Protocols {
+    /// h2 and http/1.1: the pool keeps one h2 connection and multiplexes on it.
+    Http2,
+    /// http/1.1 only, for the upgrades exec, attach and port-forward need.
+    Http1Only,
+}
+
+/// A client for `config` over `connector`: base URI, kube's auth (tokens, exec plugins, certs) or
+/// Klieg's OIDC refresher, extra headers, and keep-alive pings on h2.
+fn build_client<H>(
+    config: &kube::Config,
+    connector: H,
+    oidc: Option<std::sync::Arc<super::oidc::OidcAuth>>,
+    protocols: Protocols,
+) -> Result<kube::Client, ConnectionError>
 where
     H: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
     H::Response:
@@ -84,8 +132,10 @@ where
             .map_err(|_| ConnectionError::ServerName { name: name.clone() })?;
         https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(server_name));
     }
-    // Offers h2 and http/1.1 by ALPN; the pool then keeps one h2 connection and multiplexes on it.
-    let connector = https.enable_all_versions().wrap_connector(connector);
+    let connector = match protocols {
+        Protocols::Http2 => https.enable_all_versions().wrap_connector(connector),
+        Protocols::Http1Only => https.enable_http1().wrap_connector(connector),
+    };
     let http: hyper_util::client::legacy::Client<_, kube::client::Body> =
         hyper_util::client::legacy::Builder::new(TokioExecutor::new())
             .timer(hyper_util::rt::TokioTimer::new())
@@ -98,6 +148,7 @@ where
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
         .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
+        .layer(super::oidc::auth_layer(oidc))
         .service(http);
     Ok(kube::Client::new(service, config.default_namespace.clone()))
 }

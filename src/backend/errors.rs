@@ -31,6 +31,13 @@ pub fn classify(error: &kube::Error) -> ClusterErrorKind {
         if let Some(auth) = cause.downcast_ref::<AuthError>() {
             return classify_auth(auth);
         }
+        if let Some(oidc) = cause.downcast_ref::<super::oidc::OidcError>() {
+            return match oidc {
+                super::oidc::OidcError::Unreachable { .. } => ClusterErrorKind::Unreachable,
+                super::oidc::OidcError::Authority(_) => ClusterErrorKind::MissingFile,
+                _ => ClusterErrorKind::Unauthorized,
+            };
+        }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind as K;
             if matches!(

@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod kubeconfig;
 pub mod logs;
 pub mod metrics;
+pub mod oidc;
 pub mod pool;
 pub mod prometheus;
 pub mod rows;
@@ -685,6 +686,8 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
         Err(error) => {
             let kind = match &error {
                 connection::ConnectionError::Kube(error @ kube::Error::Auth(_)) => errors::classify(error),
+                connection::ConnectionError::Oidc(oidc::OidcError::Authority(_)) => ClusterErrorKind::MissingFile,
+                connection::ConnectionError::Oidc(_) => ClusterErrorKind::InvalidContext,
                 _ => ClusterErrorKind::MissingFile,
             };
             fleet.update(&id, |info| info.state = failed(kind, errors::error_chain(&error)));

@@ -56,7 +56,7 @@ impl Certificates {
         Ok(Self { ca_pem: ca_cert.pem(), server_cert_der: cert.der().to_vec(), server_key_der: key.serialize_der() })
     }
 
-    pub(crate) fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, SimError> {
+    pub fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, SimError> {
         use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let mut config = rustls::ServerConfig::builder_with_provider(provider)

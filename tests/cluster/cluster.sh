@@ -2,7 +2,8 @@
 # A real Kubernetes v1.20.2 control plane on loopback for Klieg's tests: etcd, kube-apiserver
 # (TLS, token auth, RBAC) and, with --controllers, kube-controller-manager and kube-scheduler.
 #
-#   cluster.sh start DIR [--controllers] [--owner-pid PID]   start; writes DIR/kubeconfig, DIR/env
+#   cluster.sh start DIR [--controllers] [--owner-pid PID] [--apiserver-flag FLAG]...
+#                                                             start; writes DIR/kubeconfig, DIR/env
 #   cluster.sh stop DIR                                       stop everything it started, by PID
 #   cluster.sh stop-apiserver DIR | start-apiserver DIR       bounce the apiserver (same port)
 #
@@ -61,7 +62,7 @@ start_apiserver() {
     --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --proxy-client-cert-file="$dir/pki/front-proxy.crt" --proxy-client-key-file="$dir/pki/front-proxy.key" \
-    $(cat "$dir/admission") \
+    $(cat "$dir/admission") $(cat "$dir/extra-flags" 2>/dev/null) \
     >>"$dir/apiserver.log" 2>&1 &
   echo $! >"$dir/apiserver.pid"
   wait_ready "$API_PORT"
@@ -71,10 +72,12 @@ case "$cmd" in
 start)
   controllers=0
   owner=""
+  extra_flags=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --controllers) controllers=1 ;;
       --owner-pid) owner="$2"; shift ;;
+      --apiserver-flag) extra_flags="$extra_flags $2"; shift ;;
       *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -106,6 +109,7 @@ API_PORT=$(free_port)
 PORTS
   # shellcheck disable=SC1091
   source "$dir/ports"
+  echo "$extra_flags" >"$dir/extra-flags"
   if [ "$controllers" = 1 ]; then echo "" >"$dir/admission"; else echo "--disable-admission-plugins=ServiceAccount" >"$dir/admission"; fi
   etcd --name default --data-dir "$dir/etcd-data" \
     --listen-client-urls "http://127.0.0.1:$ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \

@@ -3,6 +3,7 @@
 //! each; kubectl helpers; and polling helpers for the backend's watch channels.
 #![allow(dead_code)]
 
+pub mod oidc;
 pub mod prometheus;
 pub mod relay;
 pub mod suite;
@@ -28,11 +29,19 @@ fn script() -> PathBuf {
 
 impl TestCluster {
     pub fn start(controllers: bool) -> TestCluster {
+        Self::start_with(controllers, &[])
+    }
+
+    /// A control plane whose apiserver gets `apiserver_flags` too (flags without spaces).
+    pub fn start_with(controllers: bool, apiserver_flags: &[String]) -> TestCluster {
         let dir = tempfile::Builder::new().prefix("klieg-cluster-").tempdir().expect("temp dir");
         let mut command = Command::new("bash");
         command.arg(script()).arg("start").arg(dir.path()).arg("--owner-pid").arg(std::process::id().to_string());
         if controllers {
             command.arg("--controllers");
+        }
+        for flag in apiserver_flags {
+            command.arg("--apiserver-flag").arg(flag);
         }
         let output = command.output().expect("run cluster.sh");
         assert!(
