@@ -125,6 +125,10 @@ pub struct StoredCredential {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// An `auth-provider: oidc` user's settings (id-token, refresh-token, client-secret among
+    /// them), kept here whole; refreshed tokens are written back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl StoredCredential {
@@ -159,6 +163,32 @@ impl StoredCredential {
             "kind": "ExecCredential",
             "status": status,
         })
+    }
+}
+
+/// Writes an added OIDC user's renewed tokens back to its keyring entry, so a rotated refresh
+/// token outlives the session. Blocking.
+#[derive(Clone)]
+pub struct OidcSaver {
+    pub store: Arc<dyn SecretStore>,
+    pub entry: String,
+}
+
+impl std::fmt::Debug for OidcSaver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcSaver").field("entry", &self.entry).finish_non_exhaustive()
+    }
+}
+
+impl OidcSaver {
+    pub fn save(&self, id_token: &str, refresh_token: Option<&str>) -> Result<(), CredentialError> {
+        let mut stored = StoredCredential::load(self.store.as_ref(), &self.entry)?;
+        let settings = stored.oidc.get_or_insert_with(Default::default);
+        settings.insert("id-token".into(), id_token.to_string());
+        if let Some(refresh_token) = refresh_token {
+            settings.insert("refresh-token".into(), refresh_token.to_string());
+        }
+        stored.save(self.store.as_ref(), &self.entry)
     }
 }
 

@@ -168,10 +168,29 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Some(Commands::Credential { entry }) => {
-            let store = klieg::credentials::OsKeyring;
-            let credential = klieg::credentials::StoredCredential::load(&store, &entry)
+            let store: std::sync::Arc<dyn klieg::credentials::SecretStore> =
+                std::sync::Arc::new(klieg::credentials::OsKeyring);
+            let mut credential = klieg::credentials::StoredCredential::load(store.as_ref(), &entry)
                 .map_err(|error| anyhow::anyhow!("keyring entry {entry:?}: {error}"))?;
-            println!("{}", credential.exec_credential());
+            let mut output = credential.exec_credential();
+            // An OIDC user: the current id-token, renewed (and saved) first when it has run out,
+            // with its expiry so kubectl asks again in time.
+            if let Some(settings) = credential.oidc.take() {
+                use secrecy::ExposeSecret;
+                let saver = klieg::credentials::OidcSaver { store, entry: entry.clone() };
+                let auth = klieg::backend::oidc::OidcAuth::from_config(&settings.into_iter().collect())?
+                    .with_saver(Some(saver));
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                let token = runtime.block_on(auth.token())?;
+                credential.token = Some(token.expose_secret().to_string());
+                output = credential.exec_credential();
+                if let Some(expiry) = klieg::backend::oidc::expires_unix_secs(token.expose_secret())
+                    .and_then(|secs| jiff::Timestamp::from_second(secs).ok())
+                {
+                    output["status"]["expirationTimestamp"] = expiry.to_string().into();
+                }
+            }
+            println!("{output}");
             Ok(())
         }
         Some(Commands::Sim {

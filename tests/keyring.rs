@@ -2,6 +2,8 @@
 //! tests/run.sh starts it) stores, returns and deletes a cluster's credentials, and
 //! `klieg credential` prints them as a kubectl exec plugin would.
 
+mod common;
+
 use klieg::credentials::{CredentialError, OsKeyring, SecretStore, StoredCredential};
 
 #[test]
@@ -31,4 +33,50 @@ fn credentials_round_trip_through_the_secret_service() {
         .expect("run klieg credential");
     assert!(!missing.status.success(), "a deleted entry is an error");
     assert!(String::from_utf8_lossy(&missing.stderr).contains(&entry));
+}
+
+/// An added OIDC user through kubectl's door: `klieg credential` renews the expired id-token at
+/// the issuer, prints it with its expiry, and saves the rotated refresh token to the keyring; a
+/// second run reuses the still valid token.
+#[test]
+#[ignore = "needs a Secret Service: tests/run.sh runs it under dbus-run-session with gnome-keyring"]
+fn the_credential_command_renews_an_oidc_user_and_saves_the_rotation() {
+    use common::oidc::{CLIENT_ID, CLIENT_SECRET, Issuer};
+    let issuer = Issuer::start("bob", "refresh-0", 600);
+    let store = OsKeyring;
+    let entry = format!("cluster/oidc-test-{}", std::process::id());
+    let expired = issuer.mint(-60);
+    let settings = [
+        ("id-token", expired.as_str()),
+        ("refresh-token", "refresh-0"),
+        ("client-id", CLIENT_ID),
+        ("client-secret", CLIENT_SECRET),
+        ("idp-issuer-url", issuer.url.as_str()),
+        ("idp-certificate-authority", &issuer.ca_file.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    StoredCredential { oidc: Some(settings), ..StoredCredential::default() }.save(&store, &entry).expect("saved");
+    let run = || {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_klieg"))
+            .args(["credential", "--entry", &entry])
+            .output()
+            .expect("run klieg credential");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).expect("ExecCredential JSON")
+    };
+    let printed = run();
+    let token = printed["status"]["token"].as_str().expect("a token").to_string();
+    assert_ne!(token, expired, "renewed");
+    assert_eq!(token.split('.').count(), 3, "a JWT");
+    assert!(printed["status"]["expirationTimestamp"].as_str().is_some_and(|t| t.ends_with('Z')), "{printed}");
+    assert_eq!(issuer.refreshes(), 1);
+    let stored = StoredCredential::load(&store, &entry).expect("read back").oidc.expect("oidc");
+    assert_eq!(stored.get("refresh-token").map(String::as_str), Some("refresh-1-of-bob"));
+    assert_eq!(stored.get("id-token"), Some(&token));
+    // Still valid: printed again without asking the issuer.
+    assert_eq!(run()["status"]["token"].as_str(), Some(token.as_str()));
+    assert_eq!(issuer.refreshes(), 1);
+    store.delete(&entry).expect("deleted");
 }

@@ -479,4 +479,40 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     assert_eq!(detail.0, klieg::model::ClusterErrorKind::Unauthorized, "{}", detail.1);
     assert!(detail.1.contains("invalid_grant") && detail.1.contains(&issuer.url), "{}", detail.1);
     assert!(!detail.1.contains("refresh-0") && !detail.1.contains(CLIENT_SECRET), "{}", detail.1);
+
+    // Pasted into "Add cluster": the OIDC settings go to the keyring whole, the file keeps none
+    // of them, and the token the issuer rotates to is saved back for the next session.
+    let current = format!("refresh-{}-of-alice", issuer.refreshes());
+    let store = Arc::new(klieg::credentials::MemoryStore::default());
+    let added_file = dir.path().join("added-clusters.yaml");
+    let pasted = kubeconfig("pasted", &current);
+    let request = klieg::model::AddCluster::Kubeconfig { yaml: pasted.clone() };
+    klieg::backend::added::add(&added_file, store.as_ref(), &request, &[], "/opt/klieg").expect("added");
+    let file = std::fs::read_to_string(&added_file).expect("written");
+    let expired = pasted.lines().find_map(|l| l.trim().strip_prefix("id-token: ")).expect("id-token").to_string();
+    for secret in [current.as_str(), CLIENT_SECRET, expired.as_str()] {
+        assert!(!file.contains(secret), "{file}");
+    }
+    let sources = klieg::backend::kubeconfig::KubeconfigSources {
+        added: Some(added_file.clone()),
+        secrets: klieg::credentials::Secrets(store.clone()),
+        ..sources_for(&[])
+    };
+    let handle = start_backend(sources);
+    common::wait_connected(&handle, "pasted");
+    let saved = || {
+        klieg::credentials::StoredCredential::load(store.as_ref(), &klieg::backend::added::entry_name("pasted"))
+            .expect("stored")
+            .oidc
+            .expect("oidc settings")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while saved().get("refresh-token") == Some(&current) {
+        assert!(std::time::Instant::now() < deadline, "the rotated refresh token was never saved");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rotated = saved();
+    assert_eq!(rotated.get("refresh-token"), Some(&format!("refresh-{}-of-alice", issuer.refreshes())));
+    assert_ne!(rotated.get("id-token"), Some(&expired), "the renewed id-token is kept too");
+    assert_eq!(rotated.get("client-secret").map(String::as_str), Some(CLIENT_SECRET));
 }

@@ -20,8 +20,8 @@ pub enum AddError {
     Incomplete(String),
     #[error("a context named {0:?} exists already; rename it before adding")]
     Taken(String),
-    #[error("user of context {0:?} uses an auth-provider; add its kubeconfig file with --kubeconfig instead")]
-    AuthProvider(String),
+    #[error("user of context {0:?} uses the {1:?} auth-provider; add its kubeconfig file with --kubeconfig instead")]
+    AuthProvider(String, String),
     #[error("fill in {0}")]
     Missing(&'static str),
     #[error("no folder to keep added clusters in")]
@@ -152,9 +152,13 @@ pub fn add(
             .find(|u| u.name == user_name)
             .and_then(|u| u.auth_info.clone())
             .unwrap_or_default();
-        if user.auth_provider.is_some() {
-            return Err(AddError::AuthProvider(name));
-        }
+        // An OIDC user's settings go to the keyring whole; other providers run local commands
+        // (gcp's cmd-path) that belong with their own kubeconfig file.
+        let oidc = match user.auth_provider.take() {
+            Some(provider) if provider.name == "oidc" => Some(provider.config.into_iter().collect()),
+            Some(provider) => return Err(AddError::AuthProvider(name, provider.name)),
+            None => None,
+        };
         // Secrets go to the keyring; the file keeps a reference.
         let stored = StoredCredential {
             token: user.token.take().map(|t| t.expose_secret().to_string()),
@@ -162,6 +166,7 @@ pub fn add(
             client_key_data: user.client_key_data.take().map(|k| k.expose_secret().to_string()),
             username: user.password.as_ref().and(user.username.take()),
             password: user.password.take().map(|p| p.expose_secret().to_string()),
+            oidc,
         };
         let entry = entry_name(&name);
         if stored != StoredCredential::default() {

@@ -38,6 +38,14 @@ pub struct ClusterClients {
 /// Builds both clients for `config`, honouring its TLS settings, `tls-server-name` and
 /// `proxy-url` (HTTP CONNECT or SOCKS5).
 pub fn cluster_clients(config: &kube::Config) -> Result<ClusterClients, ConnectionError> {
+    cluster_clients_saving(config, None)
+}
+
+/// As `cluster_clients`; an OIDC user's renewed tokens also go to `oidc_saver`'s keyring entry.
+pub fn cluster_clients_saving(
+    config: &kube::Config,
+    oidc_saver: Option<crate::credentials::OidcSaver>,
+) -> Result<ClusterClients, ConnectionError> {
     if let Some(scheme) = config.proxy_url.as_ref().map(|p| p.scheme_str().unwrap_or_default())
         && !matches!(scheme, "http" | "socks5" | "socks5h")
     {
@@ -47,7 +55,8 @@ pub fn cluster_clients(config: &kube::Config) -> Result<ClusterClients, Connecti
     // system's roots, not the kubeconfig's idp-certificate-authority); kube sees no provider.
     let (config, oidc) = match config.auth_info.auth_provider.as_ref().filter(|provider| provider.name == "oidc") {
         Some(provider) => {
-            let auth = std::sync::Arc::new(super::oidc::OidcAuth::from_config(&provider.config)?);
+            let auth =
+                std::sync::Arc::new(super::oidc::OidcAuth::from_config(&provider.config)?.with_saver(oidc_saver));
             let mut without = config.clone();
             without.auth_info.auth_provider = None;
             (std::borrow::Cow::Owned(without), Some(auth))

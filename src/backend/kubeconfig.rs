@@ -255,8 +255,15 @@ fn canonical_json(value: &serde_json::Value) -> String {
 /// Builds the client configuration of one context; certificate files are read here.
 /// An entry that failed to load returns its own error, so its kind (malformed file…) is kept.
 pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Arc<KubeconfigError>> {
+    Ok(client_config_and_saver(entry).await?.0)
+}
+
+/// As `client_config`, with where an added OIDC user's renewed tokens are to be saved.
+pub async fn client_config_and_saver(
+    entry: &ContextEntry,
+) -> Result<(kube::Config, Option<crate::credentials::OidcSaver>), Arc<KubeconfigError>> {
     let mut kubeconfig = entry.config.clone()?;
-    resolve_keyring_references(&mut kubeconfig, entry).await?;
+    let saver = resolve_keyring_references(&mut kubeconfig, entry).await?;
     preflight_exec_plugin(&kubeconfig, entry).await?;
     let options = KubeConfigOptions { context: Some(entry.id.to_string()), cluster: None, user: None };
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
@@ -265,7 +272,7 @@ pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Arc<Kub
     // kube's built-in retry holds a failing request for up to 15 attempts with growing delays, so
     // an outage would show as minutes of silence. Watchers retry on their own and report each failure.
     config.default_retry = false;
-    Ok(config)
+    Ok((config, saver))
 }
 
 /// The name of the user a context refers to.
@@ -359,13 +366,13 @@ pub fn run_exec_plugin(exec: &kube::config::ExecConfig, timeout: std::time::Dura
 async fn resolve_keyring_references(
     kubeconfig: &mut Kubeconfig,
     entry: &ContextEntry,
-) -> Result<(), Arc<KubeconfigError>> {
+) -> Result<Option<crate::credentials::OidcSaver>, Arc<KubeconfigError>> {
     let user_name = context_user_name(kubeconfig, entry.id.as_str());
     let Some(user) = kubeconfig.auth_infos.iter_mut().find(|a| Some(&a.name) == user_name.as_ref()) else {
-        return Ok(());
+        return Ok(None);
     };
-    let Some(auth) = user.auth_info.as_mut() else { return Ok(()) };
-    let Some(keyring_entry) = auth.exec.as_ref().and_then(crate::credentials::entry_of) else { return Ok(()) };
+    let Some(auth) = user.auth_info.as_mut() else { return Ok(None) };
+    let Some(keyring_entry) = auth.exec.as_ref().and_then(crate::credentials::entry_of) else { return Ok(None) };
     let store = entry.secrets.0.clone();
     let entry_name = keyring_entry.clone();
     let loaded =
@@ -380,7 +387,13 @@ async fn resolve_keyring_references(
     auth.client_key_data = loaded.client_key_data.map(SecretString::from);
     auth.username = loaded.username;
     auth.password = loaded.password.map(SecretString::from);
-    Ok(())
+    let Some(settings) = loaded.oidc else { return Ok(None) };
+    auth.auth_provider = Some(kube::config::AuthProviderConfig {
+        name: "oidc".into(),
+        config: settings.into_iter().collect(),
+        other: Default::default(),
+    });
+    Ok(Some(crate::credentials::OidcSaver { store: entry.secrets.0.clone(), entry: keyring_entry }))
 }
 
 #[cfg(test)]

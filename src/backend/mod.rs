@@ -673,15 +673,15 @@ fn failed(kind: ClusterErrorKind, detail: String) -> ClusterState {
 async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
     let id = entry.id.clone();
     let entry_namespace = entry.default_namespace.as_deref().map(str::to_string);
-    let config = match kubeconfig::client_config(&entry).await {
-        Ok(config) => config,
+    let (config, oidc_saver) = match kubeconfig::client_config_and_saver(&entry).await {
+        Ok(resolved) => resolved,
         Err(error) => {
             let state = failed(error.kind(), errors::error_chain(error.as_ref()));
             fleet.update(&id, |info| info.state = state);
             return;
         }
     };
-    let clients = match connection::cluster_clients(&config) {
+    let clients = match connection::cluster_clients_saving(&config, oidc_saver) {
         Ok(clients) => clients,
         Err(error) => {
             let kind = match &error {

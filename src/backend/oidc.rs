@@ -57,6 +57,8 @@ struct Tokens {
 pub struct OidcAuth {
     tokens: tokio::sync::Mutex<Tokens>,
     refresher: Option<Refresher>,
+    /// Where renewed tokens are kept for the next session (clusters added in Klieg).
+    saver: Option<crate::credentials::OidcSaver>,
 }
 
 impl std::fmt::Debug for OidcAuth {
@@ -83,10 +85,14 @@ impl OidcAuth {
             }),
             _ => None,
         };
-        Ok(Self {
-            tokens: tokio::sync::Mutex::new(Tokens { id_token, refresh_token, token_endpoint: None }),
-            refresher,
-        })
+        let tokens = tokio::sync::Mutex::new(Tokens { id_token, refresh_token, token_endpoint: None });
+        Ok(Self { tokens, refresher, saver: None })
+    }
+
+    /// Renewed tokens are also written to the keyring entry `saver` names.
+    pub fn with_saver(mut self, saver: Option<crate::credentials::OidcSaver>) -> Self {
+        self.saver = saver;
+        self
     }
 
     /// The id-token to send now, renewed first when it has expired.
@@ -112,18 +118,27 @@ impl OidcAuth {
         };
         let refresh_token = tokens.refresh_token.clone().ok_or(OidcError::CannotRefresh)?;
         let answer = refresher.refresh(&token_endpoint, &refresh_token).await?;
+        tracing::info!(issuer = %refresher.issuer, "OIDC id-token renewed");
+        if let Some(saver) = self.saver.clone() {
+            let (id_token, refresh_token) = (answer.id_token.clone(), answer.refresh_token.clone());
+            let saved = tokio::task::spawn_blocking(move || saver.save(&id_token, refresh_token.as_deref())).await;
+            match saved {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => tracing::warn!(%error, "renewed OIDC tokens not saved to the keyring"),
+                Err(error) => tracing::warn!(%error, "renewed OIDC tokens not saved to the keyring"),
+            }
+        }
         let id_token = SecretString::from(answer.id_token);
         tokens.id_token = Some(id_token.clone());
         if let Some(rotated) = answer.refresh_token {
             tokens.refresh_token = Some(SecretString::from(rotated));
         }
-        tracing::info!(issuer = %refresher.issuer, "OIDC id-token renewed");
         Ok(id_token)
     }
 }
 
 /// The `exp` claim of a JWT, if it has one that can be read.
-fn expires_unix_secs(jwt: &str) -> Option<i64> {
+pub fn expires_unix_secs(jwt: &str) -> Option<i64> {
     let payload = jwt.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
     serde_json::from_slice::<serde_json::Value>(&bytes).ok()?.get("exp")?.as_i64()
