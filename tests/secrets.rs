@@ -1,18 +1,25 @@
-//! Secrets stay secret: the backend is taken through connect, browse (a Secret opened, its
-//! values masked and revealed on request), fail (a rejected token) and
-//! add-cluster flows against the real apiserver with debug logging on, then every file it wrote
-//! and every log line are scanned for the known secret strings. A test binary of its own, so the
-//! log capture sees only this run.
+//! Secrets stay secret: the real app window (egui_kittest over `KliegApp`) is taken through
+//! connect, fail (a rejected token, an unreachable server), browse (the Secrets table, a Secret
+//! opened, its values revealed and its YAML shown) and add-cluster (typed into the Add… window)
+//! flows against the real apiserver, with debug logging on and the offline cache written; then
+//! its settings are saved as eframe saves them, and every file it wrote and every log line are
+//! scanned for the known secret strings, plain and base64. A test binary of its own, so the log
+//! capture sees only this run.
 
 mod common;
 
-use common::{ApiServer, TestCluster, files_under, start_backend, wait_connected, wait_for};
+use base64::Engine;
+use common::ui::{app, has_label, has_label_containing, start_app_with, step_until};
+use common::{ApiServer, TestCluster, files_under};
+use egui_kittest::kittest::Queryable;
 use klieg::backend::kubeconfig::KubeconfigSources;
 use klieg::credentials::{MemoryStore, Secrets};
-use klieg::model::{AddCluster, ClusterId, Command, KindKey, ObjectKey, Outcome, ViewQuery};
+use klieg::model::ClusterState;
+use klieg::state::Settings;
+use std::collections::HashMap;
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// Every log line, captured in memory.
 #[derive(Clone, Default)]
@@ -28,6 +35,35 @@ impl Write for Captured {
     }
 }
 
+/// eframe's storage as a file: what the window saves on exit (settings) ends up on disk.
+struct FileStorage {
+    path: PathBuf,
+    values: HashMap<String, String>,
+}
+
+impl eframe::Storage for FileStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.values.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.values.insert(key.to_string(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.values.remove(key);
+    }
+    fn flush(&mut self) {
+        let text: String = self.values.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+        std::fs::write(&self.path, text).expect("write the app's storage");
+    }
+}
+
+/// Scrolls the sidebar to the widget labelled `label` (scrolling is animated), then clicks it.
+fn scroll_and_click(harness: &mut egui_kittest::Harness<'static, Option<klieg::app::KliegApp>>, label: &str) {
+    harness.get_by_label(label).scroll_to_me();
+    harness.run_steps(60);
+    harness.get_by_label(label).click();
+}
+
 #[test]
 fn no_secret_reaches_a_file_or_a_log() {
     let captured = Captured::default();
@@ -35,77 +71,119 @@ fn no_secret_reaches_a_file_or_a_log() {
     tracing_subscriber::fmt().with_env_filter("debug").with_writer(move || writer.clone()).with_ansi(false).init();
     let cluster = TestCluster::shared();
     let secret_value = "sup3r-s3cret-value";
-    let secret_token = "secret-scan-token";
+    let rejected_token = "secret-scan-token";
+    let unreachable_token = "unreachable-token-4471";
     cluster.apply(&format!(
         "apiVersion: v1\nkind: Namespace\nmetadata: {{name: secret-scan}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {{name: db-password, namespace: secret-scan}}\nstringData: {{password: {secret_value}}}\n"
     ));
     let dir = tempfile::tempdir().expect("tempdir");
-    // The user's kubeconfigs: an admin token, and a token the server rejects.
+    // The user's kubeconfigs: an admin token, a token the server rejects, an unreachable server.
     let kubeconfig = dir.path().join("config");
     std::fs::write(&kubeconfig, cluster.kubeconfig_text("scan-admin", "admin-token")).expect("write");
     let rejected = dir.path().join("rejected");
-    std::fs::write(&rejected, cluster.kubeconfig_text("scan-rejected", secret_token)).expect("write");
+    std::fs::write(&rejected, cluster.kubeconfig_text("scan-rejected", rejected_token)).expect("write");
+    let unreachable = dir.path().join("unreachable");
+    std::fs::write(
+        &unreachable,
+        cluster
+            .kubeconfig_text("scan-unreachable", unreachable_token)
+            .replace(&cluster.server_url(), "https://127.0.0.1:1"),
+    )
+    .expect("write");
     let store = Arc::new(MemoryStore::default());
-    let added = dir.path().join("klieg").join("added-clusters.yaml");
-    let handle = start_backend(KubeconfigSources {
-        explicit: vec![kubeconfig.clone(), rejected.clone()],
+    let added = dir.path().join("config-home").join("klieg").join("added-clusters.yaml");
+    let cache = dir.path().join("cache-home").join("klieg");
+    let sources = KubeconfigSources {
+        explicit: vec![kubeconfig.clone(), rejected.clone(), unreachable.clone()],
         added: Some(added.clone()),
         secrets: Secrets(store.clone()),
+        offline_cache: Some(cache.clone()),
         ..KubeconfigSources::default()
+    };
+    let settings = Settings {
+        locale: "en".into(),
+        kind_plural: "configmaps".into(),
+        selected_namespaces: vec!["secret-scan".into()],
+        ..Settings::default()
+    };
+    let mut harness = start_app_with(sources, settings);
+
+    // Connect, and fail twice.
+    step_until(&mut harness, "the admin cluster", |h| has_label(h, "Connected · v1.20.2"));
+    step_until(&mut harness, "both failures shown", |h| {
+        let failed = |name: &str| {
+            app(h)
+                .fleet
+                .clusters
+                .iter()
+                .any(|c| c.id.as_str() == name && matches!(c.state, ClusterState::Failed { .. }))
+        };
+        failed("scan-rejected") && failed("scan-unreachable")
     });
-    wait_connected(&handle, "scan-admin");
-    let wait = Duration::from_secs(30);
-    // Fail: the rejected token shows as such.
-    wait_for(&handle.fleet, wait, "the rejected token", |fleet| {
-        let rejected = fleet.clusters.iter().find(|c| c.id.as_str() == "scan-rejected")?;
-        matches!(rejected.state, klieg::model::ClusterState::Failed { .. }).then_some(())
+    // Browse: the Secrets table, the Secret opened, revealed, and its YAML.
+    // Below the clusters and their errors the kinds list is scrolled to first, as a person would.
+    scroll_and_click(&mut harness, "Secret");
+    step_until(&mut harness, "the secret row", |h| has_label(h, "db-password"));
+    harness.get_by_label("db-password").click();
+    step_until(&mut harness, "the secret's details", |h| has_label(h, "Reveal"));
+    harness.get_by_label("Reveal").click();
+    step_until(&mut harness, "the revealed value", |h| has_label(h, secret_value));
+    harness.get_by_label("YAML").click();
+    step_until(&mut harness, "the YAML view", |h| has_label(h, "Reveal secret values"));
+    harness.get_by_label("Close").click();
+    // Add a cluster in the window, its token typed.
+    scroll_and_click(&mut harness, "Add…");
+    step_until(&mut harness, "the Add window", |h| has_label(h, "Server and token"));
+    let fields = [
+        ("Name", "scan-added".to_string()),
+        ("Server URL", cluster.server_url()),
+        ("Bearer token", "admin-token".to_string()),
+        ("CA certificate (PEM, optional)", std::fs::read_to_string(cluster.ca_path()).expect("the CA")),
+    ];
+    for (caption, text) in fields {
+        harness.get_all_by_label(caption).last().expect("the field").click();
+        harness.run_steps(1);
+        harness.event(egui::Event::Text(text));
+        harness.run_steps(1);
+    }
+    harness.get_by_label("Add").click();
+    step_until(&mut harness, "the added cluster", |h| has_label(h, "Added: scan-added"));
+    step_until(&mut harness, "the added cluster connected", |h| {
+        app(h)
+            .fleet
+            .clusters
+            .iter()
+            .any(|c| c.id.as_str() == "scan-added" && matches!(c.state, ClusterState::Connected { .. }))
     });
-    // Browse: the Secrets table, then the Secret in details (values masked, decoded on request).
-    let id = ClusterId::new("scan-admin");
-    let secrets_kind = KindKey { group: Arc::from(""), plural: Arc::from("secrets") };
-    handle.send(Command::SetView(ViewQuery {
-        clusters: vec![id.clone()],
-        kind: Some(secrets_kind.clone()),
-        namespaces: vec![Arc::from("secret-scan")],
-        ..ViewQuery::default()
-    }));
-    wait_for(&handle.table, wait, "the Secret's row", |t| {
-        t.rows.iter().any(|r| &*r.key.name == "db-password").then_some(())
-    });
-    let key = ObjectKey { cluster: id, namespace: Some(Arc::from("secret-scan")), name: Arc::from("db-password") };
-    handle.send(Command::OpenDetails { kind: secrets_kind, key: key.clone() });
-    let details = wait_for(&handle.details, wait, "the Secret's details", |d| {
-        (d.key.as_ref() == Some(&key) && !d.secret_values.is_empty()).then(|| d.clone())
-    });
-    assert!(!details.masked_yaml.contains(secret_value), "the YAML shown is masked");
-    // Add cluster: a token that must end up only in the keyring.
-    handle.send(Command::AddClusters {
-        request_id: 1,
-        request: AddCluster::Token {
-            name: "scan-added".into(),
-            server: cluster.server_url(),
-            ca_pem: std::fs::read_to_string(cluster.ca_path()).expect("the CA"),
-            token: "admin-token".into(),
-            insecure: false,
-        },
-    });
-    wait_for(&handle.activity, wait, "the cluster added", |log| {
-        log.for_request(1).last().filter(|a| matches!(a.outcome, Outcome::Done { .. })).map(|_| ())
-    });
-    wait_connected(&handle, "scan-added");
-    drop(handle);
+    assert!(!has_label_containing(&harness, "admin-token"), "the token is not shown back");
+    // The window closes: its settings are saved as eframe saves them.
+    let mut storage = FileStorage { path: dir.path().join("data-home-app.ron"), values: HashMap::new() };
+    eframe::App::save(harness.state_mut().as_mut().expect("app"), &mut storage);
+    eframe::Storage::flush(&mut storage);
+    drop(harness);
 
     // Scan: the files Klieg wrote (not the kubeconfigs the test wrote as the user) and the log.
-    let written: Vec<_> = files_under(dir.path()).into_iter().filter(|p| *p != kubeconfig && *p != rejected).collect();
-    assert!(written.contains(&added), "the added-clusters file is among the files scanned: {written:?}");
+    let written: Vec<_> =
+        files_under(dir.path()).into_iter().filter(|p| ![&kubeconfig, &rejected, &unreachable].contains(&p)).collect();
+    assert!(written.contains(&added), "the added-clusters file is scanned: {written:?}");
+    assert!(written.contains(&storage.path), "the settings are scanned: {written:?}");
+    assert!(written.iter().any(|p| p.starts_with(&cache)), "the offline cache is scanned: {written:?}");
+    let read = |path: &PathBuf| String::from_utf8_lossy(&std::fs::read(path).expect("read")).into_owned();
+    assert!(
+        written.iter().filter(|p| p.starts_with(&cache)).any(|p| read(p).contains("db-password")),
+        "the Secrets table's rows were cached (and are scanned)"
+    );
+    assert!(read(&storage.path).contains("secret-scan"), "the settings hold the browsing state");
     let log =
         String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned();
     assert!(log.lines().count() > 5, "debug logging was on: {log}");
-    for secret in ["admin-token", secret_token, secret_value] {
-        for file in &written {
-            let text = String::from_utf8_lossy(&std::fs::read(file).expect("read")).into_owned();
-            assert!(!text.contains(secret), "{} holds {secret}", file.display());
+    for secret in ["admin-token", rejected_token, unreachable_token, secret_value] {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
+        for needle in [secret, encoded.as_str()] {
+            for file in &written {
+                assert!(!read(file).contains(needle), "{} holds {needle}", file.display());
+            }
+            assert!(!log.contains(needle), "the log holds {needle}");
         }
-        assert!(!log.contains(secret), "the log holds {secret}");
     }
 }

@@ -3,78 +3,16 @@
 
 mod common;
 
-use common::{ApiServer, TestCluster, sources_for};
+use common::ui::{app, has_label, has_label_containing, start_app, start_app_with, step_until};
+use common::{ApiServer, TestCluster};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use klieg::app::KliegApp;
 use klieg::state::Settings;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 /// The interface language is process-wide, so UI tests take turns.
 static UI_LOCK: Mutex<()> = Mutex::new(());
-
-/// Runs frames until `ready` holds, with real time passing for the backend.
-fn step_until(
-    harness: &mut Harness<'_, Option<KliegApp>>,
-    what: &str,
-    ready: impl Fn(&Harness<'_, Option<KliegApp>>) -> bool,
-) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        harness.step();
-        if ready(harness) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}; open object {:?}; details error {:?}, loading {}, uid {:?}",
-            app(harness).state.open_object,
-            app(harness).details.error,
-            app(harness).details.loading,
-            app(harness).details.uid,
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn app<'h>(harness: &'h Harness<'_, Option<KliegApp>>) -> &'h KliegApp {
-    harness.state().as_ref().expect("the app is created right after the harness")
-}
-
-/// A harness whose context has the CJK font, running a Klieg app on `kubeconfig`.
-fn start_app(kubeconfig: &std::path::Path, settings: Settings) -> Harness<'static, Option<KliegApp>> {
-    start_app_with(sources_for(&[kubeconfig]), settings)
-}
-
-/// The same, on any kubeconfig sources.
-fn start_app_with(
-    sources: klieg::backend::kubeconfig::KubeconfigSources,
-    settings: Settings,
-) -> Harness<'static, Option<KliegApp>> {
-    let mut harness = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(
-        |ui, app: &mut Option<KliegApp>| {
-            if let Some(app) = app {
-                app.frame_ui(ui);
-            }
-        },
-        None,
-    );
-    let font = klieg::ui::fonts::read_cjk_font().expect("a CJK font (Debian: fonts-noto-cjk) for Japanese");
-    harness.ctx.add_font(font);
-    let mut app = KliegApp::new(&harness.ctx, sources, settings).expect("app starts");
-    app.clock = || 1_900_000_000;
-    *harness.state_mut() = Some(app);
-    harness
-}
-
-fn has_label(harness: &Harness<'_, Option<KliegApp>>, label: &str) -> bool {
-    harness.query_all_by_label(label).next().is_some()
-}
-
-fn has_label_containing(harness: &Harness<'_, Option<KliegApp>>, text: &str) -> bool {
-    harness.query_all_by_label_contains(text).next().is_some()
-}
 
 #[test]
 fn browse_open_details_reveal_secret_and_switch_language() {

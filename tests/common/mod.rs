@@ -7,6 +7,7 @@ pub mod oidc;
 pub mod prometheus;
 pub mod relay;
 pub mod suite;
+pub mod ui;
 
 use klieg::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
 use klieg::model::{ClusterState, FleetSnapshot, TableSnapshot};
