@@ -516,3 +516,164 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     assert_ne!(rotated.get("id-token"), Some(&expired), "the renewed id-token is kept too");
     assert_eq!(rotated.get("client-secret").map(String::as_str), Some(CLIENT_SECRET));
 }
+
+/// Every static kubeconfig credential the apiserver takes, each checked by listing as its user:
+/// a bearer token inline and from `tokenFile`, a client certificate and key as files and as
+/// inline data (signed by the cluster's CA, in `system:masters`), and `insecure-skip-tls-verify`
+/// (connected, and flagged for the warning). A certificate from another CA is refused and a
+/// missing token file named, each in its own context while the others work.
+#[test]
+fn every_static_credential_kind_connects_as_its_user() {
+    use base64::Engine;
+    use common::{ApiServer, sources_for, start_backend, wait_for};
+    use klieg::model::{ClusterErrorKind, ClusterId, ClusterState, Command, KindKey, ViewQuery, ViewStatus};
+    use std::sync::Arc;
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: auth-kinds}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: auth-proof, namespace: auth-kinds}\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = |name: &str| dir.path().join(name);
+    let openssl = |args: &[&str]| {
+        let output =
+            std::process::Command::new("openssl").args(args).current_dir(dir.path()).output().expect("openssl");
+        assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let pki = cluster.dir.path().join("pki");
+    let (ca_crt, ca_key) = (pki.join("ca.crt").display().to_string(), pki.join("ca.key").display().to_string());
+    std::fs::write(path("client.ext"), "extendedKeyUsage=clientAuth\n").expect("write");
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "admin.key",
+        "-out",
+        "admin.csr",
+        "-subj",
+        "/O=system:masters/CN=cert-admin",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "admin.csr",
+        "-CA",
+        &ca_crt,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        "admin.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "client.ext",
+    ]);
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "rogue-ca.key",
+        "-out",
+        "rogue-ca.crt",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=rogue-ca",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "rogue.key",
+        "-out",
+        "rogue.csr",
+        "-subj",
+        "/O=system:masters/CN=rogue",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "rogue.csr",
+        "-CA",
+        "rogue-ca.crt",
+        "-CAkey",
+        "rogue-ca.key",
+        "-CAcreateserial",
+        "-out",
+        "rogue.crt",
+        "-days",
+        "1",
+        "-extfile",
+        "client.ext",
+    ]);
+    std::fs::write(path("token"), "admin-token\n").expect("write");
+    let inline =
+        |name: &str| base64::engine::general_purpose::STANDARD.encode(std::fs::read(path(name)).expect("read"));
+    let p = |name: &str| path(name).display().to_string();
+    let users = [
+        ("auth-token", "{token: admin-token}".to_string()),
+        ("auth-token-file", format!("{{tokenFile: '{}'}}", p("token"))),
+        ("auth-cert-files", format!("{{client-certificate: '{}', client-key: '{}'}}", p("admin.crt"), p("admin.key"))),
+        (
+            "auth-cert-data",
+            format!("{{client-certificate-data: {}, client-key-data: {}}}", inline("admin.crt"), inline("admin.key")),
+        ),
+        ("auth-rogue-cert", format!("{{client-certificate: '{}', client-key: '{}'}}", p("rogue.crt"), p("rogue.key"))),
+        ("auth-missing-token-file", format!("{{tokenFile: '{}'}}", p("no-such-token"))),
+    ];
+    let server = cluster.server_url();
+    let mut text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: verified\n  cluster: {{server: '{server}', certificate-authority: '{ca_crt}'}}\n- name: unverified\n  cluster: {{server: '{server}', insecure-skip-tls-verify: true}}\nusers:\n"
+    );
+    for (name, user) in &users {
+        text.push_str(&format!("- name: {name}\n  user: {user}\n"));
+    }
+    text.push_str("contexts:\n");
+    for (name, _) in &users {
+        text.push_str(&format!("- {{name: {name}, context: {{cluster: verified, user: {name}}}}}\n"));
+    }
+    text.push_str("- {name: auth-insecure, context: {cluster: unverified, user: auth-token}}\n");
+    let kubeconfig = path("config");
+    std::fs::write(&kubeconfig, text).expect("write");
+    let handle = start_backend(sources_for(&[&kubeconfig]));
+    let wait = std::time::Duration::from_secs(30);
+    let working = ["auth-token", "auth-token-file", "auth-cert-files", "auth-cert-data", "auth-insecure"];
+    // Listing configmaps in a namespace only an admin may read proves each user's identity.
+    handle.send(Command::SetView(ViewQuery {
+        clusters: working.iter().map(|name| ClusterId::new(name)).collect(),
+        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
+        namespaces: vec![Arc::from("auth-kinds")],
+        ..ViewQuery::default()
+    }));
+    wait_for(&handle.table, wait, "auth-proof listed through every working context", |table| {
+        working
+            .iter()
+            .all(|name| {
+                let id = ClusterId::new(name);
+                table.status.get(&id) == Some(&ViewStatus::Live)
+                    && table.rows.iter().any(|r| r.key.cluster == id && &*r.key.name == "auth-proof")
+            })
+            .then_some(())
+    });
+    let failure = |name: &str| {
+        wait_for(&handle.fleet, wait, name, |fleet| match &fleet.cluster(&ClusterId::new(name))?.state {
+            ClusterState::Failed { kind, detail } => Some((*kind, detail.to_string())),
+            _ => None,
+        })
+    };
+    let (kind, detail) = failure("auth-rogue-cert");
+    assert_eq!(kind, ClusterErrorKind::Unauthorized, "{detail}");
+    let (kind, detail) = failure("auth-missing-token-file");
+    assert_eq!(kind, ClusterErrorKind::MissingFile, "{detail}");
+    assert!(detail.contains("no-such-token"), "{detail}");
+    let fleet = handle.fleet.borrow().clone();
+    let insecure = |name: &str| fleet.cluster(&ClusterId::new(name)).is_some_and(|c| c.insecure_tls);
+    assert!(insecure("auth-insecure") && !insecure("auth-token"), "only the unverified cluster is flagged");
+}

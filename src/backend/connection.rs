@@ -3,6 +3,7 @@
 //! HTTP/1.1 and opens a connection per concurrent watch), and one HTTP/1.1 client for the
 //! upgrades that exec, attach and port-forward need. Both are built here the same way. Runs on the backend runtime.
 
+use super::bearer::Bearer;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
 use hyper_util::rt::TokioExecutor;
@@ -24,6 +25,8 @@ pub enum ConnectionError {
     ProxyScheme { scheme: String },
     #[error(transparent)]
     Oidc(#[from] super::oidc::OidcError),
+    #[error(transparent)]
+    Bearer(#[from] super::bearer::BearerError),
 }
 
 /// The two clients of one cluster.
@@ -51,17 +54,27 @@ pub fn cluster_clients_saving(
     {
         return Err(ConnectionError::ProxyScheme { scheme: scheme.to_string() });
     }
-    // `auth-provider: oidc` users are served by Klieg's own refresher (kube's trusts only the
-    // system's roots, not the kubeconfig's idp-certificate-authority); kube sees no provider.
-    let (config, oidc) = match config.auth_info.auth_provider.as_ref().filter(|provider| provider.name == "oidc") {
-        Some(provider) => {
-            let auth =
-                std::sync::Arc::new(super::oidc::OidcAuth::from_config(&provider.config)?.with_saver(oidc_saver));
+    // Bearer tokens kube would mishandle are Klieg's to send, and kube sees none of them:
+    // `auth-provider: oidc` users (kube's refresher trusts only the system's roots, not the
+    // kubeconfig's idp-certificate-authority) and `tokenFile` (kube keeps the trailing newline).
+    let user = &config.auth_info;
+    let oidc_provider = user.auth_provider.as_ref().filter(|provider| provider.name == "oidc");
+    let token_file = user.token_file.as_ref().filter(|_| user.token.is_none());
+    let (config, bearer) = match (oidc_provider, token_file) {
+        (Some(provider), _) => {
+            let auth = super::oidc::OidcAuth::from_config(&provider.config)?.with_saver(oidc_saver);
             let mut without = config.clone();
             without.auth_info.auth_provider = None;
-            (std::borrow::Cow::Owned(without), Some(auth))
+            without.auth_info.token_file = None;
+            (std::borrow::Cow::Owned(without), Some(std::sync::Arc::new(Bearer::Oidc(Box::new(auth)))))
         }
-        None => (std::borrow::Cow::Borrowed(config), None),
+        (None, Some(path)) => {
+            let file = super::bearer::TokenFile::open(std::path::PathBuf::from(path))?;
+            let mut without = config.clone();
+            without.auth_info.token_file = None;
+            (std::borrow::Cow::Owned(without), Some(std::sync::Arc::new(Bearer::File(file))))
+        }
+        (None, None) => (std::borrow::Cow::Borrowed(config), None),
     };
     let config = &*config;
     let mut tcp = HttpConnector::new();
@@ -69,21 +82,21 @@ pub fn cluster_clients_saving(
     tcp.set_connect_timeout(config.connect_timeout);
     tcp.set_nodelay(true);
     let (shared, upgrades) = match &config.proxy_url {
-        None => both_clients(config, tcp, &oidc)?,
+        None => both_clients(config, tcp, &bearer)?,
         Some(proxy) => match proxy.scheme_str() {
             Some("http") => {
                 let mut tunnel = Tunnel::new(proxy.clone(), tcp);
                 if let Some(header) = proxy_basic_auth(proxy) {
                     tunnel = tunnel.with_auth(header);
                 }
-                both_clients(config, tunnel, &oidc)?
+                both_clients(config, tunnel, &bearer)?
             }
             Some("socks5" | "socks5h") => {
                 let mut socks = SocksV5::new(proxy.clone(), tcp).local_dns(proxy.scheme_str() == Some("socks5"));
                 if let Some((user, password)) = proxy_user_password(proxy) {
                     socks = socks.with_auth(user, password);
                 }
-                both_clients(config, socks, &oidc)?
+                both_clients(config, socks, &bearer)?
             }
             other => return Err(ConnectionError::ProxyScheme { scheme: other.unwrap_or_default().to_string() }),
         },
@@ -95,7 +108,7 @@ pub fn cluster_clients_saving(
 fn both_clients<H>(
     config: &kube::Config,
     connector: H,
-    oidc: &Option<std::sync::Arc<super::oidc::OidcAuth>>,
+    bearer: &Option<std::sync::Arc<Bearer>>,
 ) -> Result<(kube::Client, kube::Client), ConnectionError>
 where
     H: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
@@ -105,8 +118,8 @@ where
     H::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     Ok((
-        build_client(config, connector.clone(), oidc.clone(), Protocols::Http2)?,
-        build_client(config, connector, oidc.clone(), Protocols::Http1Only)?,
+        build_client(config, connector.clone(), bearer.clone(), Protocols::Http2)?,
+        build_client(config, connector, bearer.clone(), Protocols::Http1Only)?,
     ))
 }
 
@@ -120,11 +133,11 @@ enum Protocols {
 }
 
 /// A client for `config` over `connector`: base URI, kube's auth (tokens, exec plugins, certs) or
-/// Klieg's OIDC refresher, extra headers, and keep-alive pings on h2.
+/// the bearer token Klieg supplies itself, extra headers, and keep-alive pings on h2.
 fn build_client<H>(
     config: &kube::Config,
     connector: H,
-    oidc: Option<std::sync::Arc<super::oidc::OidcAuth>>,
+    bearer: Option<std::sync::Arc<Bearer>>,
     protocols: Protocols,
 ) -> Result<kube::Client, ConnectionError>
 where
@@ -157,7 +170,7 @@ where
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
         .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
-        .layer(super::oidc::auth_layer(oidc))
+        .layer(super::bearer::auth_layer(bearer))
         .service(http);
     Ok(kube::Client::new(service, config.default_namespace.clone()))
 }

@@ -31,11 +31,15 @@ pub fn classify(error: &kube::Error) -> ClusterErrorKind {
         if let Some(auth) = cause.downcast_ref::<AuthError>() {
             return classify_auth(auth);
         }
-        if let Some(oidc) = cause.downcast_ref::<super::oidc::OidcError>() {
-            return match oidc {
-                super::oidc::OidcError::Unreachable { .. } => ClusterErrorKind::Unreachable,
-                super::oidc::OidcError::Authority(_) => ClusterErrorKind::MissingFile,
-                _ => ClusterErrorKind::Unauthorized,
+        if let Some(bearer) = cause.downcast_ref::<super::bearer::BearerError>() {
+            use super::bearer::BearerError;
+            use super::oidc::OidcError;
+            return match bearer {
+                BearerError::TokenFile { .. } | BearerError::Oidc(OidcError::Authority(_)) => {
+                    ClusterErrorKind::MissingFile
+                }
+                BearerError::Oidc(OidcError::Unreachable { .. }) => ClusterErrorKind::Unreachable,
+                BearerError::Unsendable(_) | BearerError::Oidc(_) => ClusterErrorKind::Unauthorized,
             };
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {

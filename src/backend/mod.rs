@@ -6,6 +6,7 @@
 pub mod access;
 pub mod actions;
 pub mod added;
+pub mod bearer;
 pub mod cache;
 pub mod connection;
 pub mod details;
@@ -686,8 +687,13 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
         Err(error) => {
             let kind = match &error {
                 connection::ConnectionError::Kube(error @ kube::Error::Auth(_)) => errors::classify(error),
-                connection::ConnectionError::Oidc(oidc::OidcError::Authority(_)) => ClusterErrorKind::MissingFile,
-                connection::ConnectionError::Oidc(_) => ClusterErrorKind::InvalidContext,
+                connection::ConnectionError::Oidc(oidc::OidcError::Authority(_))
+                | connection::ConnectionError::Bearer(bearer::BearerError::TokenFile { .. }) => {
+                    ClusterErrorKind::MissingFile
+                }
+                connection::ConnectionError::Oidc(_) | connection::ConnectionError::Bearer(_) => {
+                    ClusterErrorKind::InvalidContext
+                }
                 _ => ClusterErrorKind::MissingFile,
             };
             fleet.update(&id, |info| info.state = failed(kind, errors::error_chain(&error)));

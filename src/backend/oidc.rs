@@ -11,7 +11,6 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A token this close to its expiry is renewed before use, as client-go does.
@@ -245,27 +244,6 @@ impl Refresher {
         let body = self.exchange(endpoint, request).await?;
         serde_json::from_slice(&body).map_err(|error| bad(format!("no id_token in the answer ({error})")))
     }
-}
-
-type Request = http::Request<kube::client::Body>;
-type Stamped = std::pin::Pin<Box<dyn Future<Output = Result<Request, OidcError>> + Send>>;
-
-/// Puts the oidc user's current id-token on each request, as a sensitive header; without an
-/// oidc user, requests pass as they are.
-pub fn auth_layer(auth: Option<Arc<OidcAuth>>) -> tower::filter::AsyncFilterLayer<impl Fn(Request) -> Stamped + Clone> {
-    tower::filter::AsyncFilterLayer::new(move |mut request: Request| -> Stamped {
-        let auth = auth.clone();
-        Box::pin(async move {
-            if let Some(auth) = auth {
-                let token = auth.token().await?;
-                let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
-                    .map_err(|_| OidcError::NoToken)?;
-                value.set_sensitive(true);
-                request.headers_mut().insert(http::header::AUTHORIZATION, value);
-            }
-            Ok(request)
-        })
-    })
 }
 
 #[cfg(test)]
