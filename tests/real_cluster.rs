@@ -262,6 +262,10 @@ fn exec_plugins_that_work_fail_are_missing_or_hang() {
         "ok-plugin",
         r#"printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}' "$TOKEN""#,
     );
+    let ok_v1 = script(
+        "ok-v1-plugin",
+        r#"printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' "$TOKEN""#,
+    );
     let fail = script("fail-plugin", "echo 'login required: run sso-login first' >&2\nexit 3");
     let hang = script("hang-plugin", "exec sleep 600");
     let ca = std::fs::read_to_string(cluster.ca_path()).expect("the CA");
@@ -272,18 +276,27 @@ fn exec_plugins_that_work_fail_are_missing_or_hang() {
             "- name: {name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {command}\n      env: [{{name: TOKEN, value: admin-token}}]\n      installHint: 'install it from the team wiki'\n"
         )
     };
+    // client.authentication.k8s.io/v1 names its interactive mode.
+    let v1_user = |name: &str, command: &str, mode: &str| {
+        format!(
+            "- name: {name}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {command}\n      args: [--cluster, real]\n      env: [{{name: TOKEN, value: admin-token}}]\n      interactiveMode: {mode}\n"
+        )
+    };
     let kubeconfig = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster: {{server: '{}', certificate-authority-data: {ca}}}\nusers:\n{}{}{}{}contexts:\n- {{name: exec-ok, context: {{cluster: real, user: ok}}}}\n- {{name: exec-fail, context: {{cluster: real, user: fail}}}}\n- {{name: exec-missing, context: {{cluster: real, user: missing}}}}\n- {{name: exec-hang, context: {{cluster: real, user: hang}}}}\n",
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: real\n  cluster: {{server: '{}', certificate-authority-data: {ca}}}\nusers:\n{}{}{}{}{}{}contexts:\n- {{name: exec-ok, context: {{cluster: real, user: ok}}}}\n- {{name: exec-fail, context: {{cluster: real, user: fail}}}}\n- {{name: exec-missing, context: {{cluster: real, user: missing}}}}\n- {{name: exec-hang, context: {{cluster: real, user: hang}}}}\n- {{name: exec-v1, context: {{cluster: real, user: v1}}}}\n- {{name: exec-interactive, context: {{cluster: real, user: interactive}}}}\n",
         cluster.server_url(),
         user("ok", &ok),
         user("fail", &fail),
         user("missing", "/nonexistent/kube-login"),
         user("hang", &hang),
+        v1_user("v1", &ok_v1, "Never"),
+        v1_user("interactive", &ok_v1, "Always"),
     );
     let path = dir.path().join("exec.yaml");
     std::fs::write(&path, kubeconfig).expect("write the kubeconfig");
     let handle = start_backend(sources_for(&[&path]));
     wait_connected(&handle, "exec-ok");
+    wait_connected(&handle, "exec-v1");
     let failure = |name: &str| {
         let name = name.to_string();
         wait_for(&handle.fleet, std::time::Duration::from_secs(30), &format!("{name} to fail"), move |fleet| {
@@ -299,6 +312,9 @@ fn exec_plugins_that_work_fail_are_missing_or_hang() {
     let (kind, detail) = failure("exec-missing");
     assert_eq!(kind, ClusterErrorKind::ExecPlugin);
     assert!(detail.contains("not found") && detail.contains("install it from the team wiki"), "{detail}");
+    let (kind, detail) = failure("exec-interactive");
+    assert_eq!(kind, ClusterErrorKind::ExecPlugin);
+    assert!(detail.contains("needs a terminal (interactiveMode: Always)"), "{detail}");
     let (kind, detail) = failure("exec-hang");
     assert_eq!(kind, ClusterErrorKind::ExecPlugin);
     assert!(detail.contains("did not answer within 10 s"), "{detail}");

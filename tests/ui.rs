@@ -531,3 +531,92 @@ fn a_cluster_can_be_paused_switched_off_and_made_live_from_the_sidebar() {
     });
     assert!(!app(&harness).state.settings.cluster_modes.contains_key("real-admin"));
 }
+
+/// Three token-file users of the real apiserver open the same ConfigMap: an admin, a viewer
+/// (read-only everywhere) and a team user (may read and update configmaps in one namespace).
+/// Each sees the kinds and actions the server grants, and exactly those: what is shown agrees
+/// with `kubectl auth can-i` as that user. The team user, who may not list namespaces, names a
+/// second namespace it may read and gets its rows.
+#[test]
+fn admin_viewer_and_namespace_user_each_see_what_they_may_do() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: rbac-matrix}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: rbac-other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: matrix-cm, namespace: rbac-matrix}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other-cm, namespace: rbac-other}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: configmap-reader}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch]}, {apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings, clusterroles, clusterrolebindings], verbs: [list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: viewer-views}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: configmap-reader, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: matrix-editor, namespace: rbac-matrix}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch, update]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-edits, namespace: rbac-matrix}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: matrix-editor, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: other-reader, namespace: rbac-other}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-reads-other, namespace: rbac-other}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: other-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig_of = |context: &str, token: &str| {
+        let path = dir.path().join(context);
+        let text = cluster.kubeconfig_text(context, token).replace(
+            &format!("context: {{cluster: {context}-cluster, user: {context}-user}}"),
+            &format!("context: {{cluster: {context}-cluster, user: {context}-user, namespace: rbac-matrix}}"),
+        );
+        std::fs::write(&path, text).expect("write");
+        path
+    };
+    let can_i = |kubeconfig: &std::path::Path, args: &[&str]| {
+        let output = common::run_kubectl(kubeconfig, &[&["auth", "can-i"], args].concat(), None);
+        String::from_utf8_lossy(&output.stdout).trim() == "yes"
+    };
+    // The authorizer learns of new bindings through an informer.
+    let team = kubeconfig_of("matrix-team", "team-token");
+    step_until_true("the team's binding", || can_i(&team, &["update", "configmaps", "-n", "rbac-matrix"]));
+    // (user, may list secrets, may update, may delete, hidden actions)
+    let expected = [
+        ("matrix-admin", "admin-token", true, true, true, None),
+        ("matrix-viewer", "viewer-token", false, false, false, Some("Hidden actions: 2")),
+        ("matrix-team", "team-token", false, true, false, Some("Hidden actions: 1")),
+    ];
+    for (context, token, secrets, update, delete, hidden) in expected {
+        let kubeconfig = kubeconfig_of(context, token);
+        let settings = Settings {
+            locale: "en".into(),
+            kind_plural: "configmaps".into(),
+            selected_namespaces: vec!["rbac-matrix".into()],
+            ..Settings::default()
+        };
+        let mut harness = start_app(&kubeconfig, settings);
+        step_until(&mut harness, "the configmap row", |h| has_label(h, "matrix-cm"));
+        step_until(&mut harness, "the user's rules", |h| app(h).fleet.clusters.iter().all(|c| c.access.is_some()));
+        harness.get_by_label("matrix-cm").click();
+        step_until(&mut harness, "the access answers", |h| app(h).details.access.is_some() && has_label(h, "Overview"));
+        harness.run_steps(2);
+        // What the server says, as this user.
+        assert_eq!(can_i(&kubeconfig, &["list", "secrets", "-n", "rbac-matrix"]), secrets, "{context}");
+        assert_eq!(can_i(&kubeconfig, &["update", "configmaps/matrix-cm", "-n", "rbac-matrix"]), update, "{context}");
+        assert_eq!(can_i(&kubeconfig, &["delete", "configmaps/matrix-cm", "-n", "rbac-matrix"]), delete, "{context}");
+        // What the window shows.
+        assert_eq!(has_label(&harness, "Secret"), secrets, "{context}: the Secret kind");
+        assert_eq!(has_label(&harness, "Edit YAML"), update, "{context}: Edit YAML");
+        assert_eq!(has_label(&harness, "Delete"), delete, "{context}: Delete");
+        match hidden {
+            Some(label) => assert!(has_label(&harness, label), "{context}: {label}"),
+            None => assert!(!has_label_containing(&harness, "Hidden actions"), "{context}: nothing hidden"),
+        }
+        if context != "matrix-team" {
+            continue;
+        }
+        // The team user may not list namespaces: only the context's is offered, and another
+        // can be named.
+        let id = klieg::model::ClusterId::new(context);
+        let listed = app(&harness).fleet.cluster(&id).map(|c| c.namespaces.to_vec()).unwrap_or_default();
+        assert_eq!(listed.iter().map(|n| n.to_string()).collect::<Vec<_>>(), ["rbac-matrix"]);
+        harness.get_by_label("Close").click();
+        harness.get_by_label("Namespaces: 1 selected").click();
+        harness.state_mut().as_mut().expect("app").state.namespace_search = "rbac-other".into();
+        step_until(&mut harness, "the offer to use it", |h| has_label(h, "Use namespace “rbac-other”"));
+        harness.get_by_label("Use namespace “rbac-other”").click();
+        step_until(&mut harness, "the named namespace's rows", |h| {
+            has_label(h, "other-cm") && has_label(h, "matrix-cm")
+        });
+        let named = &app(&harness).state.settings.cluster_namespaces;
+        assert_eq!(named.get(context).map(Vec::as_slice), Some(&["rbac-other".to_string()][..]), "remembered");
+    }
+}
+
+/// Polls `ready` (outside any window) for up to 30 s.
+fn step_until_true(what: &str, ready: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

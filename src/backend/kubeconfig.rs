@@ -306,6 +306,13 @@ async fn preflight_exec_plugin(kubeconfig: &Kubeconfig, entry: &ContextEntry) ->
 pub fn run_exec_plugin(exec: &kube::config::ExecConfig, timeout: std::time::Duration) -> Result<(), String> {
     use std::io::Read;
     let command = exec.command.as_deref().ok_or("the kubeconfig names no command")?;
+    // As client-go does without a terminal: a plugin that must always talk to the user cannot
+    // run from a window (it would wait for input no one can give).
+    if matches!(exec.interactive_mode, Some(kube::config::ExecInteractiveMode::Always)) {
+        return Err(format!(
+            "{command} needs a terminal (interactiveMode: Always); log in with it in a terminal first, or set interactiveMode: IfAvailable"
+        ));
+    }
     let api_version = exec.api_version.as_deref().unwrap_or("client.authentication.k8s.io/v1beta1");
     let mut process = std::process::Command::new(command);
     process.args(exec.args.iter().flatten());

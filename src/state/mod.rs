@@ -33,6 +33,9 @@ pub struct Settings {
     pub chart_range_secs: u64,
     /// Paused and switched-off clusters by name; clusters left out are live.
     pub cluster_modes: std::collections::BTreeMap<String, crate::model::ClusterMode>,
+    /// Namespaces the user named for each cluster, offered beside the ones it lists (a user who
+    /// may not list namespaces sees only the context's otherwise).
+    pub cluster_namespaces: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for Settings {
@@ -48,6 +51,7 @@ impl Default for Settings {
             prometheus: std::collections::BTreeMap::new(),
             chart_range_secs: crate::model::prometheus::CHART_RANGES_SECS[1],
             cluster_modes: std::collections::BTreeMap::new(),
+            cluster_namespaces: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -116,13 +116,23 @@ fn cluster_mode_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo
     }
 }
 
+/// Whether `name` can be a namespace (an RFC 1123 label).
+fn is_namespace_name(name: &str) -> bool {
+    (1..=63).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
 fn namespaces_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
-    let mut all: Vec<Arc<str>> = fleet
-        .clusters
-        .iter()
-        .filter(|c| state.selected_clusters.contains(&c.id))
-        .flat_map(|c| c.namespaces.iter().cloned())
-        .collect();
+    let selected: Vec<&ClusterInfo> =
+        fleet.clusters.iter().filter(|c| state.selected_clusters.contains(&c.id)).collect();
+    let named = |state: &UiState, cluster: &ClusterInfo| -> Vec<Arc<str>> {
+        let names = state.settings.cluster_namespaces.get(cluster.id.as_str());
+        names.into_iter().flatten().map(|n| Arc::from(n.as_str())).collect()
+    };
+    let mut all: Vec<Arc<str>> =
+        selected.iter().flat_map(|c| c.namespaces.iter().cloned().chain(named(state, c))).collect();
     all.sort();
     all.dedup();
     let title = if state.selected_namespaces.is_empty() {
@@ -136,16 +146,44 @@ fn namespaces_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) 
         if ui.checkbox(&mut everything, t!("sidebar.all_namespaces")).changed() && everything {
             state.selected_namespaces.clear();
         }
-        let needle = state.namespace_search.to_lowercase();
-        for namespace in all.iter().filter(|ns| ns.to_lowercase().contains(&needle)) {
-            let mut checked = state.selected_namespaces.contains(namespace);
-            if ui.checkbox(&mut checked, namespace.as_ref()).changed() {
-                if checked {
-                    state.selected_namespaces.insert(namespace.clone());
-                } else {
-                    state.selected_namespaces.remove(namespace);
+        let needle = state.namespace_search.trim().to_lowercase();
+        // A namespace the cluster does not list (the user may not list them) can be named.
+        if is_namespace_name(&needle)
+            && !all.iter().any(|ns| **ns == *needle)
+            && ui
+                .button(t!("sidebar.use_namespace", namespace = needle))
+                .on_hover_text(t!("sidebar.use_namespace_help"))
+                .clicked()
+        {
+            for cluster in &selected {
+                let names = state.settings.cluster_namespaces.entry(cluster.id.to_string()).or_default();
+                if !names.contains(&needle) {
+                    names.push(needle.clone());
                 }
             }
+            state.selected_namespaces.insert(Arc::from(needle.as_str()));
+            state.namespace_search.clear();
+        }
+        for namespace in all.iter().filter(|ns| ns.to_lowercase().contains(&needle)) {
+            let listed = selected.iter().any(|c| c.namespaces.contains(namespace));
+            ui.horizontal(|ui| {
+                let mut checked = state.selected_namespaces.contains(namespace);
+                if ui.checkbox(&mut checked, namespace.as_ref()).changed() {
+                    if checked {
+                        state.selected_namespaces.insert(namespace.clone());
+                    } else {
+                        state.selected_namespaces.remove(namespace);
+                    }
+                }
+                // Named by the user, not listed by any cluster: it can be forgotten again.
+                if !listed && ui.small_button("×").on_hover_text(t!("sidebar.forget_namespace")).clicked() {
+                    for names in state.settings.cluster_namespaces.values_mut() {
+                        names.retain(|name| **name != **namespace);
+                    }
+                    state.settings.cluster_namespaces.retain(|_, names| !names.is_empty());
+                    state.selected_namespaces.remove(namespace);
+                }
+            });
         }
     });
 }
