@@ -556,79 +556,17 @@ fn every_static_credential_kind_connects_as_its_user() {
     let pki = cluster.dir.path().join("pki");
     let (ca_crt, ca_key) = (pki.join("ca.crt").display().to_string(), pki.join("ca.key").display().to_string());
     std::fs::write(path("client.ext"), "extendedKeyUsage=clientAuth\n").expect("write");
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "admin.key",
-        "-out",
-        "admin.csr",
-        "-subj",
-        "/O=system:masters/CN=cert-admin",
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "admin.csr",
-        "-CA",
-        &ca_crt,
-        "-CAkey",
-        &ca_key,
-        "-CAcreateserial",
-        "-out",
-        "admin.crt",
-        "-days",
-        "1",
-        "-extfile",
-        "client.ext",
-    ]);
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "rogue-ca.key",
-        "-out",
-        "rogue-ca.crt",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=rogue-ca",
-    ]);
-    openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "rogue.key",
-        "-out",
-        "rogue.csr",
-        "-subj",
-        "/O=system:masters/CN=rogue",
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "rogue.csr",
-        "-CA",
-        "rogue-ca.crt",
-        "-CAkey",
-        "rogue-ca.key",
-        "-CAcreateserial",
-        "-out",
-        "rogue.crt",
-        "-days",
-        "1",
-        "-extfile",
-        "client.ext",
-    ]);
+    // A key and a certificate for `subject`, signed by `ca` (files in the test's folder).
+    let client_cert = |name: &str, subject: &str, (ca, ca_key): (&str, &str)| {
+        let (key, csr, crt) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"));
+        openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subject]);
+        let sign = ["x509", "-req", "-in", &csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", &crt];
+        openssl(&[&sign[..], &["-days", "1", "-extfile", "client.ext"]].concat());
+    };
+    client_cert("admin", "/O=system:masters/CN=cert-admin", (&ca_crt, &ca_key));
+    let rogue_ca = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "rogue-ca.key", "-out", "rogue-ca.crt"];
+    openssl(&[&rogue_ca[..], &["-days", "1", "-subj", "/CN=rogue-ca"]].concat());
+    client_cert("rogue", "/O=system:masters/CN=rogue", ("rogue-ca.crt", "rogue-ca.key"));
     std::fs::write(path("token"), "admin-token\n").expect("write");
     let inline =
         |name: &str| base64::engine::general_purpose::STANDARD.encode(std::fs::read(path(name)).expect("read"));

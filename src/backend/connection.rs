@@ -104,12 +104,26 @@ pub fn cluster_clients_saving(
     Ok(ClusterClients { shared, upgrades })
 }
 
-/// The shared (h2) client and the upgrades (HTTP/1.1) client over the same `connector`.
-fn both_clients<H>(
-    config: &kube::Config,
-    connector: H,
-    bearer: &Option<std::sync::Arc<Bearer>>,
-) -> Result<(kube::Client, kube::Client), ConnectionError>
+/// What hyper's client needs of a connector: plain TCP, an HTTP CONNECT tunnel or SOCKS5.
+trait Connector:
+    tower::Service<
+        http::Uri,
+        Response: hyper_util::client::legacy::connect::Connection
+                      + hyper::rt::Read
+                      + hyper::rt::Write
+                      + Send
+                      + Unpin
+                      + 'static,
+        Future: Send + 'static,
+        Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<H> Connector for H
 where
     H: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
     H::Response:
@@ -117,6 +131,14 @@ where
     H::Future: Send + 'static,
     H::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+}
+
+/// The shared (h2) client and the upgrades (HTTP/1.1) client over the same `connector`.
+fn both_clients<H: Connector>(
+    config: &kube::Config,
+    connector: H,
+    bearer: &Option<std::sync::Arc<Bearer>>,
+) -> Result<(kube::Client, kube::Client), ConnectionError> {
     Ok((
         build_client(config, connector.clone(), bearer.clone(), Protocols::Http2)?,
         build_client(config, connector, bearer.clone(), Protocols::Http1Only)?,
@@ -134,19 +156,12 @@ enum Protocols {
 
 /// A client for `config` over `connector`: base URI, kube's auth (tokens, exec plugins, certs) or
 /// the bearer token Klieg supplies itself, extra headers, and keep-alive pings on h2.
-fn build_client<H>(
+fn build_client<H: Connector>(
     config: &kube::Config,
     connector: H,
     bearer: Option<std::sync::Arc<Bearer>>,
     protocols: Protocols,
-) -> Result<kube::Client, ConnectionError>
-where
-    H: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
-    H::Response:
-        hyper_util::client::legacy::connect::Connection + hyper::rt::Read + hyper::rt::Write + Send + Unpin + 'static,
-    H::Future: Send + 'static,
-    H::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
+) -> Result<kube::Client, ConnectionError> {
     let tls = config.rustls_client_config()?;
     let mut https = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http();
     if let Some(name) = &config.tls_server_name {

@@ -89,12 +89,9 @@ pub fn has_logs(group: &str, plural: &str) -> bool {
     )
 }
 
-/// Every action the details pane can offer, with placeholder parameters.
-pub const OBJECT_ACTIONS: [Action; 11] = [
-    Action::Delete { propagation: Propagation::Background },
-    Action::Scale { replicas: 0 },
+/// Actions that need no input, in the order their buttons appear.
+pub const PLAIN_ACTIONS: [Action; 8] = [
     Action::RolloutRestart,
-    Action::Rollback { revision: 0 },
     Action::Cordon,
     Action::Uncordon,
     Action::Drain,
@@ -115,7 +112,13 @@ pub fn object_permissions(kind: &KindKey, verbs: &[Arc<str>]) -> Vec<Permission>
     if verbs.iter().any(|verb| &**verb == "update") {
         wanted.push(Permission::new("update", group, plural));
     }
-    for action in OBJECT_ACTIONS.iter().filter(|action| action.applies_to(kind, verbs)) {
+    // The actions with an input (their parameters do not change what they need), then the rest.
+    let with_input = [
+        Action::Delete { propagation: Propagation::Background },
+        Action::Scale { replicas: 0 },
+        Action::Rollback { revision: 0 },
+    ];
+    for action in with_input.iter().chain(&PLAIN_ACTIONS).filter(|action| action.applies_to(kind, verbs)) {
         for (verb, group, resource) in action.required(kind) {
             wanted.push(Permission::new(verb, &group, &resource));
         }

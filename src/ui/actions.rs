@@ -3,21 +3,9 @@
 //! UI thread; actions go out as commands through the state's outbox.
 
 use super::theme;
-use crate::model::{Action, ActivityLog, CellTone, DetailsSnapshot, Outcome, Propagation, Target};
+use crate::model::{Action, ActivityLog, CellTone, DetailsSnapshot, Outcome, PLAIN_ACTIONS, Propagation, Target};
 use crate::state::{EditorState, UiState};
 use rust_i18n::t;
-
-/// Actions that need no input, in the order their buttons appear.
-const PLAIN_ACTIONS: [Action; 8] = [
-    Action::RolloutRestart,
-    Action::Cordon,
-    Action::Uncordon,
-    Action::Drain,
-    Action::Evict,
-    Action::Suspend,
-    Action::Resume,
-    Action::Trigger,
-];
 
 /// The replica count and the Scale button, for one object or a bulk selection.
 /// The replicas input and Scale button; `targets` is asked only when the button is pressed.
