@@ -1,7 +1,8 @@
 //! Builds each cluster's HTTP client: one that offers HTTP/2 by ALPN, so every list, watch, log
 //! stream and request to a cluster shares one TCP connection (kube's own client speaks only
 //! HTTP/1.1 and opens a connection per concurrent watch), and one HTTP/1.1 client for the
-//! upgrades that exec, attach and port-forward need. Both are built here the same way. Runs on the backend runtime.
+//! upgrades that exec, attach and port-forward need, both built the same way here. Runs on the
+//! backend runtime.
 
 use super::bearer::Bearer;
 use hyper_util::client::legacy::connect::HttpConnector;

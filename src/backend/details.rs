@@ -1,5 +1,6 @@
 //! Follows the one object open in the details pane: its full body (for metadata, conditions and
-//! YAML) and its events, both watched with kube-runtime watchers. Backend runtime.
+//! YAML) and its events, both watched with kube-runtime watchers, and what the user may do with
+//! it (access reviews, asked again when the cluster's answers are invalidated). Backend runtime.
 
 use super::{ClientMap, Waker};
 use crate::model::{
