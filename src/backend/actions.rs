@@ -108,11 +108,8 @@ pub fn start_action(
             let outcome = match run_action(&clients, &target, &action).await {
                 Ok(message) => Outcome::Done { message: Arc::from(message) },
                 Err(error) => {
-                    // Refused: what the user may do has changed since it was asked.
-                    if matches!(&error, ActionError::Api(kube::Error::Api(status)) if status.code == 403)
-                        && let Some(connected) = clients.get(&target.key.cluster)
-                    {
-                        connected.access.invalidate();
+                    if let (ActionError::Api(error), Some(connected)) = (&error, clients.get(&target.key.cluster)) {
+                        forget_access_if_refused(connected, error);
                     }
                     Outcome::Failed { message: Arc::from(error.to_string()) }
                 }
@@ -365,7 +362,18 @@ async fn replace(clients: &ClientMap, target: &Target, yaml: &str, dry_run: bool
             }
             Err(get_error) => failed(format!("{}; then: {}", api_message(&error), api_message(&get_error))),
         },
-        Err(error) => failed(api_message(&error)),
+        Err(error) => {
+            forget_access_if_refused(connected, &error);
+            failed(api_message(&error))
+        }
+    }
+}
+
+/// A refusal (403) means what the user may do changed since it was asked: the cluster's access
+/// answers are asked again.
+fn forget_access_if_refused(connected: &ConnectedCluster, error: &kube::Error) {
+    if matches!(error, kube::Error::Api(status) if status.code == 403) {
+        connected.access.invalidate();
     }
 }
 
