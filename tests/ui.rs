@@ -620,3 +620,22 @@ fn step_until_true(what: &str, ready: impl Fn() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+/// A viewer who may list ConfigMaps but not Pods starts on the default kind (Pods): once the
+/// cluster's rules are known, the window shows ConfigMaps instead of a table of refusals.
+#[test]
+fn a_kind_the_user_may_not_list_gives_way_to_one_they_may() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: settle-kind}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: readable, namespace: settle-kind}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: configmap-reader}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch]}, {apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings, clusterroles, clusterrolebindings], verbs: [list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: viewer-views}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: configmap-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("viewer.yaml");
+    std::fs::write(&kubeconfig, cluster.kubeconfig_text("settle-viewer", "viewer-token")).expect("write");
+    let settings = Settings { locale: "en".into(), ..Settings::default() };
+    assert_eq!(settings.kind_plural, "pods", "the default kind");
+    let mut harness = start_app(&kubeconfig, settings);
+    step_until(&mut harness, "ConfigMaps shown", |h| {
+        app(h).state.kind.as_ref().is_some_and(|k| &*k.plural == "configmaps") && has_label(h, "readable")
+    });
+    assert!(!has_label_containing(&harness, "not allowed here"), "no table of refusals");
+}

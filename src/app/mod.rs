@@ -112,10 +112,46 @@ impl KliegApp {
         if !self.state.clusters_initialised {
             self.state.initialise_clusters(&self.fleet);
         }
+        self.settle_kind();
         if self.select_all_clusters && !self.fleet.clusters.is_empty() {
             self.state.selected_clusters.extend(self.fleet.clusters.iter().map(|c| c.id.clone()));
             self.select_all_clusters = false;
         }
+    }
+
+    /// Once, when every selected live cluster is connected and its rules are known: a saved or
+    /// default kind the user may list on none of them (Pods, for someone who may read only
+    /// ConfigMaps) gives way to one they may, instead of a table of refusals.
+    fn settle_kind(&mut self) {
+        if self.state.kind_settled || !self.state.clusters_initialised {
+            return;
+        }
+        let selected: Vec<&crate::model::ClusterInfo> = self
+            .fleet
+            .clusters
+            .iter()
+            .filter(|c| self.state.selected_clusters.contains(&c.id) && c.mode == crate::model::ClusterMode::Live)
+            .collect();
+        let known = |c: &&crate::model::ClusterInfo| {
+            matches!(c.state, crate::model::ClusterState::Connected { .. }) && c.access.is_some()
+        };
+        if selected.is_empty() || !selected.iter().all(known) {
+            return;
+        }
+        self.state.kind_settled = true;
+        let grouped = ui::sidebar::kinds_by_category(&self.state, &self.fleet);
+        let offered: Vec<&crate::model::ResourceKind> = grouped.values().flatten().collect();
+        let is_offered = |key: &crate::model::KindKey| offered.iter().any(|k| k.key() == *key);
+        if self.state.kind.as_ref().is_none_or(is_offered) {
+            return;
+        }
+        const PREFERRED: [(&str, &str); 4] =
+            [("", "pods"), ("apps", "deployments"), ("", "services"), ("", "configmaps")];
+        let preferred = PREFERRED
+            .iter()
+            .map(|(group, plural)| crate::model::KindKey { group: Arc::from(*group), plural: Arc::from(*plural) });
+        let first_offered = offered.first().map(|k| k.key());
+        self.state.kind = preferred.into_iter().find(is_offered).or(first_offered);
     }
 
     fn send_changes(&mut self) {

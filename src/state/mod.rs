@@ -217,6 +217,8 @@ pub struct UiState {
     pub namespace_search: String,
     /// Set once the first fleet snapshot has chosen default clusters.
     pub clusters_initialised: bool,
+    /// The shown kind was checked against what the user may list (once, at start).
+    pub kind_settled: bool,
     pub editor: Option<EditorState>,
     pub confirmation: Option<PendingConfirmation>,
     pub create: CreateState,
