@@ -58,6 +58,13 @@ fn browse_open_details_reveal_secret_and_switch_language() {
 
     harness.get_by_label("ConfigMap").click();
     step_until(&mut harness, "configmaps again", |h| has_label(h, "web-settings"));
+    // A ConfigMap's data is shown as it is.
+    harness.get_by_label("web-settings").click();
+    step_until(&mut harness, "the configmap's details", |h| has_label(h, "Overview"));
+    harness.get_by_label("Overview").click();
+    step_until(&mut harness, "the configmap's data", |h| has_label(h, "mode:") && has_label(h, "fast"));
+    harness.get_by_label("Close").click();
+    step_until(&mut harness, "the details to close", |h| !has_label(h, "Overview"));
 
     // Language switch: German, then Japanese.
     harness.get_by_label("Language").click();

@@ -257,6 +257,8 @@ pub fn fill_from_object(
         .or_else(|| object.data.pointer("/spec/ports/0/port"))
         .and_then(|p| p.as_u64())
         .and_then(|p| u16::try_from(p).ok());
+    snapshot.config_data =
+        if kind.group.is_empty() && &*kind.kind == "ConfigMap" { config_data(object) } else { Vec::new() };
     let is_secret = kind.group.is_empty() && &*kind.kind == "Secret";
     let yaml = serde_yaml::to_string(object).unwrap_or_else(|error| format!("# {error}"));
     snapshot.yaml = Arc::from(yaml.as_str());
@@ -268,6 +270,25 @@ pub fn fill_from_object(
         snapshot.masked_yaml = snapshot.yaml.clone();
         snapshot.secret_values = Vec::new();
     }
+}
+
+/// A ConfigMap's `data` entries as they are and its `binaryData` entries by size, by key.
+fn config_data(object: &DynamicObject) -> Vec<KeyValue> {
+    let mut entries: Vec<KeyValue> = Vec::new();
+    if let Some(data) = object.data.get("data").and_then(|d| d.as_object()) {
+        for (key, value) in data {
+            entries.push((Arc::from(key.as_str()), text(Some(value))));
+        }
+    }
+    if let Some(binary) = object.data.get("binaryData").and_then(|d| d.as_object()) {
+        for (key, value) in binary {
+            let bytes = value.as_str().and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok());
+            let size = bytes.map_or(0, |b| b.len());
+            entries.push((Arc::from(key.as_str()), Arc::from(format!("(binary, {size} bytes)").as_str())));
+        }
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries
 }
 
 /// A copy of a Secret with every value masked, and the decoded values for reveal on demand.
@@ -326,6 +347,26 @@ fn event_row(event: &CoreEvent) -> EventRow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_configmaps_entries_are_shown_by_key_binary_ones_by_size() {
+        let object: DynamicObject = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "settings", "namespace": "shop"},
+            "data": {"mode": "fast", "app.conf": "a = 1\nb = 2\n"},
+            "binaryData": {"logo.png": "iVBORw0KGgo="}
+        }))
+        .expect("configmap");
+        let entries: Vec<(String, String)> =
+            config_data(&object).into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(
+            entries,
+            [
+                ("app.conf".to_string(), "a = 1\nb = 2\n".to_string()),
+                ("logo.png".to_string(), "(binary, 8 bytes)".to_string()),
+                ("mode".to_string(), "fast".to_string())
+            ]
+        );
+    }
 
     #[test]
     fn secrets_are_masked_everywhere_and_decoded_for_reveal() {

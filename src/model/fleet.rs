@@ -257,6 +257,8 @@ pub struct DetailsSnapshot {
     pub yaml: Arc<str>,
     /// Decoded Secret values, shown only when the user reveals them.
     pub secret_values: Vec<(Arc<str>, Arc<str>)>,
+    /// A ConfigMap's entries: `data` as it is, `binaryData` as its size.
+    pub config_data: Vec<(Arc<str>, Arc<str>)>,
     /// A pod's first container port or a Service's first port, to suggest for port-forwards.
     pub first_port: Option<u16>,
     /// What the user may do with the object; `None` until the server answered.

@@ -160,6 +160,11 @@ fn overview_ui(
             }
         });
     }
+    if !details.config_data.is_empty() {
+        ui.add_space(6.0);
+        ui.strong(t!("details.config_data"));
+        config_data_ui(ui, &details.config_data);
+    }
     if !details.conditions.is_empty() {
         ui.add_space(6.0);
         ui.strong(t!("details.conditions"));
@@ -191,6 +196,31 @@ fn overview_ui(
             ui.label(egui::RichText::new(format!("×{} · {age} · {}", event.count, event.source)).weak());
             ui.add(egui::Label::new(event.message.as_ref()).wrap());
         });
+    }
+}
+
+/// Values longer than this, or of more than one line, open on request.
+const INLINE_VALUE_CHARS: usize = 80;
+
+/// A ConfigMap's entries: short values beside their key, longer ones (files, scripts) folded
+/// under it, selectable for copying.
+fn config_data_ui(ui: &mut egui::Ui, entries: &[(std::sync::Arc<str>, std::sync::Arc<str>)]) {
+    for (key, value) in entries {
+        if value.len() <= INLINE_VALUE_CHARS && !value.contains('\n') {
+            ui.horizontal_wrapped(|ui| {
+                ui.monospace(format!("{key}:"));
+                ui.add(egui::Label::new(egui::RichText::new(value.as_ref()).monospace()).selectable(true));
+            });
+        } else {
+            let lines = value.lines().count();
+            egui::CollapsingHeader::new(
+                egui::RichText::new(format!("{key}  ·  {}", t!("details.lines", count = lines))).monospace(),
+            )
+            .id_salt(("config_data", key.as_ref()))
+            .show(ui, |ui| {
+                ui.add(egui::Label::new(egui::RichText::new(value.as_ref()).monospace()).selectable(true));
+            });
+        }
     }
 }
 
