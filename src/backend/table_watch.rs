@@ -113,15 +113,10 @@ pub fn collection_path(kind: &ResourceKind) -> String {
 
 /// Percent-encodes a query value (continue tokens and resource versions are opaque).
 pub(crate) fn encode_query_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for byte in value.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // RFC 3986's unreserved characters stay; everything else is escaped.
+    const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    utf8_percent_encode(value, ESCAPED).to_string()
 }
 
 fn table_request(path_and_query: String) -> Result<http::Request<Vec<u8>>, WatchError> {
