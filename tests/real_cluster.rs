@@ -631,3 +631,8 @@ fn every_static_credential_kind_connects_as_its_user() {
     let insecure = |name: &str| fleet.cluster(&ClusterId::new(name)).is_some_and(|c| c.insecure_tls);
     assert!(insecure("auth-insecure") && !insecure("auth-token"), "only the unverified cluster is flagged");
 }
+
+#[test]
+fn paged_lists_count_what_remains_and_the_overview_follows_new_pods() {
+    suite::paged_lists_count_what_remains_and_the_overview_follows_new_pods(TestCluster::shared());
+}

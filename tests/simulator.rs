@@ -709,3 +709,8 @@ fn watches_share_one_connection_per_cluster() {
 fn proxy_url_carries_every_request() {
     suite::proxy_url_carries_every_request(SimServer::shared());
 }
+
+#[test]
+fn paged_lists_count_what_remains_and_the_overview_follows_new_pods() {
+    suite::paged_lists_count_what_remains_and_the_overview_follows_new_pods(SimServer::shared());
+}

@@ -146,11 +146,6 @@ fn key_of(object: &DynamicObject) -> NameKey {
     )
 }
 
-async fn list_values(api: &Api<DynamicObject>) -> Result<Vec<Value>, kube::Error> {
-    let list = api.list(&ListParams::default()).await?;
-    Ok(list.items.into_iter().filter_map(|item| serde_json::to_value(item).ok()).collect())
-}
-
 fn error_text(error: &kube::Error) -> Arc<str> {
     match error {
         kube::Error::Api(status) => Arc::from(format!("metrics: {}", status.message)),
@@ -282,45 +277,111 @@ impl UsageSampler {
     }
 }
 
-/// Totals one cluster's nodes and the pods that are not finished (requests and limits per
-/// container; a container without a limit adds its request, as the scheduler's view of limits
-/// does not exist), with the nodes' usage when `node_metrics` is given.
-pub fn overview_of(nodes: &[Value], pods: &[Value], node_metrics: Option<&[Value]>) -> crate::model::ClusterOverview {
+/// What one unfinished pod asks of the cluster: requests and limits summed over its containers
+/// (a container without a limit adds its request, as the scheduler's view of limits does not
+/// exist).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PodAllocation {
+    pub cpu_requests: f64,
+    pub memory_requests: f64,
+    pub cpu_limits: f64,
+    pub memory_limits: f64,
+}
+
+fn quantity_at(value: &Value, pointer: &str) -> Option<f64> {
+    value.pointer(pointer).and_then(Value::as_str).and_then(parse_quantity)
+}
+
+/// A pod's allocation, or `None` when it has finished (Succeeded or Failed).
+pub fn pod_allocation(pod: &Value) -> Option<PodAllocation> {
+    if matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed")) {
+        return None;
+    }
+    let mut allocation = PodAllocation::default();
+    for container in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten() {
+        let cpu_request = quantity_at(container, "/resources/requests/cpu").unwrap_or(0.0);
+        let memory_request = quantity_at(container, "/resources/requests/memory").unwrap_or(0.0);
+        allocation.cpu_requests += cpu_request;
+        allocation.memory_requests += memory_request;
+        allocation.cpu_limits += quantity_at(container, "/resources/limits/cpu").unwrap_or(cpu_request);
+        allocation.memory_limits += quantity_at(container, "/resources/limits/memory").unwrap_or(memory_request);
+    }
+    Some(allocation)
+}
+
+/// Totals one cluster's nodes and its unfinished pods' allocations, with the nodes' usage when
+/// `node_metrics` is given.
+pub fn overview_of(
+    nodes: &[Value],
+    pods: &[PodAllocation],
+    node_metrics: Option<&[Value]>,
+) -> crate::model::ClusterOverview {
     use crate::model::ClusterOverview;
-    let quantity =
-        |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).and_then(parse_quantity);
-    let mut overview = ClusterOverview { nodes: nodes.len(), ..ClusterOverview::default() };
+    let mut overview = ClusterOverview { nodes: nodes.len(), pods: pods.len(), ..ClusterOverview::default() };
     for node in nodes {
         let ready = node
             .pointer("/status/conditions")
             .and_then(Value::as_array)
             .is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
         overview.ready_nodes += usize::from(ready);
-        overview.cpu.capacity += quantity(node, "/status/capacity/cpu").unwrap_or(0.0);
-        overview.cpu.allocatable += quantity(node, "/status/allocatable/cpu").unwrap_or(0.0);
-        overview.memory.capacity += quantity(node, "/status/capacity/memory").unwrap_or(0.0);
-        overview.memory.allocatable += quantity(node, "/status/allocatable/memory").unwrap_or(0.0);
-        overview.pod_capacity += quantity(node, "/status/allocatable/pods").unwrap_or(0.0);
+        overview.cpu.capacity += quantity_at(node, "/status/capacity/cpu").unwrap_or(0.0);
+        overview.cpu.allocatable += quantity_at(node, "/status/allocatable/cpu").unwrap_or(0.0);
+        overview.memory.capacity += quantity_at(node, "/status/capacity/memory").unwrap_or(0.0);
+        overview.memory.allocatable += quantity_at(node, "/status/allocatable/memory").unwrap_or(0.0);
+        overview.pod_capacity += quantity_at(node, "/status/allocatable/pods").unwrap_or(0.0);
     }
     for pod in pods {
-        if matches!(pod.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed")) {
-            continue;
-        }
-        overview.pods += 1;
-        for container in pod.pointer("/spec/containers").and_then(Value::as_array).into_iter().flatten() {
-            let cpu_request = quantity(container, "/resources/requests/cpu").unwrap_or(0.0);
-            let memory_request = quantity(container, "/resources/requests/memory").unwrap_or(0.0);
-            overview.cpu.requests += cpu_request;
-            overview.memory.requests += memory_request;
-            overview.cpu.limits += quantity(container, "/resources/limits/cpu").unwrap_or(cpu_request);
-            overview.memory.limits += quantity(container, "/resources/limits/memory").unwrap_or(memory_request);
-        }
+        overview.cpu.requests += pod.cpu_requests;
+        overview.memory.requests += pod.memory_requests;
+        overview.cpu.limits += pod.cpu_limits;
+        overview.memory.limits += pod.memory_limits;
     }
     if let Some(metrics) = node_metrics {
         overview.cpu.usage = Some(metrics.iter().map(|m| measured(m, "cpu")).sum());
         overview.memory.usage = Some(metrics.iter().map(|m| measured(m, "memory")).sum());
     }
     overview
+}
+
+/// A cluster's pod allocations as last listed: when, on which connection, and how many pods
+/// (finished ones included) the list held.
+struct ListedAllocations {
+    epoch: u64,
+    at: tokio::time::Instant,
+    listed: usize,
+    pods: Arc<Vec<PodAllocation>>,
+}
+
+/// How many pods the cluster holds, from a one-item list (`remainingItemCount`), if it says.
+async fn pod_count(api: &Api<DynamicObject>) -> Result<Option<usize>, kube::Error> {
+    let page = api.list(&ListParams::default().limit(1)).await?;
+    let more = page.metadata.continue_.as_deref().is_some_and(|token| !token.is_empty());
+    Ok(match (more, page.metadata.remaining_item_count) {
+        (false, _) => Some(page.items.len()),
+        (true, Some(remaining)) => usize::try_from(remaining).ok().map(|r| r + page.items.len()),
+        (true, None) => None,
+    })
+}
+
+/// The pods' allocations of one cluster. Listed in full (paged, each pod reduced to its
+/// allocation as it arrives) on a new connection, every `OBJECTS_REFRESH`, and when a one-item
+/// probe shows the number of pods changed; else the last list is reused, so a shown overview
+/// does not read every pod each `POLL_INTERVAL`.
+async fn pod_allocations(
+    client: &kube::Client,
+    epoch: u64,
+    cached: Option<&ListedAllocations>,
+) -> Result<ListedAllocations, kube::Error> {
+    let api = Api::<DynamicObject>::all_with(client.clone(), &core_resource("pods"));
+    if let Some(cached) = cached.filter(|c| c.epoch == epoch && c.at.elapsed() < OBJECTS_REFRESH)
+        && pod_count(&api).await?.is_none_or(|count| count == cached.listed)
+    {
+        return Ok(ListedAllocations { epoch, at: cached.at, listed: cached.listed, pods: cached.pods.clone() });
+    }
+    let listed = list_paged(&api, |pod| pod_allocation(&pod.data)).await?;
+    let count = listed.len();
+    let pods = listed.into_iter().flatten().collect();
+    Ok(ListedAllocations { epoch, at: tokio::time::Instant::now(), listed: count, pods: Arc::new(pods) })
 }
 
 /// Polls the overview of the chosen clusters every `POLL_INTERVAL` while it is shown.
@@ -350,6 +411,8 @@ impl OverviewPoller {
             let mut ticker = tokio::time::interval(POLL_INTERVAL);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut clients = clients;
+            let mut allocations: HashMap<crate::model::ClusterId, ListedAllocations> = HashMap::new();
+            let mut last: Option<Vec<ClusterOverview>> = None;
             loop {
                 // Every interval, and at once when a cluster connects or reconnects.
                 tokio::select! {
@@ -357,37 +420,59 @@ impl OverviewPoller {
                     changed = clients.changed() => if changed.is_err() { return },
                 }
                 let map = clients.borrow_and_update().clone();
-                let targets: Vec<_> =
-                    clusters.iter().map(|id| (id, map.get(id).map(|c| (c.client.clone(), c.metrics)))).collect();
-                let polls = targets.into_iter().map(|(id, connected)| async move {
-                    let Some((client, metrics)) = connected else {
-                        return ClusterOverview {
-                            cluster: Some(id.clone()),
-                            error: Some(Arc::from("the cluster is not connected")),
-                            ..ClusterOverview::default()
+                let cached = &allocations;
+                let polls = clusters.iter().map(|id| {
+                    let connected = map.get(id).cloned();
+                    async move {
+                        let Some(connected) = connected else {
+                            let overview = ClusterOverview {
+                                cluster: Some(id.clone()),
+                                error: Some(Arc::from("the cluster is not connected")),
+                                ..ClusterOverview::default()
+                            };
+                            return (overview, None);
                         };
-                    };
-                    let nodes = Api::<DynamicObject>::all_with(client.clone(), &core_resource("nodes"));
-                    let pods = Api::<DynamicObject>::all_with(client.clone(), &core_resource("pods"));
-                    let node_metrics = Api::<DynamicObject>::all_with(client.clone(), &metrics_resource("nodes"));
-                    let polled = async {
-                        let (nodes, pods) = (list_values(&nodes).await?, list_values(&pods).await?);
-                        // Usage is optional: the totals stand without it.
-                        let usage = if metrics { list_values(&node_metrics).await.ok() } else { None };
-                        Ok::<_, kube::Error>(overview_of(&nodes, &pods, usage.as_deref()))
-                    };
-                    match polled.await {
-                        Ok(overview) => ClusterOverview { cluster: Some(id.clone()), ..overview },
-                        Err(error) => ClusterOverview {
-                            cluster: Some(id.clone()),
-                            error: Some(error_text(&error)),
-                            ..ClusterOverview::default()
-                        },
+                        let client = &connected.client;
+                        let nodes = Api::<DynamicObject>::all_with(client.clone(), &core_resource("nodes"));
+                        let node_metrics = Api::<DynamicObject>::all_with(client.clone(), &metrics_resource("nodes"));
+                        let polled = async {
+                            let nodes = list_paged(&nodes, |node| node.data).await?;
+                            let pods = pod_allocations(client, connected.epoch, cached.get(id)).await?;
+                            // Usage is optional: the totals stand without it.
+                            let usage =
+                                if connected.metrics { list_paged(&node_metrics, |m| m.data).await.ok() } else { None };
+                            Ok::<_, kube::Error>((overview_of(&nodes, &pods.pods, usage.as_deref()), pods))
+                        };
+                        match polled.await {
+                            Ok((overview, pods)) => {
+                                (ClusterOverview { cluster: Some(id.clone()), ..overview }, Some(pods))
+                            }
+                            Err(error) => {
+                                let overview = ClusterOverview {
+                                    cluster: Some(id.clone()),
+                                    error: Some(error_text(&error)),
+                                    ..ClusterOverview::default()
+                                };
+                                (overview, None)
+                            }
+                        }
                     }
                 });
-                let clusters = futures::future::join_all(polls).await;
+                let polled = futures::future::join_all(polls).await;
+                let mut overviews = Vec::with_capacity(polled.len());
+                for (overview, pods) in polled {
+                    if let (Some(id), Some(pods)) = (&overview.cluster, pods) {
+                        allocations.insert(id.clone(), pods);
+                    }
+                    overviews.push(overview);
+                }
+                // Published only when something changed, so an idle overview stays idle.
+                if last.as_ref() == Some(&overviews) {
+                    continue;
+                }
+                last = Some(overviews.clone());
                 generation += 1;
-                out.send_replace(Arc::new(OverviewSnapshot { generation, clusters }));
+                out.send_replace(Arc::new(OverviewSnapshot { generation, clusters: overviews }));
                 waker();
             }
         }));
@@ -456,8 +541,8 @@ mod tests {
                 {"resources": {"requests": {"cpu": "100m"}}}]}, "status": {"phase": phase}})
         };
         let metrics = [json!({"metadata": {"name": "a"}, "usage": {"cpu": "1500m", "memory": "4Gi"}})];
-        let overview =
-            overview_of(&[node("a", "True"), node("b", "False")], &[pod("Running"), pod("Succeeded")], Some(&metrics));
+        let pods: Vec<PodAllocation> = [pod("Running"), pod("Succeeded")].iter().filter_map(pod_allocation).collect();
+        let overview = overview_of(&[node("a", "True"), node("b", "False")], &pods, Some(&metrics));
         assert_eq!((overview.nodes, overview.ready_nodes, overview.pods), (2, 1, 1));
         assert!((overview.cpu.allocatable - 7.6).abs() < 1e-9);
         assert!((overview.cpu.requests - 0.35).abs() < 1e-9);

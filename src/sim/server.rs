@@ -1094,14 +1094,19 @@ fn list(
     let result = cluster.lock().list(kind, &options);
     let continue_token = result.continue_after.map(|(ns, name)| encode_continue(&ns, &name));
     if table {
-        return json_response(
-            StatusCode::OK,
-            &table_for(kind, &result.items, include_object, true, Some(result.resource_version), continue_token),
-        );
+        let mut table =
+            table_for(kind, &result.items, include_object, true, Some(result.resource_version), continue_token);
+        if let Some(remaining) = result.remaining_item_count {
+            table["metadata"]["remainingItemCount"] = json!(remaining);
+        }
+        return json_response(StatusCode::OK, &table);
     }
     let mut metadata = json!({"resourceVersion": result.resource_version.to_string()});
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
+    }
+    if let Some(remaining) = result.remaining_item_count {
+        metadata["remainingItemCount"] = json!(remaining);
     }
     let items: Vec<&Value> = result.items.iter().map(|o| &**o).collect();
     json_response(

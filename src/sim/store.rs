@@ -115,6 +115,10 @@ pub fn rfc3339(timestamp: jiff::Timestamp) -> String {
 pub struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn parse(text: &str) -> Result<Self, StoreError> {
         let mut terms = Vec::new();
         for term in text.split(',').map(str::trim).filter(|t| !t.is_empty()) {
@@ -204,6 +208,8 @@ pub struct ListResult {
     pub items: Vec<Arc<Value>>,
     pub resource_version: u64,
     pub continue_after: Option<ObjectId>,
+    /// How many more items the next pages hold, when it is exact (no selectors).
+    pub remaining_item_count: Option<u64>,
 }
 
 impl Default for Store {
@@ -377,6 +383,7 @@ impl Store {
         let mut items = Vec::new();
         let mut last = None;
         let mut more = false;
+        let mut remaining: u64 = 0;
         for (id, object) in objects.range((start, std::ops::Bound::Unbounded)) {
             if options.namespace.as_ref().is_some_and(|ns| &id.0 != ns) {
                 continue;
@@ -389,12 +396,23 @@ impl Store {
             }
             if options.limit.is_some_and(|limit| items.len() >= limit) {
                 more = true;
-                break;
+                remaining += 1;
+                // As the apiserver: the count is given only when it is exact (no selectors).
+                if !options.labels.is_empty() || !options.fields.is_empty() {
+                    break;
+                }
+                continue;
             }
             items.push(object.clone());
             last = Some(id.clone());
         }
-        ListResult { items, resource_version: self.resource_version, continue_after: if more { last } else { None } }
+        let exact = options.labels.is_empty() && options.fields.is_empty();
+        ListResult {
+            items,
+            resource_version: self.resource_version,
+            continue_after: if more { last } else { None },
+            remaining_item_count: (more && exact).then_some(remaining),
+        }
     }
 
     pub fn get(&self, kind: &SimKind, namespace: &str, name: &str) -> Result<Arc<Value>, StoreError> {

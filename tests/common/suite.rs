@@ -1146,3 +1146,42 @@ pub fn proxy_url_carries_every_request(cluster: &dyn ApiServer) {
     assert!(!targets.is_empty() && targets.iter().all(|t| t == address), "{targets:?}");
     assert_eq!(proxy.open(), 1, "watches and requests share the one tunnel");
 }
+
+/// Paged lists say how many items remain when the count is exact (no selectors), as the
+/// apiserver does; the overview counts pods this way between full lists. While the overview is
+/// shown, a new pod is counted within a poll or two.
+pub fn paged_lists_count_what_remains_and_the_overview_follows_new_pods(cluster: &dyn ApiServer) {
+    let ns = "remaining-suite";
+    cluster.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a, namespace: {ns}, labels: {{tier: web}}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: b, namespace: {ns}}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c, namespace: {ns}}}\n"
+    ));
+    let page = |query: &str| -> serde_json::Value {
+        let text = cluster.kubectl(&["get", "--raw", &format!("/api/v1/namespaces/{ns}/configmaps?limit=1{query}")]);
+        serde_json::from_str(&text).expect("a list")
+    };
+    let plain = page("");
+    assert_eq!(plain["items"].as_array().map(Vec::len), Some(1));
+    assert_eq!(plain["metadata"]["remainingItemCount"], 2, "{plain}");
+    let selected = page("&labelSelector=tier%21%3Ddb");
+    assert!(selected["metadata"]["continue"].is_string(), "{selected}");
+    assert!(selected["metadata"].get("remainingItemCount").is_none(), "not exact with a selector: {selected}");
+
+    let context = cluster.admin_context();
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    wait_connected(&handle, context);
+    cluster.apply(&format!(
+        "apiVersion: v1\nkind: Node\nmetadata: {{name: overview-node}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: first, namespace: {ns}}}\nspec: {{nodeName: overview-node, containers: [{{name: c, image: busybox, resources: {{requests: {{cpu: 100m}}}}}}]}}\n"
+    ));
+    handle.send(Command::OpenOverview(vec![ClusterId::new(context)]));
+    let before = wait_for(&handle.overview, WAIT, "the overview", |o| {
+        o.clusters.first().filter(|c| c.error.is_none()).map(|c| c.pods)
+    });
+    cluster.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: second, namespace: {ns}}}\nspec: {{nodeName: overview-node, containers: [{{name: c, image: busybox, resources: {{requests: {{cpu: 100m}}}}}}]}}\n"
+    ));
+    // Within two polls (10 s each), well before the minute's full list.
+    let counted = wait_for(&handle.overview, Duration::from_secs(25), "the new pod counted", |o| {
+        o.clusters.first().filter(|c| c.pods > before).map(|c| c.pods)
+    });
+    assert_eq!(counted, before + 1);
+}
