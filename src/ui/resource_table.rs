@@ -17,8 +17,8 @@ enum Shown {
 
 pub const ROW_HEIGHT: f32 = 22.0;
 
-/// Draws the toolbar and the table. Returns the youngest age (in seconds) among the drawn rows,
-/// so the caller can schedule the next repaint just when an age label changes.
+/// Draws the toolbar and the table. Returns the youngest age (in seconds) shown, among the drawn
+/// rows and offline copies, so the caller can schedule the next repaint when an age label changes.
 pub fn table_view_ui(
     ui: &mut egui::Ui,
     state: &mut UiState,
@@ -29,19 +29,29 @@ pub fn table_view_ui(
     toolbar_ui(ui, state, table);
     super::actions::bulk_bar_ui(ui, state, table, fleet);
     status_ui(ui, state, table, fleet, now_unix_secs);
+    // An offline copy's "from N ago" is an age shown too.
+    let stale_age = table
+        .status
+        .values()
+        .filter_map(|status| match status {
+            ViewStatus::Stale { saved_unix_secs } => Some(now_unix_secs - saved_unix_secs),
+            _ => None,
+        })
+        .min();
     if state.selected_clusters.is_empty() {
         ui.centered_and_justified(|ui| ui.label(t!("table.pick_cluster")));
         return None;
     }
     if table.kind.is_none() && table.status.values().all(|s| *s == ViewStatus::Loading) {
         ui.centered_and_justified(|ui| ui.spinner());
-        return None;
+        return stale_age;
     }
     // Narrow windows (or an open details pane) scroll the columns sideways instead of hiding them.
-    egui::ScrollArea::horizontal()
+    let row_age = egui::ScrollArea::horizontal()
         .auto_shrink([false, false])
         .show(ui, |ui| rows_ui(ui, state, table, now_unix_secs))
-        .inner
+        .inner;
+    [row_age, stale_age].into_iter().flatten().min()
 }
 
 fn toolbar_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot) {
