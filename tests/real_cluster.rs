@@ -636,3 +636,59 @@ fn every_static_credential_kind_connects_as_its_user() {
 fn paged_lists_count_what_remains_and_the_overview_follows_new_pods() {
     suite::paged_lists_count_what_remains_and_the_overview_follows_new_pods(TestCluster::shared());
 }
+
+/// A user who may read only their namespace is watched per namespace, so the offline cache holds
+/// that namespace's rows; with the cluster switched off, a fresh start shows them from the cache
+/// (there is no cluster-wide copy to find).
+#[test]
+fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
+    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{ClusterId, ClusterMode, Command, KindKey, ViewQuery, ViewStatus};
+    use std::sync::Arc;
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: offline-team}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept-offline, namespace: offline-team}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: offline-reader, namespace: offline-team}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: offline-reads, namespace: offline-team}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: offline-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("team.yaml");
+    let text = cluster.kubeconfig_text("offline-team", "team-token").replace(
+        "context: {cluster: offline-team-cluster, user: offline-team-user}",
+        "context: {cluster: offline-team-cluster, user: offline-team-user, namespace: offline-team}",
+    );
+    std::fs::write(&kubeconfig, text).expect("write");
+    let cache = dir.path().join("cache");
+    let id = ClusterId::new("offline-team");
+    let view = Command::SetView(ViewQuery {
+        clusters: vec![id.clone()],
+        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
+        ..ViewQuery::default()
+    });
+    let wait = std::time::Duration::from_secs(30);
+    let live = start_backend(klieg::backend::kubeconfig::KubeconfigSources {
+        offline_cache: Some(cache.clone()),
+        ..sources_for(&[&kubeconfig])
+    });
+    wait_connected(&live, "offline-team");
+    live.send(view.clone());
+    wait_for(&live.table, wait, "the team's rows, live", |table| {
+        let rows = table.rows.iter().any(|r| &*r.key.name == "kept-offline");
+        (rows && table.status.get(&id) == Some(&ViewStatus::Live)).then_some(())
+    });
+    // The first full list is written at once.
+    let deadline = std::time::Instant::now() + wait;
+    while common::files_under(&cache).iter().filter(|p| !p.ends_with("cluster.json")).count() == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing cached");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    drop(live);
+
+    let offline = start_backend(klieg::backend::kubeconfig::KubeconfigSources {
+        offline_cache: Some(cache),
+        cluster_modes: [(id.clone(), ClusterMode::Off)].into(),
+        ..sources_for(&[&kubeconfig])
+    });
+    offline.send(view);
+    wait_for(&offline.table, wait, "the team's rows from the cache", |table| {
+        let rows = table.rows.iter().any(|r| &*r.key.name == "kept-offline");
+        let stale = matches!(table.status.get(&id), Some(ViewStatus::Stale { .. }));
+        (rows && stale).then_some(())
+    });
+}

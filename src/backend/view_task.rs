@@ -197,7 +197,21 @@ pub async fn view_task(
             let wide_forbidden = connected.is_some_and(|connected| {
                 kind.is_namespaced() && forbidden_wide.contains(&(cluster.clone(), kind_key.clone(), connected.epoch))
             });
-            let scopes: Vec<Option<Arc<str>>> = if wide_forbidden {
+            // Without a connection, a restricted user's rows are in the offline cache per
+            // namespace, as they were watched: those the user chose, else the context's. They
+            // are read when there is no cluster-wide copy.
+            let offline_namespaces: Vec<Arc<str>> = if query.namespaces.is_empty() {
+                info.and_then(|c| c.default_namespace.clone()).into_iter().collect()
+            } else {
+                query.namespaces.clone()
+            };
+            let cached_per_namespace = connected.is_none()
+                && kind.is_namespaced()
+                && !offline_namespaces.is_empty()
+                && state.known_rows(&(cluster.clone(), kind_key.clone(), None)).await.is_none();
+            let scopes: Vec<Option<Arc<str>>> = if cached_per_namespace {
+                offline_namespaces.into_iter().map(Some).collect()
+            } else if wide_forbidden {
                 let namespaces = if query.namespaces.is_empty() {
                     info.map(|c| c.namespaces.to_vec()).unwrap_or_default()
                 } else {
