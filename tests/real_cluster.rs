@@ -692,3 +692,8 @@ fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
         (rows && stale).then_some(())
     });
 }
+
+#[test]
+fn bulk_selections_are_checked_per_namespace() {
+    suite::bulk_selections_are_checked_per_namespace(TestCluster::shared());
+}

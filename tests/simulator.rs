@@ -714,3 +714,8 @@ fn proxy_url_carries_every_request() {
 fn paged_lists_count_what_remains_and_the_overview_follows_new_pods() {
     suite::paged_lists_count_what_remains_and_the_overview_follows_new_pods(SimServer::shared());
 }
+
+#[test]
+fn bulk_selections_are_checked_per_namespace() {
+    suite::bulk_selections_are_checked_per_namespace(SimServer::shared());
+}

@@ -646,3 +646,46 @@ fn a_kind_the_user_may_not_list_gives_way_to_one_they_may() {
     });
     assert!(!has_label_containing(&harness, "not allowed here"), "no table of refusals");
 }
+
+/// The bulk bar offers Delete over a selection only where the server allows it in every
+/// namespace the selection touches: a team user may delete configmaps in one namespace and only
+/// read them in another.
+#[test]
+fn bulk_actions_follow_the_rights_in_each_selected_namespace() {
+    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-bulk-own}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ui-bulk-other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine, namespace: ui-bulk-own}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs, namespace: ui-bulk-other}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: cm-admin, namespace: ui-bulk-own}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch, delete]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-cm-admin, namespace: ui-bulk-own}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: cm-admin, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: cm-reader, namespace: ui-bulk-other}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-cm-reader, namespace: ui-bulk-other}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: cm-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("team.yaml");
+    std::fs::write(&kubeconfig, cluster.kubeconfig_text("ui-bulk-team", "team-token")).expect("write");
+    step_until_true("the team's bindings", || {
+        let can_i = |ns: &str| {
+            let output = common::run_kubectl(&kubeconfig, &["auth", "can-i", "list", "configmaps", "-n", ns], None);
+            String::from_utf8_lossy(&output.stdout).trim() == "yes"
+        };
+        can_i("ui-bulk-own") && can_i("ui-bulk-other")
+    });
+    let settings = Settings {
+        locale: "en".into(),
+        kind_plural: "configmaps".into(),
+        selected_namespaces: vec!["ui-bulk-own".into(), "ui-bulk-other".into()],
+        ..Settings::default()
+    };
+    let mut harness = start_app(&kubeconfig, settings);
+    step_until(&mut harness, "both rows", |h| has_label(h, "mine") && has_label(h, "theirs"));
+    // The sidebar offers ConfigMaps: the rules of the chosen namespaces count, not only the
+    // context's (where this user may do nothing).
+    step_until(&mut harness, "the ConfigMap kind offered in the sidebar", |h| {
+        let offered = klieg::ui::sidebar::kinds_by_category(&app(h).state, &app(h).fleet);
+        offered.values().flatten().any(|kind| &*kind.plural == "configmaps")
+    });
+    harness.run_steps(5);
+    harness.get_by_label("mine").click_modifiers(egui::Modifiers::COMMAND);
+    step_until(&mut harness, "Delete offered in the user's own namespace", |h| {
+        has_label(h, "1 selected") && has_label(h, "Delete")
+    });
+    harness.get_by_label("theirs").click_modifiers(egui::Modifiers::COMMAND);
+    step_until(&mut harness, "Delete withdrawn once the selection spans a read-only namespace", |h| {
+        has_label(h, "2 selected") && !has_label(h, "Delete") && app(h).bulk_access.scopes.len() == 2
+    });
+}

@@ -27,6 +27,10 @@ pub struct KliegApp {
     pub usage_history: Arc<crate::model::UsageHistory>,
     pub charts: Arc<crate::model::ChartSet>,
     pub overview: Arc<crate::model::OverviewSnapshot>,
+    /// What the user may do over the bulk selection, as last answered.
+    pub bulk_access: Arc<crate::model::BulkAccess>,
+    /// The bulk selection's kind and scopes last asked about.
+    sent_bulk: Option<(crate::model::KindKey, Vec<crate::model::AccessScope>)>,
     /// The overview last asked for: the clusters, and which of them were connected.
     sent_overview: Option<Option<Vec<(crate::model::ClusterId, bool)>>>,
     sent_charts: Option<Option<crate::model::ChartQuery>>,
@@ -81,6 +85,8 @@ impl KliegApp {
             usage_history: Arc::default(),
             charts: Arc::default(),
             overview: Arc::default(),
+            bulk_access: Arc::default(),
+            sent_bulk: None,
             sent_overview: None,
             sent_charts: None,
             sent_prometheus: None,
@@ -103,6 +109,7 @@ impl KliegApp {
         take_newer(&mut backend.terminals, &mut self.terminals);
         take_newer(&mut backend.usage_history, &mut self.usage_history);
         take_newer(&mut backend.overview, &mut self.overview);
+        take_newer(&mut backend.bulk_access, &mut self.bulk_access);
         take_newer(&mut backend.charts, &mut self.charts);
         take_newer(&mut backend.forwards, &mut self.forwards);
         take_newer(&mut backend.logs, &mut self.logs);
@@ -150,8 +157,10 @@ impl KliegApp {
         let preferred = PREFERRED
             .iter()
             .map(|(group, plural)| crate::model::KindKey { group: Arc::from(*group), plural: Arc::from(*plural) });
-        let first_offered = offered.first().map(|k| k.key());
-        self.state.kind = preferred.into_iter().find(is_offered).or(first_offered);
+        // Nothing offered (rules unknown to the sidebar): the kind stays.
+        if let Some(kind) = preferred.into_iter().find(is_offered).or_else(|| offered.first().map(|k| k.key())) {
+            self.state.kind = Some(kind);
+        }
     }
 
     fn send_changes(&mut self) {
@@ -159,6 +168,21 @@ impl KliegApp {
         if self.sent_query.as_ref() != Some(&query) {
             self.backend.send(Command::SetView(query.clone()));
             self.sent_query = Some(query);
+        }
+        // The scopes (cluster, namespace) the bulk selection touches, asked about when they change.
+        if let (Some(kind), false) = (&self.state.bulk_kind, self.state.bulk_selection.is_empty()) {
+            let mut scopes: Vec<crate::model::AccessScope> =
+                self.state.bulk_selection.iter().map(|key| (key.cluster.clone(), key.namespace.clone())).collect();
+            scopes.sort();
+            scopes.dedup();
+            let wanted = (kind.clone(), scopes);
+            if self.sent_bulk.as_ref() != Some(&wanted) {
+                self.backend.send(Command::CheckBulkAccess { kind: wanted.0.clone(), scopes: wanted.1.clone() });
+                self.sent_bulk = Some(wanted);
+            }
+        } else {
+            // A later selection is asked about afresh (rights may have changed meanwhile).
+            self.sent_bulk = None;
         }
         if self.sent_details.as_ref() != Some(&self.state.open_object) {
             match &self.state.open_object {
@@ -258,7 +282,14 @@ impl KliegApp {
                     ui::overview::overview_ui(ui, &self.overview);
                     None
                 } else {
-                    ui::resource_table::table_view_ui(ui, &mut self.state, &self.table, &self.fleet, now)
+                    ui::resource_table::table_view_ui(
+                        ui,
+                        &mut self.state,
+                        &self.table,
+                        &self.fleet,
+                        &self.bulk_access,
+                        now,
+                    )
                 }
             })
             .inner;

@@ -103,6 +103,53 @@ impl AccessCache {
     }
 }
 
+/// Scopes of one bulk selection asked about at most; a selection spread wider is left to the
+/// server to refuse row by row.
+const BULK_SCOPES_MAX: usize = 64;
+
+/// Answers what the user may do over the bulk selection: per scope (cluster and namespace) it
+/// touches, the permissions of the bulk bar's actions, from each cluster's cache or asked.
+pub struct BulkChecker {
+    out: watch::Sender<Arc<crate::model::BulkAccess>>,
+    waker: super::Waker,
+    task: super::TaskSlot,
+}
+
+impl BulkChecker {
+    pub fn new(out: watch::Sender<Arc<crate::model::BulkAccess>>, waker: super::Waker) -> Self {
+        Self { out, waker, task: super::TaskSlot::default() }
+    }
+
+    pub fn check(&mut self, clients: &super::ClientMap, kind: KindKey, mut scopes: Vec<crate::model::AccessScope>) {
+        scopes.sort();
+        scopes.dedup();
+        scopes.truncate(BULK_SCOPES_MAX);
+        let asks: Vec<_> = scopes
+            .into_iter()
+            .filter_map(|scope| {
+                let connected = clients.get(&scope.0)?;
+                let served = connected.kinds.iter().find(|k| k.key() == kind)?;
+                let permissions = crate::model::bulk_permissions(&kind, &served.verbs);
+                Some((scope, connected.client.clone(), connected.access.clone(), permissions))
+            })
+            .collect();
+        let (out, waker) = (self.out.clone(), self.waker.clone());
+        self.task.set(tokio::spawn(async move {
+            let answers = asks.into_iter().map(|(scope, client, cache, permissions)| {
+                let kind = kind.clone();
+                async move {
+                    let key = ObjectKey { cluster: scope.0.clone(), namespace: scope.1.clone(), name: Arc::from("") };
+                    let access = cache.object_access(&client, &kind, &key, permissions).await;
+                    (scope, access)
+                }
+            });
+            let scopes = futures::future::join_all(answers).await;
+            out.send_replace(Arc::new(crate::model::BulkAccess { kind: Some(kind), scopes }));
+            waker();
+        }));
+    }
+}
+
 /// Asks one SelfSubjectAccessReview.
 async fn review(client: &kube::Client, (namespace, name, permission): &Question) -> Result<bool, kube::Error> {
     use k8s_openapi::api::authorization::v1::{
@@ -159,10 +206,39 @@ pub(crate) async fn access_rules(client: &kube::Client, namespace: &str) -> Resu
     })
 }
 
-/// Keeps the cluster's rules in `namespace` current: asked now, again whenever the cache is
-/// invalidated (an RBAC object changed, an action was refused), and every `ACCESS_REFRESH`. When
-/// the rules change, or cannot be complete, the per-object answers are forgotten too. A server
-/// without the review leaves the rules unknown.
+/// Namespaces whose rules are asked for at most, beside the context's.
+const RULES_NAMESPACES_MAX: usize = 16;
+
+/// The rules that apply in `context_namespace` and in each namespace the user chose: their
+/// union, so a kind listable in any of them is offered. Incomplete if any answer is.
+async fn rules_where_the_user_works(
+    client: &kube::Client,
+    context_namespace: &str,
+    chosen: &[Arc<str>],
+) -> Result<AccessRules, kube::Error> {
+    let mut namespaces: Vec<&str> =
+        std::iter::once(context_namespace).chain(chosen.iter().map(|ns| &**ns).take(RULES_NAMESPACES_MAX)).collect();
+    namespaces.sort_unstable();
+    namespaces.dedup();
+    let answers = futures::future::join_all(namespaces.iter().map(|ns| access_rules(client, ns))).await;
+    let mut union = AccessRules::default();
+    for answer in answers {
+        let rules = answer?;
+        union.incomplete |= rules.incomplete;
+        for rule in rules.rules {
+            if !union.rules.contains(&rule) {
+                union.rules.push(rule);
+            }
+        }
+    }
+    Ok(union)
+}
+
+/// Keeps the cluster's rules current where the user works (the context's namespace and those
+/// chosen in the window): asked now, again when the chosen namespaces change, whenever the cache
+/// is invalidated (an RBAC object changed, an action was refused), and every `ACCESS_REFRESH`.
+/// When the rules change, or cannot be complete, the per-object answers are forgotten too. A
+/// server without the review leaves the rules unknown.
 pub(super) async fn follow_access(
     client: &kube::Client,
     id: &ClusterId,
@@ -171,10 +247,12 @@ pub(super) async fn follow_access(
     cache: &AccessCache,
 ) {
     let mut changes = cache.subscribe();
+    let mut chosen = fleet.namespaces_tx.subscribe();
     let mut last: Option<AccessRules> = None;
     loop {
         changes.borrow_and_update();
-        match access_rules(client, namespace).await {
+        let namespaces = chosen.borrow_and_update().clone();
+        match rules_where_the_user_works(client, namespace, &namespaces).await {
             // Published only when they changed, so an idle window stays idle.
             Ok(rules) if last.as_ref() != Some(&rules) => {
                 let shared = Arc::new(rules.clone());
@@ -201,6 +279,11 @@ pub(super) async fn follow_access(
                     return;
                 }
                 tokio::time::sleep(CHANGE_SETTLE).await;
+            }
+            changed = chosen.changed() => {
+                if changed.is_err() {
+                    return;
+                }
             }
         }
     }

@@ -67,6 +67,8 @@ pub struct BackendHandle {
     pub charts: watch::Receiver<Arc<crate::model::ChartSet>>,
     /// Capacity and allocations of the clusters in the overview, while it is shown.
     pub overview: watch::Receiver<Arc<crate::model::OverviewSnapshot>>,
+    /// What the user may do over the bulk selection.
+    pub bulk_access: watch::Receiver<Arc<crate::model::BulkAccess>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -119,6 +121,8 @@ struct FleetState {
     cache: cache::OfflineCache,
     fleet_tx: watch::Sender<Arc<FleetSnapshot>>,
     clients_tx: watch::Sender<Arc<ClientMap>>,
+    /// The namespaces the user chose to look at (empty: all), for the access rules.
+    namespaces_tx: watch::Sender<Vec<Arc<str>>>,
     waker: Waker,
 }
 
@@ -306,6 +310,8 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
     let charts = prometheus::ChartsFollower::new(charts_tx, waker.clone());
     let (overview_tx, overview_rx) = watch::channel(Arc::new(crate::model::OverviewSnapshot::default()));
     let overview = metrics::OverviewPoller::new(overview_tx, waker.clone());
+    let (bulk_tx, bulk_rx) = watch::channel(Arc::new(crate::model::BulkAccess::default()));
+    let bulk = access::BulkChecker::new(bulk_tx, waker.clone());
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -325,10 +331,11 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
                     cache: cache::OfflineCache::new(sources.offline_cache.clone()),
                     fleet_tx,
                     clients_tx,
+                    namespaces_tx: watch::Sender::new(Vec::new()),
                     waker,
                 });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage, charts, overview }) => {}
+                    () = hub_main(sources, commands_rx, fleet, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage, charts, overview, bulk }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -347,6 +354,7 @@ pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, 
         usage_history: usage_rx,
         charts: charts_rx,
         overview: overview_rx,
+        bulk_access: bulk_rx,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })
@@ -397,6 +405,7 @@ struct Outputs {
     usage: metrics::UsageSampler,
     charts: prometheus::ChartsFollower,
     overview: metrics::OverviewPoller,
+    bulk: access::BulkChecker,
 }
 
 enum Change {
@@ -464,8 +473,18 @@ async fn hub_main(
     fleet: Arc<FleetState>,
     outputs: Outputs,
 ) {
-    let Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, mut usage, mut charts, mut overview } =
-        outputs;
+    let Outputs {
+        table_tx,
+        details_tx,
+        logs_tx,
+        activities,
+        forwards,
+        terminals,
+        mut usage,
+        mut charts,
+        mut overview,
+        mut bulk,
+    } = outputs;
     let mut prometheus_sources = BTreeMap::new();
     let mut chart_query: Option<crate::model::ChartQuery> = None;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
@@ -490,7 +509,14 @@ async fn hub_main(
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 match command {
-                    Command::SetView(query) => { query_tx.send_replace(query); }
+                    Command::SetView(query) => {
+                        fleet.namespaces_tx.send_if_modified(|namespaces| {
+                            let changed = *namespaces != query.namespaces;
+                            namespaces.clone_from(&query.namespaces);
+                            changed
+                        });
+                        query_tx.send_replace(query);
+                    }
                     Command::SetClusterModes(modes) => {
                         fleet.set_modes(&modes);
                         reconcile_workers(&sources, &fleet, &mut workers).await;
@@ -565,6 +591,9 @@ async fn hub_main(
                     }
                     Command::OpenOverview(clusters) => overview.open(fleet.clients_tx.subscribe(), clusters),
                     Command::CloseOverview => overview.close(),
+                    Command::CheckBulkAccess { kind, scopes } => {
+                        bulk.check(&fleet.clients_tx.borrow(), kind, scopes);
+                    }
                     Command::CloseCharts => {
                         charts.close();
                         chart_query = None;

@@ -216,10 +216,11 @@ fn measure_frames(rows: usize) {
     let mut state = UiState::default();
     state.selected_clusters.insert(cluster);
     state.kind = Some(pods_kind().key());
+    let bulk_access = crate::model::BulkAccess::default();
     let frames = 120;
     let (klieg_layout, klieg_tess, klieg_vertices) = time_frames(frames, |ui| {
         egui::CentralPanel::default().show(ui, |ui| {
-            crate::ui::resource_table::table_view_ui(ui, &mut state, &table, &fleet, 1_800_000_000);
+            crate::ui::resource_table::table_view_ui(ui, &mut state, &table, &fleet, &bulk_access, 1_800_000_000);
         });
     });
     let (bare_layout, bare_tess, bare_vertices) = time_frames(frames, |ui| {

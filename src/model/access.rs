@@ -101,27 +101,44 @@ pub const PLAIN_ACTIONS: [Action; 8] = [
     Action::Trigger,
 ];
 
+/// The permissions `actions` need on an object of `kind` (those of them the kind offers).
+fn action_permissions<'a>(
+    actions: impl Iterator<Item = &'a Action>,
+    kind: &KindKey,
+    verbs: &[Arc<str>],
+) -> Vec<Permission> {
+    let offered = actions.filter(|action| action.applies_to(kind, verbs));
+    let mut wanted: Vec<Permission> = offered
+        .flat_map(|action| action.required(kind))
+        .map(|(verb, group, resource)| Permission::new(verb, &group, &resource))
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    wanted
+}
+
+/// What the bulk bar may offer over rows of `kind`: delete, scale and the plain actions.
+pub fn bulk_permissions(kind: &KindKey, verbs: &[Arc<str>]) -> Vec<Permission> {
+    let with_input = [Action::Delete { propagation: Propagation::Background }, Action::Scale { replicas: 0 }];
+    action_permissions(with_input.iter().chain(&PLAIN_ACTIONS), kind, verbs)
+}
+
 /// What the details pane may offer for an object of `kind` whose API serves `verbs`: each
 /// permission one of its buttons needs, once.
 pub fn object_permissions(kind: &KindKey, verbs: &[Arc<str>]) -> Vec<Permission> {
     let (group, plural) = (&*kind.group, &*kind.plural);
-    let mut wanted: Vec<Permission> = Vec::new();
-    if has_logs(group, plural) {
-        wanted.push(Permission::new("get", "", "pods/log"));
-    }
-    if verbs.iter().any(|verb| &**verb == "update") {
-        wanted.push(Permission::new("update", group, plural));
-    }
     // The actions with an input (their parameters do not change what they need), then the rest.
     let with_input = [
         Action::Delete { propagation: Propagation::Background },
         Action::Scale { replicas: 0 },
         Action::Rollback { revision: 0 },
     ];
-    for action in with_input.iter().chain(&PLAIN_ACTIONS).filter(|action| action.applies_to(kind, verbs)) {
-        for (verb, group, resource) in action.required(kind) {
-            wanted.push(Permission::new(verb, &group, &resource));
-        }
+    let mut wanted = action_permissions(with_input.iter().chain(&PLAIN_ACTIONS), kind, verbs);
+    if has_logs(group, plural) {
+        wanted.push(Permission::new("get", "", "pods/log"));
+    }
+    if verbs.iter().any(|verb| &**verb == "update") {
+        wanted.push(Permission::new("update", group, plural));
     }
     if (group, plural) == ("", "pods") {
         wanted.push(Permission::new("create", "", "pods/exec"));
@@ -132,6 +149,24 @@ pub fn object_permissions(kind: &KindKey, verbs: &[Arc<str>]) -> Vec<Permission>
     wanted.sort();
     wanted.dedup();
     wanted
+}
+
+/// A namespace of a cluster (or its cluster scope) that a bulk selection touches.
+pub type AccessScope = (super::ClusterId, Option<Arc<str>>);
+
+/// The server's answers for the bulk bar's actions over rows of `kind`, per scope the selection
+/// touches.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BulkAccess {
+    pub kind: Option<KindKey>,
+    pub scopes: Vec<(AccessScope, ObjectAccess)>,
+}
+
+impl BulkAccess {
+    /// Whether every answered scope allows it; answers about another kind, or none, allow.
+    pub fn allows(&self, kind: &KindKey, verb: &str, group: &str, resource: &str) -> bool {
+        self.kind.as_ref() != Some(kind) || self.scopes.iter().all(|(_, access)| access.allows(verb, group, resource))
+    }
 }
 
 /// The server's answers for one object: each permission its actions need, allowed or not.

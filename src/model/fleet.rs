@@ -198,6 +198,11 @@ pub enum Command {
     OpenCharts(super::ChartQuery),
     CloseCharts,
     /// Show the capacity and allocations of these clusters (polled while shown).
+    /// Ask what the user may do over a bulk selection of `kind` rows, per scope it touches.
+    CheckBulkAccess {
+        kind: KindKey,
+        scopes: Vec<super::AccessScope>,
+    },
     OpenOverview(Vec<super::ClusterId>),
     CloseOverview,
     /// Add clusters to Klieg's own kubeconfig, their secrets to the OS keyring.

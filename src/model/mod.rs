@@ -13,7 +13,10 @@ mod selector;
 mod terminal;
 pub mod usage;
 
-pub use access::{AccessRule, AccessRules, ObjectAccess, PLAIN_ACTIONS, Permission, has_logs, object_permissions};
+pub use access::{
+    AccessRule, AccessRules, AccessScope, BulkAccess, ObjectAccess, PLAIN_ACTIONS, Permission, bulk_permissions,
+    has_logs, object_permissions,
+};
 pub use actions::{Action, Activity, ActivityLog, EditRequest, Outcome, Propagation, Target};
 pub use fleet::{
     AddCluster, ClusterErrorKind, ClusterInfo, ClusterMode, ClusterState, Command, ConditionRow, DetailsSnapshot,

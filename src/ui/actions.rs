@@ -126,6 +126,7 @@ pub fn bulk_bar_ui(
     state: &mut UiState,
     table: &crate::model::TableSnapshot,
     fleet: &crate::model::FleetSnapshot,
+    access: &crate::model::BulkAccess,
 ) {
     let table_kind = table.kind.as_ref().map(|k| k.key());
     if state.bulk_selection.is_empty() {
@@ -150,15 +151,23 @@ pub fn bulk_bar_ui(
             })
         })
         .collect();
+    // Offered where the kind serves it and the server's answers allow it in every scope selected.
+    let offered = |action: &Action| {
+        action.applies_to(&kind_key, &verbs)
+            && action
+                .required(&kind_key)
+                .iter()
+                .all(|(verb, group, resource)| access.allows(&kind_key, verb, group, resource))
+    };
     // Targets are built only when an action is chosen: a selection can hold every row.
     ui.horizontal_wrapped(|ui| {
         ui.strong(t!("bulk.selected", count = state.bulk_selection.len()));
-        if (Action::Scale { replicas: 0 }).applies_to(&kind_key, &verbs) {
+        if offered(&Action::Scale { replicas: 0 }) {
             scale_ui(ui, state, UiState::bulk_targets);
         }
         let delete = Action::Delete { propagation: state.delete_propagation };
         for action in PLAIN_ACTIONS.into_iter().chain([delete]) {
-            if action.applies_to(&kind_key, &verbs) && ui.button(t!(action.label_key())).clicked() {
+            if offered(&action) && ui.button(t!(action.label_key())).clicked() {
                 state.request_action(action, state.bulk_targets());
             }
         }

@@ -24,10 +24,11 @@ pub fn table_view_ui(
     state: &mut UiState,
     table: &TableSnapshot,
     fleet: &FleetSnapshot,
+    bulk_access: &crate::model::BulkAccess,
     now_unix_secs: i64,
 ) -> Option<i64> {
     toolbar_ui(ui, state, table);
-    super::actions::bulk_bar_ui(ui, state, table, fleet);
+    super::actions::bulk_bar_ui(ui, state, table, fleet, bulk_access);
     status_ui(ui, state, table, fleet, now_unix_secs);
     // An offline copy's "from N ago" is an age shown too.
     let stale_age = table

@@ -1185,3 +1185,38 @@ pub fn paged_lists_count_what_remains_and_the_overview_follows_new_pods(cluster:
     });
     assert_eq!(counted, before + 1);
 }
+
+/// The bulk bar's answers: a user who may delete configmaps in one namespace and only read them
+/// in another is allowed delete over a selection in the first, and refused over one spanning both.
+pub fn bulk_selections_are_checked_per_namespace(cluster: &dyn ApiServer) {
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: bulk-own}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: bulk-other}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: cm-admin, namespace: bulk-own}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch, delete]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-cm-admin, namespace: bulk-own}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: cm-admin, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: cm-reader, namespace: bulk-other}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-cm-reader, namespace: bulk-other}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: cm-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let team = dir.path().join("team.yaml");
+    std::fs::write(&team, cluster.kubeconfig_text("bulk-team", "team-token")).expect("write");
+    let can_delete = || {
+        let output = super::run_kubectl(&team, &["auth", "can-i", "delete", "configmaps", "-n", "bulk-own"], None);
+        String::from_utf8_lossy(&output.stdout).trim() == "yes"
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while !can_delete() {
+        assert!(std::time::Instant::now() < deadline, "the RoleBinding never took effect");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let handle = start_backend(sources_for(&[&team]));
+    wait_connected(&handle, "bulk-team");
+    let configmaps = kind("", "configmaps");
+    let scope = |ns: &str| (ClusterId::new("bulk-team"), Some(Arc::<str>::from(ns)));
+    let ask = |scopes: Vec<klieg::model::AccessScope>| {
+        handle.send(Command::CheckBulkAccess { kind: configmaps.clone(), scopes: scopes.clone() });
+        wait_for(&handle.bulk_access, WAIT, "the bulk answers", |answers| {
+            let asked: Vec<_> = answers.scopes.iter().map(|(scope, _)| scope.clone()).collect();
+            (asked == scopes).then(|| answers.clone())
+        })
+    };
+    let own = ask(vec![scope("bulk-own")]);
+    assert!(own.allows(&configmaps, "delete", "", "configmaps"), "{own:?}");
+    let both = ask(vec![scope("bulk-other"), scope("bulk-own")]);
+    assert!(!both.allows(&configmaps, "delete", "", "configmaps"), "{both:?}");
+    let other = both.scopes.iter().find(|(s, _)| *s == scope("bulk-other")).map(|(_, a)| a.clone()).expect("asked");
+    assert_eq!(other.denied().map(|p| p.describe()).collect::<Vec<_>>(), ["delete configmaps"]);
+}
