@@ -1179,11 +1179,11 @@ pub fn paged_lists_count_what_remains_and_the_overview_follows_new_pods(cluster:
     cluster.apply(&format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: second, namespace: {ns}}}\nspec: {{nodeName: overview-node, containers: [{{name: c, image: busybox, resources: {{requests: {{cpu: 100m}}}}}}]}}\n"
     ));
-    // Within two polls (10 s each), well before the minute's full list.
-    let counted = wait_for(&handle.overview, Duration::from_secs(25), "the new pod counted", |o| {
-        o.clusters.first().filter(|c| c.pods > before).map(|c| c.pods)
+    // Within two polls (10 s each), well before the minute's full list. (Other tests share the
+    // server and may add pods too: the count grows by at least this one.)
+    wait_for(&handle.overview, Duration::from_secs(25), "the new pod counted", |o| {
+        o.clusters.first().filter(|c| c.pods > before).map(|_| ())
     });
-    assert_eq!(counted, before + 1);
 }
 
 /// The bulk bar's answers: a user who may delete configmaps in one namespace and only read them
