@@ -9,13 +9,12 @@
 mod common;
 
 use base64::Engine;
-use common::ui::{app, has_label, has_label_containing, start_app_with, step_until};
+use common::ui::{app, configmaps_in, has_label, has_label_containing, start_app_with, step_until};
 use common::{ApiServer, TestCluster, files_under};
 use egui_kittest::kittest::Queryable;
 use klieg::backend::kubeconfig::KubeconfigSources;
 use klieg::credentials::{MemoryStore, Secrets};
 use klieg::model::ClusterState;
-use klieg::state::Settings;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -100,12 +99,7 @@ fn no_secret_reaches_a_file_or_a_log() {
         offline_cache: Some(cache.clone()),
         ..KubeconfigSources::default()
     };
-    let settings = Settings {
-        locale: "en".into(),
-        kind_plural: "configmaps".into(),
-        selected_namespaces: vec!["secret-scan".into()],
-        ..Settings::default()
-    };
+    let settings = configmaps_in(&["secret-scan"]);
     let mut harness = start_app_with(sources, settings);
 
     // Connect, and fail twice.

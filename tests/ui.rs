@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::ui::{app, has_label, has_label_containing, start_app, start_app_with, step_until};
+use common::ui::{app, configmaps_in, has_label, has_label_containing, start_app, start_app_with, step_until};
 use common::{ApiServer, TestCluster};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -13,6 +13,10 @@ use std::sync::Mutex;
 
 /// The interface language is process-wide, so UI tests take turns.
 static UI_LOCK: Mutex<()> = Mutex::new(());
+
+/// The viewer: may read ConfigMaps and Namespaces everywhere, and watch RBAC objects. (Not the
+/// built-in `view`: its rules are aggregated by the controller-manager, not running here.)
+const VIEWER_RBAC: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: configmap-reader}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch]}, {apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings, clusterroles, clusterrolebindings], verbs: [list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: viewer-views}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: configmap-reader, apiGroup: rbac.authorization.k8s.io}\n";
 
 #[test]
 fn browse_open_details_reveal_secret_and_switch_language() {
@@ -88,12 +92,7 @@ fn label_selector_errors_are_shown_and_not_applied() {
     let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cluster = TestCluster::shared();
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: selectors}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: tagged, namespace: selectors, labels: {tier: web}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: untagged, namespace: selectors}\n");
-    let settings = Settings {
-        locale: "en".into(),
-        kind_plural: "configmaps".into(),
-        selected_namespaces: vec!["selectors".into()],
-        ..Settings::default()
-    };
+    let settings = configmaps_in(&["selectors"]);
     let mut harness = start_app(&cluster.kubeconfig, settings);
     step_until(&mut harness, "both rows", |h| has_label(h, "tagged") && has_label(h, "untagged"));
     harness.state_mut().as_mut().expect("app").state.label_selector = "tier in (web".into();
@@ -109,12 +108,7 @@ fn edit_conflict_keeps_the_users_text_and_destructive_actions_ask_first() {
     let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cluster = TestCluster::shared();
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-edits}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: tuning, namespace: ui-edits}\ndata: {mode: a}\n");
-    let settings = Settings {
-        locale: "en".into(),
-        kind_plural: "configmaps".into(),
-        selected_namespaces: vec!["ui-edits".into()],
-        ..Settings::default()
-    };
+    let settings = configmaps_in(&["ui-edits"]);
     let mut harness = start_app(&cluster.kubeconfig, settings);
     step_until(&mut harness, "the configmap row", |h| has_label(h, "tuning"));
     harness.get_by_label("tuning").click();
@@ -269,12 +263,7 @@ fn ctrl_click_shift_click_and_ctrl_a_select_rows_for_one_bulk_delete() {
     let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cluster = TestCluster::shared();
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-one, namespace: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-two, namespace: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-keep, namespace: ui-bulk}\n");
-    let settings = Settings {
-        locale: "en".into(),
-        kind_plural: "configmaps".into(),
-        selected_namespaces: vec!["ui-bulk".into()],
-        ..Settings::default()
-    };
+    let settings = configmaps_in(&["ui-bulk"]);
     let mut harness = start_app(&cluster.kubeconfig, settings);
     step_until(&mut harness, "the rows", |h| has_label(h, "bulk-one") && has_label(h, "bulk-keep"));
     harness.run_steps(5);
@@ -316,18 +305,13 @@ fn ctrl_click_shift_click_and_ctrl_a_select_rows_for_one_bulk_delete() {
 fn actions_the_user_may_not_take_are_hidden() {
     let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cluster = TestCluster::shared();
-    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-rbac}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: look-only, namespace: ui-rbac}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: viewer-views}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: configmap-reader, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: configmap-reader}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch]}, {apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings, clusterroles, clusterrolebindings], verbs: [list, watch]}]\n");
-    // (Not the built-in `view`: its rules are aggregated by the controller-manager, not running here.
-    // The viewer may watch RBAC objects, so a new binding reaches the window at once.)
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-rbac}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: look-only, namespace: ui-rbac}\n");
+    // The viewer may watch RBAC objects, so a new binding reaches the window at once.
+    cluster.apply(VIEWER_RBAC);
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("viewer.yaml");
     std::fs::write(&kubeconfig, cluster.kubeconfig_text("viewer", "viewer-token")).expect("write");
-    let settings = Settings {
-        locale: "en".into(),
-        kind_plural: "configmaps".into(),
-        selected_namespaces: vec!["ui-rbac".into()],
-        ..Settings::default()
-    };
+    let settings = configmaps_in(&["ui-rbac"]);
     let mut harness = start_app(&kubeconfig, settings);
     step_until(&mut harness, "the row a viewer may see", |h| has_label(h, "look-only"));
     harness.run_steps(5);
@@ -548,7 +532,8 @@ fn a_cluster_can_be_paused_switched_off_and_made_live_from_the_sidebar() {
 fn admin_viewer_and_namespace_user_each_see_what_they_may_do() {
     let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cluster = TestCluster::shared();
-    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: rbac-matrix}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: rbac-other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: matrix-cm, namespace: rbac-matrix}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other-cm, namespace: rbac-other}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: configmap-reader}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch]}, {apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings, clusterroles, clusterrolebindings], verbs: [list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: viewer-views}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: configmap-reader, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: matrix-editor, namespace: rbac-matrix}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch, update]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-edits, namespace: rbac-matrix}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: matrix-editor, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: other-reader, namespace: rbac-other}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-reads-other, namespace: rbac-other}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: other-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: rbac-matrix}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: rbac-other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: matrix-cm, namespace: rbac-matrix}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other-cm, namespace: rbac-other}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: matrix-editor, namespace: rbac-matrix}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch, update]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-edits, namespace: rbac-matrix}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: matrix-editor, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: other-reader, namespace: rbac-other}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-reads-other, namespace: rbac-other}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: other-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    cluster.apply(VIEWER_RBAC);
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig_of = |context: &str, token: &str| {
         let path = dir.path().join(context);
@@ -574,12 +559,7 @@ fn admin_viewer_and_namespace_user_each_see_what_they_may_do() {
     ];
     for (context, token, secrets, update, delete, hidden) in expected {
         let kubeconfig = kubeconfig_of(context, token);
-        let settings = Settings {
-            locale: "en".into(),
-            kind_plural: "configmaps".into(),
-            selected_namespaces: vec!["rbac-matrix".into()],
-            ..Settings::default()
-        };
+        let settings = configmaps_in(&["rbac-matrix"]);
         let mut harness = start_app(&kubeconfig, settings);
         step_until(&mut harness, "the configmap row", |h| has_label(h, "matrix-cm"));
         step_until(&mut harness, "the user's rules", |h| app(h).fleet.clusters.iter().all(|c| c.access.is_some()));
@@ -634,7 +614,8 @@ fn step_until_true(what: &str, ready: impl Fn() -> bool) {
 fn a_kind_the_user_may_not_list_gives_way_to_one_they_may() {
     let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let cluster = TestCluster::shared();
-    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: settle-kind}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: readable, namespace: settle-kind}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: configmap-reader}\nrules: [{apiGroups: [''], resources: [configmaps, namespaces], verbs: [get, list, watch]}, {apiGroups: [rbac.authorization.k8s.io], resources: [roles, rolebindings, clusterroles, clusterrolebindings], verbs: [list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: viewer-views}\nsubjects: [{kind: User, name: viewer, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: ClusterRole, name: configmap-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: settle-kind}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: readable, namespace: settle-kind}\n");
+    cluster.apply(VIEWER_RBAC);
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("viewer.yaml");
     std::fs::write(&kubeconfig, cluster.kubeconfig_text("settle-viewer", "viewer-token")).expect("write");
@@ -665,12 +646,7 @@ fn bulk_actions_follow_the_rights_in_each_selected_namespace() {
         };
         can_i("ui-bulk-own") && can_i("ui-bulk-other")
     });
-    let settings = Settings {
-        locale: "en".into(),
-        kind_plural: "configmaps".into(),
-        selected_namespaces: vec!["ui-bulk-own".into(), "ui-bulk-other".into()],
-        ..Settings::default()
-    };
+    let settings = configmaps_in(&["ui-bulk-own", "ui-bulk-other"]);
     let mut harness = start_app(&kubeconfig, settings);
     step_until(&mut harness, "both rows", |h| has_label(h, "mine") && has_label(h, "theirs"));
     // The sidebar offers ConfigMaps: the rules of the chosen namespaces count, not only the

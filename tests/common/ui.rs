@@ -69,3 +69,13 @@ pub fn has_label(harness: &Harness<'_, Option<KliegApp>>, label: &str) -> bool {
 pub fn has_label_containing(harness: &Harness<'_, Option<KliegApp>>, text: &str) -> bool {
     harness.query_all_by_label_contains(text).next().is_some()
 }
+
+/// Settings for English, the ConfigMaps table and the given namespaces.
+pub fn configmaps_in(namespaces: &[&str]) -> Settings {
+    Settings {
+        locale: "en".into(),
+        kind_plural: "configmaps".into(),
+        selected_namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+        ..Settings::default()
+    }
+}
