@@ -29,11 +29,17 @@ type Question = (Option<Arc<str>>, Arc<str>, Permission);
 pub struct AccessCache {
     generation: watch::Sender<u64>,
     answers: Mutex<HashMap<Question, bool>>,
+    /// RBAC kinds watched everywhere: while all of them are, no change goes unseen.
+    watched_everywhere: std::sync::atomic::AtomicUsize,
 }
 
 impl Default for AccessCache {
     fn default() -> Self {
-        Self { generation: watch::Sender::new(0), answers: Mutex::new(HashMap::new()) }
+        Self {
+            generation: watch::Sender::new(0),
+            answers: Mutex::new(HashMap::new()),
+            watched_everywhere: std::sync::atomic::AtomicUsize::new(0),
+        }
     }
 }
 
@@ -268,8 +274,10 @@ pub(super) async fn follow_access(
         }
         tokio::select! {
             _ = tokio::time::sleep(ACCESS_REFRESH) => {
-                // Rules that cannot list everything cannot show a change: answers expire instead.
-                if last.as_ref().is_none_or(|rules| rules.incomplete) {
+                // Answers expire where a change could go unseen: rules that cannot list
+                // everything, or RBAC objects the user may not watch everywhere.
+                let all_watched = cache.watched_everywhere.load(std::sync::atomic::Ordering::Relaxed) == RBAC_KINDS;
+                if last.as_ref().is_none_or(|rules| rules.incomplete) || !all_watched {
                     cache.invalidate();
                     changes.borrow_and_update();
                 }
@@ -289,8 +297,11 @@ pub(super) async fn follow_access(
     }
 }
 
+/// How many RBAC kinds there are to watch.
+const RBAC_KINDS: usize = 4;
+
 /// The RBAC kinds whose changes can change what the user may do.
-fn rbac_kinds() -> [(ApiResource, bool); 4] {
+fn rbac_kinds() -> [(ApiResource, bool); RBAC_KINDS] {
     use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
     [
         (ApiResource::erase::<RoleBinding>(&()), true),
@@ -308,9 +319,9 @@ pub(super) async fn follow_rbac(client: &kube::Client, id: &ClusterId, namespace
         let (client, id, namespace) = (client.clone(), id.clone(), namespace.to_string());
         async move {
             let everywhere: kube::Api<Meta> = kube::Api::all_with(client.clone(), &resource);
-            if watch_changes(everywhere, cache).await == Watch::Refused && namespaced {
+            if watch_changes(everywhere, cache, true).await == Watch::Refused && namespaced {
                 let here: kube::Api<Meta> = kube::Api::namespaced_with(client, &namespace, &resource);
-                if watch_changes(here, cache).await == Watch::Refused {
+                if watch_changes(here, cache, false).await == Watch::Refused {
                     tracing::debug!(cluster = %id, kind = %resource.kind, "may not watch; access refreshed periodically");
                 }
             }
@@ -328,8 +339,9 @@ enum Watch {
     Ended,
 }
 
-/// Follows one RBAC kind's metadata until the server refuses the watch (403) or the stream ends.
-async fn watch_changes(api: kube::Api<Meta>, cache: &AccessCache) -> Watch {
+/// Follows one RBAC kind's metadata (`everywhere`: in every namespace) until the server refuses
+/// the watch (403) or the stream ends.
+async fn watch_changes(api: kube::Api<Meta>, cache: &AccessCache, everywhere: bool) -> Watch {
     let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
     futures::pin_mut!(stream);
     let mut listed_once = false;
@@ -340,6 +352,8 @@ async fn watch_changes(api: kube::Api<Meta>, cache: &AccessCache) -> Watch {
                 // A re-list after a lost watch may hide changes made meanwhile.
                 if listed_once {
                     cache.invalidate();
+                } else if everywhere {
+                    cache.watched_everywhere.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 listed_once = true;
             }
