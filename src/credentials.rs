@@ -172,7 +172,14 @@ impl StoredCredential {
 pub struct OidcSaver {
     pub store: Arc<dyn SecretStore>,
     pub entry: String,
+    /// For a user of the user's own kubeconfig: the refresh token the file holds, kept beside the
+    /// renewed tokens so they are used only while the file still holds it (kubectl may renew the
+    /// file's tokens meanwhile, and then the file's are newer).
+    pub renewed_from: Option<String>,
 }
+
+/// What `renewed_from` is kept as, beside the renewed tokens.
+pub const RENEWED_FROM: &str = "renewed-from";
 
 impl std::fmt::Debug for OidcSaver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -182,11 +189,17 @@ impl std::fmt::Debug for OidcSaver {
 
 impl OidcSaver {
     pub fn save(&self, id_token: &str, refresh_token: Option<&str>) -> Result<(), CredentialError> {
-        let mut stored = StoredCredential::load(self.store.as_ref(), &self.entry)?;
+        let mut stored = match StoredCredential::load(self.store.as_ref(), &self.entry) {
+            Err(CredentialError::Missing(_)) if self.renewed_from.is_some() => StoredCredential::default(),
+            loaded => loaded?,
+        };
         let settings = stored.oidc.get_or_insert_with(Default::default);
         settings.insert("id-token".into(), id_token.to_string());
         if let Some(refresh_token) = refresh_token {
             settings.insert("refresh-token".into(), refresh_token.to_string());
+        }
+        if let Some(origin) = &self.renewed_from {
+            settings.insert(RENEWED_FROM.into(), origin.clone());
         }
         stored.save(self.store.as_ref(), &self.entry)
     }

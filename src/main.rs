@@ -177,7 +177,7 @@ fn main() -> anyhow::Result<()> {
             // with its expiry so kubectl asks again in time.
             if let Some(settings) = credential.oidc.take() {
                 use secrecy::ExposeSecret;
-                let saver = klieg::credentials::OidcSaver { store, entry: entry.clone() };
+                let saver = klieg::credentials::OidcSaver { store, entry: entry.clone(), renewed_from: None };
                 let auth = klieg::backend::oidc::OidcAuth::from_config(&settings.into_iter().collect())?
                     .with_saver(Some(saver));
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;

@@ -446,7 +446,13 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     let dir = tempfile::tempdir().expect("tempdir");
     let alice = dir.path().join("alice.yaml");
     std::fs::write(&alice, kubeconfig("alice", "refresh-0")).expect("write");
-    let handle = start_backend(sources_for(&[&alice]));
+    // The OS keyring of this session: where renewed tokens of kubeconfig users are kept.
+    let keyring = Arc::new(klieg::credentials::MemoryStore::default());
+    let alice_sources = || klieg::backend::kubeconfig::KubeconfigSources {
+        secrets: klieg::credentials::Secrets(keyring.clone()),
+        ..sources_for(&[&alice])
+    };
+    let handle = start_backend(alice_sources());
     let id = ClusterId::new("alice");
     common::wait_connected(&handle, "alice");
     handle.send(Command::SetView(ViewQuery {
@@ -495,6 +501,24 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     assert_eq!(detail.0, klieg::model::ClusterErrorKind::Unauthorized, "{}", detail.1);
     assert!(detail.1.contains("invalid_grant") && detail.1.contains(&issuer.url), "{}", detail.1);
     assert!(!detail.1.contains("refresh-0") && !detail.1.contains(CLIENT_SECRET), "{}", detail.1);
+
+    // Alice again, in a new session: her file still holds refresh-0, which the issuer rotated
+    // away, so she connects only with the tokens the last session kept in the keyring. Her file
+    // is never written.
+    let file_before = std::fs::read_to_string(&alice).expect("read");
+    let handle = start_backend(alice_sources());
+    common::wait_connected(&handle, "alice");
+    handle.send(Command::SetView(ViewQuery {
+        clusters: vec![id.clone()],
+        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
+        namespaces: vec![Arc::from("default")],
+        ..ViewQuery::default()
+    }));
+    wait_for(&handle.table, Duration::from_secs(30), "alice's configmaps in a new session", |table| {
+        table.rows.iter().any(|r| &*r.key.name == "oidc-proof").then_some(())
+    });
+    assert_eq!(std::fs::read_to_string(&alice).expect("read"), file_before, "the kubeconfig is untouched");
+    drop(handle);
 
     // Pasted into "Add cluster": the OIDC settings go to the keyring whole, the file keeps none
     // of them, and the token the issuer rotates to is saved back for the next session.

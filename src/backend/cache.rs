@@ -130,9 +130,12 @@ fn file_name(text: &str) -> String {
         .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') { c } else { '_' })
         .take(80)
         .collect();
-    // FNV-1a: stable across runs and builds, unlike std's hasher.
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    format!("{safe}-{hash:016x}")
+    format!("{safe}-{:016x}", stable_hash(text))
+}
+
+/// FNV-1a: stable across runs and builds, unlike std's hasher (names on disk and in the keyring).
+pub(crate) fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
 /// Writes a new file beside `path` and renames it over, so a reader never sees half a file.

@@ -263,7 +263,10 @@ pub async fn client_config_and_saver(
     entry: &ContextEntry,
 ) -> Result<(kube::Config, Option<crate::credentials::OidcSaver>), Arc<KubeconfigError>> {
     let mut kubeconfig = entry.config.clone()?;
-    let saver = resolve_keyring_references(&mut kubeconfig, entry).await?;
+    let saver = match resolve_keyring_references(&mut kubeconfig, entry).await? {
+        Some(saver) => Some(saver),
+        None => resume_renewed_oidc(&mut kubeconfig, entry).await,
+    };
     preflight_exec_plugin(&kubeconfig, entry).await?;
     let options = KubeConfigOptions { context: Some(entry.id.to_string()), cluster: None, user: None };
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
@@ -273,6 +276,47 @@ pub async fn client_config_and_saver(
     // an outage would show as minutes of silence. Watchers retry on their own and report each failure.
     config.default_retry = false;
     Ok((config, saver))
+}
+
+/// The keyring entry where an OIDC user of the user's own kubeconfig keeps renewed tokens.
+fn renewed_oidc_entry(entry: &ContextEntry, user: &str) -> String {
+    let origin = super::cache::stable_hash(&format!("{}\n{user}", entry.source));
+    format!("oidc/{}-{origin:016x}", entry.id)
+}
+
+/// An `auth-provider: oidc` user of the user's own kubeconfig: tokens Klieg renewed in an earlier
+/// session (the issuer may have rotated the file's refresh token away) are used again, from the
+/// keyring, while the file still holds the refresh token they were renewed from; renewals are
+/// saved there too. The file itself is never written. No keyring: the file's tokens, as before.
+async fn resume_renewed_oidc(
+    kubeconfig: &mut Kubeconfig,
+    entry: &ContextEntry,
+) -> Option<crate::credentials::OidcSaver> {
+    let user_name = context_user_name(kubeconfig, entry.id.as_str())?;
+    let named = kubeconfig.auth_infos.iter_mut().find(|a| a.name == user_name)?;
+    let provider = named.auth_info.as_mut()?.auth_provider.as_mut().filter(|p| p.name == "oidc")?;
+    let file_refresh_token = provider.config.get("refresh-token").cloned()?;
+    let keyring_entry = renewed_oidc_entry(entry, &user_name);
+    let (store, name) = (entry.secrets.0.clone(), keyring_entry.clone());
+    let stored = tokio::task::spawn_blocking(move || crate::credentials::StoredCredential::load(store.as_ref(), &name))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|stored| stored.oidc);
+    if let Some(renewed) = stored
+        && renewed.get(crate::credentials::RENEWED_FROM) == Some(&file_refresh_token)
+    {
+        for field in ["id-token", "refresh-token"] {
+            if let Some(value) = renewed.get(field) {
+                provider.config.insert(field.to_string(), value.clone());
+            }
+        }
+    }
+    Some(crate::credentials::OidcSaver {
+        store: entry.secrets.0.clone(),
+        entry: keyring_entry,
+        renewed_from: Some(file_refresh_token),
+    })
 }
 
 /// The name of the user a context refers to.
@@ -400,7 +444,7 @@ async fn resolve_keyring_references(
         config: settings.into_iter().collect(),
         other: Default::default(),
     });
-    Ok(Some(crate::credentials::OidcSaver { store: entry.secrets.0.clone(), entry: keyring_entry }))
+    Ok(Some(crate::credentials::OidcSaver { store: entry.secrets.0.clone(), entry: keyring_entry, renewed_from: None }))
 }
 
 #[cfg(test)]
