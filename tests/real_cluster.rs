@@ -336,11 +336,7 @@ fn a_namespace_restricted_user_works_in_their_namespace() {
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: team-b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ours, namespace: team-a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs, namespace: team-b}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: team-reader, namespace: team-a}\nrules: [{apiGroups: [''], resources: [configmaps, pods], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-reads, namespace: team-a}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: team-reader, apiGroup: rbac.authorization.k8s.io}\n");
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("team.yaml");
-    let text = cluster.kubeconfig_text("team", "team-token").replace(
-        "context: {cluster: team-cluster, user: team-user}",
-        "context: {cluster: team-cluster, user: team-user, namespace: team-a}",
-    );
-    std::fs::write(&kubeconfig, text).expect("write");
+    std::fs::write(&kubeconfig, cluster.kubeconfig_text_in("team", "team-token", "team-a")).expect("write");
     let handle = start_backend(sources_for(&[&kubeconfig]));
     wait_connected(&handle, "team");
     let id = ClusterId::new("team");
@@ -452,18 +448,23 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
         secrets: klieg::credentials::Secrets(keyring.clone()),
         ..sources_for(&[&alice])
     };
-    let handle = start_backend(alice_sources());
     let id = ClusterId::new("alice");
-    common::wait_connected(&handle, "alice");
-    handle.send(Command::SetView(ViewQuery {
-        clusters: vec![id.clone()],
-        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
-        namespaces: vec![Arc::from("default")],
-        ..ViewQuery::default()
-    }));
-    wait_for(&handle.table, Duration::from_secs(30), "alice's configmaps", |table| {
-        table.rows.iter().any(|r| &*r.key.name == "oidc-proof").then_some(())
-    });
+    // A session of alice's that has listed her configmaps.
+    let alice_session = |what: &str| {
+        let handle = start_backend(alice_sources());
+        common::wait_connected(&handle, "alice");
+        handle.send(Command::SetView(ViewQuery {
+            clusters: vec![id.clone()],
+            kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
+            namespaces: vec![Arc::from("default")],
+            ..ViewQuery::default()
+        }));
+        wait_for(&handle.table, Duration::from_secs(30), what, |table| {
+            table.rows.iter().any(|r| &*r.key.name == "oidc-proof").then_some(())
+        });
+        handle
+    };
+    let handle = alice_session("alice's configmaps");
     let first = issuer.refreshes();
     assert!(first >= 1, "the expired id-token was renewed before use");
     // Later requests renew again, each with the refresh token the last answer rotated to (the
@@ -488,6 +489,9 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     assert!(issuer.refreshes() > first, "renewed again: {} then {}", first, issuer.refreshes());
     assert!(cluster.kubectl(&["get", "configmaps", "-n", "default", "-o", "name"]).contains("oidc-proof"));
 
+    // The session ends (its backend stops), as when the window closes.
+    drop(handle);
+
     // A refresh token the issuer no longer honours: a clear error, and no token in it.
     let revoked = dir.path().join("revoked.yaml");
     std::fs::write(&revoked, kubeconfig("revoked", "refresh-0")).expect("write");
@@ -502,21 +506,13 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     assert!(detail.1.contains("invalid_grant") && detail.1.contains(&issuer.url), "{}", detail.1);
     assert!(!detail.1.contains("refresh-0") && !detail.1.contains(CLIENT_SECRET), "{}", detail.1);
 
+    drop(handle);
+
     // Alice again, in a new session: her file still holds refresh-0, which the issuer rotated
     // away, so she connects only with the tokens the last session kept in the keyring. Her file
     // is never written.
     let file_before = std::fs::read_to_string(&alice).expect("read");
-    let handle = start_backend(alice_sources());
-    common::wait_connected(&handle, "alice");
-    handle.send(Command::SetView(ViewQuery {
-        clusters: vec![id.clone()],
-        kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
-        namespaces: vec![Arc::from("default")],
-        ..ViewQuery::default()
-    }));
-    wait_for(&handle.table, Duration::from_secs(30), "alice's configmaps in a new session", |table| {
-        table.rows.iter().any(|r| &*r.key.name == "oidc-proof").then_some(())
-    });
+    let handle = alice_session("alice's configmaps in a new session");
     assert_eq!(std::fs::read_to_string(&alice).expect("read"), file_before, "the kubeconfig is untouched");
     drop(handle);
 
@@ -673,11 +669,8 @@ fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: offline-team}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept-offline, namespace: offline-team}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: offline-reader, namespace: offline-team}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: offline-reads, namespace: offline-team}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: offline-reader, apiGroup: rbac.authorization.k8s.io}\n");
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("team.yaml");
-    let text = cluster.kubeconfig_text("offline-team", "team-token").replace(
-        "context: {cluster: offline-team-cluster, user: offline-team-user}",
-        "context: {cluster: offline-team-cluster, user: offline-team-user, namespace: offline-team}",
-    );
-    std::fs::write(&kubeconfig, text).expect("write");
+    std::fs::write(&kubeconfig, cluster.kubeconfig_text_in("offline-team", "team-token", "offline-team"))
+        .expect("write");
     let cache = dir.path().join("cache");
     let id = ClusterId::new("offline-team");
     let view = Command::SetView(ViewQuery {

@@ -537,11 +537,7 @@ fn admin_viewer_and_namespace_user_each_see_what_they_may_do() {
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig_of = |context: &str, token: &str| {
         let path = dir.path().join(context);
-        let text = cluster.kubeconfig_text(context, token).replace(
-            &format!("context: {{cluster: {context}-cluster, user: {context}-user}}"),
-            &format!("context: {{cluster: {context}-cluster, user: {context}-user, namespace: rbac-matrix}}"),
-        );
-        std::fs::write(&path, text).expect("write");
+        std::fs::write(&path, cluster.kubeconfig_text_in(context, token, "rbac-matrix")).expect("write");
         path
     };
     let can_i = |kubeconfig: &std::path::Path, args: &[&str]| {

@@ -118,6 +118,14 @@ pub trait ApiServer: Sync {
             self.ca_path().display()
         )
     }
+
+    /// The same, its context set to `namespace`.
+    fn kubeconfig_text_in(&self, context: &str, token: &str, namespace: &str) -> String {
+        self.kubeconfig_text(context, token).replace(
+            &format!("context: {{cluster: {context}-cluster, user: {context}-user}}"),
+            &format!("context: {{cluster: {context}-cluster, user: {context}-user, namespace: {namespace}}}"),
+        )
+    }
 }
 
 impl ApiServer for TestCluster {
