@@ -44,16 +44,16 @@ fn plural_of(kind: UsageKind) -> &'static str {
     }
 }
 
+/// The quantity (`250m`, `1Gi`…) at `pointer`, as a number.
+fn quantity_at(value: &Value, pointer: &str) -> Option<f64> {
+    value.pointer(pointer).and_then(Value::as_str).and_then(parse_quantity)
+}
+
 /// Sums a resource over a metrics item's containers (pods) or reads it (nodes).
 fn measured(item: &Value, resource: &str) -> f64 {
     match item.get("containers").and_then(Value::as_array) {
-        Some(containers) => containers
-            .iter()
-            .filter_map(|c| c.pointer(&format!("/usage/{resource}")).and_then(Value::as_str).and_then(parse_quantity))
-            .sum(),
-        None => {
-            item.pointer(&format!("/usage/{resource}")).and_then(Value::as_str).and_then(parse_quantity).unwrap_or(0.0)
-        }
+        Some(containers) => containers.iter().filter_map(|c| quantity_at(c, &format!("/usage/{resource}"))).sum(),
+        None => quantity_at(item, &format!("/usage/{resource}")).unwrap_or(0.0),
     }
 }
 
@@ -63,8 +63,7 @@ fn pod_total(pod: &Value, field: &str, resource: &str) -> Option<f64> {
     let containers = pod.pointer("/spec/containers").and_then(Value::as_array)?;
     let mut total = 0.0;
     for container in containers {
-        let value = container.pointer(&format!("/resources/{field}/{resource}")).and_then(Value::as_str);
-        total += value.and_then(parse_quantity)?;
+        total += quantity_at(container, &format!("/resources/{field}/{resource}"))?;
     }
     (!containers.is_empty()).then_some(total)
 }
@@ -85,12 +84,7 @@ pub fn usage_of(kind: UsageKind, metrics_item: &Value, object: Option<&Value>) -
             usage.memory_limit_bytes = pod_total(object, "limits", "memory");
         }
         UsageKind::Nodes => {
-            let allocatable = |resource: &str| {
-                object
-                    .pointer(&format!("/status/allocatable/{resource}"))
-                    .and_then(Value::as_str)
-                    .and_then(parse_quantity)
-            };
+            let allocatable = |resource: &str| quantity_at(object, &format!("/status/allocatable/{resource}"));
             (usage.cpu_request_cores, usage.memory_request_bytes) = (allocatable("cpu"), allocatable("memory"));
             (usage.cpu_limit_cores, usage.memory_limit_bytes) = (usage.cpu_request_cores, usage.memory_request_bytes);
         }
@@ -286,10 +280,6 @@ pub struct PodAllocation {
     pub memory_requests: f64,
     pub cpu_limits: f64,
     pub memory_limits: f64,
-}
-
-fn quantity_at(value: &Value, pointer: &str) -> Option<f64> {
-    value.pointer(pointer).and_then(Value::as_str).and_then(parse_quantity)
 }
 
 /// A pod's allocation, or `None` when it has finished (Succeeded or Failed).
