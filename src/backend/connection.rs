@@ -25,8 +25,6 @@ pub enum ConnectionError {
     #[error("unsupported proxy-url scheme {scheme:?} (http and socks5 are supported)")]
     ProxyScheme { scheme: String },
     #[error(transparent)]
-    Oidc(#[from] super::oidc::OidcError),
-    #[error(transparent)]
     Bearer(#[from] super::bearer::BearerError),
 }
 
@@ -63,7 +61,9 @@ pub fn cluster_clients_saving(
     let token_file = user.token_file.as_ref().filter(|_| user.token.is_none());
     let (config, bearer) = match (oidc_provider, token_file) {
         (Some(provider), _) => {
-            let auth = super::oidc::OidcAuth::from_config(&provider.config)?.with_saver(oidc_saver);
+            let auth = super::oidc::OidcAuth::from_config(&provider.config)
+                .map_err(super::bearer::BearerError::from)?
+                .with_saver(oidc_saver);
             let mut without = config.clone();
             without.auth_info.auth_provider = None;
             without.auth_info.token_file = None;

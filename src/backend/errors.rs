@@ -32,15 +32,7 @@ pub fn classify(error: &kube::Error) -> ClusterErrorKind {
             return classify_auth(auth);
         }
         if let Some(bearer) = cause.downcast_ref::<super::bearer::BearerError>() {
-            use super::bearer::BearerError;
-            use super::oidc::OidcError;
-            return match bearer {
-                BearerError::TokenFile { .. } | BearerError::Oidc(OidcError::Authority(_)) => {
-                    ClusterErrorKind::MissingFile
-                }
-                BearerError::Oidc(OidcError::Unreachable { .. }) => ClusterErrorKind::Unreachable,
-                BearerError::Unsendable(_) | BearerError::Oidc(_) => ClusterErrorKind::Unauthorized,
-            };
+            return classify_bearer(bearer);
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind as K;
@@ -76,6 +68,20 @@ pub fn classify(error: &kube::Error) -> ClusterErrorKind {
         ClusterErrorKind::Unreachable
     } else {
         ClusterErrorKind::Other
+    }
+}
+
+/// What went wrong with a bearer token Klieg supplies, when the client is built or a request
+/// is sent: a file it names, a kubeconfig without a token, an unreachable issuer, or credentials
+/// that do not (or no longer) work.
+pub fn classify_bearer(error: &super::bearer::BearerError) -> ClusterErrorKind {
+    use super::bearer::BearerError;
+    use super::oidc::OidcError;
+    match error {
+        BearerError::TokenFile { .. } | BearerError::Oidc(OidcError::Authority(_)) => ClusterErrorKind::MissingFile,
+        BearerError::Oidc(OidcError::NoToken) => ClusterErrorKind::InvalidContext,
+        BearerError::Oidc(OidcError::Unreachable { .. }) => ClusterErrorKind::Unreachable,
+        BearerError::Unsendable(_) | BearerError::Oidc(_) => ClusterErrorKind::Unauthorized,
     }
 }
 

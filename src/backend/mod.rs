@@ -716,13 +716,7 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
         Err(error) => {
             let kind = match &error {
                 connection::ConnectionError::Kube(error @ kube::Error::Auth(_)) => errors::classify(error),
-                connection::ConnectionError::Oidc(oidc::OidcError::Authority(_))
-                | connection::ConnectionError::Bearer(bearer::BearerError::TokenFile { .. }) => {
-                    ClusterErrorKind::MissingFile
-                }
-                connection::ConnectionError::Oidc(_) | connection::ConnectionError::Bearer(_) => {
-                    ClusterErrorKind::InvalidContext
-                }
+                connection::ConnectionError::Bearer(bearer) => errors::classify_bearer(bearer),
                 _ => ClusterErrorKind::MissingFile,
             };
             fleet.update(&id, |info| info.state = failed(kind, errors::error_chain(&error)));
