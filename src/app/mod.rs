@@ -170,15 +170,19 @@ impl KliegApp {
             self.sent_query = Some(query);
         }
         // The scopes (cluster, namespace) the bulk selection touches, asked about when they change.
+        // A selection can hold every row: its few scopes are gathered by reference, and owned
+        // copies are made only when they differ from those last sent.
         if let (Some(kind), false) = (&self.state.bulk_kind, self.state.bulk_selection.is_empty()) {
-            let mut scopes: Vec<crate::model::AccessScope> =
-                self.state.bulk_selection.iter().map(|key| (key.cluster.clone(), key.namespace.clone())).collect();
-            scopes.sort();
-            scopes.dedup();
-            let wanted = (kind.clone(), scopes);
-            if self.sent_bulk.as_ref() != Some(&wanted) {
-                self.backend.send(Command::CheckBulkAccess { kind: wanted.0.clone(), scopes: wanted.1.clone() });
-                self.sent_bulk = Some(wanted);
+            let scopes: std::collections::BTreeSet<(&crate::model::ClusterId, Option<&Arc<str>>)> =
+                self.state.bulk_selection.iter().map(|key| (&key.cluster, key.namespace.as_ref())).collect();
+            let unchanged = self.sent_bulk.as_ref().is_some_and(|(sent_kind, sent)| {
+                sent_kind == kind && sent.iter().map(|(cluster, ns)| (cluster, ns.as_ref())).eq(scopes.iter().copied())
+            });
+            if !unchanged {
+                let scopes: Vec<crate::model::AccessScope> =
+                    scopes.into_iter().map(|(cluster, ns)| (cluster.clone(), ns.cloned())).collect();
+                self.backend.send(Command::CheckBulkAccess { kind: kind.clone(), scopes: scopes.clone() });
+                self.sent_bulk = Some((kind.clone(), scopes));
             }
         } else {
             // A later selection is asked about afresh (rights may have changed meanwhile).
