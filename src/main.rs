@@ -1,4 +1,5 @@
-//! Command line entry: parses arguments, sets up logging, then runs the window or a benchmark.
+//! Command line entry: parses arguments, sets up logging, then runs the window, the simulator
+//! or the credential helper.
 //! Runs on the main thread, which becomes eframe's UI thread.
 
 use clap::{Parser, Subcommand};
@@ -29,46 +30,6 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Commands {
-    /// Print ingest throughput and table frame cost; never fails on timing.
-    Bench {
-        /// Row counts for the frame-cost benchmark.
-        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
-        rows: Vec<usize>,
-        /// Measure the simulator at fleet scale instead (100 clusters x 1k pods, 1 x 100k pods).
-        #[arg(long)]
-        sim: bool,
-        /// Klieg against kubectl and kdash on a simulated fleet: ingest, memory, cold start,
-        /// cached switch, idle CPU (window figures need DISPLAY, e.g. Xvfb).
-        #[arg(long)]
-        fleet: bool,
-        /// Fleet benchmark: clusters in the memory comparison.
-        #[arg(long, default_value_t = 10)]
-        clusters: usize,
-        /// Fleet benchmark: pods per cluster.
-        #[arg(long, default_value_t = 10_000)]
-        pods_per_cluster: usize,
-        /// Fleet benchmark: changes per second in the ingest comparison.
-        #[arg(long, default_value_t = 3000.0)]
-        churn: f64,
-        /// Fleet benchmark: kdash instances (one per cluster) in the memory comparison.
-        #[arg(long, default_value_t = 10)]
-        kdash_instances: usize,
-        /// Fleet benchmark: seconds of idle CPU measured.
-        #[arg(long, default_value_t = 60)]
-        idle_secs: u64,
-        /// Fleet benchmark: the parts to run.
-        #[arg(long, value_delimiter = ',', default_value = "ingest,memory,start")]
-        phases: Vec<String>,
-    },
-    /// The process `klieg bench --fleet` measures (not for direct use).
-    #[command(hide = true)]
-    BenchWatch {
-        #[arg(long)]
-        kubeconfig: PathBuf,
-        /// Watch this context's pods through the bare watcher instead of the whole backend.
-        #[arg(long)]
-        raw: Option<String>,
-    },
     /// Print the credentials of a cluster added in Klieg, from the OS keyring, as a kubectl
     /// exec credential plugin does (Klieg's own kubeconfig names this command).
     Credential {
@@ -135,38 +96,6 @@ fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Some(Commands::BenchWatch { kubeconfig, raw }) => {
-            klieg::bench::fleet::watch_child(&kubeconfig, raw.as_deref());
-            Ok(())
-        }
-        Some(Commands::Bench {
-            rows,
-            sim,
-            fleet,
-            clusters,
-            pods_per_cluster,
-            churn,
-            kdash_instances,
-            idle_secs,
-            phases,
-        }) => {
-            if fleet {
-                let options = klieg::bench::fleet::FleetBenchOptions {
-                    clusters,
-                    pods_per_cluster,
-                    churn_per_sec: churn,
-                    kdash_instances,
-                    idle_secs,
-                    phases,
-                };
-                klieg::bench::fleet::run(&options);
-            } else if sim {
-                klieg::bench::run_simulator();
-            } else {
-                klieg::bench::run(&rows);
-            }
-            Ok(())
-        }
         Some(Commands::Credential { entry }) => {
             let store: std::sync::Arc<dyn klieg::credentials::SecretStore> =
                 std::sync::Arc::new(klieg::credentials::OsKeyring);

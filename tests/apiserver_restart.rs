@@ -2,9 +2,7 @@
 //! recover with every change made around the outage, and no duplicate or lost rows. Uses its
 //! own control plane, so the other tests are not disturbed.
 
-mod common;
-
-use common::{TestCluster, suite};
+use crate::common::{TestCluster, suite};
 
 #[test]
 fn table_recovers_after_apiserver_restart_without_duplicates_or_losses() {

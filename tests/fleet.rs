@@ -2,10 +2,8 @@
 //! cache with the cluster taken offline, live / paused / off per cluster, and initial lists
 //! under the per-cluster concurrency limit.
 
-mod common;
-
-use common::relay::Relay;
-use common::{ApiServer, SimServer, files_under, row_names, start_backend, wait_connected, wait_for};
+use crate::common::relay::Relay;
+use crate::common::{ApiServer, SimServer, files_under, row_names, start_backend, wait_connected, wait_for};
 use klieg::backend::kubeconfig::KubeconfigSources;
 use klieg::model::{ClusterId, ClusterMode, ClusterState, Command, KindKey, ViewQuery, ViewStatus};
 use std::collections::BTreeMap;
@@ -206,6 +204,7 @@ fn initial_lists_run_a_few_at_a_time_per_cluster() {
                     None,
                     permits.clone(),
                     changed.clone(),
+                    Arc::from(Vec::new()),
                 )
             })
             .collect();

@@ -11,10 +11,12 @@ fn locale_keys(code: &str) -> BTreeSet<String> {
     map.keys().filter_map(|k| k.as_str()).filter(|k| !k.starts_with('_')).map(str::to_string).collect()
 }
 
-/// Literal keys in `t!("...")` calls, plus the keys returned by `label_key()` functions.
+/// Literal keys in `t!("...")` calls and registered `Text::Key("...")` labels (app and crates),
+/// plus the keys returned by `label_key()` functions.
 fn keys_used_in_source() -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
-    let mut stack = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut stack = vec![root.join("src"), root.join("crates")];
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).expect("read src").flatten() {
             let path = entry.path();
@@ -23,16 +25,23 @@ fn keys_used_in_source() -> BTreeSet<String> {
                 continue;
             }
             let text = std::fs::read_to_string(&path).expect("read source");
-            for pattern in
-                ["t!(\"", "=> \"", "(ThemeChoice::Light, \"", "(ThemeChoice::Dark, \"", "(ThemeChoice::System, \""]
-            {
+            for pattern in [
+                "t!(\"",
+                "Text::Key(\"",
+                "=> \"",
+                "(ThemeChoice::Light, \"",
+                "(ThemeChoice::Dark, \"",
+                "(ThemeChoice::System, \"",
+            ] {
                 for piece in text.split(pattern).skip(1) {
                     let Some(key) = piece.split('"').next() else { continue };
                     let looks_like_key = key.contains('.')
                         && key.chars().all(|c| c.is_ascii_lowercase() || c == '.' || c == '_')
                         && !key.starts_with('.');
                     if looks_like_key
-                        && (pattern == "t!(\"" || ["error.", "category.", "theme."].iter().any(|p| key.starts_with(p)))
+                        && (pattern == "t!(\""
+                            || pattern == "Text::Key(\""
+                            || ["error.", "category.", "theme."].iter().any(|p| key.starts_with(p)))
                     {
                         keys.insert(key.to_string());
                     }

@@ -2,8 +2,6 @@
 //! tests/run.sh starts it) stores, returns and deletes a cluster's credentials, and
 //! `klieg credential` prints them as a kubectl exec plugin would.
 
-mod common;
-
 use klieg::credentials::{CredentialError, OsKeyring, SecretStore, StoredCredential};
 
 #[test]
@@ -41,7 +39,7 @@ fn credentials_round_trip_through_the_secret_service() {
 #[test]
 #[ignore = "needs a Secret Service: tests/run.sh runs it under dbus-run-session with gnome-keyring"]
 fn the_credential_command_renews_an_oidc_user_and_saves_the_rotation() {
-    use common::oidc::{CLIENT_ID, CLIENT_SECRET, Issuer};
+    use crate::common::oidc::{CLIENT_ID, CLIENT_SECRET, Issuer};
     let issuer = Issuer::start("bob", "refresh-0", 600);
     let store = OsKeyring;
     let entry = format!("cluster/oidc-test-{}", std::process::id());

@@ -1,8 +1,6 @@
 //! The client-facing suite (tests/common/suite.rs) against the real kube-apiserver v1.20.2.
 
-mod common;
-
-use common::{TestCluster, suite};
+use crate::common::{TestCluster, suite};
 
 #[test]
 fn contexts_load_from_merged_files_and_connect() {
@@ -63,7 +61,7 @@ fn kubeconfig_edits_are_picked_up_live() {
 /// the APIService never touches the other tests' discovery.
 #[test]
 fn metrics_arrive_through_an_aggregated_apiservice() {
-    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{Cell, ClusterId, Command, KindKey, ObjectKey, ViewQuery};
     use std::sync::Arc;
     let cluster = TestCluster::start(false);
@@ -93,7 +91,7 @@ fn metrics_arrive_through_an_aggregated_apiservice() {
     // The aggregator marks the APIService available once it answers.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let raw = common::run_kubectl(
+        let raw = crate::common::run_kubectl(
             &cluster.kubeconfig,
             &["get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/metered/pods/busy"],
             None,
@@ -147,7 +145,7 @@ fn metrics_arrive_through_an_aggregated_apiservice() {
 /// keep working; removal deletes the keyring entry.
 #[test]
 fn clusters_added_in_klieg_keep_their_secrets_in_the_keyring() {
-    use common::{ApiServer, start_backend, wait_connected, wait_for};
+    use crate::common::{ApiServer, start_backend, wait_connected, wait_for};
     use klieg::backend::kubeconfig::KubeconfigSources;
     use klieg::credentials::{MemoryStore, Secrets};
     use klieg::model::{AddCluster, ClusterErrorKind, ClusterState, Command, Outcome};
@@ -247,7 +245,7 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 /// timeout), while the working one is unaffected.
 #[test]
 fn exec_plugins_that_work_fail_are_missing_or_hang() {
-    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{ClusterErrorKind, ClusterState};
     use std::os::unix::fs::PermissionsExt;
     let cluster = TestCluster::shared();
@@ -329,7 +327,7 @@ fn exec_plugins_that_work_fail_are_missing_or_hang() {
 /// namespaces: the table falls back to the context's namespace and shows its rows, with no 403.
 #[test]
 fn a_namespace_restricted_user_works_in_their_namespace() {
-    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
     use std::sync::Arc;
     let cluster = TestCluster::shared();
@@ -378,7 +376,7 @@ fn a_namespace_restricted_user_works_in_their_namespace() {
 /// certificate named as the cause, while TLS verification stays on for both.
 #[test]
 fn tls_server_name_follows_the_kubeconfig() {
-    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{ClusterErrorKind, ClusterState};
     let cluster = TestCluster::shared();
     let dir = tempfile::tempdir().expect("tempdir");
@@ -420,8 +418,8 @@ fn proxy_url_carries_every_request() {
 /// issuer's answer, never the token.
 #[test]
 fn an_oidc_user_is_renewed_with_its_refresh_token() {
-    use common::oidc::{CLIENT_ID, CLIENT_SECRET, Issuer};
-    use common::{ApiServer, sources_for, start_backend, wait_for};
+    use crate::common::oidc::{CLIENT_ID, CLIENT_SECRET, Issuer};
+    use crate::common::{ApiServer, sources_for, start_backend, wait_for};
     use klieg::model::{Action, ClusterId, Command, KindKey, ObjectKey, Outcome, Propagation, Target, ViewQuery};
     use std::sync::Arc;
     use std::time::Duration;
@@ -452,7 +450,7 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     // A session of alice's that has listed her configmaps.
     let alice_session = |what: &str| {
         let handle = start_backend(alice_sources());
-        common::wait_connected(&handle, "alice");
+        crate::common::wait_connected(&handle, "alice");
         handle.send(Command::SetView(ViewQuery {
             clusters: vec![id.clone()],
             kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
@@ -477,7 +475,7 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     handle.send(Command::Act {
         request_id: 7,
         targets: vec![doomed],
-        action: Action::Delete { propagation: Propagation::Background },
+        action: Action::Delete { propagation: Propagation::Background }.call(),
     });
     let outcome = wait_for(&handle.activity, Duration::from_secs(30), "the delete's outcome", |log| {
         log.entries
@@ -535,7 +533,7 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
         ..sources_for(&[])
     };
     let handle = start_backend(sources);
-    common::wait_connected(&handle, "pasted");
+    crate::common::wait_connected(&handle, "pasted");
     let saved = || {
         klieg::credentials::StoredCredential::load(store.as_ref(), &klieg::backend::added::entry_name("pasted"))
             .expect("stored")
@@ -560,8 +558,8 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
 /// missing token file named, each in its own context while the others work.
 #[test]
 fn every_static_credential_kind_connects_as_its_user() {
+    use crate::common::{ApiServer, sources_for, start_backend, wait_for};
     use base64::Engine;
-    use common::{ApiServer, sources_for, start_backend, wait_for};
     use klieg::model::{ClusterErrorKind, ClusterId, ClusterState, Command, KindKey, ViewQuery, ViewStatus};
     use std::sync::Arc;
     let cluster = TestCluster::shared();
@@ -662,7 +660,7 @@ fn paged_lists_count_what_remains_and_the_overview_follows_new_pods() {
 /// (there is no cluster-wide copy to find).
 #[test]
 fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
-    use common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{ClusterId, ClusterMode, Command, KindKey, ViewQuery, ViewStatus};
     use std::sync::Arc;
     let cluster = TestCluster::shared();
@@ -691,7 +689,7 @@ fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
     });
     // The first full list is written at once.
     let deadline = std::time::Instant::now() + wait;
-    while common::files_under(&cache).iter().filter(|p| !p.ends_with("cluster.json")).count() == 0 {
+    while crate::common::files_under(&cache).iter().filter(|p| !p.ends_with("cluster.json")).count() == 0 {
         assert!(std::time::Instant::now() < deadline, "nothing cached");
         std::thread::sleep(std::time::Duration::from_millis(100));
     }

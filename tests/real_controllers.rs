@@ -1,9 +1,7 @@
 //! Client-facing behaviour that needs the controller-manager (garbage collection), against its
 //! own real v1.20.2 control plane.
 
-mod common;
-
-use common::{TestCluster, suite};
+use crate::common::{TestCluster, suite};
 
 #[test]
 fn patches_apply_and_deletion_behave_like_the_apiserver() {

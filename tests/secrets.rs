@@ -6,19 +6,18 @@
 //! scanned for the known secret strings, plain and base64. A test binary of its own, so the log
 //! capture sees only this run.
 
-mod common;
-
+use crate::common::ui::{app, configmaps_in, has_label, has_label_containing, start_app_with, step_until};
+use crate::common::{ApiServer, TestCluster, files_under};
 use base64::Engine;
-use common::ui::{app, configmaps_in, has_label, has_label_containing, start_app_with, step_until};
-use common::{ApiServer, TestCluster, files_under};
 use egui_kittest::kittest::Queryable;
 use klieg::backend::kubeconfig::KubeconfigSources;
 use klieg::credentials::{MemoryStore, Secrets};
 use klieg::model::ClusterState;
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Every log line, captured in memory.
 #[derive(Clone, Default)]
@@ -26,7 +25,7 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(bytes);
+        self.0.lock().extend_from_slice(bytes);
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -65,10 +64,27 @@ fn scroll_and_click(harness: &mut egui_kittest::Harness<'static, Option<klieg::a
 
 #[test]
 fn no_secret_reaches_a_file_or_a_log() {
+    let _turn = crate::common::ui::UI_LOCK.lock();
+    // The log subscriber is process-wide: debug logging is captured for this test's span and
+    // turned off again at its end (other tests in the binary log into the same capture meanwhile,
+    // and must not hold these secrets either).
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing_subscriber::fmt().with_env_filter("debug").with_writer(move || writer.clone()).with_ansi(false).init();
-    let cluster = TestCluster::shared();
+    let (filter, level) = tracing_subscriber::reload::Layer::new(tracing_subscriber::EnvFilter::new("debug"));
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        let format = tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).with_ansi(false);
+        tracing_subscriber::registry().with(filter).with(format).init();
+    }
+    struct LoggingOff<S>(tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, S>);
+    impl<S> Drop for LoggingOff<S> {
+        fn drop(&mut self) {
+            let _ = self.0.reload(tracing_subscriber::EnvFilter::new("off"));
+        }
+    }
+    let _logging_off = LoggingOff(level);
+    let cluster = TestCluster::shared_for("secrets");
     let secret_value = "sup3r-s3cret-value";
     let rejected_token = "secret-scan-token";
     let unreachable_token = "unreachable-token-4471";
@@ -168,8 +184,7 @@ fn no_secret_reaches_a_file_or_a_log() {
         "the Secrets table's rows were cached (and are scanned)"
     );
     assert!(read(&storage.path).contains("secret-scan"), "the settings hold the browsing state");
-    let log =
-        String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)).into_owned();
+    let log = String::from_utf8_lossy(&captured.0.lock()).into_owned();
     assert!(log.lines().count() > 5, "debug logging was on: {log}");
     for secret in ["admin-token", rejected_token, unreachable_token, secret_value] {
         let encoded = base64::engine::general_purpose::STANDARD.encode(secret);

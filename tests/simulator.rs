@@ -1,9 +1,7 @@
 //! The client-facing suite (tests/common/suite.rs) against the in-process simulator,
 //! plus what only the simulator can show: a server restart without an apiserver process.
 
-mod common;
-
-use common::{SimServer, suite};
+use crate::common::{SimServer, suite};
 
 #[test]
 fn contexts_load_from_merged_files_and_connect() {
@@ -69,7 +67,7 @@ fn populated() -> klieg::sim::Fleet {
 }
 
 fn kubectl(fleet: &klieg::sim::Fleet, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    common::run_kubectl(&fleet.kubeconfig_path, args, stdin)
+    crate::common::run_kubectl(&fleet.kubeconfig_path, args, stdin)
 }
 
 fn stdout_of(output: &std::process::Output) -> String {
@@ -199,7 +197,7 @@ fn bad_requests_get_the_status_errors_a_real_apiserver_sends() {
 
 #[test]
 fn expired_watches_make_the_table_relist_without_flashing_or_losing_rows() {
-    use common::{ApiServer, row_names, sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::{ApiServer, row_names, sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
     use std::sync::atomic::Ordering;
     let server = SimServer::start();
@@ -457,7 +455,7 @@ fn prometheus_answers_through_the_service_proxy() {
 
 #[test]
 fn dropped_connections_are_reconnected_and_the_watch_resumes() {
-    use common::{ApiServer, row_names, sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::{ApiServer, row_names, sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
     use std::sync::atomic::Ordering;
     let server = SimServer::start();
@@ -499,7 +497,7 @@ fn dropped_connections_are_reconnected_and_the_watch_resumes() {
 
 #[test]
 fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
-    use common::{sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::{sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{Cell, ClusterId, Command, KindKey, ObjectKey, ViewQuery};
     use std::sync::Arc;
     let fleet = populated();
@@ -567,7 +565,7 @@ fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
 
 #[test]
 fn prometheus_charts_are_detected_ranged_and_kept_live() {
-    use common::{sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::{sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{ChartQuery, ChartSubject, ClusterId, Command, ObjectKey, PrometheusSource};
     use std::sync::Arc;
     let fleet = populated();
@@ -627,7 +625,7 @@ fn prometheus_charts_are_detected_ranged_and_kept_live() {
     ] {
         let query = ChartQuery {
             key: ObjectKey { cluster: cluster.clone(), namespace: namespace.map(Arc::from), name: Arc::from(name) },
-            subject: subject.clone(),
+            subject,
             range_secs: 15 * 60,
         };
         handle.send(Command::OpenCharts(query.clone()));
@@ -659,8 +657,8 @@ fn prometheus_charts_are_detected_ranged_and_kept_live() {
 
 #[test]
 fn a_real_prometheus_scraping_cadvisor_series_feeds_the_charts() {
-    use common::prometheus::RealPrometheus;
-    use common::{sources_for, start_backend, wait_connected, wait_for};
+    use crate::common::prometheus::RealPrometheus;
+    use crate::common::{sources_for, start_backend, wait_connected, wait_for};
     use klieg::model::{ChartQuery, ChartSubject, ClusterId, Command, ObjectKey, PrometheusSource};
     use std::sync::Arc;
     let fleet = populated();

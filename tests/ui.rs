@@ -1,18 +1,13 @@
 //! UI tests with egui_kittest over the real app state and a real v1.20 apiserver: widgets are
 //! found by their labels, never by position.
 
-mod common;
-
-use common::ui::{app, configmaps_in, has_label, has_label_containing, start_app, start_app_with, step_until};
-use common::{ApiServer, TestCluster};
+use crate::common::ui::UI_LOCK;
+use crate::common::ui::{app, configmaps_in, has_label, has_label_containing, start_app, start_app_with, step_until};
+use crate::common::{ApiServer, TestCluster};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use klieg::app::KliegApp;
 use klieg::state::Settings;
-use std::sync::Mutex;
-
-/// The interface language is process-wide, so UI tests take turns.
-static UI_LOCK: Mutex<()> = Mutex::new(());
 
 /// The viewer: may read ConfigMaps and Namespaces everywhere, and watch RBAC objects. (Not the
 /// built-in `view`: its rules are aggregated by the controller-manager, not running here.)
@@ -20,8 +15,8 @@ const VIEWER_RBAC: &str = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Clust
 
 #[test]
 fn browse_open_details_reveal_secret_and_switch_language() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     cluster.apply(
         "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db-credentials, namespace: shop, labels: {app: db}}\nstringData: {password: hunter2}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-settings, namespace: shop}\ndata: {mode: fast}\n",
     );
@@ -89,8 +84,8 @@ fn browse_open_details_reveal_secret_and_switch_language() {
 
 #[test]
 fn label_selector_errors_are_shown_and_not_applied() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: selectors}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: tagged, namespace: selectors, labels: {tier: web}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: untagged, namespace: selectors}\n");
     let settings = configmaps_in(&["selectors"]);
     let mut harness = start_app(&cluster.kubeconfig, settings);
@@ -105,8 +100,8 @@ fn label_selector_errors_are_shown_and_not_applied() {
 
 #[test]
 fn edit_conflict_keeps_the_users_text_and_destructive_actions_ask_first() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-edits}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: tuning, namespace: ui-edits}\ndata: {mode: a}\n");
     let settings = configmaps_in(&["ui-edits"]);
     let mut harness = start_app(&cluster.kubeconfig, settings);
@@ -181,7 +176,7 @@ fn edit_conflict_keeps_the_users_text_and_destructive_actions_ask_first() {
 
 #[test]
 fn logs_follow_search_and_highlight_on_a_simulated_pod() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = UI_LOCK.lock();
     let spec = klieg::sim::ClusterSpec { name: "logs-sim".into(), git_version: "v1.31.2".into(), nodes: 1, pods: 6 };
     let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
     let (namespace, pod) = fleet.clusters[0].lock().keys_of("/pods").into_iter().next().expect("a pod");
@@ -218,7 +213,7 @@ fn logs_follow_search_and_highlight_on_a_simulated_pod() {
 
 #[test]
 fn typing_in_the_exec_terminal_reaches_the_shell() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = UI_LOCK.lock();
     let spec = klieg::sim::ClusterSpec { name: "exec-sim".into(), git_version: "v1.31.2".into(), nodes: 1, pods: 4 };
     let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
     let (namespace, pod) = fleet.clusters[0].lock().keys_of("/pods").into_iter().next().expect("a pod");
@@ -260,8 +255,8 @@ fn typing_in_the_exec_terminal_reaches_the_shell() {
 
 #[test]
 fn ctrl_click_shift_click_and_ctrl_a_select_rows_for_one_bulk_delete() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-one, namespace: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-two, namespace: ui-bulk}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bulk-keep, namespace: ui-bulk}\n");
     let settings = configmaps_in(&["ui-bulk"]);
     let mut harness = start_app(&cluster.kubeconfig, settings);
@@ -303,8 +298,8 @@ fn ctrl_click_shift_click_and_ctrl_a_select_rows_for_one_bulk_delete() {
 
 #[test]
 fn actions_the_user_may_not_take_are_hidden() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-rbac}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: look-only, namespace: ui-rbac}\n");
     // The viewer may watch RBAC objects, so a new binding reaches the window at once.
     cluster.apply(VIEWER_RBAC);
@@ -340,7 +335,7 @@ fn actions_the_user_may_not_take_are_hidden() {
 
 #[test]
 fn pod_usage_shows_as_columns_and_live_charts() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = UI_LOCK.lock();
     let spec = klieg::sim::ClusterSpec { name: "usage-sim".into(), git_version: "v1.31.2".into(), nodes: 1, pods: 4 };
     let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
     let (namespace, pod) = fleet.clusters[0].lock().keys_of("/pods").into_iter().next().expect("a pod");
@@ -374,12 +369,12 @@ fn pod_usage_shows_as_columns_and_live_charts() {
 
 #[test]
 fn the_metrics_tab_charts_a_pod_from_a_real_prometheus() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = UI_LOCK.lock();
     let spec = klieg::sim::ClusterSpec { name: "prom-sim".into(), git_version: "v1.31.2".into(), nodes: 1, pods: 4 };
     let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
     let (namespace, pod) = fleet.clusters[0].lock().keys_of("/pods").into_iter().next().expect("a pod");
     let target = fleet.server_urls[0].trim_start_matches("https://").to_string();
-    let prometheus = common::prometheus::RealPrometheus::scraping(&target, &fleet.clusters[0].token);
+    let prometheus = crate::common::prometheus::RealPrometheus::scraping(&target, &fleet.clusters[0].token);
     prometheus.wait_for_series(&format!("rate(container_cpu_usage_seconds_total{{pod=\"{pod}\"}}[1m])"));
     let mut settings = Settings {
         locale: "en".into(),
@@ -408,7 +403,7 @@ fn the_metrics_tab_charts_a_pod_from_a_real_prometheus() {
 
 #[test]
 fn the_cluster_overview_shows_capacity_allocations_and_usage() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _turn = UI_LOCK.lock();
     let spec =
         klieg::sim::ClusterSpec { name: "overview-sim".into(), git_version: "v1.31.2".into(), nodes: 2, pods: 6 };
     let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
@@ -439,8 +434,8 @@ fn the_cluster_overview_shows_capacity_allocations_and_usage() {
 
 #[test]
 fn a_cluster_added_in_the_window_connects_and_removing_it_forgets_its_secret() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("added-clusters.yaml");
     let store = std::sync::Arc::new(klieg::credentials::MemoryStore::default());
@@ -486,8 +481,8 @@ fn a_cluster_added_in_the_window_connects_and_removing_it_forgets_its_secret() {
 
 #[test]
 fn a_cluster_can_be_paused_switched_off_and_made_live_from_the_sidebar() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: modes}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: mode-settings, namespace: modes}\n");
     let settings = Settings { locale: "en".into(), kind_plural: "configmaps".into(), ..Settings::default() };
     let mut harness = start_app(&cluster.kubeconfig, settings);
@@ -530,8 +525,8 @@ fn a_cluster_can_be_paused_switched_off_and_made_live_from_the_sidebar() {
 /// second namespace it may read and gets its rows.
 #[test]
 fn admin_viewer_and_namespace_user_each_see_what_they_may_do() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: rbac-matrix}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: rbac-other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: matrix-cm, namespace: rbac-matrix}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other-cm, namespace: rbac-other}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: matrix-editor, namespace: rbac-matrix}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch, update]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-edits, namespace: rbac-matrix}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: matrix-editor, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: other-reader, namespace: rbac-other}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-reads-other, namespace: rbac-other}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: other-reader, apiGroup: rbac.authorization.k8s.io}\n");
     cluster.apply(VIEWER_RBAC);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -541,7 +536,7 @@ fn admin_viewer_and_namespace_user_each_see_what_they_may_do() {
         path
     };
     let can_i = |kubeconfig: &std::path::Path, args: &[&str]| {
-        let output = common::run_kubectl(kubeconfig, &[&["auth", "can-i"], args].concat(), None);
+        let output = crate::common::run_kubectl(kubeconfig, &[&["auth", "can-i"], args].concat(), None);
         String::from_utf8_lossy(&output.stdout).trim() == "yes"
     };
     // The authorizer learns of new bindings through an informer.
@@ -608,8 +603,8 @@ fn step_until_true(what: &str, ready: impl Fn() -> bool) {
 /// cluster's rules are known, the window shows ConfigMaps instead of a table of refusals.
 #[test]
 fn a_kind_the_user_may_not_list_gives_way_to_one_they_may() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: settle-kind}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: readable, namespace: settle-kind}\n");
     cluster.apply(VIEWER_RBAC);
     let dir = tempfile::tempdir().expect("tempdir");
@@ -629,15 +624,16 @@ fn a_kind_the_user_may_not_list_gives_way_to_one_they_may() {
 /// read them in another.
 #[test]
 fn bulk_actions_follow_the_rights_in_each_selected_namespace() {
-    let _turn = UI_LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    let cluster = TestCluster::shared();
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: ui-bulk-own}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ui-bulk-other}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: mine, namespace: ui-bulk-own}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs, namespace: ui-bulk-other}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: cm-admin, namespace: ui-bulk-own}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch, delete]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-cm-admin, namespace: ui-bulk-own}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: cm-admin, apiGroup: rbac.authorization.k8s.io}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: cm-reader, namespace: ui-bulk-other}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-cm-reader, namespace: ui-bulk-other}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: cm-reader, apiGroup: rbac.authorization.k8s.io}\n");
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("team.yaml");
     std::fs::write(&kubeconfig, cluster.kubeconfig_text("ui-bulk-team", "team-token")).expect("write");
     step_until_true("the team's bindings", || {
         let can_i = |ns: &str| {
-            let output = common::run_kubectl(&kubeconfig, &["auth", "can-i", "list", "configmaps", "-n", ns], None);
+            let output =
+                crate::common::run_kubectl(&kubeconfig, &["auth", "can-i", "list", "configmaps", "-n", ns], None);
             String::from_utf8_lossy(&output.stdout).trim() == "yes"
         };
         can_i("ui-bulk-own") && can_i("ui-bulk-other")

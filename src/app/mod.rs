@@ -2,6 +2,9 @@
 //! sends commands when the selection changes, and lays out the panels. UI thread only.
 
 use crate::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
+use crate::model::Registry;
+use crate::model::registry::AppEvent;
+use crate::model::registry::builtin::OVERVIEW_VIEW;
 use crate::model::{
     ActivityLog, Command, DetailsSnapshot, FleetSnapshot, ForwardList, LogQuery, LogSnapshot, TableSnapshot,
     TerminalList, ViewQuery,
@@ -16,6 +19,10 @@ const SETTINGS_KEY: &str = "klieg.settings";
 
 pub struct KliegApp {
     backend: BackendHandle,
+    /// Every registered feature, built-in or an extension's; shared with the backend.
+    pub registry: Arc<Registry>,
+    /// What the event hooks were last told: the clusters connected, the actions finished.
+    told: Told,
     pub state: UiState,
     pub fleet: Arc<FleetSnapshot>,
     pub table: Arc<TableSnapshot>,
@@ -59,14 +66,26 @@ fn take_newer<T>(channel: &mut tokio::sync::watch::Receiver<Arc<T>>, slot: &mut 
 pub use crate::model::now_unix_secs;
 
 impl KliegApp {
-    /// Starts the backend for `sources` and wakes `ctx` when it has news.
-    pub fn new(ctx: &egui::Context, mut sources: KubeconfigSources, settings: Settings) -> anyhow::Result<Self> {
+    /// Starts the backend for `sources` with Klieg's own features and wakes `ctx` when it has news.
+    pub fn new(ctx: &egui::Context, sources: KubeconfigSources, settings: Settings) -> anyhow::Result<Self> {
+        Self::with_extensions(ctx, sources, settings, backend::Extensions::builtin())
+    }
+
+    /// Starts the backend for `sources` with `extensions` (the built-ins and whatever else was
+    /// registered) and wakes `ctx` when it has news.
+    pub fn with_extensions(
+        ctx: &egui::Context,
+        mut sources: KubeconfigSources,
+        settings: Settings,
+        extensions: backend::Extensions,
+    ) -> anyhow::Result<Self> {
         let repaint_ctx = ctx.clone();
         let waker: backend::Waker = Arc::new(move || repaint_ctx.request_repaint());
         // The backend starts with the saved modes, so a cluster switched off is never contacted.
         let settings_modes = settings.cluster_modes.clone();
         sources.cluster_modes = modes_by_id(&settings_modes);
-        let backend = backend::start(sources, waker)?;
+        let registry = extensions.registry.clone();
+        let backend = backend::start_with(sources, waker, extensions)?;
         let locale = if settings.locale.is_empty() { system_locale() } else { settings.locale.clone() };
         rust_i18n::set_locale(&locale);
         let mut state = UiState::from_settings(settings);
@@ -74,6 +93,8 @@ impl KliegApp {
         ui::fonts::install_fonts(ctx);
         Ok(Self {
             backend,
+            registry,
+            told: Told::default(),
             state,
             fleet: Arc::default(),
             table: Arc::default(),
@@ -103,7 +124,6 @@ impl KliegApp {
     /// Takes the newest snapshots; cheap when nothing changed.
     fn pull_snapshots(&mut self) {
         let backend = &mut self.backend;
-        take_newer(&mut backend.fleet, &mut self.fleet);
         take_newer(&mut backend.table, &mut self.table);
         take_newer(&mut backend.details, &mut self.details);
         take_newer(&mut backend.terminals, &mut self.terminals);
@@ -115,6 +135,10 @@ impl KliegApp {
         take_newer(&mut backend.logs, &mut self.logs);
         if take_newer(&mut backend.activity, &mut self.activity) {
             ui::editor::absorb_activity(&mut self.state, &self.activity);
+            self.told.actions_finished(&self.registry, &self.activity);
+        }
+        if take_newer(&mut backend.fleet, &mut self.fleet) {
+            self.told.clusters_connected(&self.registry, &self.fleet);
         }
         if !self.state.clusters_initialised {
             self.state.initialise_clusters(&self.fleet);
@@ -190,7 +214,10 @@ impl KliegApp {
         }
         if self.sent_details.as_ref() != Some(&self.state.open_object) {
             match &self.state.open_object {
-                Some((kind, key)) => self.backend.send(Command::OpenDetails { kind: kind.clone(), key: key.clone() }),
+                Some((kind, key)) => {
+                    self.registry.emit(&AppEvent::ObjectOpened { kind: kind.clone(), key: key.clone() });
+                    self.backend.send(Command::OpenDetails { kind: kind.clone(), key: key.clone() })
+                }
                 None => self.backend.send(Command::CloseDetails),
             }
             self.sent_details = Some(self.state.open_object.clone());
@@ -212,7 +239,7 @@ impl KliegApp {
             self.sent_prometheus = Some(self.state.settings.prometheus.clone());
         }
         // The overview is polled for the selected clusters; a cluster connecting later joins.
-        let overview = self.state.show_overview.then(|| {
+        let overview = self.showing_overview().then(|| {
             self.state
                 .selected_clusters
                 .iter()
@@ -234,7 +261,7 @@ impl KliegApp {
             }
             self.sent_overview = Some(overview);
         }
-        let chart_query = self.state.chart_query();
+        let chart_query = self.state.chart_query(&self.registry);
         if self.sent_charts.as_ref() != Some(&chart_query) {
             match &chart_query {
                 Some(query) => self.backend.send(Command::OpenCharts(query.clone())),
@@ -271,19 +298,24 @@ impl KliegApp {
         self.pull_snapshots();
         self.apply_theme(ui.ctx());
         let now = (self.clock)();
-        ui::top_bar_ui(ui, &mut self.state);
+        ui::top_bar_ui(ui, &mut self.state, &self.registry);
         ui::actions::activity_strip_ui(ui, &self.activity);
         ui::logs::logs_panel_ui(ui, &mut self.state, &self.logs, &self.activity);
         ui::terminal::terminal_panel_ui(ui, &mut self.state, &self.terminals);
-        ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet);
+        ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet, &self.registry);
         if self.state.open_object.is_some() {
             let live = ui::details::LiveData { usage: &self.usage_history, charts: &self.charts };
-            ui::details::details_panel_ui(ui, &mut self.state, &self.details, live, now);
+            ui::details::details_panel_ui(ui, &mut self.state, &self.details, live, &self.registry, now);
         }
+        let showing_overview = self.showing_overview();
         let youngest_age_secs = egui::CentralPanel::default()
             .show(ui, |ui| {
-                if self.state.show_overview {
+                if showing_overview {
                     ui::overview::overview_ui(ui, &self.overview);
+                    None
+                } else if let Some(view) = &self.state.view {
+                    // A view registered by an extension that this build cannot draw.
+                    ui.weak(rust_i18n::t!("view.unavailable", view = view.0.as_ref()));
                     None
                 } else {
                     ui::resource_table::table_view_ui(
@@ -292,6 +324,7 @@ impl KliegApp {
                         &self.table,
                         &self.fleet,
                         &self.bulk_access,
+                        &self.registry,
                         now,
                     )
                 }
@@ -300,7 +333,7 @@ impl KliegApp {
         ui::editor::editor_window_ui(ui.ctx(), &mut self.state, &self.activity);
         ui::editor::create_window_ui(ui.ctx(), &mut self.state, &self.fleet, &self.activity);
         ui::clusters::add_cluster_window_ui(ui.ctx(), &mut self.state, &self.activity);
-        ui::actions::confirmation_ui(ui.ctx(), &mut self.state);
+        ui::actions::confirmation_ui(ui.ctx(), &mut self.state, &self.registry);
         ui::actions::forwards_window_ui(ui.ctx(), &mut self.state, &self.forwards);
         self.state.sync_settings();
         self.send_changes();
@@ -315,7 +348,57 @@ impl KliegApp {
     }
 }
 
-/// Lines for `klieg bench --fleet`, printed when they change: `frame` after the first frame,
+impl KliegApp {
+    fn showing_overview(&self) -> bool {
+        self.state.view.as_ref().is_some_and(|view| *view.0 == *OVERVIEW_VIEW)
+    }
+}
+
+/// What the event hooks were told, so each moment is told once.
+#[derive(Default)]
+struct Told {
+    connected: std::collections::BTreeSet<crate::model::ClusterId>,
+    /// Finished activities (request, subject), the newest [`ActivityLog::CAPACITY`] kept.
+    finished: std::collections::VecDeque<(u64, Arc<str>)>,
+}
+
+impl Told {
+    fn clusters_connected(&mut self, registry: &Registry, fleet: &FleetSnapshot) {
+        let now: std::collections::BTreeSet<_> = fleet
+            .clusters
+            .iter()
+            .filter(|c| matches!(c.state, crate::model::ClusterState::Connected { .. }))
+            .map(|c| c.id.clone())
+            .collect();
+        for cluster in now.difference(&self.connected) {
+            registry.emit(&AppEvent::ClusterConnected { cluster: cluster.clone() });
+        }
+        self.connected = now;
+    }
+
+    fn actions_finished(&mut self, registry: &Registry, log: &ActivityLog) {
+        use crate::model::Outcome;
+        for activity in &log.entries {
+            let succeeded = match activity.outcome {
+                Outcome::Done { .. } => true,
+                Outcome::Failed { .. } => false,
+                Outcome::Running | Outcome::Conflict { .. } => continue,
+            };
+            let id = (activity.request_id, activity.subject.clone());
+            if self.finished.contains(&id) {
+                continue;
+            }
+            if self.finished.len() == ActivityLog::CAPACITY {
+                self.finished.pop_front();
+            }
+            self.finished.push_back(id);
+            let action = Arc::from(ui::text(&activity.what).as_str());
+            registry.emit(&AppEvent::ActionFinished { action, subject: activity.subject.clone(), succeeded });
+        }
+    }
+}
+
+/// Lines for `klieg-bench --fleet`, printed when they change: `frame` after the first frame,
 /// `rows COUNT live|stale` as the table fills.
 #[derive(Default)]
 struct BenchReport {

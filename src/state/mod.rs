@@ -2,8 +2,8 @@
 //! runs. No I/O and no egui drawing here; the app turns it into backend queries.
 
 use crate::model::{
-    Action, ClusterId, Command, EditRequest, FleetSnapshot, KindKey, LabelSelector, ObjectKey, Propagation,
-    SelectorError, SortColumn, Target, ViewQuery,
+    ActionCall, ClusterId, Command, EditRequest, FleetSnapshot, KindKey, LabelSelector, ObjectKey, SelectorError,
+    SortColumn, Target, ViewQuery,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -157,7 +157,7 @@ impl EditorState {
 /// An action waiting for the user to confirm it.
 #[derive(Debug, Clone)]
 pub struct PendingConfirmation {
-    pub action: Action,
+    pub action: ActionCall,
     pub targets: Vec<Target>,
 }
 
@@ -202,8 +202,8 @@ pub struct UiState {
     pub selected_clusters: BTreeSet<ClusterId>,
     pub selected_namespaces: BTreeSet<Arc<str>>,
     pub kind: Option<KindKey>,
-    /// The cluster overview is shown instead of a table.
-    pub show_overview: bool,
+    /// A registered view (the cluster overview) shown instead of the table; `None`: the table.
+    pub view: Option<crate::model::registry::ViewId>,
     pub add_cluster: AddClusterState,
     pub text_filter: String,
     pub label_selector: String,
@@ -222,9 +222,9 @@ pub struct UiState {
     pub editor: Option<EditorState>,
     pub confirmation: Option<PendingConfirmation>,
     pub create: CreateState,
-    pub scale_replicas: i32,
-    pub rollback_revision: i64,
-    pub delete_propagation: Propagation,
+    /// Each backend action's input as last set (replicas, revision, a delete's propagation),
+    /// by action id.
+    pub action_inputs: std::collections::BTreeMap<Arc<str>, crate::model::InputValue>,
     pub logs: Option<LogsState>,
     /// Port-forward inputs: the pod's or Service's port, and the local one (0: pick a free port).
     pub forward_remote_port: u16,
@@ -293,12 +293,12 @@ impl UiState {
     }
 
     /// The Prometheus charts to follow: the open object's, while its Metrics tab shows.
-    pub fn chart_query(&self) -> Option<crate::model::ChartQuery> {
+    pub fn chart_query(&self, registry: &crate::model::Registry) -> Option<crate::model::ChartQuery> {
         if self.details_tab != DetailsTab::Metrics {
             return None;
         }
         let (kind, key) = self.open_object.as_ref()?;
-        let subject = crate::model::ChartSubject::of(&kind.group, &kind.plural)?;
+        let subject = registry.chart_panel_for(kind)?.subject;
         Some(crate::model::ChartQuery { key: key.clone(), subject, range_secs: self.settings.chart_range_secs })
     }
 
@@ -339,16 +339,21 @@ impl UiState {
         self.next_request_id
     }
 
-    /// Runs `action` now, or asks first when it destroys something.
-    pub fn request_action(&mut self, action: Action, targets: Vec<Target>) {
-        if action.is_destructive() {
+    /// Runs `action` now, or asks first when `spec` says it destroys something.
+    pub fn request_action(
+        &mut self,
+        spec: &crate::model::registry::ActionSpec,
+        action: ActionCall,
+        targets: Vec<Target>,
+    ) {
+        if spec.destructive {
             self.confirmation = Some(PendingConfirmation { action, targets });
         } else {
             self.run_action(action, targets);
         }
     }
 
-    pub fn run_action(&mut self, action: Action, targets: Vec<Target>) -> u64 {
+    pub fn run_action(&mut self, action: ActionCall, targets: Vec<Target>) -> u64 {
         // A bulk action done is a selection used up.
         if !self.bulk_selection.is_empty() && targets.iter().all(|t| self.bulk_selection.contains(&t.key)) {
             self.bulk_selection.clear();

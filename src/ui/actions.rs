@@ -3,97 +3,120 @@
 //! UI thread; actions go out as commands through the state's outbox.
 
 use super::theme;
-use crate::model::{Action, ActivityLog, CellTone, DetailsSnapshot, Outcome, PLAIN_ACTIONS, Propagation, Target};
+use crate::model::registry::{ActionInput, ActionSpec, Runs};
+use crate::model::{ActionCall, ActivityLog, CellTone, DetailsSnapshot, InputValue, Outcome, Registry, Target, Text};
 use crate::state::{EditorState, UiState};
 use rust_i18n::t;
+use std::sync::Arc;
 
-/// The replica count and the Scale button, for one object or a bulk selection.
-/// The replicas input and Scale button; `targets` is asked only when the button is pressed.
-fn scale_ui(ui: &mut egui::Ui, state: &mut UiState, targets: impl FnOnce(&UiState) -> Vec<Target>) {
-    ui.add(egui::DragValue::new(&mut state.scale_replicas).range(0..=10_000).prefix(t!("action.replicas_prefix")));
-    if ui.button(t!("action.scale")).clicked() {
-        let targets = targets(state);
-        state.request_action(Action::Scale { replicas: state.scale_replicas }, targets);
+/// The app's handlers of window actions (`Runs::Window`): each draws its own controls for the
+/// object and opens its panel. Registered here by action id; the registry decides where they
+/// are offered and what they need.
+type WindowActionUi = fn(&mut egui::Ui, &mut UiState, &DetailsSnapshot, &Target);
+
+const WINDOW_ACTIONS: [(&str, WindowActionUi); 4] = [
+    ("logs", logs_action_ui),
+    ("edit", edit_action_ui),
+    ("shell", shell_action_ui),
+    ("port-forward", forward_action_ui),
+];
+
+fn logs_action_ui(ui: &mut egui::Ui, state: &mut UiState, _: &DetailsSnapshot, target: &Target) {
+    if ui.button(t!("logs.open")).clicked() {
+        state.open_logs(target.clone());
     }
 }
 
-/// Buttons for the object open in the details pane.
-pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot) {
+fn edit_action_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, target: &Target) {
+    if ui.button(t!("edit.edit")).clicked() {
+        state.editor = Some(EditorState::new(target.clone(), details.masked_yaml.clone()));
+    }
+}
+
+fn shell_action_ui(ui: &mut egui::Ui, state: &mut UiState, _: &DetailsSnapshot, target: &Target) {
+    let shell = if state.exec_shell.is_empty() { "sh".to_string() } else { state.exec_shell.clone() };
+    egui::ComboBox::from_id_salt("exec_shell").selected_text(shell).width(60.0).show_ui(ui, |ui| {
+        for candidate in super::terminal::SHELLS {
+            ui.selectable_value(&mut state.exec_shell, candidate.to_string(), candidate);
+        }
+    });
+    if ui.button(t!("terminal.open")).clicked() {
+        state.open_terminal(target.clone());
+    }
+}
+
+fn forward_action_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, target: &Target) {
+    if state.forward_remote_port == 0 {
+        state.forward_remote_port = details.first_port.unwrap_or(80);
+    }
+    ui.add(egui::DragValue::new(&mut state.forward_remote_port).range(1..=65_535).prefix(t!("forward.remote_prefix")));
+    ui.add(egui::DragValue::new(&mut state.forward_local_port).range(0..=65_535).prefix(t!("forward.local_prefix")))
+        .on_hover_text(t!("forward.local_help"));
+    if ui.button(t!("forward.start")).clicked() {
+        state.start_forward(target.clone());
+    }
+}
+
+/// A backend action's input (beside the button; a choice of a destructive action is asked in
+/// its confirmation instead) and its button; `targets` is asked only when the button is pressed.
+fn backend_action_ui(
+    ui: &mut egui::Ui,
+    state: &mut UiState,
+    spec: &ActionSpec,
+    targets: impl FnOnce(&UiState) -> Vec<Target>,
+) {
+    let input = state.action_inputs.entry(spec.id.clone()).or_insert_with(|| spec.default_input());
+    match (&spec.input, input) {
+        (ActionInput::Count { prefix, min, max, .. }, InputValue::Count(value)) => {
+            ui.add(egui::DragValue::new(value).range(*min..=*max).prefix(super::text(prefix)));
+        }
+        (ActionInput::Choice { label, options }, InputValue::Choice(value)) if !spec.destructive => {
+            choice_ui(ui, (&spec.id, label), options, value);
+        }
+        _ => {}
+    }
+    if ui.button(super::text(&spec.label)).clicked() {
+        let input = state.action_inputs.get(&spec.id).cloned().unwrap_or_default();
+        let targets = targets(state);
+        state.request_action(spec, ActionCall { id: spec.id.clone(), input }, targets);
+    }
+}
+
+fn choice_ui(ui: &mut egui::Ui, (id, label): (&str, &Text), options: &[(Arc<str>, Text)], value: &mut Arc<str>) {
+    let shown = options.iter().find(|(v, _)| v == value).map_or_else(|| value.to_string(), |(_, l)| super::text(l));
+    egui::ComboBox::new(("action_choice", id), super::text(label)).selected_text(shown).show_ui(ui, |ui| {
+        for (option, option_label) in options {
+            if ui.selectable_label(option == value, super::text(option_label)).clicked() {
+                *value = option.clone();
+            }
+        }
+    });
+}
+
+/// Buttons for the object open in the details pane: every registered action its kind offers
+/// that the server's access reviews allow (shown while unanswered: the server refuses then).
+pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, registry: &Registry) {
     let (Some(kind), Some((kind_key, key))) = (details.kind.as_ref(), state.open_object.clone()) else { return };
     if details.deleted || details.unavailable {
         return;
     }
     let target = Target { kind: kind_key.clone(), key };
-    // Hidden when the server's access reviews say no; shown while unanswered (the server refuses then).
-    let may = |verb: &str, group: &str, resource: &str| {
-        details.access.as_ref().is_none_or(|access| access.allows(verb, group, resource))
+    let allowed = |spec: &ActionSpec| {
+        details
+            .access
+            .as_ref()
+            .is_none_or(|access| spec.permissions(&kind_key).all(|p| access.allows(&p.verb, &p.group, &p.resource)))
     };
-    let offered = |action: &Action| {
-        action.applies_to(&kind_key, &kind.verbs)
-            && action.required(&kind_key).iter().all(|(verb, group, resource)| may(verb, group, resource))
-    };
-    let (group, plural) = (&*kind_key.group, &*kind_key.plural);
     ui.horizontal_wrapped(|ui| {
-        if super::logs::has_logs(group, plural) && may("get", "", "pods/log") && ui.button(t!("logs.open")).clicked() {
-            state.open_logs(target.clone());
-        }
-        if kind.supports("update") && may("update", group, plural) && ui.button(t!("edit.edit")).clicked() {
-            state.editor = Some(EditorState::new(target.clone(), details.masked_yaml.clone()));
-        }
-        if offered(&Action::Scale { replicas: 0 }) {
-            scale_ui(ui, state, |_| vec![target.clone()]);
-        }
-        for action in PLAIN_ACTIONS {
-            if offered(&action) && ui.button(t!(action.label_key())).clicked() {
-                state.request_action(action, vec![target.clone()]);
-            }
-        }
-        if offered(&Action::Rollback { revision: 0 }) {
-            ui.add(
-                egui::DragValue::new(&mut state.rollback_revision)
-                    .range(1..=1_000_000)
-                    .prefix(t!("action.revision_prefix")),
-            );
-            if ui.button(t!("action.rollback")).clicked() {
-                state.request_action(
-                    Action::Rollback { revision: state.rollback_revision.max(1) },
-                    vec![target.clone()],
-                );
-            }
-        }
-        if (group, plural) == ("", "pods") && may("create", "", "pods/exec") {
-            let shell = if state.exec_shell.is_empty() { "sh".to_string() } else { state.exec_shell.clone() };
-            egui::ComboBox::from_id_salt("exec_shell").selected_text(shell).width(60.0).show_ui(ui, |ui| {
-                for candidate in super::terminal::SHELLS {
-                    ui.selectable_value(&mut state.exec_shell, candidate.to_string(), candidate);
+        for spec in registry.actions_for(&kind_key, &kind.verbs).filter(|spec| allowed(spec)) {
+            match spec.runs {
+                Runs::Backend => backend_action_ui(ui, state, spec, |_| vec![target.clone()]),
+                Runs::Window => {
+                    if let Some((_, draw)) = WINDOW_ACTIONS.iter().find(|(id, _)| *id == &*spec.id) {
+                        draw(ui, state, details, &target);
+                    }
                 }
-            });
-            if ui.button(t!("terminal.open")).clicked() {
-                state.open_terminal(target.clone());
             }
-        }
-        if matches!((group, plural), ("", "pods" | "services")) && may("create", "", "pods/portforward") {
-            if state.forward_remote_port == 0 {
-                state.forward_remote_port = details.first_port.unwrap_or(80);
-            }
-            ui.add(
-                egui::DragValue::new(&mut state.forward_remote_port)
-                    .range(1..=65_535)
-                    .prefix(t!("forward.remote_prefix")),
-            );
-            ui.add(
-                egui::DragValue::new(&mut state.forward_local_port)
-                    .range(0..=65_535)
-                    .prefix(t!("forward.local_prefix")),
-            )
-            .on_hover_text(t!("forward.local_help"));
-            if ui.button(t!("forward.start")).clicked() {
-                state.start_forward(target.clone());
-            }
-        }
-        let delete = Action::Delete { propagation: state.delete_propagation };
-        if offered(&delete) && ui.button(t!("action.delete")).clicked() {
-            state.request_action(delete, vec![target.clone()]);
         }
         if let Some(access) = &details.access {
             hidden_actions_ui(ui, access, target.key.namespace.as_deref());
@@ -127,6 +150,7 @@ pub fn bulk_bar_ui(
     table: &crate::model::TableSnapshot,
     fleet: &crate::model::FleetSnapshot,
     access: &crate::model::BulkAccess,
+    registry: &Registry,
 ) {
     let table_kind = table.kind.as_ref().map(|k| k.key());
     if state.bulk_selection.is_empty() {
@@ -152,24 +176,14 @@ pub fn bulk_bar_ui(
         })
         .collect();
     // Offered where the kind serves it and the server's answers allow it in every scope selected.
-    let offered = |action: &Action| {
-        action.applies_to(&kind_key, &verbs)
-            && action
-                .required(&kind_key)
-                .iter()
-                .all(|(verb, group, resource)| access.allows(&kind_key, verb, group, resource))
+    let offered = |spec: &&ActionSpec| {
+        spec.bulk && spec.permissions(&kind_key).all(|p| access.allows(&kind_key, &p.verb, &p.group, &p.resource))
     };
     // Targets are built only when an action is chosen: a selection can hold every row.
     ui.horizontal_wrapped(|ui| {
         ui.strong(t!("bulk.selected", count = state.bulk_selection.len()));
-        if offered(&Action::Scale { replicas: 0 }) {
-            scale_ui(ui, state, UiState::bulk_targets);
-        }
-        let delete = Action::Delete { propagation: state.delete_propagation };
-        for action in PLAIN_ACTIONS.into_iter().chain([delete]) {
-            if offered(&action) && ui.button(t!(action.label_key())).clicked() {
-                state.request_action(action, state.bulk_targets());
-            }
+        for spec in registry.actions_for(&kind_key, &verbs).filter(offered) {
+            backend_action_ui(ui, state, spec, UiState::bulk_targets);
         }
         if state.bulk_selection.len() < table.rows.len()
             && ui
@@ -185,21 +199,19 @@ pub fn bulk_bar_ui(
     });
 }
 
-fn propagation_label(propagation: Propagation) -> String {
-    match propagation {
-        Propagation::Background => t!("confirm.background").to_string(),
-        Propagation::Foreground => t!("confirm.foreground").to_string(),
-        Propagation::Orphan => t!("confirm.orphan").to_string(),
-    }
-}
-
-/// The confirmation for a destructive action, while one waits.
-pub fn confirmation_ui(ctx: &egui::Context, state: &mut UiState) {
+/// The confirmation for a destructive action, while one waits; a choice the action takes (how
+/// a delete treats dependents) is made here.
+pub fn confirmation_ui(ctx: &egui::Context, state: &mut UiState, registry: &Registry) {
     let Some(pending) = state.confirmation.clone() else { return };
+    let Some(spec) = registry.action(&pending.action.id) else {
+        state.confirmation = None;
+        return;
+    };
     let mut decision: Option<bool> = None;
-    let mut action = pending.action.clone();
+    let mut call = pending.action.clone();
+    let label = super::text(&spec.label);
     egui::Modal::new(egui::Id::unique("confirm_action")).show(ctx, |ui| {
-        ui.heading(t!("confirm.title", action = t!(action.label_key())));
+        ui.heading(t!("confirm.title", action = label));
         for target in pending.targets.iter().take(10) {
             ui.monospace(format!(
                 "{} · {} · {}",
@@ -211,19 +223,13 @@ pub fn confirmation_ui(ctx: &egui::Context, state: &mut UiState) {
         if pending.targets.len() > 10 {
             ui.label(t!("confirm.more", count = pending.targets.len() - 10));
         }
-        if let Action::Delete { propagation } = &mut action {
-            egui::ComboBox::from_label(t!("confirm.propagation"))
-                .selected_text(propagation_label(*propagation))
-                .show_ui(ui, |ui| {
-                    for choice in Propagation::ALL {
-                        ui.selectable_value(propagation, choice, propagation_label(choice));
-                    }
-                });
+        if let (ActionInput::Choice { label, options }, InputValue::Choice(value)) = (&spec.input, &mut call.input) {
+            choice_ui(ui, (&spec.id, label), options, value);
         }
         ui.horizontal(|ui| {
             let visuals = ui.visuals().clone();
             let confirm = egui::Button::new(
-                egui::RichText::new(t!("confirm.yes", action = t!(action.label_key())))
+                egui::RichText::new(t!("confirm.yes", action = label))
                     .color(theme::tone_color(&visuals, CellTone::Bad)),
             );
             if ui.add(confirm).clicked() {
@@ -237,15 +243,14 @@ pub fn confirmation_ui(ctx: &egui::Context, state: &mut UiState) {
     match decision {
         Some(true) => {
             state.confirmation = None;
-            if let Action::Delete { propagation } = action {
-                state.delete_propagation = propagation;
-            }
-            state.run_action(action, pending.targets);
+            // The choice made is the next one's default.
+            state.action_inputs.insert(call.id.clone(), call.input.clone());
+            state.run_action(call, pending.targets);
         }
         Some(false) => state.confirmation = None,
         None => {
             if let Some(waiting) = state.confirmation.as_mut() {
-                waiting.action = action;
+                waiting.action = call;
             }
         }
     }
@@ -318,7 +323,7 @@ pub fn activity_strip_ui(ui: &mut egui::Ui, log: &ActivityLog) {
         let visuals = ui.visuals().clone();
         for activity in log.entries.iter().rev().take(3) {
             ui.horizontal(|ui| {
-                let what = t!(activity.what);
+                let what = super::text(&activity.what);
                 match &activity.outcome {
                     Outcome::Running => {
                         ui.spinner();

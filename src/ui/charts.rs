@@ -39,6 +39,14 @@ pub struct Chart<'a> {
     pub height: f32,
 }
 
+/// A chart a registered detail section asked for.
+pub fn section_chart_ui(ui: &mut egui::Ui, id: &str, chart: &crate::model::registry::SectionChart) {
+    let series: Vec<Series<'_>> =
+        chart.series.iter().map(|(name, points)| Series { name, points: points.clone() }).collect();
+    let chart = Chart { id, title: "", unit: chart.unit, series: &series, references: &[], error: None, height: 140.0 };
+    time_chart_ui(ui, &chart);
+}
+
 /// A chart `height` points tall, its error (if any) inside it.
 pub fn time_chart_ui(ui: &mut egui::Ui, chart: &Chart<'_>) {
     let Chart { id, title, unit, series, references, error, height } = *chart;
@@ -109,7 +117,7 @@ pub fn time_chart_ui(ui: &mut egui::Ui, chart: &Chart<'_>) {
     let visuals = ui.visuals().clone();
     let shown = plot.show(ui, |plot_ui| {
         for (index, line) in series.iter().enumerate() {
-            let color = series_color(index, visuals.dark_mode);
+            let color = theme::series_color(index, visuals.dark_mode);
             plot_ui.line(
                 egui_plot::Line::new(line.name, line.points.clone()).color(color).width(1.5).fill(0.0).fill_alpha(0.12),
             );
@@ -315,13 +323,6 @@ pub fn prometheus_charts_ui(
         );
         ui.add_space(6.0);
     }
-}
-
-/// Distinct series colours, spread around the hue circle.
-fn series_color(index: usize, dark: bool) -> egui::Color32 {
-    let hue = (0.58 + index as f32 * 0.618_034).fract();
-    let (saturation, value) = if dark { (0.6, 0.95) } else { (0.8, 0.7) };
-    egui::ecolor::Hsva::new(hue, saturation, value, 1.0).into()
 }
 
 #[cfg(test)]

@@ -3,9 +3,11 @@
 
 use super::theme;
 use crate::backend::details::SECRET_MASK;
-use crate::model::{CellTone, DetailsSnapshot, row::format_age};
+use crate::model::registry::SectionBody;
+use crate::model::{CellTone, DetailsSnapshot, Registry, row::format_age};
 use crate::state::{DetailsTab, UiState};
 use rust_i18n::t;
+use std::sync::Arc;
 
 /// What the details pane charts: metrics-server usage and Prometheus series.
 #[derive(Clone, Copy)]
@@ -19,6 +21,7 @@ pub fn details_panel_ui(
     state: &mut UiState,
     details: &DetailsSnapshot,
     live: LiveData<'_>,
+    registry: &Registry,
     now_unix_secs: i64,
 ) {
     egui::Panel::right("details").resizable(true).default_size(520.0).min_size(320.0).show(ui, |ui| {
@@ -36,13 +39,12 @@ pub fn details_panel_ui(
         });
         ui.label(egui::RichText::new(format!("{} · {}", key.cluster, key.namespace.as_deref().unwrap_or("—"))).weak());
         if details.key.as_ref() == Some(&key) {
-            super::actions::actions_bar_ui(ui, state, details);
+            super::actions::actions_bar_ui(ui, state, details, registry);
         }
         ui.horizontal(|ui| {
             ui.selectable_value(&mut state.details_tab, DetailsTab::Overview, t!("details.overview"));
             ui.selectable_value(&mut state.details_tab, DetailsTab::Yaml, t!("details.yaml"));
-            let chartable =
-                details.kind.as_ref().is_some_and(|k| crate::model::ChartSubject::of(&k.group, &k.plural).is_some());
+            let chartable = details.kind.as_ref().is_some_and(|k| registry.chart_panel_for(&k.key()).is_some());
             if chartable {
                 ui.selectable_value(&mut state.details_tab, DetailsTab::Metrics, t!("details.metrics"));
             } else if state.details_tab == DetailsTab::Metrics {
@@ -140,30 +142,10 @@ fn overview_ui(
             }
         }
     }
-    if !details.secret_values.is_empty() {
+    for section in &details.sections {
         ui.add_space(6.0);
-        ui.strong(t!("details.secret_data"));
-        egui::Grid::new("secret_values").num_columns(3).striped(true).show(ui, |ui| {
-            for (name, value) in &details.secret_values {
-                let revealed = state.revealed_secret_keys.contains(name.as_ref());
-                ui.monospace(name.as_ref());
-                ui.monospace(if revealed { value.as_ref() } else { SECRET_MASK });
-                let label = if revealed { t!("details.hide") } else { t!("details.reveal") };
-                if ui.small_button(label).clicked() {
-                    if revealed {
-                        state.revealed_secret_keys.remove(name.as_ref());
-                    } else {
-                        state.revealed_secret_keys.insert(name.to_string());
-                    }
-                }
-                ui.end_row();
-            }
-        });
-    }
-    if !details.config_data.is_empty() {
-        ui.add_space(6.0);
-        ui.strong(t!("details.config_data"));
-        config_data_ui(ui, &details.config_data);
+        ui.strong(super::text(&section.title));
+        section_body_ui(ui, state, &section.id, &section.body);
     }
     if !details.conditions.is_empty() {
         ui.add_space(6.0);
@@ -199,12 +181,65 @@ fn overview_ui(
     }
 }
 
+/// A registered section's body, drawn from plain data.
+fn section_body_ui(ui: &mut egui::Ui, state: &mut UiState, id: &str, body: &SectionBody) {
+    match body {
+        SectionBody::Entries(entries) => entries_ui(ui, id, entries),
+        SectionBody::Masked(values) => masked_ui(ui, state, id, values),
+        SectionBody::Text(text) => {
+            ui.add(egui::Label::new(egui::RichText::new(text.as_ref()).monospace()).selectable(true));
+        }
+        SectionBody::Links(links) => {
+            for link in links {
+                if ui.link(link.label.as_ref()).on_hover_text(t!("details.open_owner")).clicked() {
+                    state.open(link.kind.clone(), link.key.clone());
+                }
+            }
+        }
+        SectionBody::Table { columns, rows } => {
+            egui::Grid::new(("section_table", id)).num_columns(columns.len()).striped(true).show(ui, |ui| {
+                for column in columns {
+                    ui.strong(column.as_ref());
+                }
+                ui.end_row();
+                for row in rows {
+                    for cell in row {
+                        ui.add(egui::Label::new(cell.as_ref()).wrap());
+                    }
+                    ui.end_row();
+                }
+            });
+        }
+        SectionBody::Chart(chart) => super::charts::section_chart_ui(ui, id, chart),
+    }
+}
+
+/// Values shown masked until the user reveals each (a Secret's data).
+fn masked_ui(ui: &mut egui::Ui, state: &mut UiState, id: &str, values: &[(Arc<str>, Arc<str>)]) {
+    egui::Grid::new(("masked", id)).num_columns(3).striped(true).show(ui, |ui| {
+        for (name, value) in values {
+            let revealed = state.revealed_secret_keys.contains(name.as_ref());
+            ui.monospace(name.as_ref());
+            ui.monospace(if revealed { value.as_ref() } else { SECRET_MASK });
+            let label = if revealed { t!("details.hide") } else { t!("details.reveal") };
+            if ui.small_button(label).clicked() {
+                if revealed {
+                    state.revealed_secret_keys.remove(name.as_ref());
+                } else {
+                    state.revealed_secret_keys.insert(name.to_string());
+                }
+            }
+            ui.end_row();
+        }
+    });
+}
+
 /// Values longer than this, or of more than one line, open on request.
 const INLINE_VALUE_CHARS: usize = 80;
 
-/// A ConfigMap's entries: short values beside their key, longer ones (files, scripts) folded
-/// under it, selectable for copying.
-fn config_data_ui(ui: &mut egui::Ui, entries: &[(std::sync::Arc<str>, std::sync::Arc<str>)]) {
+/// Entries (a ConfigMap's data): short values beside their key, longer ones (files, scripts)
+/// folded under it, selectable for copying.
+fn entries_ui(ui: &mut egui::Ui, id: &str, entries: &[(Arc<str>, Arc<str>)]) {
     for (key, value) in entries {
         if value.len() <= INLINE_VALUE_CHARS && !value.contains('\n') {
             ui.horizontal_wrapped(|ui| {
@@ -216,7 +251,7 @@ fn config_data_ui(ui: &mut egui::Ui, entries: &[(std::sync::Arc<str>, std::sync:
             egui::CollapsingHeader::new(
                 egui::RichText::new(format!("{key}  ·  {}", t!("details.lines", count = lines))).monospace(),
             )
-            .id_salt(("config_data", key.as_ref()))
+            .id_salt((id, key.as_ref()))
             .show(ui, |ui| {
                 ui.add(egui::Label::new(egui::RichText::new(value.as_ref()).monospace()).selectable(true));
             });
@@ -225,7 +260,7 @@ fn config_data_ui(ui: &mut egui::Ui, entries: &[(std::sync::Arc<str>, std::sync:
 }
 
 fn yaml_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot) {
-    if !details.secret_values.is_empty() {
+    if details.yaml != details.masked_yaml {
         ui.checkbox(&mut state.reveal_secrets_in_yaml, t!("details.reveal_in_yaml"));
     }
     let text = if state.reveal_secrets_in_yaml { &details.yaml } else { &details.masked_yaml };

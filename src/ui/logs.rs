@@ -8,8 +8,6 @@ use crate::state::UiState;
 use rust_i18n::t;
 use std::sync::Arc;
 
-pub use crate::model::has_logs;
-
 /// Matches kept across frames. Lines are only appended (and dropped from the front), so each
 /// frame scans just the lines that arrived since the last one.
 #[derive(Clone, Default)]
@@ -96,13 +94,6 @@ fn wrapped_heights(ui: &egui::Ui, logs: &LogSnapshot, cols: usize) -> Arc<std::c
 /// Wrapping after exactly `cols` monospace cells, at any character, as `wrapped_heights` counts.
 fn wrapping(cols: usize, glyph: f32) -> egui::text::TextWrapping {
     egui::text::TextWrapping { max_width: (cols as f32 + 0.5) * glyph, break_anywhere: true, ..Default::default() }
-}
-
-/// A colour per source, spread around the hue circle.
-fn source_color(index: u16, dark: bool) -> egui::Color32 {
-    let hue = (f32::from(index) * 0.618_034).fract();
-    let (s, v) = if dark { (0.55, 0.95) } else { (0.75, 0.55) };
-    egui::ecolor::Hsva::new(hue, s, v, 1.0).into()
 }
 
 fn line_job(ui: &egui::Ui, prefix: Option<(&str, egui::Color32)>, text: &str, needle: &str) -> egui::text::LayoutJob {
@@ -208,7 +199,7 @@ pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot,
         let prefix_of = |line: &crate::model::LogLine| {
             prefixed.then(|| {
                 let name = logs.sources.get(usize::from(line.source)).map_or("", |s| &**s);
-                (name, source_color(line.source, dark))
+                (name, theme::source_color(line.source, dark))
             })
         };
         if view.wrap {

@@ -17,12 +17,27 @@ pub mod theme;
 use crate::state::{ThemeChoice, UiState};
 use rust_i18n::t;
 
-/// Title, theme and language switches.
-pub fn top_bar_ui(ui: &mut egui::Ui, state: &mut UiState) {
+/// A registered name in the user's language: Klieg's translation of a key, or an extension's
+/// own text.
+pub fn text(text: &crate::model::Text) -> String {
+    match text {
+        crate::model::Text::Key(key) => t!(*key).to_string(),
+        crate::model::Text::Plain(plain) => plain.to_string(),
+    }
+}
+
+/// Title, the registered app-bar buttons, theme and language switches.
+pub fn top_bar_ui(ui: &mut egui::Ui, state: &mut UiState, registry: &crate::model::Registry) {
     egui::Panel::top("top_bar").show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.heading(t!("app.title"));
             ui.label(egui::RichText::new(t!("app.tagline")).weak());
+            for action in registry.app_bar_actions() {
+                let shown = state.view.as_ref() == Some(&action.view);
+                if ui.selectable_label(shown, text(&action.label)).clicked() {
+                    state.view = if shown { None } else { Some(action.view.clone()) };
+                }
+            }
             if ui.button(t!("forward.open")).clicked() {
                 state.show_forwards = !state.show_forwards;
             }

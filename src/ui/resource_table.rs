@@ -25,10 +25,11 @@ pub fn table_view_ui(
     table: &TableSnapshot,
     fleet: &FleetSnapshot,
     bulk_access: &crate::model::BulkAccess,
+    registry: &crate::model::Registry,
     now_unix_secs: i64,
 ) -> Option<i64> {
     toolbar_ui(ui, state, table);
-    super::actions::bulk_bar_ui(ui, state, table, fleet, bulk_access);
+    super::actions::bulk_bar_ui(ui, state, table, fleet, bulk_access, registry);
     status_ui(ui, state, table, fleet, now_unix_secs);
     // An offline copy's "from N ago" is an age shown too.
     let stale_age = table

@@ -2,20 +2,22 @@
 //! selected clusters serve, grouped by category. UI thread.
 
 use super::theme;
-use crate::model::{Category, CellTone, ClusterInfo, ClusterMode, ClusterState, FleetSnapshot, KindKey, ResourceKind};
+use crate::model::{
+    Category, CellTone, ClusterInfo, ClusterMode, ClusterState, FleetSnapshot, KindKey, Registry, ResourceKind,
+};
 use crate::state::UiState;
 use rust_i18n::t;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub fn sidebar_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
+pub fn sidebar_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot, registry: &Registry) {
     egui::Panel::left("sidebar").resizable(true).default_size(270.0).min_size(200.0).show(ui, |ui| {
         egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
             clusters_ui(ui, state, fleet);
             ui.separator();
             namespaces_ui(ui, state, fleet);
             ui.separator();
-            kinds_ui(ui, state, fleet);
+            kinds_ui(ui, state, fleet, registry);
         });
     });
 }
@@ -210,9 +212,13 @@ pub fn kinds_by_category(state: &UiState, fleet: &FleetSnapshot) -> BTreeMap<Cat
     grouped
 }
 
-fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
-    if ui.selectable_label(state.show_overview, t!("overview.title")).clicked() {
-        state.show_overview = true;
+fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot, registry: &Registry) {
+    // The registered views (the cluster overview, an extension's) above the kinds.
+    for entry in registry.sidebar_entries() {
+        let selected = state.view.as_ref() == Some(&entry.view);
+        if ui.selectable_label(selected, super::text(&entry.label)).clicked() {
+            state.view = Some(entry.view.clone());
+        }
     }
     let grouped = kinds_by_category(state, fleet);
     if grouped.is_empty() {
@@ -230,17 +236,20 @@ fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
             .show(ui, |ui| {
                 for kind in kinds {
                     let key = kind.key();
-                    let selected = !state.show_overview && state.kind.as_ref() == Some(&key);
+                    let selected = state.view.is_none() && state.kind.as_ref() == Some(&key);
                     let duplicate = kinds.iter().filter(|k| k.kind == kind.kind).count() > 1;
-                    let label =
+                    let mut label =
                         if duplicate { format!("{} ({})", kind.kind, kind.group) } else { kind.kind.to_string() };
+                    if let Some(glyph) = registry.icon_for(&key) {
+                        label = format!("{glyph} {label}");
+                    }
                     let response = ui.selectable_label(selected, label).on_hover_text(format!(
                         "{} · {}",
                         kind.plural,
                         kind.api_version()
                     ));
                     if response.clicked() && !selected {
-                        state.show_overview = false;
+                        state.view = None;
                         state.kind = Some(key);
                         state.sort = crate::model::SortColumn::Name;
                         state.sort_descending = false;

@@ -78,3 +78,17 @@ pub fn terminal_palette(index: u8) -> egui::Color32 {
 pub fn terminal_rgb(r: u8, g: u8, b: u8) -> egui::Color32 {
     egui::Color32::from_rgb(r, g, b)
 }
+
+/// A colour per source, spread around the hue circle.
+pub fn source_color(index: u16, dark: bool) -> egui::Color32 {
+    let hue = (f32::from(index) * 0.618_034).fract();
+    let (s, v) = if dark { (0.55, 0.95) } else { (0.75, 0.55) };
+    egui::ecolor::Hsva::new(hue, s, v, 1.0).into()
+}
+
+/// Distinct series colours, spread around the hue circle.
+pub fn series_color(index: usize, dark: bool) -> egui::Color32 {
+    let hue = (0.58 + index as f32 * 0.618_034).fract();
+    let (saturation, value) = if dark { (0.6, 0.95) } else { (0.8, 0.7) };
+    egui::ecolor::Hsva::new(hue, saturation, value, 1.0).into()
+}

@@ -11,6 +11,7 @@ pub mod ui;
 
 use klieg::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
 use klieg::model::{ClusterState, FleetSnapshot, TableSnapshot};
+use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
@@ -60,10 +61,18 @@ impl TestCluster {
         TestCluster { kubeconfig: dir.path().join("kubeconfig"), api_port, dir }
     }
 
-    /// One cluster shared by all tests of a test binary.
+    /// The cluster the client-facing suite shares.
     pub fn shared() -> &'static TestCluster {
-        static SHARED: OnceLock<TestCluster> = OnceLock::new();
-        SHARED.get_or_init(|| TestCluster::start(false))
+        Self::shared_for("suite")
+    }
+
+    /// One cluster per `purpose`, shared by the tests of that purpose: the UI tests click rows
+    /// by name, so objects other tests create meanwhile must not move them (each former test
+    /// binary kept its own cluster for the same reason).
+    pub fn shared_for(purpose: &'static str) -> &'static TestCluster {
+        static SHARED: OnceLock<Mutex<std::collections::HashMap<&'static str, &'static TestCluster>>> = OnceLock::new();
+        let mut clusters = SHARED.get_or_init(Mutex::default).lock();
+        clusters.entry(purpose).or_insert_with(|| Box::leak(Box::new(TestCluster::start(false))))
     }
 }
 

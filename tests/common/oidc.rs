@@ -5,9 +5,10 @@
 
 use base64::Engine;
 use http_body_util::{BodyExt, Full};
+use parking_lot::Mutex;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub const CLIENT_ID: &str = "klieg";
 pub const CLIENT_SECRET: &str = "oidc-client-secret-7f3a";
@@ -75,13 +76,13 @@ impl Issuer {
 
     /// An id-token for the issuer's subject, expiring `lifetime_secs` from now (negative: expired).
     pub fn mint(&self, lifetime_secs: i64) -> String {
-        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = self.state.lock();
         mint(&state, lifetime_secs)
     }
 
     /// Refresh requests answered with new tokens.
     pub fn refreshes(&self) -> usize {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).refreshes
+        self.state.lock().refreshes
     }
 
     /// The apiserver flags that make it trust this issuer; users are `oidc:<sub>`.
@@ -125,7 +126,7 @@ async fn handle(
     let path = request.uri().path().to_string();
     let authorization = request.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-    let mut state = state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut state = state.lock();
     match path.as_str() {
         "/.well-known/openid-configuration" => json(
             200,

@@ -2,8 +2,9 @@
 //! it; in proxy mode it is an HTTP CONNECT proxy and records the targets asked for. Runs on its
 //! own thread with its own runtime; stops when dropped.
 
+use parking_lot::Mutex;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 #[derive(Default)]
@@ -41,7 +42,7 @@ impl Relay {
     }
 
     pub fn connect_targets(&self) -> Vec<String> {
-        self.counts.connect_targets.lock().expect("lock").clone()
+        self.counts.connect_targets.lock().clone()
     }
 
     fn start(target: Option<String>) -> Relay {
@@ -98,7 +99,7 @@ async fn relay_one(socket: tokio::net::TcpStream, target: Option<String>, counts
                 client.get_mut().write_all(b"HTTP/1.1 405 Method Not Allowed\r\n\r\n").await?;
                 return Ok(());
             };
-            counts.connect_targets.lock().expect("lock").push(target.to_string());
+            counts.connect_targets.lock().push(target.to_string());
             client.get_mut().write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").await?;
             target.to_string()
         }

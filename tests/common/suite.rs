@@ -336,7 +336,7 @@ pub fn access_reviews_and_requests_follow_rbac(cluster: &dyn ApiServer) {
     handle.send(Command::Act {
         request_id: 1,
         targets: vec![refused],
-        action: klieg::model::Action::Delete { propagation: klieg::model::Propagation::Background },
+        action: klieg::model::Action::Delete { propagation: klieg::model::Propagation::Background }.call(),
     });
     wait_for(&handle.details, WAIT, "delete allowed after the refusal", |d| {
         d.access.as_ref().filter(|a| a.allows("delete", "", "pods")).map(|_| ())
@@ -554,7 +554,7 @@ pub fn actions_change_objects_and_report_each_result(cluster: &dyn ApiServer) {
     let mut act = |targets: Vec<klieg::model::Target>, action: Action| {
         request_id += 1;
         let expected = targets.len();
-        finish(&handle, Command::Act { request_id, targets, action }, request_id, expected)
+        finish(&handle, Command::Act { request_id, targets, action: action.call() }, request_id, expected)
     };
 
     // One request, two targets: the missing one fails on its own.

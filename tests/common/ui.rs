@@ -6,7 +6,11 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use klieg::app::KliegApp;
 use klieg::state::Settings;
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
+
+/// The interface language is process-wide, so tests that drive the window take turns.
+pub static UI_LOCK: Mutex<()> = parking_lot::const_mutex(());
 
 /// Runs frames until `ready` holds, with real time passing for the backend.
 pub fn step_until(
@@ -46,6 +50,15 @@ pub fn start_app_with(
     sources: klieg::backend::kubeconfig::KubeconfigSources,
     settings: Settings,
 ) -> Harness<'static, Option<KliegApp>> {
+    start_app_extended(sources, settings, klieg::backend::Extensions::builtin())
+}
+
+/// The same, with features registered beside the built-ins.
+pub fn start_app_extended(
+    sources: klieg::backend::kubeconfig::KubeconfigSources,
+    settings: Settings,
+    extensions: klieg::backend::Extensions,
+) -> Harness<'static, Option<KliegApp>> {
     let mut harness = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(
         |ui, app: &mut Option<KliegApp>| {
             if let Some(app) = app {
@@ -56,7 +69,7 @@ pub fn start_app_with(
     );
     let font = klieg::ui::fonts::read_cjk_font().expect("a CJK font (Debian: fonts-noto-cjk) for Japanese");
     harness.ctx.add_font(font);
-    let mut app = KliegApp::new(&harness.ctx, sources, settings).expect("app starts");
+    let mut app = KliegApp::with_extensions(&harness.ctx, sources, settings, extensions).expect("app starts");
     app.clock = || 1_900_000_000;
     *harness.state_mut() = Some(app);
     harness

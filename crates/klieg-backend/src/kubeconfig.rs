@@ -1,0 +1,528 @@
+//! Finds kubeconfig files (`--kubeconfig`, `KUBECONFIG`, `~/.kube/config`), merges them with
+//! kubectl's rules and splits them into one entry per context, so a broken file or context never
+//! affects the others. Also watches the files for changes. File reads happen on the backend runtime.
+
+use klieg_model::{ClusterErrorKind, ClusterId};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use std::collections::hash_map::DefaultHasher;
+use std::ffi::OsString;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeconfigError {
+    #[error("{path}: {source}")]
+    Malformed {
+        path: String,
+        #[source]
+        source: kube::config::KubeconfigError,
+    },
+    #[error("{0}")]
+    Context(#[source] kube::config::KubeconfigError),
+    #[error("credentials: {0}")]
+    Keyring(String),
+    #[error("exec credential plugin: {0}")]
+    ExecPlugin(String),
+}
+
+impl KubeconfigError {
+    pub fn kind(&self) -> ClusterErrorKind {
+        use kube::config::KubeconfigError as K;
+        match self {
+            KubeconfigError::Malformed { .. } => ClusterErrorKind::MalformedKubeconfig,
+            KubeconfigError::Context(
+                K::LoadCertificateAuthority(_)
+                | K::LoadClientCertificate(_)
+                | K::LoadClientKey(_)
+                | K::ParseCertificates(_),
+            ) => ClusterErrorKind::MissingFile,
+            KubeconfigError::Context(_) => ClusterErrorKind::InvalidContext,
+            KubeconfigError::Keyring(_) => ClusterErrorKind::Unauthorized,
+            KubeconfigError::ExecPlugin(_) => ClusterErrorKind::ExecPlugin,
+        }
+    }
+}
+
+/// Where kubeconfig files come from.
+#[derive(Clone, Debug, Default)]
+pub struct KubeconfigSources {
+    /// `--kubeconfig` arguments: files, or folders whose files are all read.
+    pub explicit: Vec<PathBuf>,
+    /// The value of `KUBECONFIG`, if set.
+    pub env: Option<OsString>,
+    /// The home folder, for `~/.kube/config`.
+    pub home: Option<PathBuf>,
+    /// The kubeconfig Klieg writes for clusters added in the app (read last; holds no secrets).
+    pub added: Option<PathBuf>,
+    /// Where the added clusters' secrets are.
+    pub secrets: crate::credentials::Secrets,
+    /// The offline cache's folder (`None`: nothing is cached).
+    pub offline_cache: Option<PathBuf>,
+    /// Clusters paused or off from the start (the user's saved choice); others are live.
+    pub cluster_modes: std::collections::BTreeMap<klieg_model::ClusterId, klieg_model::ClusterMode>,
+}
+
+impl KubeconfigSources {
+    pub fn from_environment(explicit: Vec<PathBuf>) -> Self {
+        Self {
+            explicit,
+            env: std::env::var_os("KUBECONFIG"),
+            home: dirs::home_dir(),
+            added: default_added_file(),
+            secrets: crate::credentials::Secrets::default(),
+            offline_cache: super::cache::OfflineCache::default_dir(),
+            cluster_modes: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Files to read, in merge order: `--kubeconfig` paths first, then `KUBECONFIG` or the default.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for path in &self.explicit {
+            if path.is_dir() {
+                let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                    .map(|dir| dir.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect())
+                    .unwrap_or_default();
+                entries.sort();
+                files.extend(entries.into_iter().filter(|p| !is_hidden(p)));
+            } else {
+                files.push(path.clone());
+            }
+        }
+        match self.env.as_ref().filter(|v| !v.is_empty()) {
+            Some(value) => files.extend(std::env::split_paths(value).filter(|p| !p.as_os_str().is_empty())),
+            None if self.explicit.is_empty() => {
+                if let Some(home) = &self.home {
+                    files.push(home.join(".kube").join("config"));
+                }
+            }
+            None => {}
+        }
+        if let Some(added) = self.added.as_ref().filter(|p| p.is_file()) {
+            files.push(added.clone());
+        }
+        let mut seen = std::collections::HashSet::new();
+        files.retain(|p| seen.insert(p.clone()));
+        files
+    }
+
+    /// Folders to watch for changes: each file's parent, and each `--kubeconfig` folder.
+    pub fn watch_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = self.explicit.iter().filter(|p| p.is_dir()).cloned().collect();
+        dirs.extend(self.files().iter().filter_map(|f| f.parent().map(Path::to_path_buf)));
+        dirs.sort();
+        dirs.dedup();
+        dirs.retain(|d| d.is_dir());
+        dirs
+    }
+}
+
+/// `$XDG_CONFIG_HOME/klieg/added-clusters.yaml` (or the platform's config folder).
+pub fn default_added_file() -> Option<PathBuf> {
+    dirs::config_dir().map(|dir| dir.join("klieg").join("added-clusters.yaml"))
+}
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'))
+}
+
+/// One context, ready to connect or carrying the reason it cannot.
+#[derive(Clone)]
+pub struct ContextEntry {
+    pub id: ClusterId,
+    pub source: Arc<str>,
+    pub server_url: Option<Arc<str>>,
+    pub default_namespace: Option<Arc<str>>,
+    pub insecure_tls: bool,
+    pub is_current: bool,
+    /// Changes when anything the connection depends on changes, so only those workers restart.
+    pub fingerprint: u64,
+    pub config: Result<Kubeconfig, Arc<KubeconfigError>>,
+    /// Where keyring references in the context's user are looked up.
+    pub secrets: crate::credentials::Secrets,
+    /// Comes from Klieg's own file of added clusters.
+    pub added: bool,
+}
+
+/// Reads and merges every file. Unreadable or malformed files become one error entry each.
+/// A missing default `~/.kube/config` is not an error: there are simply no contexts.
+pub fn load_contexts(sources: &KubeconfigSources) -> Vec<ContextEntry> {
+    let mut entries = Vec::new();
+    let mut merged: Option<Kubeconfig> = None;
+    let mut context_sources: Vec<(String, Arc<str>)> = Vec::new();
+    let default_file = sources.home.as_ref().map(|h| h.join(".kube").join("config"));
+    for file in sources.files() {
+        let display: Arc<str> = Arc::from(file.display().to_string().as_str());
+        if !file.exists() && Some(&file) == default_file.as_ref() {
+            continue;
+        }
+        let parsed = Kubeconfig::read_from(&file).and_then(|config| {
+            let names: Vec<String> = config.contexts.iter().map(|c| c.name.clone()).collect();
+            let combined = match merged.take() {
+                Some(previous) => previous.clone().merge(config).inspect_err(|_| merged = Some(previous)),
+                None => Ok(config),
+            }?;
+            Ok((combined, names))
+        });
+        match parsed {
+            Ok((combined, names)) => {
+                merged = Some(combined);
+                for name in names {
+                    if !context_sources.iter().any(|(n, _)| n == &name) {
+                        context_sources.push((name, display.clone()));
+                    }
+                }
+            }
+            Err(source) => entries.push(ContextEntry {
+                id: ClusterId::new(&display),
+                source: display.clone(),
+                server_url: None,
+                default_namespace: None,
+                insecure_tls: false,
+                is_current: false,
+                fingerprint: 0,
+                config: Err(Arc::new(KubeconfigError::Malformed { path: display.to_string(), source })),
+                secrets: sources.secrets.clone(),
+                added: false,
+            }),
+        }
+    }
+    let Some(merged) = merged else { return entries };
+    let mut contexts = Vec::new();
+    let added_file = sources.added.as_ref().map(|p| p.display().to_string());
+    for (name, source) in context_sources {
+        let added = added_file.as_deref() == Some(&*source);
+        contexts.push(ContextEntry { added, ..context_entry(&merged, &name, source, &sources.secrets) });
+    }
+    contexts.extend(entries);
+    contexts
+}
+
+fn context_entry(
+    merged: &Kubeconfig,
+    name: &str,
+    source: Arc<str>,
+    secrets: &crate::credentials::Secrets,
+) -> ContextEntry {
+    let named_context = merged.contexts.iter().find(|c| c.name == name);
+    let context = named_context.and_then(|c| c.context.as_ref());
+    let cluster =
+        context.and_then(|ctx| merged.clusters.iter().find(|c| c.name == ctx.cluster)).and_then(|c| c.cluster.as_ref());
+    let user =
+        context.and_then(|ctx| ctx.user.as_ref()).and_then(|user| merged.auth_infos.iter().find(|a| &a.name == user));
+    let mut hasher = DefaultHasher::new();
+    // Serialising secrets only into a hasher keeps them off disk and out of logs.
+    // Canonical JSON (keys sorted): exec plugin `env` entries are hash maps, whose order varies
+    // between reads, and would otherwise look like a change and reconnect the cluster.
+    let value = serde_json::to_value((named_context, cluster, user)).unwrap_or_default();
+    canonical_json(&value).hash(&mut hasher);
+    let mut single = merged.clone();
+    single.current_context = Some(name.to_string());
+    ContextEntry {
+        id: ClusterId::new(name),
+        source,
+        server_url: cluster.and_then(|c| c.server.as_deref()).map(Arc::from),
+        default_namespace: context.and_then(|c| c.namespace.as_deref()).map(Arc::from),
+        insecure_tls: cluster.and_then(|c| c.insecure_skip_tls_verify).unwrap_or(false),
+        is_current: merged.current_context.as_deref() == Some(name),
+        fingerprint: hasher.finish(),
+        config: Ok(single),
+        secrets: secrets.clone(),
+        added: false,
+    }
+}
+
+/// JSON text with every object's keys in sorted order.
+fn canonical_json(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let fields: Vec<String> = keys
+                .into_iter()
+                .map(|k| format!("{}:{}", serde_json::Value::String(k.clone()), canonical_json(&map[k])))
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        serde_json::Value::Array(items) => {
+            format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Builds the client configuration of one context; certificate files are read here.
+/// An entry that failed to load returns its own error, so its kind (malformed file…) is kept.
+pub async fn client_config(entry: &ContextEntry) -> Result<kube::Config, Arc<KubeconfigError>> {
+    Ok(client_config_and_saver(entry).await?.0)
+}
+
+/// As `client_config`, with where an added OIDC user's renewed tokens are to be saved.
+pub async fn client_config_and_saver(
+    entry: &ContextEntry,
+) -> Result<(kube::Config, Option<crate::credentials::OidcSaver>), Arc<KubeconfigError>> {
+    let mut kubeconfig = entry.config.clone()?;
+    let saver = match resolve_keyring_references(&mut kubeconfig, entry).await? {
+        Some(saver) => Some(saver),
+        None => resume_renewed_oidc(&mut kubeconfig, entry).await,
+    };
+    preflight_exec_plugin(&kubeconfig, entry).await?;
+    let options = KubeConfigOptions { context: Some(entry.id.to_string()), cluster: None, user: None };
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+        .await
+        .map_err(|error| Arc::new(KubeconfigError::Context(error)))?;
+    // kube's built-in retry holds a failing request for up to 15 attempts with growing delays, so
+    // an outage would show as minutes of silence. Watchers retry on their own and report each failure.
+    config.default_retry = false;
+    Ok((config, saver))
+}
+
+/// The keyring entry where an OIDC user of the user's own kubeconfig keeps renewed tokens.
+fn renewed_oidc_entry(entry: &ContextEntry, user: &str) -> String {
+    let origin = super::cache::stable_hash(&format!("{}\n{user}", entry.source));
+    format!("oidc/{}-{origin:016x}", entry.id)
+}
+
+/// An `auth-provider: oidc` user of the user's own kubeconfig: tokens Klieg renewed in an earlier
+/// session (the issuer may have rotated the file's refresh token away) are used again, from the
+/// keyring, while the file still holds the refresh token they were renewed from; renewals are
+/// saved there too. The file itself is never written. No keyring: the file's tokens, as before.
+async fn resume_renewed_oidc(
+    kubeconfig: &mut Kubeconfig,
+    entry: &ContextEntry,
+) -> Option<crate::credentials::OidcSaver> {
+    let user_name = context_user_name(kubeconfig, entry.id.as_str())?;
+    let named = kubeconfig.auth_infos.iter_mut().find(|a| a.name == user_name)?;
+    let provider = named.auth_info.as_mut()?.auth_provider.as_mut().filter(|p| p.name == "oidc")?;
+    let file_refresh_token = provider.config.get("refresh-token").cloned()?;
+    let keyring_entry = renewed_oidc_entry(entry, &user_name);
+    let (store, name) = (entry.secrets.0.clone(), keyring_entry.clone());
+    let stored = tokio::task::spawn_blocking(move || crate::credentials::StoredCredential::load(store.as_ref(), &name))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .and_then(|stored| stored.oidc);
+    if let Some(renewed) = stored
+        && renewed.get(crate::credentials::RENEWED_FROM) == Some(&file_refresh_token)
+    {
+        for field in ["id-token", "refresh-token"] {
+            if let Some(value) = renewed.get(field) {
+                provider.config.insert(field.to_string(), value.clone());
+            }
+        }
+    }
+    Some(crate::credentials::OidcSaver {
+        store: entry.secrets.0.clone(),
+        entry: keyring_entry,
+        renewed_from: Some(file_refresh_token),
+    })
+}
+
+/// The name of the user a context refers to.
+fn context_user_name(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
+    kubeconfig.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()).and_then(|c| c.user.clone())
+}
+
+/// The user a context refers to.
+fn context_user<'a>(kubeconfig: &'a Kubeconfig, context: &str) -> Option<&'a kube::config::AuthInfo> {
+    let name = context_user_name(kubeconfig, context)?;
+    kubeconfig.auth_infos.iter().find(|a| a.name == name).and_then(|a| a.auth_info.as_ref())
+}
+
+/// How long an exec credential plugin may take before Klieg gives up on it.
+pub const EXEC_PLUGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Runs the context's exec credential plugin once, on a blocking thread, before kube does: kube
+/// runs plugins synchronously on the runtime, so a plugin that is missing, fails or hangs would
+/// otherwise stall a runtime thread and show only as "connecting". A hung plugin is killed (it is
+/// our child) after `EXEC_PLUGIN_TIMEOUT`.
+async fn preflight_exec_plugin(kubeconfig: &Kubeconfig, entry: &ContextEntry) -> Result<(), Arc<KubeconfigError>> {
+    let Some(exec) = context_user(kubeconfig, entry.id.as_str()).and_then(|a| a.exec.clone()) else { return Ok(()) };
+    tokio::task::spawn_blocking(move || run_exec_plugin(&exec, EXEC_PLUGIN_TIMEOUT))
+        .await
+        .map_err(|e| Arc::new(KubeconfigError::ExecPlugin(e.to_string())))?
+        .map_err(|message| Arc::new(KubeconfigError::ExecPlugin(message)))
+}
+
+/// Runs a plugin as kubectl would (its env, args, `KUBERNETES_EXEC_INFO`, no stdin) and checks that
+/// it printed an `ExecCredential`. Blocking.
+pub fn run_exec_plugin(exec: &kube::config::ExecConfig, timeout: std::time::Duration) -> Result<(), String> {
+    use std::io::Read;
+    let command = exec.command.as_deref().ok_or("the kubeconfig names no command")?;
+    // As client-go does without a terminal: a plugin that must always talk to the user cannot
+    // run from a window (it would wait for input no one can give).
+    if matches!(exec.interactive_mode, Some(kube::config::ExecInteractiveMode::Always)) {
+        return Err(format!(
+            "{command} needs a terminal (interactiveMode: Always); log in with it in a terminal first, or set interactiveMode: IfAvailable"
+        ));
+    }
+    let api_version = exec.api_version.as_deref().unwrap_or("client.authentication.k8s.io/v1beta1");
+    let mut process = std::process::Command::new(command);
+    process.args(exec.args.iter().flatten());
+    for pair in exec.env.iter().flatten() {
+        if let (Some(name), Some(value)) = (pair.get("name"), pair.get("value")) {
+            process.env(name, value);
+        }
+    }
+    let info = serde_json::json!({"kind": "ExecCredential", "apiVersion": api_version, "spec": {"interactive": false}});
+    process.env("KUBERNETES_EXEC_INFO", info.to_string());
+    process
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = process.spawn().map_err(|error| match error.kind() {
+        std::io::ErrorKind::NotFound => {
+            let hint = exec.install_hint.as_deref().map(|h| format!(" ({})", h.trim())).unwrap_or_default();
+            format!("{command} was not found{hint}")
+        }
+        _ => format!("{command} could not be started: {error}"),
+    })?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                // Our own child: stopped by its PID.
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{command} did not answer within {} s", timeout.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
+            Err(error) => return Err(error.to_string()),
+        }
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    if let Some(mut err) = child.stderr.take() {
+        let _ = err.read_to_string(&mut stderr);
+    }
+    if !status.success() {
+        let reason = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_string();
+        return Err(format!("{command} failed ({status}): {reason}"));
+    }
+    let printed: serde_json::Value =
+        serde_json::from_str(&stdout).map_err(|_| format!("{command} did not print an ExecCredential"))?;
+    if printed["kind"] != "ExecCredential" {
+        return Err(format!("{command} did not print an ExecCredential"));
+    }
+    Ok(())
+}
+
+/// Replaces a Klieg keyring reference (the exec plugin `klieg credential --entry NAME`) in the
+/// context's user with the secrets from the keyring, read on a blocking thread.
+async fn resolve_keyring_references(
+    kubeconfig: &mut Kubeconfig,
+    entry: &ContextEntry,
+) -> Result<Option<crate::credentials::OidcSaver>, Arc<KubeconfigError>> {
+    let user_name = context_user_name(kubeconfig, entry.id.as_str());
+    let Some(user) = kubeconfig.auth_infos.iter_mut().find(|a| Some(&a.name) == user_name.as_ref()) else {
+        return Ok(None);
+    };
+    let Some(auth) = user.auth_info.as_mut() else { return Ok(None) };
+    let Some(keyring_entry) = auth.exec.as_ref().and_then(crate::credentials::entry_of) else { return Ok(None) };
+    let store = entry.secrets.0.clone();
+    let entry_name = keyring_entry.clone();
+    let loaded =
+        tokio::task::spawn_blocking(move || crate::credentials::StoredCredential::load(store.as_ref(), &entry_name))
+            .await
+            .map_err(|e| Arc::new(KubeconfigError::Keyring(e.to_string())))?
+            .map_err(|e| Arc::new(KubeconfigError::Keyring(e.to_string())))?;
+    use secrecy::SecretString;
+    auth.exec = None;
+    auth.token = loaded.token.map(SecretString::from);
+    auth.client_certificate_data = loaded.client_certificate_data;
+    auth.client_key_data = loaded.client_key_data.map(SecretString::from);
+    auth.username = loaded.username;
+    auth.password = loaded.password.map(SecretString::from);
+    let Some(settings) = loaded.oidc else { return Ok(None) };
+    auth.auth_provider = Some(kube::config::AuthProviderConfig {
+        name: "oidc".into(),
+        config: settings.into_iter().collect(),
+        other: Default::default(),
+    });
+    Ok(Some(crate::credentials::OidcSaver { store: entry.secrets.0.clone(), entry: keyring_entry, renewed_from: None }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    const A: &str = "apiVersion: v1\nkind: Config\ncurrent-context: a\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:1'}\nusers:\n- name: u\n  user: {token: one}\ncontexts:\n- name: a\n  context: {cluster: c, user: u, namespace: team-a}\n- name: shared\n  context: {cluster: c, user: u}\n";
+    const B: &str = "apiVersion: v1\nkind: Config\ncurrent-context: b\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.2:2'}\n- name: d\n  cluster: {server: 'https://127.0.0.3:3', insecure-skip-tls-verify: true}\nusers:\n- name: u\n  user: {token: two}\ncontexts:\n- name: b\n  context: {cluster: d, user: u}\n- name: shared\n  context: {cluster: d, user: u}\n";
+
+    #[test]
+    fn merges_with_kubectl_rules_first_file_wins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = write(dir.path(), "a.yaml", A);
+        let b = write(dir.path(), "b.yaml", B);
+        let env = std::env::join_paths([&a, &b]).expect("join");
+        let sources =
+            KubeconfigSources { explicit: vec![], env: Some(env), home: None, ..KubeconfigSources::default() };
+        let contexts = load_contexts(&sources);
+        let names: Vec<&str> = contexts.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(names, ["a", "shared", "b"]);
+        let shared = &contexts[1];
+        // `shared` and cluster `c` come from the first file that names them.
+        assert_eq!(shared.server_url.as_deref(), Some("https://127.0.0.1:1"));
+        assert!(contexts[0].is_current, "current-context comes from the first file");
+        assert_eq!(contexts[0].default_namespace.as_deref(), Some("team-a"));
+        assert!(contexts[2].insecure_tls);
+        assert_eq!(&*contexts[2].source, b.display().to_string());
+    }
+
+    #[test]
+    fn a_malformed_file_is_one_error_and_the_rest_still_load() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        write(dir.path(), "a.yaml", A);
+        write(dir.path(), "broken.yaml", "apiVersion: v1\nclusters: [ {name: \n");
+        let sources = KubeconfigSources {
+            explicit: vec![dir.path().to_path_buf()],
+            env: None,
+            home: None,
+            ..KubeconfigSources::default()
+        };
+        let contexts = load_contexts(&sources);
+        let ok: Vec<&str> = contexts.iter().filter(|c| c.config.is_ok()).map(|c| c.id.as_str()).collect();
+        assert_eq!(ok, ["a", "shared"]);
+        let broken: Vec<&ContextEntry> = contexts.iter().filter(|c| c.config.is_err()).collect();
+        assert_eq!(broken.len(), 1);
+        let error = broken[0].config.as_ref().expect_err("error");
+        assert_eq!(error.kind(), ClusterErrorKind::MalformedKubeconfig);
+        assert!(error.to_string().contains("broken.yaml"), "{error}");
+    }
+
+    #[test]
+    fn fingerprints_change_only_with_the_context() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = write(dir.path(), "a.yaml", A);
+        let sources =
+            KubeconfigSources { explicit: vec![a.clone()], env: None, home: None, ..KubeconfigSources::default() };
+        let before = load_contexts(&sources);
+        write(dir.path(), "a.yaml", &A.replace("token: one", "token: three"));
+        let after = load_contexts(&sources);
+        assert_ne!(before[0].fingerprint, after[0].fingerprint);
+        write(dir.path(), "a.yaml", &A.replace("current-context: a", "current-context: shared"));
+        let again = load_contexts(&sources);
+        assert_eq!(before[0].fingerprint, again[0].fingerprint);
+        // Exec plugin env entries are maps: reading the same file twice gives one fingerprint.
+        let exec = A.replace(
+            "user: {token: one}",
+            "user: {exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: plugin, env: [{name: A, value: '1'}, {name: B, value: '2'}]}}",
+        );
+        write(dir.path(), "a.yaml", &exec);
+        let first = load_contexts(&sources)[0].fingerprint;
+        for _ in 0..20 {
+            assert_eq!(load_contexts(&sources)[0].fingerprint, first);
+        }
+    }
+}

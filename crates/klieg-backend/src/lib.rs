@@ -1,0 +1,910 @@
+//! The only module that talks to Kubernetes. It runs a tokio runtime on its own OS thread:
+//! a hub task reads UI commands, one worker per cluster connects and discovers, a view task
+//! merges subscriptions into table snapshots, and a details task follows the open object.
+//! The UI reads results from `tokio::sync::watch` channels and is woken only on change.
+
+pub mod access;
+pub mod actions;
+pub mod added;
+pub mod bearer;
+pub mod cache;
+pub mod connection;
+pub mod credentials;
+pub mod details;
+pub mod discovery;
+pub mod errors;
+pub mod feed;
+pub mod forwards;
+pub mod ingest;
+pub mod kubeconfig;
+pub mod logs;
+pub mod metrics;
+pub mod oidc;
+pub mod pool;
+pub mod prometheus;
+pub mod rows;
+pub mod table_watch;
+pub mod terminal;
+pub mod view;
+pub mod view_task;
+
+use futures::StreamExt;
+use klieg_model::TerminalList;
+use klieg_model::{
+    ActivityLog, ClusterErrorKind, ClusterId, ClusterInfo, ClusterState, Command, DetailsSnapshot, FleetSnapshot,
+    ForwardList, LogSnapshot, ResourceKind, TableSnapshot, ViewQuery,
+};
+use kubeconfig::{ContextEntry, KubeconfigSources};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// Wakes the UI (egui's `request_repaint`); called only when something it shows changed.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
+const COMMAND_QUEUE_LEN: usize = 256;
+const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("could not start the backend runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// The UI's end of the backend.
+pub struct BackendHandle {
+    pub commands: mpsc::Sender<Command>,
+    pub fleet: watch::Receiver<Arc<FleetSnapshot>>,
+    pub table: watch::Receiver<Arc<TableSnapshot>>,
+    pub details: watch::Receiver<Arc<DetailsSnapshot>>,
+    /// Actions and edits and how they ended.
+    pub activity: watch::Receiver<Arc<ActivityLog>>,
+    pub logs: watch::Receiver<Arc<LogSnapshot>>,
+    pub forwards: watch::Receiver<Arc<ForwardList>>,
+    pub terminals: watch::Receiver<Arc<TerminalList>>,
+    /// The rolling usage of the pod or node open in details, while its cluster has metrics.
+    pub usage_history: watch::Receiver<Arc<klieg_model::UsageHistory>>,
+    /// Prometheus charts of the open object, while shown.
+    pub charts: watch::Receiver<Arc<klieg_model::ChartSet>>,
+    /// Capacity and allocations of the clusters in the overview, while it is shown.
+    pub overview: watch::Receiver<Arc<klieg_model::OverviewSnapshot>>,
+    /// What the user may do over the bulk selection.
+    pub bulk_access: watch::Receiver<Arc<klieg_model::BulkAccess>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl BackendHandle {
+    /// Sends without waiting; a full queue drops the command and says so in the log.
+    pub fn send(&self, command: Command) {
+        if let Err(error) = self.commands.try_send(command) {
+            tracing::warn!(%error, "backend command queue full; command dropped");
+        }
+    }
+}
+
+impl Drop for BackendHandle {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A connected cluster: its client and kinds. `epoch` changes when the worker restarts.
+#[derive(Clone)]
+pub struct ConnectedCluster {
+    /// Every list, watch and request: one HTTP/2 connection where the server offers it.
+    pub client: kube::Client,
+    /// Exec, attach and port-forward, which need HTTP/1.1 upgrades.
+    pub upgrades: kube::Client,
+    pub kinds: Arc<[ResourceKind]>,
+    pub epoch: u64,
+    /// Serves `metrics.k8s.io`: pod and node usage can be polled.
+    pub metrics: bool,
+    /// Permits for initial lists, so a burst of new watches lists a few at a time.
+    pub lists: Arc<tokio::sync::Semaphore>,
+    /// The server's answers about what the user may do, until RBAC changes.
+    pub access: Arc<access::AccessCache>,
+}
+
+/// Initial lists running at once per cluster; the rest wait for a permit.
+pub const CONCURRENT_LISTS_PER_CLUSTER: usize = 4;
+
+pub type ClientMap = BTreeMap<ClusterId, ConnectedCluster>;
+
+/// Shared state of all cluster workers; each update republishes the fleet snapshot.
+struct FleetState {
+    inner: Mutex<FleetInner>,
+    cache: cache::OfflineCache,
+    fleet_tx: watch::Sender<Arc<FleetSnapshot>>,
+    clients_tx: watch::Sender<Arc<ClientMap>>,
+    /// The namespaces the user chose to look at (empty: all), for the access rules.
+    namespaces_tx: watch::Sender<Vec<Arc<str>>>,
+    waker: Waker,
+}
+
+#[derive(Default)]
+struct FleetInner {
+    order: Vec<ClusterId>,
+    infos: HashMap<ClusterId, ClusterInfo>,
+    clients: ClientMap,
+    generation: u64,
+    next_epoch: u64,
+    /// Each cluster's kinds and namespaces as last saved to the offline cache.
+    cached: HashMap<ClusterId, cache::CachedCluster>,
+    modes: BTreeMap<ClusterId, klieg_model::ClusterMode>,
+}
+
+impl FleetState {
+    fn publish(&self, inner: &mut FleetInner) {
+        inner.generation += 1;
+        let clusters: Vec<ClusterInfo> = inner.order.iter().filter_map(|id| inner.infos.get(id).cloned()).collect();
+        self.fleet_tx
+            .send_replace(Arc::new(FleetSnapshot { generation: inner.generation, clusters: Arc::from(clusters) }));
+        (self.waker)();
+    }
+
+    fn lock(&self) -> parking_lot::MutexGuard<'_, FleetInner> {
+        self.inner.lock()
+    }
+
+    fn update(&self, id: &ClusterId, change: impl FnOnce(&mut ClusterInfo)) {
+        let mut inner = self.lock();
+        if let Some(info) = inner.infos.get_mut(id) {
+            let before = info.clone();
+            change(info);
+            if *info != before {
+                self.publish(&mut inner);
+            }
+        }
+    }
+
+    fn set_client(
+        &self,
+        id: &ClusterId,
+        clients: connection::ClusterClients,
+        kinds: Arc<[ResourceKind]>,
+        metrics: bool,
+        access: Arc<access::AccessCache>,
+    ) {
+        let mut inner = self.lock();
+        inner.next_epoch += 1;
+        let epoch = inner.next_epoch;
+        let connected = ConnectedCluster {
+            client: clients.shared,
+            upgrades: clients.upgrades,
+            kinds,
+            epoch,
+            metrics,
+            lists: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LISTS_PER_CLUSTER)),
+            access,
+        };
+        inner.clients.insert(id.clone(), connected);
+        self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
+    }
+
+    fn update_kinds(&self, id: &ClusterId, kinds: Arc<[ResourceKind]>, metrics: bool) {
+        let mut inner = self.lock();
+        if let Some(connected) = inner.clients.get_mut(id) {
+            connected.kinds = kinds;
+            connected.metrics = metrics;
+            self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
+        }
+    }
+
+    /// Replaces the set of contexts, dropping the state of contexts that are gone.
+    fn set_contexts(&self, entries: &[ContextEntry], cached: HashMap<ClusterId, cache::CachedCluster>) {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        for (id, cluster) in cached {
+            inner.cached.entry(id).or_insert(cluster);
+        }
+        inner.order = entries.iter().map(|e| e.id.clone()).collect();
+        let keep: BTreeSet<ClusterId> = inner.order.iter().cloned().collect();
+        inner.infos.retain(|id, _| keep.contains(id));
+        inner.clients.retain(|id, _| keep.contains(id));
+        for entry in entries {
+            let info = inner.infos.entry(entry.id.clone()).or_insert_with(|| ClusterInfo {
+                id: entry.id.clone(),
+                source: entry.source.clone(),
+                server_url: None,
+                default_namespace: None,
+                insecure_tls: false,
+                is_current_context: false,
+                added_in_klieg: entry.added,
+                state: ClusterState::Connecting,
+                mode: inner.modes.get(&entry.id).copied().unwrap_or_default(),
+                kinds: Arc::from(Vec::new()),
+                namespaces: Arc::from(Vec::new()),
+                access: None,
+            });
+            if info.kinds.is_empty()
+                && let Some(cached) = inner.cached.get(&entry.id)
+            {
+                info.kinds = cached.kinds.clone();
+                info.namespaces = cached.namespaces.clone();
+            }
+            info.source = entry.source.clone();
+            info.server_url = entry.server_url.clone();
+            info.default_namespace = entry.default_namespace.clone();
+            info.insecure_tls = entry.insecure_tls;
+            info.is_current_context = entry.is_current;
+            info.added_in_klieg = entry.added;
+        }
+        self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
+        self.publish(inner);
+    }
+
+    /// Forgets a cluster's connection: it shows `state` (connecting again, or off) with the
+    /// offline cache's kinds and namespaces, if any.
+    fn reset_cluster(&self, id: &ClusterId, state: ClusterState) {
+        let mut inner = self.lock();
+        inner.clients.remove(id);
+        let cached = inner.cached.get(id).cloned().unwrap_or_default();
+        if let Some(info) = inner.infos.get_mut(id) {
+            info.state = state;
+            info.kinds = cached.kinds;
+            info.namespaces = cached.namespaces;
+            info.access = None;
+        }
+        self.clients_tx.send_replace(Arc::new(inner.clients.clone()));
+        self.publish(&mut inner);
+    }
+
+    fn set_modes(&self, modes: &BTreeMap<ClusterId, klieg_model::ClusterMode>) {
+        let mut inner = self.lock();
+        inner.modes = modes.clone();
+        for (id, info) in inner.infos.iter_mut() {
+            info.mode = modes.get(id).copied().unwrap_or_default();
+        }
+        self.publish(&mut inner);
+    }
+
+    fn mode(&self, id: &ClusterId) -> klieg_model::ClusterMode {
+        self.lock().modes.get(id).copied().unwrap_or_default()
+    }
+
+    /// Saves the cluster's kinds and namespaces to the offline cache, if they changed.
+    fn remember(&self, id: &ClusterId) {
+        let mut inner = self.lock();
+        let Some(info) = inner.infos.get(id) else { return };
+        let ClusterState::Connected { server_version } = &info.state else { return };
+        let cluster = cache::CachedCluster {
+            server_version: server_version.clone(),
+            kinds: info.kinds.clone(),
+            namespaces: info.namespaces.clone(),
+        };
+        if inner.cached.get(id) == Some(&cluster) {
+            return;
+        }
+        inner.cached.insert(id.clone(), cluster.clone());
+        let (cache, id) = (self.cache.clone(), id.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = cache.save_cluster(&id, &cluster) {
+                tracing::warn!(%error, "offline cache not written");
+            }
+        });
+    }
+}
+
+/// What the backend runs beside its own code: the registries (shared with the UI) and the
+/// handlers of the registered backend actions. Built-ins and extensions alike.
+#[derive(Clone)]
+pub struct Extensions {
+    pub registry: Arc<klieg_model::Registry>,
+    pub handlers: actions::ActionHandlers,
+}
+
+impl Extensions {
+    /// Klieg's own features and nothing else.
+    pub fn builtin() -> Self {
+        Self {
+            registry: Arc::new(klieg_model::Registry::with_builtins()),
+            handlers: actions::ActionHandlers::with_builtins(),
+        }
+    }
+}
+
+/// Starts the backend thread with the built-in features and returns the UI's handle to it.
+pub fn start(sources: KubeconfigSources, waker: Waker) -> Result<BackendHandle, BackendError> {
+    start_with(sources, waker, Extensions::builtin())
+}
+
+/// Starts the backend thread with `extensions` and returns the UI's handle to it.
+pub fn start_with(
+    sources: KubeconfigSources,
+    waker: Waker,
+    extensions: Extensions,
+) -> Result<BackendHandle, BackendError> {
+    let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE_LEN);
+    let (fleet_tx, fleet_rx) = watch::channel(Arc::new(FleetSnapshot::default()));
+    let (table_tx, table_rx) = watch::channel(Arc::new(TableSnapshot::default()));
+    let (details_tx, details_rx) = watch::channel(Arc::new(DetailsSnapshot::default()));
+    let (activity_tx, activity_rx) = watch::channel(Arc::new(ActivityLog::default()));
+    let activities = actions::Activities::new(activity_tx, waker.clone());
+    let (logs_tx, logs_rx) = watch::channel(Arc::new(LogSnapshot::default()));
+    let (forwards_tx, forwards_rx) = watch::channel(Arc::new(ForwardList::default()));
+    let forwards = forwards::Forwards::new(forwards_tx, waker.clone());
+    let (terminals_tx, terminals_rx) = watch::channel(Arc::new(TerminalList::default()));
+    let terminals = terminal::Terminals::new(terminals_tx, waker.clone());
+    let (usage_tx, usage_rx) = watch::channel(Arc::new(klieg_model::UsageHistory::default()));
+    let usage = metrics::UsageSampler::new(usage_tx, waker.clone());
+    let (charts_tx, charts_rx) = watch::channel(Arc::new(klieg_model::ChartSet::default()));
+    let charts = prometheus::ChartsFollower::new(charts_tx, waker.clone());
+    let (overview_tx, overview_rx) = watch::channel(Arc::new(klieg_model::OverviewSnapshot::default()));
+    let overview = metrics::OverviewPoller::new(overview_tx, waker.clone());
+    let (bulk_tx, bulk_rx) = watch::channel(Arc::new(klieg_model::BulkAccess::default()));
+    let bulk = access::BulkChecker::new(bulk_tx, waker.clone(), extensions.registry.clone());
+    let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        // View builds, cache files and keyring calls: a few at a time is plenty.
+        .max_blocking_threads(16)
+        .thread_name("klieg-backend")
+        .enable_all()
+        .build()
+        .map_err(BackendError::Runtime)?;
+    let thread = std::thread::Builder::new()
+        .name("klieg-runtime".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let (clients_tx, _) = watch::channel(Arc::new(ClientMap::new()));
+                let fleet = Arc::new(FleetState {
+                    inner: Mutex::new(FleetInner::default()),
+                    cache: cache::OfflineCache::new(sources.offline_cache.clone()),
+                    fleet_tx,
+                    clients_tx,
+                    namespaces_tx: watch::Sender::new(Vec::new()),
+                    waker,
+                });
+                tokio::select! {
+                    () = hub_main(sources, commands_rx, fleet, extensions, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage, charts, overview, bulk }) => {}
+                    _ = shutdown_rx => {}
+                }
+            });
+            runtime.shutdown_timeout(Duration::from_millis(200));
+        })
+        .map_err(BackendError::Runtime)?;
+    Ok(BackendHandle {
+        commands: commands_tx,
+        fleet: fleet_rx,
+        table: table_rx,
+        details: details_rx,
+        activity: activity_rx,
+        logs: logs_rx,
+        forwards: forwards_rx,
+        terminals: terminals_rx,
+        usage_history: usage_rx,
+        charts: charts_rx,
+        overview: overview_rx,
+        bulk_access: bulk_rx,
+        shutdown: Some(shutdown_tx),
+        thread: Some(thread),
+    })
+}
+
+/// The one task a follower runs: setting a new one or stopping aborts the old, as does drop.
+#[derive(Default)]
+pub(crate) struct TaskSlot(Option<tokio::task::JoinHandle<()>>);
+
+impl TaskSlot {
+    pub(crate) fn set(&mut self, task: tokio::task::JoinHandle<()>) {
+        self.stop();
+        self.0 = Some(task);
+    }
+
+    pub(crate) fn stop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for TaskSlot {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+struct WorkerHandle {
+    fingerprint: u64,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Where the hub publishes what it produces.
+struct Outputs {
+    table_tx: watch::Sender<Arc<TableSnapshot>>,
+    details_tx: watch::Sender<Arc<DetailsSnapshot>>,
+    logs_tx: watch::Sender<Arc<LogSnapshot>>,
+    activities: actions::Activities,
+    forwards: forwards::Forwards,
+    terminals: terminal::Terminals,
+    usage: metrics::UsageSampler,
+    charts: prometheus::ChartsFollower,
+    overview: metrics::OverviewPoller,
+    bulk: access::BulkChecker,
+}
+
+enum Change {
+    Add(klieg_model::AddCluster),
+    Remove(String),
+}
+
+/// Adds clusters to, or removes one from, Klieg's own kubeconfig (secrets to or from the
+/// keyring, on a blocking thread) and reports the outcome; true when something changed.
+async fn add_or_remove(
+    sources: &KubeconfigSources,
+    fleet: &FleetState,
+    activities: &actions::Activities,
+    request_id: u64,
+    change: Change,
+) -> bool {
+    use klieg_model::{Activity, Outcome};
+    let (what, subject): (&'static str, Arc<str>) = match &change {
+        Change::Add(_) => ("cluster.add", Arc::from("")),
+        Change::Remove(name) => ("cluster.remove", Arc::from(name.as_str())),
+    };
+    let record = |outcome| {
+        activities.record(Activity {
+            request_id,
+            subject: subject.clone(),
+            what: klieg_model::Text::Key(what),
+            outcome,
+        })
+    };
+    let Some(file) = sources.added.clone() else {
+        record(Outcome::Failed { message: Arc::from(added::AddError::NoFile.to_string()) });
+        return false;
+    };
+    record(Outcome::Running);
+    let shown = file.display().to_string();
+    // The user's own contexts keep their names: an added one may not shadow them.
+    let taken: Vec<String> =
+        fleet.fleet_tx.borrow().clusters.iter().filter(|c| *c.source != *shown).map(|c| c.id.to_string()).collect();
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "klieg".into());
+    let secrets = sources.secrets.clone();
+    let result = tokio::task::spawn_blocking(move || match change {
+        Change::Add(request) => {
+            added::add(&file, secrets.0.as_ref(), &request, &taken, &exe).map(|names| names.join(", "))
+        }
+        Change::Remove(name) => added::remove(&file, secrets.0.as_ref(), &name).map(|()| name),
+    })
+    .await;
+    match result {
+        Ok(Ok(names)) => {
+            record(Outcome::Done { message: Arc::from(names) });
+            true
+        }
+        Ok(Err(error)) => {
+            record(Outcome::Failed { message: Arc::from(error.to_string()) });
+            false
+        }
+        Err(error) => {
+            record(Outcome::Failed { message: Arc::from(error.to_string()) });
+            false
+        }
+    }
+}
+
+/// Whether a connected cluster serves metrics-server's resource `plural`.
+fn serves_metrics(connected: &ConnectedCluster, plural: &str) -> bool {
+    connected.metrics && matches!(plural, "pods" | "nodes")
+}
+
+async fn hub_main(
+    sources: KubeconfigSources,
+    mut commands: mpsc::Receiver<Command>,
+    fleet: Arc<FleetState>,
+    extensions: Extensions,
+    outputs: Outputs,
+) {
+    let Outputs {
+        table_tx,
+        details_tx,
+        logs_tx,
+        activities,
+        forwards,
+        terminals,
+        mut usage,
+        mut charts,
+        mut overview,
+        mut bulk,
+    } = outputs;
+    let mut prometheus_sources = BTreeMap::new();
+    let mut chart_query: Option<klieg_model::ChartQuery> = None;
+    let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
+    let mut file_watcher = watch_files(&sources, reload_tx.clone());
+    let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
+    fleet.set_modes(&sources.cluster_modes);
+    reconcile_workers(&sources, &fleet, &mut workers).await;
+
+    let (query_tx, query_rx) = watch::channel(ViewQuery::default());
+    let view = tokio::spawn(view_task::view_task(
+        query_rx,
+        fleet.clients_tx.subscribe(),
+        fleet.fleet_tx.subscribe(),
+        table_tx,
+        fleet.waker.clone(),
+        fleet.cache.clone(),
+        extensions.registry.clone(),
+    ));
+    let mut details = details::DetailsFollower::new(details_tx, fleet.waker.clone(), extensions.registry.clone());
+    let mut logs = logs::LogFollower::new(logs_tx, fleet.waker.clone());
+    loop {
+        tokio::select! {
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                match command {
+                    Command::SetView(query) => {
+                        fleet.namespaces_tx.send_if_modified(|namespaces| {
+                            let changed = *namespaces != query.namespaces;
+                            namespaces.clone_from(&query.namespaces);
+                            changed
+                        });
+                        query_tx.send_replace(query);
+                    }
+                    Command::SetClusterModes(modes) => {
+                        fleet.set_modes(&modes);
+                        reconcile_workers(&sources, &fleet, &mut workers).await;
+                    }
+                    Command::OpenDetails { kind, key } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        // Pods and nodes get a usage chart where the cluster has metrics-server.
+                        let usage_kind = klieg_model::UsageKind::of(&kind.group, &kind.plural);
+                        match (usage_kind, clients.get(&key.cluster)) {
+                            (Some(usage_kind), Some(connected)) if serves_metrics(connected, &kind.plural) => {
+                                usage.start(connected.client.clone(), usage_kind, key.clone());
+                            }
+                            _ => usage.stop(),
+                        }
+                        details.open(&clients, kind, key);
+                    }
+                    Command::CloseDetails => {
+                        details.close();
+                        usage.stop();
+                    }
+                    Command::ReloadKubeconfig => {
+                        reconcile_workers(&sources, &fleet, &mut workers).await;
+                    }
+                    Command::AddClusters { request_id, request } => {
+                        let added = add_or_remove(&sources, &fleet, &activities, request_id, Change::Add(request)).await;
+                        if added {
+                            reconcile_workers(&sources, &fleet, &mut workers).await;
+                        }
+                    }
+                    Command::RemoveCluster { request_id, name } => {
+                        let removed = add_or_remove(&sources, &fleet, &activities, request_id, Change::Remove(name)).await;
+                        if removed {
+                            reconcile_workers(&sources, &fleet, &mut workers).await;
+                        }
+                    }
+                    Command::Act { request_id, targets, action } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        actions::start_action(clients, &extensions, activities.clone(), request_id, targets, action);
+                    }
+                    Command::OpenLogs(query) => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        logs.open(&clients, query);
+                    }
+                    Command::CloseLogs => logs.close(),
+                    Command::StartForward { id, request } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        forwards.start(&clients, id, request);
+                    }
+                    Command::StopForward { id } => forwards.stop(id),
+                    Command::OpenTerminal { id, request } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        terminals.open(&clients, id, request);
+                    }
+                    Command::TerminalInput { id, bytes } => terminals.input(id, bytes),
+                    Command::ResizeTerminal { id, rows, cols } => terminals.resize(id, rows, cols),
+                    Command::ScrollTerminal { id, lines } => terminals.scroll(id, lines),
+                    Command::SetPrometheusSources(sources) => {
+                        // Open charts follow a change of their cluster's source.
+                        let reopen = chart_query.as_ref().filter(|q| {
+                            sources.get(&q.key.cluster) != prometheus_sources.get(&q.key.cluster)
+                        });
+                        if let Some(query) = reopen.cloned() {
+                            let clients = fleet.clients_tx.borrow().clone();
+                            charts.open(&clients, &sources, query);
+                        }
+                        prometheus_sources = sources;
+                    }
+                    Command::OpenCharts(query) => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        charts.open(&clients, &prometheus_sources, query.clone());
+                        chart_query = Some(query);
+                    }
+                    Command::OpenOverview(clusters) => overview.open(fleet.clients_tx.subscribe(), clusters),
+                    Command::CloseOverview => overview.close(),
+                    Command::CheckBulkAccess { kind, scopes } => {
+                        bulk.check(&fleet.clients_tx.borrow(), kind, scopes);
+                    }
+                    Command::CloseCharts => {
+                        charts.close();
+                        chart_query = None;
+                    }
+                    Command::CloseTerminal { id } => terminals.close(id),
+                    Command::SaveLogs { request_id } => logs.save(&activities, request_id),
+                    Command::Edit { request_id, request } => {
+                        let clients = fleet.clients_tx.borrow().clone();
+                        actions::start_edit(clients, activities.clone(), request_id, request);
+                    }
+                }
+            }
+            Some(()) = reload_rx.recv() => {
+                // Editors write files in several steps; wait until they are done.
+                tokio::time::sleep(RELOAD_DEBOUNCE).await;
+                while reload_rx.try_recv().is_ok() {}
+                tracing::info!("kubeconfig changed; reloading");
+                reconcile_workers(&sources, &fleet, &mut workers).await;
+                file_watcher = watch_files(&sources, reload_tx.clone()).or(file_watcher);
+            }
+        }
+    }
+    view.abort();
+}
+
+/// Loads contexts and restarts exactly the workers whose context changed.
+async fn reconcile_workers(
+    sources: &KubeconfigSources,
+    fleet: &Arc<FleetState>,
+    workers: &mut HashMap<ClusterId, WorkerHandle>,
+) {
+    let sources = sources.clone();
+    let cache = fleet.cache.clone();
+    let (entries, cached) = tokio::task::spawn_blocking(move || {
+        let entries = kubeconfig::load_contexts(&sources);
+        let cached: HashMap<ClusterId, cache::CachedCluster> =
+            entries.iter().filter_map(|e| Some((e.id.clone(), cache.load_cluster(&e.id)?))).collect();
+        (entries, cached)
+    })
+    .await
+    .unwrap_or_default();
+    let ids: BTreeSet<ClusterId> = entries.iter().map(|e| e.id.clone()).collect();
+    workers.retain(|id, _| ids.contains(id));
+    fleet.set_contexts(&entries, cached);
+    for entry in entries {
+        if fleet.mode(&entry.id) == klieg_model::ClusterMode::Off {
+            workers.remove(&entry.id);
+            fleet.reset_cluster(&entry.id, ClusterState::Off);
+            continue;
+        }
+        let unchanged =
+            workers.get(&entry.id).is_some_and(|w| w.fingerprint == entry.fingerprint && entry.config.is_ok());
+        if unchanged {
+            continue;
+        }
+        fleet.reset_cluster(&entry.id, ClusterState::Connecting);
+        let id = entry.id.clone();
+        let fingerprint = entry.fingerprint;
+        let task = tokio::spawn(supervise_worker(entry, fleet.clone()));
+        workers.insert(id, WorkerHandle { fingerprint, task });
+    }
+}
+
+fn watch_files(sources: &KubeconfigSources, reload: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok_and(|e| !e.kind.is_access()) {
+            // A full queue already holds a reload request.
+            let _ = reload.try_send(());
+        }
+    })
+    .inspect_err(|error| tracing::warn!(%error, "cannot watch kubeconfig files"))
+    .ok()?;
+    for dir in sources.watch_dirs() {
+        if let Err(error) = watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+            tracing::warn!(%error, dir = %dir.display(), "cannot watch kubeconfig folder");
+        }
+    }
+    Some(watcher)
+}
+
+/// Runs a worker and turns a panic into a visible error instead of an endless "connecting".
+async fn supervise_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
+    struct AbortOnDrop(tokio::task::JoinHandle<()>);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    let id = entry.id.clone();
+    let mut worker = AbortOnDrop(tokio::spawn(cluster_worker(entry, fleet.clone())));
+    if let Err(error) = (&mut worker.0).await
+        && error.is_panic()
+    {
+        tracing::error!(cluster = %id, "cluster worker panicked");
+        fleet.update(&id, |info| {
+            info.state = failed(ClusterErrorKind::Other, "internal error in the cluster worker".into())
+        });
+    }
+}
+
+fn failed(kind: ClusterErrorKind, detail: String) -> ClusterState {
+    ClusterState::Failed { kind, detail: Arc::from(detail.as_str()) }
+}
+
+/// Connects one context, discovers its kinds and follows its namespaces and CRDs.
+async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
+    let id = entry.id.clone();
+    let entry_namespace = entry.default_namespace.as_deref().map(str::to_string);
+    let (config, oidc_saver) = match kubeconfig::client_config_and_saver(&entry).await {
+        Ok(resolved) => resolved,
+        Err(error) => {
+            let state = failed(error.kind(), errors::error_chain(error.as_ref()));
+            fleet.update(&id, |info| info.state = state);
+            return;
+        }
+    };
+    let clients = match connection::cluster_clients_saving(&config, oidc_saver) {
+        Ok(clients) => clients,
+        Err(error) => {
+            let kind = match &error {
+                connection::ConnectionError::Kube(error @ kube::Error::Auth(_)) => errors::classify(error),
+                connection::ConnectionError::Bearer(bearer) => errors::classify_bearer(bearer),
+                _ => ClusterErrorKind::MissingFile,
+            };
+            fleet.update(&id, |info| info.state = failed(kind, errors::error_chain(&error)));
+            return;
+        }
+    };
+    let client = clients.shared.clone();
+    let mut backoff = table_watch::Backoff::default();
+    let (version, kinds, metrics) = loop {
+        match connect(&client).await {
+            Ok(result) => break result,
+            Err(error) => {
+                let state = failed(errors::classify(&error), errors::error_chain(&error));
+                fleet.update(&id, |info| info.state = state);
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+        }
+    };
+    let kinds: Arc<[ResourceKind]> = Arc::from(kinds);
+    fleet.update(&id, |info| {
+        info.state = ClusterState::Connected { server_version: Arc::from(version.as_str()) };
+        info.kinds = kinds.clone();
+        if info.namespaces.is_empty() {
+            info.namespaces = info.default_namespace.iter().cloned().collect();
+        }
+    });
+    let access_cache = Arc::new(access::AccessCache::default());
+    fleet.set_client(&id, clients, kinds, metrics, access_cache.clone());
+    fleet.remember(&id);
+    let namespace = entry_namespace.unwrap_or_else(|| "default".into());
+    tokio::join!(
+        follow_namespaces(&client, &id, &fleet, &version),
+        follow_crds(&client, &id, &fleet),
+        access::follow_access(&client, &id, &fleet, &namespace, &access_cache),
+        access::follow_rbac(&client, &id, &namespace, &access_cache)
+    );
+}
+
+async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>, bool), kube::Error> {
+    let info = client.apiserver_version().await?;
+    let found = discovery::discover(client).await.map_err(|discovery::DiscoveryError::Groups(e)| e)?;
+    for (group, error) in &found.failed_groups {
+        tracing::warn!(%group, %error, "API group discovery failed; its kinds are not listed");
+    }
+    Ok((info.git_version, found.kinds, found.metrics))
+}
+
+/// Keeps the namespace list current. Lost connections show in the cluster's state until the
+/// watch recovers; a user who may not list namespaces keeps the context's namespace.
+async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetState, version: &str) {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::runtime::WatchStreamExt;
+    use kube::runtime::watcher::{self, Event};
+    let api: kube::Api<kube::core::PartialObjectMeta<Namespace>> = kube::Api::all(client.clone());
+    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let mut names: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut pending: BTreeSet<Arc<str>> = BTreeSet::new();
+    let mut listed = false;
+    let connected = ClusterState::Connected { server_version: Arc::from(version) };
+    while let Some(event) = stream.next().await {
+        let name_of = |meta: &kube::core::PartialObjectMeta<Namespace>| {
+            Arc::from(meta.metadata.name.as_deref().unwrap_or_default())
+        };
+        match event {
+            Ok(Event::Init) => pending.clear(),
+            Ok(Event::InitApply(ns)) => {
+                pending.insert(name_of(&ns));
+            }
+            Ok(Event::InitDone) => {
+                names = std::mem::take(&mut pending);
+                listed = true;
+            }
+            Ok(Event::Apply(ns)) => {
+                names.insert(name_of(&ns));
+            }
+            Ok(Event::Delete(ns)) => {
+                names.remove(&name_of(&ns));
+            }
+            Err(
+                watcher::Error::InitialListFailed(kube::Error::Api(status))
+                | watcher::Error::WatchStartFailed(kube::Error::Api(status)),
+            ) if status.code == 403 => {
+                tracing::info!(cluster = %id, "may not list namespaces; using the context's namespace");
+                return;
+            }
+            Err(error) => {
+                let kind = match &error {
+                    watcher::Error::InitialListFailed(e)
+                    | watcher::Error::WatchStartFailed(e)
+                    | watcher::Error::WatchFailed(e) => errors::classify(e),
+                    _ => ClusterErrorKind::Other,
+                };
+                let state = failed(kind, errors::error_chain(&error));
+                fleet.update(id, |info| info.state = state);
+                continue;
+            }
+        }
+        let list: Arc<[Arc<str>]> = names.iter().cloned().collect();
+        let state = connected.clone();
+        fleet.update(id, |info| {
+            info.state = state;
+            if !list.is_empty() {
+                info.namespaces = list;
+            }
+        });
+        // Saved once per full list, not on every namespace event.
+        if std::mem::take(&mut listed) {
+            fleet.remember(id);
+        }
+    }
+}
+
+/// Re-runs discovery when CRDs change, so new custom kinds appear without a restart.
+async fn follow_crds(client: &kube::Client, id: &ClusterId, fleet: &FleetState) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::runtime::WatchStreamExt;
+    use kube::runtime::watcher::{self, Event};
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    futures::pin_mut!(stream);
+    let mut listed = false;
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(Event::InitDone) => {
+                listed = true;
+                continue;
+            }
+            Ok(Event::Apply(_) | Event::Delete(_)) if listed => {}
+            _ => continue,
+        }
+        // A burst of CRD changes settles before discovery runs again.
+        let quiet = tokio::time::sleep(Duration::from_millis(500));
+        tokio::pin!(quiet);
+        loop {
+            tokio::select! {
+                _ = &mut quiet => break,
+                next = stream.next() => if next.is_none() { return },
+            }
+        }
+        match discovery::discover(client).await {
+            Ok(found) => {
+                let kinds: Arc<[ResourceKind]> = Arc::from(found.kinds);
+                fleet.update(id, |info| info.kinds = kinds.clone());
+                fleet.update_kinds(id, kinds, found.metrics);
+                fleet.remember(id);
+            }
+            Err(error) => {
+                tracing::warn!(cluster = %id, %error, "rediscovery after a CRD change failed")
+            }
+        }
+    }
+}

@@ -1,0 +1,387 @@
+//! One generic watcher for every kind: paged LIST then WATCH in the server's Table representation,
+//! so columns (CRD printer columns included) come from the server. Runs on the backend runtime.
+//!
+//! It follows kube-runtime's watcher protocol: `Init`, `InitRow`… `InitDone` for every (re)list,
+//! then `Apply`/`Delete`; bookmarks move the resume point; `410 Gone` starts a fresh list; other
+//! failures back off and resume from the last resource version, so nothing is lost or duplicated.
+
+use super::rows::{Interner, MetaLite, TableColumnDef, TableRowDoc, row_from_table, table_columns};
+use futures::{AsyncBufReadExt, StreamExt};
+use http::header::ACCEPT;
+use klieg_model::{ClusterId, Column, ObjectKey, ResourceKind, Row};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Asks for a Table (v1, then v1beta1), falling back to plain JSON for servers that have none.
+pub const TABLE_ACCEPT: &str =
+    "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+const PAGE_SIZE: u32 = 500;
+const WATCH_TIMEOUT_SECS: u32 = 290;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("{0}")]
+    Request(#[source] kube::Error),
+    #[error("the resource version is too old (410 Gone)")]
+    Gone,
+    #[error("server error {code}: {message}")]
+    Status { code: u16, message: String },
+    #[error("could not parse the server's answer: {0}")]
+    Parse(#[source] serde_json::Error),
+}
+
+/// What the watcher reports to its ingest, mirroring `kube::runtime::watcher::Event`.
+#[derive(Debug)]
+pub enum TableEvent {
+    /// A (re)list starts; columns are those of the first page.
+    Init(Arc<[Column]>),
+    InitRow(Row),
+    InitDone,
+    Apply(Row),
+    Delete(ObjectKey),
+    /// Listing or watching failed; the watcher retries on its own.
+    Failed(Arc<str>),
+    /// The server refused (403): the user may not list this collection.
+    Forbidden(Arc<str>),
+    /// Events that arrived together (a list page, or watch lines already received), sent as one
+    /// message so a busy watch wakes its ingest once per batch rather than once per event.
+    Batch(Vec<TableEvent>),
+}
+
+impl TableEvent {
+    /// Watch changes (applies and deletes) this event carries, batches counted through.
+    pub fn changes(&self) -> usize {
+        match self {
+            TableEvent::Apply(_) | TableEvent::Delete(_) => 1,
+            TableEvent::Batch(events) => events.iter().map(TableEvent::changes).sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// Watch lines taken in one go, at most: bounds a batch's size and the ingest's latency.
+const BATCH_LINES: usize = 512;
+
+#[derive(serde::Deserialize)]
+struct ListMetaLite {
+    #[serde(default, rename = "resourceVersion")]
+    resource_version: Option<String>,
+    #[serde(default, rename = "continue")]
+    continue_token: Option<String>,
+}
+
+/// A Table, or a plain list (`items`) when the server could not make a Table.
+#[derive(serde::Deserialize)]
+struct ListDoc {
+    #[serde(default)]
+    kind: String,
+    #[serde(default, rename = "columnDefinitions")]
+    column_definitions: Option<Vec<TableColumnDef>>,
+    #[serde(default)]
+    rows: Vec<TableRowDoc>,
+    #[serde(default)]
+    items: Vec<PlainObject>,
+    metadata: Option<ListMetaLite>,
+    #[serde(default)]
+    code: Option<u16>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct PlainObject {
+    #[serde(default)]
+    metadata: MetaLite,
+}
+
+#[derive(serde::Deserialize)]
+struct WatchLine {
+    #[serde(rename = "type")]
+    event_type: String,
+    object: ListDoc,
+}
+
+/// The URL path of a kind's collection across all namespaces.
+pub fn collection_path(kind: &ResourceKind) -> String {
+    if kind.group.is_empty() {
+        format!("/api/{}/{}", kind.version, kind.plural)
+    } else {
+        format!("/apis/{}/{}/{}", kind.group, kind.version, kind.plural)
+    }
+}
+
+/// Percent-encodes a query value (continue tokens and resource versions are opaque).
+pub(crate) fn encode_query_value(value: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // RFC 3986's unreserved characters stay; everything else is escaped.
+    const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    utf8_percent_encode(value, ESCAPED).to_string()
+}
+
+fn table_request(path_and_query: String) -> Result<http::Request<Vec<u8>>, WatchError> {
+    http::Request::get(path_and_query)
+        .header(ACCEPT, TABLE_ACCEPT)
+        .body(Vec::new())
+        .map_err(|e| WatchError::Request(kube::Error::HttpError(e)))
+}
+
+/// The URL path of a kind's collection in one namespace.
+pub fn namespaced_path(kind: &ResourceKind, namespace: &str) -> String {
+    if kind.group.is_empty() {
+        format!("/api/{}/namespaces/{namespace}/{}", kind.version, kind.plural)
+    } else {
+        format!("/apis/{}/{}/namespaces/{namespace}/{}", kind.group, kind.version, kind.plural)
+    }
+}
+
+/// Watches `kind` on `cluster` (in one namespace, or across all) until the receiver is dropped.
+pub async fn run_table_watch(
+    client: kube::Client,
+    cluster: ClusterId,
+    kind: ResourceKind,
+    namespace: Option<Arc<str>>,
+    lists: Arc<tokio::sync::Semaphore>,
+    out: mpsc::Sender<TableEvent>,
+) {
+    let path = match &namespace {
+        Some(namespace) => namespaced_path(&kind, namespace),
+        None => collection_path(&kind),
+    };
+    let mut resource_version: Option<String> = None;
+    let mut columns: Arc<[Column]> = Arc::from(Vec::new());
+    let mut backoff = Backoff::default();
+    let mut interner = Interner::default();
+    loop {
+        let result = match &resource_version {
+            None => {
+                // Every page of one list under one permit; a closed semaphore never happens.
+                let _permit = lists.acquire().await.ok();
+                list_all(&client, &cluster, &path, &mut interner, &out).await.map(|(rv, list_columns)| {
+                    columns = list_columns;
+                    Some(rv)
+                })
+            }
+            Some(rv) => watch_from(&client, &cluster, &path, rv, &columns, &mut interner, &out).await,
+        };
+        if out.is_closed() {
+            return;
+        }
+        match result {
+            Ok(Some(next_rv)) => {
+                if resource_version.is_none() {
+                    backoff.reset();
+                }
+                resource_version = Some(next_rv);
+            }
+            // The watch ended normally (server timeout); resume from the same point.
+            Ok(None) => backoff.reset(),
+            Err(WatchError::Gone) => {
+                tracing::debug!(%cluster, kind = %kind.plural, "watch expired, relisting");
+                resource_version = None;
+            }
+            Err(error) => {
+                let delay = backoff.next_delay();
+                tracing::debug!(%cluster, kind = %kind.plural, %error, ?delay, "watch failed");
+                let event = match &error {
+                    WatchError::Request(kube::Error::Api(status)) if status.code == 403 => {
+                        TableEvent::Forbidden(Arc::from(status.message.as_str()))
+                    }
+                    _ => TableEvent::Failed(Arc::from(error.to_string())),
+                };
+                if out.send(event).await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+/// Lists every page; rows go out between `Init` and `InitDone`.
+/// Returns the list's resource version and its columns.
+async fn list_all(
+    client: &kube::Client,
+    cluster: &ClusterId,
+    path: &str,
+    interner: &mut Interner,
+    out: &mpsc::Sender<TableEvent>,
+) -> Result<(String, Arc<[Column]>), WatchError> {
+    let mut continue_token: Option<String> = None;
+    let mut columns: Option<Arc<[Column]>> = None;
+    loop {
+        let mut url = format!("{path}?limit={PAGE_SIZE}&includeObject=Metadata");
+        if let Some(token) = &continue_token {
+            url.push_str("&continue=");
+            url.push_str(&encode_query_value(token));
+        }
+        let text = client.request_text(table_request(url)?).await.map_err(classify_kube_error)?;
+        let doc: ListDoc = serde_json::from_str(&text).map_err(WatchError::Parse)?;
+        let page_columns =
+            columns.get_or_insert_with(|| table_columns(doc.column_definitions.as_deref(), doc.kind == "Table"));
+        let page_columns = page_columns.clone();
+        if continue_token.is_none() && out.send(TableEvent::Init(page_columns.clone())).await.is_err() {
+            return Ok((String::new(), page_columns));
+        }
+        let page: Vec<TableEvent> = rows_of(cluster, doc.kind == "Table", doc.rows, doc.items, &page_columns, interner)
+            .into_iter()
+            .map(TableEvent::InitRow)
+            .collect();
+        if out.send(TableEvent::Batch(page)).await.is_err() {
+            return Ok((String::new(), page_columns));
+        }
+        let meta = doc.metadata.unwrap_or(ListMetaLite { resource_version: None, continue_token: None });
+        match meta.continue_token.filter(|t| !t.is_empty()) {
+            Some(token) => continue_token = Some(token),
+            None => {
+                // An out-of-date send error only means nobody listens any more.
+                let _ = out.send(TableEvent::InitDone).await;
+                return Ok((meta.resource_version.unwrap_or_default(), page_columns));
+            }
+        }
+    }
+}
+
+fn rows_of(
+    cluster: &ClusterId,
+    is_table: bool,
+    rows: Vec<TableRowDoc>,
+    items: Vec<PlainObject>,
+    columns: &[Column],
+    interner: &mut Interner,
+) -> Vec<Row> {
+    if is_table {
+        rows.into_iter().filter_map(|row| row_from_table(cluster, row, columns, interner)).collect()
+    } else {
+        items
+            .into_iter()
+            .filter_map(|item| row_from_table(cluster, TableRowDoc::from_meta(item.metadata), columns, interner))
+            .collect()
+    }
+}
+
+/// Streams watch events from `rv`. Returns the newest resource version seen, `None` if unchanged.
+async fn watch_from(
+    client: &kube::Client,
+    cluster: &ClusterId,
+    path: &str,
+    rv: &str,
+    columns: &[Column],
+    interner: &mut Interner,
+    out: &mpsc::Sender<TableEvent>,
+) -> Result<Option<String>, WatchError> {
+    let url = format!(
+        "{path}?watch=1&allowWatchBookmarks=true&includeObject=Metadata&timeoutSeconds={WATCH_TIMEOUT_SECS}&resourceVersion={}",
+        encode_query_value(rv)
+    );
+    let stream = client.request_stream(table_request(url)?).await.map_err(classify_kube_error)?;
+    // Lines already received are taken together and sent as one batch.
+    let mut chunks = stream.lines().ready_chunks(BATCH_LINES);
+    let mut newest: Option<String> = None;
+    while let Some(chunk) = chunks.next().await {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for line in chunk {
+            let line = line.map_err(|e| WatchError::Request(kube::Error::ReadEvents(e)))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let event: WatchLine = serde_json::from_str(&line).map_err(WatchError::Parse)?;
+            if event.event_type == "ERROR" {
+                // What came before the error still counts.
+                let _ = out.send(TableEvent::Batch(batch)).await;
+                let code = event.object.code.unwrap_or(500);
+                if code == 410 {
+                    return Err(WatchError::Gone);
+                }
+                return Err(WatchError::Status { code, message: event.object.message.unwrap_or_default() });
+            }
+            let is_table = event.object.kind == "Table";
+            // The row's own metadata carries the resource version, for bookmarks too.
+            let rows = if is_table {
+                event.object.rows
+            } else {
+                event.object.items.into_iter().map(|item| TableRowDoc::from_meta(item.metadata)).collect()
+            };
+            for row_doc in rows {
+                if let Some(rv) = row_doc.object.metadata.resource_version.clone() {
+                    newest = Some(rv);
+                }
+                if event.event_type == "BOOKMARK" {
+                    continue;
+                }
+                // Watch events carry no column definitions after the first; cells keep the list's order.
+                let Some(row) = row_from_table(cluster, row_doc, columns, interner) else {
+                    continue;
+                };
+                batch.push(match event.event_type.as_str() {
+                    "DELETED" => TableEvent::Delete(row.key),
+                    _ => TableEvent::Apply(row),
+                });
+            }
+        }
+        let event = match batch.len() {
+            0 => continue,
+            1 => batch.pop().unwrap_or(TableEvent::Batch(Vec::new())),
+            _ => TableEvent::Batch(batch),
+        };
+        if out.send(event).await.is_err() {
+            return Ok(newest);
+        }
+    }
+    Ok(newest)
+}
+
+/// Turns an HTTP 410 into `Gone`, keeping every other failure as it is.
+fn classify_kube_error(error: kube::Error) -> WatchError {
+    match &error {
+        kube::Error::Api(status) if status.code == 410 => WatchError::Gone,
+        _ => WatchError::Request(error),
+    }
+}
+
+/// Exponential backoff from 0.5 s to 30 s.
+#[derive(Debug)]
+pub struct Backoff {
+    next_ms: u64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { next_ms: 500 }
+    }
+}
+
+impl Backoff {
+    pub fn next_delay(&mut self) -> Duration {
+        let delay = Duration::from_millis(self.next_ms);
+        self.next_ms = (self.next_ms * 2).min(30_000);
+        delay
+    }
+
+    pub fn reset(&mut self) {
+        self.next_ms = 500;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn continue_tokens_are_percent_encoded() {
+        assert_eq!(
+            encode_query_value("eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTJ9="),
+            "eyJ2IjoibWV0YS5rOHMuaW8vdjEiLCJydiI6MTJ9%3D"
+        );
+        assert_eq!(encode_query_value("a+b/c"), "a%2Bb%2Fc");
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_a_cap() {
+        let mut backoff = Backoff::default();
+        let delays: Vec<u64> = (0..8).map(|_| backoff.next_delay().as_millis() as u64).collect();
+        assert_eq!(delays, vec![500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+        backoff.reset();
+        assert_eq!(backoff.next_delay(), Duration::from_millis(500));
+    }
+}
