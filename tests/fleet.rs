@@ -59,16 +59,18 @@ fn an_offline_cluster_shows_its_cached_rows_marked_stale_until_the_watch_resyncs
     // First run: the rows and the cluster's kinds reach the cache.
     let handle = start_backend(sources(server.kubeconfig(), cache.path()));
     wait_connected(&handle, &context);
-    handle.send(Command::SetView(configmaps_in(&context, "cached")));
-    wait_for(&handle.table, WAIT, "three live configmaps", |t| {
+    handle.table.ask(Some(configmaps_in(&context, "cached")));
+    wait_for(&handle.table.snapshots, WAIT, "three live configmaps", |t| {
         (sorted_names(t) == ["one", "three", "two"] && t.status.values().all(|s| *s == ViewStatus::Live)).then_some(())
     });
     let secrets = ViewQuery {
         kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("secrets") }),
         ..configmaps_in(&context, "cached")
     };
-    handle.send(Command::SetView(secrets));
-    wait_for(&handle.table, WAIT, "the secret's row", |t| row_names(t).contains(&"vault".to_string()).then_some(()));
+    handle.table.ask(Some(secrets));
+    wait_for(&handle.table.snapshots, WAIT, "the secret's row", |t| {
+        row_names(t).contains(&"vault".to_string()).then_some(())
+    });
     let deadline = std::time::Instant::now() + WAIT;
     let saved = |files: &[std::path::PathBuf]| {
         files.len() >= 3
@@ -95,8 +97,8 @@ fn an_offline_cluster_shows_its_cached_rows_marked_stale_until_the_watch_resyncs
 
     let started = std::time::Instant::now();
     let handle = start_backend(sources(server.kubeconfig(), cache.path()));
-    handle.send(Command::SetView(configmaps_in(&context, "cached")));
-    let status = wait_for(&handle.table, WAIT, "the cached rows", |t| {
+    handle.table.ask(Some(configmaps_in(&context, "cached")));
+    let status = wait_for(&handle.table.snapshots, WAIT, "the cached rows", |t| {
         (sorted_names(t) == ["one", "three", "two"]).then(|| t.status.get(&ClusterId::new(&context)).cloned())
     });
     let shown_after = started.elapsed();
@@ -110,7 +112,7 @@ fn an_offline_cluster_shows_its_cached_rows_marked_stale_until_the_watch_resyncs
 
     // Back online: the watch lists and its rows replace the copy.
     server.start_apiserver();
-    wait_for(&handle.table, WAIT, "live rows after the resync", |t| {
+    wait_for(&handle.table.snapshots, WAIT, "live rows after the resync", |t| {
         (sorted_names(t) == ["late", "one", "three", "two"] && t.status.values().all(|s| *s == ViewStatus::Live))
             .then_some(())
     });
@@ -132,21 +134,21 @@ fn paused_clusters_freeze_their_tables_and_off_clusters_hold_no_connection() {
     std::fs::write(&kubeconfig, text).expect("write");
     let handle = start_backend(sources(&kubeconfig, &dir.path().join("cache")));
     wait_connected(&handle, &context);
-    handle.send(Command::SetView(configmaps_in(&context, "modes")));
-    wait_for(&handle.table, WAIT, "the live table", |t| (sorted_names(t) == ["before"]).then_some(()));
+    handle.table.ask(Some(configmaps_in(&context, "modes")));
+    wait_for(&handle.table.snapshots, WAIT, "the live table", |t| (sorted_names(t) == ["before"]).then_some(()));
 
     let set_mode = |mode| handle.send(Command::SetClusterModes(BTreeMap::from([(id.clone(), mode)])));
     set_mode(ClusterMode::Paused);
-    wait_for(&handle.table, WAIT, "the paused table", |t| {
+    wait_for(&handle.table.snapshots, WAIT, "the paused table", |t| {
         (t.status.get(&id) == Some(&ViewStatus::Paused) && sorted_names(t) == ["before"]).then_some(())
     });
     server.kubectl(&["create", "configmap", "while-paused", "-n", "modes"]);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(sorted_names(&handle.table.borrow()), ["before"], "a paused table does not change");
+    assert_eq!(sorted_names(&handle.table.snapshots.borrow()), ["before"], "a paused table does not change");
     assert_eq!(handle.fleet.borrow().cluster(&id).map(|c| c.mode), Some(ClusterMode::Paused));
 
     set_mode(ClusterMode::Live);
-    wait_for(&handle.table, WAIT, "the table live again", |t| {
+    wait_for(&handle.table.snapshots, WAIT, "the table live again", |t| {
         (sorted_names(t) == ["before", "while-paused"] && t.status.get(&id) == Some(&ViewStatus::Live)).then_some(())
     });
 
@@ -160,7 +162,7 @@ fn paused_clusters_freeze_their_tables_and_off_clusters_hold_no_connection() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // Its rows stay readable from the offline copy; nothing reconnects.
-    let status = wait_for(&handle.table, WAIT, "the offline copy", |t| {
+    let status = wait_for(&handle.table.snapshots, WAIT, "the offline copy", |t| {
         (sorted_names(t) == ["before", "while-paused"]).then(|| t.status.get(&id).cloned())
     });
     assert!(matches!(status, Some(ViewStatus::Stale { .. })), "{status:?}");
@@ -170,7 +172,7 @@ fn paused_clusters_freeze_their_tables_and_off_clusters_hold_no_connection() {
 
     set_mode(ClusterMode::Live);
     wait_connected(&handle, &context);
-    wait_for(&handle.table, WAIT, "live after off", |t| {
+    wait_for(&handle.table.snapshots, WAIT, "live after off", |t| {
         (t.status.get(&id) == Some(&ViewStatus::Live) && sorted_names(t) == ["before", "while-paused"]).then_some(())
     });
 }

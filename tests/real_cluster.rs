@@ -62,7 +62,7 @@ fn kubeconfig_edits_are_picked_up_live() {
 #[test]
 fn metrics_arrive_through_an_aggregated_apiservice() {
     use crate::common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
-    use klieg::model::{Cell, ClusterId, Command, KindKey, ObjectKey, ViewQuery};
+    use klieg::model::{Cell, ClusterId, KindKey, ObjectKey, ViewQuery};
     use std::sync::Arc;
     let cluster = TestCluster::start(false);
     let metrics = klieg::sim::metrics_server::FakeMetricsServer::start().expect("metrics-server stand-in");
@@ -115,25 +115,29 @@ fn metrics_arrive_through_an_aggregated_apiservice() {
     wait_connected(&handle, &context);
     let id = ClusterId::new(&context);
     let pods = KindKey { group: Arc::from(""), plural: Arc::from("pods") };
-    handle.send(Command::SetView(ViewQuery {
+    handle.table.ask(Some(ViewQuery {
         clusters: vec![id.clone()],
         kind: Some(pods.clone()),
         namespaces: vec![Arc::from("metered")],
         ..ViewQuery::default()
     }));
-    let (cpu, of_request) =
-        wait_for(&handle.table, std::time::Duration::from_secs(30), "usage through the aggregator", |table| {
+    let (cpu, of_request) = wait_for(
+        &handle.table.snapshots,
+        std::time::Duration::from_secs(30),
+        "usage through the aggregator",
+        |table| {
             let from = table.usage_from?;
             let row = table.rows.iter().find(|r| &*r.key.name == "busy")?;
             match (table.cell(row, from), table.cell(row, from + 1)) {
                 (Cell::Measure(cpu, ..), Cell::Measure(percent, ..)) => Some((*cpu, *percent)),
                 _ => None,
             }
-        });
+        },
+    );
     assert!(cpu > 0.0 && (of_request - cpu / 0.25 * 100.0).abs() < 1e-6, "{cpu} cores, {of_request}% of 250m");
     let key = ObjectKey { cluster: id, namespace: Some(Arc::from("metered")), name: Arc::from("busy") };
-    handle.send(Command::OpenDetails { kind: pods, key: key.clone() });
-    let history = wait_for(&handle.usage_history, std::time::Duration::from_secs(30), "a sample", |h| {
+    handle.open_object(Some((pods, key.clone())));
+    let history = wait_for(&handle.usage_history.snapshots, std::time::Duration::from_secs(30), "a sample", |h| {
         (h.key.as_ref() == Some(&key) && !h.samples.is_empty()).then(|| h.clone())
     });
     assert_eq!(history.latest.memory_limit_bytes, Some(1024.0 * 1024.0 * 1024.0));
@@ -328,7 +332,7 @@ fn exec_plugins_that_work_fail_are_missing_or_hang() {
 #[test]
 fn a_namespace_restricted_user_works_in_their_namespace() {
     use crate::common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
-    use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
+    use klieg::model::{ClusterId, KindKey, ViewQuery, ViewStatus};
     use std::sync::Arc;
     let cluster = TestCluster::shared();
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: team-b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ours, namespace: team-a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs, namespace: team-b}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: team-reader, namespace: team-a}\nrules: [{apiGroups: [''], resources: [configmaps, pods], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: team-reads, namespace: team-a}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: team-reader, apiGroup: rbac.authorization.k8s.io}\n");
@@ -338,12 +342,12 @@ fn a_namespace_restricted_user_works_in_their_namespace() {
     let handle = start_backend(sources_for(&[&kubeconfig]));
     wait_connected(&handle, "team");
     let id = ClusterId::new("team");
-    handle.send(Command::SetView(ViewQuery {
+    handle.table.ask(Some(ViewQuery {
         clusters: vec![id.clone()],
         kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
         ..ViewQuery::default()
     }));
-    let names = wait_for(&handle.table, std::time::Duration::from_secs(30), "the team's rows", |table| {
+    let names = wait_for(&handle.table.snapshots, std::time::Duration::from_secs(30), "the team's rows", |table| {
         let live = table.status.get(&id).is_some_and(|s| *s == ViewStatus::Live);
         let names: Vec<String> = table.rows.iter().map(|r| r.key.name.to_string()).collect();
         (live && names.contains(&"ours".to_string())).then_some(names)
@@ -358,13 +362,13 @@ fn a_namespace_restricted_user_works_in_their_namespace() {
     let namespaces = handle.fleet.borrow().cluster(&id).map(|c| c.namespaces.to_vec()).unwrap_or_default();
     assert_eq!(namespaces.iter().map(|n| n.to_string()).collect::<Vec<_>>(), ["team-a"], "from the context");
     // Another namespace the user names explicitly is watched on its own (and refused there).
-    handle.send(Command::SetView(ViewQuery {
+    handle.table.ask(Some(ViewQuery {
         clusters: vec![id.clone()],
         kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
         namespaces: vec![Arc::from("team-a"), Arc::from("team-b")],
         ..ViewQuery::default()
     }));
-    wait_for(&handle.table, std::time::Duration::from_secs(30), "team-b refused, team-a shown", |table| {
+    wait_for(&handle.table.snapshots, std::time::Duration::from_secs(30), "team-b refused, team-a shown", |table| {
         let forbidden = matches!(table.status.get(&id), Some(ViewStatus::Forbidden(_)));
         let ours = table.rows.iter().any(|r| &*r.key.name == "ours");
         (ours && forbidden).then_some(())
@@ -451,13 +455,13 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     let alice_session = |what: &str| {
         let handle = start_backend(alice_sources());
         crate::common::wait_connected(&handle, "alice");
-        handle.send(Command::SetView(ViewQuery {
+        handle.table.ask(Some(ViewQuery {
             clusters: vec![id.clone()],
             kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
             namespaces: vec![Arc::from("default")],
             ..ViewQuery::default()
         }));
-        wait_for(&handle.table, Duration::from_secs(30), what, |table| {
+        wait_for(&handle.table.snapshots, Duration::from_secs(30), what, |table| {
             table.rows.iter().any(|r| &*r.key.name == "oidc-proof").then_some(())
         });
         handle
@@ -560,7 +564,7 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
 fn every_static_credential_kind_connects_as_its_user() {
     use crate::common::{ApiServer, sources_for, start_backend, wait_for};
     use base64::Engine;
-    use klieg::model::{ClusterErrorKind, ClusterId, ClusterState, Command, KindKey, ViewQuery, ViewStatus};
+    use klieg::model::{ClusterErrorKind, ClusterId, ClusterState, KindKey, ViewQuery, ViewStatus};
     use std::sync::Arc;
     let cluster = TestCluster::shared();
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: auth-kinds}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: auth-proof, namespace: auth-kinds}\n");
@@ -618,13 +622,13 @@ fn every_static_credential_kind_connects_as_its_user() {
     let wait = std::time::Duration::from_secs(30);
     let working = ["auth-token", "auth-token-file", "auth-cert-files", "auth-cert-data", "auth-insecure"];
     // Listing configmaps in a namespace only an admin may read proves each user's identity.
-    handle.send(Command::SetView(ViewQuery {
+    handle.table.ask(Some(ViewQuery {
         clusters: working.iter().map(|name| ClusterId::new(name)).collect(),
         kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
         namespaces: vec![Arc::from("auth-kinds")],
         ..ViewQuery::default()
     }));
-    wait_for(&handle.table, wait, "auth-proof listed through every working context", |table| {
+    wait_for(&handle.table.snapshots, wait, "auth-proof listed through every working context", |table| {
         working
             .iter()
             .all(|name| {
@@ -661,7 +665,7 @@ fn paged_lists_count_what_remains_and_the_overview_follows_new_pods() {
 #[test]
 fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
     use crate::common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
-    use klieg::model::{ClusterId, ClusterMode, Command, KindKey, ViewQuery, ViewStatus};
+    use klieg::model::{ClusterId, ClusterMode, KindKey, ViewQuery, ViewStatus};
     use std::sync::Arc;
     let cluster = TestCluster::shared();
     cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: offline-team}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: kept-offline, namespace: offline-team}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: offline-reader, namespace: offline-team}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: offline-reads, namespace: offline-team}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: offline-reader, apiGroup: rbac.authorization.k8s.io}\n");
@@ -671,7 +675,7 @@ fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
         .expect("write");
     let cache = dir.path().join("cache");
     let id = ClusterId::new("offline-team");
-    let view = Command::SetView(ViewQuery {
+    let view = Some(ViewQuery {
         clusters: vec![id.clone()],
         kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("configmaps") }),
         ..ViewQuery::default()
@@ -682,8 +686,8 @@ fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
         ..sources_for(&[&kubeconfig])
     });
     wait_connected(&live, "offline-team");
-    live.send(view.clone());
-    wait_for(&live.table, wait, "the team's rows, live", |table| {
+    live.table.ask(view.clone());
+    wait_for(&live.table.snapshots, wait, "the team's rows, live", |table| {
         let rows = table.rows.iter().any(|r| &*r.key.name == "kept-offline");
         (rows && table.status.get(&id) == Some(&ViewStatus::Live)).then_some(())
     });
@@ -700,8 +704,8 @@ fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
         cluster_modes: [(id.clone(), ClusterMode::Off)].into(),
         ..sources_for(&[&kubeconfig])
     });
-    offline.send(view);
-    wait_for(&offline.table, wait, "the team's rows from the cache", |table| {
+    offline.table.ask(view);
+    wait_for(&offline.table.snapshots, wait, "the team's rows from the cache", |table| {
         let rows = table.rows.iter().any(|r| &*r.key.name == "kept-offline");
         let stale = matches!(table.status.get(&id), Some(ViewStatus::Stale { .. }));
         (rows && stale).then_some(())

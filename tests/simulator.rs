@@ -198,7 +198,7 @@ fn bad_requests_get_the_status_errors_a_real_apiserver_sends() {
 #[test]
 fn expired_watches_make_the_table_relist_without_flashing_or_losing_rows() {
     use crate::common::{ApiServer, row_names, sources_for, start_backend, wait_connected, wait_for};
-    use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
+    use klieg::model::{ClusterId, KindKey, ViewQuery, ViewStatus};
     use std::sync::atomic::Ordering;
     let server = SimServer::start();
     server.kubectl(&["create", "namespace", "expiry"]);
@@ -207,14 +207,14 @@ fn expired_watches_make_the_table_relist_without_flashing_or_losing_rows() {
     }
     let handle = start_backend(sources_for(&[server.kubeconfig()]));
     wait_connected(&handle, server.admin_context());
-    handle.send(Command::SetView(ViewQuery {
+    handle.table.ask(Some(ViewQuery {
         clusters: vec![ClusterId::new(server.admin_context())],
         kind: Some(KindKey { group: std::sync::Arc::from(""), plural: std::sync::Arc::from("configmaps") }),
         namespaces: vec![std::sync::Arc::from("expiry")],
         ..ViewQuery::default()
     }));
     let wait = std::time::Duration::from_secs(30);
-    wait_for(&handle.table, wait, "three configmaps", |t| (t.rows.len() == 3).then_some(()));
+    wait_for(&handle.table.snapshots, wait, "three configmaps", |t| (t.rows.len() == 3).then_some(()));
     let cluster = &server.fleet.clusters[0];
     let lists_before = cluster.faults.lists_served.load(Ordering::Relaxed);
     cluster.expire_watches();
@@ -224,10 +224,10 @@ fn expired_watches_make_the_table_relist_without_flashing_or_losing_rows() {
         assert!(std::time::Instant::now() < deadline, "the 410 made the client list again");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert_eq!(handle.table.borrow().rows.len(), 3, "the relist swaps in whole; rows never vanish meanwhile");
+    assert_eq!(handle.table.snapshots.borrow().rows.len(), 3, "the relist swaps in whole; rows never vanish meanwhile");
     server.kubectl(&["delete", "configmap", "kept-0", "-n", "expiry"]);
     server.kubectl(&["create", "configmap", "added", "-n", "expiry"]);
-    wait_for(&handle.table, wait, "the relisted table", |t| {
+    wait_for(&handle.table.snapshots, wait, "the relisted table", |t| {
         let mut names = row_names(t);
         names.sort();
         (names == ["added", "kept-1", "kept-2"] && t.status.values().all(|s| *s == ViewStatus::Live)).then_some(())
@@ -456,21 +456,21 @@ fn prometheus_answers_through_the_service_proxy() {
 #[test]
 fn dropped_connections_are_reconnected_and_the_watch_resumes() {
     use crate::common::{ApiServer, row_names, sources_for, start_backend, wait_connected, wait_for};
-    use klieg::model::{ClusterId, Command, KindKey, ViewQuery, ViewStatus};
+    use klieg::model::{ClusterId, KindKey, ViewQuery, ViewStatus};
     use std::sync::atomic::Ordering;
     let server = SimServer::start();
     server.kubectl(&["create", "namespace", "drops"]);
     server.kubectl(&["create", "configmap", "before", "-n", "drops"]);
     let handle = start_backend(sources_for(&[server.kubeconfig()]));
     wait_connected(&handle, server.admin_context());
-    handle.send(Command::SetView(ViewQuery {
+    handle.table.ask(Some(ViewQuery {
         clusters: vec![ClusterId::new(server.admin_context())],
         kind: Some(KindKey { group: std::sync::Arc::from(""), plural: std::sync::Arc::from("configmaps") }),
         namespaces: vec![std::sync::Arc::from("drops")],
         ..ViewQuery::default()
     }));
     let wait = std::time::Duration::from_secs(30);
-    wait_for(&handle.table, wait, "the first configmap", |t| (t.rows.len() == 1).then_some(()));
+    wait_for(&handle.table.snapshots, wait, "the first configmap", |t| (t.rows.len() == 1).then_some(()));
     let cluster = &server.fleet.clusters[0];
     let lists_before = cluster.faults.lists_served.load(Ordering::Relaxed);
     for round in 0..3 {
@@ -483,7 +483,7 @@ fn dropped_connections_are_reconnected_and_the_watch_resumes() {
             std::thread::sleep(std::time::Duration::from_millis(50));
         }
         server.kubectl(&["create", "configmap", &format!("after-{round}"), "-n", "drops"]);
-        wait_for(&handle.table, wait, "the change made after the drop", |t| {
+        wait_for(&handle.table.snapshots, wait, "the change made after the drop", |t| {
             (row_names(t).contains(&format!("after-{round}")) && t.status.values().all(|s| *s == ViewStatus::Live))
                 .then_some(())
         });
@@ -498,7 +498,7 @@ fn dropped_connections_are_reconnected_and_the_watch_resumes() {
 #[test]
 fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
     use crate::common::{sources_for, start_backend, wait_connected, wait_for};
-    use klieg::model::{Cell, ClusterId, Command, KindKey, ObjectKey, ViewQuery};
+    use klieg::model::{Cell, ClusterId, KindKey, ObjectKey, ViewQuery};
     use std::sync::Arc;
     let fleet = populated();
     let handle = start_backend(sources_for(&[&fleet.kubeconfig_path]));
@@ -511,13 +511,13 @@ fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
     };
     let wait = std::time::Duration::from_secs(30);
     // Pods: usage, and usage against the containers' requests (250m, 512Mi) and limits (1, 1Gi).
-    handle.send(Command::SetView(ViewQuery {
+    handle.table.ask(Some(ViewQuery {
         clusters: vec![cluster.clone()],
         kind: Some(kind("pods")),
         ..ViewQuery::default()
     }));
     let (columns, cpu, cpu_of_request, cpu_of_limit, memory, memory_of_limit) =
-        wait_for(&handle.table, wait, "pod usage", |table| {
+        wait_for(&handle.table.snapshots, wait, "pod usage", |table| {
             let from = table.usage_from?;
             let row = table.rows.first()?;
             let value = |offset: usize| measure(table.cell(row, from + offset));
@@ -532,12 +532,12 @@ fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
     assert!((cpu_of_limit - cpu * 100.0).abs() < 1e-6, "{cpu} cores is {cpu_of_limit}% of 1 core");
     assert!((memory_of_limit - memory / (1024.0 * 1024.0 * 1024.0) * 100.0).abs() < 1e-6);
     // Nodes: usage against allocatable (15800m, 62Gi in the simulator).
-    handle.send(Command::SetView(ViewQuery {
+    handle.table.ask(Some(ViewQuery {
         clusters: vec![cluster.clone()],
         kind: Some(kind("nodes")),
         ..ViewQuery::default()
     }));
-    let (node_cpu, node_cpu_percent) = wait_for(&handle.table, wait, "node usage", |table| {
+    let (node_cpu, node_cpu_percent) = wait_for(&handle.table.snapshots, wait, "node usage", |table| {
         let from = table.usage_from?;
         (table.columns.get(from + 1)?.name.as_ref() == "%CPU").then_some(())?;
         let row = table.rows.first()?;
@@ -551,22 +551,22 @@ fn metrics_server_usage_fills_pod_and_node_columns_and_the_details_chart() {
     let pod =
         stdout_of(&kubectl(&fleet, &["get", "pods", "-n", "shop", "-o", "jsonpath={.items[0].metadata.name}"], None));
     let key = ObjectKey { cluster: cluster.clone(), namespace: Some(Arc::from("shop")), name: Arc::from(pod.as_str()) };
-    handle.send(Command::OpenDetails { kind: kind("pods"), key: key.clone() });
-    let history = wait_for(&handle.usage_history, wait, "a usage sample", |history| {
+    handle.open_object(Some((kind("pods"), key.clone())));
+    let history = wait_for(&handle.usage_history.snapshots, wait, "a usage sample", |history| {
         (history.key.as_ref() == Some(&key) && !history.samples.is_empty()).then(|| history.clone())
     });
     assert!(history.error.is_none(), "{:?}", history.error);
     assert!(history.samples[0].cpu_cores > 0.0 && history.samples[0].memory_bytes > 0.0);
     assert_eq!(history.latest.cpu_request_cores.map(|c| (c * 1000.0).round()), Some(250.0));
     assert_eq!(history.latest.memory_limit_bytes, Some(1024.0 * 1024.0 * 1024.0));
-    handle.send(Command::CloseDetails);
-    wait_for(&handle.usage_history, wait, "sampling to stop", |history| history.key.is_none().then_some(()));
+    handle.open_object(None);
+    wait_for(&handle.usage_history.snapshots, wait, "sampling to stop", |history| history.key.is_none().then_some(()));
 }
 
 #[test]
 fn prometheus_charts_are_detected_ranged_and_kept_live() {
     use crate::common::{sources_for, start_backend, wait_connected, wait_for};
-    use klieg::model::{ChartQuery, ChartSubject, ClusterId, Command, ObjectKey, PrometheusSource};
+    use klieg::model::{ChartQuery, ChartSubject, ClusterId, ObjectKey, PrometheusSource};
     use std::sync::Arc;
     let fleet = populated();
     let handle = start_backend(sources_for(&[&fleet.kubeconfig_path]));
@@ -581,8 +581,11 @@ fn prometheus_charts_are_detected_ranged_and_kept_live() {
         range_secs: 15 * 60,
     };
     // Detected by its labels and reached through the apiserver's service proxy.
-    handle.send(Command::OpenCharts(query.clone()));
-    let charts = wait_for(&handle.charts, wait, "the pod's charts", |set| {
+    let chart = |query: &ChartQuery, source: Option<PrometheusSource>| {
+        handle.charts.ask(Some(klieg::model::ChartRequest { query: query.clone(), source }));
+    };
+    chart(&query, None);
+    let charts = wait_for(&handle.charts.snapshots, wait, "the pod's charts", |set| {
         (set.query.as_ref() == Some(&query) && !set.loading).then(|| set.clone())
     });
     assert_eq!(charts.problem, None);
@@ -608,7 +611,7 @@ fn prometheus_charts_are_detected_ranged_and_kept_live() {
     }
     // Live: new points are appended without refetching the range.
     let last = charts.charts[0].lines[0].points.back().map(|p| p[0]).unwrap_or(0.0);
-    wait_for(&handle.charts, wait, "a newer point", |set| {
+    wait_for(&handle.charts.snapshots, wait, "a newer point", |set| {
         set.charts.first()?.lines.first()?.points.back().filter(|p| p[0] > last).map(|_| ())
     });
     // Workloads (their pods by name), nodes and namespaces are charted the same way.
@@ -628,30 +631,27 @@ fn prometheus_charts_are_detected_ranged_and_kept_live() {
             subject,
             range_secs: 15 * 60,
         };
-        handle.send(Command::OpenCharts(query.clone()));
-        let cpu = wait_for(&handle.charts, wait, "the charts", |set| {
+        chart(&query, None);
+        let cpu = wait_for(&handle.charts.snapshots, wait, "the charts", |set| {
             (set.query.as_ref() == Some(&query) && !set.loading).then(|| set.charts[0].lines[0].points.clone())
         });
         assert!(cpu.len() > 100 && cpu.iter().all(|p| p[1] > 0.0), "{subject:?} {name}: {} points", cpu.len());
     }
     // A wrong source is an error shown in place of the charts; a query error shows in its chart.
-    let off = std::collections::BTreeMap::from([(
-        cluster.clone(),
-        PrometheusSource::Service { namespace: "monitoring".into(), name: "nothing-here".into(), port: "9090".into() },
-    )]);
-    handle.send(Command::SetPrometheusSources(off));
-    let failed = wait_for(&handle.charts, wait, "the failing source's error", |set| {
+    // The charts open (the last query) follow their cluster's source.
+    let wrong =
+        PrometheusSource::Service { namespace: "monitoring".into(), name: "nothing-here".into(), port: "9090".into() };
+    let open = handle.charts.asked().expect("charts open").query;
+    chart(&open, Some(wrong));
+    let failed = wait_for(&handle.charts.snapshots, wait, "the failing source's error", |set| {
         let chart = set.charts.first()?;
         (set.source.as_deref() == Some("service monitoring/nothing-here:9090") && !set.loading)
             .then(|| chart.error.clone())
             .flatten()
     });
     assert!(failed.contains("not found") || failed.contains("nothing-here"), "{failed}");
-    handle.send(Command::SetPrometheusSources(std::collections::BTreeMap::from([(
-        cluster.clone(),
-        PrometheusSource::Off,
-    )])));
-    let off = wait_for(&handle.charts, wait, "switched off", |set| set.problem.clone());
+    chart(&open, Some(PrometheusSource::Off));
+    let off = wait_for(&handle.charts.snapshots, wait, "switched off", |set| set.problem.clone());
     assert!(off.contains("switched off"), "{off}");
 }
 
@@ -659,7 +659,7 @@ fn prometheus_charts_are_detected_ranged_and_kept_live() {
 fn a_real_prometheus_scraping_cadvisor_series_feeds_the_charts() {
     use crate::common::prometheus::RealPrometheus;
     use crate::common::{sources_for, start_backend, wait_connected, wait_for};
-    use klieg::model::{ChartQuery, ChartSubject, ClusterId, Command, ObjectKey, PrometheusSource};
+    use klieg::model::{ChartQuery, ChartSubject, ClusterId, ObjectKey, PrometheusSource};
     use std::sync::Arc;
     let fleet = populated();
     let target = fleet.server_urls[0].trim_start_matches("https://").to_string();
@@ -671,22 +671,24 @@ fn a_real_prometheus_scraping_cadvisor_series_feeds_the_charts() {
     let handle = start_backend(sources_for(&[&fleet.kubeconfig_path]));
     wait_connected(&handle, "kubectl-sim");
     let cluster = ClusterId::new("kubectl-sim");
-    handle.send(Command::SetPrometheusSources(std::collections::BTreeMap::from([(
-        cluster.clone(),
-        PrometheusSource::Url(prometheus.url.clone()),
-    )])));
     let query = ChartQuery {
         key: ObjectKey { cluster, namespace: Some(Arc::from("shop")), name: Arc::from(pod.as_str()) },
         subject: ChartSubject::Pod,
         range_secs: 15 * 60,
     };
-    handle.send(Command::OpenCharts(query.clone()));
-    let charts = wait_for(&handle.charts, std::time::Duration::from_secs(60), "scraped points in every chart", |set| {
-        let ready = set.query.as_ref() == Some(&query)
-            && !set.loading
-            && set.charts.iter().all(|c| c.lines.iter().all(|l| !l.points.is_empty()));
-        ready.then(|| set.clone())
-    });
+    let source = Some(PrometheusSource::Url(prometheus.url.clone()));
+    handle.charts.ask(Some(klieg::model::ChartRequest { query: query.clone(), source }));
+    let charts = wait_for(
+        &handle.charts.snapshots,
+        std::time::Duration::from_secs(60),
+        "scraped points in every chart",
+        |set| {
+            let ready = set.query.as_ref() == Some(&query)
+                && !set.loading
+                && set.charts.iter().all(|c| c.lines.iter().all(|l| !l.points.is_empty()));
+            ready.then(|| set.clone())
+        },
+    );
     assert_eq!(charts.source.as_deref(), Some(prometheus.url.as_str()));
     for chart in &charts.charts {
         assert_eq!(chart.error, None, "{}", chart.spec.title_key);

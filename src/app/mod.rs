@@ -6,8 +6,8 @@ use crate::model::Registry;
 use crate::model::registry::AppEvent;
 use crate::model::registry::builtin::OVERVIEW_VIEW;
 use crate::model::{
-    ActivityLog, Command, DetailsSnapshot, FleetSnapshot, ForwardList, LogQuery, LogSnapshot, TableSnapshot,
-    TerminalList, ViewQuery,
+    ActivityLog, ChartRequest, ClusterState, Command, DetailsSnapshot, FleetSnapshot, ForwardList, LogSnapshot,
+    TableSnapshot, TerminalList,
 };
 use crate::state::{Settings, ThemeChoice, UiState};
 use crate::ui;
@@ -36,20 +36,11 @@ pub struct KliegApp {
     pub overview: Arc<crate::model::OverviewSnapshot>,
     /// What the user may do over the bulk selection, as last answered.
     pub bulk_access: Arc<crate::model::BulkAccess>,
-    /// The bulk selection's kind and scopes last asked about.
-    sent_bulk: Option<(crate::model::KindKey, Vec<crate::model::AccessScope>)>,
-    /// The overview last asked for: the clusters, and which of them were connected.
-    sent_overview: Option<Option<Vec<(crate::model::ClusterId, bool)>>>,
-    sent_charts: Option<Option<crate::model::ChartQuery>>,
-    sent_prometheus: Option<std::collections::BTreeMap<String, crate::model::PrometheusSource>>,
     sent_modes: Option<std::collections::BTreeMap<String, crate::model::ClusterMode>>,
     /// `--all-clusters`: select every cluster once the fleet is known.
     pub select_all_clusters: bool,
     /// `KLIEG_BENCH_REPORT`: what the benchmark reads from stdout (first frame, rows shown).
     bench_report: Option<BenchReport>,
-    sent_logs: Option<Option<LogQuery>>,
-    sent_query: Option<ViewQuery>,
-    sent_details: Option<Option<(crate::model::KindKey, crate::model::ObjectKey)>>,
     /// Wall clock for ages; injected so UI tests are deterministic.
     pub clock: fn() -> i64,
 }
@@ -107,16 +98,9 @@ impl KliegApp {
             charts: Arc::default(),
             overview: Arc::default(),
             bulk_access: Arc::default(),
-            sent_bulk: None,
-            sent_overview: None,
-            sent_charts: None,
-            sent_prometheus: None,
             sent_modes: Some(settings_modes),
             select_all_clusters: false,
             bench_report: std::env::var_os("KLIEG_BENCH_REPORT").map(|_| BenchReport::default()),
-            sent_logs: None,
-            sent_query: None,
-            sent_details: None,
             clock: now_unix_secs,
         })
     }
@@ -124,15 +108,15 @@ impl KliegApp {
     /// Takes the newest snapshots; cheap when nothing changed.
     fn pull_snapshots(&mut self) {
         let backend = &mut self.backend;
-        take_newer(&mut backend.table, &mut self.table);
-        take_newer(&mut backend.details, &mut self.details);
+        backend.table.take_newer(&mut self.table);
+        backend.details.take_newer(&mut self.details);
+        backend.usage_history.take_newer(&mut self.usage_history);
+        backend.overview.take_newer(&mut self.overview);
+        backend.bulk_access.take_newer(&mut self.bulk_access);
+        backend.charts.take_newer(&mut self.charts);
+        backend.logs.take_newer(&mut self.logs);
         take_newer(&mut backend.terminals, &mut self.terminals);
-        take_newer(&mut backend.usage_history, &mut self.usage_history);
-        take_newer(&mut backend.overview, &mut self.overview);
-        take_newer(&mut backend.bulk_access, &mut self.bulk_access);
-        take_newer(&mut backend.charts, &mut self.charts);
         take_newer(&mut backend.forwards, &mut self.forwards);
-        take_newer(&mut backend.logs, &mut self.logs);
         if take_newer(&mut backend.activity, &mut self.activity) {
             ui::editor::absorb_activity(&mut self.state, &self.activity);
             self.told.actions_finished(&self.registry, &self.activity);
@@ -187,98 +171,59 @@ impl KliegApp {
         }
     }
 
+    /// Asks each feed for what the window shows now (a feed passes a query on only when it
+    /// changed), then sends the frame's commands.
     fn send_changes(&mut self) {
-        let query = self.state.view_query(&self.fleet);
-        if self.sent_query.as_ref() != Some(&query) {
-            self.backend.send(Command::SetView(query.clone()));
-            self.sent_query = Some(query);
-        }
-        // The scopes (cluster, namespace) the bulk selection touches, asked about when they change.
-        // A selection can hold every row: its few scopes are gathered by reference, and owned
-        // copies are made only when they differ from those last sent.
-        if let (Some(kind), false) = (&self.state.bulk_kind, self.state.bulk_selection.is_empty()) {
-            let scopes: std::collections::BTreeSet<(&crate::model::ClusterId, Option<&Arc<str>>)> =
-                self.state.bulk_selection.iter().map(|key| (&key.cluster, key.namespace.as_ref())).collect();
-            let unchanged = self.sent_bulk.as_ref().is_some_and(|(sent_kind, sent)| {
-                sent_kind == kind && sent.iter().map(|(cluster, ns)| (cluster, ns.as_ref())).eq(scopes.iter().copied())
-            });
-            if !unchanged {
-                let scopes: Vec<crate::model::AccessScope> =
-                    scopes.into_iter().map(|(cluster, ns)| (cluster.clone(), ns.cloned())).collect();
-                self.backend.send(Command::CheckBulkAccess { kind: kind.clone(), scopes: scopes.clone() });
-                self.sent_bulk = Some((kind.clone(), scopes));
+        let backend = &self.backend;
+        backend.table.ask(Some(self.state.view_query(&self.fleet)));
+        // The scopes (cluster, namespace) the bulk selection touches. A selection can hold every
+        // row: its few scopes are gathered by reference, and owned copies are made only when they
+        // differ from those asked last; an empty selection asks nothing, so a later one is asked
+        // about afresh (rights may have changed meanwhile).
+        match (&self.state.bulk_kind, self.state.bulk_selection.is_empty()) {
+            (Some(kind), false) => {
+                let scopes: std::collections::BTreeSet<(&crate::model::ClusterId, Option<&Arc<str>>)> =
+                    self.state.bulk_selection.iter().map(|key| (&key.cluster, key.namespace.as_ref())).collect();
+                backend.bulk_access.ask_if(
+                    |asked| {
+                        asked.as_ref().is_some_and(|(asked_kind, asked_scopes)| {
+                            asked_kind == kind
+                                && asked_scopes.iter().map(|(c, ns)| (c, ns.as_ref())).eq(scopes.iter().copied())
+                        })
+                    },
+                    || Some((kind.clone(), scopes.iter().map(|(c, ns)| ((*c).clone(), ns.cloned())).collect())),
+                );
             }
-        } else {
-            // A later selection is asked about afresh (rights may have changed meanwhile).
-            self.sent_bulk = None;
+            _ => backend.bulk_access.ask(None),
         }
-        if self.sent_details.as_ref() != Some(&self.state.open_object) {
-            match &self.state.open_object {
-                Some((kind, key)) => {
-                    self.registry.emit(&AppEvent::ObjectOpened { kind: kind.clone(), key: key.clone() });
-                    self.backend.send(Command::OpenDetails { kind: kind.clone(), key: key.clone() })
-                }
-                None => self.backend.send(Command::CloseDetails),
+        let opened = &self.state.open_object;
+        if self.told.opened != *opened {
+            if let Some((kind, key)) = opened {
+                self.registry.emit(&AppEvent::ObjectOpened { kind: kind.clone(), key: key.clone() });
             }
-            self.sent_details = Some(self.state.open_object.clone());
+            self.told.opened.clone_from(opened);
         }
+        backend.open_object(opened.clone());
         if self.sent_modes.as_ref() != Some(&self.state.settings.cluster_modes) {
-            self.backend.send(Command::SetClusterModes(modes_by_id(&self.state.settings.cluster_modes)));
+            backend.send(Command::SetClusterModes(modes_by_id(&self.state.settings.cluster_modes)));
             self.sent_modes = Some(self.state.settings.cluster_modes.clone());
-        }
-        // Sources before charts: a chart opened now uses its cluster's current source.
-        if self.sent_prometheus.as_ref() != Some(&self.state.settings.prometheus) {
-            let sources = self
-                .state
-                .settings
-                .prometheus
-                .iter()
-                .map(|(c, s)| (crate::model::ClusterId::new(c), s.clone()))
-                .collect();
-            self.backend.send(Command::SetPrometheusSources(sources));
-            self.sent_prometheus = Some(self.state.settings.prometheus.clone());
         }
         // The overview is polled for the selected clusters; a cluster connecting later joins.
         let overview = self.showing_overview().then(|| {
-            self.state
-                .selected_clusters
-                .iter()
-                .map(|id| {
-                    let connected = self
-                        .fleet
-                        .cluster(id)
-                        .is_some_and(|c| matches!(c.state, crate::model::ClusterState::Connected { .. }));
-                    (id.clone(), connected)
-                })
-                .collect::<Vec<_>>()
+            let connected =
+                |id| self.fleet.cluster(id).is_some_and(|c| matches!(c.state, ClusterState::Connected { .. }));
+            self.state.selected_clusters.iter().map(|id| (id.clone(), connected(id))).collect()
         });
-        if self.sent_overview.as_ref() != Some(&overview) {
-            match &overview {
-                Some(clusters) => {
-                    self.backend.send(Command::OpenOverview(clusters.iter().map(|(id, _)| id.clone()).collect()))
-                }
-                None => self.backend.send(Command::CloseOverview),
-            }
-            self.sent_overview = Some(overview);
-        }
-        let chart_query = self.state.chart_query(&self.registry);
-        if self.sent_charts.as_ref() != Some(&chart_query) {
-            match &chart_query {
-                Some(query) => self.backend.send(Command::OpenCharts(query.clone())),
-                None => self.backend.send(Command::CloseCharts),
-            }
-            self.sent_charts = Some(chart_query);
-        }
-        let logs_query = self.state.logs.as_ref().map(|l| l.query.clone());
-        if self.sent_logs.as_ref() != Some(&logs_query) {
-            match &logs_query {
-                Some(query) => self.backend.send(Command::OpenLogs(query.clone())),
-                None => self.backend.send(Command::CloseLogs),
-            }
-            self.sent_logs = Some(logs_query);
-        }
+        backend.overview.ask(overview);
+        // Charts follow their cluster's Prometheus source as well as the object.
+        let charts = self.state.chart_query(&self.registry).map(|query| {
+            let source = self.state.settings.prometheus.get(query.key.cluster.as_str()).cloned();
+            ChartRequest { query, source }
+        });
+        backend.charts.ask(charts);
+        backend.logs.ask(self.state.logs.as_ref().map(|l| l.query.clone()));
         for command in self.state.outbox.drain(..) {
-            self.backend.send(command);
+            backend.send(command);
         }
     }
 
@@ -357,6 +302,7 @@ impl KliegApp {
 /// What the event hooks were told, so each moment is told once.
 #[derive(Default)]
 struct Told {
+    opened: Option<(crate::model::KindKey, crate::model::ObjectKey)>,
     connected: std::collections::BTreeSet<crate::model::ClusterId>,
     /// Finished activities (request, subject), the newest [`ActivityLog::CAPACITY`] kept.
     finished: std::collections::VecDeque<(u64, Arc<str>)>,

@@ -107,13 +107,13 @@ pub fn table_shows_adds_changes_and_deletes_live(cluster: &dyn ApiServer) {
     cluster.kubectl(&["create", "namespace", "live"]);
     let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
     wait_connected(&handle, cluster.admin_context());
-    handle.send(Command::SetView(view(cluster.admin_context(), "", "configmaps", &["live"])));
-    wait_for(&handle.table, WAIT, "an empty live configmap table", |t| {
+    handle.table.ask(Some(view(cluster.admin_context(), "", "configmaps", &["live"])));
+    wait_for(&handle.table.snapshots, WAIT, "an empty live configmap table", |t| {
         (t.status.values().all(|s| *s == ViewStatus::Live) && !t.columns.is_empty()).then_some(())
     });
 
     cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: live, labels: {app: web}}\ndata: {a: '1'}\n");
-    let table = wait_for(&handle.table, WAIT, "the new configmap", |t| {
+    let table = wait_for(&handle.table.snapshots, WAIT, "the new configmap", |t| {
         row_names(t).contains(&"settings".to_string()).then(|| t.clone())
     });
     let data = column_index(&table, "Data");
@@ -121,25 +121,27 @@ pub fn table_shows_adds_changes_and_deletes_live(cluster: &dyn ApiServer) {
     assert_eq!(table.cell(row, data), &Cell::Integer(1));
 
     cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: live, labels: {app: web}}\ndata: {a: '1', b: '2'}\n");
-    wait_for(&handle.table, WAIT, "the modified configmap", |t| {
+    wait_for(&handle.table.snapshots, WAIT, "the modified configmap", |t| {
         let row = t.rows.iter().find(|r| &*r.key.name == "settings")?;
         (t.cell(row, data) == &Cell::Integer(2)).then_some(())
     });
 
     // Label selectors and text filters apply to the live rows.
     cluster.apply("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: live, labels: {app: db}}\n");
-    wait_for(&handle.table, WAIT, "both configmaps", |t| (t.rows.len() == 2).then_some(()));
-    handle.send(Command::SetView(ViewQuery {
+    wait_for(&handle.table.snapshots, WAIT, "both configmaps", |t| (t.rows.len() == 2).then_some(()));
+    handle.table.ask(Some(ViewQuery {
         label_selector: "app=web".into(),
         ..view(cluster.admin_context(), "", "configmaps", &["live"])
     }));
-    wait_for(&handle.table, WAIT, "the selector to leave one row", |t| {
+    wait_for(&handle.table.snapshots, WAIT, "the selector to leave one row", |t| {
         (row_names(t) == ["settings"] && t.unfiltered_rows == 2).then_some(())
     });
-    handle.send(Command::SetView(view(cluster.admin_context(), "", "configmaps", &["live"])));
+    handle.table.ask(Some(view(cluster.admin_context(), "", "configmaps", &["live"])));
 
     cluster.kubectl(&["delete", "configmap", "settings", "-n", "live"]);
-    wait_for(&handle.table, WAIT, "the deleted configmap to vanish", |t| (row_names(t) == ["other"]).then_some(()));
+    wait_for(&handle.table.snapshots, WAIT, "the deleted configmap to vanish", |t| {
+        (row_names(t) == ["other"]).then_some(())
+    });
 }
 
 pub fn crd_printer_columns_become_table_columns(cluster: &dyn ApiServer) {
@@ -149,8 +151,8 @@ pub fn crd_printer_columns_become_table_columns(cluster: &dyn ApiServer) {
     cluster.apply("apiVersion: columns.klieg.test/v1\nkind: Widget\nmetadata: {name: big-red, namespace: default}\nspec: {color: red, size: 42}\n");
     let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
     wait_connected(&handle, cluster.admin_context());
-    handle.send(Command::SetView(view(cluster.admin_context(), "columns.klieg.test", "widgets", &[])));
-    let table = wait_for(&handle.table, WAIT, "the widget row", |t| {
+    handle.table.ask(Some(view(cluster.admin_context(), "columns.klieg.test", "widgets", &[])));
+    let table = wait_for(&handle.table.snapshots, WAIT, "the widget row", |t| {
         row_names(t).contains(&"big-red".to_string()).then(|| t.clone())
     });
     let names: Vec<&str> = table.columns.iter().map(|c| &*c.name).collect();
@@ -202,8 +204,8 @@ pub fn broken_kubeconfigs_give_one_clear_error_each_while_a_good_one_works(clust
     assert!(matches!(malformed.state, ClusterState::Failed { kind: ClusterErrorKind::MalformedKubeconfig, .. }));
     assert_eq!(fleet.clusters.len(), 6, "one entry per context or broken file");
     // The good context still works while the others fail.
-    handle.send(Command::SetView(view("good", "", "namespaces", &[])));
-    wait_for(&handle.table, WAIT, "namespaces of the good context", |t| {
+    handle.table.ask(Some(view("good", "", "namespaces", &[])));
+    wait_for(&handle.table.snapshots, WAIT, "namespaces of the good context", |t| {
         row_names(t).contains(&"kube-system".to_string()).then_some(())
     });
 }
@@ -232,15 +234,15 @@ pub fn table_recovers_after_the_server_restarts(cluster: &dyn ApiServer) {
     }
     let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
     wait_connected(&handle, cluster.admin_context());
-    handle.send(Command::SetView(view(cluster.admin_context(), "", "configmaps", &["restart"])));
+    handle.table.ask(Some(view(cluster.admin_context(), "", "configmaps", &["restart"])));
     let wait = Duration::from_secs(60);
-    wait_for(&handle.table, wait, "five configmaps", |t| (t.rows.len() == 5).then_some(()));
+    wait_for(&handle.table.snapshots, wait, "five configmaps", |t| (t.rows.len() == 5).then_some(()));
 
     cluster.stop_apiserver();
-    wait_for(&handle.table, wait, "the table to report the outage", |t| {
+    wait_for(&handle.table.snapshots, wait, "the table to report the outage", |t| {
         t.status.values().any(|s| matches!(s, ViewStatus::Error(_))).then_some(())
     });
-    assert_eq!(handle.table.borrow().rows.len(), 5, "rows stay visible during the outage");
+    assert_eq!(handle.table.snapshots.borrow().rows.len(), 5, "rows stay visible during the outage");
     cluster.start_apiserver();
     cluster.kubectl(&["delete", "configmap", "before-0", "-n", "restart"]);
     for i in 0..3 {
@@ -250,7 +252,7 @@ pub fn table_recovers_after_the_server_restarts(cluster: &dyn ApiServer) {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let table = wait_for(&handle.table, wait, "the table to converge after the restart", |t| {
+    let table = wait_for(&handle.table.snapshots, wait, "the table to converge after the restart", |t| {
         let names: BTreeSet<String> = row_names(t).into_iter().collect();
         (names == expected && t.status.values().all(|s| *s == ViewStatus::Live)).then(|| t.clone())
     });
@@ -309,8 +311,8 @@ pub fn access_reviews_and_requests_follow_rbac(cluster: &dyn ApiServer) {
         namespace: Some(Arc::from("rbac-suite")),
         name: Arc::from("team-pod"),
     };
-    handle.send(Command::OpenDetails { kind: kind("", "pods"), key });
-    let access = wait_for(&handle.details, WAIT, "the pod's access answers", |d| d.access.clone());
+    handle.open_object(Some((kind("", "pods"), key)));
+    let access = wait_for(&handle.details.snapshots, WAIT, "the pod's access answers", |d| d.access.clone());
     let answer =
         |wanted: &str| access.answers.iter().find(|(p, _)| p.describe() == wanted).map(|(_, allowed)| *allowed);
     assert_eq!(answer("get pods/log"), Some(true), "{access:?}");
@@ -338,7 +340,7 @@ pub fn access_reviews_and_requests_follow_rbac(cluster: &dyn ApiServer) {
         targets: vec![refused],
         action: klieg::model::Action::Delete { propagation: klieg::model::Propagation::Background }.call(),
     });
-    wait_for(&handle.details, WAIT, "delete allowed after the refusal", |d| {
+    wait_for(&handle.details.snapshots, WAIT, "delete allowed after the refusal", |d| {
         d.access.as_ref().filter(|a| a.allows("delete", "", "pods")).map(|_| ())
     });
 }
@@ -813,7 +815,7 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
     let context = cluster.admin_context();
     let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
     wait_connected(&handle, context);
-    handle.send(Command::OpenLogs(LogQuery {
+    handle.logs.ask(Some(LogQuery {
         target: target(context, "", "pods", Some(ns), "talker"),
         container: Some(Arc::from("app")),
         previous: false,
@@ -821,14 +823,14 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
         follow: true,
         tail_lines: 5,
     }));
-    let followed = wait_for(&handle.logs, WAIT, "the tail and two followed lines", |logs| {
+    let followed = wait_for(&handle.logs.snapshots, WAIT, "the tail and two followed lines", |logs| {
         (logs.buffer.len() >= 7).then(|| logs.buffer.iter_from(0).map(|l| l.text.to_string()).collect::<Vec<_>>())
     });
     assert!(followed.iter().all(|l| l.contains(&format!("{ns}/talker/app"))), "one container's lines: {followed:?}");
-    let containers = handle.logs.borrow().containers.clone();
+    let containers = handle.logs.snapshots.borrow().containers.clone();
     assert_eq!(containers.iter().map(|c| c.to_string()).collect::<Vec<_>>(), ["app", "sidecar"]);
 
-    handle.send(Command::OpenLogs(LogQuery {
+    handle.logs.ask(Some(LogQuery {
         target: target(context, "apps", "deployments", Some(ns), "merged"),
         container: None,
         previous: false,
@@ -836,7 +838,7 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
         follow: false,
         tail_lines: 3,
     }));
-    let merged = wait_for(&handle.logs, WAIT, "both pods' logs", |logs| {
+    let merged = wait_for(&handle.logs.snapshots, WAIT, "both pods' logs", |logs| {
         (logs.sources.len() == 2 && logs.buffer.len() == 6 && logs.streaming == 0).then(|| logs.clone())
     });
     assert_eq!(merged.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>(), ["merged-a/c", "merged-b/c"]);
@@ -844,7 +846,7 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
         assert_eq!(merged.buffer.iter_from(0).filter(|l| l.source == source).count(), 3, "three lines per pod");
     }
     // Followed, a workload's new pod joins the view as it appears.
-    handle.send(Command::OpenLogs(LogQuery {
+    handle.logs.ask(Some(LogQuery {
         target: target(context, "apps", "deployments", Some(ns), "merged"),
         container: None,
         previous: false,
@@ -852,16 +854,16 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
         follow: true,
         tail_lines: 1,
     }));
-    wait_for(&handle.logs, WAIT, "both pods followed", |logs| {
+    wait_for(&handle.logs.snapshots, WAIT, "both pods followed", |logs| {
         (logs.sources.len() == 2 && logs.query.as_ref().is_some_and(|q| q.follow)).then_some(())
     });
     cluster.apply(&pod("merged-c", "app: merged", "{name: c, image: app}"));
-    let joined = wait_for(&handle.logs, WAIT, "the new pod's lines", |logs| {
+    let joined = wait_for(&handle.logs.snapshots, WAIT, "the new pod's lines", |logs| {
         let source = logs.sources.iter().position(|s| &**s == "merged-c/c")?;
         logs.buffer.iter_from(0).any(|l| usize::from(l.source) == source).then_some(logs.sources.len())
     });
     assert_eq!(joined, 3);
-    handle.send(Command::CloseLogs);
+    handle.logs.ask(None);
 
     // Port-forwards through the backend: to the pod, and to a Service picking it by selector;
     // each TCP connection opens its own stream, so several in a row work.
@@ -1043,8 +1045,8 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
 
 /// Waits until `kind` in the cluster shows live rows (or none, live).
 fn wait_live(handle: &klieg::backend::BackendHandle, context: &str, group: &str, plural: &str) {
-    handle.send(Command::SetView(view(context, group, plural, &[])));
-    wait_for(&handle.table, WAIT, &format!("{plural} to be live"), |t| {
+    handle.table.ask(Some(view(context, group, plural, &[])));
+    wait_for(&handle.table.snapshots, WAIT, &format!("{plural} to be live"), |t| {
         let kind = t.kind.as_ref()?;
         (&*kind.plural == plural && t.status.values().all(|s| *s == ViewStatus::Live) && !t.status.is_empty())
             .then_some(())
@@ -1172,8 +1174,8 @@ pub fn paged_lists_count_what_remains_and_the_overview_follows_new_pods(cluster:
     cluster.apply(&format!(
         "apiVersion: v1\nkind: Node\nmetadata: {{name: overview-node}}\n---\napiVersion: v1\nkind: Pod\nmetadata: {{name: first, namespace: {ns}}}\nspec: {{nodeName: overview-node, containers: [{{name: c, image: busybox, resources: {{requests: {{cpu: 100m}}}}}}]}}\n"
     ));
-    handle.send(Command::OpenOverview(vec![ClusterId::new(context)]));
-    let before = wait_for(&handle.overview, WAIT, "the overview", |o| {
+    handle.overview.ask(Some(vec![(ClusterId::new(context), true)]));
+    let before = wait_for(&handle.overview.snapshots, WAIT, "the overview", |o| {
         o.clusters.first().filter(|c| c.error.is_none()).map(|c| c.pods)
     });
     cluster.apply(&format!(
@@ -1181,7 +1183,7 @@ pub fn paged_lists_count_what_remains_and_the_overview_follows_new_pods(cluster:
     ));
     // Within two polls (10 s each), well before the minute's full list. (Other tests share the
     // server and may add pods too: the count grows by at least this one.)
-    wait_for(&handle.overview, Duration::from_secs(25), "the new pod counted", |o| {
+    wait_for(&handle.overview.snapshots, Duration::from_secs(25), "the new pod counted", |o| {
         o.clusters.first().filter(|c| c.pods > before).map(|_| ())
     });
 }
@@ -1207,8 +1209,8 @@ pub fn bulk_selections_are_checked_per_namespace(cluster: &dyn ApiServer) {
     let configmaps = kind("", "configmaps");
     let scope = |ns: &str| (ClusterId::new("bulk-team"), Some(Arc::<str>::from(ns)));
     let ask = |scopes: Vec<klieg::model::AccessScope>| {
-        handle.send(Command::CheckBulkAccess { kind: configmaps.clone(), scopes: scopes.clone() });
-        wait_for(&handle.bulk_access, WAIT, "the bulk answers", |answers| {
+        handle.bulk_access.ask(Some((configmaps.clone(), scopes.clone())));
+        wait_for(&handle.bulk_access.snapshots, WAIT, "the bulk answers", |answers| {
             let asked: Vec<_> = answers.scopes.iter().map(|(scope, _)| scope.clone()).collect();
             (asked == scopes).then(|| answers.clone())
         })

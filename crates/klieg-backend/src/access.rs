@@ -114,6 +114,20 @@ impl AccessCache {
 /// server to refuse row by row.
 const BULK_SCOPES_MAX: usize = 64;
 
+impl super::feed::Follower for BulkChecker {
+    /// The bulk selection's kind and the scopes (cluster, namespace) it touches.
+    type Query = (KindKey, Vec<klieg_model::AccessScope>);
+    type Snapshot = klieg_model::BulkAccess;
+
+    fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
+        match query {
+            Some((kind, scopes)) => self.check(&context.clients(), kind, scopes),
+            // Nothing selected: no question; a later selection is asked about afresh.
+            None => self.task.stop(),
+        }
+    }
+}
+
 /// Answers what the user may do over the bulk selection: per scope (cluster and namespace) it
 /// touches, the permissions of the bulk bar's actions, from each cluster's cache or asked.
 pub struct BulkChecker {

@@ -64,6 +64,18 @@ impl DetailsFollower {
     }
 }
 
+impl super::feed::Follower for DetailsFollower {
+    type Query = (KindKey, ObjectKey);
+    type Snapshot = DetailsSnapshot;
+
+    fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
+        match query {
+            Some((kind, key)) => self.open(&context.clients(), kind, key),
+            None => self.close(),
+        }
+    }
+}
+
 pub(crate) fn api_resource(kind: &ResourceKind) -> ApiResource {
     ApiResource {
         group: kind.group.to_string(),

@@ -7,6 +7,7 @@
 //! backend runtime.
 
 use super::{ClientMap, Waker};
+
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -27,49 +28,12 @@ impl FeedContext {
 }
 
 /// Serves one feed on the backend: follows the query it is given, publishing what it finds
-/// through its [`Publisher`]; `None` stops following (and publishes an empty snapshot).
+/// through the feed's snapshot sender (made by [`feed`]); `None` stops following.
 pub trait Follower: Send + 'static {
     type Query: Clone + PartialEq + Send + Sync + std::fmt::Debug + 'static;
     type Snapshot: Send + Sync + 'static;
 
     fn follow(&mut self, context: &FeedContext, query: Option<Self::Query>);
-}
-
-/// The follower's end of a feed's snapshots: each publish wakes the UI.
-pub struct Publisher<S> {
-    out: watch::Sender<Arc<S>>,
-    waker: Waker,
-}
-
-impl<S> Clone for Publisher<S> {
-    fn clone(&self) -> Self {
-        Self { out: self.out.clone(), waker: self.waker.clone() }
-    }
-}
-
-impl<S> Publisher<S> {
-    pub fn publish(&self, snapshot: Arc<S>) {
-        self.out.send_replace(snapshot);
-        (self.waker)();
-    }
-
-    /// Publishes `change` applied to the latest snapshot, only when it says it changed
-    /// something (the UI is not woken otherwise).
-    pub fn update(&self, change: impl FnOnce(&mut Arc<S>) -> bool) {
-        if self.out.send_if_modified(change) {
-            (self.waker)();
-        }
-    }
-
-    /// The latest snapshot published.
-    pub fn latest(&self) -> Arc<S> {
-        self.out.borrow().clone()
-    }
-
-    /// A receiver of the snapshots, for backend parts that read them too.
-    pub fn subscribe(&self) -> watch::Receiver<Arc<S>> {
-        self.out.subscribe()
-    }
 }
 
 /// The UI's end of a feed: the query it asks, and the snapshots that answer it.
@@ -122,11 +86,17 @@ impl<Q: PartialEq, S> Feed<Q, S> {
     }
 }
 
-/// Makes a feed: the UI's end, and the publisher and query receiver its follower is served with.
-pub fn feed<Q, S: Default>(waker: Waker) -> (Feed<Q, S>, Publisher<S>, watch::Receiver<Option<Q>>) {
-    let (query_tx, query_rx) = watch::channel(None);
+/// The backend's end of a feed: where its follower publishes, and the queries it follows.
+pub struct FeedServer<Q, S> {
+    pub out: watch::Sender<Arc<S>>,
+    pub queries: watch::Receiver<Option<Q>>,
+}
+
+/// Makes a feed: the UI's end, and the end its follower is served with.
+pub fn feed<Q, S: Default>() -> (Feed<Q, S>, FeedServer<Q, S>) {
+    let (query_tx, queries) = watch::channel(None);
     let (out, snapshots) = watch::channel(Arc::new(S::default()));
-    (Feed { query: query_tx, snapshots }, Publisher { out, waker }, query_rx)
+    (Feed { query: query_tx, snapshots }, FeedServer { out, queries })
 }
 
 /// Runs `follower` on its feed's queries until the UI's end is dropped.
@@ -147,14 +117,14 @@ mod tests {
     use parking_lot::Mutex;
 
     /// Records each query it is asked to follow, and publishes its length.
-    struct Recorder(Arc<Mutex<Vec<Option<String>>>>, Publisher<usize>);
+    struct Recorder(Arc<Mutex<Vec<Option<String>>>>, watch::Sender<Arc<usize>>);
 
     impl Follower for Recorder {
         type Query = String;
         type Snapshot = usize;
 
         fn follow(&mut self, _: &FeedContext, query: Option<String>) {
-            self.1.publish(Arc::new(query.as_ref().map_or(0, String::len)));
+            self.1.send_replace(Arc::new(query.as_ref().map_or(0, String::len)));
             self.0.lock().push(query);
         }
     }
@@ -162,11 +132,11 @@ mod tests {
     #[tokio::test]
     async fn a_follower_hears_each_changed_query_once_and_none_at_the_end() {
         let waker: Waker = Arc::new(|| {});
-        let (mut ui_end, publisher, queries) = feed::<String, usize>(waker.clone());
+        let (mut ui_end, FeedServer { out, queries }) = feed::<String, usize>();
         let heard = Arc::new(Mutex::new(Vec::new()));
         let context =
             FeedContext { clients: watch::channel(Arc::new(ClientMap::new())).1, registry: Arc::default(), waker };
-        let task = tokio::spawn(serve(Recorder(heard.clone(), publisher), context, queries));
+        let task = tokio::spawn(serve(Recorder(heard.clone(), out), context, queries));
         let settle = || tokio::time::sleep(std::time::Duration::from_millis(20));
         settle().await;
         ui_end.ask(Some("pods".into()));

@@ -28,11 +28,12 @@ pub mod terminal;
 pub mod view;
 pub mod view_task;
 
+use feed::Feed;
 use futures::StreamExt;
 use klieg_model::TerminalList;
 use klieg_model::{
     ActivityLog, ClusterErrorKind, ClusterId, ClusterInfo, ClusterState, Command, DetailsSnapshot, FleetSnapshot,
-    ForwardList, LogSnapshot, ResourceKind, TableSnapshot, ViewQuery,
+    ForwardList, KindKey, LogSnapshot, ObjectKey, ResourceKind, TableSnapshot, ViewQuery,
 };
 use kubeconfig::{ContextEntry, KubeconfigSources};
 use parking_lot::Mutex;
@@ -53,30 +54,42 @@ pub enum BackendError {
     Runtime(#[source] std::io::Error),
 }
 
-/// The UI's end of the backend.
+/// The UI's end of the backend: commands for what happens once (actions, edits, terminal
+/// input, forwards), feeds for what the UI looks at (it asks a query, reads the latest
+/// snapshot), and the snapshots of what the backend keeps on its own (the fleet, the activity
+/// log, forwards, terminals).
 pub struct BackendHandle {
     pub commands: mpsc::Sender<Command>,
     pub fleet: watch::Receiver<Arc<FleetSnapshot>>,
-    pub table: watch::Receiver<Arc<TableSnapshot>>,
-    pub details: watch::Receiver<Arc<DetailsSnapshot>>,
+    /// The table of the selected clusters, kind and namespaces.
+    pub table: Feed<ViewQuery, TableSnapshot>,
+    /// The object open in details.
+    pub details: Feed<(KindKey, ObjectKey), DetailsSnapshot>,
+    /// The rolling usage of the pod or node open in details, while its cluster has metrics.
+    pub usage_history: Feed<(KindKey, ObjectKey), klieg_model::UsageHistory>,
+    /// The log view's lines.
+    pub logs: Feed<klieg_model::LogQuery, LogSnapshot>,
+    /// Prometheus charts of the open object, while shown.
+    pub charts: Feed<klieg_model::ChartRequest, klieg_model::ChartSet>,
+    /// Capacity and allocations of the clusters in the overview, while it is shown.
+    pub overview: Feed<Vec<(ClusterId, bool)>, klieg_model::OverviewSnapshot>,
+    /// What the user may do over the bulk selection.
+    pub bulk_access: Feed<(KindKey, Vec<klieg_model::AccessScope>), klieg_model::BulkAccess>,
     /// Actions and edits and how they ended.
     pub activity: watch::Receiver<Arc<ActivityLog>>,
-    pub logs: watch::Receiver<Arc<LogSnapshot>>,
     pub forwards: watch::Receiver<Arc<ForwardList>>,
     pub terminals: watch::Receiver<Arc<TerminalList>>,
-    /// The rolling usage of the pod or node open in details, while its cluster has metrics.
-    pub usage_history: watch::Receiver<Arc<klieg_model::UsageHistory>>,
-    /// Prometheus charts of the open object, while shown.
-    pub charts: watch::Receiver<Arc<klieg_model::ChartSet>>,
-    /// Capacity and allocations of the clusters in the overview, while it is shown.
-    pub overview: watch::Receiver<Arc<klieg_model::OverviewSnapshot>>,
-    /// What the user may do over the bulk selection.
-    pub bulk_access: watch::Receiver<Arc<klieg_model::BulkAccess>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl BackendHandle {
+    /// Opens `object` in details (its usage sampled where it has any), or closes details.
+    pub fn open_object(&self, object: Option<(KindKey, ObjectKey)>) {
+        self.usage_history.ask(object.clone());
+        self.details.ask(object);
+    }
+
     /// Sends without waiting; a full queue drops the command and says so in the log.
     pub fn send(&self, command: Command) {
         if let Err(error) = self.commands.try_send(command) {
@@ -324,23 +337,23 @@ pub fn start_with(
 ) -> Result<BackendHandle, BackendError> {
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE_LEN);
     let (fleet_tx, fleet_rx) = watch::channel(Arc::new(FleetSnapshot::default()));
-    let (table_tx, table_rx) = watch::channel(Arc::new(TableSnapshot::default()));
-    let (details_tx, details_rx) = watch::channel(Arc::new(DetailsSnapshot::default()));
     let (activity_tx, activity_rx) = watch::channel(Arc::new(ActivityLog::default()));
     let activities = actions::Activities::new(activity_tx, waker.clone());
-    let (logs_tx, logs_rx) = watch::channel(Arc::new(LogSnapshot::default()));
     let (forwards_tx, forwards_rx) = watch::channel(Arc::new(ForwardList::default()));
     let forwards = forwards::Forwards::new(forwards_tx, waker.clone());
     let (terminals_tx, terminals_rx) = watch::channel(Arc::new(TerminalList::default()));
     let terminals = terminal::Terminals::new(terminals_tx, waker.clone());
-    let (usage_tx, usage_rx) = watch::channel(Arc::new(klieg_model::UsageHistory::default()));
-    let usage = metrics::UsageSampler::new(usage_tx, waker.clone());
-    let (charts_tx, charts_rx) = watch::channel(Arc::new(klieg_model::ChartSet::default()));
-    let charts = prometheus::ChartsFollower::new(charts_tx, waker.clone());
-    let (overview_tx, overview_rx) = watch::channel(Arc::new(klieg_model::OverviewSnapshot::default()));
-    let overview = metrics::OverviewPoller::new(overview_tx, waker.clone());
-    let (bulk_tx, bulk_rx) = watch::channel(Arc::new(klieg_model::BulkAccess::default()));
-    let bulk = access::BulkChecker::new(bulk_tx, waker.clone(), extensions.registry.clone());
+    // The feeds: the view task serves the table; one follower serves each of the others.
+    let (table, feed::FeedServer { out: table_tx, queries: table_queries }) = feed::feed();
+    let mut followers = Followers::default();
+    let registry = extensions.registry.clone();
+    let details = followers.add(|out| details::DetailsFollower::new(out, waker.clone(), registry.clone()));
+    let usage_history = followers.add(|out| metrics::UsageSampler::new(out, waker.clone()));
+    let logs = followers.add(|out| logs::LogFollower::new(out, waker.clone()));
+    let charts = followers.add(|out| prometheus::ChartsFollower::new(out, waker.clone()));
+    let overview = followers.add(|out| metrics::OverviewPoller::new(out, waker.clone()));
+    let bulk_access = followers.add(|out| access::BulkChecker::new(out, waker.clone(), registry.clone()));
+    let shown_logs = logs.snapshots.clone();
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -364,7 +377,7 @@ pub fn start_with(
                     waker,
                 });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, extensions, Outputs { table_tx, details_tx, logs_tx, activities, forwards, terminals, usage, charts, overview, bulk }) => {}
+                    () = hub_main(sources, commands_rx, fleet, extensions, Outputs { table_tx, table_queries, followers, shown_logs, activities, forwards, terminals }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -374,19 +387,43 @@ pub fn start_with(
     Ok(BackendHandle {
         commands: commands_tx,
         fleet: fleet_rx,
-        table: table_rx,
-        details: details_rx,
+        table,
+        details,
+        usage_history,
+        logs,
+        charts,
+        overview,
+        bulk_access,
         activity: activity_rx,
-        logs: logs_rx,
         forwards: forwards_rx,
         terminals: terminals_rx,
-        usage_history: usage_rx,
-        charts: charts_rx,
-        overview: overview_rx,
-        bulk_access: bulk_rx,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })
+}
+
+/// The followers of the feeds, each to be served in a task of its own once the runtime runs.
+#[derive(Default)]
+struct Followers(Vec<Box<dyn FnOnce(feed::FeedContext) -> tokio::task::JoinHandle<()> + Send>>);
+
+impl Followers {
+    /// Makes a feed whose follower `make` builds around the feed's snapshot sender.
+    fn add<F: feed::Follower>(
+        &mut self,
+        make: impl FnOnce(watch::Sender<Arc<F::Snapshot>>) -> F,
+    ) -> Feed<F::Query, F::Snapshot>
+    where
+        F::Snapshot: Default,
+    {
+        let (ui_end, feed::FeedServer { out, queries }) = feed::feed();
+        let follower = make(out);
+        self.0.push(Box::new(move |context| tokio::spawn(feed::serve(follower, context, queries))));
+        ui_end
+    }
+
+    fn spawn(self, context: &feed::FeedContext) -> Vec<tokio::task::JoinHandle<()>> {
+        self.0.into_iter().map(|start| start(context.clone())).collect()
+    }
 }
 
 /// The one task a follower runs: setting a new one or stopping aborts the old, as does drop.
@@ -426,15 +463,13 @@ impl Drop for WorkerHandle {
 /// Where the hub publishes what it produces.
 struct Outputs {
     table_tx: watch::Sender<Arc<TableSnapshot>>,
-    details_tx: watch::Sender<Arc<DetailsSnapshot>>,
-    logs_tx: watch::Sender<Arc<LogSnapshot>>,
+    table_queries: watch::Receiver<Option<ViewQuery>>,
+    followers: Followers,
+    /// The logs feed's snapshots, for saving what is shown.
+    shown_logs: watch::Receiver<Arc<LogSnapshot>>,
     activities: actions::Activities,
     forwards: forwards::Forwards,
     terminals: terminal::Terminals,
-    usage: metrics::UsageSampler,
-    charts: prometheus::ChartsFollower,
-    overview: metrics::OverviewPoller,
-    bulk: access::BulkChecker,
 }
 
 enum Change {
@@ -510,29 +545,22 @@ async fn hub_main(
     extensions: Extensions,
     outputs: Outputs,
 ) {
-    let Outputs {
-        table_tx,
-        details_tx,
-        logs_tx,
-        activities,
-        forwards,
-        terminals,
-        mut usage,
-        mut charts,
-        mut overview,
-        mut bulk,
-    } = outputs;
-    let mut prometheus_sources = BTreeMap::new();
-    let mut chart_query: Option<klieg_model::ChartQuery> = None;
+    let Outputs { table_tx, table_queries, followers, shown_logs, activities, forwards, terminals } = outputs;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
     let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
     fleet.set_modes(&sources.cluster_modes);
     reconcile_workers(&sources, &fleet, &mut workers).await;
 
-    let (query_tx, query_rx) = watch::channel(ViewQuery::default());
+    let context = feed::FeedContext {
+        clients: fleet.clients_tx.subscribe(),
+        registry: extensions.registry.clone(),
+        waker: fleet.waker.clone(),
+    };
+    let served = followers.spawn(&context);
+    let chosen = tokio::spawn(follow_chosen_namespaces(table_queries.clone(), fleet.clone()));
     let view = tokio::spawn(view_task::view_task(
-        query_rx,
+        table_queries,
         fleet.clients_tx.subscribe(),
         fleet.fleet_tx.subscribe(),
         table_tx,
@@ -540,40 +568,14 @@ async fn hub_main(
         fleet.cache.clone(),
         extensions.registry.clone(),
     ));
-    let mut details = details::DetailsFollower::new(details_tx, fleet.waker.clone(), extensions.registry.clone());
-    let mut logs = logs::LogFollower::new(logs_tx, fleet.waker.clone());
     loop {
         tokio::select! {
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 match command {
-                    Command::SetView(query) => {
-                        fleet.namespaces_tx.send_if_modified(|namespaces| {
-                            let changed = *namespaces != query.namespaces;
-                            namespaces.clone_from(&query.namespaces);
-                            changed
-                        });
-                        query_tx.send_replace(query);
-                    }
                     Command::SetClusterModes(modes) => {
                         fleet.set_modes(&modes);
                         reconcile_workers(&sources, &fleet, &mut workers).await;
-                    }
-                    Command::OpenDetails { kind, key } => {
-                        let clients = fleet.clients_tx.borrow().clone();
-                        // Pods and nodes get a usage chart where the cluster has metrics-server.
-                        let usage_kind = klieg_model::UsageKind::of(&kind.group, &kind.plural);
-                        match (usage_kind, clients.get(&key.cluster)) {
-                            (Some(usage_kind), Some(connected)) if serves_metrics(connected, &kind.plural) => {
-                                usage.start(connected.client.clone(), usage_kind, key.clone());
-                            }
-                            _ => usage.stop(),
-                        }
-                        details.open(&clients, kind, key);
-                    }
-                    Command::CloseDetails => {
-                        details.close();
-                        usage.stop();
                     }
                     Command::ReloadKubeconfig => {
                         reconcile_workers(&sources, &fleet, &mut workers).await;
@@ -594,11 +596,6 @@ async fn hub_main(
                         let clients = fleet.clients_tx.borrow().clone();
                         actions::start_action(clients, &extensions, activities.clone(), request_id, targets, action);
                     }
-                    Command::OpenLogs(query) => {
-                        let clients = fleet.clients_tx.borrow().clone();
-                        logs.open(&clients, query);
-                    }
-                    Command::CloseLogs => logs.close(),
                     Command::StartForward { id, request } => {
                         let clients = fleet.clients_tx.borrow().clone();
                         forwards.start(&clients, id, request);
@@ -611,33 +608,8 @@ async fn hub_main(
                     Command::TerminalInput { id, bytes } => terminals.input(id, bytes),
                     Command::ResizeTerminal { id, rows, cols } => terminals.resize(id, rows, cols),
                     Command::ScrollTerminal { id, lines } => terminals.scroll(id, lines),
-                    Command::SetPrometheusSources(sources) => {
-                        // Open charts follow a change of their cluster's source.
-                        let reopen = chart_query.as_ref().filter(|q| {
-                            sources.get(&q.key.cluster) != prometheus_sources.get(&q.key.cluster)
-                        });
-                        if let Some(query) = reopen.cloned() {
-                            let clients = fleet.clients_tx.borrow().clone();
-                            charts.open(&clients, &sources, query);
-                        }
-                        prometheus_sources = sources;
-                    }
-                    Command::OpenCharts(query) => {
-                        let clients = fleet.clients_tx.borrow().clone();
-                        charts.open(&clients, &prometheus_sources, query.clone());
-                        chart_query = Some(query);
-                    }
-                    Command::OpenOverview(clusters) => overview.open(fleet.clients_tx.subscribe(), clusters),
-                    Command::CloseOverview => overview.close(),
-                    Command::CheckBulkAccess { kind, scopes } => {
-                        bulk.check(&fleet.clients_tx.borrow(), kind, scopes);
-                    }
-                    Command::CloseCharts => {
-                        charts.close();
-                        chart_query = None;
-                    }
                     Command::CloseTerminal { id } => terminals.close(id),
-                    Command::SaveLogs { request_id } => logs.save(&activities, request_id),
+                    Command::SaveLogs { request_id } => logs::save(&shown_logs, &activities, request_id),
                     Command::Edit { request_id, request } => {
                         let clients = fleet.clients_tx.borrow().clone();
                         actions::start_edit(clients, activities.clone(), request_id, request);
@@ -655,6 +627,27 @@ async fn hub_main(
         }
     }
     view.abort();
+    chosen.abort();
+    for task in served {
+        task.abort();
+    }
+}
+
+/// The namespaces the table looks at are the ones the access rules are asked for too.
+async fn follow_chosen_namespaces(mut queries: watch::Receiver<Option<ViewQuery>>, fleet: Arc<FleetState>) {
+    loop {
+        let chosen = queries.borrow_and_update().as_ref().map(|q| q.namespaces.clone()).unwrap_or_default();
+        fleet.namespaces_tx.send_if_modified(|namespaces| {
+            let changed = *namespaces != chosen;
+            if changed {
+                *namespaces = chosen;
+            }
+            changed
+        });
+        if queries.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Loads contexts and restarts exactly the workers whose context changed.

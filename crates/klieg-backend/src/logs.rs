@@ -61,23 +61,36 @@ impl LogFollower {
             self.waker.clone(),
         )));
     }
+}
 
-    /// Writes the lines shown now to a new file in the downloads folder.
-    pub fn save(&self, activities: &Activities, request_id: u64) {
-        let snapshot = self.out.borrow().clone();
-        let activities = activities.clone();
-        tokio::spawn(async move {
-            let subject: Arc<str> = snapshot.query.as_ref().map_or(Arc::from("logs"), |q| q.target.key.name.clone());
-            let folder = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir);
-            let written = tokio::task::spawn_blocking(move || write_logs(&snapshot, &folder)).await;
-            let outcome = match written {
-                Ok(Ok(path)) => Outcome::Done { message: Arc::from(format!("saved to {}", path.display())) },
-                Ok(Err(error)) => Outcome::Failed { message: Arc::from(error.to_string()) },
-                Err(error) => Outcome::Failed { message: Arc::from(error.to_string()) },
-            };
-            activities.record(Activity { request_id, subject, what: klieg_model::Text::Key("logs.save"), outcome });
-        });
+impl super::feed::Follower for LogFollower {
+    type Query = LogQuery;
+    type Snapshot = LogSnapshot;
+
+    fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
+        match query {
+            Some(query) => self.open(&context.clients(), query),
+            None => self.close(),
+        }
     }
+}
+
+/// Writes the lines shown now (the logs feed's latest snapshot) to a new file in the downloads
+/// folder, reporting in the activity log.
+pub fn save(shown: &watch::Receiver<Arc<LogSnapshot>>, activities: &Activities, request_id: u64) {
+    let snapshot = shown.borrow().clone();
+    let activities = activities.clone();
+    tokio::spawn(async move {
+        let subject: Arc<str> = snapshot.query.as_ref().map_or(Arc::from("logs"), |q| q.target.key.name.clone());
+        let folder = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir);
+        let written = tokio::task::spawn_blocking(move || write_logs(&snapshot, &folder)).await;
+        let outcome = match written {
+            Ok(Ok(path)) => Outcome::Done { message: Arc::from(format!("saved to {}", path.display())) },
+            Ok(Err(error)) => Outcome::Failed { message: Arc::from(error.to_string()) },
+            Err(error) => Outcome::Failed { message: Arc::from(error.to_string()) },
+        };
+        activities.record(Activity { request_id, subject, what: klieg_model::Text::Key("logs.save"), outcome });
+    });
 }
 
 /// Writes every buffered line (with its `[pod/container]` prefix when several sources are merged)

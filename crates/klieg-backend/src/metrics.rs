@@ -206,6 +206,39 @@ pub fn subscribe_usage(client: kube::Client, kind: UsageKind, changed: Arc<Notif
     UsageSubscription { table: rx, task }
 }
 
+impl super::feed::Follower for UsageSampler {
+    /// The object open in details; only pods and nodes of clusters with metrics-server are sampled.
+    type Query = (klieg_model::KindKey, ObjectKey);
+    type Snapshot = UsageHistory;
+
+    fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
+        let clients = context.clients();
+        let sampled = query.and_then(|(kind, key)| {
+            let usage_kind = UsageKind::of(&kind.group, &kind.plural)?;
+            let connected = clients.get(&key.cluster).filter(|c| super::serves_metrics(c, &kind.plural))?;
+            Some((connected.client.clone(), usage_kind, key))
+        });
+        match sampled {
+            Some((client, usage_kind, key)) => self.start(client, usage_kind, key),
+            None => self.stop(),
+        }
+    }
+}
+
+impl super::feed::Follower for OverviewPoller {
+    /// The clusters shown, with whether each was connected when asked (a cluster that connects
+    /// later changes the query, and is polled at once).
+    type Query = Vec<(klieg_model::ClusterId, bool)>;
+    type Snapshot = klieg_model::OverviewSnapshot;
+
+    fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
+        match query {
+            Some(clusters) => self.open(context.clients.clone(), clusters.into_iter().map(|(id, _)| id).collect()),
+            None => self.close(),
+        }
+    }
+}
+
 /// Samples the usage of the pod or node open in details every `POLL_INTERVAL` into a bounded
 /// rolling history, published for the charts; stops when dropped.
 pub struct UsageSampler {

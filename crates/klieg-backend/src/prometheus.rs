@@ -6,10 +6,8 @@
 
 use super::{ClientMap, Waker};
 use http_body_util::BodyExt;
-use klieg_model::ClusterId;
 use klieg_model::prometheus::{ChartData, ChartLine, ChartQuery, ChartSet, PrometheusSource, chart_specs};
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -192,6 +190,18 @@ async fn endpoint(client: &kube::Client, source: &PrometheusSource) -> Result<En
     }
 }
 
+impl super::feed::Follower for ChartsFollower {
+    type Query = klieg_model::ChartRequest;
+    type Snapshot = ChartSet;
+
+    fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
+        match query {
+            Some(request) => self.open(&context.clients(), request.source, request.query),
+            None => self.close(),
+        }
+    }
+}
+
 /// Follows the charts of one object while they are shown.
 pub struct ChartsFollower {
     out: watch::Sender<Arc<ChartSet>>,
@@ -212,7 +222,7 @@ impl ChartsFollower {
         (self.waker)();
     }
 
-    pub fn open(&mut self, clients: &ClientMap, sources: &BTreeMap<ClusterId, PrometheusSource>, query: ChartQuery) {
+    pub fn open(&mut self, clients: &ClientMap, source: Option<PrometheusSource>, query: ChartQuery) {
         self.close();
         let specs = chart_specs(&query.subject, &query.key);
         let mut set = ChartSet {
@@ -248,7 +258,7 @@ impl ChartsFollower {
             return;
         };
         let client = connected.client.clone();
-        let source = sources.get(&query.key.cluster).cloned().unwrap_or_default();
+        let source = source.unwrap_or_default();
         self.task.set(tokio::spawn(async move {
             let endpoint = match endpoint(&client, &source).await {
                 Ok(endpoint) => endpoint,

@@ -125,7 +125,7 @@ impl ViewState {
 /// Keeps the subscriptions of the current view alive and publishes its snapshot on change,
 /// at most every `PUBLISH_INTERVAL` unless the query itself changed.
 pub async fn view_task(
-    mut query_rx: watch::Receiver<ViewQuery>,
+    mut query_rx: watch::Receiver<Option<ViewQuery>>,
     mut clients_rx: watch::Receiver<Arc<ClientMap>>,
     mut fleet_rx: watch::Receiver<Arc<FleetSnapshot>>,
     table_tx: watch::Sender<Arc<TableSnapshot>>,
@@ -150,7 +150,7 @@ pub async fn view_task(
     let mut generation = 0;
     let mut last_query = ViewQuery::default();
     loop {
-        let query = query_rx.borrow_and_update().clone();
+        let query = query_rx.borrow_and_update().clone().unwrap_or_default();
         let clients = clients_rx.borrow_and_update().clone();
         let fleet = fleet_rx.borrow_and_update().clone();
         let now = Instant::now();

@@ -435,7 +435,7 @@ fn start_switch_and_idle(dir: &Path, options: &FleetBenchOptions, kubectl: bool,
 
 /// Switching the table between two watched clusters, and to one read from the offline cache.
 fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
-    use klieg_model::{ClusterId, ClusterMode, Command, KindKey, ViewQuery, ViewStatus};
+    use klieg_model::{ClusterId, ClusterMode, KindKey, ViewQuery, ViewStatus};
     let sources = klieg_backend::kubeconfig::KubeconfigSources {
         explicit: vec![kubeconfig.to_path_buf()],
         offline_cache: Some(cache.to_path_buf()),
@@ -445,13 +445,13 @@ fn cached_switch(kubeconfig: &Path, cache: &Path, pods: usize) {
     let switch_to = |handle: &klieg_backend::BackendHandle, cluster: &str, live: bool| -> Option<Duration> {
         let id = ClusterId::new(cluster);
         let shows = || {
-            let table = handle.table.borrow().clone();
+            let table = handle.table.snapshots.borrow().clone();
             table.rows.len() == pods
                 && table.rows.first().is_some_and(|r| r.key.cluster == id)
                 && table.status.get(&id).is_some_and(|s| !live || *s == ViewStatus::Live)
         };
         let started = Instant::now();
-        handle.send(Command::SetView(ViewQuery {
+        handle.table.ask(Some(ViewQuery {
             clusters: vec![id.clone()],
             kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("pods") }),
             ..ViewQuery::default()
@@ -598,7 +598,7 @@ fn raw_watch(kubeconfig: &Path, context: &str) {
 }
 
 fn backend_watch(kubeconfig: &Path) {
-    use klieg_model::{ClusterState, Command, KindKey, ViewQuery};
+    use klieg_model::{ClusterState, KindKey, ViewQuery};
     let sources =
         klieg_backend::kubeconfig::KubeconfigSources { explicit: vec![kubeconfig.to_path_buf()], ..Default::default() };
     let Ok(handle) = klieg_backend::start(sources, Arc::new(|| {})) else { return };
@@ -619,14 +619,14 @@ fn backend_watch(kubeconfig: &Path) {
     if !say(&format!("connected {}", crate::rss_bytes())) {
         return;
     }
-    handle.send(Command::SetView(ViewQuery {
+    handle.table.ask(Some(ViewQuery {
         clusters,
         kind: Some(KindKey { group: Arc::from(""), plural: Arc::from("pods") }),
         ..ViewQuery::default()
     }));
     let mut last = None;
     loop {
-        let table = handle.table.borrow().clone();
+        let table = handle.table.snapshots.borrow().clone();
         let live = table.is_live();
         if last != Some((table.rows.len(), live)) {
             last = Some((table.rows.len(), live));

@@ -129,17 +129,13 @@ pub struct ViewQuery {
     pub sort_descending: bool,
 }
 
-/// Requests from the UI; sent with `try_send`, so the UI never waits.
+/// What happens once, from the UI (actions, edits, terminal input, forwards, cluster changes);
+/// sent with `try_send`, so the UI never waits. What the UI looks at is asked through feeds
+/// instead (the backend's `feed` module).
 #[derive(Clone, Debug)]
 pub enum Command {
-    SetView(ViewQuery),
     /// Live, paused or off, per cluster; clusters not named are live.
     SetClusterModes(std::collections::BTreeMap<ClusterId, ClusterMode>),
-    OpenDetails {
-        kind: KindKey,
-        key: ObjectKey,
-    },
-    CloseDetails,
     /// Re-read every kubeconfig file now (files are also watched for changes).
     ReloadKubeconfig,
     /// Run an action on each target (several clusters at once for bulk actions).
@@ -153,9 +149,6 @@ pub enum Command {
         request_id: u64,
         request: super::EditRequest,
     },
-    /// Show these logs (replacing any shown).
-    OpenLogs(super::LogQuery),
-    CloseLogs,
     /// Write the lines received so far to a file in the downloads folder.
     SaveLogs {
         request_id: u64,
@@ -192,19 +185,6 @@ pub enum Command {
     CloseTerminal {
         id: u64,
     },
-    /// Where each cluster's Prometheus is (clusters left out: detected).
-    SetPrometheusSources(std::collections::BTreeMap<super::ClusterId, super::PrometheusSource>),
-    /// Chart an object from Prometheus while its charts are shown.
-    OpenCharts(super::ChartQuery),
-    CloseCharts,
-    /// Show the capacity and allocations of these clusters (polled while shown).
-    /// Ask what the user may do over a bulk selection of `kind` rows, per scope it touches.
-    CheckBulkAccess {
-        kind: KindKey,
-        scopes: Vec<super::AccessScope>,
-    },
-    OpenOverview(Vec<super::ClusterId>),
-    CloseOverview,
     /// Add clusters to Klieg's own kubeconfig, their secrets to the OS keyring.
     AddClusters {
         request_id: u64,

@@ -61,6 +61,14 @@ pub struct ChartQuery {
     pub range_secs: u64,
 }
 
+/// The charts asked for: the object and range, and where its cluster's Prometheus is (`None`:
+/// detected), so a change of either follows the open charts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChartRequest {
+    pub query: ChartQuery,
+    pub source: Option<PrometheusSource>,
+}
+
 /// The ranges offered, in seconds.
 pub const CHART_RANGES_SECS: [u64; 4] = [15 * 60, 60 * 60, 6 * 60 * 60, 24 * 60 * 60];
 
