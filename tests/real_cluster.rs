@@ -518,11 +518,25 @@ fn an_oidc_user_is_renewed_with_its_refresh_token() {
     assert_eq!(std::fs::read_to_string(&alice).expect("read"), file_before, "the kubeconfig is untouched");
     drop(handle);
 
+    a_pasted_oidc_user_saves_its_rotated_tokens(&issuer, dir.path(), &kubeconfig);
+}
+
+/// Pasted into "Add cluster": the OIDC settings go to the keyring whole, the file keeps none of
+/// them, and the token the issuer rotates to is saved back for the next session.
+fn a_pasted_oidc_user_saves_its_rotated_tokens(
+    issuer: &crate::common::oidc::Issuer,
+    dir: &std::path::Path,
+    kubeconfig: &dyn Fn(&str, &str) -> String,
+) {
+    use crate::common::oidc::CLIENT_SECRET;
+    use crate::common::{sources_for, start_backend};
+    use std::sync::Arc;
+    use std::time::Duration;
     // Pasted into "Add cluster": the OIDC settings go to the keyring whole, the file keeps none
     // of them, and the token the issuer rotates to is saved back for the next session.
     let current = format!("refresh-{}-of-alice", issuer.refreshes());
     let store = Arc::new(klieg::credentials::MemoryStore::default());
-    let added_file = dir.path().join("added-clusters.yaml");
+    let added_file = dir.join("added-clusters.yaml");
     let pasted = kubeconfig("pasted", &current);
     let request = klieg::model::AddCluster::Kubeconfig { yaml: pasted.clone() };
     klieg::backend::added::add(&added_file, store.as_ref(), &request, &[], "/opt/klieg").expect("added");

@@ -62,28 +62,33 @@ fn scroll_and_click(harness: &mut egui_kittest::Harness<'static, Option<klieg::a
     harness.get_by_label(label).click();
 }
 
-#[test]
-fn no_secret_reaches_a_file_or_a_log() {
-    let _turn = crate::common::ui::UI_LOCK.lock();
-    // The log subscriber is process-wide: debug logging is captured for this test's span and
-    // turned off again at its end (other tests in the binary log into the same capture meanwhile,
-    // and must not hold these secrets either).
+/// Turns debug logging off again when dropped.
+struct LoggingOff<S>(tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, S>);
+
+impl<S> Drop for LoggingOff<S> {
+    fn drop(&mut self) {
+        let _ = self.0.reload(tracing_subscriber::EnvFilter::new("off"));
+    }
+}
+
+/// The log subscriber is process-wide: debug logging is captured for the test's span and turned
+/// off again at its end (other tests in the binary log into the same capture meanwhile, and must
+/// not hold the secrets either). Once per process.
+fn capture_debug_logs() -> (Captured, impl Drop) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let captured = Captured::default();
     let writer = captured.clone();
     let (filter, level) = tracing_subscriber::reload::Layer::new(tracing_subscriber::EnvFilter::new("debug"));
-    {
-        use tracing_subscriber::layer::SubscriberExt;
-        use tracing_subscriber::util::SubscriberInitExt;
-        let format = tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).with_ansi(false);
-        tracing_subscriber::registry().with(filter).with(format).init();
-    }
-    struct LoggingOff<S>(tracing_subscriber::reload::Handle<tracing_subscriber::EnvFilter, S>);
-    impl<S> Drop for LoggingOff<S> {
-        fn drop(&mut self) {
-            let _ = self.0.reload(tracing_subscriber::EnvFilter::new("off"));
-        }
-    }
-    let _logging_off = LoggingOff(level);
+    let format = tracing_subscriber::fmt::layer().with_writer(move || writer.clone()).with_ansi(false);
+    tracing_subscriber::registry().with(filter).with(format).init();
+    (captured, LoggingOff(level))
+}
+
+#[test]
+fn no_secret_reaches_a_file_or_a_log() {
+    let _turn = crate::common::ui::UI_LOCK.lock();
+    let (captured, _logging_off) = capture_debug_logs();
     let cluster = TestCluster::shared_for("secrets");
     let secret_value = "sup3r-s3cret-value";
     let rejected_token = "secret-scan-token";
@@ -186,10 +191,16 @@ fn no_secret_reaches_a_file_or_a_log() {
     assert!(read(&storage.path).contains("secret-scan"), "the settings hold the browsing state");
     let log = String::from_utf8_lossy(&captured.0.lock()).into_owned();
     assert!(log.lines().count() > 5, "debug logging was on: {log}");
-    for secret in ["admin-token", rejected_token, unreachable_token, secret_value] {
+    assert_nowhere(&["admin-token", rejected_token, unreachable_token, secret_value], &written, &log);
+}
+
+/// No file of `written` and no line of `log` holds any of `secrets`, plain or base64.
+fn assert_nowhere(secrets: &[&str], written: &[PathBuf], log: &str) {
+    let read = |path: &PathBuf| String::from_utf8_lossy(&std::fs::read(path).expect("read")).into_owned();
+    for secret in secrets {
         let encoded = base64::engine::general_purpose::STANDARD.encode(secret);
-        for needle in [secret, encoded.as_str()] {
-            for file in &written {
+        for needle in [*secret, encoded.as_str()] {
+            for file in written {
                 assert!(!read(file).contains(needle), "{} holds {needle}", file.display());
             }
             assert!(!log.contains(needle), "the log holds {needle}");

@@ -7,6 +7,51 @@ use crate::model::{ActivityLog, AddCluster, CellTone, Command, Outcome};
 use crate::state::UiState;
 use rust_i18n::t;
 
+/// How the last add went, once answered.
+fn add_outcome_ui(ui: &mut egui::Ui, request: Option<u64>, log: &ActivityLog) {
+    let Some(answer) = request.and_then(|request| log.for_request(request).last()) else { return };
+    let visuals = ui.visuals().clone();
+    match &answer.outcome {
+        Outcome::Running => {
+            ui.spinner();
+        }
+        Outcome::Done { message } => {
+            ui.colored_label(
+                theme::tone_color(&visuals, CellTone::Good),
+                t!("add_cluster.added", names = message.as_ref()),
+            );
+        }
+        Outcome::Failed { message } | Outcome::Conflict { live_yaml: message, .. } => {
+            ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), message.as_ref());
+        }
+    }
+}
+
+/// Name, server, CA and token (the token masked), and "skip TLS verification" with its warning.
+fn token_fields_ui(ui: &mut egui::Ui, form: &mut crate::state::AddClusterState) {
+    egui::Grid::new("add_cluster_fields").num_columns(2).show(ui, |ui| {
+        // Each field is labelled by its caption, for screen readers (and tests).
+        let label = ui.label(t!("add_cluster.name"));
+        ui.add(egui::TextEdit::singleline(&mut form.name).hint_text("prod-eu")).labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label(t!("add_cluster.server"));
+        ui.add(egui::TextEdit::singleline(&mut form.server).hint_text("https://203.0.113.10:6443"))
+            .labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label(t!("add_cluster.ca"));
+        ui.add(egui::TextEdit::multiline(&mut form.ca_pem).desired_rows(3).hint_text("-----BEGIN CERTIFICATE-----"))
+            .labelled_by(label.id);
+        ui.end_row();
+        let label = ui.label(t!("add_cluster.token"));
+        ui.add(egui::TextEdit::singleline(&mut form.token).password(true)).labelled_by(label.id);
+        ui.end_row();
+    });
+    ui.checkbox(&mut form.insecure, t!("add_cluster.insecure"));
+    if form.insecure {
+        ui.colored_label(theme::tone_color(ui.visuals(), CellTone::Warning), t!("cluster.insecure_tls"));
+    }
+}
+
 pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &ActivityLog) {
     if !state.add_cluster.open {
         return;
@@ -30,25 +75,7 @@ pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Act
             if ui.button(t!("add_cluster.add")).clicked() {
                 submit = true;
             }
-            if let Some(request) = form.last_request
-                && let Some(answer) = log.for_request(request).last()
-            {
-                let visuals = ui.visuals().clone();
-                match &answer.outcome {
-                    Outcome::Running => {
-                        ui.spinner();
-                    }
-                    Outcome::Done { message } => {
-                        ui.colored_label(
-                            theme::tone_color(&visuals, CellTone::Good),
-                            t!("add_cluster.added", names = message.as_ref()),
-                        );
-                    }
-                    Outcome::Failed { message } | Outcome::Conflict { live_yaml: message, .. } => {
-                        ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), message.as_ref());
-                    }
-                }
-            }
+            add_outcome_ui(ui, form.last_request, log);
             ui.separator();
             if form.paste_kubeconfig {
                 ui.add(
@@ -59,31 +86,7 @@ pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Act
                         .hint_text(t!("add_cluster.kubeconfig_hint")),
                 );
             } else {
-                egui::Grid::new("add_cluster_fields").num_columns(2).show(ui, |ui| {
-                    // Each field is labelled by its caption, for screen readers (and tests).
-                    let label = ui.label(t!("add_cluster.name"));
-                    ui.add(egui::TextEdit::singleline(&mut form.name).hint_text("prod-eu")).labelled_by(label.id);
-                    ui.end_row();
-                    let label = ui.label(t!("add_cluster.server"));
-                    ui.add(egui::TextEdit::singleline(&mut form.server).hint_text("https://203.0.113.10:6443"))
-                        .labelled_by(label.id);
-                    ui.end_row();
-                    let label = ui.label(t!("add_cluster.ca"));
-                    ui.add(
-                        egui::TextEdit::multiline(&mut form.ca_pem)
-                            .desired_rows(3)
-                            .hint_text("-----BEGIN CERTIFICATE-----"),
-                    )
-                    .labelled_by(label.id);
-                    ui.end_row();
-                    let label = ui.label(t!("add_cluster.token"));
-                    ui.add(egui::TextEdit::singleline(&mut form.token).password(true)).labelled_by(label.id);
-                    ui.end_row();
-                });
-                ui.checkbox(&mut form.insecure, t!("add_cluster.insecure"));
-                if form.insecure {
-                    ui.colored_label(theme::tone_color(ui.visuals(), CellTone::Warning), t!("cluster.insecure_tls"));
-                }
+                token_fields_ui(ui, form);
             }
         });
     // Once added, the secrets leave the form.

@@ -4,7 +4,7 @@
 
 use super::theme;
 use crate::model::{ActivityLog, CellTone, LogSnapshot, Outcome};
-use crate::state::UiState;
+use crate::state::{LogsState, UiState};
 use rust_i18n::t;
 use std::sync::Arc;
 
@@ -129,34 +129,10 @@ fn line_job(ui: &egui::Ui, prefix: Option<(&str, egui::Color32)>, text: &str, ne
 
 pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot, activity: &ActivityLog) {
     let Some(view) = state.logs.as_mut() else { return };
-    let mut close = false;
-    let mut save = false;
+    let mut asked = ToolbarAsk::default();
     egui::Panel::bottom("logs").resizable(true).default_size(320.0).min_size(160.0).show(ui, |ui| {
         let current = logs.query.as_ref() == Some(&view.query);
-        ui.horizontal_wrapped(|ui| {
-            ui.strong(t!("logs.title", name = view.query.target.key.name.as_ref()));
-            let all = t!("logs.all_containers").to_string();
-            let selected = view.query.container.as_deref().map_or(all.clone(), str::to_string);
-            egui::ComboBox::from_label(t!("logs.container")).selected_text(selected).show_ui(ui, |ui| {
-                ui.selectable_value(&mut view.query.container, None, all);
-                for container in &logs.containers {
-                    ui.selectable_value(&mut view.query.container, Some(container.clone()), container.as_ref());
-                }
-            });
-            ui.toggle_value(&mut view.query.follow, t!("logs.follow"));
-            ui.toggle_value(&mut view.query.previous, t!("logs.previous"));
-            ui.toggle_value(&mut view.query.timestamps, t!("logs.timestamps"));
-            ui.add(egui::DragValue::new(&mut view.query.tail_lines).range(0..=100_000).prefix(t!("logs.tail_prefix")));
-            ui.add(egui::TextEdit::singleline(&mut view.search).hint_text(t!("logs.search")).desired_width(180.0));
-            ui.checkbox(&mut view.only_matching, t!("logs.only_matching"));
-            ui.toggle_value(&mut view.wrap, t!("logs.wrap"));
-            if ui.button(t!("logs.save")).clicked() {
-                save = true;
-            }
-            if ui.button(t!("logs.close")).clicked() {
-                close = true;
-            }
-        });
+        asked = logs_toolbar_ui(ui, view, logs);
         if !current {
             ui.spinner();
             return;
@@ -165,101 +141,161 @@ pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot,
         for error in &logs.errors {
             ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), error.as_ref());
         }
-        if let Some(request) = view.last_save_request
-            && let Some(answer) = activity.for_request(request).last()
-        {
-            match &answer.outcome {
-                Outcome::Done { message } => {
-                    ui.colored_label(theme::tone_color(&visuals, CellTone::Good), message.as_ref())
-                }
-                Outcome::Failed { message } => {
-                    ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), message.as_ref())
-                }
-                _ => ui.spinner(),
-            };
-        }
+        save_outcome_ui(ui, view.last_save_request, activity);
         let matches = (!view.search.is_empty()).then(|| matching_lines(ui, logs, &view.search));
         let status = match &matches {
             Some(found) => t!("logs.matches", count = found.len(), total = logs.buffer.len()).to_string(),
             None => t!("logs.lines", count = logs.buffer.len()).to_string(),
         };
         ui.label(egui::RichText::new(status).weak());
-        let rows = match (&matches, view.only_matching) {
-            (Some(found), true) => found.len(),
-            _ => logs.buffer.len(),
-        };
-        let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
-        let prefixed = logs.sources.len() > 1;
-        let dark = visuals.dark_mode;
-        // The buffer index of each shown row: every line, or only the matching ones.
-        let index_of = |row: usize| match (&matches, view.only_matching) {
-            (Some(found), true) => (found[row] - logs.buffer.dropped) as usize,
-            _ => row,
-        };
-        let prefix_of = |line: &crate::model::LogLine| {
-            prefixed.then(|| {
-                let name = logs.sources.get(usize::from(line.source)).map_or("", |s| &**s);
-                (name, theme::source_color(line.source, dark))
-            })
-        };
-        if view.wrap {
-            let font = egui::TextStyle::Monospace.resolve(ui.style());
-            let glyph = ui.fonts_mut(|f| f.glyph_width(&font, 'M')).max(1.0);
-            let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
-            let cols = (((ui.available_width() - scrollbar) / glyph).floor() as usize).max(10);
-            let heights = wrapped_heights(ui, logs, cols);
-            let height_of = |row: usize| u64::from(heights.get(index_of(row)).copied().unwrap_or(1));
-            let total_lines: u64 = (0..rows).map(height_of).sum();
-            let content_height = total_lines as f32 * row_height;
-            egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(view.query.follow).show_viewport(
-                ui,
-                |ui, viewport| {
-                    ui.set_height(content_height);
-                    // Skip the rows that end above the viewport, then draw until past its bottom.
-                    let first_line = (viewport.min.y / row_height).floor().max(0.0) as u64;
-                    let (mut row, mut line_at) = (0usize, 0u64);
-                    while row < rows && line_at + height_of(row) <= first_line {
-                        line_at += height_of(row);
-                        row += 1;
-                    }
-                    let top = ui.max_rect().top() + line_at as f32 * row_height;
-                    let rect = egui::Rect::from_x_y_ranges(ui.max_rect().x_range(), top..=ui.max_rect().bottom());
-                    ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
-                        ui.spacing_mut().item_spacing.y = 0.0;
-                        ui.skip_ahead_auto_ids(row);
-                        while row < rows && (line_at as f32) * row_height < viewport.max.y {
-                            let Some(line) = logs.buffer.get(index_of(row)) else { break };
-                            let mut job = line_job(ui, prefix_of(line), &line.text, &view.search);
-                            job.wrap = wrapping(cols, glyph);
-                            let galley = ui.fonts_mut(|f| f.layout_job(job));
-                            ui.add(egui::Label::new(galley));
-                            line_at += height_of(row);
-                            row += 1;
-                        }
-                    });
-                },
-            );
-        } else {
-            egui::ScrollArea::both().auto_shrink([false, false]).stick_to_bottom(view.query.follow).show_rows(
-                ui,
-                row_height,
-                rows,
-                |ui, range| {
-                    for row in range {
-                        let Some(line) = logs.buffer.get(index_of(row)) else { continue };
-                        let job = line_job(ui, prefix_of(line), &line.text, &view.search);
-                        ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
-                    }
-                },
-            );
-        }
+        let shown = ShownLines { logs, view, matches: matches.as_ref().map(|m| m.as_slice()), dark: visuals.dark_mode };
+        if view.wrap { wrapped_lines_ui(ui, &shown) } else { plain_lines_ui(ui, &shown) }
     });
-    if save {
+    if asked.save {
         state.save_logs();
     }
-    if close {
+    if asked.close {
         state.logs = None;
     }
+}
+
+/// What the toolbar's buttons asked for this frame.
+#[derive(Default)]
+struct ToolbarAsk {
+    save: bool,
+    close: bool,
+}
+
+/// The container picker, follow, previous, timestamps, tail, search, and the save and close
+/// buttons.
+fn logs_toolbar_ui(ui: &mut egui::Ui, view: &mut LogsState, logs: &LogSnapshot) -> ToolbarAsk {
+    let mut asked = ToolbarAsk::default();
+    ui.horizontal_wrapped(|ui| {
+        ui.strong(t!("logs.title", name = view.query.target.key.name.as_ref()));
+        let all = t!("logs.all_containers").to_string();
+        let selected = view.query.container.as_deref().map_or(all.clone(), str::to_string);
+        egui::ComboBox::from_label(t!("logs.container")).selected_text(selected).show_ui(ui, |ui| {
+            ui.selectable_value(&mut view.query.container, None, all);
+            for container in &logs.containers {
+                ui.selectable_value(&mut view.query.container, Some(container.clone()), container.as_ref());
+            }
+        });
+        ui.toggle_value(&mut view.query.follow, t!("logs.follow"));
+        ui.toggle_value(&mut view.query.previous, t!("logs.previous"));
+        ui.toggle_value(&mut view.query.timestamps, t!("logs.timestamps"));
+        ui.add(egui::DragValue::new(&mut view.query.tail_lines).range(0..=100_000).prefix(t!("logs.tail_prefix")));
+        ui.add(egui::TextEdit::singleline(&mut view.search).hint_text(t!("logs.search")).desired_width(180.0));
+        ui.checkbox(&mut view.only_matching, t!("logs.only_matching"));
+        ui.toggle_value(&mut view.wrap, t!("logs.wrap"));
+        asked.save = ui.button(t!("logs.save")).clicked();
+        asked.close = ui.button(t!("logs.close")).clicked();
+    });
+    asked
+}
+
+/// How the last save went, once answered.
+fn save_outcome_ui(ui: &mut egui::Ui, request: Option<u64>, activity: &ActivityLog) {
+    let Some(answer) = request.and_then(|request| activity.for_request(request).last()) else { return };
+    let visuals = ui.visuals().clone();
+    match &answer.outcome {
+        Outcome::Done { message } => ui.colored_label(theme::tone_color(&visuals, CellTone::Good), message.as_ref()),
+        Outcome::Failed { message } => ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), message.as_ref()),
+        _ => ui.spinner(),
+    };
+}
+
+/// The lines the view shows: every line, or only the matching ones.
+struct ShownLines<'a> {
+    logs: &'a LogSnapshot,
+    view: &'a LogsState,
+    /// Sequence numbers of the matching lines, while searching.
+    matches: Option<&'a [u64]>,
+    dark: bool,
+}
+
+impl ShownLines<'_> {
+    fn rows(&self) -> usize {
+        match (self.matches, self.view.only_matching) {
+            (Some(found), true) => found.len(),
+            _ => self.logs.buffer.len(),
+        }
+    }
+
+    /// The buffer index of a shown row.
+    fn index_of(&self, row: usize) -> usize {
+        match (self.matches, self.view.only_matching) {
+            (Some(found), true) => (found[row] - self.logs.buffer.dropped) as usize,
+            _ => row,
+        }
+    }
+
+    /// The `[pod/container]` prefix and its colour, when several sources are merged.
+    fn prefix_of(&self, line: &crate::model::LogLine) -> Option<(&str, egui::Color32)> {
+        (self.logs.sources.len() > 1).then(|| {
+            let name = self.logs.sources.get(usize::from(line.source)).map_or("", |s| &**s);
+            (name, theme::source_color(line.source, self.dark))
+        })
+    }
+}
+
+/// One row per line, virtualised.
+fn plain_lines_ui(ui: &mut egui::Ui, shown: &ShownLines<'_>) {
+    let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
+    egui::ScrollArea::both().auto_shrink([false, false]).stick_to_bottom(shown.view.query.follow).show_rows(
+        ui,
+        row_height,
+        shown.rows(),
+        |ui, range| {
+            for row in range {
+                let Some(line) = shown.logs.buffer.get(shown.index_of(row)) else { continue };
+                let job = line_job(ui, shown.prefix_of(line), &line.text, &shown.view.search);
+                ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
+            }
+        },
+    );
+}
+
+/// Lines wrapped at the panel's width: rows of varying height, still virtualised (only the rows
+/// in the viewport are laid out).
+fn wrapped_lines_ui(ui: &mut egui::Ui, shown: &ShownLines<'_>) {
+    let row_height = ui.text_style_height(&egui::TextStyle::Monospace);
+    let rows = shown.rows();
+    let font = egui::TextStyle::Monospace.resolve(ui.style());
+    let glyph = ui.fonts_mut(|f| f.glyph_width(&font, 'M')).max(1.0);
+    let scrollbar = ui.spacing().scroll.bar_width + ui.spacing().scroll.bar_outer_margin;
+    let cols = (((ui.available_width() - scrollbar) / glyph).floor() as usize).max(10);
+    let heights = wrapped_heights(ui, shown.logs, cols);
+    let height_of = |row: usize| u64::from(heights.get(shown.index_of(row)).copied().unwrap_or(1));
+    let total_lines: u64 = (0..rows).map(height_of).sum();
+    let content_height = total_lines as f32 * row_height;
+    egui::ScrollArea::vertical().auto_shrink([false, false]).stick_to_bottom(shown.view.query.follow).show_viewport(
+        ui,
+        |ui, viewport| {
+            ui.set_height(content_height);
+            // Skip the rows that end above the viewport, then draw until past its bottom.
+            let first_line = (viewport.min.y / row_height).floor().max(0.0) as u64;
+            let (mut row, mut line_at) = (0usize, 0u64);
+            while row < rows && line_at + height_of(row) <= first_line {
+                line_at += height_of(row);
+                row += 1;
+            }
+            let top = ui.max_rect().top() + line_at as f32 * row_height;
+            let rect = egui::Rect::from_x_y_ranges(ui.max_rect().x_range(), top..=ui.max_rect().bottom());
+            ui.scope_builder(egui::UiBuilder::new().max_rect(rect), |ui| {
+                ui.spacing_mut().item_spacing.y = 0.0;
+                ui.skip_ahead_auto_ids(row);
+                while row < rows && (line_at as f32) * row_height < viewport.max.y {
+                    let Some(line) = shown.logs.buffer.get(shown.index_of(row)) else { break };
+                    let mut job = line_job(ui, shown.prefix_of(line), &line.text, &shown.view.search);
+                    job.wrap = wrapping(cols, glyph);
+                    let galley = ui.fonts_mut(|f| f.layout_job(job));
+                    ui.add(egui::Label::new(galley));
+                    line_at += height_of(row);
+                    row += 1;
+                }
+            });
+        },
+    );
 }
 
 #[cfg(test)]

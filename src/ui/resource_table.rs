@@ -2,7 +2,9 @@
 //! from the latest `TableSnapshot`. UI thread; per frame it touches only the visible rows.
 
 use super::theme;
-use crate::model::{Cell, CellTone, ClusterState, FleetSnapshot, SortColumn, TableSnapshot, ViewStatus};
+use crate::model::{
+    Cell, CellTone, ClusterState, FleetSnapshot, KindKey, ObjectKey, SortColumn, TableSnapshot, ViewStatus,
+};
 use crate::state::UiState;
 use egui_extras::{Column as TableColumn, TableBuilder};
 use rust_i18n::t;
@@ -178,6 +180,77 @@ fn sort_for(table: &TableSnapshot, shown: Shown) -> SortColumn {
     }
 }
 
+/// A column's header: its name, the sort arrow, its description on hover; a click sorts by it.
+fn header_cell_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, column: Shown) {
+    let sort = sort_for(table, column);
+    let arrow = match (state.sort == sort, state.sort_descending) {
+        (true, false) => " ⏶",
+        (true, true) => " ⏷",
+        _ => "",
+    };
+    let label = format!("{}{arrow}", header_label(table, column));
+    let response = ui.add(egui::Button::new(egui::RichText::new(label).strong()).frame(false));
+    let response = match column {
+        Shown::Server(i) => match table.columns.get(i) {
+            // Klieg's own columns carry a translation key; the server's, its text.
+            Some(c) if c.description.starts_with("usage.") => response.on_hover_text(t!(c.description.as_ref())),
+            Some(c) if !c.description.is_empty() => response.on_hover_text(c.description.as_ref()),
+            _ => response,
+        },
+        _ => response,
+    };
+    if response.clicked() {
+        state.toggle_sort(sort);
+    }
+}
+
+/// Ctrl/Cmd-click adds a row to (or takes it from) the bulk selection, Shift-click adds the
+/// rows from the last clicked one to this one, and a plain click opens it.
+fn row_clicked(
+    ui: &egui::Ui,
+    state: &mut UiState,
+    table: &TableSnapshot,
+    (index, kind): (usize, KindKey),
+    open_key: Option<&ObjectKey>,
+) {
+    let released = ui.input(|i| {
+        i.events.iter().find_map(|e| match e {
+            egui::Event::PointerButton { pressed: false, modifiers, .. } => Some(*modifiers),
+            _ => None,
+        })
+    });
+    let modifiers = released.unwrap_or_default();
+    let Some(row) = table.rows.get(index) else { return };
+    if modifiers.shift {
+        let anchor = state.bulk_anchor.as_ref().and_then(|anchor| table.rows.iter().position(|r| &r.key == anchor));
+        let anchor = anchor.or_else(|| open_key.and_then(|open| table.rows.iter().position(|r| &r.key == open)));
+        let (from, to) = match anchor {
+            Some(anchor) => (anchor.min(index), anchor.max(index)),
+            None => (index, index),
+        };
+        state.select_bulk(kind, table.rows[from..=to].iter().map(|r| r.key.clone()));
+    } else if modifiers.command {
+        state.toggle_bulk(kind, row.key.clone());
+    } else {
+        state.open(kind, row.key.clone());
+    }
+    state.bulk_anchor = Some(row.key.clone());
+}
+
+/// Ctrl/Cmd-A selects every row shown, Escape clears the selection, unless a text field has
+/// the keyboard.
+fn selection_keys(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, kind: KindKey) {
+    if ui.memory(|m| m.focused().is_some()) {
+        return;
+    }
+    if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::A)) && !table.rows.is_empty() {
+        state.select_bulk(kind, table.rows.iter().map(|r| r.key.clone()));
+    }
+    if !state.bulk_selection.is_empty() && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
+        state.bulk_selection.clear();
+    }
+}
+
 fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_unix_secs: i64) -> Option<i64> {
     let shown = shown_columns(state, table);
     if shown.is_empty() {
@@ -209,30 +282,7 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
     builder
         .header(ROW_HEIGHT + 2.0, |mut header| {
             for column in &shown {
-                header.col(|ui| {
-                    let sort = sort_for(table, *column);
-                    let arrow = match (state.sort == sort, state.sort_descending) {
-                        (true, false) => " ⏶",
-                        (true, true) => " ⏷",
-                        _ => "",
-                    };
-                    let label = format!("{}{arrow}", header_label(table, *column));
-                    let response = ui.add(egui::Button::new(egui::RichText::new(label).strong()).frame(false));
-                    let response = match column {
-                        Shown::Server(i) => match table.columns.get(*i) {
-                            // Klieg's own columns carry a translation key; the server's, its text.
-                            Some(c) if c.description.starts_with("usage.") => {
-                                response.on_hover_text(t!(c.description.as_ref()))
-                            }
-                            Some(c) if !c.description.is_empty() => response.on_hover_text(c.description.as_ref()),
-                            _ => response,
-                        },
-                        _ => response,
-                    };
-                    if response.clicked() {
-                        state.toggle_sort(sort);
-                    }
-                });
+                header.col(|ui| header_cell_ui(ui, state, table, *column));
             }
         })
         .body(|body| {
@@ -269,46 +319,11 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
                 }
             });
         });
-    // Ctrl/Cmd-click adds a row to (or takes it from) the bulk selection, Shift-click adds the
-    // rows from the last clicked one to this one, and a plain click opens it.
-    let released = ui.input(|i| {
-        i.events.iter().find_map(|e| match e {
-            egui::Event::PointerButton { pressed: false, modifiers, .. } => Some(*modifiers),
-            _ => None,
-        })
-    });
-    let modifiers = released.unwrap_or_default();
-    if let (Some(index), Some(kind)) = (clicked, kind_key.clone())
-        && let Some(row) = table.rows.get(index)
-    {
-        if modifiers.shift {
-            let anchor = state.bulk_anchor.as_ref().and_then(|anchor| table.rows.iter().position(|r| &r.key == anchor));
-            let anchor =
-                anchor.or_else(|| open_key.as_ref().and_then(|open| table.rows.iter().position(|r| &r.key == open)));
-            let (from, to) = match anchor {
-                Some(anchor) => (anchor.min(index), anchor.max(index)),
-                None => (index, index),
-            };
-            state.select_bulk(kind, table.rows[from..=to].iter().map(|r| r.key.clone()));
-        } else if modifiers.command {
-            state.toggle_bulk(kind, row.key.clone());
-        } else {
-            state.open(kind, row.key.clone());
-        }
-        state.bulk_anchor = Some(row.key.clone());
+    if let (Some(index), Some(kind)) = (clicked, kind_key.clone()) {
+        row_clicked(ui, state, table, (index, kind), open_key.as_ref());
     }
-    // Ctrl/Cmd-A selects every row shown, Escape clears the selection, unless a text field has
-    // the keyboard.
-    if let Some(kind) = kind_key
-        && ui.memory(|m| m.focused().is_none())
-    {
-        if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::A)) && !table.rows.is_empty() {
-            state.select_bulk(kind, table.rows.iter().map(|r| r.key.clone()));
-        }
-        if !state.bulk_selection.is_empty() && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape))
-        {
-            state.bulk_selection.clear();
-        }
+    if let Some(kind) = kind_key {
+        selection_keys(ui, state, table, kind);
     }
     youngest
 }

@@ -433,6 +433,12 @@ pub fn patches_apply_and_deletion_behave_like_the_apiserver(cluster: &dyn ApiSer
     let scale = cluster.kubectl(&["get", "--raw", &format!("/apis/apps/v1/namespaces/{ns}/deployments/web/scale")]);
     assert!(scale.contains("\"kind\":\"Scale\"") && scale.contains("\"replicas\":3"), "{scale}");
 
+    deletes_propagate_as_asked(cluster, ns);
+}
+
+/// Orphaned dependents stay without their owner reference; background and foreground deletes
+/// take them along.
+fn deletes_propagate_as_asked(cluster: &dyn ApiServer, ns: &str) {
     // Propagation: orphaned dependents stay without their owner reference; background and
     // foreground deletes take them along.
     for policy in ["orphan", "background", "foreground"] {
@@ -732,9 +738,16 @@ pub fn yaml_edits_apply_refuse_conflicts_and_create_many(cluster: &dyn ApiServer
     assert!(summary.iter().any(|s| s.contains("Failed") && s.contains("Gadget")), "{summary:?}");
     assert_eq!(cluster.kubectl(&["get", "configmap", "two", "-n", ns, "-o", "jsonpath={.data.k}"]), "v");
 
+    dry_run_creates_report_and_store_nothing(cluster, &handle, ns);
+}
+
+/// A dry-run create reports what it would create, and what the server refuses, creating nothing.
+fn dry_run_creates_report_and_store_nothing(cluster: &dyn ApiServer, handle: &klieg::backend::BackendHandle, ns: &str) {
+    use klieg::model::{EditRequest, Outcome};
+    let context = cluster.admin_context();
     // A dry-run create reports what it would create, and what the server refuses, creating nothing.
     let tried = finish(
-        &handle,
+        handle,
         Command::Edit {
             request_id: 7,
             request: EditRequest::Create {
@@ -799,11 +812,7 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
         );
         cluster.kubectl(&["patch", "node", node, "--subresource=status", "--type=merge", "-p", &status]);
     }
-    let pod = |name: &str, labels: &str, containers: &str| {
-        format!(
-            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {{{labels}}}}}\nspec: {{nodeName: {node}, containers: [{containers}]}}\n"
-        )
-    };
+    let pod = |name: &str, labels: &str, containers: &str| pod_yaml(ns, node, name, labels, containers);
     cluster.apply(&[
         pod("talker", "app: talker", "{name: app, image: app, ports: [{containerPort: 8080}]}, {name: sidecar, image: proxy}"),
         pod("merged-a", "app: merged", "{name: c, image: app}"),
@@ -865,6 +874,26 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
     assert_eq!(joined, 3);
     handle.logs.ask(None);
 
+    port_forwards_reach_pods_and_services(cluster, &handle, ns, node);
+    exec_terminals_type_resize_and_scroll(cluster, &handle, ns, node);
+}
+
+/// A pod `name` on `node` in `ns`, with `labels` and `containers` (YAML flow syntax).
+fn pod_yaml(ns: &str, node: &str, name: &str, labels: &str, containers: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {ns}, labels: {{{labels}}}}}\nspec: {{nodeName: {node}, containers: [{containers}]}}\n"
+    )
+}
+
+/// The port-forward part of [`pod_streams_logs_exec_and_port_forward`], on its pods.
+fn port_forwards_reach_pods_and_services(
+    cluster: &dyn ApiServer,
+    handle: &klieg::backend::BackendHandle,
+    ns: &str,
+    node: &str,
+) {
+    let context = cluster.admin_context();
+    let pod = |name: &str, labels: &str, containers: &str| pod_yaml(ns, node, name, labels, containers);
     // Port-forwards through the backend: to the pod, and to a Service picking it by selector;
     // each TCP connection opens its own stream, so several in a row work.
     cluster.apply(&format!("apiVersion: v1\nkind: Service\nmetadata: {{name: talker, namespace: {ns}}}\nspec:\n  selector: {{app: talker}}\n  ports: [{{port: 80, targetPort: 8080}}]\n"));
@@ -954,7 +983,17 @@ pub fn pod_streams_logs_exec_and_port_forward(cluster: &dyn ApiServer, kubelet_p
     let info = handle.forwards.borrow().forwards.iter().find(|f| f.id == 3).cloned().expect("the forward");
     assert_eq!((info.pod.as_deref(), info.local_port), (Some("replaced-2"), Some(local)), "same local port, new pod");
     handle.send(Command::StopForward { id: 3 });
+}
 
+/// The exec part of [`pod_streams_logs_exec_and_port_forward`], in its `talker` pod; removes
+/// the node at the end.
+fn exec_terminals_type_resize_and_scroll(
+    cluster: &dyn ApiServer,
+    handle: &klieg::backend::BackendHandle,
+    ns: &str,
+    node: &str,
+) {
+    let context = cluster.admin_context();
     // An exec terminal through the backend: typed bytes reach the shell, its output comes back
     // rendered by the emulator, and a resize reaches the container.
     handle.send(Command::OpenTerminal {

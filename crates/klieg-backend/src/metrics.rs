@@ -407,6 +407,38 @@ async fn pod_allocations(
     Ok(ListedAllocations { epoch, at: tokio::time::Instant::now(), listed: count, pods: Arc::new(pods) })
 }
 
+/// One cluster's overview, and the pods' allocations it was computed from (kept for the next
+/// poll, which reads pods in full only when their number changed or a minute passed).
+async fn poll_cluster(
+    id: &klieg_model::ClusterId,
+    connected: Option<super::ConnectedCluster>,
+    cached: Option<&ListedAllocations>,
+) -> (klieg_model::ClusterOverview, Option<ListedAllocations>) {
+    use klieg_model::ClusterOverview;
+    let failed = |error: Arc<str>| ClusterOverview {
+        cluster: Some(id.clone()),
+        error: Some(error),
+        ..ClusterOverview::default()
+    };
+    let Some(connected) = connected else {
+        return (failed(Arc::from("the cluster is not connected")), None);
+    };
+    let client = &connected.client;
+    let nodes = Api::<DynamicObject>::all_with(client.clone(), &core_resource("nodes"));
+    let node_metrics = Api::<DynamicObject>::all_with(client.clone(), &metrics_resource("nodes"));
+    let polled = async {
+        let nodes = list_paged(&nodes, |node| node.data).await?;
+        let pods = pod_allocations(client, connected.epoch, cached).await?;
+        // Usage is optional: the totals stand without it.
+        let usage = if connected.metrics { list_paged(&node_metrics, |m| m.data).await.ok() } else { None };
+        Ok::<_, kube::Error>((overview_of(&nodes, &pods.pods, usage.as_deref()), pods))
+    };
+    match polled.await {
+        Ok((overview, pods)) => (ClusterOverview { cluster: Some(id.clone()), ..overview }, Some(pods)),
+        Err(error) => (failed(error_text(&error)), None),
+    }
+}
+
 /// Polls the overview of the chosen clusters every `POLL_INTERVAL` while it is shown.
 pub struct OverviewPoller {
     out: watch::Sender<Arc<klieg_model::OverviewSnapshot>>,
@@ -444,43 +476,7 @@ impl OverviewPoller {
                 }
                 let map = clients.borrow_and_update().clone();
                 let cached = &allocations;
-                let polls = clusters.iter().map(|id| {
-                    let connected = map.get(id).cloned();
-                    async move {
-                        let Some(connected) = connected else {
-                            let overview = ClusterOverview {
-                                cluster: Some(id.clone()),
-                                error: Some(Arc::from("the cluster is not connected")),
-                                ..ClusterOverview::default()
-                            };
-                            return (overview, None);
-                        };
-                        let client = &connected.client;
-                        let nodes = Api::<DynamicObject>::all_with(client.clone(), &core_resource("nodes"));
-                        let node_metrics = Api::<DynamicObject>::all_with(client.clone(), &metrics_resource("nodes"));
-                        let polled = async {
-                            let nodes = list_paged(&nodes, |node| node.data).await?;
-                            let pods = pod_allocations(client, connected.epoch, cached.get(id)).await?;
-                            // Usage is optional: the totals stand without it.
-                            let usage =
-                                if connected.metrics { list_paged(&node_metrics, |m| m.data).await.ok() } else { None };
-                            Ok::<_, kube::Error>((overview_of(&nodes, &pods.pods, usage.as_deref()), pods))
-                        };
-                        match polled.await {
-                            Ok((overview, pods)) => {
-                                (ClusterOverview { cluster: Some(id.clone()), ..overview }, Some(pods))
-                            }
-                            Err(error) => {
-                                let overview = ClusterOverview {
-                                    cluster: Some(id.clone()),
-                                    error: Some(error_text(&error)),
-                                    ..ClusterOverview::default()
-                                };
-                                (overview, None)
-                            }
-                        }
-                    }
-                });
+                let polls = clusters.iter().map(|id| poll_cluster(id, map.get(id).cloned(), cached.get(id)));
                 let polled = futures::future::join_all(polls).await;
                 let mut overviews = Vec::with_capacity(polled.len());
                 for (overview, pods) in polled {

@@ -133,169 +133,36 @@ pub async fn view_task(
     cache: OfflineCache,
     registry: Arc<klieg_model::Registry>,
 ) {
-    let changed = Arc::new(Notify::new());
     let limits = PoolLimits { linger: SUBSCRIPTION_LINGER, max_live: MAX_LIVE_SUBSCRIPTIONS, max_rows: MAX_TOTAL_ROWS };
-    let mut state = ViewState {
-        pool: SubscriptionPool::new(limits),
-        held: BTreeSet::new(),
-        known: HashMap::new(),
-        not_cached: HashSet::new(),
-        saved: HashMap::new(),
-        cache,
+    let mut driver = ViewDriver {
+        state: ViewState {
+            pool: SubscriptionPool::new(limits),
+            held: BTreeSet::new(),
+            known: HashMap::new(),
+            not_cached: HashSet::new(),
+            saved: HashMap::new(),
+            cache,
+        },
+        forbidden_wide: BTreeSet::new(),
+        usage_polls: HashMap::new(),
+        changed: Arc::new(Notify::new()),
+        registry,
     };
-    // (cluster, kind, connection epoch) where listing across namespaces was refused (403).
-    let mut forbidden_wide: BTreeSet<(ClusterId, KindKey, u64)> = BTreeSet::new();
-    // Pod and node tables also poll metrics-server, where the cluster serves it.
-    let mut usage_polls: HashMap<(ClusterId, KindKey), (u64, metrics::UsageSubscription)> = HashMap::new();
     let mut generation = 0;
     let mut last_query = ViewQuery::default();
     loop {
         let query = query_rx.borrow_and_update().clone().unwrap_or_default();
         let clients = clients_rx.borrow_and_update().clone();
         let fleet = fleet_rx.borrow_and_update().clone();
-        let now = Instant::now();
-        let mut parts = Vec::new();
-        let mut view_kind = None;
-        let mut wanted: BTreeSet<SubKey> = BTreeSet::new();
-        let mut rerun = false;
-        let mut next_save: Option<Instant> = None;
-        // Watches of clusters now paused, off or reconnected stop; the rows of those on screen
-        // stay in memory, to be shown frozen (paused, off) or while the new connection lists.
-        let gone = state.pool.remove_where(|(cluster, _, _), subscription| {
-            let mode = fleet.cluster(cluster).map(|c| c.mode).unwrap_or_default();
-            mode != ClusterMode::Live || clients.get(cluster).is_none_or(|c| c.epoch != subscription.epoch)
-        });
-        for (key, subscription) in gone {
-            let on_screen = state.held.remove(&key);
-            let mode = fleet.cluster(&key.0).map(|c| c.mode).unwrap_or_default();
-            state.stop(&key, subscription, on_screen && mode != ClusterMode::Live, now);
-        }
-        for cluster in &query.clusters {
-            let Some(kind_key) = &query.kind else {
-                continue;
-            };
-            let info = fleet.cluster(cluster);
-            let mode = info.map(|c| c.mode).unwrap_or_default();
-            let connected = clients.get(cluster);
-            // The kind as the connection discovered it, else as the offline cache remembers it.
-            let kind = match connected {
-                Some(connected) => connected.kinds.iter().find(|k| &k.key() == kind_key),
-                None => info.and_then(|c| c.kinds.iter().find(|k| &k.key() == kind_key)),
-            };
-            let Some(kind) = kind else {
-                let status = status_without_kind(connected.is_some(), info.map(|c| &c.state));
-                parts.push(view::ViewPart { cluster: cluster.clone(), rows: None, status, usage: None });
-                continue;
-            };
-            view_kind.get_or_insert_with(|| kind.clone());
-            let wide_forbidden = connected.is_some_and(|connected| {
-                kind.is_namespaced() && forbidden_wide.contains(&(cluster.clone(), kind_key.clone(), connected.epoch))
-            });
-            // Whether a cluster-wide offline copy exists matters only without a connection.
-            let wide_copy = connected.is_none()
-                && kind.is_namespaced()
-                && state.known_rows(&(cluster.clone(), kind_key.clone(), None)).await.is_some();
-            let scopes = plan_scopes(&ScopeInputs {
-                namespaced: kind.is_namespaced(),
-                connected: connected.is_some(),
-                wide_forbidden,
-                wide_copy,
-                chosen: &query.namespaces,
-                context_namespace: info.and_then(|c| c.default_namespace.clone()),
-                listed: info.map(|c| &c.namespaces[..]).unwrap_or_default(),
-            });
-            if scopes.is_empty() {
-                parts.push(view::ViewPart {
-                    cluster: cluster.clone(),
-                    rows: None,
-                    status: ViewStatus::Forbidden(Arc::from("no namespace to look in")),
-                    usage: None,
-                });
-                continue;
-            }
-            let live_connection = connected.filter(|_| mode == ClusterMode::Live);
-            let mut usage = live_connection.and_then(|connected| {
-                let usage_kind = klieg_model::UsageKind::of(&kind_key.group, &kind_key.plural)
-                    .filter(|_| serves_metrics(connected, &kind_key.plural))?;
-                let key = (cluster.clone(), kind_key.clone());
-                if usage_polls.get(&key).is_some_and(|(epoch, _)| *epoch != connected.epoch) {
-                    usage_polls.remove(&key);
-                }
-                let (_, poll) = usage_polls.entry(key).or_insert_with(|| {
-                    (connected.epoch, metrics::subscribe_usage(connected.client.clone(), usage_kind, changed.clone()))
-                });
-                Some(poll.table.borrow().clone())
-            });
-            for scope in scopes {
-                let key: SubKey = (cluster.clone(), kind_key.clone(), scope.clone());
-                // Paused or off clusters are not watched (their watches stopped above).
-                let live_rows = live_connection.and_then(|connected| {
-                    wanted.insert(key.clone());
-                    let rows = if state.held.contains(&key) {
-                        state.pool.get(&key).map(ViewSubscription::rows)
-                    } else {
-                        let subscription = state.pool.acquire(&key, now, || ViewSubscription {
-                            subscription: ingest::subscribe(
-                                connected.client.clone(),
-                                cluster.clone(),
-                                kind.clone(),
-                                scope.clone(),
-                                connected.lists.clone(),
-                                changed.clone(),
-                                registry.column_sets_for(kind_key).into(),
-                            ),
-                            epoch: connected.epoch,
-                        });
-                        Some(subscription.rows())
-                    };
-                    if let Some(rows) = &rows
-                        && let Some(due) = state.save_due(&key, rows, now, false)
-                    {
-                        next_save = Some(next_save.map_or(due, |t| t.min(due)));
-                    }
-                    rows
-                });
-                if let Some(rows) = &live_rows {
-                    if scope.is_none() && kind.is_namespaced() && matches!(rows.status, ViewStatus::Forbidden(_)) {
-                        if let Some(connected) = connected {
-                            forbidden_wide.insert((cluster.clone(), kind_key.clone(), connected.epoch));
-                        }
-                        rerun = true;
-                    }
-                    if rows.status == ViewStatus::Live {
-                        state.known.remove(&key);
-                    }
-                }
-                let listing = live_rows.as_ref().is_none_or(|r| r.status == ViewStatus::Loading);
-                let known = if listing { state.known_rows(&key).await } else { None };
-                let failed = info.and_then(|c| match &c.state {
-                    ClusterState::Failed { detail, .. } => Some(detail.clone()),
-                    _ => None,
-                });
-                let (rows, status) = merge_rows(mode, live_rows, known, failed, now_unix_secs());
-                parts.push(view::ViewPart { cluster: cluster.clone(), status, rows, usage: usage.take() });
-            }
-        }
-        // Holds follow what this view needs: new keys were acquired above, old ones go back.
-        for key in state.held.difference(&wanted).cloned().collect::<Vec<_>>() {
-            state.pool.release(&key, now);
-        }
-        state.held = wanted.clone();
-        // A cluster-wide watch was just refused: build again with per-namespace watches.
-        if rerun {
+        let Some(round) = driver.round(&query, &clients, &fleet).await else {
+            // A cluster-wide watch was just refused: build again with per-namespace watches.
             continue;
-        }
-        // Usage is polled only for what is on screen.
-        usage_polls.retain(|key, _| wanted.iter().any(|(c, k, _)| (c, k) == (&key.0, &key.1)));
-        for (key, subscription) in state.pool.evict(now, |s| s.subscription.rows.borrow().rows.len()) {
-            state.stop(&key, subscription, false, now);
-        }
-
+        };
         generation += 1;
         let query_for_build = query.clone();
+        let Round { parts, kind, next_save } = round;
         let snapshot =
-            tokio::task::spawn_blocking(move || view::build_view(&query_for_build, view_kind, &parts, generation))
-                .await;
+            tokio::task::spawn_blocking(move || view::build_view(&query_for_build, kind, &parts, generation)).await;
         if let Ok(snapshot) = snapshot {
             table_tx.send_replace(Arc::new(snapshot));
             waker();
@@ -315,15 +182,224 @@ pub async fn view_task(
                 }
             }
         }
-        let wake_at = [state.pool.next_expiry(), next_save].into_iter().flatten().min();
+        let wake_at = [driver.state.pool.next_expiry(), next_save].into_iter().flatten().min();
         tokio::select! {
             result = query_rx.changed() => if result.is_err() { return },
             result = clients_rx.changed() => if result.is_err() { return },
             result = fleet_rx.changed() => if result.is_err() { return },
-            () = changed.notified() => {}
+            () = driver.changed.notified() => {}
             () = sleep_until_some(wake_at) => {}
         }
     }
+}
+
+/// What one round of the view task found: the parts to merge, the kind shown, and when a held
+/// cache write is next due.
+struct Round {
+    parts: Vec<view::ViewPart>,
+    kind: Option<klieg_model::ResourceKind>,
+    next_save: Option<Instant>,
+}
+
+/// The view task's state between rounds.
+struct ViewDriver {
+    state: ViewState,
+    /// (cluster, kind, connection epoch) where listing across namespaces was refused (403).
+    forbidden_wide: BTreeSet<(ClusterId, KindKey, u64)>,
+    /// Pod and node tables also poll metrics-server, where the cluster serves it.
+    usage_polls: HashMap<(ClusterId, KindKey), (u64, metrics::UsageSubscription)>,
+    /// Notified after every publish of a subscription or a usage poll.
+    changed: Arc<Notify>,
+    registry: Arc<klieg_model::Registry>,
+}
+
+impl ViewDriver {
+    /// Holds what `query` needs and gathers its parts; `None` when a cluster-wide watch was just
+    /// refused and the round must be planned again.
+    async fn round(&mut self, query: &ViewQuery, clients: &ClientMap, fleet: &FleetSnapshot) -> Option<Round> {
+        let now = Instant::now();
+        self.stop_unwatched(clients, fleet, now);
+        let mut round = Round { parts: Vec::new(), kind: None, next_save: None };
+        let mut wanted: BTreeSet<SubKey> = BTreeSet::new();
+        let mut rerun = false;
+        if let Some(kind_key) = &query.kind {
+            for cluster in &query.clusters {
+                let seen = ClusterView { cluster, kind_key, query, clients, fleet, now };
+                rerun |= self.cluster_parts(&seen, &mut round, &mut wanted).await;
+            }
+        }
+        // Holds follow what this view needs: new keys were acquired above, old ones go back.
+        for key in self.state.held.difference(&wanted).cloned().collect::<Vec<_>>() {
+            self.state.pool.release(&key, now);
+        }
+        self.state.held = wanted.clone();
+        if rerun {
+            return None;
+        }
+        // Usage is polled only for what is on screen.
+        self.usage_polls.retain(|key, _| wanted.iter().any(|(c, k, _)| (c, k) == (&key.0, &key.1)));
+        for (key, subscription) in self.state.pool.evict(now, |s| s.subscription.rows.borrow().rows.len()) {
+            self.state.stop(&key, subscription, false, now);
+        }
+        Some(round)
+    }
+
+    /// Watches of clusters now paused, off or reconnected stop; the rows of those on screen stay
+    /// in memory, to be shown frozen (paused, off) or while the new connection lists.
+    fn stop_unwatched(&mut self, clients: &ClientMap, fleet: &FleetSnapshot, now: Instant) {
+        let gone = self.state.pool.remove_where(|(cluster, _, _), subscription| {
+            let mode = fleet.cluster(cluster).map(|c| c.mode).unwrap_or_default();
+            mode != ClusterMode::Live || clients.get(cluster).is_none_or(|c| c.epoch != subscription.epoch)
+        });
+        for (key, subscription) in gone {
+            let on_screen = self.state.held.remove(&key);
+            let mode = fleet.cluster(&key.0).map(|c| c.mode).unwrap_or_default();
+            self.state.stop(&key, subscription, on_screen && mode != ClusterMode::Live, now);
+        }
+    }
+
+    /// The parts one cluster adds to the view; says whether a cluster-wide watch was refused.
+    async fn cluster_parts(
+        &mut self,
+        seen: &ClusterView<'_>,
+        round: &mut Round,
+        wanted: &mut BTreeSet<SubKey>,
+    ) -> bool {
+        let ClusterView { cluster, kind_key, query, clients, fleet, .. } = *seen;
+        let info = fleet.cluster(cluster);
+        let connected = clients.get(cluster);
+        // The kind as the connection discovered it, else as the offline cache remembers it.
+        let kind = match connected {
+            Some(connected) => connected.kinds.iter().find(|k| &k.key() == kind_key),
+            None => info.and_then(|c| c.kinds.iter().find(|k| &k.key() == kind_key)),
+        };
+        let Some(kind) = kind else {
+            let status = status_without_kind(connected.is_some(), info.map(|c| &c.state));
+            round.parts.push(view::ViewPart { cluster: cluster.clone(), rows: None, status, usage: None });
+            return false;
+        };
+        round.kind.get_or_insert_with(|| kind.clone());
+        let wide_forbidden = connected.is_some_and(|connected| {
+            kind.is_namespaced() && self.forbidden_wide.contains(&(cluster.clone(), kind_key.clone(), connected.epoch))
+        });
+        // Whether a cluster-wide offline copy exists matters only without a connection.
+        let wide_copy = connected.is_none()
+            && kind.is_namespaced()
+            && self.state.known_rows(&(cluster.clone(), kind_key.clone(), None)).await.is_some();
+        let scopes = plan_scopes(&ScopeInputs {
+            namespaced: kind.is_namespaced(),
+            connected: connected.is_some(),
+            wide_forbidden,
+            wide_copy,
+            chosen: &query.namespaces,
+            context_namespace: info.and_then(|c| c.default_namespace.clone()),
+            listed: info.map(|c| &c.namespaces[..]).unwrap_or_default(),
+        });
+        if scopes.is_empty() {
+            let status = ViewStatus::Forbidden(Arc::from("no namespace to look in"));
+            round.parts.push(view::ViewPart { cluster: cluster.clone(), rows: None, status, usage: None });
+            return false;
+        }
+        let mode = info.map(|c| c.mode).unwrap_or_default();
+        let live_connection = connected.filter(|_| mode == ClusterMode::Live);
+        let mut usage = live_connection.and_then(|connected| self.usage_of(cluster, kind_key, connected));
+        let failed = info.and_then(|c| match &c.state {
+            ClusterState::Failed { detail, .. } => Some(detail.clone()),
+            _ => None,
+        });
+        let mut refused = false;
+        for scope in scopes {
+            let key: SubKey = (cluster.clone(), kind_key.clone(), scope.clone());
+            // Paused or off clusters are not watched (their watches stopped above).
+            let live_rows = live_connection.and_then(|connected| {
+                wanted.insert(key.clone());
+                self.live_rows(&key, kind, connected, seen.now, &mut round.next_save)
+            });
+            if let Some(rows) = &live_rows {
+                if scope.is_none() && kind.is_namespaced() && matches!(rows.status, ViewStatus::Forbidden(_)) {
+                    if let Some(connected) = connected {
+                        self.forbidden_wide.insert((cluster.clone(), kind_key.clone(), connected.epoch));
+                    }
+                    refused = true;
+                }
+                if rows.status == ViewStatus::Live {
+                    self.state.known.remove(&key);
+                }
+            }
+            let listing = live_rows.as_ref().is_none_or(|r| r.status == ViewStatus::Loading);
+            let known = if listing { self.state.known_rows(&key).await } else { None };
+            let (rows, status) = merge_rows(mode, live_rows, known, failed.clone(), now_unix_secs());
+            round.parts.push(view::ViewPart { cluster: cluster.clone(), status, rows, usage: usage.take() });
+        }
+        refused
+    }
+
+    /// The usage columns' values for a pod or node table, polled while shown.
+    fn usage_of(
+        &mut self,
+        cluster: &ClusterId,
+        kind_key: &KindKey,
+        connected: &super::ConnectedCluster,
+    ) -> Option<Arc<klieg_model::UsageTable>> {
+        let usage_kind = klieg_model::UsageKind::of(&kind_key.group, &kind_key.plural)
+            .filter(|_| serves_metrics(connected, &kind_key.plural))?;
+        let key = (cluster.clone(), kind_key.clone());
+        if self.usage_polls.get(&key).is_some_and(|(epoch, _)| *epoch != connected.epoch) {
+            self.usage_polls.remove(&key);
+        }
+        let changed = self.changed.clone();
+        let (_, poll) = self.usage_polls.entry(key).or_insert_with(|| {
+            (connected.epoch, metrics::subscribe_usage(connected.client.clone(), usage_kind, changed))
+        });
+        Some(poll.table.borrow().clone())
+    }
+
+    /// The live rows of one scope, its subscription held (or acquired); saves them to the
+    /// offline cache when due, and notes when a held write is next due.
+    fn live_rows(
+        &mut self,
+        key: &SubKey,
+        kind: &klieg_model::ResourceKind,
+        connected: &super::ConnectedCluster,
+        now: Instant,
+        next_save: &mut Option<Instant>,
+    ) -> Option<Arc<SubscriptionRows>> {
+        let rows = if self.state.held.contains(key) {
+            self.state.pool.get(key).map(ViewSubscription::rows)
+        } else {
+            let (changed, column_sets) = (self.changed.clone(), self.registry.column_sets_for(&key.1));
+            let subscription = self.state.pool.acquire(key, now, || ViewSubscription {
+                subscription: ingest::subscribe(
+                    connected.client.clone(),
+                    key.0.clone(),
+                    kind.clone(),
+                    key.2.clone(),
+                    connected.lists.clone(),
+                    changed,
+                    column_sets.into(),
+                ),
+                epoch: connected.epoch,
+            });
+            Some(subscription.rows())
+        };
+        if let Some(rows) = &rows
+            && let Some(due) = self.state.save_due(key, rows, now, false)
+        {
+            *next_save = Some(next_save.map_or(due, |t| t.min(due)));
+        }
+        rows
+    }
+}
+
+/// What a round looks at for one cluster.
+#[derive(Clone, Copy)]
+struct ClusterView<'a> {
+    cluster: &'a ClusterId,
+    kind_key: &'a KindKey,
+    query: &'a ViewQuery,
+    clients: &'a ClientMap,
+    fleet: &'a FleetSnapshot,
+    now: Instant,
 }
 
 /// What decides where a kind is watched on one cluster.

@@ -2,6 +2,7 @@
 //! replica sets and pods, services, config, secrets, events, a CRD) and keeps it moving with churn:
 //! crash loops, restarts, scaling. Runs on the simulator's runtime.
 
+use super::kinds::SimKind;
 use super::server::SimCluster;
 use super::store::{Store, metadata, now_rfc3339};
 use serde_json::{Value, json};
@@ -102,19 +103,7 @@ pub fn populate(cluster: &SimCluster, spec: &super::ClusterSpec, seed: u64) {
                 "spec": {"type": "ClusterIP", "clusterIP": "10.96.200.9", "selector": {"app.kubernetes.io/name": "prometheus"},
                     "ports": [{"name": "http", "port": 9090, "targetPort": 9090, "protocol": "TCP"}]}}));
         }
-        if let Some(nodes) = kind(store, "", "nodes") {
-            for i in 0..spec.nodes.max(1) {
-                let name = format!("node-{i}");
-                let role = if i == 0 { "control-plane" } else { "worker" };
-                let mut meta = metadata(&name, None, &[("kubernetes.io/hostname", &name), ("kubernetes.io/os", "linux")]);
-                meta["labels"][format!("node-role.kubernetes.io/{role}")] = json!("");
-                let _ = store.create(&nodes, "", json!({"metadata": meta, "spec": {},
-                    "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": now_rfc3339(), "lastTransitionTime": now_rfc3339()}],
-                        "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"}, "allocatable": {"cpu": "15800m", "memory": "62Gi", "pods": "110"},
-                        "nodeInfo": {"kubeletVersion": spec.git_version, "kubeProxyVersion": spec.git_version, "osImage": "Debian GNU/Linux 12 (bookworm)", "kernelVersion": "6.1.0-28-amd64",
-                            "containerRuntimeVersion": "containerd://1.7.22", "operatingSystem": "linux", "architecture": "amd64", "machineID": "", "systemUUID": "", "bootID": ""}}}));
-            }
-        }
+        create_nodes(store, spec);
         let (Some(deployments), Some(replica_sets), Some(pods), Some(services), Some(config_maps), Some(secrets), Some(events)) = (
             kind(store, "apps", "deployments"),
             kind(store, "apps", "replicasets"),
@@ -126,73 +115,133 @@ pub fn populate(cluster: &SimCluster, spec: &super::ClusterSpec, seed: u64) {
         ) else {
             return;
         };
-        let mut created_pods = 0;
-        let mut deployment_index = 0;
-        while created_pods < spec.pods {
-            let (app, image) = APPS[deployment_index % APPS.len()];
-            let ns = NAMESPACES[deployment_index % app_namespaces];
-            let name = if deployment_index < APPS.len() { app.to_string() } else { format!("{app}-{}", deployment_index / APPS.len()) };
-            deployment_index += 1;
-            let replicas = (1 + rng.below(5)).min(spec.pods - created_pods);
-            let labels = [("app", name.as_str()), ("tier", if deployment_index % 3 == 0 { "db" } else { "web" })];
-            let template = json!({"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": app, "image": image, "ports": [{"containerPort": 8080}]}]}});
-            let Ok(deployment) = store.create(&deployments, ns, json!({"metadata": metadata(&name, Some(ns), &labels),
-                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template},
-                "status": {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "observedGeneration": 1}})) else { continue };
-            let hash = hash_suffix(&mut rng, 10);
-            let rs_name = format!("{name}-{hash}");
-            let owner = |kind: &str, object: &Value| json!([{"apiVersion": if kind == "Deployment" || kind == "ReplicaSet" { "apps/v1" } else { "v1" }, "kind": kind,
-                "name": object["metadata"]["name"], "uid": object["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}]);
-            let mut rs_meta = metadata(&rs_name, Some(ns), &[("app", &name), ("pod-template-hash", &hash)]);
-            rs_meta["ownerReferences"] = owner("Deployment", &deployment);
-            let Ok(replica_set) = store.create(&replica_sets, ns, json!({"metadata": rs_meta,
-                "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name, "pod-template-hash": hash}}, "template": template},
-                "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}})) else { continue };
-            for _ in 0..replicas {
-                let pod_name = format!("{rs_name}-{}", hash_suffix(&mut rng, 5));
-                let node = format!("node-{}", rng.below(spec.nodes.max(1)));
-                let mut pod_meta = metadata(&pod_name, Some(ns), &[("app", &name), ("pod-template-hash", &hash)]);
-                pod_meta["ownerReferences"] = owner("ReplicaSet", &replica_set);
-                let status = pod_status(&mut rng, app, &node, created_pods);
-                let _ = store.create(&pods, ns, json!({"metadata": pod_meta,
-                    "spec": {"nodeName": node, "containers": [{"name": app, "image": image, "ports": [{"containerPort": 8080, "protocol": "TCP"}], "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}]}, "status": status}));
-                if created_pods % 10 == 0 {
-                    let _ = store.create(&events, ns, json!({"metadata": metadata(&format!("{pod_name}.{:x}", rng.next_u64() % 0xffff_ffff), Some(ns), &[]),
-                        "involvedObject": {"kind": "Pod", "namespace": ns, "name": pod_name, "apiVersion": "v1"},
-                        "reason": "Scheduled", "message": format!("Successfully assigned {ns}/{pod_name} to {node}"), "type": "Normal",
-                        "source": {"component": "default-scheduler"}, "count": 1, "firstTimestamp": now_rfc3339(), "lastTimestamp": now_rfc3339()}));
-                }
-                created_pods += 1;
-            }
-            let _ = store.create(&services, ns, json!({"metadata": metadata(&name, Some(ns), &[("app", &name)]),
-                "spec": {"type": "ClusterIP", "clusterIP": format!("10.96.{}.{}", deployment_index / 250, deployment_index % 250 + 1), "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}}));
-            let _ = store.create(&config_maps, ns, json!({"metadata": metadata(&format!("{name}-config"), Some(ns), &[("app", &name)]),
-                "data": {"LOG_LEVEL": "info", "FEATURE_FLAGS": "search-v2,fast-checkout"}}));
-        }
-        for ns in &NAMESPACES[..app_namespaces] {
-            use base64::Engine;
-            let value = base64::engine::general_purpose::STANDARD.encode(format!("demo-{ns}-not-a-real-secret"));
-            let _ = store.create(&secrets, ns, json!({"metadata": metadata("database-credentials", Some(ns), &[]), "type": "Opaque", "data": {"password": value}}));
-        }
-        if let Some(crds) = kind(store, "apiextensions.k8s.io", "customresourcedefinitions") {
-            let _ = store.create(&crds, "", json!({"metadata": {"name": "certificates.certs.example.io"}, "spec": {"group": "certs.example.io", "scope": "Namespaced",
-                "names": {"plural": "certificates", "singular": "certificate", "kind": "Certificate"},
-                "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
-                    "additionalPrinterColumns": [
-                        {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
-                        {"name": "Secret", "type": "string", "jsonPath": ".spec.secretName"},
-                        {"name": "Issuer", "type": "string", "jsonPath": ".spec.issuerRef.name"},
-                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]}]}}));
-            if let Some(certificates) = kind(store, "certs.example.io", "certificates") {
-                for ns in &NAMESPACES[..app_namespaces] {
-                    let ready = if rng.chance(80) { "True" } else { "False" };
-                    let _ = store.create(&certificates, ns, json!({"metadata": metadata(&format!("{ns}-tls"), Some(ns), &[]),
-                        "spec": {"secretName": format!("{ns}-tls"), "issuerRef": {"name": "letsencrypt-prod"}},
-                        "status": {"conditions": [{"type": "Ready", "status": ready}]}}));
-                }
-            }
-        }
+        let kinds = WorkloadKinds { deployments, replica_sets, pods, services, config_maps, events };
+        create_workloads(store, &mut rng, spec, app_namespaces, &kinds);
+        create_secrets_and_certificates(store, &mut rng, &secrets, app_namespaces);
     });
+}
+
+/// The kinds the generated workloads are made of.
+struct WorkloadKinds {
+    deployments: SimKind,
+    replica_sets: SimKind,
+    pods: SimKind,
+    services: SimKind,
+    config_maps: SimKind,
+    events: SimKind,
+}
+
+/// `spec.nodes` Ready nodes (at least one), the first the control plane.
+fn create_nodes(store: &mut Store, spec: &super::ClusterSpec) {
+    if let Some(nodes) = kind(store, "", "nodes") {
+        for i in 0..spec.nodes.max(1) {
+            let name = format!("node-{i}");
+            let role = if i == 0 { "control-plane" } else { "worker" };
+            let mut meta = metadata(&name, None, &[("kubernetes.io/hostname", &name), ("kubernetes.io/os", "linux")]);
+            meta["labels"][format!("node-role.kubernetes.io/{role}")] = json!("");
+            let _ = store.create(&nodes, "", json!({"metadata": meta, "spec": {},
+                "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status", "lastHeartbeatTime": now_rfc3339(), "lastTransitionTime": now_rfc3339()}],
+                    "capacity": {"cpu": "16", "memory": "64Gi", "pods": "110"}, "allocatable": {"cpu": "15800m", "memory": "62Gi", "pods": "110"},
+                    "nodeInfo": {"kubeletVersion": spec.git_version, "kubeProxyVersion": spec.git_version, "osImage": "Debian GNU/Linux 12 (bookworm)", "kernelVersion": "6.1.0-28-amd64",
+                        "containerRuntimeVersion": "containerd://1.7.22", "operatingSystem": "linux", "architecture": "amd64", "machineID": "", "systemUUID": "", "bootID": ""}}}));
+        }
+    }
+}
+
+/// Deployments with their ReplicaSets, pods (every tenth with a Scheduled event), a Service and a
+/// ConfigMap each, until `spec.pods` pods exist.
+fn create_workloads(
+    store: &mut Store,
+    rng: &mut Rng,
+    spec: &super::ClusterSpec,
+    app_namespaces: usize,
+    kinds: &WorkloadKinds,
+) {
+    let WorkloadKinds { deployments, replica_sets, pods, services, config_maps, events } = kinds;
+    let mut created_pods = 0;
+    let mut deployment_index = 0;
+    while created_pods < spec.pods {
+        let (app, image) = APPS[deployment_index % APPS.len()];
+        let ns = NAMESPACES[deployment_index % app_namespaces];
+        let name = if deployment_index < APPS.len() {
+            app.to_string()
+        } else {
+            format!("{app}-{}", deployment_index / APPS.len())
+        };
+        deployment_index += 1;
+        let replicas = (1 + rng.below(5)).min(spec.pods - created_pods);
+        let labels = [("app", name.as_str()), ("tier", if deployment_index % 3 == 0 { "db" } else { "web" })];
+        let template = json!({"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": app, "image": image, "ports": [{"containerPort": 8080}]}]}});
+        let Ok(deployment) = store.create(deployments, ns, json!({"metadata": metadata(&name, Some(ns), &labels),
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}}, "template": template},
+            "status": {"replicas": replicas, "updatedReplicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas, "observedGeneration": 1}})) else { continue };
+        let hash = hash_suffix(rng, 10);
+        let rs_name = format!("{name}-{hash}");
+        let owner = |kind: &str, object: &Value| {
+            json!([{"apiVersion": if kind == "Deployment" || kind == "ReplicaSet" { "apps/v1" } else { "v1" }, "kind": kind,
+            "name": object["metadata"]["name"], "uid": object["metadata"]["uid"], "controller": true, "blockOwnerDeletion": true}])
+        };
+        let mut rs_meta = metadata(&rs_name, Some(ns), &[("app", &name), ("pod-template-hash", &hash)]);
+        rs_meta["ownerReferences"] = owner("Deployment", &deployment);
+        let Ok(replica_set) = store.create(replica_sets, ns, json!({"metadata": rs_meta,
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name, "pod-template-hash": hash}}, "template": template},
+            "status": {"replicas": replicas, "readyReplicas": replicas, "availableReplicas": replicas}})) else { continue };
+        for _ in 0..replicas {
+            let pod_name = format!("{rs_name}-{}", hash_suffix(rng, 5));
+            let node = format!("node-{}", rng.below(spec.nodes.max(1)));
+            let mut pod_meta = metadata(&pod_name, Some(ns), &[("app", &name), ("pod-template-hash", &hash)]);
+            pod_meta["ownerReferences"] = owner("ReplicaSet", &replica_set);
+            let status = pod_status(rng, app, &node, created_pods);
+            let _ = store.create(pods, ns, json!({"metadata": pod_meta,
+                "spec": {"nodeName": node, "containers": [{"name": app, "image": image, "ports": [{"containerPort": 8080, "protocol": "TCP"}], "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}}]}, "status": status}));
+            if created_pods % 10 == 0 {
+                let _ = store.create(events, ns, json!({"metadata": metadata(&format!("{pod_name}.{:x}", rng.next_u64() % 0xffff_ffff), Some(ns), &[]),
+                    "involvedObject": {"kind": "Pod", "namespace": ns, "name": pod_name, "apiVersion": "v1"},
+                    "reason": "Scheduled", "message": format!("Successfully assigned {ns}/{pod_name} to {node}"), "type": "Normal",
+                    "source": {"component": "default-scheduler"}, "count": 1, "firstTimestamp": now_rfc3339(), "lastTimestamp": now_rfc3339()}));
+            }
+            created_pods += 1;
+        }
+        let _ = store.create(services, ns, json!({"metadata": metadata(&name, Some(ns), &[("app", &name)]),
+            "spec": {"type": "ClusterIP", "clusterIP": format!("10.96.{}.{}", deployment_index / 250, deployment_index % 250 + 1), "selector": {"app": name}, "ports": [{"port": 80, "targetPort": 8080, "protocol": "TCP"}]}}));
+        let _ = store.create(
+            config_maps,
+            ns,
+            json!({"metadata": metadata(&format!("{name}-config"), Some(ns), &[("app", &name)]),
+            "data": {"LOG_LEVEL": "info", "FEATURE_FLAGS": "search-v2,fast-checkout"}}),
+        );
+    }
+}
+
+/// A database Secret per namespace, and a Certificate CRD with one certificate per namespace.
+fn create_secrets_and_certificates(store: &mut Store, rng: &mut Rng, secrets: &SimKind, app_namespaces: usize) {
+    for ns in &NAMESPACES[..app_namespaces] {
+        use base64::Engine;
+        let value = base64::engine::general_purpose::STANDARD.encode(format!("demo-{ns}-not-a-real-secret"));
+        let _ = store.create(secrets, ns, json!({"metadata": metadata("database-credentials", Some(ns), &[]), "type": "Opaque", "data": {"password": value}}));
+    }
+    if let Some(crds) = kind(store, "apiextensions.k8s.io", "customresourcedefinitions") {
+        let _ = store.create(&crds, "", json!({"metadata": {"name": "certificates.certs.example.io"}, "spec": {"group": "certs.example.io", "scope": "Namespaced",
+            "names": {"plural": "certificates", "singular": "certificate", "kind": "Certificate"},
+            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+                "additionalPrinterColumns": [
+                    {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
+                    {"name": "Secret", "type": "string", "jsonPath": ".spec.secretName"},
+                    {"name": "Issuer", "type": "string", "jsonPath": ".spec.issuerRef.name"},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]}]}}));
+        if let Some(certificates) = kind(store, "certs.example.io", "certificates") {
+            for ns in &NAMESPACES[..app_namespaces] {
+                let ready = if rng.chance(80) { "True" } else { "False" };
+                let _ = store.create(
+                    &certificates,
+                    ns,
+                    json!({"metadata": metadata(&format!("{ns}-tls"), Some(ns), &[]),
+                    "spec": {"secretName": format!("{ns}-tls"), "issuerRef": {"name": "letsencrypt-prod"}},
+                    "status": {"conditions": [{"type": "Ready", "status": ready}]}}),
+                );
+            }
+        }
+    }
 }
 
 /// Keeps a cluster moving: `per_sec` changes a second (crash loops, restarts, scaling, events).

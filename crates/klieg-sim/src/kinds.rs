@@ -309,39 +309,8 @@ pub fn cells(kind: &SimKind, object: &Value) -> Vec<Value> {
     let name = Value::String(text(object, "/metadata/name"));
     let age = Value::String(age_of(&text(object, "/metadata/creationTimestamp")));
     match (kind.group.as_str(), kind.kind.as_str()) {
-        ("", "Pod") => {
-            let statuses = at(object, "/status/containerStatuses").as_array().cloned().unwrap_or_default();
-            let containers = at(object, "/spec/containers").as_array().map_or(0, Vec::len);
-            let ready = statuses.iter().filter(|s| s.get("ready").and_then(Value::as_bool).unwrap_or(false)).count();
-            let restarts: i64 =
-                statuses.iter().map(|s| s.get("restartCount").and_then(Value::as_i64).unwrap_or(0)).sum();
-            let ip = text(object, "/status/podIP");
-            let node = text(object, "/spec/nodeName");
-            vec![
-                name,
-                json!(format!("{ready}/{containers}")),
-                json!(pod_status(object)),
-                json!(restarts),
-                age,
-                json!(if ip.is_empty() { "<none>".to_string() } else { ip }),
-                json!(if node.is_empty() { "<none>".to_string() } else { node }),
-            ]
-        }
-        ("apps", "Deployment") => {
-            let desired = int(object, "/spec/replicas");
-            let containers = at(object, "/spec/template/spec/containers").as_array().cloned().unwrap_or_default();
-            let names: Vec<String> = containers.iter().map(|c| text(c, "/name")).collect();
-            let images: Vec<String> = containers.iter().map(|c| text(c, "/image")).collect();
-            vec![
-                name,
-                json!(format!("{}/{desired}", int(object, "/status/readyReplicas"))),
-                json!(int(object, "/status/updatedReplicas").to_string()),
-                json!(int(object, "/status/availableReplicas").to_string()),
-                age,
-                json!(names.join(",")),
-                json!(images.join(",")),
-            ]
-        }
+        ("", "Pod") => pod_cells(object, name, age),
+        ("apps", "Deployment") => deployment_cells(object, name, age),
         ("apps", "ReplicaSet") => vec![
             name,
             json!(int(object, "/spec/replicas")),
@@ -349,52 +318,8 @@ pub fn cells(kind: &SimKind, object: &Value) -> Vec<Value> {
             json!(int(object, "/status/readyReplicas")),
             age,
         ],
-        ("", "Node") => {
-            let ready = json_path(object, ".status.conditions[?(@.type==\"Ready\")].status").and_then(Value::as_str)
-                == Some("True");
-            let mut status = if ready { "Ready".to_string() } else { "NotReady".to_string() };
-            if at(object, "/spec/unschedulable").as_bool().unwrap_or(false) {
-                status.push_str(",SchedulingDisabled");
-            }
-            let roles: Vec<String> = at(object, "/metadata/labels")
-                .as_object()
-                .map(|labels| {
-                    labels
-                        .keys()
-                        .filter_map(|k| k.strip_prefix("node-role.kubernetes.io/"))
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            vec![
-                name,
-                json!(status),
-                json!(if roles.is_empty() { "<none>".to_string() } else { roles.join(",") }),
-                age,
-                json!(text(object, "/status/nodeInfo/kubeletVersion")),
-            ]
-        }
-        ("", "Service") => {
-            let ports: Vec<String> = at(object, "/spec/ports")
-                .as_array()
-                .map(|ports| {
-                    ports
-                        .iter()
-                        .map(|p| {
-                            let protocol = text(p, "/protocol");
-                            format!("{}/{}", int(p, "/port"), if protocol.is_empty() { "TCP" } else { &protocol })
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            vec![
-                name,
-                json!(or_default(text(object, "/spec/type"), "ClusterIP")),
-                json!(text(object, "/spec/clusterIP")),
-                json!(ports.join(",")),
-                age,
-            ]
-        }
+        ("", "Node") => node_cells(object, name, age),
+        ("", "Service") => service_cells(object, name, age),
         ("", "ConfigMap") => {
             let data = at(object, "/data").as_object().map_or(0, |m| m.len())
                 + at(object, "/binaryData").as_object().map_or(0, |m| m.len());
@@ -417,25 +342,105 @@ pub fn cells(kind: &SimKind, object: &Value) -> Vec<Value> {
             json!(text(object, "/message")),
             age,
         ],
-        _ if !kind.printer_columns.is_empty() => {
-            let mut row = vec![name];
-            for (_, column_type, path) in &kind.printer_columns {
-                let value = json_path(object, path).cloned().unwrap_or(Value::Null);
-                row.push(match (column_type.as_str(), value) {
-                    ("integer" | "number", v @ Value::Number(_)) => v,
-                    ("date", Value::String(s)) => Value::String(age_of(&s)),
-                    (_, Value::Null) => Value::String(String::new()),
-                    (_, Value::String(s)) => Value::String(s),
-                    (_, other) => Value::String(other.to_string()),
-                });
-            }
-            if !kind.printer_columns.iter().any(|(name, _, _)| name == "Age") {
-                row.push(age);
-            }
-            row
-        }
+        _ if !kind.printer_columns.is_empty() => printer_cells(kind, object, name, age),
         _ => vec![name, age],
     }
+}
+
+fn pod_cells(object: &Value, name: Value, age: Value) -> Vec<Value> {
+    let statuses = at(object, "/status/containerStatuses").as_array().cloned().unwrap_or_default();
+    let containers = at(object, "/spec/containers").as_array().map_or(0, Vec::len);
+    let ready = statuses.iter().filter(|s| s.get("ready").and_then(Value::as_bool).unwrap_or(false)).count();
+    let restarts: i64 = statuses.iter().map(|s| s.get("restartCount").and_then(Value::as_i64).unwrap_or(0)).sum();
+    let ip = text(object, "/status/podIP");
+    let node = text(object, "/spec/nodeName");
+    vec![
+        name,
+        json!(format!("{ready}/{containers}")),
+        json!(pod_status(object)),
+        json!(restarts),
+        age,
+        json!(if ip.is_empty() { "<none>".to_string() } else { ip }),
+        json!(if node.is_empty() { "<none>".to_string() } else { node }),
+    ]
+}
+
+fn deployment_cells(object: &Value, name: Value, age: Value) -> Vec<Value> {
+    let desired = int(object, "/spec/replicas");
+    let containers = at(object, "/spec/template/spec/containers").as_array().cloned().unwrap_or_default();
+    let names: Vec<String> = containers.iter().map(|c| text(c, "/name")).collect();
+    let images: Vec<String> = containers.iter().map(|c| text(c, "/image")).collect();
+    vec![
+        name,
+        json!(format!("{}/{desired}", int(object, "/status/readyReplicas"))),
+        json!(int(object, "/status/updatedReplicas").to_string()),
+        json!(int(object, "/status/availableReplicas").to_string()),
+        age,
+        json!(names.join(",")),
+        json!(images.join(",")),
+    ]
+}
+
+fn node_cells(object: &Value, name: Value, age: Value) -> Vec<Value> {
+    let ready =
+        json_path(object, ".status.conditions[?(@.type==\"Ready\")].status").and_then(Value::as_str) == Some("True");
+    let mut status = if ready { "Ready".to_string() } else { "NotReady".to_string() };
+    if at(object, "/spec/unschedulable").as_bool().unwrap_or(false) {
+        status.push_str(",SchedulingDisabled");
+    }
+    let roles: Vec<String> = at(object, "/metadata/labels")
+        .as_object()
+        .map(|labels| {
+            labels.keys().filter_map(|k| k.strip_prefix("node-role.kubernetes.io/")).map(str::to_string).collect()
+        })
+        .unwrap_or_default();
+    vec![
+        name,
+        json!(status),
+        json!(if roles.is_empty() { "<none>".to_string() } else { roles.join(",") }),
+        age,
+        json!(text(object, "/status/nodeInfo/kubeletVersion")),
+    ]
+}
+
+fn service_cells(object: &Value, name: Value, age: Value) -> Vec<Value> {
+    let ports: Vec<String> = at(object, "/spec/ports")
+        .as_array()
+        .map(|ports| {
+            ports
+                .iter()
+                .map(|p| {
+                    let protocol = text(p, "/protocol");
+                    format!("{}/{}", int(p, "/port"), if protocol.is_empty() { "TCP" } else { &protocol })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    vec![
+        name,
+        json!(or_default(text(object, "/spec/type"), "ClusterIP")),
+        json!(text(object, "/spec/clusterIP")),
+        json!(ports.join(",")),
+        age,
+    ]
+}
+
+fn printer_cells(kind: &SimKind, object: &Value, name: Value, age: Value) -> Vec<Value> {
+    let mut row = vec![name];
+    for (_, column_type, path) in &kind.printer_columns {
+        let value = json_path(object, path).cloned().unwrap_or(Value::Null);
+        row.push(match (column_type.as_str(), value) {
+            ("integer" | "number", v @ Value::Number(_)) => v,
+            ("date", Value::String(s)) => Value::String(age_of(&s)),
+            (_, Value::Null) => Value::String(String::new()),
+            (_, Value::String(s)) => Value::String(s),
+            (_, other) => Value::String(other.to_string()),
+        });
+    }
+    if !kind.printer_columns.iter().any(|(name, _, _)| name == "Age") {
+        row.push(age);
+    }
+    row
 }
 
 #[cfg(test)]

@@ -357,6 +357,18 @@ impl Fleet {
     }
 }
 
+/// Serves one accepted connection over TLS with `handler`, upgrades allowed.
+async fn serve_tls<F, Fut>(acceptor: tokio_rustls::TlsAcceptor, tcp: tokio::net::TcpStream, handler: F)
+where
+    F: Fn(http::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<http::Response<server::Body>, std::convert::Infallible>> + Send + 'static,
+{
+    let Ok(tls) = acceptor.accept(tcp).await else { return };
+    let service = hyper::service::service_fn(handler);
+    let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    let _ = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service).await;
+}
+
 /// An HTTPS server on a loopback port with a certificate of its own, served from a thread of its
 /// own until dropped (the fake kubelet and the metrics-server stand-in). Upgrades (WebSocket)
 /// are allowed.
@@ -388,15 +400,7 @@ impl LoopbackServer {
                     loop {
                         let Ok((tcp, _)) = listener.accept().await else { continue };
                         let (acceptor, handler) = (acceptor.clone(), handler.clone());
-                        tokio::spawn(async move {
-                            let Ok(tls) = acceptor.accept(tcp).await else { return };
-                            let service = hyper::service::service_fn(handler);
-                            let builder =
-                                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
-                            let _ = builder
-                                .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(tls), service)
-                                .await;
-                        });
+                        tokio::spawn(serve_tls(acceptor, tcp, handler));
                     }
                 };
                 tokio::select! {

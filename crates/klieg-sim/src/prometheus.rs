@@ -256,138 +256,148 @@ fn eval(expr: &Expr, series: &[Series], t: f64) -> Result<Val, QueryError> {
         Expr::VectorSelector(selector) => {
             Ok(Val::Vector(select(series, selector).into_iter().map(|s| (s.labels.clone(), s.signal.at(t))).collect()))
         }
-        Expr::Call(call) => {
-            let name = call.func.name;
-            let arg = call.args.args.first().map(|a| a.as_ref());
-            let range_arg = || match arg {
-                Some(Expr::MatrixSelector(matrix)) => Ok((select(series, &matrix.vs), matrix.range.as_secs_f64())),
-                _ => Err(bad_data(format!("{name}: expected a range vector argument"))),
-            };
-            let samples = match name {
-                "rate" | "increase" | "irate" => {
-                    let (selected, range) = range_arg()?;
-                    let window = if name == "irate" { SCRAPE_SECS.min(range) } else { range };
-                    selected
-                        .into_iter()
-                        .map(|s| {
-                            let delta = s.signal.at(t) - s.signal.at(t - window);
-                            let value = if name == "increase" { delta } else { delta / window };
-                            (without_name(&s.labels), value)
-                        })
-                        .collect()
-                }
-                "avg_over_time" | "max_over_time" | "min_over_time" | "sum_over_time" | "count_over_time" => {
-                    let (selected, range) = range_arg()?;
-                    let steps = ((range / SCRAPE_SECS).floor() as usize).max(1);
-                    selected
-                        .into_iter()
-                        .map(|s| {
-                            let values: Vec<f64> =
-                                (0..steps).map(|i| s.signal.at(t - i as f64 * SCRAPE_SECS)).collect();
-                            let value = match name {
-                                "avg_over_time" => values.iter().sum::<f64>() / values.len() as f64,
-                                "max_over_time" => values.iter().copied().fold(f64::MIN, f64::max),
-                                "min_over_time" => values.iter().copied().fold(f64::MAX, f64::min),
-                                "sum_over_time" => values.iter().sum(),
-                                _ => values.len() as f64,
-                            };
-                            (without_name(&s.labels), value)
-                        })
-                        .collect()
-                }
-                "abs" | "ceil" | "floor" | "round" | "sqrt" | "ln" | "exp" => {
-                    let Some(arg) = arg else { return Err(bad_data(format!("{name}: missing argument"))) };
-                    let Val::Vector(samples) = eval(arg, series, t)? else {
-                        return Err(bad_data(format!("{name}: expected an instant vector")));
-                    };
-                    let f = |v: f64| match name {
-                        "abs" => v.abs(),
-                        "ceil" => v.ceil(),
-                        "floor" => v.floor(),
-                        "round" => v.round(),
-                        "sqrt" => v.sqrt(),
-                        "ln" => v.ln(),
-                        _ => v.exp(),
-                    };
-                    samples.into_iter().map(|(l, v)| (without_name(&l), f(v))).collect()
-                }
-                "time" => return Ok(Val::Scalar(t)),
-                "vector" | "scalar" => return arg.map_or(Err(bad_data("missing argument")), |a| eval(a, series, t)),
-                other => return Err(bad_data(format!("function {other:?} is not supported by the simulator"))),
-            };
-            Ok(Val::Vector(samples))
-        }
-        Expr::Aggregate(aggregate) => {
-            let Val::Vector(samples) = eval(&aggregate.expr, series, t)? else {
-                return Err(bad_data("aggregations need an instant vector"));
-            };
-            let op = aggregate.op.to_string();
-            let mut groups: BTreeMap<Labels, Vec<f64>> = BTreeMap::new();
-            for (labels, value) in samples {
-                let key: Labels = match &aggregate.modifier {
-                    Some(LabelModifier::Include(by)) => {
-                        labels.into_iter().filter(|(k, _)| by.labels.contains(k)).collect()
-                    }
-                    Some(LabelModifier::Exclude(without)) => {
-                        labels.into_iter().filter(|(k, _)| k != "__name__" && !without.labels.contains(k)).collect()
-                    }
-                    None => Labels::new(),
-                };
-                groups.entry(key).or_default().push(value);
-            }
-            let reduce = |values: &[f64]| -> Result<f64, QueryError> {
-                Ok(match op.as_str() {
-                    "sum" => values.iter().sum(),
-                    "avg" => values.iter().sum::<f64>() / values.len() as f64,
-                    "max" => values.iter().copied().fold(f64::MIN, f64::max),
-                    "min" => values.iter().copied().fold(f64::MAX, f64::min),
-                    "count" => values.len() as f64,
-                    other => return Err(bad_data(format!("aggregation {other:?} is not supported by the simulator"))),
+        Expr::Call(call) => eval_call(call, series, t),
+        Expr::Aggregate(aggregate) => eval_aggregate(aggregate, series, t),
+        Expr::Binary(binary) => eval_binary(binary, series, t),
+        Expr::MatrixSelector(_) => Err(bad_data("a range vector cannot be graphed; wrap it in a function like rate()")),
+        other => Err(bad_data(format!("{other} is not supported by the simulator"))),
+    }
+}
+
+/// A function call: range functions, math functions, `time`, `vector` and `scalar`.
+fn eval_call(call: &promql_parser::parser::Call, series: &[Series], t: f64) -> Result<Val, QueryError> {
+    let name = call.func.name;
+    let arg = call.args.args.first().map(|a| a.as_ref());
+    let range_arg = || match arg {
+        Some(Expr::MatrixSelector(matrix)) => Ok((select(series, &matrix.vs), matrix.range.as_secs_f64())),
+        _ => Err(bad_data(format!("{name}: expected a range vector argument"))),
+    };
+    let samples = match name {
+        "rate" | "increase" | "irate" => {
+            let (selected, range) = range_arg()?;
+            let window = if name == "irate" { SCRAPE_SECS.min(range) } else { range };
+            selected
+                .into_iter()
+                .map(|s| {
+                    let delta = s.signal.at(t) - s.signal.at(t - window);
+                    let value = if name == "increase" { delta } else { delta / window };
+                    (without_name(&s.labels), value)
                 })
+                .collect()
+        }
+        "avg_over_time" | "max_over_time" | "min_over_time" | "sum_over_time" | "count_over_time" => {
+            let (selected, range) = range_arg()?;
+            let steps = ((range / SCRAPE_SECS).floor() as usize).max(1);
+            selected
+                .into_iter()
+                .map(|s| {
+                    let values: Vec<f64> = (0..steps).map(|i| s.signal.at(t - i as f64 * SCRAPE_SECS)).collect();
+                    let value = match name {
+                        "avg_over_time" => values.iter().sum::<f64>() / values.len() as f64,
+                        "max_over_time" => values.iter().copied().fold(f64::MIN, f64::max),
+                        "min_over_time" => values.iter().copied().fold(f64::MAX, f64::min),
+                        "sum_over_time" => values.iter().sum(),
+                        _ => values.len() as f64,
+                    };
+                    (without_name(&s.labels), value)
+                })
+                .collect()
+        }
+        "abs" | "ceil" | "floor" | "round" | "sqrt" | "ln" | "exp" => {
+            let Some(arg) = arg else { return Err(bad_data(format!("{name}: missing argument"))) };
+            let Val::Vector(samples) = eval(arg, series, t)? else {
+                return Err(bad_data(format!("{name}: expected an instant vector")));
             };
-            let mut out = Vec::with_capacity(groups.len());
-            for (labels, values) in groups {
-                out.push((labels, reduce(&values)?));
+            let f = |v: f64| match name {
+                "abs" => v.abs(),
+                "ceil" => v.ceil(),
+                "floor" => v.floor(),
+                "round" => v.round(),
+                "sqrt" => v.sqrt(),
+                "ln" => v.ln(),
+                _ => v.exp(),
+            };
+            samples.into_iter().map(|(l, v)| (without_name(&l), f(v))).collect()
+        }
+        "time" => return Ok(Val::Scalar(t)),
+        "vector" | "scalar" => return arg.map_or(Err(bad_data("missing argument")), |a| eval(a, series, t)),
+        other => return Err(bad_data(format!("function {other:?} is not supported by the simulator"))),
+    };
+    Ok(Val::Vector(samples))
+}
+
+/// `sum`, `avg`, `max`, `min` and `count`, by or without labels.
+fn eval_aggregate(
+    aggregate: &promql_parser::parser::AggregateExpr,
+    series: &[Series],
+    t: f64,
+) -> Result<Val, QueryError> {
+    let Val::Vector(samples) = eval(&aggregate.expr, series, t)? else {
+        return Err(bad_data("aggregations need an instant vector"));
+    };
+    let op = aggregate.op.to_string();
+    let mut groups: BTreeMap<Labels, Vec<f64>> = BTreeMap::new();
+    for (labels, value) in samples {
+        let key: Labels = match &aggregate.modifier {
+            Some(LabelModifier::Include(by)) => labels.into_iter().filter(|(k, _)| by.labels.contains(k)).collect(),
+            Some(LabelModifier::Exclude(without)) => {
+                labels.into_iter().filter(|(k, _)| k != "__name__" && !without.labels.contains(k)).collect()
+            }
+            None => Labels::new(),
+        };
+        groups.entry(key).or_default().push(value);
+    }
+    let reduce = |values: &[f64]| -> Result<f64, QueryError> {
+        Ok(match op.as_str() {
+            "sum" => values.iter().sum(),
+            "avg" => values.iter().sum::<f64>() / values.len() as f64,
+            "max" => values.iter().copied().fold(f64::MIN, f64::max),
+            "min" => values.iter().copied().fold(f64::MAX, f64::min),
+            "count" => values.len() as f64,
+            other => return Err(bad_data(format!("aggregation {other:?} is not supported by the simulator"))),
+        })
+    };
+    let mut out = Vec::with_capacity(groups.len());
+    for (labels, values) in groups {
+        out.push((labels, reduce(&values)?));
+    }
+    Ok(Val::Vector(out))
+}
+
+/// Arithmetic between scalars and vectors, vectors matched one to one.
+fn eval_binary(binary: &promql_parser::parser::BinaryExpr, series: &[Series], t: f64) -> Result<Val, QueryError> {
+    let op = binary.op.to_string();
+    let lhs = eval(&binary.lhs, series, t)?;
+    let rhs = eval(&binary.rhs, series, t)?;
+    match (lhs, rhs) {
+        (Val::Scalar(a), Val::Scalar(b)) => Ok(Val::Scalar(arithmetic(&op, a, b)?.unwrap_or(f64::NAN))),
+        (Val::Vector(samples), Val::Scalar(b)) => with_scalar(samples, |a| arithmetic(&op, a, b)),
+        (Val::Scalar(a), Val::Vector(samples)) => with_scalar(samples, |b| arithmetic(&op, a, b)),
+        (Val::Vector(left), Val::Vector(right)) => {
+            // One-to-one matching on all labels, or those of `on (...)`, less those of `ignoring (...)`.
+            let key = |labels: &Labels| -> Labels {
+                let labels = without_name(labels);
+                match binary.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
+                    Some(LabelModifier::Include(on)) => {
+                        labels.into_iter().filter(|(k, _)| on.labels.contains(k)).collect()
+                    }
+                    Some(LabelModifier::Exclude(ignoring)) => {
+                        labels.into_iter().filter(|(k, _)| !ignoring.labels.contains(k)).collect()
+                    }
+                    None => labels,
+                }
+            };
+            let right: BTreeMap<Labels, f64> = right.iter().map(|(l, v)| (key(l), *v)).collect();
+            let mut out = Vec::new();
+            for (labels, a) in left {
+                if let Some(b) = right.get(&key(&labels))
+                    && let Some(v) = arithmetic(&op, a, *b)?
+                {
+                    out.push((without_name(&labels), v));
+                }
             }
             Ok(Val::Vector(out))
         }
-        Expr::Binary(binary) => {
-            let op = binary.op.to_string();
-            let lhs = eval(&binary.lhs, series, t)?;
-            let rhs = eval(&binary.rhs, series, t)?;
-            match (lhs, rhs) {
-                (Val::Scalar(a), Val::Scalar(b)) => Ok(Val::Scalar(arithmetic(&op, a, b)?.unwrap_or(f64::NAN))),
-                (Val::Vector(samples), Val::Scalar(b)) => with_scalar(samples, |a| arithmetic(&op, a, b)),
-                (Val::Scalar(a), Val::Vector(samples)) => with_scalar(samples, |b| arithmetic(&op, a, b)),
-                (Val::Vector(left), Val::Vector(right)) => {
-                    // One-to-one matching on all labels, or those of `on (...)`, less those of `ignoring (...)`.
-                    let key = |labels: &Labels| -> Labels {
-                        let labels = without_name(labels);
-                        match binary.modifier.as_ref().and_then(|m| m.matching.as_ref()) {
-                            Some(LabelModifier::Include(on)) => {
-                                labels.into_iter().filter(|(k, _)| on.labels.contains(k)).collect()
-                            }
-                            Some(LabelModifier::Exclude(ignoring)) => {
-                                labels.into_iter().filter(|(k, _)| !ignoring.labels.contains(k)).collect()
-                            }
-                            None => labels,
-                        }
-                    };
-                    let right: BTreeMap<Labels, f64> = right.iter().map(|(l, v)| (key(l), *v)).collect();
-                    let mut out = Vec::new();
-                    for (labels, a) in left {
-                        if let Some(b) = right.get(&key(&labels))
-                            && let Some(v) = arithmetic(&op, a, *b)?
-                        {
-                            out.push((without_name(&labels), v));
-                        }
-                    }
-                    Ok(Val::Vector(out))
-                }
-            }
-        }
-        Expr::MatrixSelector(_) => Err(bad_data("a range vector cannot be graphed; wrap it in a function like rate()")),
-        other => Err(bad_data(format!("{other} is not supported by the simulator"))),
     }
 }
 

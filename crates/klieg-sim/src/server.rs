@@ -422,21 +422,7 @@ fn discovery(cluster: &SimCluster, request: &Request<hyper::body::Incoming>, pat
             Some(json_response(StatusCode::OK, &json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})))
         }
         "/api/v1" => resource_list(&store, "", "v1").map(|list| json_response(StatusCode::OK, &list)),
-        // OpenAPI v3: just enough for kubectl to see that every kind accepts `fieldValidation`,
-        // so it validates on the server instead of downloading a full schema.
-        "/openapi/v3" => {
-            let mut paths = serde_json::Map::new();
-            paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sim"}));
-            for (group, versions) in groups(&store) {
-                for version in versions {
-                    paths.insert(
-                        format!("apis/{group}/{version}"),
-                        json!({"serverRelativeURL": format!("/openapi/v3/apis/{group}/{version}?hash=sim")}),
-                    );
-                }
-            }
-            Some(json_response(StatusCode::OK, &json!({"paths": paths})))
-        }
+        "/openapi/v3" => Some(json_response(StatusCode::OK, &openapi_v3_paths(&store))),
         other if other.starts_with("/openapi/v3/") => {
             let group_version = other.trim_start_matches("/openapi/v3/");
             let (group, version) = match group_version.split('/').collect::<Vec<_>>().as_slice() {
@@ -446,27 +432,46 @@ fn discovery(cluster: &SimCluster, request: &Request<hyper::body::Incoming>, pat
             };
             Some(json_response(StatusCode::OK, &openapi_v3(&store, &group, &version)))
         }
-        other => {
-            let parts: Vec<&str> = other.trim_matches('/').split('/').collect();
-            match parts.as_slice() {
-                ["apis", "metrics.k8s.io", "v1beta1"] => Some(json_response(StatusCode::OK, &super::metrics::resource_list())),
-                ["apis", "metrics.k8s.io", "v1beta1", ..] => Some(match super::metrics::serve(&store, other) {
-                    Ok(value) => json_response(StatusCode::OK, &value),
-                    Err(message) => status_response(404, "NotFound", &message),
-                }),
-                ["apis", group, version] => Some(
-                    resource_list(&store, group, version)
-                        .map(|list| json_response(StatusCode::OK, &list))
-                        .unwrap_or_else(|| status_response(404, "NotFound", "the server could not find the requested resource")),
-                ),
-                ["apis", group] => groups(&store).into_iter().find(|(g, _)| g == group).map(|(group, versions)| {
-                    let versions: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
-                    json_response(StatusCode::OK, &json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions, "preferredVersion": versions[0]}))
-                }),
-                _ => None,
-            }
+        other => group_discovery(&store, other),
+    }
+}
+
+/// `/apis/GROUP` and `/apis/GROUP/VERSION`, metrics-server's resources included.
+fn group_discovery(store: &Store, path: &str) -> Option<Response<Body>> {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["apis", "metrics.k8s.io", "v1beta1"] => Some(json_response(StatusCode::OK, &super::metrics::resource_list())),
+        ["apis", "metrics.k8s.io", "v1beta1", ..] => Some(match super::metrics::serve(store, path) {
+            Ok(value) => json_response(StatusCode::OK, &value),
+            Err(message) => status_response(404, "NotFound", &message),
+        }),
+        ["apis", group, version] => Some(
+            resource_list(store, group, version)
+                .map(|list| json_response(StatusCode::OK, &list))
+                .unwrap_or_else(|| status_response(404, "NotFound", "the server could not find the requested resource")),
+        ),
+        ["apis", group] => groups(store).into_iter().find(|(g, _)| g == group).map(|(group, versions)| {
+            let versions: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v})).collect();
+            json_response(StatusCode::OK, &json!({"kind": "APIGroup", "apiVersion": "v1", "name": group, "versions": versions, "preferredVersion": versions[0]}))
+        }),
+        _ => None,
+    }
+}
+
+/// OpenAPI v3's index: just enough for kubectl to see that every kind accepts `fieldValidation`,
+/// so it validates on the server instead of downloading a full schema.
+fn openapi_v3_paths(store: &Store) -> Value {
+    let mut paths = serde_json::Map::new();
+    paths.insert("api/v1".into(), json!({"serverRelativeURL": "/openapi/v3/api/v1?hash=sim"}));
+    for (group, versions) in groups(store) {
+        for version in versions {
+            paths.insert(
+                format!("apis/{group}/{version}"),
+                json!({"serverRelativeURL": format!("/openapi/v3/apis/{group}/{version}?hash=sim")}),
+            );
         }
     }
+    json!({"paths": paths})
 }
 
 /// Counts a LIST request (a GET of a collection, not a watch) while it is answered.
@@ -1508,31 +1513,11 @@ fn watch(
             (options.labels.is_empty() || options.labels.matches(&super::store::labels_of(object)))
                 && options.fields.matches(object)
         };
-        type Backlog = Vec<(&'static str, Arc<Value>, u64)>;
-        let start: Result<(Backlog, u64), StoreError> = {
-            let store = cluster.lock();
-            match since {
-                Some(rv) if !send_initial => store.events_since(&key, namespace.as_deref(), rv).map(|events| {
-                    (
-                        events
-                            .into_iter()
-                            .map(|e| (e.event_type.as_str(), e.object.clone(), e.resource_version))
-                            .collect(),
-                        rv,
-                    )
-                }),
-                _ => {
-                    let all =
-                        store.list(&kind, &ListOptions { namespace: namespace.clone(), ..ListOptions::default() });
-                    Ok((all.items.into_iter().map(|o| ("ADDED", o, 0)).collect(), all.resource_version))
-                }
-            }
-        };
+        let start = watch_backlog(&cluster, &kind, namespace.as_deref(), since.filter(|_| !send_initial));
         let (backlog, mut sent_rv) = match start {
             Ok(start) => start,
             Err(error) => {
-                let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": error.to_string(), "reason": "Expired", "code": 410});
-                let _ = tx.send(watch_line("ERROR", status)).await;
+                let _ = tx.send(watch_line("ERROR", expired(&error.to_string()))).await;
                 return;
             }
         };
@@ -1544,14 +1529,7 @@ fn watch(
         if let Some(rv) = backlog.iter().map(|(_, _, rv)| *rv).max() {
             sent_rv = sent_rv.max(rv);
         }
-        let bookmark = |rv: u64| {
-            let object = json!({"kind": kind.kind, "apiVersion": kind.api_version(), "metadata": {"resourceVersion": rv.to_string()}});
-            if table {
-                json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()}, "rows": [{"cells": [], "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()}}}]})
-            } else {
-                object
-            }
-        };
+        let bookmark = |rv: u64| bookmark_object(&kind, table, rv);
         if send_initial && bookmarks {
             let mut initial = bookmark(sent_rv);
             initial["metadata"]["annotations"] = json!({"k8s.io/initial-events-end": "true"});
@@ -1592,8 +1570,7 @@ fn watch(
                         }
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": "watcher fell behind", "reason": "Expired", "code": 410});
-                        let _ = tx.send(watch_line("ERROR", status)).await;
+                        let _ = tx.send(watch_line("ERROR", expired("watcher fell behind"))).await;
                         return;
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
@@ -1605,6 +1582,45 @@ fn watch(
     let mut response = Response::new(StreamBody::new(stream).boxed());
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response
+}
+
+/// Events to send as a watch starts: type, object, resource version.
+type Backlog = Vec<(&'static str, Arc<Value>, u64)>;
+
+/// The events a new watch starts with: those after `since`, or (without one, or with
+/// `sendInitialEvents`) every object as ADDED; and the resource version they bring it to.
+fn watch_backlog(
+    cluster: &SimCluster,
+    kind: &SimKind,
+    namespace: Option<&str>,
+    since: Option<u64>,
+) -> Result<(Backlog, u64), StoreError> {
+    let store = cluster.lock();
+    let key = kind_key(&kind.group, &kind.plural);
+    match since {
+        Some(rv) => store.events_since(&key, namespace, rv).map(|events| {
+            (events.into_iter().map(|e| (e.event_type.as_str(), e.object.clone(), e.resource_version)).collect(), rv)
+        }),
+        None => {
+            let options = ListOptions { namespace: namespace.map(str::to_string), ..ListOptions::default() };
+            let all = store.list(kind, &options);
+            Ok((all.items.into_iter().map(|o| ("ADDED", o, 0)).collect(), all.resource_version))
+        }
+    }
+}
+
+/// A bookmark at `rv`, as a Table row when the watch asked for Tables.
+fn bookmark_object(kind: &SimKind, table: bool, rv: u64) -> Value {
+    if table {
+        json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()}, "rows": [{"cells": [], "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": rv.to_string()}}}]})
+    } else {
+        json!({"kind": kind.kind, "apiVersion": kind.api_version(), "metadata": {"resourceVersion": rv.to_string()}})
+    }
+}
+
+/// The 410 Status that ends a watch whose resource version is too old.
+fn expired(message: &str) -> Value {
+    json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message, "reason": "Expired", "code": 410})
 }
 
 fn tokio_stream_from(

@@ -314,48 +314,9 @@ impl FakeShell {
             "tput" if args.first().is_some_and(|a| a == "lines") => Ok(format!("{}\n", self.size.0)),
             "clear" => Ok("\x1b[H\x1b[2J".into()),
             "ps" => Ok("PID   USER     TIME  COMMAND\n    1 root      0:42 /app/server --config /app/config.yaml\n   17 root      0:00 sh\n".into()),
-            "cd" => {
-                let target = self.path_of(args.first().map_or("/", String::as_str));
-                if DIRECTORIES.iter().any(|(dir, _)| *dir == target) {
-                    self.cwd = target;
-                    Ok(String::new())
-                } else {
-                    exit = Some(2);
-                    Err(format!("sh: cd: can't cd to {}\n", args.first().map_or("", String::as_str)))
-                }
-            }
-            "ls" => {
-                let target = self.path_of(args.iter().find(|a| !a.starts_with('-')).map_or(".", String::as_str));
-                match DIRECTORIES.iter().find(|(dir, _)| *dir == target) {
-                    Some((_, "")) => Ok(String::new()),
-                    Some((_, entries)) => Ok(format!("{entries}\n")),
-                    None => {
-                        exit = Some(2);
-                        Err(format!("ls: cannot access '{target}': No such file or directory\n"))
-                    }
-                }
-            }
-            "cat" => {
-                let mut text = String::new();
-                let mut error = None;
-                for arg in args {
-                    let path = self.path_of(arg);
-                    match path.as_str() {
-                        "/etc/hostname" => text.push_str(&format!("{}\n", self.spec.pod)),
-                        _ => match FILES.iter().find(|(file, _)| *file == path) {
-                            Some((_, content)) => text.push_str(content),
-                            None => error = Some(format!("cat: {arg}: No such file or directory\n")),
-                        },
-                    }
-                }
-                match error {
-                    Some(error) => {
-                        exit = Some(1);
-                        Err(format!("{text}{error}"))
-                    }
-                    None => Ok(text),
-                }
-            }
+            "cd" => self.cd(args, &mut exit),
+            "ls" => self.ls(args, &mut exit),
+            "cat" => self.cat(args, &mut exit),
             "help" => Ok(
                 "Built-in commands: cat cd clear date echo env exit false help hostname id ls ps pwd seq stty size tput true uname whoami\n"
                     .into(),
@@ -377,6 +338,51 @@ impl FakeShell {
             Err(text) => vec![ShellOutput::Stderr(self.newline(text))],
         };
         (output, exit)
+    }
+
+    fn cd(&mut self, args: &[String], exit: &mut Option<i32>) -> Result<String, String> {
+        let target = self.path_of(args.first().map_or("/", String::as_str));
+        if DIRECTORIES.iter().any(|(dir, _)| *dir == target) {
+            self.cwd = target;
+            Ok(String::new())
+        } else {
+            *exit = Some(2);
+            Err(format!("sh: cd: can't cd to {}\n", args.first().map_or("", String::as_str)))
+        }
+    }
+
+    fn ls(&self, args: &[String], exit: &mut Option<i32>) -> Result<String, String> {
+        let target = self.path_of(args.iter().find(|a| !a.starts_with('-')).map_or(".", String::as_str));
+        match DIRECTORIES.iter().find(|(dir, _)| *dir == target) {
+            Some((_, "")) => Ok(String::new()),
+            Some((_, entries)) => Ok(format!("{entries}\n")),
+            None => {
+                *exit = Some(2);
+                Err(format!("ls: cannot access '{target}': No such file or directory\n"))
+            }
+        }
+    }
+
+    fn cat(&self, args: &[String], exit: &mut Option<i32>) -> Result<String, String> {
+        let mut text = String::new();
+        let mut error = None;
+        for arg in args {
+            let path = self.path_of(arg);
+            match path.as_str() {
+                "/etc/hostname" => text.push_str(&format!("{}\n", self.spec.pod)),
+                _ => match FILES.iter().find(|(file, _)| *file == path) {
+                    Some((_, content)) => text.push_str(content),
+                    None => error = Some(format!("cat: {arg}: No such file or directory\n")),
+                },
+            }
+        }
+        match error {
+            Some(error) => {
+                *exit = Some(1);
+                Err(format!("{text}{error}"))
+            }
+            None => Ok(text),
+        }
     }
 
     fn path_of(&self, arg: &str) -> String {

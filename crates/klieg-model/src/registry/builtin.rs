@@ -53,9 +53,14 @@ fn backend_action(id: &str, label: &'static str, kinds: KindMatch, needs: Vec<Ne
 
 /// The built-in actions, in the order their buttons appear.
 fn actions() -> Vec<ActionSpec> {
-    let patch = || vec![Need::object("patch")];
-    let nodes = || KindMatch::one("", "nodes");
-    let suspendable = || KindMatch::any_of(&[("batch", "cronjobs"), ("batch", "jobs")]);
+    let mut actions = window_actions();
+    actions.extend(backend_actions());
+    actions.sort_by_key(|a| a.order);
+    actions
+}
+
+/// The actions that open a panel of the window (the app draws them).
+fn window_actions() -> Vec<ActionSpec> {
     vec![
         window_action(
             "logs",
@@ -68,6 +73,29 @@ fn actions() -> Vec<ActionSpec> {
             served_verb: Some("update"),
             ..window_action("edit", "edit.edit", KindMatch::Any, vec![Need::object("update")], 20)
         },
+        window_action(
+            "shell",
+            "terminal.open",
+            KindMatch::one("", "pods"),
+            vec![Need::resource("create", "", "pods/exec")],
+            60,
+        ),
+        window_action(
+            "port-forward",
+            "forward.start",
+            KindMatch::any_of(&[("", "pods"), ("", "services")]),
+            vec![Need::resource("create", "", "pods/portforward")],
+            70,
+        ),
+    ]
+}
+
+/// The actions the backend carries out (`ActionHandlers::with_builtins` has their handlers).
+fn backend_actions() -> Vec<ActionSpec> {
+    let patch = || vec![Need::object("patch")];
+    let nodes = || KindMatch::one("", "nodes");
+    let suspendable = || KindMatch::any_of(&[("batch", "cronjobs"), ("batch", "jobs")]);
+    vec![
         ActionSpec {
             input: ActionInput::Count { prefix: Text::Key("action.replicas_prefix"), min: 0, max: 10_000, default: 1 },
             ..backend_action(
@@ -132,20 +160,6 @@ fn actions() -> Vec<ActionSpec> {
             },
             ..backend_action("rollback", "action.rollback", KindMatch::one("apps", "deployments"), patch(), 50)
         },
-        window_action(
-            "shell",
-            "terminal.open",
-            KindMatch::one("", "pods"),
-            vec![Need::resource("create", "", "pods/exec")],
-            60,
-        ),
-        window_action(
-            "port-forward",
-            "forward.start",
-            KindMatch::any_of(&[("", "pods"), ("", "services")]),
-            vec![Need::resource("create", "", "pods/portforward")],
-            70,
-        ),
         ActionSpec {
             served_verb: Some("delete"),
             destructive: true,
