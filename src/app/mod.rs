@@ -449,3 +449,59 @@ pub fn run_native(kubeconfigs: Vec<PathBuf>, launch: LaunchOptions) -> anyhow::R
     )
     .map_err(|e| anyhow::anyhow!("the window could not start: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Activity, ClusterId, ClusterInfo, ClusterMode, Outcome, Text};
+    use parking_lot::Mutex;
+
+    fn cluster(name: &str, state: ClusterState) -> ClusterInfo {
+        ClusterInfo {
+            id: ClusterId::new(name),
+            source: Arc::from("config"),
+            server_url: None,
+            default_namespace: None,
+            insecure_tls: false,
+            is_current_context: false,
+            added_in_klieg: false,
+            state,
+            mode: ClusterMode::Live,
+            kinds: Arc::from(Vec::new()),
+            namespaces: Arc::from(Vec::new()),
+            access: None,
+        }
+    }
+
+    #[test]
+    fn event_hooks_hear_each_moment_once() {
+        let heard: Arc<Mutex<Vec<AppEvent>>> = Arc::default();
+        let mut registry = Registry::default();
+        let sink = heard.clone();
+        registry.add_event_hook(Arc::new(move |event| sink.lock().push(event.clone())));
+        let mut told = Told::default();
+        let connected = || ClusterState::Connected { server_version: Arc::from("v1.31.2") };
+        let fleet = |clusters: Vec<ClusterInfo>| FleetSnapshot { generation: 1, clusters: Arc::from(clusters) };
+        told.clusters_connected(&registry, &fleet(vec![cluster("a", ClusterState::Connecting)]));
+        told.clusters_connected(&registry, &fleet(vec![cluster("a", connected())]));
+        told.clusters_connected(&registry, &fleet(vec![cluster("a", connected())]));
+        let activity = |outcome| Activity {
+            request_id: 1,
+            subject: Arc::from("a/ns/web"),
+            what: Text::Key("action.scale"),
+            outcome,
+        };
+        let mut log = ActivityLog { generation: 1, entries: vec![activity(Outcome::Running)] };
+        told.actions_finished(&registry, &log);
+        log.entries[0] = activity(Outcome::Done { message: Arc::from("scaled to 3") });
+        told.actions_finished(&registry, &log);
+        told.actions_finished(&registry, &log);
+        let heard = heard.lock().clone();
+        assert_eq!(heard.len(), 2, "{heard:?}");
+        assert_eq!(heard[0], AppEvent::ClusterConnected { cluster: ClusterId::new("a") });
+        assert!(
+            matches!(&heard[1], AppEvent::ActionFinished { subject, succeeded: true, .. } if &**subject == "a/ns/web"),
+            "{heard:?}"
+        );
+    }
+}
