@@ -222,7 +222,7 @@ impl KliegApp {
         });
         backend.charts.ask(charts);
         backend.logs.ask(self.state.logs.as_ref().map(|l| l.query.clone()));
-        for command in self.state.outbox.drain(..) {
+        for command in self.state.outbox.take() {
             backend.send(command);
         }
     }
@@ -246,7 +246,7 @@ impl KliegApp {
         ui::top_bar_ui(ui, &mut self.state, &self.registry);
         ui::actions::activity_strip_ui(ui, &self.activity);
         ui::logs::logs_panel_ui(ui, &mut self.state, &self.logs, &self.activity);
-        ui::terminal::terminal_panel_ui(ui, &mut self.state, &self.terminals);
+        ui::terminal::terminal_panel_ui(ui, &mut self.state.terminals, &mut self.state.outbox, &self.terminals);
         ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet, &self.registry);
         if self.state.open_object.is_some() {
             let live = ui::details::LiveData { usage: &self.usage_history, charts: &self.charts };

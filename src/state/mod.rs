@@ -230,11 +230,8 @@ pub struct UiState {
     pub forward_remote_port: u16,
     pub forward_local_port: u16,
     pub show_forwards: bool,
-    /// Open exec terminals, in tab order, and the one shown.
-    pub terminal_tabs: Vec<u64>,
-    pub active_terminal: Option<u64>,
-    /// The size in cells last sent per terminal.
-    pub sent_terminal_size: std::collections::HashMap<u64, (u16, u16)>,
+    /// The exec terminals' panel.
+    pub terminals: TerminalsState,
     pub exec_shell: String,
     /// Rows chosen for a bulk action (Ctrl/Cmd-click), all of `bulk_kind`, from any cluster.
     pub bulk_selection: BTreeSet<ObjectKey>,
@@ -243,8 +240,59 @@ pub struct UiState {
     pub bulk_anchor: Option<ObjectKey>,
     pub exec_container: Option<Arc<str>>,
     /// Commands the UI produced this frame; the app sends them.
-    pub outbox: Vec<Command>,
+    pub outbox: Outbox,
+}
+
+/// The commands panels produce in a frame, and the ids that pair requests with their answers.
+/// A panel that only sends commands is given this, not the whole state.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    commands: Vec<Command>,
     next_request_id: u64,
+}
+
+impl Outbox {
+    pub fn push(&mut self, command: Command) {
+        self.commands.push(command);
+    }
+
+    /// A new id for a request, so its answer can be found in the activity log.
+    pub fn request_id(&mut self) -> u64 {
+        self.next_request_id += 1;
+        self.next_request_id
+    }
+
+    /// The frame's commands, in the order they were produced.
+    pub fn take(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.commands)
+    }
+}
+
+/// The exec terminals' panel: the open terminals in tab order, the one shown, and the size in
+/// cells last sent for each.
+#[derive(Debug, Default)]
+pub struct TerminalsState {
+    pub tabs: Vec<u64>,
+    pub active: Option<u64>,
+    pub sent_size: std::collections::HashMap<u64, (u16, u16)>,
+}
+
+impl TerminalsState {
+    /// Shows a terminal just opened.
+    pub fn opened(&mut self, id: u64) {
+        self.tabs.push(id);
+        self.active = Some(id);
+    }
+
+    /// Closes a terminal; the last remaining one is shown.
+    pub fn close(&mut self, id: u64, outbox: &mut Outbox) {
+        outbox.push(Command::CloseTerminal { id });
+        self.tabs.retain(|t| *t != id);
+        self.sent_size.remove(&id);
+        if self.active == Some(id) {
+            self.active = self.tabs.last().copied();
+        }
+    }
 }
 
 impl UiState {
@@ -335,8 +383,7 @@ impl UiState {
     }
 
     pub fn request_id(&mut self) -> u64 {
-        self.next_request_id += 1;
-        self.next_request_id
+        self.outbox.request_id()
     }
 
     /// Runs `action` now, or asks first when `spec` says it destroys something.
@@ -453,17 +500,7 @@ impl UiState {
             cols: 80,
         };
         self.outbox.push(Command::OpenTerminal { id, request });
-        self.terminal_tabs.push(id);
-        self.active_terminal = Some(id);
-    }
-
-    pub fn close_terminal(&mut self, id: u64) {
-        self.outbox.push(Command::CloseTerminal { id });
-        self.terminal_tabs.retain(|t| *t != id);
-        self.sent_terminal_size.remove(&id);
-        if self.active_terminal == Some(id) {
-            self.active_terminal = self.terminal_tabs.last().copied();
-        }
+        self.terminals.opened(id);
     }
 
     pub fn stop_forward(&mut self, id: u64) {

@@ -3,7 +3,7 @@
 //! when the panel's size in cells changes. UI thread.
 
 use crate::model::{Command, TermColor, TerminalList, TerminalView};
-use crate::state::UiState;
+use crate::state::{Outbox, TerminalsState};
 use rust_i18n::t;
 
 /// The shells offered in the picker, most capable first.
@@ -125,26 +125,28 @@ fn screen_ui(ui: &mut egui::Ui, view: &TerminalView, focused: bool) {
     }
 }
 
-pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut UiState, terminals: &TerminalList) {
-    if state.terminal_tabs.is_empty() {
+/// The terminals' tabs and the shown terminal; its keystrokes, resizes and scrolls go out
+/// through `outbox`.
+pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut TerminalsState, outbox: &mut Outbox, terminals: &TerminalList) {
+    if state.tabs.is_empty() {
         return;
     }
     egui::Panel::bottom("terminals").resizable(true).default_size(340.0).min_size(160.0).show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.strong(t!("terminal.title"));
-            for id in state.terminal_tabs.clone() {
+            for id in state.tabs.clone() {
                 let title = terminals
                     .terminals
                     .iter()
                     .find(|t| t.id == id)
                     .map_or_else(|| "…".to_string(), |t| t.title.to_string());
-                ui.selectable_value(&mut state.active_terminal, Some(id), title);
+                ui.selectable_value(&mut state.active, Some(id), title);
                 if ui.small_button("×").on_hover_text(t!("terminal.close")).clicked() {
-                    state.close_terminal(id);
+                    state.close(id, outbox);
                 }
             }
         });
-        let Some(id) = state.active_terminal else { return };
+        let Some(id) = state.active else { return };
         let Some(view) = terminals.terminals.iter().find(|t| t.id == id) else {
             ui.spinner();
             return;
@@ -162,12 +164,9 @@ pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut UiState, terminals: &Ter
         let available = ui.available_size();
         let cols = ((available.x / glyph.max(1.0)).floor() as u16).clamp(20, 500);
         let rows = ((available.y / row_height.max(1.0)).floor() as u16).clamp(4, 200);
-        if view.exited.is_none()
-            && view.size != (rows, cols)
-            && state.sent_terminal_size.get(&id) != Some(&(rows, cols))
-        {
-            state.sent_terminal_size.insert(id, (rows, cols));
-            state.outbox.push(Command::ResizeTerminal { id, rows, cols });
+        if view.exited.is_none() && view.size != (rows, cols) && state.sent_size.get(&id) != Some(&(rows, cols)) {
+            state.sent_size.insert(id, (rows, cols));
+            outbox.push(Command::ResizeTerminal { id, rows, cols });
         }
         // Exactly the space left: the panel's size decides the terminal's, never the reverse.
         let (_, rect) = ui.allocate_space(available);
@@ -203,7 +202,7 @@ pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut UiState, terminals: &Ter
         let lines = ui.input(|i| scroll_lines(i, hovered, focused, rows, row_height, &mut carry));
         ui.data_mut(|d| d.insert_temp(carry_id, carry));
         if lines != 0 {
-            state.outbox.push(Command::ScrollTerminal { id, lines });
+            outbox.push(Command::ScrollTerminal { id, lines });
         }
         if area.has_focus() && view.exited.is_none() {
             ui.memory_mut(|m| {
@@ -214,7 +213,7 @@ pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut UiState, terminals: &Ter
             });
             let bytes = ui.input(|i| key_bytes(&i.events));
             if !bytes.is_empty() {
-                state.outbox.push(Command::TerminalInput { id, bytes });
+                outbox.push(Command::TerminalInput { id, bytes });
             }
         }
     });

@@ -10,7 +10,6 @@
 pub mod builtin;
 
 use crate::{Cell, Column, KindKey, ObjectKey, Permission};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// A name shown to the user: a key of Klieg's translations, or text an extension supplies in
@@ -559,20 +558,5 @@ impl Registry {
                 Some(Section { id: spec.id.clone(), title: spec.title.clone(), body })
             })
             .collect()
-    }
-
-    /// How many features each registry holds, by registry (for `docs` and diagnostics).
-    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
-        BTreeMap::from([
-            ("actions", self.actions.len()),
-            ("sections", self.sections.len()),
-            ("column sets", self.columns.len()),
-            ("sidebar entries", self.sidebar.len()),
-            ("chart panels", self.charts.len()),
-            ("kind icons", self.icons.len()),
-            ("app-bar actions", self.app_bar.len()),
-            ("relation providers", self.relations.len()),
-            ("event hooks", self.hooks.len()),
-        ])
     }
 }
