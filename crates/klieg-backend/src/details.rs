@@ -5,6 +5,7 @@
 use super::{ClientMap, Waker};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event as CoreEvent;
+use klieg_model::registry::builtin::value_text as text;
 use klieg_model::registry::{Registry, SectionInput};
 use klieg_model::{ConditionRow, DetailsSnapshot, EventRow, KindKey, ObjectAccess, ObjectKey, OwnerLink, ResourceKind};
 use kube::api::{ApiResource, DynamicObject};
@@ -202,14 +203,6 @@ enum Update {
 
 fn strs(map: Option<&BTreeMap<String, String>>) -> Vec<(Arc<str>, Arc<str>)> {
     map.map(|m| m.iter().map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str()))).collect()).unwrap_or_default()
-}
-
-fn text(value: Option<&serde_json::Value>) -> Arc<str> {
-    match value {
-        Some(serde_json::Value::String(s)) => Arc::from(s.as_str()),
-        Some(serde_json::Value::Null) | None => Arc::from(""),
-        Some(other) => Arc::from(other.to_string().as_str()),
-    }
 }
 
 /// Fills everything derived from the object itself. `kind` is the object's kind: list and watch

@@ -6,18 +6,16 @@
 //! The UI end ([`Feed`]) is used on the UI thread and never blocks; the followers run on the
 //! backend runtime.
 
-use super::{ClientMap, Waker};
+use super::ClientMap;
 
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// What a follower is given besides its query: the connected clusters (as they change) and the
-/// registries.
+/// What a follower is given besides its query: the connected clusters, as they change. (What a
+/// follower needs beyond that, such as the registries, it is built with.)
 #[derive(Clone)]
 pub struct FeedContext {
     pub clients: watch::Receiver<Arc<ClientMap>>,
-    pub registry: Arc<klieg_model::Registry>,
-    pub waker: Waker,
 }
 
 impl FeedContext {
@@ -131,11 +129,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_follower_hears_each_changed_query_once_and_none_at_the_end() {
-        let waker: Waker = Arc::new(|| {});
         let (mut ui_end, FeedServer { out, queries }) = feed::<String, usize>();
         let heard = Arc::new(Mutex::new(Vec::new()));
-        let context =
-            FeedContext { clients: watch::channel(Arc::new(ClientMap::new())).1, registry: Arc::default(), waker };
+        let context = FeedContext { clients: watch::channel(Arc::new(ClientMap::new())).1 };
         let task = tokio::spawn(serve(Recorder(heard.clone(), out), context, queries));
         let settle = || tokio::time::sleep(std::time::Duration::from_millis(20));
         settle().await;

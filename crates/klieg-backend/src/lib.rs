@@ -552,11 +552,7 @@ async fn hub_main(
     fleet.set_modes(&sources.cluster_modes);
     reconcile_workers(&sources, &fleet, &mut workers).await;
 
-    let context = feed::FeedContext {
-        clients: fleet.clients_tx.subscribe(),
-        registry: extensions.registry.clone(),
-        waker: fleet.waker.clone(),
-    };
+    let context = feed::FeedContext { clients: fleet.clients_tx.subscribe() };
     let served = followers.spawn(&context);
     let chosen = tokio::spawn(follow_chosen_namespaces(table_queries.clone(), fleet.clone()));
     let view = tokio::spawn(view_task::view_task(

@@ -183,11 +183,13 @@ fn propagation_label(propagation: Propagation) -> &'static str {
     }
 }
 
-fn text(value: &serde_json::Value) -> Arc<str> {
+/// A JSON value as shown: a string as it is, nothing for a missing value or null, anything else
+/// as JSON text. Shared by sections and the details follower.
+pub fn value_text(value: Option<&serde_json::Value>) -> Arc<str> {
     match value {
-        serde_json::Value::String(s) => Arc::from(s.as_str()),
-        serde_json::Value::Null => Arc::from(""),
-        other => Arc::from(other.to_string().as_str()),
+        Some(serde_json::Value::String(s)) => Arc::from(s.as_str()),
+        Some(serde_json::Value::Null) | None => Arc::from(""),
+        Some(other) => Arc::from(other.to_string().as_str()),
     }
 }
 
@@ -196,7 +198,7 @@ pub fn config_map_entries(object: &serde_json::Value) -> Vec<(Arc<str>, Arc<str>
     let mut entries: Vec<(Arc<str>, Arc<str>)> = Vec::new();
     if let Some(data) = object.get("data").and_then(|d| d.as_object()) {
         for (key, value) in data {
-            entries.push((Arc::from(key.as_str()), text(value)));
+            entries.push((Arc::from(key.as_str()), value_text(Some(value))));
         }
     }
     if let Some(binary) = object.get("binaryData").and_then(|d| d.as_object()) {
