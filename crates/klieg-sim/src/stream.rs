@@ -427,6 +427,32 @@ fn normal_close() -> Message {
     Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }))
 }
 
+/// How long a closing session waits for the client's close frame before it drops the socket.
+const CLOSE_HANDSHAKE_TIMEOUT_SECS: u64 = 5;
+
+/// Ends a session as the kubelet does: a normal close, then reading until the client answers it.
+/// Dropping the socket at once would reset the connection whenever the client's last frames
+/// (a resize, stdin's close) sat unread, and a reset makes the client discard the output it had
+/// not read yet.
+async fn close_session<S>(
+    mut sink: futures::stream::SplitSink<WebSocketStream<S>, Message>,
+    mut stream: futures::stream::SplitStream<WebSocketStream<S>>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    if sink.send(normal_close()).await.is_err() {
+        return;
+    }
+    let drain = async {
+        while let Some(Ok(message)) = stream.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(CLOSE_HANDSHAKE_TIMEOUT_SECS), drain).await;
+}
+
 /// The exit Status sent on the error channel, as the kubelet writes it.
 pub fn exit_status(command: &[String], code: i32) -> serde_json::Value {
     if code == 0 {
@@ -454,8 +480,9 @@ where
                 ShellOutput::Stderr(text) => frame(STDERR, text.as_bytes()),
                 ShellOutput::Exit(code) => {
                     let status = exit_status(&command, code).to_string();
-                    let _ = sink.send(frame(ERROR, status.as_bytes())).await;
-                    let _ = sink.send(normal_close()).await;
+                    if sink.send(frame(ERROR, status.as_bytes())).await.is_ok() {
+                        close_session(sink, stream).await;
+                    }
                     return;
                 }
             };
@@ -541,7 +568,8 @@ pub async fn run_port_forward<S>(
     while let Some(Ok(message)) = stream.next().await {
         let data = match message {
             Message::Binary(data) => data,
-            Message::Close(_) => break,
+            // tungstenite answers the client's close itself.
+            Message::Close(_) => return,
             _ => continue,
         };
         let Some((&channel, payload)) = data.split_first() else { continue };
@@ -560,10 +588,10 @@ pub async fn run_port_forward<S>(
             frame(channel + 1, text.as_bytes())
         };
         if reply.len() > 1 && sink.send(reply).await.is_err() {
-            break;
+            return;
         }
     }
-    let _ = sink.send(normal_close()).await;
+    close_session(sink, stream).await;
 }
 
 #[cfg(test)]
