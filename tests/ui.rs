@@ -90,10 +90,10 @@ fn label_selector_errors_are_shown_and_not_applied() {
     let settings = configmaps_in(&["selectors"]);
     let mut harness = start_app(&cluster.kubeconfig, settings);
     step_until(&mut harness, "both rows", |h| has_label(h, "tagged") && has_label(h, "untagged"));
-    harness.state_mut().as_mut().expect("app").state.label_selector = "tier in (web".into();
+    harness.state_mut().as_mut().expect("app").state.table.label_selector = "tier in (web".into();
     step_until(&mut harness, "the selector error", |h| has_label_containing(h, "Invalid selector"));
     assert!(has_label(&harness, "untagged"), "an invalid selector filters nothing");
-    harness.state_mut().as_mut().expect("app").state.label_selector = "tier=web".into();
+    harness.state_mut().as_mut().expect("app").state.table.label_selector = "tier=web".into();
     step_until(&mut harness, "the filtered table", |h| has_label(h, "tagged") && !has_label(h, "untagged"));
     assert!(has_label(&harness, "1 of 2 items"));
 }
@@ -267,24 +267,20 @@ fn ctrl_click_shift_click_and_ctrl_a_select_rows_for_one_bulk_delete() {
     harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
     step_until(&mut harness, "all three selected", |h| has_label(h, "3 selected"));
     harness.key_press(egui::Key::Escape);
-    step_until(&mut harness, "nothing selected", |h| {
-        app(h).state.bulk_selection.is_empty() && !has_label(h, "3 selected")
-    });
+    step_until(&mut harness, "nothing selected", |h| app(h).state.bulk.keys.is_empty() && !has_label(h, "3 selected"));
     harness.get_by_label("bulk-keep").click_modifiers(egui::Modifiers::COMMAND);
     step_until(&mut harness, "one row selected", |h| has_label(h, "1 selected"));
     harness.get_by_label("bulk-two").click_modifiers(egui::Modifiers::SHIFT);
     step_until(&mut harness, "the range of three selected", |h| has_label(h, "3 selected"));
-    let selected: Vec<String> = app(&harness).state.bulk_selection.iter().map(|k| k.name.to_string()).collect();
+    let selected: Vec<String> = app(&harness).state.bulk.keys.iter().map(|k| k.name.to_string()).collect();
     assert_eq!(selected, ["bulk-keep", "bulk-one", "bulk-two"]);
     harness.get_by_label("Clear selection").click();
-    step_until(&mut harness, "nothing selected", |h| {
-        app(h).state.bulk_selection.is_empty() && !has_label(h, "3 selected")
-    });
+    step_until(&mut harness, "nothing selected", |h| app(h).state.bulk.keys.is_empty() && !has_label(h, "3 selected"));
     harness.get_by_label("bulk-one").click_modifiers(egui::Modifiers::COMMAND);
     harness.run_steps(2);
     harness.get_by_label("bulk-two").click_modifiers(egui::Modifiers::COMMAND);
     step_until(&mut harness, "two rows selected", |h| has_label(h, "2 selected"));
-    assert!(app(&harness).state.open_object.is_none(), "Ctrl-click selects without opening");
+    assert!(app(&harness).state.details.open.is_none(), "Ctrl-click selects without opening");
     harness.get_by_label("Delete").click();
     step_until(&mut harness, "the confirmation", |h| has_label(h, "Delete?"));
     harness.get_all_by_label("Delete").last().expect("the confirm button").click();
@@ -579,7 +575,7 @@ fn admin_viewer_and_namespace_user_each_see_what_they_may_do() {
         assert_eq!(listed.iter().map(|n| n.to_string()).collect::<Vec<_>>(), ["rbac-matrix"]);
         harness.get_by_label("Close").click();
         harness.get_by_label("Namespaces: 1 selected").click();
-        harness.state_mut().as_mut().expect("app").state.namespace_search = "rbac-other".into();
+        harness.state_mut().as_mut().expect("app").state.selection.namespace_search = "rbac-other".into();
         step_until(&mut harness, "the offer to use it", |h| has_label(h, "Use namespace “rbac-other”"));
         harness.get_by_label("Use namespace “rbac-other”").click();
         step_until(&mut harness, "the named namespace's rows", |h| {
@@ -614,7 +610,7 @@ fn a_kind_the_user_may_not_list_gives_way_to_one_they_may() {
     assert_eq!(settings.kind_plural, "pods", "the default kind");
     let mut harness = start_app(&kubeconfig, settings);
     step_until(&mut harness, "ConfigMaps shown", |h| {
-        app(h).state.kind.as_ref().is_some_and(|k| &*k.plural == "configmaps") && has_label(h, "readable")
+        app(h).state.selection.kind.as_ref().is_some_and(|k| &*k.plural == "configmaps") && has_label(h, "readable")
     });
     assert!(!has_label_containing(&harness, "not allowed here"), "no table of refusals");
 }
@@ -644,7 +640,7 @@ fn bulk_actions_follow_the_rights_in_each_selected_namespace() {
     // The sidebar offers ConfigMaps: the rules of the chosen namespaces count, not only the
     // context's (where this user may do nothing).
     step_until(&mut harness, "the ConfigMap kind offered in the sidebar", |h| {
-        let offered = klieg::ui::sidebar::kinds_by_category(&app(h).state, &app(h).fleet);
+        let offered = klieg::ui::sidebar::kinds_by_category(&app(h).state.selection.clusters, &app(h).fleet);
         offered.values().flatten().any(|kind| &*kind.plural == "configmaps")
     });
     harness.run_steps(5);

@@ -118,18 +118,18 @@ impl KliegApp {
         take_newer(&mut backend.terminals, &mut self.terminals);
         take_newer(&mut backend.forwards, &mut self.forwards);
         if take_newer(&mut backend.activity, &mut self.activity) {
-            ui::editor::absorb_activity(&mut self.state, &self.activity);
+            ui::editor::absorb_activity(&mut self.state.editor, &self.activity);
             self.told.actions_finished(&self.registry, &self.activity);
         }
         if take_newer(&mut backend.fleet, &mut self.fleet) {
             self.told.clusters_connected(&self.registry, &self.fleet);
         }
-        if !self.state.clusters_initialised {
-            self.state.initialise_clusters(&self.fleet);
+        if !self.state.selection.clusters_initialised {
+            self.state.selection.initialise_clusters(&self.fleet);
         }
         self.settle_kind();
         if self.select_all_clusters && !self.fleet.clusters.is_empty() {
-            self.state.selected_clusters.extend(self.fleet.clusters.iter().map(|c| c.id.clone()));
+            self.state.selection.clusters.extend(self.fleet.clusters.iter().map(|c| c.id.clone()));
             self.select_all_clusters = false;
         }
     }
@@ -138,14 +138,15 @@ impl KliegApp {
     /// default kind the user may list on none of them (Pods, for someone who may read only
     /// ConfigMaps) gives way to one they may, instead of a table of refusals.
     fn settle_kind(&mut self) {
-        if self.state.kind_settled || !self.state.clusters_initialised {
+        let selection = &mut self.state.selection;
+        if selection.kind_settled || !selection.clusters_initialised {
             return;
         }
         let selected: Vec<&crate::model::ClusterInfo> = self
             .fleet
             .clusters
             .iter()
-            .filter(|c| self.state.selected_clusters.contains(&c.id) && c.mode == crate::model::ClusterMode::Live)
+            .filter(|c| selection.clusters.contains(&c.id) && c.mode == crate::model::ClusterMode::Live)
             .collect();
         let known = |c: &&crate::model::ClusterInfo| {
             matches!(c.state, crate::model::ClusterState::Connected { .. }) && c.access.is_some()
@@ -153,11 +154,11 @@ impl KliegApp {
         if selected.is_empty() || !selected.iter().all(known) {
             return;
         }
-        self.state.kind_settled = true;
-        let grouped = ui::sidebar::kinds_by_category(&self.state, &self.fleet);
+        selection.kind_settled = true;
+        let grouped = ui::sidebar::kinds_by_category(&selection.clusters, &self.fleet);
         let offered: Vec<&crate::model::ResourceKind> = grouped.values().flatten().collect();
         let is_offered = |key: &crate::model::KindKey| offered.iter().any(|k| k.key() == *key);
-        if self.state.kind.as_ref().is_none_or(is_offered) {
+        if selection.kind.as_ref().is_none_or(is_offered) {
             return;
         }
         const PREFERRED: [(&str, &str); 4] =
@@ -167,7 +168,7 @@ impl KliegApp {
             .map(|(group, plural)| crate::model::KindKey { group: Arc::from(*group), plural: Arc::from(*plural) });
         // Nothing offered (rules unknown to the sidebar): the kind stays.
         if let Some(kind) = preferred.into_iter().find(is_offered).or_else(|| offered.first().map(|k| k.key())) {
-            self.state.kind = Some(kind);
+            selection.kind = Some(kind);
         }
     }
 
@@ -180,10 +181,10 @@ impl KliegApp {
         // row: its few scopes are gathered by reference, and owned copies are made only when they
         // differ from those asked last; an empty selection asks nothing, so a later one is asked
         // about afresh (rights may have changed meanwhile).
-        match (&self.state.bulk_kind, self.state.bulk_selection.is_empty()) {
+        match (&self.state.bulk.kind, self.state.bulk.keys.is_empty()) {
             (Some(kind), false) => {
                 let scopes: std::collections::BTreeSet<(&crate::model::ClusterId, Option<&Arc<str>>)> =
-                    self.state.bulk_selection.iter().map(|key| (&key.cluster, key.namespace.as_ref())).collect();
+                    self.state.bulk.keys.iter().map(|key| (&key.cluster, key.namespace.as_ref())).collect();
                 backend.bulk_access.ask_if(
                     |asked| {
                         asked.as_ref().is_some_and(|(asked_kind, asked_scopes)| {
@@ -196,7 +197,7 @@ impl KliegApp {
             }
             _ => backend.bulk_access.ask(None),
         }
-        let opened = &self.state.open_object;
+        let opened = &self.state.details.open;
         if self.told.opened != *opened {
             if let Some((kind, key)) = opened {
                 self.registry.emit(&AppEvent::ObjectOpened { kind: kind.clone(), key: key.clone() });
@@ -212,7 +213,7 @@ impl KliegApp {
         let overview = self.showing_overview().then(|| {
             let connected =
                 |id| self.fleet.cluster(id).is_some_and(|c| matches!(c.state, ClusterState::Connected { .. }));
-            self.state.selected_clusters.iter().map(|id| (id.clone(), connected(id))).collect()
+            self.state.selection.clusters.iter().map(|id| (id.clone(), connected(id))).collect()
         });
         backend.overview.ask(overview);
         // Charts follow their cluster's Prometheus source as well as the object.
@@ -243,44 +244,61 @@ impl KliegApp {
         self.pull_snapshots();
         self.apply_theme(ui.ctx());
         let now = (self.clock)();
-        ui::top_bar_ui(ui, &mut self.state, &self.registry);
+        let state = &mut self.state;
+        let shown_view = state.selection.view.as_ref();
+        ui::top_bar_ui(ui, (&mut state.settings, &mut state.outbox), shown_view, &self.registry);
         ui::actions::activity_strip_ui(ui, &self.activity);
-        ui::logs::logs_panel_ui(ui, &mut self.state, &self.logs, &self.activity);
-        ui::terminal::terminal_panel_ui(ui, &mut self.state.terminals, &mut self.state.outbox, &self.terminals);
-        ui::sidebar::sidebar_ui(ui, &mut self.state, &self.fleet, &self.registry);
-        if self.state.open_object.is_some() {
+        ui::logs::logs_panel_ui(ui, &mut state.logs, &mut state.outbox, (&self.logs, &self.activity));
+        ui::terminal::terminal_panel_ui(ui, &mut state.terminals, &mut state.outbox, &self.terminals);
+        let sidebar = ui::sidebar::SidebarParts {
+            selection: &mut state.selection,
+            settings: &mut state.settings,
+            outbox: &mut state.outbox,
+        };
+        ui::sidebar::sidebar_ui(ui, sidebar, &self.fleet, &self.registry);
+        if state.details.open.is_some() {
             let live = ui::details::LiveData { usage: &self.usage_history, charts: &self.charts };
-            ui::details::details_panel_ui(ui, &mut self.state, &self.details, live, &self.registry, now);
+            let parts = ui::details::DetailsParts {
+                details: &mut state.details,
+                actions: &mut state.actions,
+                settings: &mut state.settings,
+                outbox: &mut state.outbox,
+            };
+            ui::details::details_panel_ui(ui, parts, &self.details, live, &self.registry, now);
         }
-        let showing_overview = self.showing_overview();
+        let showing_overview = state.selection.view.as_ref().is_some_and(|view| *view.0 == *OVERVIEW_VIEW);
         let youngest_age_secs = egui::CentralPanel::default()
             .show(ui, |ui| {
                 if showing_overview {
                     ui::overview::overview_ui(ui, &self.overview);
                     None
-                } else if let Some(view) = &self.state.view {
+                } else if let Some(view) = &state.selection.view {
                     // A view registered by an extension that this build cannot draw.
                     ui.weak(rust_i18n::t!("view.unavailable", view = view.0.as_ref()));
                     None
                 } else {
-                    ui::resource_table::table_view_ui(
-                        ui,
-                        &mut self.state,
-                        &self.table,
-                        &self.fleet,
-                        &self.bulk_access,
-                        &self.registry,
-                        now,
-                    )
+                    let parts = ui::resource_table::TableParts::of(state);
+                    let data = ui::resource_table::TableData {
+                        table: &self.table,
+                        fleet: &self.fleet,
+                        bulk_access: &self.bulk_access,
+                        registry: &self.registry,
+                    };
+                    ui::resource_table::table_view_ui(ui, parts, data, now)
                 }
             })
             .inner;
-        ui::editor::editor_window_ui(ui.ctx(), &mut self.state, &self.activity);
-        ui::editor::create_window_ui(ui.ctx(), &mut self.state, &self.fleet, &self.activity);
-        ui::clusters::add_cluster_window_ui(ui.ctx(), &mut self.state, &self.activity);
-        ui::actions::confirmation_ui(ui.ctx(), &mut self.state, &self.registry);
-        ui::actions::forwards_window_ui(ui.ctx(), &mut self.state, &self.forwards);
-        self.state.sync_settings();
+        let ctx = ui.ctx();
+        ui::editor::editor_window_ui(ctx, &mut state.editor, &mut state.outbox, &self.activity);
+        ui::editor::create_window_ui(ctx, &mut state.create, &mut state.outbox, (&self.fleet, &self.activity));
+        ui::clusters::add_cluster_window_ui(ctx, &mut state.add_cluster, &mut state.outbox, &self.activity);
+        ui::actions::confirmation_ui(ctx, &mut state.actions, &mut state.outbox, &self.registry);
+        ui::actions::forwards_window_ui(ctx, &mut state.forwards, &mut state.outbox, &self.forwards);
+        // Moves between panels take effect now, once every panel has drawn, and show next frame.
+        if state.apply_intents() {
+            ctx.request_repaint();
+        }
+        state.sync_settings();
         self.send_changes();
         if let Some(report) = &mut self.bench_report {
             report.frame_done(&self.table);
@@ -295,7 +313,7 @@ impl KliegApp {
 
 impl KliegApp {
     fn showing_overview(&self) -> bool {
-        self.state.view.as_ref().is_some_and(|view| *view.0 == *OVERVIEW_VIEW)
+        self.state.selection.view.as_ref().is_some_and(|view| *view.0 == *OVERVIEW_VIEW)
     }
 }
 

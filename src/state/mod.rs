@@ -1,9 +1,10 @@
 //! UI-thread state: what the user selected and typed, and the settings that persist between
 //! runs. No I/O and no egui drawing here; the app turns it into backend queries.
 
+use crate::model::registry::{ActionSpec, ViewId};
 use crate::model::{
-    ActionCall, ClusterId, Command, EditRequest, FleetSnapshot, KindKey, LabelSelector, ObjectKey, SelectorError,
-    SortColumn, Target, ViewQuery,
+    ActionCall, ClusterId, Command, EditRequest, FleetSnapshot, InputValue, KindKey, LabelSelector, ObjectKey,
+    SelectorError, SortColumn, Target, ViewQuery,
 };
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -155,7 +156,7 @@ impl EditorState {
 }
 
 /// An action waiting for the user to confirm it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PendingConfirmation {
     pub action: ActionCall,
     pub targets: Vec<Target>,
@@ -196,64 +197,231 @@ pub struct CreateState {
     pub last_request: Option<u64>,
 }
 
+/// Which clusters, namespaces and kind (or registered view) the window shows: the sidebar's
+/// state, read by the table and the app.
 #[derive(Debug, Default)]
-pub struct UiState {
-    pub settings: Settings,
-    pub selected_clusters: BTreeSet<ClusterId>,
-    pub selected_namespaces: BTreeSet<Arc<str>>,
+pub struct Selection {
+    pub clusters: BTreeSet<ClusterId>,
+    pub namespaces: BTreeSet<Arc<str>>,
     pub kind: Option<KindKey>,
     /// A registered view (the cluster overview) shown instead of the table; `None`: the table.
-    pub view: Option<crate::model::registry::ViewId>,
-    pub add_cluster: AddClusterState,
-    pub text_filter: String,
-    pub label_selector: String,
-    pub sort: SortColumn,
-    pub sort_descending: bool,
-    pub open_object: Option<(KindKey, ObjectKey)>,
-    pub details_tab: DetailsTab,
-    /// Secret keys whose values are shown; cleared whenever another object opens.
-    pub revealed_secret_keys: BTreeSet<String>,
-    pub reveal_secrets_in_yaml: bool,
+    pub view: Option<ViewId>,
     pub namespace_search: String,
     /// Set once the first fleet snapshot has chosen default clusters.
     pub clusters_initialised: bool,
     /// The shown kind was checked against what the user may list (once, at start).
     pub kind_settled: bool,
-    pub editor: Option<EditorState>,
-    pub confirmation: Option<PendingConfirmation>,
-    pub create: CreateState,
+}
+
+impl Selection {
+    /// The first time clusters are known: pick the saved ones that still exist, else the current context.
+    pub fn initialise_clusters(&mut self, fleet: &FleetSnapshot) {
+        if fleet.clusters.is_empty() {
+            return;
+        }
+        self.clusters.retain(|id| fleet.cluster(id).is_some());
+        if self.clusters.is_empty() {
+            let current = fleet.clusters.iter().find(|c| c.is_current_context).or(fleet.clusters.first());
+            if let Some(cluster) = current {
+                self.clusters.insert(cluster.id.clone());
+            }
+        }
+        self.clusters_initialised = true;
+    }
+}
+
+/// The table's own controls: its filters and its sort.
+#[derive(Debug, Default)]
+pub struct TableState {
+    pub text_filter: String,
+    pub label_selector: String,
+    pub sort: SortColumn,
+    pub sort_descending: bool,
+}
+
+impl TableState {
+    pub fn label_selector_error(&self) -> Option<SelectorError> {
+        LabelSelector::parse(&self.label_selector).err()
+    }
+
+    /// Clicking a header sorts by it; clicking it again flips the direction.
+    pub fn toggle_sort(&mut self, column: SortColumn) {
+        if self.sort == column {
+            self.sort_descending = !self.sort_descending;
+        } else {
+            self.sort = column;
+            self.sort_descending = false;
+        }
+    }
+}
+
+/// Rows chosen for a bulk action (Ctrl/Cmd-click), all of one kind, from any cluster.
+#[derive(Debug, Default)]
+pub struct BulkSelection {
+    pub keys: BTreeSet<ObjectKey>,
+    pub kind: Option<KindKey>,
+    /// Where a Shift-click range starts: the row last clicked.
+    pub anchor: Option<ObjectKey>,
+}
+
+impl BulkSelection {
+    /// Adds a row to the selection, or takes it out; another kind starts a new selection.
+    pub fn toggle(&mut self, kind: KindKey, key: ObjectKey) {
+        self.switch_kind(kind);
+        if !self.keys.remove(&key) {
+            self.keys.insert(key);
+        }
+    }
+
+    /// Adds rows (Shift-click ranges, select all); another kind starts a new selection.
+    pub fn select(&mut self, kind: KindKey, keys: impl IntoIterator<Item = ObjectKey>) {
+        self.switch_kind(kind);
+        self.keys.extend(keys);
+    }
+
+    fn switch_kind(&mut self, kind: KindKey) {
+        if self.kind.as_ref() != Some(&kind) {
+            self.keys.clear();
+            self.kind = Some(kind);
+        }
+    }
+
+    /// The selection as action targets.
+    pub fn targets(&self) -> Vec<Target> {
+        let Some(kind) = &self.kind else { return Vec::new() };
+        self.keys.iter().map(|key| Target { kind: kind.clone(), key: key.clone() }).collect()
+    }
+}
+
+/// The details pane: the open object, the tab shown, and which secret values are revealed.
+#[derive(Debug, Default)]
+pub struct DetailsState {
+    pub open: Option<(KindKey, ObjectKey)>,
+    pub tab: DetailsTab,
+    /// Secret keys whose values are shown; cleared whenever another object opens.
+    pub revealed_secret_keys: BTreeSet<String>,
+    pub reveal_secrets_in_yaml: bool,
+}
+
+impl DetailsState {
+    pub fn open(&mut self, kind: KindKey, key: ObjectKey) {
+        self.revealed_secret_keys.clear();
+        self.reveal_secrets_in_yaml = false;
+        self.open = Some((kind, key));
+    }
+}
+
+/// What the user set beside the action buttons before pressing them (of the open object and of
+/// the bulk bar), and the destructive action waiting for their confirmation.
+#[derive(Debug, Default)]
+pub struct ActionsState {
     /// Each backend action's input as last set (replicas, revision, a delete's propagation),
     /// by action id.
-    pub action_inputs: std::collections::BTreeMap<Arc<str>, crate::model::InputValue>,
-    pub logs: Option<LogsState>,
+    pub inputs: std::collections::BTreeMap<Arc<str>, InputValue>,
+    pub confirmation: Option<PendingConfirmation>,
+    pub exec_shell: String,
+    pub exec_container: Option<Arc<str>>,
     /// Port-forward inputs: the pod's or Service's port, and the local one (0: pick a free port).
     pub forward_remote_port: u16,
     pub forward_local_port: u16,
-    pub show_forwards: bool,
+}
+
+impl ActionsState {
+    /// Asks `intents` to run `action` now, or to ask first when `spec` says it destroys something.
+    pub fn request(spec: &ActionSpec, action: ActionCall, targets: Vec<Target>, outbox: &mut Outbox) {
+        if spec.destructive {
+            outbox.intend(Intent::Confirm(PendingConfirmation { action, targets }));
+        } else {
+            outbox.intend(Intent::Act { action, targets });
+        }
+    }
+
+    /// The shell an exec terminal runs.
+    pub fn shell(&self) -> String {
+        if self.exec_shell.is_empty() { "sh".to_string() } else { self.exec_shell.clone() }
+    }
+}
+
+/// A move from one panel into another (opening an object from the table, logs from the
+/// details pane), asked while panels draw and applied once they all have
+/// ([`UiState::apply_intents`]): a panel changes only its own state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// Open the object in the details pane.
+    Open {
+        kind: KindKey,
+        key: ObjectKey,
+    },
+    OpenLogs(Target),
+    /// Edit the object's YAML, starting from `yaml` (secret values masked).
+    Edit {
+        target: Target,
+        yaml: Arc<str>,
+    },
+    OpenTerminal(Target),
+    StartForward(Target),
+    /// Show or hide the forwards' window.
+    ToggleForwards,
+    /// Open the "create from YAML" window.
+    OpenCreate,
+    /// Open the "Add cluster" window.
+    OpenAddCluster,
+    /// Show the table of a kind, sorted by name.
+    ShowKind(KindKey),
+    /// Show a registered view instead of the table (`None`: the table).
+    ShowView(Option<ViewId>),
+    /// Run an action now; a bulk action done uses the selection up.
+    Act {
+        action: ActionCall,
+        targets: Vec<Target>,
+    },
+    /// Ask for confirmation before a destructive action.
+    Confirm(PendingConfirmation),
+}
+
+/// The forwards' window.
+#[derive(Debug, Default)]
+pub struct ForwardsState {
+    pub shown: bool,
+}
+
+/// The window's state, one part per panel. Each panel is drawn with its own part (and the
+/// outbox); what crosses panels goes through [`Intent`]s.
+#[derive(Debug, Default)]
+pub struct UiState {
+    pub settings: Settings,
+    pub selection: Selection,
+    pub table: TableState,
+    pub bulk: BulkSelection,
+    pub details: DetailsState,
+    pub actions: ActionsState,
+    pub editor: Option<EditorState>,
+    pub create: CreateState,
+    pub add_cluster: AddClusterState,
+    pub logs: Option<LogsState>,
+    pub forwards: ForwardsState,
     /// The exec terminals' panel.
     pub terminals: TerminalsState,
-    pub exec_shell: String,
-    /// Rows chosen for a bulk action (Ctrl/Cmd-click), all of `bulk_kind`, from any cluster.
-    pub bulk_selection: BTreeSet<ObjectKey>,
-    pub bulk_kind: Option<KindKey>,
-    /// Where a Shift-click range starts: the row last clicked.
-    pub bulk_anchor: Option<ObjectKey>,
-    pub exec_container: Option<Arc<str>>,
-    /// Commands the UI produced this frame; the app sends them.
+    /// Commands and intents the panels produced this frame.
     pub outbox: Outbox,
 }
 
-/// The commands panels produce in a frame, and the ids that pair requests with their answers.
-/// A panel that only sends commands is given this, not the whole state.
+/// What panels produce in a frame — commands for the backend and intents for other panels —
+/// and the ids that pair requests with their answers. A panel is given this beside its own state.
 #[derive(Debug, Default)]
 pub struct Outbox {
     commands: Vec<Command>,
+    intents: Vec<Intent>,
     next_request_id: u64,
 }
 
 impl Outbox {
     pub fn push(&mut self, command: Command) {
         self.commands.push(command);
+    }
+
+    pub fn intend(&mut self, intent: Intent) {
+        self.intents.push(intent);
     }
 
     /// A new id for a request, so its answer can be found in the activity log.
@@ -295,57 +463,83 @@ impl TerminalsState {
     }
 }
 
+impl LogsState {
+    /// The log view of a pod or workload, following its last thousand lines.
+    pub fn new(target: Target) -> Self {
+        let query = crate::model::LogQuery {
+            target,
+            container: None,
+            previous: false,
+            timestamps: false,
+            follow: true,
+            tail_lines: 1000,
+        };
+        LogsState { query, search: String::new(), only_matching: false, wrap: false, last_save_request: None }
+    }
+
+    pub fn save(&mut self, outbox: &mut Outbox) {
+        let request_id = outbox.request_id();
+        self.last_save_request = Some(request_id);
+        outbox.push(Command::SaveLogs { request_id });
+    }
+}
+
+impl EditorState {
+    /// Sends the text to be applied (or, with `dry_run`, checked by the server without
+    /// storing); the text stays in the editor.
+    pub fn apply(&mut self, dry_run: bool, outbox: &mut Outbox) {
+        let request_id = outbox.request_id();
+        self.pending_request = Some(request_id);
+        self.last_request = Some(request_id);
+        self.conflict = None;
+        let request = EditRequest::Replace { target: self.target.clone(), yaml: self.text.clone(), dry_run };
+        outbox.push(Command::Edit { request_id, request });
+    }
+}
+
+impl CreateState {
+    pub fn submit(&mut self, dry_run: bool, outbox: &mut Outbox) {
+        let Some(cluster) = self.cluster.clone() else { return };
+        let request_id = outbox.request_id();
+        let namespace = Some(self.namespace.trim()).filter(|n| !n.is_empty()).map(Arc::from);
+        self.last_request = Some(request_id);
+        let request = EditRequest::Create { cluster, namespace, yaml: self.text.clone(), dry_run };
+        outbox.push(Command::Edit { request_id, request });
+    }
+}
+
 impl UiState {
     pub fn from_settings(settings: Settings) -> Self {
         let kind = Some(KindKey {
             group: Arc::from(settings.kind_group.as_str()),
             plural: Arc::from(settings.kind_plural.as_str()),
         });
-        Self {
-            selected_clusters: settings.selected_clusters.iter().map(|c| ClusterId::new(c)).collect(),
-            selected_namespaces: settings.selected_namespaces.iter().map(|n| Arc::from(n.as_str())).collect(),
+        let selection = Selection {
+            clusters: settings.selected_clusters.iter().map(|c| ClusterId::new(c)).collect(),
+            namespaces: settings.selected_namespaces.iter().map(|n| Arc::from(n.as_str())).collect(),
             clusters_initialised: !settings.selected_clusters.is_empty(),
             kind,
-            settings,
-            ..Self::default()
-        }
+            ..Selection::default()
+        };
+        Self { selection, settings, ..Self::default() }
     }
 
     /// Copies the selection into the settings that are saved.
     pub fn sync_settings(&mut self) {
-        self.settings.selected_clusters = self.selected_clusters.iter().map(|c| c.to_string()).collect();
-        self.settings.selected_namespaces = self.selected_namespaces.iter().map(|n| n.to_string()).collect();
-        if let Some(kind) = &self.kind {
+        self.settings.selected_clusters = self.selection.clusters.iter().map(|c| c.to_string()).collect();
+        self.settings.selected_namespaces = self.selection.namespaces.iter().map(|n| n.to_string()).collect();
+        if let Some(kind) = &self.selection.kind {
             self.settings.kind_group = kind.group.to_string();
             self.settings.kind_plural = kind.plural.to_string();
         }
     }
 
-    /// The first time clusters are known: pick the saved ones that still exist, else the current context.
-    pub fn initialise_clusters(&mut self, fleet: &FleetSnapshot) {
-        if fleet.clusters.is_empty() {
-            return;
-        }
-        self.selected_clusters.retain(|id| fleet.cluster(id).is_some());
-        if self.selected_clusters.is_empty() {
-            let current = fleet.clusters.iter().find(|c| c.is_current_context).or(fleet.clusters.first());
-            if let Some(cluster) = current {
-                self.selected_clusters.insert(cluster.id.clone());
-            }
-        }
-        self.clusters_initialised = true;
-    }
-
-    pub fn label_selector_error(&self) -> Option<SelectorError> {
-        LabelSelector::parse(&self.label_selector).err()
-    }
-
     /// The Prometheus charts to follow: the open object's, while its Metrics tab shows.
     pub fn chart_query(&self, registry: &crate::model::Registry) -> Option<crate::model::ChartQuery> {
-        if self.details_tab != DetailsTab::Metrics {
+        if self.details.tab != DetailsTab::Metrics {
             return None;
         }
-        let (kind, key) = self.open_object.as_ref()?;
+        let (kind, key) = self.details.open.as_ref()?;
         let subject = registry.chart_panel_for(kind)?.subject;
         Some(crate::model::ChartQuery { key: key.clone(), subject, range_secs: self.settings.chart_range_secs })
     }
@@ -356,168 +550,146 @@ impl UiState {
             clusters: fleet
                 .clusters
                 .iter()
-                .filter(|c| self.selected_clusters.contains(&c.id))
+                .filter(|c| self.selection.clusters.contains(&c.id))
                 .map(|c| c.id.clone())
                 .collect(),
-            kind: self.kind.clone(),
-            namespaces: self.selected_namespaces.iter().cloned().collect(),
-            text_filter: self.text_filter.clone(),
-            label_selector: if self.label_selector_error().is_some() {
+            kind: self.selection.kind.clone(),
+            namespaces: self.selection.namespaces.iter().cloned().collect(),
+            text_filter: self.table.text_filter.clone(),
+            label_selector: if self.table.label_selector_error().is_some() {
                 String::new()
             } else {
-                self.label_selector.clone()
+                self.table.label_selector.clone()
             },
-            sort: self.sort,
-            sort_descending: self.sort_descending,
+            sort: self.table.sort,
+            sort_descending: self.table.sort_descending,
         }
     }
 
-    /// Clicking a header sorts by it; clicking it again flips the direction.
-    pub fn toggle_sort(&mut self, column: SortColumn) {
-        if self.sort == column {
-            self.sort_descending = !self.sort_descending;
-        } else {
-            self.sort = column;
-            self.sort_descending = false;
+    /// Applies the intents the panels produced this frame, in order; says whether there were any
+    /// (the window then draws again to show their effect).
+    pub fn apply_intents(&mut self) -> bool {
+        let intents = std::mem::take(&mut self.outbox.intents);
+        let any = !intents.is_empty();
+        for intent in intents {
+            self.apply(intent);
+        }
+        any
+    }
+
+    /// Applies one intent now.
+    pub fn apply(&mut self, intent: Intent) {
+        match intent {
+            Intent::Open { kind, key } => self.details.open(kind, key),
+            Intent::OpenLogs(target) => self.logs = Some(LogsState::new(target)),
+            Intent::Edit { target, yaml } => self.editor = Some(EditorState::new(target, yaml)),
+            Intent::OpenTerminal(target) => self.open_terminal(target),
+            Intent::StartForward(target) => self.start_forward(target),
+            Intent::ToggleForwards => self.forwards.shown = !self.forwards.shown,
+            Intent::OpenCreate => {
+                self.create.open = true;
+                if self.create.cluster.is_none() {
+                    self.create.cluster = self.selection.clusters.iter().next().cloned();
+                }
+            }
+            Intent::OpenAddCluster => self.add_cluster.open = true,
+            Intent::ShowKind(kind) => {
+                self.selection.view = None;
+                self.selection.kind = Some(kind);
+                self.table.sort = SortColumn::Name;
+                self.table.sort_descending = false;
+            }
+            Intent::ShowView(view) => self.selection.view = view,
+            Intent::Act { action, targets } => {
+                self.run_action(action, targets);
+            }
+            Intent::Confirm(pending) => self.actions.confirmation = Some(pending),
         }
     }
 
-    pub fn request_id(&mut self) -> u64 {
-        self.outbox.request_id()
-    }
-
-    /// Runs `action` now, or asks first when `spec` says it destroys something.
-    pub fn request_action(
-        &mut self,
-        spec: &crate::model::registry::ActionSpec,
-        action: ActionCall,
-        targets: Vec<Target>,
-    ) {
-        if spec.destructive {
-            self.confirmation = Some(PendingConfirmation { action, targets });
-        } else {
-            self.run_action(action, targets);
-        }
-    }
-
+    /// Sends `action` over `targets`; returns the request's id.
     pub fn run_action(&mut self, action: ActionCall, targets: Vec<Target>) -> u64 {
         // A bulk action done is a selection used up.
-        if !self.bulk_selection.is_empty() && targets.iter().all(|t| self.bulk_selection.contains(&t.key)) {
-            self.bulk_selection.clear();
+        if !self.bulk.keys.is_empty() && targets.iter().all(|t| self.bulk.keys.contains(&t.key)) {
+            self.bulk.keys.clear();
         }
-        let request_id = self.request_id();
+        let request_id = self.outbox.request_id();
         self.outbox.push(Command::Act { request_id, targets, action });
         request_id
     }
 
-    /// Sends the editor's text to be applied (or, with `dry_run`, checked by the server without
-    /// storing); the text stays in the editor.
-    pub fn apply_editor(&mut self, dry_run: bool) {
-        let request_id = self.request_id();
-        let Some(editor) = self.editor.as_mut() else { return };
-        editor.pending_request = Some(request_id);
-        editor.last_request = Some(request_id);
-        editor.conflict = None;
-        let request = EditRequest::Replace { target: editor.target.clone(), yaml: editor.text.clone(), dry_run };
-        self.outbox.push(Command::Edit { request_id, request });
-    }
-
-    pub fn submit_create(&mut self, dry_run: bool) {
-        let request_id = self.request_id();
-        let Some(cluster) = self.create.cluster.clone() else { return };
-        let namespace = Some(self.create.namespace.trim()).filter(|n| !n.is_empty()).map(Arc::from);
-        self.create.last_request = Some(request_id);
-        let request = EditRequest::Create { cluster, namespace, yaml: self.create.text.clone(), dry_run };
-        self.outbox.push(Command::Edit { request_id, request });
-    }
-
-    /// Opens the log view on a pod or workload.
-    pub fn open_logs(&mut self, target: Target) {
-        let query = crate::model::LogQuery {
-            target,
-            container: None,
-            previous: false,
-            timestamps: false,
-            follow: true,
-            tail_lines: 1000,
-        };
-        self.logs = Some(LogsState {
-            query,
-            search: String::new(),
-            only_matching: false,
-            wrap: false,
-            last_save_request: None,
-        });
-    }
-
-    pub fn start_forward(&mut self, target: Target) {
-        let id = self.request_id();
+    fn start_forward(&mut self, target: Target) {
+        let id = self.outbox.request_id();
         let request = crate::model::ForwardRequest {
             target,
-            remote_port: self.forward_remote_port,
-            local_port: (self.forward_local_port != 0).then_some(self.forward_local_port),
+            remote_port: self.actions.forward_remote_port,
+            local_port: (self.actions.forward_local_port != 0).then_some(self.actions.forward_local_port),
         };
         self.outbox.push(Command::StartForward { id, request });
-        self.show_forwards = true;
-    }
-
-    /// Adds a row to the bulk selection, or takes it out; another kind starts a new selection.
-    pub fn toggle_bulk(&mut self, kind: KindKey, key: ObjectKey) {
-        if self.bulk_kind.as_ref() != Some(&kind) {
-            self.bulk_selection.clear();
-            self.bulk_kind = Some(kind);
-        }
-        if !self.bulk_selection.remove(&key) {
-            self.bulk_selection.insert(key);
-        }
-    }
-
-    /// Adds rows to the bulk selection (Shift-click ranges, select all); another kind starts a
-    /// new selection.
-    pub fn select_bulk(&mut self, kind: KindKey, keys: impl IntoIterator<Item = ObjectKey>) {
-        if self.bulk_kind.as_ref() != Some(&kind) {
-            self.bulk_selection.clear();
-            self.bulk_kind = Some(kind);
-        }
-        self.bulk_selection.extend(keys);
-    }
-
-    /// The bulk selection as action targets.
-    pub fn bulk_targets(&self) -> Vec<Target> {
-        let Some(kind) = &self.bulk_kind else { return Vec::new() };
-        self.bulk_selection.iter().map(|key| Target { kind: kind.clone(), key: key.clone() }).collect()
+        self.forwards.shown = true;
     }
 
     /// Opens an exec terminal in the pod, running the chosen shell.
-    pub fn open_terminal(&mut self, target: Target) {
-        let id = self.request_id();
-        let shell = if self.exec_shell.is_empty() { "sh".to_string() } else { self.exec_shell.clone() };
+    fn open_terminal(&mut self, target: Target) {
+        let id = self.outbox.request_id();
         let request = crate::model::ExecRequest {
             target,
-            container: self.exec_container.clone(),
-            command: vec![shell],
+            container: self.actions.exec_container.clone(),
+            command: vec![self.actions.shell()],
             rows: 24,
             cols: 80,
         };
         self.outbox.push(Command::OpenTerminal { id, request });
         self.terminals.opened(id);
     }
+}
 
-    pub fn stop_forward(&mut self, id: u64) {
-        self.outbox.push(Command::StopForward { id });
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(name: &str) -> Target {
+        let key = ObjectKey { cluster: ClusterId::new("a"), namespace: Some(Arc::from("ns")), name: Arc::from(name) };
+        Target { kind: KindKey::new("", "pods"), key }
     }
 
-    pub fn save_logs(&mut self) {
-        let request_id = self.request_id();
-        if let Some(logs) = self.logs.as_mut() {
-            logs.last_save_request = Some(request_id);
-            self.outbox.push(Command::SaveLogs { request_id });
-        }
+    #[test]
+    fn intents_apply_after_the_panels_and_a_bulk_action_uses_its_selection_up() {
+        let mut state = UiState::default();
+        let pods = KindKey::new("", "pods");
+        state.bulk.select(pods.clone(), [target("web-1").key, target("web-2").key]);
+        state.outbox.intend(Intent::Open { kind: pods.clone(), key: target("web-1").key });
+        state.outbox.intend(Intent::OpenLogs(target("web-1")));
+        assert!(state.details.open.is_none() && state.logs.is_none(), "nothing moves while panels draw");
+        assert!(state.apply_intents());
+        assert_eq!(state.details.open, Some((pods.clone(), target("web-1").key)));
+        assert_eq!(state.logs.as_ref().map(|l| l.query.target.clone()), Some(target("web-1")));
+        assert!(!state.apply_intents(), "intents apply once");
+        // An action on the open object keeps the selection; one over the selection uses it up.
+        let action = ActionCall { id: Arc::from("restart"), input: InputValue::None };
+        state.apply(Intent::Act { action: action.clone(), targets: vec![target("other")] });
+        assert_eq!(state.bulk.keys.len(), 2);
+        state.apply(Intent::Act { action, targets: state.bulk.targets() });
+        assert!(state.bulk.keys.is_empty());
+        let sent = state.outbox.take();
+        assert_eq!(sent.len(), 2);
+        assert!(matches!(&sent[1], Command::Act { targets, .. } if targets.len() == 2));
     }
 
-    pub fn open(&mut self, kind: KindKey, key: ObjectKey) {
-        self.revealed_secret_keys.clear();
-        self.reveal_secrets_in_yaml = false;
-        self.open_object = Some((kind, key));
+    #[test]
+    fn a_new_kind_starts_a_new_bulk_selection_and_opening_hides_revealed_secrets() {
+        let mut bulk = BulkSelection::default();
+        bulk.toggle(KindKey::new("", "pods"), target("web-1").key);
+        bulk.toggle(KindKey::new("", "pods"), target("web-2").key);
+        bulk.toggle(KindKey::new("", "pods"), target("web-1").key);
+        assert_eq!(bulk.keys.len(), 1);
+        bulk.toggle(KindKey::new("apps", "deployments"), target("web").key);
+        assert_eq!(bulk.targets().len(), 1);
+        assert_eq!(bulk.targets()[0].kind, KindKey::new("apps", "deployments"));
+        let mut details = DetailsState::default();
+        details.revealed_secret_keys.insert("password".into());
+        details.reveal_secrets_in_yaml = true;
+        details.open(KindKey::new("", "secrets"), target("other").key);
+        assert!(details.revealed_secret_keys.is_empty() && !details.reveal_secrets_in_yaml);
     }
 }

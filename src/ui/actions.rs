@@ -5,14 +5,14 @@
 use super::theme;
 use crate::model::registry::{ActionInput, ActionSpec, Runs};
 use crate::model::{ActionCall, ActivityLog, CellTone, DetailsSnapshot, InputValue, Outcome, Registry, Target, Text};
-use crate::state::{EditorState, UiState};
+use crate::state::{ActionsState, BulkSelection, ForwardsState, Intent, Outbox};
 use rust_i18n::t;
 use std::sync::Arc;
 
 /// The app's handlers of window actions (`Runs::Window`): each draws its own controls for the
 /// object and opens its panel. Registered here by action id; the registry decides where they
 /// are offered and what they need.
-type WindowActionUi = fn(&mut egui::Ui, &mut UiState, &DetailsSnapshot, &Target);
+type WindowActionUi = fn(&mut egui::Ui, &mut ActionsState, &mut Outbox, &DetailsSnapshot, &Target);
 
 const WINDOW_ACTIONS: [(&str, WindowActionUi); 4] = [
     ("logs", logs_action_ui),
@@ -21,39 +21,57 @@ const WINDOW_ACTIONS: [(&str, WindowActionUi); 4] = [
     ("port-forward", forward_action_ui),
 ];
 
-fn logs_action_ui(ui: &mut egui::Ui, state: &mut UiState, _: &DetailsSnapshot, target: &Target) {
+fn logs_action_ui(ui: &mut egui::Ui, _: &mut ActionsState, outbox: &mut Outbox, _: &DetailsSnapshot, target: &Target) {
     if ui.button(t!("logs.open")).clicked() {
-        state.open_logs(target.clone());
+        outbox.intend(Intent::OpenLogs(target.clone()));
     }
 }
 
-fn edit_action_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, target: &Target) {
+fn edit_action_ui(
+    ui: &mut egui::Ui,
+    _: &mut ActionsState,
+    outbox: &mut Outbox,
+    details: &DetailsSnapshot,
+    target: &Target,
+) {
     if ui.button(t!("edit.edit")).clicked() {
-        state.editor = Some(EditorState::new(target.clone(), details.masked_yaml.clone()));
+        outbox.intend(Intent::Edit { target: target.clone(), yaml: details.masked_yaml.clone() });
     }
 }
 
-fn shell_action_ui(ui: &mut egui::Ui, state: &mut UiState, _: &DetailsSnapshot, target: &Target) {
-    let shell = if state.exec_shell.is_empty() { "sh".to_string() } else { state.exec_shell.clone() };
-    egui::ComboBox::from_id_salt("exec_shell").selected_text(shell).width(60.0).show_ui(ui, |ui| {
+fn shell_action_ui(
+    ui: &mut egui::Ui,
+    actions: &mut ActionsState,
+    outbox: &mut Outbox,
+    _: &DetailsSnapshot,
+    target: &Target,
+) {
+    egui::ComboBox::from_id_salt("exec_shell").selected_text(actions.shell()).width(60.0).show_ui(ui, |ui| {
         for candidate in super::terminal::SHELLS {
-            ui.selectable_value(&mut state.exec_shell, candidate.to_string(), candidate);
+            ui.selectable_value(&mut actions.exec_shell, candidate.to_string(), candidate);
         }
     });
     if ui.button(t!("terminal.open")).clicked() {
-        state.open_terminal(target.clone());
+        outbox.intend(Intent::OpenTerminal(target.clone()));
     }
 }
 
-fn forward_action_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, target: &Target) {
-    if state.forward_remote_port == 0 {
-        state.forward_remote_port = details.first_port.unwrap_or(80);
+fn forward_action_ui(
+    ui: &mut egui::Ui,
+    actions: &mut ActionsState,
+    outbox: &mut Outbox,
+    details: &DetailsSnapshot,
+    target: &Target,
+) {
+    if actions.forward_remote_port == 0 {
+        actions.forward_remote_port = details.first_port.unwrap_or(80);
     }
-    ui.add(egui::DragValue::new(&mut state.forward_remote_port).range(1..=65_535).prefix(t!("forward.remote_prefix")));
-    ui.add(egui::DragValue::new(&mut state.forward_local_port).range(0..=65_535).prefix(t!("forward.local_prefix")))
-        .on_hover_text(t!("forward.local_help"));
+    let remote = egui::DragValue::new(&mut actions.forward_remote_port).range(1..=65_535);
+    ui.add(remote.prefix(t!("forward.remote_prefix")));
+    let local = egui::DragValue::new(&mut actions.forward_local_port).range(0..=65_535);
+    ui.add(local.prefix(t!("forward.local_prefix"))).on_hover_text(t!("forward.local_help"));
     if ui.button(t!("forward.start")).clicked() {
-        state.start_forward(target.clone());
+        outbox.intend(Intent::StartForward(target.clone()));
     }
 }
 
@@ -61,11 +79,11 @@ fn forward_action_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSn
 /// its confirmation instead) and its button; `targets` is asked only when the button is pressed.
 fn backend_action_ui(
     ui: &mut egui::Ui,
-    state: &mut UiState,
+    (actions, outbox): (&mut ActionsState, &mut Outbox),
     spec: &ActionSpec,
-    targets: impl FnOnce(&UiState) -> Vec<Target>,
+    targets: impl FnOnce() -> Vec<Target>,
 ) {
-    let input = state.action_inputs.entry(spec.id.clone()).or_insert_with(|| spec.default_input());
+    let input = actions.inputs.entry(spec.id.clone()).or_insert_with(|| spec.default_input());
     match (&spec.input, input) {
         (ActionInput::Count { prefix, min, max, .. }, InputValue::Count(value)) => {
             ui.add(egui::DragValue::new(value).range(*min..=*max).prefix(super::text(prefix)));
@@ -76,9 +94,8 @@ fn backend_action_ui(
         _ => {}
     }
     if ui.button(super::text(&spec.label)).clicked() {
-        let input = state.action_inputs.get(&spec.id).cloned().unwrap_or_default();
-        let targets = targets(state);
-        state.request_action(spec, ActionCall { id: spec.id.clone(), input }, targets);
+        let input = actions.inputs.get(&spec.id).cloned().unwrap_or_default();
+        ActionsState::request(spec, ActionCall { id: spec.id.clone(), input }, targets(), outbox);
     }
 }
 
@@ -95,8 +112,14 @@ fn choice_ui(ui: &mut egui::Ui, (id, label): (&str, &Text), options: &[(Arc<str>
 
 /// Buttons for the object open in the details pane: every registered action its kind offers
 /// that the server's access reviews allow (shown while unanswered: the server refuses then).
-pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot, registry: &Registry) {
-    let (Some(kind), Some((kind_key, key))) = (details.kind.as_ref(), state.open_object.clone()) else { return };
+pub fn actions_bar_ui(
+    ui: &mut egui::Ui,
+    (actions, outbox): (&mut ActionsState, &mut Outbox),
+    open: Option<&(crate::model::KindKey, crate::model::ObjectKey)>,
+    details: &DetailsSnapshot,
+    registry: &Registry,
+) {
+    let (Some(kind), Some((kind_key, key))) = (details.kind.as_ref(), open.cloned()) else { return };
     if details.deleted || details.unavailable {
         return;
     }
@@ -110,10 +133,10 @@ pub fn actions_bar_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsS
     ui.horizontal_wrapped(|ui| {
         for spec in registry.actions_for(&kind_key, &kind.verbs).filter(|spec| allowed(spec)) {
             match spec.runs {
-                Runs::Backend => backend_action_ui(ui, state, spec, |_| vec![target.clone()]),
+                Runs::Backend => backend_action_ui(ui, (actions, outbox), spec, || vec![target.clone()]),
                 Runs::Window => {
                     if let Some((_, draw)) = WINDOW_ACTIONS.iter().find(|(id, _)| *id == &*spec.id) {
-                        draw(ui, state, details, &target);
+                        draw(ui, actions, outbox, details, &target);
                     }
                 }
             }
@@ -146,23 +169,23 @@ fn hidden_actions_ui(ui: &mut egui::Ui, access: &crate::model::ObjectAccess, nam
 /// offers on every selected row's cluster.
 pub fn bulk_bar_ui(
     ui: &mut egui::Ui,
-    state: &mut UiState,
+    (bulk, actions, outbox): (&mut BulkSelection, &mut ActionsState, &mut Outbox),
     table: &crate::model::TableSnapshot,
     fleet: &crate::model::FleetSnapshot,
     access: &crate::model::BulkAccess,
     registry: &Registry,
 ) {
     let table_kind = table.kind.as_ref().map(|k| k.key());
-    if state.bulk_selection.is_empty() {
+    if bulk.keys.is_empty() {
         return;
     }
-    if state.bulk_kind != table_kind {
-        state.bulk_selection.clear();
+    if bulk.kind != table_kind {
+        bulk.keys.clear();
         return;
     }
     let Some(kind_key) = table_kind else { return };
     // Verbs every involved cluster serves for the kind.
-    let clusters: std::collections::BTreeSet<_> = state.bulk_selection.iter().map(|k| k.cluster.clone()).collect();
+    let clusters: std::collections::BTreeSet<_> = bulk.keys.iter().map(|k| k.cluster.clone()).collect();
     let verbs: Vec<std::sync::Arc<str>> = table
         .kind
         .as_ref()
@@ -181,30 +204,30 @@ pub fn bulk_bar_ui(
     };
     // Targets are built only when an action is chosen: a selection can hold every row.
     ui.horizontal_wrapped(|ui| {
-        ui.strong(t!("bulk.selected", count = state.bulk_selection.len()));
+        ui.strong(t!("bulk.selected", count = bulk.keys.len()));
         for spec in registry.actions_for(&kind_key, &verbs).filter(offered) {
-            backend_action_ui(ui, state, spec, UiState::bulk_targets);
+            backend_action_ui(ui, (actions, outbox), spec, || bulk.targets());
         }
-        if state.bulk_selection.len() < table.rows.len()
+        if bulk.keys.len() < table.rows.len()
             && ui
                 .button(t!("bulk.select_all", count = table.rows.len()))
                 .on_hover_text(t!("bulk.select_all_hint"))
                 .clicked()
         {
-            state.select_bulk(kind_key.clone(), table.rows.iter().map(|r| r.key.clone()));
+            bulk.select(kind_key.clone(), table.rows.iter().map(|r| r.key.clone()));
         }
         if ui.button(t!("bulk.clear")).on_hover_text(t!("bulk.clear_hint")).clicked() {
-            state.bulk_selection.clear();
+            bulk.keys.clear();
         }
     });
 }
 
 /// The confirmation for a destructive action, while one waits; a choice the action takes (how
 /// a delete treats dependents) is made here.
-pub fn confirmation_ui(ctx: &egui::Context, state: &mut UiState, registry: &Registry) {
-    let Some(pending) = state.confirmation.clone() else { return };
+pub fn confirmation_ui(ctx: &egui::Context, actions: &mut ActionsState, outbox: &mut Outbox, registry: &Registry) {
+    let Some(pending) = actions.confirmation.clone() else { return };
     let Some(spec) = registry.action(&pending.action.id) else {
-        state.confirmation = None;
+        actions.confirmation = None;
         return;
     };
     let mut decision: Option<bool> = None;
@@ -242,14 +265,14 @@ pub fn confirmation_ui(ctx: &egui::Context, state: &mut UiState, registry: &Regi
     });
     match decision {
         Some(true) => {
-            state.confirmation = None;
+            actions.confirmation = None;
             // The choice made is the next one's default.
-            state.action_inputs.insert(call.id.clone(), call.input.clone());
-            state.run_action(call, pending.targets);
+            actions.inputs.insert(call.id.clone(), call.input.clone());
+            outbox.intend(Intent::Act { action: call, targets: pending.targets });
         }
-        Some(false) => state.confirmation = None,
+        Some(false) => actions.confirmation = None,
         None => {
-            if let Some(waiting) = state.confirmation.as_mut() {
+            if let Some(waiting) = actions.confirmation.as_mut() {
                 waiting.action = call;
             }
         }
@@ -257,9 +280,14 @@ pub fn confirmation_ui(ctx: &egui::Context, state: &mut UiState, registry: &Regi
 }
 
 /// The list of port-forwards, while shown.
-pub fn forwards_window_ui(ctx: &egui::Context, state: &mut UiState, forwards: &crate::model::ForwardList) {
+pub fn forwards_window_ui(
+    ctx: &egui::Context,
+    shown: &mut ForwardsState,
+    outbox: &mut Outbox,
+    forwards: &crate::model::ForwardList,
+) {
     use crate::model::ForwardState;
-    if !state.show_forwards {
+    if !shown.shown {
         return;
     }
     let mut open = true;
@@ -307,10 +335,10 @@ pub fn forwards_window_ui(ctx: &egui::Context, state: &mut UiState, forwards: &c
         },
     );
     if let Some(id) = stop {
-        state.stop_forward(id);
+        outbox.push(crate::model::Command::StopForward { id });
     }
     if !open {
-        state.show_forwards = false;
+        shown.shown = false;
     }
 }
 

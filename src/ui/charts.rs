@@ -213,9 +213,9 @@ fn source_label(source: &crate::model::PrometheusSource) -> String {
 }
 
 /// Where the cluster's Prometheus is: edited as a draft, used once applied.
-fn source_picker_ui(ui: &mut egui::Ui, state: &mut crate::state::UiState, cluster: &str) {
+fn source_picker_ui(ui: &mut egui::Ui, settings: &mut crate::state::Settings, cluster: &str) {
     use crate::model::PrometheusSource;
-    let saved = state.settings.prometheus.get(cluster).cloned().unwrap_or_default();
+    let saved = settings.prometheus.get(cluster).cloned().unwrap_or_default();
     let draft_id = egui::Id::unique(("prometheus_source_draft", cluster));
     let mut draft = ui.data(|d| d.get_temp::<PrometheusSource>(draft_id)).unwrap_or_else(|| saved.clone());
     ui.horizontal_wrapped(|ui| {
@@ -256,8 +256,8 @@ fn source_picker_ui(ui: &mut egui::Ui, state: &mut crate::state::UiState, cluste
         }
         if ui.add_enabled(draft != saved, egui::Button::new(t!("prometheus.apply"))).clicked() {
             match &draft {
-                PrometheusSource::Auto => state.settings.prometheus.remove(cluster),
-                other => state.settings.prometheus.insert(cluster.to_string(), other.clone()),
+                PrometheusSource::Auto => settings.prometheus.remove(cluster),
+                other => settings.prometheus.insert(cluster.to_string(), other.clone()),
             };
         }
     });
@@ -268,11 +268,11 @@ fn source_picker_ui(ui: &mut egui::Ui, state: &mut crate::state::UiState, cluste
 /// (CPU, memory, network, filesystem; or a claim's volume), live while shown.
 pub fn prometheus_charts_ui(
     ui: &mut egui::Ui,
-    state: &mut crate::state::UiState,
+    settings: &mut crate::state::Settings,
     key: &crate::model::ObjectKey,
     charts: &crate::model::ChartSet,
 ) {
-    source_picker_ui(ui, state, key.cluster.as_str());
+    source_picker_ui(ui, settings, key.cluster.as_str());
     ui.horizontal(|ui| {
         ui.label(t!("prometheus.range"));
         for range in crate::model::prometheus::CHART_RANGES_SECS {
@@ -280,11 +280,10 @@ pub fn prometheus_charts_ui(
                 r if r < 3600 => format!("{}m", r / 60),
                 r => format!("{}h", r / 3600),
             };
-            ui.selectable_value(&mut state.settings.chart_range_secs, range, label);
+            ui.selectable_value(&mut settings.chart_range_secs, range, label);
         }
     });
-    let current =
-        charts.query.as_ref().is_some_and(|q| q.key == *key && q.range_secs == state.settings.chart_range_secs);
+    let current = charts.query.as_ref().is_some_and(|q| q.key == *key && q.range_secs == settings.chart_range_secs);
     if !current {
         ui.spinner();
         return;

@@ -4,7 +4,7 @@
 
 use super::theme;
 use crate::model::{ActivityLog, AddCluster, CellTone, Command, Outcome};
-use crate::state::UiState;
+use crate::state::{AddClusterState, Outbox};
 use rust_i18n::t;
 
 /// How the last add went, once answered.
@@ -52,8 +52,8 @@ fn token_fields_ui(ui: &mut egui::Ui, form: &mut crate::state::AddClusterState) 
     }
 }
 
-pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &ActivityLog) {
-    if !state.add_cluster.open {
+pub fn add_cluster_window_ui(ctx: &egui::Context, form: &mut AddClusterState, outbox: &mut Outbox, log: &ActivityLog) {
+    if !form.open {
         return;
     }
     let mut open = true;
@@ -65,7 +65,6 @@ pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Act
         .pivot(egui::Align2::CENTER_CENTER)
         .default_pos(ctx.content_rect().center())
         .show(ctx, |ui| {
-            let form = &mut state.add_cluster;
             ui.label(egui::RichText::new(t!("add_cluster.help")).weak());
             ui.horizontal(|ui| {
                 ui.selectable_value(&mut form.paste_kubeconfig, false, t!("add_cluster.by_token"));
@@ -90,7 +89,6 @@ pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Act
             }
         });
     // Once added, the secrets leave the form.
-    let form = &mut state.add_cluster;
     if let Some(request) = form.last_request
         && log.for_request(request).last().is_some_and(|a| matches!(a.outcome, Outcome::Done { .. }))
         && !(form.token.is_empty() && form.kubeconfig.is_empty())
@@ -99,12 +97,11 @@ pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Act
         form.kubeconfig.clear();
     }
     if !open {
-        state.add_cluster = Default::default();
+        *form = Default::default();
         return;
     }
     if submit {
-        let request_id = state.request_id();
-        let form = &mut state.add_cluster;
+        let request_id = outbox.request_id();
         let request = if form.paste_kubeconfig {
             AddCluster::Kubeconfig { yaml: form.kubeconfig.clone() }
         } else {
@@ -117,6 +114,6 @@ pub fn add_cluster_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Act
             }
         };
         form.last_request = Some(request_id);
-        state.outbox.push(Command::AddClusters { request_id, request });
+        outbox.push(Command::AddClusters { request_id, request });
     }
 }

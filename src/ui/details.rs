@@ -5,7 +5,7 @@ use super::theme;
 use crate::backend::details::SECRET_MASK;
 use crate::model::registry::SectionBody;
 use crate::model::{CellTone, DetailsSnapshot, Registry, row::format_age};
-use crate::state::{DetailsTab, UiState};
+use crate::state::{ActionsState, DetailsState, DetailsTab, Outbox, Settings};
 use rust_i18n::t;
 use std::sync::Arc;
 
@@ -16,16 +16,26 @@ pub struct LiveData<'a> {
     pub charts: &'a crate::model::ChartSet,
 }
 
+/// What the details pane changes: its own state, the inputs of its action buttons, the chart
+/// settings of its Metrics tab, and the outbox.
+pub struct DetailsParts<'a> {
+    pub details: &'a mut DetailsState,
+    pub actions: &'a mut ActionsState,
+    pub settings: &'a mut Settings,
+    pub outbox: &'a mut Outbox,
+}
+
 pub fn details_panel_ui(
     ui: &mut egui::Ui,
-    state: &mut UiState,
+    parts: DetailsParts<'_>,
     details: &DetailsSnapshot,
     live: LiveData<'_>,
     registry: &Registry,
     now_unix_secs: i64,
 ) {
+    let DetailsParts { details: state, actions, settings, outbox } = parts;
     egui::Panel::right("details").resizable(true).default_size(520.0).min_size(320.0).show(ui, |ui| {
-        let Some((_, key)) = state.open_object.clone() else {
+        let Some((_, key)) = state.open.clone() else {
             return;
         };
         ui.horizontal(|ui| {
@@ -33,22 +43,22 @@ pub fn details_panel_ui(
             ui.heading(format!("{kind} {}", key.name));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui.button(t!("details.close")).clicked() {
-                    state.open_object = None;
+                    state.open = None;
                 }
             });
         });
         ui.label(egui::RichText::new(format!("{} · {}", key.cluster, key.namespace.as_deref().unwrap_or("—"))).weak());
         if details.key.as_ref() == Some(&key) {
-            super::actions::actions_bar_ui(ui, state, details, registry);
+            super::actions::actions_bar_ui(ui, (actions, outbox), state.open.as_ref(), details, registry);
         }
         ui.horizontal(|ui| {
-            ui.selectable_value(&mut state.details_tab, DetailsTab::Overview, t!("details.overview"));
-            ui.selectable_value(&mut state.details_tab, DetailsTab::Yaml, t!("details.yaml"));
+            ui.selectable_value(&mut state.tab, DetailsTab::Overview, t!("details.overview"));
+            ui.selectable_value(&mut state.tab, DetailsTab::Yaml, t!("details.yaml"));
             let chartable = details.kind.as_ref().is_some_and(|k| registry.chart_panel_for(&k.key()).is_some());
             if chartable {
-                ui.selectable_value(&mut state.details_tab, DetailsTab::Metrics, t!("details.metrics"));
-            } else if state.details_tab == DetailsTab::Metrics {
-                state.details_tab = DetailsTab::Overview;
+                ui.selectable_value(&mut state.tab, DetailsTab::Metrics, t!("details.metrics"));
+            } else if state.tab == DetailsTab::Metrics {
+                state.tab = DetailsTab::Overview;
             }
         });
         ui.separator();
@@ -68,7 +78,7 @@ pub fn details_panel_ui(
         if details.deleted {
             ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), t!("details.deleted"));
         }
-        match state.details_tab {
+        match state.tab {
             DetailsTab::Overview => {
                 egui::ScrollArea::vertical()
                     .auto_shrink([false, false])
@@ -77,7 +87,7 @@ pub fn details_panel_ui(
             DetailsTab::Metrics => {
                 egui::ScrollArea::vertical()
                     .auto_shrink([false, false])
-                    .show(ui, |ui| super::charts::prometheus_charts_ui(ui, state, &key, live.charts));
+                    .show(ui, |ui| super::charts::prometheus_charts_ui(ui, settings, &key, live.charts));
             }
             DetailsTab::Yaml => yaml_ui(ui, state, details),
         }
@@ -100,7 +110,7 @@ fn key_values_ui(ui: &mut egui::Ui, id: &str, pairs: &[(std::sync::Arc<str>, std
 
 fn overview_ui(
     ui: &mut egui::Ui,
-    state: &mut UiState,
+    state: &mut DetailsState,
     details: &DetailsSnapshot,
     usage: &crate::model::UsageHistory,
     now_unix_secs: i64,
@@ -182,7 +192,7 @@ fn overview_ui(
 }
 
 /// A registered section's body, drawn from plain data.
-fn section_body_ui(ui: &mut egui::Ui, state: &mut UiState, id: &str, body: &SectionBody) {
+fn section_body_ui(ui: &mut egui::Ui, state: &mut DetailsState, id: &str, body: &SectionBody) {
     match body {
         SectionBody::Entries(entries) => entries_ui(ui, id, entries),
         SectionBody::Masked(values) => masked_ui(ui, state, id, values),
@@ -215,7 +225,7 @@ fn section_body_ui(ui: &mut egui::Ui, state: &mut UiState, id: &str, body: &Sect
 }
 
 /// Values shown masked until the user reveals each (a Secret's data).
-fn masked_ui(ui: &mut egui::Ui, state: &mut UiState, id: &str, values: &[(Arc<str>, Arc<str>)]) {
+fn masked_ui(ui: &mut egui::Ui, state: &mut DetailsState, id: &str, values: &[(Arc<str>, Arc<str>)]) {
     egui::Grid::new(("masked", id)).num_columns(3).striped(true).show(ui, |ui| {
         for (name, value) in values {
             let revealed = state.revealed_secret_keys.contains(name.as_ref());
@@ -259,7 +269,7 @@ fn entries_ui(ui: &mut egui::Ui, id: &str, entries: &[(Arc<str>, Arc<str>)]) {
     }
 }
 
-fn yaml_ui(ui: &mut egui::Ui, state: &mut UiState, details: &DetailsSnapshot) {
+fn yaml_ui(ui: &mut egui::Ui, state: &mut DetailsState, details: &DetailsSnapshot) {
     if details.yaml != details.masked_yaml {
         ui.checkbox(&mut state.reveal_secrets_in_yaml, t!("details.reveal_in_yaml"));
     }

@@ -4,7 +4,7 @@
 
 use super::theme;
 use crate::model::{ActivityLog, CellTone, FleetSnapshot, Outcome};
-use crate::state::{EditorState, UiState};
+use crate::state::EditorState;
 use rust_i18n::t;
 use std::hash::{Hash, Hasher};
 
@@ -97,9 +97,9 @@ fn code_editor_ui(ui: &mut egui::Ui, id: &str, text: &mut String) -> egui::Respo
         .inner
 }
 
-/// Takes answers to the editor's and create window's requests from the activity log.
-pub fn absorb_activity(state: &mut UiState, log: &ActivityLog) {
-    let Some(editor) = state.editor.as_mut() else { return };
+/// Takes the answer to the editor's apply from the activity log: a conflict, or the end of it.
+pub fn absorb_activity(editor: &mut Option<EditorState>, log: &ActivityLog) {
+    let Some(editor) = editor.as_mut() else { return };
     let Some(request) = editor.pending_request else { return };
     if let Some(answer) = log.for_request(request).last() {
         match &answer.outcome {
@@ -135,8 +135,13 @@ fn outcome_ui(ui: &mut egui::Ui, outcome: &Outcome, subject: &str) {
 }
 
 /// The editor window, while an edit is open.
-pub fn editor_window_ui(ctx: &egui::Context, state: &mut UiState, log: &ActivityLog) {
-    let Some(editor) = state.editor.as_mut() else { return };
+pub fn editor_window_ui(
+    ctx: &egui::Context,
+    slot: &mut Option<EditorState>,
+    outbox: &mut crate::state::Outbox,
+    log: &ActivityLog,
+) {
+    let Some(editor) = slot.as_mut() else { return };
     let mut open = true;
     let mut apply = None;
     let title = t!("edit.title", name = editor.target.key.name.as_ref());
@@ -149,9 +154,9 @@ pub fn editor_window_ui(ctx: &egui::Context, state: &mut UiState, log: &Activity
             apply = editor_contents_ui(ui, editor, log);
         });
     if !open {
-        state.editor = None;
+        *slot = None;
     } else if let Some(dry_run) = apply {
-        state.apply_editor(dry_run);
+        editor.apply(dry_run, outbox);
     }
 }
 
@@ -229,8 +234,13 @@ fn editor_contents_ui(ui: &mut egui::Ui, editor: &mut EditorState, log: &Activit
 }
 
 /// The "create from YAML" window.
-pub fn create_window_ui(ctx: &egui::Context, state: &mut UiState, fleet: &FleetSnapshot, log: &ActivityLog) {
-    if !state.create.open {
+pub fn create_window_ui(
+    ctx: &egui::Context,
+    create: &mut crate::state::CreateState,
+    outbox: &mut crate::state::Outbox,
+    (fleet, log): (&FleetSnapshot, &ActivityLog),
+) {
+    if !create.open {
         return;
     }
     let mut open = true;
@@ -240,7 +250,6 @@ pub fn create_window_ui(ctx: &egui::Context, state: &mut UiState, fleet: &FleetS
         .open(&mut open)
         .default_size([640.0, 560.0])
         .show(ctx, |ui| {
-            let create = &mut state.create;
             ui.horizontal(|ui| {
                 let selected = create
                     .cluster
@@ -277,10 +286,10 @@ pub fn create_window_ui(ctx: &egui::Context, state: &mut UiState, fleet: &FleetS
             code_editor_ui(ui, "create_text", &mut create.text);
         });
     if !open {
-        state.create.open = false;
+        create.open = false;
     }
     if let Some(dry_run) = submit {
-        state.submit_create(dry_run);
+        create.submit(dry_run, outbox);
     }
 }
 

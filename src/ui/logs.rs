@@ -4,7 +4,7 @@
 
 use super::theme;
 use crate::model::{ActivityLog, CellTone, LogSnapshot, Outcome};
-use crate::state::{LogsState, UiState};
+use crate::state::LogsState;
 use rust_i18n::t;
 use std::sync::Arc;
 
@@ -127,8 +127,13 @@ fn line_job(ui: &egui::Ui, prefix: Option<(&str, egui::Color32)>, text: &str, ne
     job
 }
 
-pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot, activity: &ActivityLog) {
-    let Some(view) = state.logs.as_mut() else { return };
+pub fn logs_panel_ui(
+    ui: &mut egui::Ui,
+    slot: &mut Option<LogsState>,
+    outbox: &mut crate::state::Outbox,
+    (logs, activity): (&LogSnapshot, &ActivityLog),
+) {
+    let Some(view) = slot.as_mut() else { return };
     let mut asked = ToolbarAsk::default();
     egui::Panel::bottom("logs").resizable(true).default_size(320.0).min_size(160.0).show(ui, |ui| {
         let current = logs.query.as_ref() == Some(&view.query);
@@ -152,10 +157,10 @@ pub fn logs_panel_ui(ui: &mut egui::Ui, state: &mut UiState, logs: &LogSnapshot,
         if view.wrap { wrapped_lines_ui(ui, &shown) } else { plain_lines_ui(ui, &shown) }
     });
     if asked.save {
-        state.save_logs();
+        view.save(outbox);
     }
     if asked.close {
-        state.logs = None;
+        *slot = None;
     }
 }
 

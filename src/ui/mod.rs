@@ -14,7 +14,8 @@ pub mod sidebar;
 pub mod terminal;
 pub mod theme;
 
-use crate::state::{ThemeChoice, UiState};
+use crate::model::registry::{AppBarTarget, ViewId, builtin};
+use crate::state::{Intent, Outbox, Settings, ThemeChoice};
 use rust_i18n::t;
 
 /// A registered name in the user's language: Klieg's translation of a key, or an extension's
@@ -26,36 +27,55 @@ pub fn text(text: &crate::model::Text) -> String {
     }
 }
 
+/// The app's handlers of app-bar buttons that open a window (`AppBarTarget::Window`), by id.
+const APP_BAR_WINDOWS: [(&str, Intent); 2] =
+    [(builtin::FORWARDS_WINDOW, Intent::ToggleForwards), (builtin::CREATE_WINDOW, Intent::OpenCreate)];
+
 /// Title, the registered app-bar buttons, theme and language switches.
-pub fn top_bar_ui(ui: &mut egui::Ui, state: &mut UiState, registry: &crate::model::Registry) {
+pub fn top_bar_ui(
+    ui: &mut egui::Ui,
+    (settings, outbox): (&mut Settings, &mut Outbox),
+    shown_view: Option<&ViewId>,
+    registry: &crate::model::Registry,
+) {
     egui::Panel::top("top_bar").show(ui, |ui| {
         ui.horizontal(|ui| {
             ui.heading(t!("app.title"));
             ui.label(egui::RichText::new(t!("app.tagline")).weak());
             for action in registry.app_bar_actions() {
-                let shown = state.view.as_ref() == Some(&action.view);
-                if ui.selectable_label(shown, text(&action.label)).clicked() {
-                    state.view = if shown { None } else { Some(action.view.clone()) };
-                }
-            }
-            if ui.button(t!("forward.open")).clicked() {
-                state.show_forwards = !state.show_forwards;
-            }
-            if ui.button(t!("create.open")).on_hover_text(t!("create.title")).clicked() {
-                state.create.open = true;
-                if state.create.cluster.is_none() {
-                    state.create.cluster = state.selected_clusters.iter().next().cloned();
+                let response = match &action.opens {
+                    AppBarTarget::View(view) => {
+                        let shown = shown_view == Some(view);
+                        let response = ui.selectable_label(shown, text(&action.label));
+                        if response.clicked() {
+                            outbox.intend(Intent::ShowView((!shown).then(|| view.clone())));
+                        }
+                        response
+                    }
+                    AppBarTarget::Window => {
+                        let Some((_, intent)) = APP_BAR_WINDOWS.iter().find(|(id, _)| *id == &*action.id) else {
+                            continue;
+                        };
+                        let response = ui.button(text(&action.label));
+                        if response.clicked() {
+                            outbox.intend(intent.clone());
+                        }
+                        response
+                    }
+                };
+                if let Some(hint) = &action.hint {
+                    response.on_hover_text(text(hint));
                 }
             }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let current = crate::LOCALES
                     .iter()
-                    .find(|(code, _)| *code == state.settings.locale)
+                    .find(|(code, _)| *code == settings.locale)
                     .map_or("English", |(_, name)| name);
                 egui::ComboBox::from_label(t!("settings.language")).selected_text(current).show_ui(ui, |ui| {
                     for (code, name) in crate::LOCALES {
-                        if ui.selectable_label(state.settings.locale == code, name).clicked() {
-                            state.settings.locale = code.to_string();
+                        if ui.selectable_label(settings.locale == code, name).clicked() {
+                            settings.locale = code.to_string();
                             rust_i18n::set_locale(code);
                         }
                     }
@@ -66,7 +86,7 @@ pub fn top_bar_ui(ui: &mut egui::Ui, state: &mut UiState, registry: &crate::mode
                     (ThemeChoice::Dark, "theme.dark"),
                     (ThemeChoice::System, "theme.system"),
                 ] {
-                    ui.selectable_value(&mut state.settings.theme, choice, t!(key));
+                    ui.selectable_value(&mut settings.theme, choice, t!(key));
                 }
                 ui.label(t!("settings.theme"));
             });

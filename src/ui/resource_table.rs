@@ -5,7 +5,7 @@ use super::theme;
 use crate::model::{
     Cell, CellTone, ClusterState, FleetSnapshot, KindKey, ObjectKey, SortColumn, TableSnapshot, ViewStatus,
 };
-use crate::state::UiState;
+use crate::state::{ActionsState, BulkSelection, Intent, Outbox, TableState};
 use egui_extras::{Column as TableColumn, TableBuilder};
 use rust_i18n::t;
 
@@ -21,18 +21,49 @@ pub const ROW_HEIGHT: f32 = 22.0;
 
 /// Draws the toolbar and the table. Returns the youngest age (in seconds) shown, among the drawn
 /// rows and offline copies, so the caller can schedule the next repaint when an age label changes.
-pub fn table_view_ui(
-    ui: &mut egui::Ui,
-    state: &mut UiState,
-    table: &TableSnapshot,
-    fleet: &FleetSnapshot,
-    bulk_access: &crate::model::BulkAccess,
-    registry: &crate::model::Registry,
-    now_unix_secs: i64,
-) -> Option<i64> {
-    toolbar_ui(ui, state, table);
-    super::actions::bulk_bar_ui(ui, state, table, fleet, bulk_access, registry);
-    status_ui(ui, state, table, fleet, now_unix_secs);
+/// What the table changes: its own controls, the bulk selection and its actions' inputs, the
+/// wide-columns setting, and the outbox; what it reads of the rest of the window.
+pub struct TableParts<'a> {
+    pub table: &'a mut TableState,
+    pub bulk: &'a mut BulkSelection,
+    pub actions: &'a mut ActionsState,
+    pub wide_columns: &'a mut bool,
+    pub outbox: &'a mut Outbox,
+    pub selected_clusters: &'a std::collections::BTreeSet<crate::model::ClusterId>,
+    /// The object open in the details pane, highlighted.
+    pub open: Option<&'a ObjectKey>,
+}
+
+impl<'a> TableParts<'a> {
+    /// The table's parts of the window's state.
+    pub fn of(state: &'a mut crate::state::UiState) -> Self {
+        TableParts {
+            table: &mut state.table,
+            bulk: &mut state.bulk,
+            actions: &mut state.actions,
+            wide_columns: &mut state.settings.wide_columns,
+            outbox: &mut state.outbox,
+            selected_clusters: &state.selection.clusters,
+            open: state.details.open.as_ref().map(|(_, key)| key),
+        }
+    }
+}
+
+/// The snapshots the table draws.
+#[derive(Clone, Copy)]
+pub struct TableData<'a> {
+    pub table: &'a TableSnapshot,
+    pub fleet: &'a FleetSnapshot,
+    pub bulk_access: &'a crate::model::BulkAccess,
+    pub registry: &'a crate::model::Registry,
+}
+
+pub fn table_view_ui(ui: &mut egui::Ui, parts: TableParts<'_>, data: TableData<'_>, now_unix_secs: i64) -> Option<i64> {
+    let TableData { table, fleet, bulk_access, registry } = data;
+    let TableParts { table: state, bulk, actions, wide_columns, outbox, selected_clusters, open } = parts;
+    toolbar_ui(ui, state, wide_columns, table);
+    super::actions::bulk_bar_ui(ui, (bulk, actions, outbox), table, fleet, bulk_access, registry);
+    status_ui(ui, selected_clusters, table, fleet, now_unix_secs);
     // An offline copy's "from N ago" is an age shown too.
     let stale_age = table
         .status
@@ -42,7 +73,7 @@ pub fn table_view_ui(
             _ => None,
         })
         .min();
-    if state.selected_clusters.is_empty() {
+    if selected_clusters.is_empty() {
         ui.centered_and_justified(|ui| ui.label(t!("table.pick_cluster")));
         return None;
     }
@@ -53,12 +84,15 @@ pub fn table_view_ui(
     // Narrow windows (or an open details pane) scroll the columns sideways instead of hiding them.
     let row_age = egui::ScrollArea::horizontal()
         .auto_shrink([false, false])
-        .show(ui, |ui| rows_ui(ui, state, table, now_unix_secs))
+        .show(ui, |ui| {
+            let rows = Rows { state, bulk, outbox, wide_columns: *wide_columns, open };
+            rows_ui(ui, rows, table, now_unix_secs)
+        })
         .inner;
     [row_age, stale_age].into_iter().flatten().min()
 }
 
-fn toolbar_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot) {
+fn toolbar_ui(ui: &mut egui::Ui, state: &mut TableState, wide_columns: &mut bool, table: &TableSnapshot) {
     ui.horizontal(|ui| {
         let title = table.kind.as_ref().map_or_else(|| t!("table.no_kind").to_string(), |k| k.kind.to_string());
         ui.heading(title);
@@ -70,7 +104,7 @@ fn toolbar_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot) {
         };
         ui.label(egui::RichText::new(count).weak());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            ui.checkbox(&mut state.settings.wide_columns, t!("table.wide"));
+            ui.checkbox(wide_columns, t!("table.wide"));
         });
     });
     ui.horizontal(|ui| {
@@ -91,9 +125,15 @@ fn toolbar_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot) {
     });
 }
 
-fn status_ui(ui: &mut egui::Ui, state: &UiState, table: &TableSnapshot, fleet: &FleetSnapshot, now_unix_secs: i64) {
+fn status_ui(
+    ui: &mut egui::Ui,
+    selected_clusters: &std::collections::BTreeSet<crate::model::ClusterId>,
+    table: &TableSnapshot,
+    fleet: &FleetSnapshot,
+    now_unix_secs: i64,
+) {
     let visuals = ui.visuals().clone();
-    for cluster in fleet.clusters.iter().filter(|c| state.selected_clusters.contains(&c.id) && c.insecure_tls) {
+    for cluster in fleet.clusters.iter().filter(|c| selected_clusters.contains(&c.id) && c.insecure_tls) {
         egui::Frame::new().fill(theme::banner_fill(&visuals, CellTone::Warning)).inner_margin(4.0).show(ui, |ui| {
             ui.colored_label(
                 theme::tone_color(&visuals, CellTone::Warning),
@@ -143,7 +183,7 @@ fn status_ui(ui: &mut egui::Ui, state: &UiState, table: &TableSnapshot, fleet: &
     }
 }
 
-fn shown_columns(state: &UiState, table: &TableSnapshot) -> Vec<Shown> {
+fn shown_columns(wide_columns: bool, table: &TableSnapshot) -> Vec<Shown> {
     let mut shown = Vec::new();
     if table.show_cluster_column() {
         shown.push(Shown::Cluster);
@@ -156,7 +196,7 @@ fn shown_columns(state: &UiState, table: &TableSnapshot) -> Vec<Shown> {
             .columns
             .iter()
             .enumerate()
-            .filter(|(_, c)| state.settings.wide_columns || c.priority == 0)
+            .filter(|(_, c)| wide_columns || c.priority == 0)
             .map(|(i, _)| Shown::Server(i)),
     );
     shown
@@ -181,7 +221,7 @@ fn sort_for(table: &TableSnapshot, shown: Shown) -> SortColumn {
 }
 
 /// A column's header: its name, the sort arrow, its description on hover; a click sorts by it.
-fn header_cell_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, column: Shown) {
+fn header_cell_ui(ui: &mut egui::Ui, state: &mut TableState, table: &TableSnapshot, column: Shown) {
     let sort = sort_for(table, column);
     let arrow = match (state.sort == sort, state.sort_descending) {
         (true, false) => " ⏶",
@@ -208,7 +248,7 @@ fn header_cell_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot,
 /// rows from the last clicked one to this one, and a plain click opens it.
 fn row_clicked(
     ui: &egui::Ui,
-    state: &mut UiState,
+    (bulk, outbox): (&mut BulkSelection, &mut Outbox),
     table: &TableSnapshot,
     (index, kind): (usize, KindKey),
     open_key: Option<&ObjectKey>,
@@ -222,43 +262,53 @@ fn row_clicked(
     let modifiers = released.unwrap_or_default();
     let Some(row) = table.rows.get(index) else { return };
     if modifiers.shift {
-        let anchor = state.bulk_anchor.as_ref().and_then(|anchor| table.rows.iter().position(|r| &r.key == anchor));
+        let anchor = bulk.anchor.as_ref().and_then(|anchor| table.rows.iter().position(|r| &r.key == anchor));
         let anchor = anchor.or_else(|| open_key.and_then(|open| table.rows.iter().position(|r| &r.key == open)));
         let (from, to) = match anchor {
             Some(anchor) => (anchor.min(index), anchor.max(index)),
             None => (index, index),
         };
-        state.select_bulk(kind, table.rows[from..=to].iter().map(|r| r.key.clone()));
+        bulk.select(kind, table.rows[from..=to].iter().map(|r| r.key.clone()));
     } else if modifiers.command {
-        state.toggle_bulk(kind, row.key.clone());
+        bulk.toggle(kind, row.key.clone());
     } else {
-        state.open(kind, row.key.clone());
+        outbox.intend(Intent::Open { kind, key: row.key.clone() });
     }
-    state.bulk_anchor = Some(row.key.clone());
+    bulk.anchor = Some(row.key.clone());
 }
 
 /// Ctrl/Cmd-A selects every row shown, Escape clears the selection, unless a text field has
 /// the keyboard.
-fn selection_keys(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, kind: KindKey) {
+fn selection_keys(ui: &mut egui::Ui, bulk: &mut BulkSelection, table: &TableSnapshot, kind: KindKey) {
     if ui.memory(|m| m.focused().is_some()) {
         return;
     }
     if ui.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::A)) && !table.rows.is_empty() {
-        state.select_bulk(kind, table.rows.iter().map(|r| r.key.clone()));
+        bulk.select(kind, table.rows.iter().map(|r| r.key.clone()));
     }
-    if !state.bulk_selection.is_empty() && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
-        state.bulk_selection.clear();
+    if !bulk.keys.is_empty() && ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
+        bulk.keys.clear();
     }
 }
 
-fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_unix_secs: i64) -> Option<i64> {
-    let shown = shown_columns(state, table);
+/// What the rows change and read.
+struct Rows<'a> {
+    state: &'a mut TableState,
+    bulk: &'a mut BulkSelection,
+    outbox: &'a mut Outbox,
+    wide_columns: bool,
+    open: Option<&'a ObjectKey>,
+}
+
+fn rows_ui(ui: &mut egui::Ui, rows: Rows<'_>, table: &TableSnapshot, now_unix_secs: i64) -> Option<i64> {
+    let Rows { state, bulk, outbox, wide_columns, open } = rows;
+    let shown = shown_columns(wide_columns, table);
     if shown.is_empty() {
         return None;
     }
     let mut youngest: Option<i64> = None;
     let mut clicked: Option<usize> = None;
-    let open_key = state.open_object.as_ref().map(|(_, key)| key.clone());
+    let open_key = open.cloned();
     let visuals = ui.visuals().clone();
     let kind_key = table.kind.as_ref().map(|k| k.key());
     // Cell text is not selectable, so a click anywhere on a row opens it.
@@ -291,7 +341,7 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
                 let Some(data) = table.rows.get(index) else {
                     return;
                 };
-                row.set_selected(open_key.as_ref() == Some(&data.key) || state.bulk_selection.contains(&data.key));
+                row.set_selected(open_key.as_ref() == Some(&data.key) || bulk.keys.contains(&data.key));
                 for column in &shown {
                     row.col(|ui| match column {
                         Shown::Cluster => {
@@ -320,10 +370,10 @@ fn rows_ui(ui: &mut egui::Ui, state: &mut UiState, table: &TableSnapshot, now_un
             });
         });
     if let (Some(index), Some(kind)) = (clicked, kind_key.clone()) {
-        row_clicked(ui, state, table, (index, kind), open_key.as_ref());
+        row_clicked(ui, (bulk, outbox), table, (index, kind), open_key.as_ref());
     }
     if let Some(kind) = kind_key {
-        selection_keys(ui, state, table, kind);
+        selection_keys(ui, bulk, table, kind);
     }
     youngest
 }

@@ -5,39 +5,50 @@ use super::theme;
 use crate::model::{
     Category, CellTone, ClusterInfo, ClusterMode, ClusterState, FleetSnapshot, KindKey, Registry, ResourceKind,
 };
-use crate::state::UiState;
+use crate::state::{Intent, Outbox, Selection, Settings};
 use rust_i18n::t;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-pub fn sidebar_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot, registry: &Registry) {
+/// What the sidebar changes: the selection, the per-cluster settings (modes, named namespaces)
+/// and the outbox.
+pub struct SidebarParts<'a> {
+    pub selection: &'a mut Selection,
+    pub settings: &'a mut Settings,
+    pub outbox: &'a mut Outbox,
+}
+
+pub fn sidebar_ui(ui: &mut egui::Ui, parts: SidebarParts<'_>, fleet: &FleetSnapshot, registry: &Registry) {
+    let SidebarParts { selection, settings, outbox } = parts;
     egui::Panel::left("sidebar").resizable(true).default_size(270.0).min_size(200.0).show(ui, |ui| {
         egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-            clusters_ui(ui, state, fleet);
+            clusters_ui(ui, SidebarParts { selection, settings, outbox }, fleet);
             ui.separator();
-            namespaces_ui(ui, state, fleet);
+            namespaces_ui(ui, selection, settings, fleet);
             ui.separator();
-            kinds_ui(ui, state, fleet, registry);
+            kinds_ui(ui, selection, outbox, fleet, registry);
         });
     });
 }
 
-fn clusters_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
+fn clusters_ui(ui: &mut egui::Ui, parts: SidebarParts<'_>, fleet: &FleetSnapshot) {
+    let SidebarParts { selection, settings, outbox } = parts;
     ui.horizontal(|ui| {
         ui.strong(t!("sidebar.clusters"));
         if ui.small_button(t!("add_cluster.open")).on_hover_text(t!("add_cluster.open_help")).clicked() {
-            state.add_cluster.open = true;
+            outbox.intend(Intent::OpenAddCluster);
         }
     });
     if fleet.clusters.is_empty() {
         ui.label(egui::RichText::new(t!("sidebar.no_clusters")).weak());
     }
     for cluster in fleet.clusters.iter() {
-        cluster_row_ui(ui, state, cluster);
+        cluster_row_ui(ui, SidebarParts { selection, settings, outbox }, cluster);
     }
 }
 
-fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo) {
+fn cluster_row_ui(ui: &mut egui::Ui, parts: SidebarParts<'_>, cluster: &ClusterInfo) {
+    let SidebarParts { selection, settings, outbox } = parts;
     let visuals = ui.visuals().clone();
     let (tone, status) = match &cluster.state {
         ClusterState::Off => (CellTone::Normal, t!("cluster.off").to_string()),
@@ -48,7 +59,7 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
         ClusterState::Failed { kind, .. } => (CellTone::Bad, t!(kind.label_key()).to_string()),
     };
     ui.horizontal(|ui| {
-        let mut selected = state.selected_clusters.contains(&cluster.id);
+        let mut selected = selection.clusters.contains(&cluster.id);
         let usable = !matches!(
             cluster.state,
             ClusterState::Failed { kind: crate::model::ClusterErrorKind::MalformedKubeconfig, .. }
@@ -56,9 +67,9 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
         let checkbox = ui.add_enabled(usable, egui::Checkbox::new(&mut selected, cluster.id.as_str()));
         if checkbox.changed() {
             if selected {
-                state.selected_clusters.insert(cluster.id.clone());
+                selection.clusters.insert(cluster.id.clone());
             } else {
-                state.selected_clusters.remove(&cluster.id);
+                selection.clusters.remove(&cluster.id);
             }
         }
         checkbox.on_hover_text(format!(
@@ -70,10 +81,10 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
             ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), "⚠")
                 .on_hover_text(t!("cluster.insecure_tls"));
         }
-        cluster_mode_ui(ui, state, cluster);
+        cluster_mode_ui(ui, settings, cluster);
         if cluster.added_in_klieg && ui.small_button("×").on_hover_text(t!("add_cluster.remove_help")).clicked() {
-            let request_id = state.request_id();
-            state.outbox.push(crate::model::Command::RemoveCluster { request_id, name: cluster.id.to_string() });
+            let request_id = outbox.request_id();
+            outbox.push(crate::model::Command::RemoveCluster { request_id, name: cluster.id.to_string() });
         }
     });
     let status_label = ui.indent(("status", cluster.id.as_str()), |ui| {
@@ -96,8 +107,8 @@ fn cluster_row_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo)
 
 /// Live, paused or off: a small button naming the mode, opening the choices. The choice is saved
 /// with the settings and sent to the backend by the app.
-fn cluster_mode_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo) {
-    let shown = state.settings.cluster_modes.get(cluster.id.as_str()).copied().unwrap_or(cluster.mode);
+fn cluster_mode_ui(ui: &mut egui::Ui, settings: &mut Settings, cluster: &ClusterInfo) {
+    let shown = settings.cluster_modes.get(cluster.id.as_str()).copied().unwrap_or(cluster.mode);
     let mut chosen = shown;
     ui.menu_button(t!(shown.label_key()), |ui| {
         for choice in ClusterMode::ALL {
@@ -111,9 +122,9 @@ fn cluster_mode_ui(ui: &mut egui::Ui, state: &mut UiState, cluster: &ClusterInfo
     .on_hover_text(t!("cluster.mode_help"));
     if chosen != shown {
         if chosen == ClusterMode::Live {
-            state.settings.cluster_modes.remove(cluster.id.as_str());
+            settings.cluster_modes.remove(cluster.id.as_str());
         } else {
-            state.settings.cluster_modes.insert(cluster.id.to_string(), chosen);
+            settings.cluster_modes.insert(cluster.id.to_string(), chosen);
         }
     }
 }
@@ -126,27 +137,26 @@ fn is_namespace_name(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-fn namespaces_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) {
-    let selected: Vec<&ClusterInfo> =
-        fleet.clusters.iter().filter(|c| state.selected_clusters.contains(&c.id)).collect();
-    let named = |state: &UiState, cluster: &ClusterInfo| -> Vec<Arc<str>> {
-        let names = state.settings.cluster_namespaces.get(cluster.id.as_str());
+fn namespaces_ui(ui: &mut egui::Ui, state: &mut Selection, settings: &mut Settings, fleet: &FleetSnapshot) {
+    let selected: Vec<&ClusterInfo> = fleet.clusters.iter().filter(|c| state.clusters.contains(&c.id)).collect();
+    let named = |settings: &Settings, cluster: &ClusterInfo| -> Vec<Arc<str>> {
+        let names = settings.cluster_namespaces.get(cluster.id.as_str());
         names.into_iter().flatten().map(|n| Arc::from(n.as_str())).collect()
     };
     let mut all: Vec<Arc<str>> =
-        selected.iter().flat_map(|c| c.namespaces.iter().cloned().chain(named(state, c))).collect();
+        selected.iter().flat_map(|c| c.namespaces.iter().cloned().chain(named(settings, c))).collect();
     all.sort();
     all.dedup();
-    let title = if state.selected_namespaces.is_empty() {
+    let title = if state.namespaces.is_empty() {
         t!("sidebar.namespaces_all").to_string()
     } else {
-        t!("sidebar.namespaces_some", count = state.selected_namespaces.len()).to_string()
+        t!("sidebar.namespaces_some", count = state.namespaces.len()).to_string()
     };
     egui::CollapsingHeader::new(title).id_salt("namespaces").default_open(false).show(ui, |ui| {
         ui.add(egui::TextEdit::singleline(&mut state.namespace_search).hint_text(t!("sidebar.namespace_search")));
-        let mut everything = state.selected_namespaces.is_empty();
+        let mut everything = state.namespaces.is_empty();
         if ui.checkbox(&mut everything, t!("sidebar.all_namespaces")).changed() && everything {
-            state.selected_namespaces.clear();
+            state.namespaces.clear();
         }
         let needle = state.namespace_search.trim().to_lowercase();
         // A namespace the cluster does not list (the user may not list them) can be named.
@@ -158,32 +168,32 @@ fn namespaces_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) 
                 .clicked()
         {
             for cluster in &selected {
-                let names = state.settings.cluster_namespaces.entry(cluster.id.to_string()).or_default();
+                let names = settings.cluster_namespaces.entry(cluster.id.to_string()).or_default();
                 if !names.contains(&needle) {
                     names.push(needle.clone());
                 }
             }
-            state.selected_namespaces.insert(Arc::from(needle.as_str()));
+            state.namespaces.insert(Arc::from(needle.as_str()));
             state.namespace_search.clear();
         }
         for namespace in all.iter().filter(|ns| ns.to_lowercase().contains(&needle)) {
             let listed = selected.iter().any(|c| c.namespaces.contains(namespace));
             ui.horizontal(|ui| {
-                let mut checked = state.selected_namespaces.contains(namespace);
+                let mut checked = state.namespaces.contains(namespace);
                 if ui.checkbox(&mut checked, namespace.as_ref()).changed() {
                     if checked {
-                        state.selected_namespaces.insert(namespace.clone());
+                        state.namespaces.insert(namespace.clone());
                     } else {
-                        state.selected_namespaces.remove(namespace);
+                        state.namespaces.remove(namespace);
                     }
                 }
                 // Named by the user, not listed by any cluster: it can be forgotten again.
                 if !listed && ui.small_button("×").on_hover_text(t!("sidebar.forget_namespace")).clicked() {
-                    for names in state.settings.cluster_namespaces.values_mut() {
+                    for names in settings.cluster_namespaces.values_mut() {
                         names.retain(|name| **name != **namespace);
                     }
-                    state.settings.cluster_namespaces.retain(|_, names| !names.is_empty());
-                    state.selected_namespaces.remove(namespace);
+                    settings.cluster_namespaces.retain(|_, names| !names.is_empty());
+                    state.namespaces.remove(namespace);
                 }
             });
         }
@@ -191,9 +201,12 @@ fn namespaces_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot) 
 }
 
 /// Kinds served by any selected cluster, one entry per (group, plural).
-pub fn kinds_by_category(state: &UiState, fleet: &FleetSnapshot) -> BTreeMap<Category, Vec<ResourceKind>> {
+pub fn kinds_by_category(
+    selected: &std::collections::BTreeSet<crate::model::ClusterId>,
+    fleet: &FleetSnapshot,
+) -> BTreeMap<Category, Vec<ResourceKind>> {
     let mut by_key: BTreeMap<KindKey, ResourceKind> = BTreeMap::new();
-    for cluster in fleet.clusters.iter().filter(|c| state.selected_clusters.contains(&c.id)) {
+    for cluster in fleet.clusters.iter().filter(|c| selected.contains(&c.id)) {
         // Kinds the user may not list are left out (all shown while the rules are unknown).
         let may_list = |kind: &ResourceKind| {
             cluster.access.as_ref().is_none_or(|access| access.allows("list", &kind.group, &kind.plural, ""))
@@ -212,7 +225,7 @@ pub fn kinds_by_category(state: &UiState, fleet: &FleetSnapshot) -> BTreeMap<Cat
     grouped
 }
 
-fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot, registry: &Registry) {
+fn kinds_ui(ui: &mut egui::Ui, state: &mut Selection, outbox: &mut Outbox, fleet: &FleetSnapshot, registry: &Registry) {
     // The registered views (the cluster overview, an extension's) above the kinds.
     for entry in registry.sidebar_entries() {
         let selected = state.view.as_ref() == Some(&entry.view);
@@ -220,7 +233,7 @@ fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot, regis
             state.view = Some(entry.view.clone());
         }
     }
-    let grouped = kinds_by_category(state, fleet);
+    let grouped = kinds_by_category(&state.clusters, fleet);
     if grouped.is_empty() {
         ui.label(egui::RichText::new(t!("sidebar.no_kinds")).weak());
         return;
@@ -249,10 +262,7 @@ fn kinds_ui(ui: &mut egui::Ui, state: &mut UiState, fleet: &FleetSnapshot, regis
                         kind.api_version()
                     ));
                     if response.clicked() && !selected {
-                        state.view = None;
-                        state.kind = Some(key);
-                        state.sort = crate::model::SortColumn::Name;
-                        state.sort_descending = false;
+                        outbox.intend(Intent::ShowKind(key));
                     }
                 }
             });

@@ -27,7 +27,7 @@ pub fn step_until(
         assert!(
             Instant::now() < deadline,
             "timed out waiting for {what}; open object {:?}; details error {:?}, loading {}, uid {:?}",
-            app(harness).state.open_object,
+            app(harness).state.details.open,
             app(harness).details.error,
             app(harness).details.loading,
             app(harness).details.uid,

@@ -214,15 +214,22 @@ fn measure_frames(rows: usize) {
         }]),
     };
     let mut state = UiState::default();
-    state.selected_clusters.insert(cluster);
-    state.kind = Some(pods_kind().key());
+    state.selection.clusters.insert(cluster);
+    state.selection.kind = Some(pods_kind().key());
     let bulk_access = klieg_model::BulkAccess::default();
     let registry = klieg_model::Registry::with_builtins();
     let frames = 120;
     let (klieg_layout, klieg_tess, klieg_vertices) = time_frames(frames, |ui| {
         egui::CentralPanel::default().show(ui, |ui| {
             let now = 1_800_000_000;
-            klieg::ui::resource_table::table_view_ui(ui, &mut state, &table, &fleet, &bulk_access, &registry, now);
+            let parts = klieg::ui::resource_table::TableParts::of(&mut state);
+            let data = klieg::ui::resource_table::TableData {
+                table: &table,
+                fleet: &fleet,
+                bulk_access: &bulk_access,
+                registry: &registry,
+            };
+            klieg::ui::resource_table::table_view_ui(ui, parts, data, now);
         });
     });
     let (bare_layout, bare_tess, bare_vertices) = time_frames(frames, |ui| {

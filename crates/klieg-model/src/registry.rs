@@ -342,12 +342,25 @@ pub struct KindIcon {
     pub glyph: Arc<str>,
 }
 
-/// A button of the app bar (not about one object): opens a registered view.
+/// What an app-bar button opens.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AppBarTarget {
+    /// A registered view, shown instead of the table (the button toggles it).
+    View(ViewId),
+    /// A window of the app (the forwards' list, "create from YAML"), opened by the window
+    /// handler the app registers under the button's id.
+    Window,
+}
+
+/// A button of the app bar (not about one object).
 #[derive(Clone, Debug, PartialEq)]
 pub struct AppBarAction {
     pub id: Arc<str>,
     pub label: Text,
-    pub view: ViewId,
+    /// Shown on hover.
+    pub hint: Option<Text>,
+    pub opens: AppBarTarget,
+    /// Buttons are drawn in ascending order.
     pub order: i32,
 }
 

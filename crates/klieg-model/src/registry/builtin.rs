@@ -3,8 +3,8 @@
 //! sections, and which kinds have charts. Pure data; called once at start.
 
 use super::{
-    ActionInput, ActionSpec, ChartPanelSpec, KindMatch, Need, Registry, Runs, SectionBody, SectionInput, SectionSpec,
-    SidebarEntry, Text, ViewId,
+    ActionInput, ActionSpec, AppBarAction, AppBarTarget, ChartPanelSpec, KindMatch, Need, Registry, Runs, SectionBody,
+    SectionInput, SectionSpec, SidebarEntry, Text, ViewId,
 };
 use crate::{ChartSubject, Propagation};
 use base64::Engine;
@@ -41,7 +41,23 @@ pub fn register(registry: &mut Registry) {
         view: ViewId(Arc::from(OVERVIEW_VIEW)),
         order: 0,
     });
+    for (id, label, hint, order) in
+        [(FORWARDS_WINDOW, "forward.open", None, 100), (CREATE_WINDOW, "create.open", Some("create.title"), 200)]
+    {
+        let _ = registry.add_app_bar_action(AppBarAction {
+            id: Arc::from(id),
+            label: Text::Key(label),
+            hint: hint.map(Text::Key),
+            opens: AppBarTarget::Window,
+            order,
+        });
+    }
 }
+
+/// The app-bar button of the port-forwards' window.
+pub const FORWARDS_WINDOW: &str = "port-forwards";
+/// The app-bar button of the "create from YAML" window.
+pub const CREATE_WINDOW: &str = "create";
 
 fn window_action(id: &str, label: &'static str, kinds: KindMatch, needs: Vec<Need>, order: i32) -> ActionSpec {
     ActionSpec { needs, runs: Runs::Window, order, ..ActionSpec::new(id, Text::Key(label), kinds) }
