@@ -1,4 +1,4 @@
-//! The details pane of the open object: metadata, labels, annotations, owners that navigate,
+//! The details pane of the open object: metadata, labels, annotations, related objects that navigate,
 //! conditions, events, Secret values masked until revealed, and highlighted read-only YAML. UI thread.
 
 use super::theme;
@@ -130,7 +130,7 @@ fn overview_ui(
     // Live CPU and memory, where the cluster has metrics-server (sampled while open).
     if usage.key.is_some() && usage.key == details.key {
         ui.add_space(6.0);
-        let is_node = details.kind.as_ref().is_some_and(|k| &*k.plural == "nodes");
+        let is_node = usage.kind == Some(crate::model::UsageKind::Nodes);
         super::charts::usage_charts_ui(ui, usage, is_node);
     }
     ui.add_space(6.0);
@@ -142,15 +142,19 @@ fn overview_ui(
         .show(ui, |ui| {
             key_values_ui(ui, "annotations", &details.annotations);
         });
-    if !details.owners.is_empty() {
+    if !details.related.is_empty() {
         ui.add_space(6.0);
-        ui.strong(t!("details.owners"));
-        for owner in &details.owners {
-            let label = format!("{} {}", owner.kind_name, owner.key.name);
-            if ui.link(label).on_hover_text(t!("details.open_owner")).clicked() {
-                state.open(owner.kind.clone(), owner.key.clone());
+        ui.strong(t!("details.related"));
+        egui::Grid::new("related").num_columns(2).show(ui, |ui| {
+            for link in &details.related {
+                ui.label(egui::RichText::new(super::text(&link.label)).weak());
+                let label = format!("{} {}", link.kind_name, link.key.name);
+                if ui.link(label).on_hover_text(t!("details.open_related")).clicked() {
+                    state.open(link.kind.clone(), link.key.clone());
+                }
+                ui.end_row();
             }
-        }
+        });
     }
     for section in &details.sections {
         ui.add_space(6.0);
@@ -201,7 +205,7 @@ fn section_body_ui(ui: &mut egui::Ui, state: &mut DetailsState, id: &str, body: 
         }
         SectionBody::Links(links) => {
             for link in links {
-                if ui.link(link.label.as_ref()).on_hover_text(t!("details.open_owner")).clicked() {
+                if ui.link(link.label.as_ref()).on_hover_text(t!("details.open_related")).clicked() {
                     state.open(link.kind.clone(), link.key.clone());
                 }
             }
@@ -221,6 +225,12 @@ fn section_body_ui(ui: &mut egui::Ui, state: &mut DetailsState, id: &str, body: 
             });
         }
         SectionBody::Chart(chart) => super::charts::section_chart_ui(ui, id, chart),
+        SectionBody::Failed(error) => {
+            ui.colored_label(
+                theme::tone_color(ui.visuals(), CellTone::Bad),
+                t!("details.section_failed", error = error.as_ref()),
+            );
+        }
     }
 }
 

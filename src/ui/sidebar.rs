@@ -225,6 +225,9 @@ pub fn kinds_by_category(
     grouped
 }
 
+/// The width of the icon column before the kinds' names.
+const KIND_ICON_WIDTH: f32 = 16.0;
+
 fn kinds_ui(ui: &mut egui::Ui, state: &mut Selection, outbox: &mut Outbox, fleet: &FleetSnapshot, registry: &Registry) {
     // The registered views (the cluster overview, an extension's) above the kinds.
     for entry in registry.sidebar_entries() {
@@ -251,16 +254,20 @@ fn kinds_ui(ui: &mut egui::Ui, state: &mut Selection, outbox: &mut Outbox, fleet
                     let key = kind.key();
                     let selected = state.view.is_none() && state.kind.as_ref() == Some(&key);
                     let duplicate = kinds.iter().filter(|k| k.kind == kind.kind).count() > 1;
-                    let mut label =
+                    let label =
                         if duplicate { format!("{} ({})", kind.kind, kind.group) } else { kind.kind.to_string() };
-                    if let Some(glyph) = registry.icon_for(&key) {
-                        label = format!("{glyph} {label}");
-                    }
-                    let response = ui.selectable_label(selected, label).on_hover_text(format!(
-                        "{} · {}",
-                        kind.plural,
-                        kind.api_version()
-                    ));
+                    // The icon sits in a column of its own, so the kind's label stays its name.
+                    let response = ui
+                        .horizontal(|ui| {
+                            let (slot, _) =
+                                ui.allocate_exact_size(egui::vec2(KIND_ICON_WIDTH, 14.0), egui::Sense::hover());
+                            if let Some(glyph) = registry.icon_for(&key) {
+                                ui.put(slot, egui::Label::new(egui::RichText::new(glyph).weak()));
+                            }
+                            ui.selectable_label(selected, label)
+                        })
+                        .inner
+                        .on_hover_text(format!("{} · {}", kind.plural, kind.api_version()));
                     if response.clicked() && !selected {
                         outbox.intend(Intent::ShowKind(key));
                     }

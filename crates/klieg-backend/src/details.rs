@@ -6,8 +6,10 @@ use super::{ClientMap, Waker};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Event as CoreEvent;
 use klieg_model::registry::builtin::value_text as text;
-use klieg_model::registry::{Registry, SectionInput};
-use klieg_model::{ConditionRow, DetailsSnapshot, EventRow, KindKey, ObjectAccess, ObjectKey, OwnerLink, ResourceKind};
+use klieg_model::registry::{Registry, RelatedKind, SectionInput};
+use klieg_model::{
+    ConditionRow, DetailsSnapshot, EventRow, KindKey, ObjectAccess, ObjectKey, RelatedLink, ResourceKind,
+};
 use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
@@ -205,6 +207,33 @@ fn strs(map: Option<&BTreeMap<String, String>>) -> Vec<(Arc<str>, Arc<str>)> {
     map.map(|m| m.iter().map(|(k, v)| (Arc::from(k.as_str()), Arc::from(v.as_str()))).collect()).unwrap_or_default()
 }
 
+/// The objects the registered relation providers find from this one, resolved to kinds the
+/// cluster serves (others are left out), in the object's cluster.
+fn related(input: &SectionInput<'_>, kinds: &[ResourceKind], registry: &Registry) -> Vec<RelatedLink> {
+    let key = input.key;
+    registry
+        .relations_of(input)
+        .into_iter()
+        .filter_map(|relation| {
+            let target = match &relation.kind {
+                RelatedKind::Key(wanted) => kinds.iter().find(|k| k.key() == *wanted)?,
+                RelatedKind::Named { api_version, kind: name } => {
+                    let (group, _) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+                    kinds.iter().find(|k| &*k.group == group && k.kind == *name)?
+                }
+            };
+            let namespace =
+                if target.is_namespaced() { relation.namespace.or_else(|| key.namespace.clone()) } else { None };
+            Some(RelatedLink {
+                kind: target.key(),
+                kind_name: target.kind.clone(),
+                key: ObjectKey { cluster: key.cluster.clone(), namespace, name: relation.name },
+                label: relation.label,
+            })
+        })
+        .collect()
+}
+
 /// Fills everything derived from the object itself. `kind` is the object's kind: list and watch
 /// items often carry no `apiVersion`/`kind` of their own.
 pub fn fill_from_object(
@@ -226,25 +255,6 @@ pub fn fill_from_object(
     snapshot.created = meta.creation_timestamp.as_ref().map(|t| Arc::from(t.0.to_string().as_str()));
     snapshot.labels = strs(meta.labels.as_ref());
     snapshot.annotations = strs(meta.annotations.as_ref());
-    snapshot.owners = meta
-        .owner_references
-        .iter()
-        .flatten()
-        .filter_map(|owner| {
-            let (group, _) = owner.api_version.rsplit_once('/').unwrap_or(("", &owner.api_version));
-            let owner_kind = kinds.iter().find(|k| &*k.group == group && *k.kind == *owner.kind)?;
-            Some(OwnerLink {
-                kind: owner_kind.key(),
-                kind_name: owner_kind.kind.clone(),
-                key: ObjectKey {
-                    cluster: key.cluster.clone(),
-                    namespace: if owner_kind.is_namespaced() { key.namespace.clone() } else { None },
-                    name: Arc::from(owner.name.as_str()),
-                },
-                controller: owner.controller.unwrap_or(false),
-            })
-        })
-        .collect();
     snapshot.conditions = object
         .data
         .pointer("/status/conditions")
@@ -277,7 +287,9 @@ pub fn fill_from_object(
         snapshot.yaml.clone()
     };
     let body = serde_json::to_value(object).unwrap_or_default();
-    snapshot.sections = registry.build_sections(&SectionInput { object: &body, key, kind: &kind.key() });
+    let input = SectionInput { object: &body, key, kind: &kind.key() };
+    snapshot.related = related(&input, kinds, registry);
+    snapshot.sections = registry.build_sections(&input);
 }
 
 /// A copy of a Secret with every value masked (its values are shown only through the

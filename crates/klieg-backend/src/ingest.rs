@@ -2,7 +2,7 @@
 //! unsorted snapshots at most five times a second. Runs as a task on the backend runtime.
 
 use super::table_watch::{TableEvent, run_table_watch};
-use klieg_model::registry::{ColumnSetSpec, RowInput};
+use klieg_model::registry::{ColumnSetSpec, ColumnValues, RowInput};
 use klieg_model::{Cell, ClusterId, Column, ResourceKind, Row, ViewStatus};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -193,7 +193,9 @@ fn with_cells(mut row: Row, sets: &[ColumnSetSpec]) -> Row {
             labels: row.labels.as_slice(),
             cells: &cells[..server_cells],
         };
-        let mut computed = (set.cells)(&input);
+        let ColumnValues::Row(build) = &set.values else { continue };
+        // A set whose builder panics shows empty cells; the other sets and the rows stay.
+        let mut computed = klieg_model::registry::run_guarded(|| build(&input)).unwrap_or_default();
         computed.resize(set.columns.len(), Cell::Empty);
         cells.extend(computed);
     }

@@ -348,7 +348,7 @@ pub fn start_with(
     let mut followers = Followers::default();
     let registry = extensions.registry.clone();
     let details = followers.add(|out| details::DetailsFollower::new(out, waker.clone(), registry.clone()));
-    let usage_history = followers.add(|out| metrics::UsageSampler::new(out, waker.clone()));
+    let usage_history = followers.add(|out| metrics::UsageSampler::new(registry.clone(), out, waker.clone()));
     let logs = followers.add(|out| logs::LogFollower::new(out, waker.clone()));
     let charts = followers.add(|out| prometheus::ChartsFollower::new(out, waker.clone()));
     let overview = followers.add(|out| metrics::OverviewPoller::new(out, waker.clone()));
@@ -534,8 +534,9 @@ async fn add_or_remove(
 }
 
 /// Whether a connected cluster serves metrics-server's resource `plural`.
-fn serves_metrics(connected: &ConnectedCluster, plural: &str) -> bool {
-    connected.metrics && matches!(plural, "pods" | "nodes")
+/// Whether the cluster serves metrics-server's API (checked at connection).
+fn serves_metrics(connected: &ConnectedCluster) -> bool {
+    connected.metrics
 }
 
 async fn hub_main(

@@ -37,13 +37,6 @@ fn core_resource(plural: &str) -> ApiResource {
     }
 }
 
-fn plural_of(kind: UsageKind) -> &'static str {
-    match kind {
-        UsageKind::Pods => "pods",
-        UsageKind::Nodes => "nodes",
-    }
-}
-
 /// The quantity (`250m`, `1Gi`…) at `pointer`, as a number.
 fn quantity_at(value: &Value, pointer: &str) -> Option<f64> {
     value.pointer(pointer).and_then(Value::as_str).and_then(parse_quantity)
@@ -109,7 +102,7 @@ pub fn usage_table(
             None => (key, kind.cells(&measured)),
         })
         .collect();
-    UsageTable { cells, error: None }
+    UsageTable { columns: Arc::from(kind.columns()), cells, error: None }
 }
 
 /// Every object of `api`, a page at a time, each turned by `each` into what is kept of it,
@@ -171,10 +164,16 @@ async fn list_bounds(api: &Api<DynamicObject>, kind: UsageKind) -> Result<HashMa
     Ok(bounds.into_iter().collect())
 }
 
-pub fn subscribe_usage(client: kube::Client, kind: UsageKind, changed: Arc<Notify>) -> UsageSubscription {
-    let (tx, rx) = watch::channel(Arc::new(UsageTable::default()));
+/// Polls one cluster's usage of `kind` into cells for `columns` (the registered usage columns).
+pub fn subscribe_usage(
+    client: kube::Client,
+    (kind, columns): (UsageKind, Arc<[klieg_model::Column]>),
+    changed: Arc<Notify>,
+) -> UsageSubscription {
+    let empty = UsageTable { columns: columns.clone(), ..UsageTable::default() };
+    let (tx, rx) = watch::channel(Arc::new(empty));
     let task = tokio::spawn(async move {
-        let plural = plural_of(kind);
+        let plural = kind.plural();
         let metrics: Api<DynamicObject> = Api::all_with(client.clone(), &metrics_resource(plural));
         let objects_api: Api<DynamicObject> = Api::all_with(client, &core_resource(plural));
         let mut bounds: Option<(HashMap<NameKey, Usage>, tokio::time::Instant)> = None;
@@ -193,7 +192,10 @@ pub fn subscribe_usage(client: kube::Client, kind: UsageKind, changed: Arc<Notif
                 Ok::<_, kube::Error>(items)
             };
             let table = match polled.await {
-                Ok(items) => usage_table(kind, items, bounds.as_ref().map(|(known, _)| known)),
+                Ok(items) => UsageTable {
+                    columns: columns.clone(),
+                    ..usage_table(kind, items, bounds.as_ref().map(|(known, _)| known))
+                },
                 Err(error) => UsageTable { error: Some(error_text(&error)), ..(**tx.borrow()).clone() },
             };
             // Unchanged usage costs no view rebuild and no repaint.
@@ -214,8 +216,8 @@ impl super::feed::Follower for UsageSampler {
     fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
         let clients = context.clients();
         let sampled = query.and_then(|(kind, key)| {
-            let usage_kind = UsageKind::of(&kind.group, &kind.plural)?;
-            let connected = clients.get(&key.cluster).filter(|c| super::serves_metrics(c, &kind.plural))?;
+            let (usage_kind, _) = self.registry.usage_columns_for(&kind)?;
+            let connected = clients.get(&key.cluster).filter(|c| super::serves_metrics(c))?;
             Some((connected.client.clone(), usage_kind, key))
         });
         match sampled {
@@ -242,6 +244,8 @@ impl super::feed::Follower for OverviewPoller {
 /// Samples the usage of the pod or node open in details every `POLL_INTERVAL` into a bounded
 /// rolling history, published for the charts; stops when dropped.
 pub struct UsageSampler {
+    /// Which kinds have usage (the registered usage column sets).
+    registry: Arc<klieg_model::Registry>,
     task: super::TaskSlot,
     out: watch::Sender<Arc<UsageHistory>>,
     waker: Waker,
@@ -249,8 +253,8 @@ pub struct UsageSampler {
 }
 
 impl UsageSampler {
-    pub fn new(out: watch::Sender<Arc<UsageHistory>>, waker: Waker) -> Self {
-        Self { task: super::TaskSlot::default(), out, waker, generation: 0 }
+    pub fn new(registry: Arc<klieg_model::Registry>, out: watch::Sender<Arc<UsageHistory>>, waker: Waker) -> Self {
+        Self { registry, task: super::TaskSlot::default(), out, waker, generation: 0 }
     }
 
     pub fn stop(&mut self) {
@@ -263,10 +267,14 @@ impl UsageSampler {
     pub fn start(&mut self, client: kube::Client, kind: UsageKind, key: ObjectKey) {
         self.stop();
         let (out, waker) = (self.out.clone(), self.waker.clone());
-        let mut history =
-            UsageHistory { generation: self.generation, key: Some(key.clone()), ..UsageHistory::default() };
+        let mut history = UsageHistory {
+            generation: self.generation,
+            key: Some(key.clone()),
+            kind: Some(kind),
+            ..UsageHistory::default()
+        };
         self.task.set(tokio::spawn(async move {
-            let plural = plural_of(kind);
+            let plural = kind.plural();
             let namespace = key.namespace.as_deref();
             let api = |resource: &ApiResource| match namespace {
                 Some(ns) => Api::<DynamicObject>::namespaced_with(client.clone(), ns, resource),

@@ -76,15 +76,11 @@ pub fn build_view(query: &ViewQuery, kind: Option<ResourceKind>, parts: &[ViewPa
     // Usage columns follow the server's when any cluster in the view has metrics.
     let usage: BTreeMap<ClusterId, Arc<klieg_model::UsageTable>> =
         parts.iter().filter_map(|p| Some((p.cluster.clone(), p.usage.clone()?))).collect();
-    let usage_kind = kind.as_ref().and_then(|k| klieg_model::UsageKind::of(&k.group, &k.plural));
-    let usage_from = match usage_kind {
-        Some(usage_kind) if !usage.is_empty() => {
-            let from = columns.len();
-            columns.extend(usage_kind.columns());
-            Some(from)
-        }
-        _ => None,
-    };
+    let usage_from = usage.values().next().map(|table| {
+        let from = columns.len();
+        columns.extend(table.columns.iter().cloned());
+        from
+    });
     let mut snapshot = TableSnapshot {
         generation,
         kind,

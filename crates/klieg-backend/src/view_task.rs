@@ -341,15 +341,15 @@ impl ViewDriver {
         kind_key: &KindKey,
         connected: &super::ConnectedCluster,
     ) -> Option<Arc<klieg_model::UsageTable>> {
-        let usage_kind = klieg_model::UsageKind::of(&kind_key.group, &kind_key.plural)
-            .filter(|_| serves_metrics(connected, &kind_key.plural))?;
+        let (usage_kind, columns) = self.registry.usage_columns_for(kind_key).filter(|_| serves_metrics(connected))?;
+        let columns: Arc<[klieg_model::Column]> = Arc::from(columns);
         let key = (cluster.clone(), kind_key.clone());
         if self.usage_polls.get(&key).is_some_and(|(epoch, _)| *epoch != connected.epoch) {
             self.usage_polls.remove(&key);
         }
         let changed = self.changed.clone();
         let (_, poll) = self.usage_polls.entry(key).or_insert_with(|| {
-            (connected.epoch, metrics::subscribe_usage(connected.client.clone(), usage_kind, changed))
+            (connected.epoch, metrics::subscribe_usage(connected.client.clone(), (usage_kind, columns), changed))
         });
         Some(poll.table.borrow().clone())
     }

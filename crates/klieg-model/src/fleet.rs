@@ -233,7 +233,9 @@ pub struct DetailsSnapshot {
     pub resource_version: Arc<str>,
     pub labels: Vec<(Arc<str>, Arc<str>)>,
     pub annotations: Vec<(Arc<str>, Arc<str>)>,
-    pub owners: Vec<OwnerLink>,
+    /// Objects this one points at (owners, its node, what it mounts), from the registered
+    /// relation providers, resolved to kinds the cluster serves.
+    pub related: Vec<RelatedLink>,
     pub conditions: Vec<ConditionRow>,
     pub events: Vec<EventRow>,
     /// YAML with Secret values replaced by a mask.
@@ -249,12 +251,13 @@ pub struct DetailsSnapshot {
     pub access: Option<Arc<super::ObjectAccess>>,
 }
 
+/// A related object the details pane links to.
 #[derive(Clone, Debug, PartialEq)]
-pub struct OwnerLink {
+pub struct RelatedLink {
     pub kind: KindKey,
     pub kind_name: Arc<str>,
     pub key: ObjectKey,
-    pub controller: bool,
+    pub label: crate::registry::Text,
 }
 
 #[derive(Clone, Debug, PartialEq)]

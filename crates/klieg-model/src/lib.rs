@@ -19,7 +19,7 @@ pub use access::{AccessRule, AccessRules, AccessScope, BulkAccess, ObjectAccess,
 pub use actions::{Action, Activity, ActivityLog, EditRequest, Outcome, Propagation, Target};
 pub use fleet::{
     AddCluster, ClusterErrorKind, ClusterInfo, ClusterMode, ClusterState, Command, ConditionRow, DetailsSnapshot,
-    EventRow, FleetSnapshot, OwnerLink, SortColumn, ViewQuery,
+    EventRow, FleetSnapshot, RelatedLink, SortColumn, ViewQuery,
 };
 pub use forwards::{ForwardInfo, ForwardList, ForwardRequest, ForwardState};
 pub use kind::{Category, KindKey, ResourceKind, Scope};

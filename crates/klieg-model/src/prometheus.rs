@@ -29,6 +29,8 @@ pub enum ChartUnit {
     Cores,
     Bytes,
     BytesPerSecond,
+    /// Plain numbers (an extension's counts), up to two decimals.
+    Count,
 }
 
 impl ChartUnit {
@@ -38,6 +40,10 @@ impl ChartUnit {
             ChartUnit::Cores => format_cores(value),
             ChartUnit::Bytes => format_bytes(value),
             ChartUnit::BytesPerSecond => format!("{}/s", format_bytes(value)),
+            ChartUnit::Count => {
+                let text = format!("{value:.2}");
+                text.trim_end_matches('0').trim_end_matches('.').to_string()
+            }
         }
     }
 }

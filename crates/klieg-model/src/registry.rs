@@ -249,6 +249,81 @@ pub enum SectionBody {
         rows: Vec<Vec<Arc<str>>>,
     },
     Chart(SectionChart),
+    /// The section's builder failed (it panicked); shown in its place as an error.
+    Failed(Arc<str>),
+}
+
+/// At most this many entries, links or table rows are shown per section; the rest are counted.
+pub const SECTION_MAX_ITEMS: usize = 1000;
+/// At most this much of a section's text (or of one value) is shown.
+pub const SECTION_MAX_TEXT_BYTES: usize = 256 * 1024;
+
+fn capped_text(text: &Arc<str>) -> Arc<str> {
+    if text.len() <= SECTION_MAX_TEXT_BYTES {
+        return text.clone();
+    }
+    let mut end = SECTION_MAX_TEXT_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    Arc::from(format!("{}…", &text[..end]))
+}
+
+fn capped<T: Clone>(items: &[T], each: impl Fn(&T) -> T) -> Vec<T> {
+    items.iter().take(SECTION_MAX_ITEMS).map(each).collect()
+}
+
+impl SectionBody {
+    /// The body within the named limits: lists cut at [`SECTION_MAX_ITEMS`], texts at
+    /// [`SECTION_MAX_TEXT_BYTES`]; whatever a builder returns, the pane stays cheap to draw.
+    pub fn within_limits(self) -> SectionBody {
+        let pair = |(k, v): &(Arc<str>, Arc<str>)| (capped_text(k), capped_text(v));
+        match self {
+            SectionBody::Entries(entries) if needs_cap(&entries) => SectionBody::Entries(capped(&entries, pair)),
+            SectionBody::Masked(values) if needs_cap(&values) => SectionBody::Masked(capped(&values, pair)),
+            SectionBody::Text(text) => SectionBody::Text(capped_text(&text)),
+            SectionBody::Links(links) if links.len() > SECTION_MAX_ITEMS => {
+                SectionBody::Links(links.into_iter().take(SECTION_MAX_ITEMS).collect())
+            }
+            SectionBody::Table { columns, rows } => SectionBody::Table {
+                columns: capped(&columns, capped_text),
+                rows: capped(&rows, |row| capped(row, capped_text)),
+            },
+            SectionBody::Chart(SectionChart { unit, series }) => SectionBody::Chart(SectionChart {
+                unit,
+                series: capped(&series, |(name, points)| {
+                    (capped_text(name), points.iter().take(SECTION_MAX_CHART_POINTS).copied().collect())
+                }),
+            }),
+            other => other,
+        }
+    }
+}
+
+/// At most this many points per chart series.
+pub const SECTION_MAX_CHART_POINTS: usize = 10_000;
+
+fn needs_cap(pairs: &[(Arc<str>, Arc<str>)]) -> bool {
+    pairs.len() > SECTION_MAX_ITEMS
+        || pairs.iter().any(|(k, v)| k.len() > SECTION_MAX_TEXT_BYTES || v.len() > SECTION_MAX_TEXT_BYTES)
+}
+
+/// A registered builder panicked.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ExtensionPanic(pub String);
+
+/// Runs a registered builder or hook, turning a panic into an error: an extension's bug costs
+/// its own output, never the task (the details follower, a table's ingest) that called it.
+pub fn run_guarded<T>(run: impl FnOnce() -> T) -> Result<T, ExtensionPanic> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panicked".to_string());
+        ExtensionPanic(message)
+    })
 }
 
 /// A built section, as the details snapshot carries it.
@@ -298,14 +373,24 @@ pub struct RowInput<'a> {
 
 pub type CellsBuilder = Arc<dyn Fn(&RowInput<'_>) -> Vec<Cell> + Send + Sync>;
 
-/// Extra table columns for some kinds, computed once per row as it is ingested (never per frame).
+/// Where a column set's cells come from.
+#[derive(Clone)]
+pub enum ColumnValues {
+    /// Computed once per row as it is ingested (never per frame): one cell per column; missing
+    /// cells show empty.
+    Row(CellsBuilder),
+    /// Live CPU and memory from metrics-server, polled by the backend while the table shows and
+    /// joined to the rows by name (the columns appear once a cluster answers).
+    Usage(crate::UsageKind),
+}
+
+/// Extra table columns for some kinds.
 #[derive(Clone)]
 pub struct ColumnSetSpec {
     pub id: Arc<str>,
     pub kinds: KindMatch,
     pub columns: Vec<Column>,
-    /// One cell per column; missing cells show empty.
-    pub cells: CellsBuilder,
+    pub values: ColumnValues,
 }
 
 impl std::fmt::Debug for ColumnSetSpec {
@@ -364,24 +449,38 @@ pub struct AppBarAction {
     pub order: i32,
 }
 
-/// An edge between two objects, for a map view.
+/// The kind of a related object: by API group and plural, or as objects name kinds (an
+/// ownerReference's `apiVersion` and `kind`), resolved through the cluster's discovery.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RelatedKind {
+    Key(KindKey),
+    Named { api_version: Arc<str>, kind: Arc<str> },
+}
+
+/// An edge from one object to another in the same cluster (its owner, its node, a volume it
+/// mounts), for the details pane's Related list and for a map view.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Relation {
-    pub from: ObjectKey,
-    pub to: ObjectKey,
-    pub to_kind: KindKey,
-    pub label: Arc<str>,
+    pub kind: RelatedKind,
+    /// The object's namespace for a namespaced kind (ignored for cluster-scoped ones).
+    pub namespace: Option<Arc<str>>,
+    pub name: Arc<str>,
+    /// How the object relates ("Owner", "Node", "Mounts").
+    pub label: Text,
 }
 
 pub type RelationBuilder = Arc<dyn Fn(&SectionInput<'_>) -> Vec<Relation> + Send + Sync>;
 
-/// Finds the objects one object points at (its owners, a Service's pods, a claim's volume).
+/// Finds the objects one object points at (its owners, a pod's node, a claim's volume).
 #[derive(Clone)]
 pub struct RelationProvider {
     pub id: Arc<str>,
     pub kinds: KindMatch,
     pub relations: RelationBuilder,
 }
+
+/// At most this many relations are kept per object (a provider returning more is cut).
+pub const MAX_RELATIONS: usize = 500;
 
 /// Moments extensions can follow.
 #[derive(Clone, Debug, PartialEq)]
@@ -511,9 +610,21 @@ impl Registry {
         self.sections.iter().filter(move |s| s.kinds.matches(kind))
     }
 
-    /// The column sets for `kind`, in registration order.
+    /// The column sets computed at ingest for `kind`, in registration order.
     pub fn column_sets_for(&self, kind: &KindKey) -> Vec<ColumnSetSpec> {
-        self.columns.iter().filter(|c| c.kinds.matches(kind)).cloned().collect()
+        self.columns
+            .iter()
+            .filter(|c| c.kinds.matches(kind) && matches!(c.values, ColumnValues::Row(_)))
+            .cloned()
+            .collect()
+    }
+
+    /// The live usage columns `kind` has (pods and nodes), if any: the first registered.
+    pub fn usage_columns_for(&self, kind: &KindKey) -> Option<(crate::UsageKind, &[Column])> {
+        self.columns.iter().filter(|c| c.kinds.matches(kind)).find_map(|c| match c.values {
+            ColumnValues::Usage(usage) => Some((usage, c.columns.as_slice())),
+            ColumnValues::Row(_) => None,
+        })
     }
 
     pub fn sidebar_entries(&self) -> &[SidebarEntry] {
@@ -528,19 +639,29 @@ impl Registry {
         self.icons.iter().rev().find(|i| i.kinds.matches(kind)).map(|i| &*i.glyph)
     }
 
+    pub fn kind_icons(&self) -> &[KindIcon] {
+        &self.icons
+    }
+
     pub fn app_bar_actions(&self) -> &[AppBarAction] {
         &self.app_bar
     }
 
-    /// Every registered provider's edges from the object.
+    /// Every registered provider's edges from the object (a provider that panics adds none).
     pub fn relations_of(&self, input: &SectionInput<'_>) -> Vec<Relation> {
-        self.relations.iter().filter(|r| r.kinds.matches(input.kind)).flat_map(|r| (r.relations)(input)).collect()
+        self.relations
+            .iter()
+            .filter(|r| r.kinds.matches(input.kind))
+            .flat_map(|r| run_guarded(|| (r.relations)(input)).unwrap_or_default())
+            .take(MAX_RELATIONS)
+            .collect()
     }
 
     /// Tells every hook; a hook runs on the thread that saw the moment and must return quickly.
+    /// A hook that panics misses the moment; the others still hear it.
     pub fn emit(&self, event: &AppEvent) {
         for hook in &self.hooks {
-            hook(event);
+            let _ = run_guarded(|| hook(event));
         }
     }
 
@@ -563,13 +684,83 @@ impl Registry {
         wanted
     }
 
-    /// Builds the sections of an object of `kind`, in order.
+    /// Builds the sections of an object of `kind`, in order, each within the section limits. A
+    /// builder that panics shows its error in its section's place.
     pub fn build_sections(&self, input: &SectionInput<'_>) -> Vec<Section> {
         self.sections_for(input.kind)
             .filter_map(|spec| {
-                let body = (spec.build)(input)?;
+                let body = match run_guarded(|| (spec.build)(input)) {
+                    Ok(body) => body?.within_limits(),
+                    Err(panic) => SectionBody::Failed(Arc::from(panic.0.as_str())),
+                };
                 Some(Section { id: spec.id.clone(), title: spec.title.clone(), body })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn configmaps() -> KindKey {
+        KindKey::new("", "configmaps")
+    }
+
+    #[test]
+    fn a_panicking_builder_costs_only_its_own_section_and_hooks_go_on() {
+        let mut registry = Registry::default();
+        let spec = |id: &str, order, build: SectionBuilder| SectionSpec {
+            id: Arc::from(id),
+            title: Text::plain(id),
+            kinds: KindMatch::Any,
+            order,
+            build,
+        };
+        registry.add_section(spec("broken", 1, Arc::new(|_| panic!("bad plugin")))).expect("new");
+        registry.add_section(spec("fine", 2, Arc::new(|_| Some(SectionBody::Text(Arc::from("ok")))))).expect("new");
+        let key = ObjectKey { cluster: crate::ClusterId::new("a"), namespace: None, name: Arc::from("x") };
+        let object = serde_json::json!({});
+        let sections = registry.build_sections(&SectionInput { object: &object, key: &key, kind: &configmaps() });
+        assert_eq!(sections.len(), 2);
+        assert_eq!(sections[0].body, SectionBody::Failed(Arc::from("bad plugin")));
+        assert_eq!(sections[1].body, SectionBody::Text(Arc::from("ok")));
+        let heard = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        registry.add_event_hook(Arc::new(|_| panic!("bad hook")));
+        let counter = heard.clone();
+        registry.add_event_hook(Arc::new(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+        registry.emit(&AppEvent::ClusterConnected { cluster: crate::ClusterId::new("a") });
+        assert_eq!(heard.load(std::sync::atomic::Ordering::SeqCst), 1, "the hook after a panicking one hears");
+        registry
+            .add_relation_provider(RelationProvider {
+                id: Arc::from("broken"),
+                kinds: KindMatch::Any,
+                relations: Arc::new(|_| panic!("bad relations")),
+            })
+            .expect("new");
+        assert!(registry.relations_of(&SectionInput { object: &object, key: &key, kind: &configmaps() }).is_empty());
+    }
+
+    #[test]
+    fn oversized_bodies_are_cut_to_the_named_limits() {
+        let many: Vec<(Arc<str>, Arc<str>)> =
+            (0..SECTION_MAX_ITEMS + 50).map(|i| (Arc::from(i.to_string()), Arc::from("v"))).collect();
+        let SectionBody::Entries(cut) = SectionBody::Entries(many).within_limits() else { panic!("entries") };
+        assert_eq!(cut.len(), SECTION_MAX_ITEMS);
+        // Cut on a character boundary: 'é' is two bytes, so the limit falls inside one.
+        let text: String = std::iter::once('a').chain(std::iter::repeat_n('é', SECTION_MAX_TEXT_BYTES)).collect();
+        let SectionBody::Text(cut) = SectionBody::Text(Arc::from(text)).within_limits() else { panic!("text") };
+        assert!(cut.len() <= SECTION_MAX_TEXT_BYTES + '…'.len_utf8() && cut.ends_with('…'));
+        let rows = vec![vec![Arc::from("cell"); 3]; SECTION_MAX_ITEMS * 2];
+        let SectionBody::Table { rows, .. } =
+            SectionBody::Table { columns: vec![Arc::from("c")], rows }.within_limits()
+        else {
+            panic!("table")
+        };
+        assert_eq!(rows.len(), SECTION_MAX_ITEMS);
+        let small = SectionBody::Masked(vec![(Arc::from("k"), Arc::from("v"))]);
+        assert_eq!(small.clone().within_limits(), small, "bodies within the limits are untouched");
     }
 }

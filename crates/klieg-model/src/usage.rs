@@ -81,11 +81,11 @@ pub enum UsageKind {
 }
 
 impl UsageKind {
-    pub fn of(group: &str, plural: &str) -> Option<Self> {
-        match (group, plural) {
-            ("", "pods") => Some(Self::Pods),
-            ("", "nodes") => Some(Self::Nodes),
-            _ => None,
+    /// The resource metrics-server measures (`pods`, `nodes`, in `metrics.k8s.io`).
+    pub fn plural(self) -> &'static str {
+        match self {
+            Self::Pods => "pods",
+            Self::Nodes => "nodes",
         }
     }
 
@@ -160,6 +160,8 @@ pub type NameKey = (Option<Arc<str>>, Arc<str>);
 /// One cluster's usage cells for a pod or node table, by (namespace, name).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct UsageTable {
+    /// The columns the cells are for.
+    pub columns: Arc<[Column]>,
     pub cells: HashMap<NameKey, Box<[Cell]>>,
     /// Why the last poll failed; the cells are the last good ones.
     pub error: Option<Arc<str>>,
@@ -181,6 +183,8 @@ pub const USAGE_HISTORY_SAMPLES: usize = 360;
 pub struct UsageHistory {
     pub generation: u64,
     pub key: Option<super::ObjectKey>,
+    /// What is sampled (a pod's requests and limits, or a node's allocatable).
+    pub kind: Option<UsageKind>,
     pub samples: VecDeque<UsageSample>,
     /// Requests, limits or allocatable as of the last sample.
     pub latest: Usage,

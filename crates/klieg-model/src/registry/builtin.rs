@@ -1,12 +1,14 @@
 //! Klieg's own kind-specific features, registered through the same calls an extension makes.
-//! The only place that says which kinds offer which action, which kinds have extra detail
-//! sections, and which kinds have charts. Pure data; called once at start.
+//! The only place that says which kinds offer which action, have extra detail sections, usage
+//! columns, charts, icons and relations, and what the app bar and sidebar offer. Pure data;
+//! called once at start.
 
 use super::{
-    ActionInput, ActionSpec, AppBarAction, AppBarTarget, ChartPanelSpec, KindMatch, Need, Registry, Runs, SectionBody,
-    SectionInput, SectionSpec, SidebarEntry, Text, ViewId,
+    ActionInput, ActionSpec, AppBarAction, AppBarTarget, ChartPanelSpec, ColumnSetSpec, ColumnValues, KindIcon,
+    KindMatch, Need, Registry, RelatedKind, Relation, RelationProvider, Runs, SectionBody, SectionInput, SectionSpec,
+    SidebarEntry, Text, ViewId,
 };
-use crate::{ChartSubject, Propagation};
+use crate::{ChartSubject, KindKey, Propagation, UsageKind};
 use base64::Engine;
 use std::sync::Arc;
 
@@ -34,6 +36,20 @@ pub fn register(registry: &mut Registry) {
     }
     for (id, kinds, subject) in chart_panels() {
         let _ = registry.add_chart_panel(ChartPanelSpec { id: Arc::from(id), kinds, subject });
+    }
+    for (glyph, kinds) in kind_icons() {
+        registry.add_kind_icon(KindIcon { kinds: KindMatch::any_of(kinds), glyph: Arc::from(glyph) });
+    }
+    for provider in relation_providers() {
+        let _ = registry.add_relation_provider(provider);
+    }
+    for (id, plural, usage) in [("pod-usage", "pods", UsageKind::Pods), ("node-usage", "nodes", UsageKind::Nodes)] {
+        let _ = registry.add_column_set(ColumnSetSpec {
+            id: Arc::from(id),
+            kinds: KindMatch::one("", plural),
+            columns: usage.columns(),
+            values: ColumnValues::Usage(usage),
+        });
     }
     let _ = registry.add_sidebar_entry(SidebarEntry {
         id: Arc::from(OVERVIEW_VIEW),
@@ -274,6 +290,134 @@ fn sections() -> Vec<SectionSpec> {
     ]
 }
 
+/// The glyph before each common kind's name in the sidebar (all drawn by the bundled fonts).
+fn kind_icons() -> [(&'static str, &'static [(&'static str, &'static str)]); 22] {
+    [
+        ("📦", &[("", "pods")]),
+        ("🚀", &[("apps", "deployments")]),
+        ("🗐", &[("apps", "replicasets")]),
+        ("🗄", &[("apps", "statefulsets")]),
+        ("👥", &[("apps", "daemonsets")]),
+        ("⏱", &[("batch", "jobs")]),
+        ("⏰", &[("batch", "cronjobs")]),
+        ("⚖", &[("autoscaling", "horizontalpodautoscalers")]),
+        ("🔀", &[("", "services")]),
+        ("🖧", &[("", "endpoints"), ("discovery.k8s.io", "endpointslices")]),
+        ("🌐", &[("networking.k8s.io", "ingresses")]),
+        ("🛡", &[("networking.k8s.io", "networkpolicies")]),
+        ("📄", &[("", "configmaps")]),
+        ("🔒", &[("", "secrets")]),
+        ("💾", &[("", "persistentvolumeclaims")]),
+        ("🖴", &[("", "persistentvolumes")]),
+        ("💿", &[("storage.k8s.io", "storageclasses")]),
+        ("🖥", &[("", "nodes")]),
+        ("📁", &[("", "namespaces")]),
+        ("🔔", &[("", "events"), ("events.k8s.io", "events")]),
+        ("👤", &[("", "serviceaccounts")]),
+        (
+            "🔑",
+            &[
+                ("rbac.authorization.k8s.io", "roles"),
+                ("rbac.authorization.k8s.io", "clusterroles"),
+                ("rbac.authorization.k8s.io", "rolebindings"),
+                ("rbac.authorization.k8s.io", "clusterrolebindings"),
+            ],
+        ),
+    ]
+}
+
+/// Reads `pointer` of the object as a string.
+fn str_at<'a>(object: &'a serde_json::Value, pointer: &str) -> Option<&'a str> {
+    object.pointer(pointer).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty())
+}
+
+fn relation(kind: RelatedKind, namespace: Option<&str>, name: &str, label: &'static str) -> Relation {
+    Relation { kind, namespace: namespace.map(Arc::from), name: Arc::from(name), label: Text::Key(label) }
+}
+
+fn core_kind(plural: &str) -> RelatedKind {
+    RelatedKind::Key(KindKey::new("", plural))
+}
+
+/// Owners (any kind), as its ownerReferences name them.
+fn owners(input: &SectionInput<'_>) -> Vec<Relation> {
+    let references = input.object.pointer("/metadata/ownerReferences").and_then(serde_json::Value::as_array);
+    references
+        .into_iter()
+        .flatten()
+        .filter_map(|owner| {
+            let kind = RelatedKind::Named {
+                api_version: Arc::from(str_at(owner, "/apiVersion")?),
+                kind: Arc::from(str_at(owner, "/kind")?),
+            };
+            Some(relation(kind, input.key.namespace.as_deref(), str_at(owner, "/name")?, "relation.owner"))
+        })
+        .collect()
+}
+
+/// A pod's node, service account, and the ConfigMaps, Secrets and claims its volumes mount.
+fn pod_relations(input: &SectionInput<'_>) -> Vec<Relation> {
+    let (object, namespace) = (input.object, input.key.namespace.as_deref());
+    let mut found = Vec::new();
+    if let Some(node) = str_at(object, "/spec/nodeName") {
+        found.push(relation(core_kind("nodes"), None, node, "relation.node"));
+    }
+    if let Some(account) = str_at(object, "/spec/serviceAccountName") {
+        found.push(relation(core_kind("serviceaccounts"), namespace, account, "relation.service_account"));
+    }
+    let volumes = object.pointer("/spec/volumes").and_then(serde_json::Value::as_array);
+    for volume in volumes.into_iter().flatten() {
+        let mounted = [
+            ("configmaps", "/configMap/name"),
+            ("secrets", "/secret/secretName"),
+            ("persistentvolumeclaims", "/persistentVolumeClaim/claimName"),
+        ];
+        for (plural, pointer) in mounted {
+            if let Some(name) = str_at(volume, pointer) {
+                found.push(relation(core_kind(plural), namespace, name, "relation.mounts"));
+            }
+        }
+    }
+    found
+}
+
+/// The volume a claim is bound to.
+fn claim_relations(input: &SectionInput<'_>) -> Vec<Relation> {
+    str_at(input.object, "/spec/volumeName")
+        .map(|volume| relation(core_kind("persistentvolumes"), None, volume, "relation.volume"))
+        .into_iter()
+        .collect()
+}
+
+/// The Services an Ingress routes to.
+fn ingress_relations(input: &SectionInput<'_>) -> Vec<Relation> {
+    let object = input.object;
+    let mut names: Vec<&str> = str_at(object, "/spec/defaultBackend/service/name").into_iter().collect();
+    let rules = object.pointer("/spec/rules").and_then(serde_json::Value::as_array);
+    for rule in rules.into_iter().flatten() {
+        let paths = rule.pointer("/http/paths").and_then(serde_json::Value::as_array);
+        names.extend(paths.into_iter().flatten().filter_map(|path| str_at(path, "/backend/service/name")));
+    }
+    names.sort_unstable();
+    names.dedup();
+    let namespace = input.key.namespace.as_deref();
+    names.into_iter().map(|name| relation(core_kind("services"), namespace, name, "relation.routes_to")).collect()
+}
+
+fn relation_providers() -> Vec<RelationProvider> {
+    let provider = |id: &str, kinds: KindMatch, build: fn(&SectionInput<'_>) -> Vec<Relation>| RelationProvider {
+        id: Arc::from(id),
+        kinds,
+        relations: Arc::new(build),
+    };
+    vec![
+        provider("owners", KindMatch::Any, owners),
+        provider("pod", KindMatch::one("", "pods"), pod_relations),
+        provider("claim", KindMatch::one("", "persistentvolumeclaims"), claim_relations),
+        provider("ingress", KindMatch::one("networking.k8s.io", "ingresses"), ingress_relations),
+    ]
+}
+
 fn chart_panels() -> Vec<(&'static str, KindMatch, ChartSubject)> {
     vec![
         ("pod", KindMatch::one("", "pods"), ChartSubject::Pod),
@@ -317,6 +461,69 @@ mod tests {
             registry.add_section(spec).expect("unique section id");
         }
         assert!(registry.add_action(ActionSpec::new("scale", Text::plain("again"), KindMatch::Any)).is_err());
+    }
+
+    #[test]
+    fn relations_name_owners_nodes_mounts_volumes_and_backends() {
+        let registry = Registry::with_builtins();
+        let key = crate::ObjectKey {
+            cluster: crate::ClusterId::new("a"),
+            namespace: Some(Arc::from("shop")),
+            name: Arc::from("web-1"),
+        };
+        let pod = serde_json::json!({
+            "metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-7c9"}]},
+            "spec": {"nodeName": "node-2", "serviceAccountName": "web",
+                "volumes": [{"configMap": {"name": "web-config"}}, {"secret": {"secretName": "web-tls"}},
+                    {"persistentVolumeClaim": {"claimName": "data"}}, {"emptyDir": {}}]}
+        });
+        let described = |object: &serde_json::Value, kind: KindKey| -> Vec<String> {
+            let input = SectionInput { object, key: &key, kind: &kind };
+            registry
+                .relations_of(&input)
+                .into_iter()
+                .map(|r| {
+                    let kind = match r.kind {
+                        RelatedKind::Key(k) => k.plural.to_string(),
+                        RelatedKind::Named { kind, .. } => kind.to_string(),
+                    };
+                    format!("{kind}/{}", r.name)
+                })
+                .collect()
+        };
+        assert_eq!(
+            described(&pod, KindKey::new("", "pods")),
+            [
+                "ReplicaSet/web-7c9",
+                "nodes/node-2",
+                "serviceaccounts/web",
+                "configmaps/web-config",
+                "secrets/web-tls",
+                "persistentvolumeclaims/data"
+            ]
+        );
+        let claim = serde_json::json!({"spec": {"volumeName": "pv-9"}});
+        assert_eq!(described(&claim, KindKey::new("", "persistentvolumeclaims")), ["persistentvolumes/pv-9"]);
+        let ingress = serde_json::json!({"spec": {"defaultBackend": {"service": {"name": "fallback"}},
+            "rules": [{"http": {"paths": [{"backend": {"service": {"name": "web"}}},
+                {"backend": {"service": {"name": "web"}}}]}}]}});
+        assert_eq!(
+            described(&ingress, KindKey::new("networking.k8s.io", "ingresses")),
+            ["services/fallback", "services/web"]
+        );
+        // Hostile shapes (wrong types, empty names) relate to nothing rather than fail.
+        let odd = serde_json::json!({"metadata": {"ownerReferences": "yes"}, "spec": {"nodeName": 7, "volumes": {}}});
+        assert!(described(&odd, KindKey::new("", "pods")).is_empty());
+    }
+
+    #[test]
+    fn pods_and_nodes_have_usage_columns_and_other_kinds_none() {
+        let registry = Registry::with_builtins();
+        let pods = registry.usage_columns_for(&KindKey::new("", "pods"));
+        assert_eq!(pods.map(|(kind, columns)| (kind, columns.len())), Some((UsageKind::Pods, 6)));
+        assert_eq!(registry.usage_columns_for(&KindKey::new("", "nodes")).map(|(k, _)| k), Some(UsageKind::Nodes));
+        assert!(registry.usage_columns_for(&KindKey::new("apps", "deployments")).is_none());
+        assert!(registry.column_sets_for(&KindKey::new("", "pods")).is_empty(), "usage is not computed at ingest");
     }
 
     #[test]
