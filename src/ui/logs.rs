@@ -32,12 +32,11 @@ fn matching_lines(ui: &egui::Ui, logs: &LogSnapshot, needle: &str) -> Arc<Vec<u6
             *cache = MatchCache { needle: needle.to_string(), query: logs.query.clone(), ..MatchCache::default() };
         }
         let from = cache.scanned_to.max(dropped);
-        let lowered = needle.to_lowercase();
         let matches = Arc::make_mut(&mut cache.matches);
         let gone = matches.partition_point(|line| *line < dropped);
         matches.drain(..gone);
         for (offset, line) in logs.buffer.iter_from((from - dropped) as usize).enumerate() {
-            if line.text.to_lowercase().contains(&lowered) {
+            if crate::model::search::contains_ignore_case(&line.text, needle) {
                 matches.push(from + offset as u64);
             }
         }
@@ -84,7 +83,8 @@ fn wrapped_heights(ui: &egui::Ui, logs: &LogSnapshot, cols: usize) -> Arc<std::c
             } else {
                 0
             };
-            let chars = prefix_chars + line.text.chars().count();
+            let mark_chars = if line.continues { CONTINUED_MARK.chars().count() } else { 0 };
+            let chars = prefix_chars + line.text.chars().count() + mark_chars;
             heights.push_back(u16::try_from(chars.div_ceil(cols).max(1)).unwrap_or(u16::MAX));
         }
         cache.heights.clone()
@@ -96,36 +96,42 @@ fn wrapping(cols: usize, glyph: f32) -> egui::text::TextWrapping {
     egui::text::TextWrapping { max_width: (cols as f32 + 0.5) * glyph, break_anywhere: true, ..Default::default() }
 }
 
-fn line_job(ui: &egui::Ui, prefix: Option<(&str, egui::Color32)>, text: &str, needle: &str) -> egui::text::LayoutJob {
+/// One log line laid out: its source prefix, the text with the search's matches highlighted
+/// (case-insensitive, on the original text's character boundaries), and a mark when the line
+/// was split at the line limit and goes on in the next.
+fn line_job(
+    ui: &egui::Ui,
+    prefix: Option<(&str, egui::Color32)>,
+    line: (&str, bool),
+    needle: &str,
+) -> egui::text::LayoutJob {
+    let (text, continues) = line;
     let font = egui::TextStyle::Monospace.resolve(ui.style());
     let normal = egui::TextFormat { font_id: font.clone(), color: ui.visuals().text_color(), ..Default::default() };
     let mut job = egui::text::LayoutJob::default();
     if let Some((prefix, color)) = prefix {
         job.append(&format!("[{prefix}] "), 0.0, egui::TextFormat { color, ..normal.clone() });
     }
-    if needle.is_empty() {
-        job.append(text, 0.0, normal);
-        return job;
-    }
     let highlight = egui::TextFormat {
         background: theme::tone_color(ui.visuals(), CellTone::Warning).gamma_multiply(0.45),
         ..normal.clone()
     };
-    let lowered = text.to_lowercase();
-    let needle = needle.to_lowercase();
     let mut at = 0;
-    // Lowercasing can change byte lengths outside ASCII; highlight only where offsets agree.
-    if lowered.len() == text.len() {
-        while let Some(found) = lowered[at..].find(&needle) {
-            let start = at + found;
-            job.append(&text[at..start], 0.0, normal.clone());
-            job.append(&text[start..start + needle.len()], 0.0, highlight.clone());
-            at = start + needle.len();
-        }
+    for range in crate::model::search::match_ranges_ignore_case(text, needle) {
+        job.append(&text[at..range.start], 0.0, normal.clone());
+        job.append(&text[range.clone()], 0.0, highlight.clone());
+        at = range.end;
     }
-    job.append(&text[at..], 0.0, normal);
+    job.append(&text[at..], 0.0, normal.clone());
+    if continues {
+        let weak = egui::TextFormat { color: ui.visuals().weak_text_color(), ..normal };
+        job.append(CONTINUED_MARK, 0.0, weak);
+    }
     job
 }
+
+/// Drawn after a line split at the line limit (it goes on in the next line).
+pub const CONTINUED_MARK: &str = " ↩";
 
 pub fn logs_panel_ui(
     ui: &mut egui::Ui,
@@ -253,7 +259,7 @@ fn plain_lines_ui(ui: &mut egui::Ui, shown: &ShownLines<'_>) {
         |ui, range| {
             for row in range {
                 let Some(line) = shown.logs.buffer.get(shown.index_of(row)) else { continue };
-                let job = line_job(ui, shown.prefix_of(line), &line.text, &shown.view.search);
+                let job = line_job(ui, shown.prefix_of(line), (&line.text, line.continues), &shown.view.search);
                 ui.add(egui::Label::new(job).wrap_mode(egui::TextWrapMode::Extend));
             }
         },
@@ -291,7 +297,7 @@ fn wrapped_lines_ui(ui: &mut egui::Ui, shown: &ShownLines<'_>) {
                 ui.skip_ahead_auto_ids(row);
                 while row < rows && (line_at as f32) * row_height < viewport.max.y {
                     let Some(line) = shown.logs.buffer.get(shown.index_of(row)) else { break };
-                    let mut job = line_job(ui, shown.prefix_of(line), &line.text, &shown.view.search);
+                    let mut job = line_job(ui, shown.prefix_of(line), (&line.text, line.continues), &shown.view.search);
                     job.wrap = wrapping(cols, glyph);
                     let galley = ui.fonts_mut(|f| f.layout_job(job));
                     ui.add(egui::Label::new(galley));
@@ -317,8 +323,29 @@ mod tests {
     }
 
     fn push(logs: &mut LogSnapshot, text: &str) {
-        logs.buffer.push(LogLine { source: 0, text: Arc::from(text) });
+        logs.buffer.push(LogLine { source: 0, text: Arc::from(text), continues: false });
         logs.generation += 1;
+    }
+
+    #[test]
+    fn a_search_highlights_lines_whose_case_folding_changes_lengths() {
+        // Lowercase 'K' (Kelvin sign) is two bytes shorter, 'İİ' two longer: the lowercased line
+        // has the original's length but not its offsets, which used to panic the window.
+        let planted = "\u{212A} error İİ ERROR";
+        let ctx = egui::Context::default();
+        let mut highlighted = Vec::new();
+        let mut output = ctx.run_ui(egui::RawInput::default(), |ui| {
+            let job = line_job(ui, None, (planted, true), "error");
+            highlighted = job
+                .sections
+                .iter()
+                .filter(|s| s.format.background != egui::Color32::TRANSPARENT)
+                .map(|s| job.text[s.byte_range.start.0..s.byte_range.end.0].to_string())
+                .collect();
+            assert!(job.text.ends_with(CONTINUED_MARK), "a split line is marked");
+        });
+        output.textures_delta.clear();
+        assert_eq!(highlighted, ["error", "ERROR"]);
     }
 
     #[test]
@@ -358,7 +385,7 @@ mod tests {
             heights = wrapped_heights(ui, &logs, cols);
             let glyph = ui.fonts_mut(|f| f.glyph_width(&egui::TextStyle::Monospace.resolve(ui.style()), 'M'));
             for text in texts {
-                let mut job = line_job(ui, None, text, "");
+                let mut job = line_job(ui, None, (text, false), "");
                 job.wrap = wrapping(cols, glyph);
                 laid_out.push(ui.fonts_mut(|f| f.layout_job(job)).rows.len() as u16);
             }

@@ -97,13 +97,14 @@ pub fn top_bar_ui(
 #[cfg(test)]
 mod tests {
     #[test]
-    fn every_built_in_kind_icon_has_a_glyph_in_the_fonts() {
+    fn every_built_in_icon_and_mark_has_a_glyph_in_the_fonts() {
         let ctx = egui::Context::default();
         let mut output = ctx.run_ui(egui::RawInput::default(), |_| {});
         output.textures_delta.clear();
         let registry = crate::model::Registry::with_builtins();
-        let glyphs = registry.kind_icons().iter().map(|icon| icon.glyph.clone()).collect::<Vec<_>>();
+        let mut glyphs = registry.kind_icons().iter().map(|icon| icon.glyph.clone()).collect::<Vec<_>>();
         assert!(glyphs.len() >= 20, "the common kinds have icons");
+        glyphs.push(std::sync::Arc::from(super::logs::CONTINUED_MARK.trim()));
         ctx.fonts_mut(|fonts| {
             for glyph in &glyphs {
                 assert!(fonts.has_glyphs(&egui::FontId::proportional(14.0), glyph), "{glyph} would draw as a box");

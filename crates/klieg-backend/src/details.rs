@@ -249,12 +249,16 @@ pub fn fill_from_object(
         .types
         .get_or_insert_with(|| kube::core::TypeMeta { api_version: kind.api_version(), kind: kind.kind.to_string() });
     let object = &object;
+    let is_secret = kind.group.is_empty() && &*kind.kind == "Secret";
+    // Everything shown outside the registered masked section comes from the masked copy: an
+    // applied Secret's last-applied annotation holds its values in the clear.
+    let masked = is_secret.then(|| mask_secret(object));
     let meta = &object.metadata;
     snapshot.uid = Arc::from(meta.uid.as_deref().unwrap_or_default());
     snapshot.resource_version = Arc::from(meta.resource_version.as_deref().unwrap_or_default());
     snapshot.created = meta.creation_timestamp.as_ref().map(|t| Arc::from(t.0.to_string().as_str()));
     snapshot.labels = strs(meta.labels.as_ref());
-    snapshot.annotations = strs(meta.annotations.as_ref());
+    snapshot.annotations = strs(masked.as_ref().unwrap_or(object).metadata.annotations.as_ref());
     snapshot.conditions = object
         .data
         .pointer("/status/conditions")
@@ -278,13 +282,11 @@ pub fn fill_from_object(
         .or_else(|| object.data.pointer("/spec/ports/0/port"))
         .and_then(|p| p.as_u64())
         .and_then(|p| u16::try_from(p).ok());
-    let is_secret = kind.group.is_empty() && &*kind.kind == "Secret";
     let yaml = serde_yaml::to_string(object).unwrap_or_else(|error| format!("# {error}"));
     snapshot.yaml = Arc::from(yaml.as_str());
-    snapshot.masked_yaml = if is_secret {
-        Arc::from(serde_yaml::to_string(&mask_secret(object)).unwrap_or_default().as_str())
-    } else {
-        snapshot.yaml.clone()
+    snapshot.masked_yaml = match &masked {
+        Some(masked) => Arc::from(serde_yaml::to_string(masked).unwrap_or_default().as_str()),
+        None => snapshot.yaml.clone(),
     };
     let body = serde_json::to_value(object).unwrap_or_default();
     let input = SectionInput { object: &body, key, kind: &kind.key() };
@@ -370,6 +372,10 @@ mod tests {
         assert!(!snapshot.masked_yaml.contains("admin"));
         assert!(snapshot.masked_yaml.contains(SECRET_MASK));
         assert!(snapshot.yaml.contains("aHVudGVyMg=="));
+        // The Overview's annotations are drawn without Reveal: the last-applied copy is masked.
+        let applied = snapshot.annotations.iter().find(|(k, _)| k.contains("last-applied")).map(|(_, v)| &**v);
+        assert_eq!(applied, Some(SECRET_MASK));
+        assert!(snapshot.annotations.iter().all(|(_, v)| !v.contains("aHVudGVyMg==")));
         let values: Vec<(&str, &str)> = snapshot
             .sections
             .iter()

@@ -187,17 +187,16 @@ fn start_pod(
 async fn read_log(api: Api<Pod>, pod: String, params: LogParams, source: u16, feed: mpsc::Sender<Feed>) {
     let ended = match api.log_stream(&pod, &params).await {
         Ok(stream) => {
-            let mut lines = stream.lines();
-            loop {
-                match lines.next().await {
-                    Some(Ok(line)) => {
-                        if feed.send(Feed::Line(source, line)).await.is_err() {
-                            return;
-                        }
-                    }
-                    Some(Err(error)) => break Some(error.to_string()),
-                    None => break None,
-                }
+            let mut stream = std::pin::pin!(stream);
+            let sent = read_lines(&mut stream, |segment| {
+                let feed = feed.clone();
+                async move { feed.send(Feed::Line(source, segment)).await.is_ok() }
+            });
+            match sent.await {
+                Ok(true) => None,
+                // The view went away.
+                Ok(false) => return,
+                Err(error) => Some(error.to_string()),
             }
         }
         Err(kube::Error::Api(status)) => Some(status.message),
@@ -206,8 +205,90 @@ async fn read_log(api: Api<Pod>, pod: String, params: LogParams, source: u16, fe
     let _ = feed.send(Feed::Ended(source, ended)).await;
 }
 
+/// Bytes per log line: a longer line is split into segments of at most this many bytes, each
+/// but the last marked as continued (as the container runtimes split at 16 KiB).
+pub const MAX_LOG_LINE_BYTES: usize = 16 * 1024;
+
+/// One line of a log, or a segment of a longer one.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub text: String,
+    /// The line goes on in the next segment.
+    pub continues: bool,
+}
+
+/// Reads `reader` as lines of at most [`MAX_LOG_LINE_BYTES`], handing each to `send` (which says
+/// whether to go on). Bytes that are not UTF-8 become U+FFFD and the stream goes on, as kubectl
+/// prints them; `\r\n` ends a line like `\n`; a last line without a newline counts. Returns
+/// `Ok(false)` when `send` stopped it, `Ok(true)` at the end of the stream. Memory is bounded
+/// by the segment size, whatever the stream holds.
+pub async fn read_lines<R, F, Fut>(reader: &mut R, mut send: F) -> std::io::Result<bool>
+where
+    R: futures::AsyncBufRead + Unpin,
+    F: FnMut(Segment) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let buffer = reader.fill_buf().await?;
+        if buffer.is_empty() {
+            return Ok(pending.is_empty() || send(segment(&pending, false)).await);
+        }
+        let room = MAX_LOG_LINE_BYTES - pending.len();
+        let newline = buffer.iter().take(room + 1).position(|b| *b == b'\n');
+        match newline {
+            Some(end) => {
+                pending.extend_from_slice(&buffer[..end]);
+                reader.consume_unpin(end + 1);
+                if pending.last() == Some(&b'\r') {
+                    pending.pop();
+                }
+                if !send(segment(&pending, false)).await {
+                    return Ok(false);
+                }
+                pending.clear();
+            }
+            // Full, and the line goes on: cut at a character boundary; the rest starts the next segment.
+            None if room == 0 => {
+                let rest = pending.split_off(utf8_cut(&pending));
+                if !send(segment(&pending, true)).await {
+                    return Ok(false);
+                }
+                pending = rest;
+            }
+            None => {
+                let taken = buffer.len().min(room);
+                pending.extend_from_slice(&buffer[..taken]);
+                reader.consume_unpin(taken);
+            }
+        }
+    }
+}
+
+/// Where to cut `bytes` so that no UTF-8 character is split: before a trailing incomplete one.
+fn utf8_cut(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    for back in 1..=len.min(4) {
+        let byte = bytes[len - back];
+        if byte & 0xC0 != 0x80 {
+            let needed = match byte {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                0xC0.. => 2,
+                _ => 1,
+            };
+            return if needed > back { len - back } else { len };
+        }
+    }
+    len
+}
+
+fn segment(bytes: &[u8], continues: bool) -> Segment {
+    Segment { text: String::from_utf8_lossy(bytes).into_owned(), continues }
+}
+
 enum Feed {
-    Line(u16, String),
+    Line(u16, Segment),
     Ended(u16, Option<String>),
 }
 
@@ -267,8 +348,8 @@ async fn follow(
     loop {
         tokio::select! {
             feed = feed_rx.recv() => match feed {
-                Some(Feed::Line(source, text)) => {
-                    snapshot.buffer.push(LogLine { source, text: Arc::from(text) });
+                Some(Feed::Line(source, Segment { text, continues })) => {
+                    snapshot.buffer.push(LogLine { source, text: Arc::from(text), continues });
                     dirty = true;
                 }
                 Some(Feed::Ended(source, error)) => {
@@ -306,6 +387,48 @@ mod tests {
     use super::*;
     use klieg_model::{KindKey, LogBuffer, LogLine, ObjectKey, Target};
 
+    /// Reads `bytes` through a small buffer (so lines span many reads) into segments.
+    fn segments_of(bytes: Vec<u8>) -> Vec<Segment> {
+        let mut reader = futures::io::BufReader::with_capacity(7, futures::io::Cursor::new(bytes));
+        let mut found = Vec::new();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a test runtime");
+        let done = runtime.block_on(read_lines(&mut reader, |segment| {
+            found.push(segment);
+            async { true }
+        }));
+        assert!(done.expect("a cursor does not fail"), "read to the end");
+        found
+    }
+
+    #[test]
+    fn long_lines_are_split_at_the_limit_and_bad_bytes_do_not_end_the_stream() {
+        let line = |text: &str| Segment { text: text.to_string(), continues: false };
+        assert_eq!(segments_of(b"one\r\ntwo\n\nlast".to_vec()), [line("one"), line("two"), line(""), line("last")]);
+        // Bytes that are not UTF-8 show as U+FFFD, and the lines after them still come.
+        assert_eq!(segments_of(b"a\xffb\nafter\n".to_vec()), [line("a\u{fffd}b"), line("after")]);
+        // A line of 2.5 limits without a newline: three segments, the first two marked.
+        let long = vec![b'x'; MAX_LOG_LINE_BYTES * 5 / 2];
+        let split = segments_of([long.as_slice(), b"\nnext\n"].concat());
+        let shape: Vec<(usize, bool)> = split.iter().map(|s| (s.text.len(), s.continues)).collect();
+        let limit = MAX_LOG_LINE_BYTES;
+        assert_eq!(shape, [(limit, true), (limit, true), (limit / 2, false), (4, false)]);
+        // A multi-byte character across the limit moves whole into the next segment.
+        let mut accented = vec![b'y'; MAX_LOG_LINE_BYTES - 1];
+        accented.extend("é and more".as_bytes());
+        let split = segments_of(accented);
+        assert_eq!(split[0].text.len(), MAX_LOG_LINE_BYTES - 1);
+        assert!(split[0].continues);
+        assert_eq!(split[1], line("é and more"));
+    }
+
+    #[test]
+    fn a_line_exactly_at_the_limit_is_one_line() {
+        let exact = [vec![b'z'; MAX_LOG_LINE_BYTES], b"\n".to_vec()].concat();
+        let split = segments_of(exact);
+        assert_eq!(split.len(), 1);
+        assert!(!split[0].continues && split[0].text.len() == MAX_LOG_LINE_BYTES);
+    }
+
     #[test]
     fn saved_logs_hold_every_line_with_its_source() {
         let folder = tempfile::tempdir().expect("temp dir");
@@ -329,8 +452,8 @@ mod tests {
             }),
             ..LogSnapshot::default()
         };
-        snapshot.buffer.push(LogLine { source: 0, text: Arc::from("first") });
-        snapshot.buffer.push(LogLine { source: 1, text: Arc::from("second") });
+        snapshot.buffer.push(LogLine { source: 0, text: Arc::from("first"), continues: false });
+        snapshot.buffer.push(LogLine { source: 1, text: Arc::from("second"), continues: false });
         let path = write_logs(&snapshot, folder.path()).expect("written");
         assert!(path.starts_with(folder.path()));
         assert!(path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("klieg-web-")));
@@ -339,7 +462,7 @@ mod tests {
         // A single source is written bare.
         snapshot.sources.truncate(1);
         snapshot.buffer = LogBuffer::with_capacity(klieg_model::CHUNK_LINES);
-        snapshot.buffer.push(LogLine { source: 0, text: Arc::from("only") });
+        snapshot.buffer.push(LogLine { source: 0, text: Arc::from("only"), continues: false });
         let again = write_logs(&snapshot, folder.path());
         // Same second, same name: never overwrite an earlier save.
         match again {

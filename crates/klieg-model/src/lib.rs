@@ -11,6 +11,7 @@ mod logs;
 pub mod prometheus;
 pub mod registry;
 pub mod row;
+pub mod search;
 mod selector;
 mod terminal;
 pub mod usage;

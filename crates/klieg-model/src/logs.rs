@@ -24,6 +24,8 @@ pub struct LogLine {
     /// Index into `LogSnapshot::sources`.
     pub source: u16,
     pub text: Arc<str>,
+    /// The line was longer than the line limit and goes on in the next line of its source.
+    pub continues: bool,
 }
 
 /// Lines are kept in chunks so that publishing a snapshot copies a few pointers, not the lines.
@@ -112,7 +114,7 @@ mod tests {
     fn the_buffer_is_bounded_and_keeps_order() {
         let mut buffer = LogBuffer::with_capacity(2 * CHUNK_LINES);
         for i in 0..(5 * CHUNK_LINES + 10) {
-            buffer.push(LogLine { source: 0, text: Arc::from(i.to_string()) });
+            buffer.push(LogLine { source: 0, text: Arc::from(i.to_string()), continues: false });
         }
         assert!(buffer.len() <= 2 * CHUNK_LINES && buffer.len() > CHUNK_LINES, "{}", buffer.len());
         assert_eq!(buffer.dropped as usize + buffer.len(), 5 * CHUNK_LINES + 10);
@@ -124,7 +126,7 @@ mod tests {
         assert_eq!(walked.len(), 2);
         // A published copy shares chunks: pushing more does not change it.
         let published = buffer.clone();
-        buffer.push(LogLine { source: 0, text: Arc::from("new") });
+        buffer.push(LogLine { source: 0, text: Arc::from("new"), continues: false });
         assert_ne!(published.len(), buffer.len());
     }
 }
