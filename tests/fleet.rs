@@ -224,3 +224,44 @@ fn initial_lists_run_a_few_at_a_time_per_cluster() {
         kinds.len()
     );
 }
+
+/// A simulated cluster of its own, with `faults`, and its kubeconfig's path.
+fn faulty_cluster(name: &str, faults: &str) -> klieg::sim::Fleet {
+    let spec = klieg::sim::ClusterSpec { name: name.into(), git_version: "v1.31.2".into(), nodes: 1, pods: 3 };
+    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
+    fleet.inject_faults(&faults.parse().expect("a fault plan"));
+    fleet
+}
+
+#[test]
+fn servers_that_stall_fail_within_the_timeouts_and_the_healthy_one_still_shows_its_rows() {
+    let healthy = faulty_cluster("healthy", "");
+    let no_tls = faulty_cluster("no-tls", "stall-handshake=1");
+    let silent = faulty_cluster("silent", "stall-answers=1");
+    let paths = [&healthy, &no_tls, &silent].map(|fleet| fleet.kubeconfig_path.clone());
+    let handle = start_backend(crate::common::sources_for(&paths.iter().map(|p| p.as_path()).collect::<Vec<_>>()));
+    wait_connected(&handle, "healthy");
+    handle.table.ask(Some(ViewQuery {
+        clusters: vec![ClusterId::new("healthy")],
+        kind: Some(KindKey::new("", "pods")),
+        ..ViewQuery::default()
+    }));
+    wait_for(&handle.table.snapshots, WAIT, "the healthy cluster's pods", |t| (t.rows.len() == 3).then_some(()));
+    // Without the timeouts both stayed "Connecting" for good.
+    let patience = klieg::backend::connection::RESPONSE_HEADERS_TIMEOUT + Duration::from_secs(15);
+    for stalled in ["no-tls", "silent"] {
+        let detail = wait_for(&handle.fleet, patience, &format!("{stalled} to fail"), |fleet| {
+            match &fleet.cluster(&ClusterId::new(stalled))?.state {
+                ClusterState::Failed { kind: klieg::model::ClusterErrorKind::Unreachable, detail } => {
+                    Some(detail.clone())
+                }
+                _ => None,
+            }
+        });
+        assert!(detail.to_lowercase().contains("timed out"), "{stalled}: {detail}");
+    }
+    assert!(matches!(
+        handle.fleet.borrow().cluster(&ClusterId::new("healthy")).map(|c| &c.state),
+        Some(ClusterState::Connected { .. })
+    ));
+}

@@ -15,6 +15,12 @@ use std::time::Duration;
 /// `KEEP_ALIVE_INTERVAL + KEEP_ALIVE_TIMEOUT` rather than when the kernel gives up on it.
 const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A new connection, TCP and TLS together, must be up within this: a server that accepts and
+/// never completes the handshake fails the request instead of holding it for good.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// Every request must have its answer's headers within this (the apiserver's own default
+/// request timeout is a minute; watches, logs and upgrades answer at once and then stream).
+pub const RESPONSE_HEADERS_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectionError {
@@ -174,6 +180,8 @@ fn build_client<H: Connector>(
         Protocols::Http2 => https.enable_all_versions().wrap_connector(connector),
         Protocols::Http1Only => https.enable_http1().wrap_connector(connector),
     };
+    // Boxed: hyper's pool wants a connect future that is `Unpin`, and a timer is not.
+    let connector = tower::ServiceBuilder::new().map_future(Box::pin).timeout(HANDSHAKE_TIMEOUT).service(connector);
     let http: hyper_util::client::legacy::Client<_, kube::client::Body> =
         hyper_util::client::legacy::Builder::new(TokioExecutor::new())
             .timer(hyper_util::rt::TokioTimer::new())
@@ -182,6 +190,8 @@ fn build_client<H: Connector>(
             .http2_keep_alive_while_idle(true)
             .build(connector);
     let service = tower::ServiceBuilder::new()
+        .map_future(Box::pin)
+        .timeout(RESPONSE_HEADERS_TIMEOUT)
         .layer(config.base_uri_layer())
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)

@@ -51,6 +51,10 @@ pub fn classify(error: &kube::Error) -> ClusterErrorKind {
                 return ClusterErrorKind::Unreachable;
             }
         }
+        // The handshake or the answer's headers took longer than Klieg waits.
+        if cause.is::<tower::timeout::error::Elapsed>() {
+            return ClusterErrorKind::Unreachable;
+        }
         if let Some(hyper_error) = cause.downcast_ref::<hyper_util::client::legacy::Error>()
             && hyper_error.is_connect()
         {

@@ -91,6 +91,13 @@ pub async fn serve(cluster: Arc<SimCluster>, certificates: &Certificates) -> Res
             let cluster_for_drops = served.clone();
             served.faults.connections_accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::spawn(async move {
+                if cluster.faults.stall_handshake.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Hold the socket open, say nothing, until the client gives up.
+                    let mut tcp = tcp;
+                    let mut sink = [0u8; 1024];
+                    while matches!(tokio::io::AsyncReadExt::read(&mut tcp, &mut sink).await, Ok(1..)) {}
+                    return;
+                }
                 let Ok(tls) = acceptor.accept(tcp).await else { return };
                 let service = hyper::service::service_fn(move |request| server::handle(cluster.clone(), request));
                 let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
@@ -277,7 +284,9 @@ impl Fleet {
 
 /// Faults for `klieg sim serve --faults`, e.g. `latency-ms=50,throttle-every=20,error-every=50,
 /// offline-every=60,expire-every=30`: fixed latency, every Nth request answered 429 or 500, every
-/// N seconds one cluster offline for 10 s, every N seconds all watches expired (410 on resume).
+/// N seconds one cluster offline for 10 s, every N seconds all watches expired (410 on resume);
+/// `stall-handshake=1` and `stall-answers=1` make a server that never completes TLS or never
+/// answers.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultPlan {
     pub latency_ms: u64,
@@ -286,6 +295,10 @@ pub struct FaultPlan {
     pub offline_every_secs: u64,
     pub expire_every_secs: u64,
     pub drop_every_secs: u64,
+    /// `stall-handshake=1`: accept connections and never complete TLS.
+    pub stall_handshake: bool,
+    /// `stall-answers=1`: complete TLS and never answer a request.
+    pub stall_answers: bool,
 }
 
 impl std::str::FromStr for FaultPlan {
@@ -303,9 +316,11 @@ impl std::str::FromStr for FaultPlan {
                 "offline-every" => plan.offline_every_secs = value,
                 "expire-every" => plan.expire_every_secs = value,
                 "drop-every" => plan.drop_every_secs = value,
+                "stall-handshake" => plan.stall_handshake = value != 0,
+                "stall-answers" => plan.stall_answers = value != 0,
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?}; known: latency-ms, throttle-every, error-every, offline-every, expire-every, drop-every"
+                        "unknown fault {other:?}; known: latency-ms, throttle-every, error-every, offline-every, expire-every, drop-every, stall-handshake, stall-answers"
                     ));
                 }
             }
@@ -322,6 +337,8 @@ impl Fleet {
             cluster.faults.latency_ms.store(plan.latency_ms, Ordering::Relaxed);
             cluster.faults.throttle_every.store(plan.throttle_every, Ordering::Relaxed);
             cluster.faults.error_every.store(plan.error_every, Ordering::Relaxed);
+            cluster.faults.stall_handshake.store(plan.stall_handshake, Ordering::Relaxed);
+            cluster.faults.stall_answers.store(plan.stall_answers, Ordering::Relaxed);
         }
         if plan.offline_every_secs == 0 && plan.expire_every_secs == 0 && plan.drop_every_secs == 0 {
             return;

@@ -32,6 +32,10 @@ pub struct Faults {
     pub throttle_every: AtomicU64,
     /// Every Nth request gets a 500 (0: never).
     pub error_every: AtomicU64,
+    /// Accept TCP connections and never complete the TLS handshake.
+    pub stall_handshake: AtomicBool,
+    /// Complete TLS, read requests, and never answer them.
+    pub stall_answers: AtomicBool,
     requests: AtomicU64,
     /// LIST requests served, so tests can see a client relist.
     pub lists_served: AtomicU64,
@@ -503,6 +507,9 @@ impl Drop for ListInFlight<'_> {
 /// Simulated faults that answer before anything else: latency, offline, throttling (429 with
 /// Retry-After) and server errors, by the fault plan's counters.
 async fn fault_response(faults: &Faults) -> Option<Response<Body>> {
+    if faults.stall_answers.load(Ordering::Relaxed) {
+        std::future::pending::<()>().await;
+    }
     let latency = faults.latency_ms.load(Ordering::Relaxed);
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
