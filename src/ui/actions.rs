@@ -311,7 +311,7 @@ pub fn forwards_window_ui(
                     ));
                     match forward.local_port {
                         Some(port) => ui.hyperlink_to(format!("127.0.0.1:{port}"), format!("http://127.0.0.1:{port}/")),
-                        None => ui.spinner(),
+                        None => theme::spinner_ui(ui),
                     };
                     match &forward.state {
                         ForwardState::Starting => ui.label(t!("forward.starting")),
@@ -354,7 +354,7 @@ pub fn activity_strip_ui(ui: &mut egui::Ui, log: &ActivityLog) {
                 let what = super::text(&activity.what);
                 match &activity.outcome {
                     Outcome::Running => {
-                        ui.spinner();
+                        theme::spinner_ui(ui);
                         ui.label(format!("{what} · {}", activity.subject));
                     }
                     Outcome::Done { message } => {

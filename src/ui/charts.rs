@@ -285,7 +285,7 @@ pub fn prometheus_charts_ui(
     });
     let current = charts.query.as_ref().is_some_and(|q| q.key == *key && q.range_secs == settings.chart_range_secs);
     if !current {
-        ui.spinner();
+        theme::spinner_ui(ui);
         return;
     }
     if let Some(problem) = &charts.problem {
@@ -296,7 +296,7 @@ pub fn prometheus_charts_ui(
         ui.label(egui::RichText::new(t!("prometheus.via", source = source.as_ref())).weak());
     }
     if charts.loading {
-        ui.spinner();
+        theme::spinner_ui(ui);
     }
     let names: Vec<Vec<String>> =
         charts.charts.iter().map(|c| c.lines.iter().map(|l| t!(l.name_key).to_string()).collect()).collect();

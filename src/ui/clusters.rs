@@ -13,7 +13,7 @@ fn add_outcome_ui(ui: &mut egui::Ui, request: Option<u64>, log: &ActivityLog) {
     let visuals = ui.visuals().clone();
     match &answer.outcome {
         Outcome::Running => {
-            ui.spinner();
+            theme::spinner_ui(ui);
         }
         Outcome::Done { message } => {
             ui.colored_label(

@@ -68,7 +68,7 @@ pub fn details_panel_ui(
             return;
         }
         if !is_current || (details.loading && details.uid.is_empty()) {
-            ui.spinner();
+            theme::spinner_ui(ui);
             return;
         }
         let visuals = ui.visuals().clone();

@@ -118,7 +118,7 @@ fn outcome_ui(ui: &mut egui::Ui, outcome: &Outcome, subject: &str) {
     match outcome {
         Outcome::Running => {
             ui.horizontal(|ui| {
-                ui.spinner();
+                theme::spinner_ui(ui);
                 ui.label(subject);
             });
         }

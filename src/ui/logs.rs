@@ -145,7 +145,7 @@ pub fn logs_panel_ui(
         let current = logs.query.as_ref() == Some(&view.query);
         asked = logs_toolbar_ui(ui, view, logs);
         if !current {
-            ui.spinner();
+            theme::spinner_ui(ui);
             return;
         }
         let visuals = ui.visuals().clone();
@@ -211,7 +211,7 @@ fn save_outcome_ui(ui: &mut egui::Ui, request: Option<u64>, activity: &ActivityL
     match &answer.outcome {
         Outcome::Done { message } => ui.colored_label(theme::tone_color(&visuals, CellTone::Good), message.as_ref()),
         Outcome::Failed { message } => ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), message.as_ref()),
-        _ => ui.spinner(),
+        _ => theme::spinner_ui(ui),
     };
 }
 

@@ -82,7 +82,7 @@ fn cluster_ui(ui: &mut egui::Ui, overview: &ClusterOverview) {
 pub fn overview_ui(ui: &mut egui::Ui, overview: &OverviewSnapshot) {
     ui.heading(t!("overview.title"));
     if overview.generation == 0 {
-        ui.spinner();
+        theme::spinner_ui(ui);
         return;
     }
     ui.label(egui::RichText::new(t!("overview.legend")).weak());

@@ -78,7 +78,7 @@ pub fn table_view_ui(ui: &mut egui::Ui, parts: TableParts<'_>, data: TableData<'
         return None;
     }
     if table.kind.is_none() && table.status.values().all(|s| *s == ViewStatus::Loading) {
-        ui.centered_and_justified(|ui| ui.spinner());
+        ui.centered_and_justified(|ui| theme::spinner_ui(ui));
         return stale_age;
     }
     // Narrow windows (or an open details pane) scroll the columns sideways instead of hiding them.
@@ -146,7 +146,7 @@ fn status_ui(
         match status {
             ViewStatus::Loading => {
                 ui.horizontal(|ui| {
-                    ui.spinner();
+                    theme::spinner_ui(ui);
                     let key = if connecting { "table.connecting" } else { "table.loading" };
                     ui.label(t!(key, cluster = cluster.as_str()));
                 });

@@ -148,7 +148,7 @@ pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut TerminalsState, outbox: 
         });
         let Some(id) = state.active else { return };
         let Some(view) = terminals.terminals.iter().find(|t| t.id == id) else {
-            ui.spinner();
+            super::theme::spinner_ui(ui);
             return;
         };
         if let Some(error) = &view.error {

@@ -92,3 +92,66 @@ pub fn series_color(index: usize, dark: bool) -> egui::Color32 {
     let (saturation, value) = if dark { (0.6, 0.95) } else { (0.8, 0.7) };
     egui::ecolor::Hsva::new(hue, saturation, value, 1.0).into()
 }
+
+/// How long spinners turn before they stand still: a wait that lasts (a server that stalls, an
+/// answer that never comes) must not cost a repaint every frame for as long as it lasts.
+pub const SPINNER_ANIMATED_SECS: f64 = 3.0;
+
+/// When the current stretch of frames with a spinner on screen began.
+#[derive(Clone, Copy, Default)]
+struct SpinnerClock {
+    since_secs: f64,
+    last_pass: u64,
+}
+
+/// A waiting indicator: egui's spinner for the first [`SPINNER_ANIMATED_SECS`] of a wait, then a
+/// still hourglass that asks for no repaints (the answer, when it comes, repaints the window).
+pub fn spinner_ui(ui: &mut egui::Ui) -> egui::Response {
+    let now = ui.input(|i| i.time);
+    let pass = ui.ctx().cumulative_pass_nr();
+    let id = egui::Id::new("klieg_spinner_clock");
+    let clock = ui.data_mut(|d| {
+        let clock = d.get_temp_mut_or_insert_with(id, || SpinnerClock { since_secs: now, last_pass: pass });
+        // No spinner on the previous pass: a new wait begins.
+        if clock.last_pass + 1 < pass {
+            clock.since_secs = now;
+        }
+        clock.last_pass = pass;
+        *clock
+    });
+    if now - clock.since_secs < SPINNER_ANIMATED_SECS {
+        ui.spinner()
+    } else {
+        ui.label(egui::RichText::new("⌛").weak())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Whether a frame at `time_secs` showing a spinner asks to be drawn again at once.
+    fn repaints_at(ctx: &egui::Context, time_secs: f64, spinner: bool) -> bool {
+        let input = egui::RawInput { time: Some(time_secs), ..Default::default() };
+        let mut output = ctx.run_ui(input, |ui| {
+            if spinner {
+                super::spinner_ui(ui);
+            }
+        });
+        output.textures_delta.clear();
+        output.viewport_output.values().any(|v| v.repaint_delay.is_zero())
+    }
+
+    #[test]
+    fn a_long_wait_stops_costing_frames_and_a_new_wait_animates_again() {
+        let ctx = egui::Context::default();
+        repaints_at(&ctx, 0.0, false);
+        assert!(repaints_at(&ctx, 0.1, true), "a wait just begun turns");
+        assert!(repaints_at(&ctx, 2.0, true));
+        // The frame that stops the spinner settles; after it, none is asked for.
+        repaints_at(&ctx, 3.5, true);
+        assert!(!repaints_at(&ctx, 4.0, true), "a wait that lasts stands still: no repaint every frame");
+        assert!(!repaints_at(&ctx, 5.0, true));
+        assert!(!repaints_at(&ctx, 60.0, true));
+        repaints_at(&ctx, 61.0, false);
+        assert!(repaints_at(&ctx, 62.0, true), "the next wait turns again");
+    }
+}
