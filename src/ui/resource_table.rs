@@ -78,7 +78,7 @@ pub fn table_view_ui(ui: &mut egui::Ui, parts: TableParts<'_>, data: TableData<'
         return None;
     }
     if table.kind.is_none() && table.status.values().all(|s| *s == ViewStatus::Loading) {
-        ui.centered_and_justified(|ui| theme::spinner_ui(ui));
+        ui.centered_and_justified(theme::spinner_ui);
         return stale_age;
     }
     // Narrow windows (or an open details pane) scroll the columns sideways instead of hiding them.

@@ -109,7 +109,7 @@ struct SpinnerClock {
 pub fn spinner_ui(ui: &mut egui::Ui) -> egui::Response {
     let now = ui.input(|i| i.time);
     let pass = ui.ctx().cumulative_pass_nr();
-    let id = egui::Id::new("klieg_spinner_clock");
+    let id = egui::Id::unique("klieg_spinner_clock");
     let clock = ui.data_mut(|d| {
         let clock = d.get_temp_mut_or_insert_with(id, || SpinnerClock { since_secs: now, last_pass: pass });
         // No spinner on the previous pass: a new wait begins.
