@@ -265,3 +265,28 @@ fn servers_that_stall_fail_within_the_timeouts_and_the_healthy_one_still_shows_i
         Some(ClusterState::Connected { .. })
     ));
 }
+
+#[test]
+fn a_server_that_answers_every_watch_with_410_is_relisted_with_growing_pauses() {
+    let cluster = faulty_cluster("always-gone", "always-gone=1");
+    let faults = &cluster.clusters[0].faults;
+    let handle = start_backend(crate::common::sources_for(&[cluster.kubeconfig_path.as_path()]));
+    wait_connected(&handle, "always-gone");
+    handle.table.ask(Some(ViewQuery {
+        clusters: vec![ClusterId::new("always-gone")],
+        kind: Some(KindKey::new("", "pods")),
+        ..ViewQuery::default()
+    }));
+    // The rows still come: every watch fails, but every list succeeds.
+    wait_for(&handle.table.snapshots, WAIT, "the pods, listed", |t| (t.rows.len() == 3).then_some(()));
+    // The pauses double (0.5, 1, 2, 4, 8 s …) for the table's watch and for the namespace, CRD
+    // and RBAC watches alike (seven in all), so after a while each relists at most about once in
+    // eight seconds. Relisting at once after each 410 (the table's watch did) made hundreds, and
+    // kube's own backoff, which starts over on every event, about five per watch.
+    std::thread::sleep(Duration::from_secs(12));
+    let before = faults.lists_served.load(Ordering::Relaxed);
+    std::thread::sleep(Duration::from_secs(8));
+    let relists = faults.lists_served.load(Ordering::Relaxed) - before;
+    assert!(relists <= 14, "{relists} lists in 8 s, 12 s in");
+    assert_eq!(handle.table.snapshots.borrow().rows.len(), 3, "the rows stay");
+}

@@ -7,7 +7,6 @@ use super::FleetState;
 use futures::StreamExt;
 use klieg_model::{AccessRule, AccessRules, ClusterId, KindKey, ObjectAccess, ObjectKey, Permission};
 use kube::api::{ApiResource, DynamicObject};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -363,7 +362,7 @@ enum Watch {
 /// Follows one RBAC kind's metadata (`everywhere`: in every namespace) until the server refuses
 /// the watch (403) or the stream ends.
 async fn watch_changes(api: kube::Api<Meta>, cache: &AccessCache, everywhere: bool) -> Watch {
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let stream = super::table_watch::backed_off(watcher::watcher(api, watcher::Config::default()));
     futures::pin_mut!(stream);
     let mut listed_once = false;
     while let Some(event) = stream.next().await {

@@ -112,16 +112,15 @@ async fn follow(
         None => kube::Api::all_with(client.clone(), &resource),
     };
     let by_name = watcher::Config::default().fields(&format!("metadata.name={}", key.name));
-    let object_stream = watcher::watcher(objects, by_name)
-        .default_backoff()
+    let object_stream = super::table_watch::backed_off(watcher::watcher(objects, by_name))
         .modify(|object| object.metadata.managed_fields = None)
         .map(|object| Update::Object(Box::new(object)));
     // Events of cluster-scoped objects (nodes) are recorded in `default`.
     let events: kube::Api<CoreEvent> = kube::Api::namespaced(client, key.namespace.as_deref().unwrap_or("default"));
     let event_fields = format!("involvedObject.name={},involvedObject.kind={}", key.name, kind.kind);
-    let event_stream = watcher::watcher(events, watcher::Config::default().fields(&event_fields))
-        .default_backoff()
-        .map(|event| Update::Event(Box::new(event)));
+    let event_stream =
+        super::table_watch::backed_off(watcher::watcher(events, watcher::Config::default().fields(&event_fields)))
+            .map(|event| Update::Event(Box::new(event)));
     // What the user may do with the object: asked on opening and again whenever the cluster's
     // access answers were invalidated (RBAC changed, an action was refused, a minute passed).
     let permissions = registry.object_permissions(&kind.key(), &kind.verbs);

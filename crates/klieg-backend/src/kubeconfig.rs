@@ -20,6 +20,8 @@ pub enum KubeconfigError {
     },
     #[error("{0}")]
     Context(#[source] kube::config::KubeconfigError),
+    #[error("context {context:?} names the user {user:?}, which no kubeconfig defines")]
+    MissingUser { context: String, user: String },
     #[error("credentials: {0}")]
     Keyring(String),
     #[error("exec credential plugin: {0}")]
@@ -37,7 +39,7 @@ impl KubeconfigError {
                 | K::LoadClientKey(_)
                 | K::ParseCertificates(_),
             ) => ClusterErrorKind::MissingFile,
-            KubeconfigError::Context(_) => ClusterErrorKind::InvalidContext,
+            KubeconfigError::Context(_) | KubeconfigError::MissingUser { .. } => ClusterErrorKind::InvalidContext,
             KubeconfigError::Keyring(_) => ClusterErrorKind::Unauthorized,
             KubeconfigError::ExecPlugin(_) => ClusterErrorKind::ExecPlugin,
         }
@@ -85,7 +87,7 @@ impl KubeconfigSources {
                     .map(|dir| dir.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_file()).collect())
                     .unwrap_or_default();
                 entries.sort();
-                files.extend(entries.into_iter().filter(|p| !is_hidden(p)));
+                files.extend(entries.into_iter().filter(|p| !is_hidden(p) && looks_like_kubeconfig(p)));
             } else {
                 files.push(path.clone());
             }
@@ -121,6 +123,32 @@ impl KubeconfigSources {
 /// `$XDG_CONFIG_HOME/klieg/added-clusters.yaml` (or the platform's config folder).
 pub fn default_added_file() -> Option<PathBuf> {
     dirs::config_dir().map(|dir| dir.join("klieg").join("added-clusters.yaml"))
+}
+
+/// How much of a file in a kubeconfig folder is read to tell whether it is one.
+const SNIFF_BYTES: u64 = 64 * 1024;
+
+/// Whether a file found in a `--kubeconfig` folder is meant as a kubeconfig: text with a
+/// top-level `clusters:`, `contexts:`, `users:` or `kind: Config`. Scripts, notes and binaries
+/// beside the kubeconfigs are left out instead of shown as broken clusters; a kubeconfig that is
+/// broken but says what it is still shows, with its error. (A file named on its own is always
+/// read.)
+fn looks_like_kubeconfig(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let read = std::fs::File::open(path).and_then(|file| file.take(SNIFF_BYTES).read_to_end(&mut head));
+    if read.is_err() || head.contains(&0) {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&head);
+    // kubectl reads JSON kubeconfigs too.
+    if text.trim_start().starts_with('{') {
+        return ["\"clusters\"", "\"contexts\"", "\"users\""].iter().any(|key| text.contains(key));
+    }
+    text.lines().any(|line| {
+        ["clusters:", "contexts:", "users:", "current-context:"].iter().any(|key| line.starts_with(key))
+            || line.trim_end() == "kind: Config"
+    })
 }
 
 fn is_hidden(path: &Path) -> bool {
@@ -263,6 +291,12 @@ pub async fn client_config_and_saver(
     entry: &ContextEntry,
 ) -> Result<(kube::Config, Option<crate::credentials::OidcSaver>), Arc<KubeconfigError>> {
     let mut kubeconfig = entry.config.clone()?;
+    // kube would connect without credentials; client-go refuses the context by the user's name.
+    if let Some(user) = context_user_name(&kubeconfig, entry.id.as_str())
+        && !kubeconfig.auth_infos.iter().any(|a| a.name == user)
+    {
+        return Err(Arc::new(KubeconfigError::MissingUser { context: entry.id.to_string(), user }));
+    }
     let saver = match resolve_keyring_references(&mut kubeconfig, entry).await? {
         Some(saver) => Some(saver),
         None => resume_renewed_oidc(&mut kubeconfig, entry).await,
@@ -451,6 +485,27 @@ async fn resolve_keyring_references(
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_kubeconfig_folder_yields_its_kubeconfigs_not_its_scripts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, bytes: &[u8]| std::fs::write(dir.path().join(name), bytes).expect("write");
+        write("a-prod.yaml", b"apiVersion: v1\nkind: Config\nclusters: []\n");
+        write("b-broken.yaml", b"apiVersion: v1\nclusters: [ {name: \n");
+        write("c.json", br#"{"apiVersion": "v1", "kind": "Config", "clusters": []}"#);
+        write("d-config", b"contexts:\n- name: x\n");
+        write("login.sh", b"#!/bin/sh\naws eks get-token --cluster-name prod\n");
+        write("README.md", b"# Our clusters\nAsk the platform team.\n");
+        write("kubectl.bin", b"\x7fELF\x00\x00clusters:");
+        write(".hidden.yaml", b"clusters: []\n");
+        let sources = KubeconfigSources { explicit: vec![dir.path().to_path_buf()], ..KubeconfigSources::default() };
+        let names: Vec<String> =
+            sources.files().iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
+        assert_eq!(names, ["a-prod.yaml", "b-broken.yaml", "c.json", "d-config"]);
+        // Named on its own, a file is read whatever it holds (and shows its error).
+        let alone = KubeconfigSources { explicit: vec![dir.path().join("login.sh")], ..KubeconfigSources::default() };
+        assert_eq!(alone.files().len(), 1);
+    }
+
     fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
         let path = dir.join(name);
         std::fs::write(&path, text).expect("write");
@@ -499,6 +554,24 @@ mod tests {
         let error = broken[0].config.as_ref().expect_err("error");
         assert_eq!(error.kind(), ClusterErrorKind::MalformedKubeconfig);
         assert!(error.to_string().contains("broken.yaml"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_context_naming_a_user_no_file_defines_is_refused_by_that_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = A.replace("context: {cluster: c, user: u, namespace: team-a}", "context: {cluster: c, user: ghost}");
+        let sources = KubeconfigSources {
+            explicit: vec![write(dir.path(), "a.yaml", &text)],
+            env: None,
+            home: None,
+            ..KubeconfigSources::default()
+        };
+        let contexts = load_contexts(&sources);
+        let Err(error) = client_config_and_saver(&contexts[0]).await else { panic!("refused, not anonymous") };
+        assert_eq!(error.kind(), ClusterErrorKind::InvalidContext);
+        assert!(error.to_string().contains("\"ghost\""), "{error}");
+        // The other context, whose user exists, still gets its config.
+        assert!(client_config_and_saver(&contexts[1]).await.is_ok());
     }
 
     #[test]

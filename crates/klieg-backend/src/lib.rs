@@ -796,10 +796,9 @@ async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>, bo
 /// watch recovers; a user who may not list namespaces keeps the context's namespace.
 async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetState, version: &str) {
     use k8s_openapi::api::core::v1::Namespace;
-    use kube::runtime::WatchStreamExt;
     use kube::runtime::watcher::{self, Event};
     let api: kube::Api<kube::core::PartialObjectMeta<Namespace>> = kube::Api::all(client.clone());
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let stream = table_watch::backed_off(watcher::watcher(api, watcher::Config::default()));
     futures::pin_mut!(stream);
     let mut names: BTreeSet<Arc<str>> = BTreeSet::new();
     let mut pending: BTreeSet<Arc<str>> = BTreeSet::new();
@@ -831,6 +830,12 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
                 tracing::info!(cluster = %id, "may not list namespaces; using the context's namespace");
                 return;
             }
+            // An expired watch (410, after a compaction) is relisted by the watcher; the server
+            // answered, so the cluster is not in trouble.
+            Err(watcher::Error::WatchError(status)) if status.code == 410 => {
+                tracing::debug!(cluster = %id, "the namespace watch expired; relisting");
+                continue;
+            }
             Err(error) => {
                 let kind = match &error {
                     watcher::Error::InitialListFailed(e)
@@ -861,10 +866,9 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
 /// Re-runs discovery when CRDs change, so new custom kinds appear without a restart.
 async fn follow_crds(client: &kube::Client, id: &ClusterId, fleet: &FleetState) {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-    use kube::runtime::WatchStreamExt;
     use kube::runtime::watcher::{self, Event};
     let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
-    let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
+    let stream = table_watch::backed_off(watcher::watcher(api, watcher::Config::default()));
     futures::pin_mut!(stream);
     let mut listed = false;
     while let Some(event) = stream.next().await {

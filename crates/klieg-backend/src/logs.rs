@@ -327,8 +327,7 @@ async fn follow(
     let new_pods = match (&selector, query.follow) {
         (Some(selector), true) => {
             let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
-            watcher::watcher(api, watcher::Config::default().labels(selector))
-                .default_backoff()
+            super::table_watch::backed_off(watcher::watcher(api, watcher::Config::default().labels(selector)))
                 .applied_objects()
                 .boxed()
         }

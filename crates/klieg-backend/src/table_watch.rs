@@ -153,6 +153,7 @@ pub async fn run_table_watch(
     let mut backoff = Backoff::default();
     let mut interner = Interner::default();
     loop {
+        let started = std::time::Instant::now();
         let result = match &resource_version {
             None => {
                 // Every page of one list under one permit; a closed semaphore never happens.
@@ -167,21 +168,24 @@ pub async fn run_table_watch(
         if out.is_closed() {
             return;
         }
+        let ran = started.elapsed();
+        let ended = match &result {
+            Ok(_) if resource_version.is_none() => Ended::Listed,
+            Ok(_) => Ended::Watched,
+            Err(WatchError::Gone) => Ended::Gone,
+            Err(_) => Ended::Failed,
+        };
+        let pause = pause_after(ended, ran, &mut backoff);
         match result {
-            Ok(Some(next_rv)) => {
-                if resource_version.is_none() {
-                    backoff.reset();
-                }
-                resource_version = Some(next_rv);
-            }
+            Ok(Some(next_rv)) => resource_version = Some(next_rv),
             // The watch ended normally (server timeout); resume from the same point.
-            Ok(None) => backoff.reset(),
+            Ok(None) => {}
             Err(WatchError::Gone) => {
                 tracing::debug!(%cluster, kind = %kind.plural, "watch expired, relisting");
                 resource_version = None;
             }
             Err(error) => {
-                let delay = backoff.next_delay();
+                let delay = pause.unwrap_or_default();
                 tracing::debug!(%cluster, kind = %kind.plural, %error, ?delay, "watch failed");
                 let event = match &error {
                     WatchError::Request(kube::Error::Api(status)) if status.code == 403 => {
@@ -193,8 +197,44 @@ pub async fn run_table_watch(
                     return;
                 }
                 tokio::time::sleep(delay).await;
+                continue;
             }
         }
+        if let Some(delay) = pause {
+            tracing::debug!(%cluster, kind = %kind.plural, ?delay, ?ended, "the watch ended early; waiting");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// A watch must have run this long for its end (or its 410) to count as normal; one that ends
+/// sooner is a server in trouble, and the next attempt waits its backoff.
+pub const HEALTHY_WATCH: Duration = Duration::from_secs(10);
+
+/// How one attempt of the list-and-watch loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    /// A list completed: the watch starts at once, and the backoff stays where it was (a list
+    /// proves nothing about the watch that follows).
+    Listed,
+    /// A watch ended without an error.
+    Watched,
+    /// A watch (or the list's resume point) expired: 410 Gone, relist.
+    Gone,
+    Failed,
+}
+
+/// How long to wait before the next attempt, if at all. Only a watch that ran for
+/// [`HEALTHY_WATCH`] resets the backoff, so a watch that ends at once, or a server that answers
+/// every watch with 410, is retried with growing pauses instead of in a tight loop.
+fn pause_after(ended: Ended, ran: Duration, backoff: &mut Backoff) -> Option<Duration> {
+    match ended {
+        Ended::Listed => None,
+        Ended::Watched | Ended::Gone if ran >= HEALTHY_WATCH => {
+            backoff.reset();
+            None
+        }
+        Ended::Watched | Ended::Gone | Ended::Failed => Some(backoff.next_delay()),
     }
 }
 
@@ -339,23 +379,57 @@ fn classify_kube_error(error: kube::Error) -> WatchError {
     }
 }
 
-/// Exponential backoff from 0.5 s to 30 s.
+/// Retries a kube watcher (namespaces, CRDs, RBAC, an open object) with [`Backoff`]: after an
+/// error the stream pauses before it is polled again, and the backoff starts over only when the
+/// error came [`HEALTHY_WATCH`] or more after the stream last resumed. kube's own
+/// `default_backoff` starts over on any event, so a server answering every watch with 410 was
+/// relisted about once a second for good (each relist's events reset it).
+pub fn backed_off<S, T, E>(stream: S) -> impl futures::Stream<Item = Result<T, E>> + Send
+where
+    S: futures::Stream<Item = Result<T, E>> + Send + 'static,
+    T: Send,
+    E: Send,
+{
+    let state = (Box::pin(stream), Backoff::default(), std::time::Instant::now(), None::<Duration>);
+    futures::stream::unfold(state, |(mut stream, mut backoff, mut resumed, pause)| async move {
+        if let Some(pause) = pause {
+            tokio::time::sleep(pause).await;
+            resumed = std::time::Instant::now();
+        }
+        let item = stream.next().await?;
+        let pause = match &item {
+            Ok(_) => None,
+            Err(_) => {
+                if resumed.elapsed() >= HEALTHY_WATCH {
+                    backoff.reset();
+                }
+                Some(backoff.next_delay())
+            }
+        };
+        Some((item, (stream, backoff, resumed, pause)))
+    })
+}
+
+/// Exponential backoff from 0.5 s to 30 s, each delay jittered by ±20 % so that many watches
+/// failing together do not retry together.
 #[derive(Debug)]
 pub struct Backoff {
     next_ms: u64,
+    jitter: fastrand::Rng,
 }
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { next_ms: 500 }
+        Self { next_ms: 500, jitter: fastrand::Rng::new() }
     }
 }
 
 impl Backoff {
     pub fn next_delay(&mut self) -> Duration {
-        let delay = Duration::from_millis(self.next_ms);
+        let base = self.next_ms;
         self.next_ms = (self.next_ms * 2).min(30_000);
-        delay
+        let spread = base / 5;
+        Duration::from_millis(base - spread + self.jitter.u64(0..=2 * spread))
     }
 
     pub fn reset(&mut self) {
@@ -377,11 +451,32 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_a_cap() {
+    fn backoff_doubles_up_to_a_cap_with_jitter() {
         let mut backoff = Backoff::default();
         let delays: Vec<u64> = (0..8).map(|_| backoff.next_delay().as_millis() as u64).collect();
-        assert_eq!(delays, vec![500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+        let bases = [500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000];
+        for (delay, base) in delays.iter().zip(bases) {
+            assert!((base * 4 / 5..=base * 6 / 5).contains(delay), "{delay} ms is within 20 % of {base} ms");
+        }
         backoff.reset();
-        assert_eq!(backoff.next_delay(), Duration::from_millis(500));
+        assert!(backoff.next_delay() <= Duration::from_millis(600));
+    }
+
+    #[test]
+    fn only_a_watch_that_ran_resets_the_backoff() {
+        let mut backoff = Backoff::default();
+        let at_once = Duration::from_millis(5);
+        // A server answering every watch with 410: list, watch, 410, list, …: the pauses grow.
+        let mut pauses = Vec::new();
+        for _ in 0..4 {
+            assert_eq!(pause_after(Ended::Listed, at_once, &mut backoff), None, "a list is followed by its watch");
+            pauses.push(pause_after(Ended::Gone, at_once, &mut backoff).expect("an early 410 waits"));
+        }
+        assert!(pauses.windows(2).all(|w| w[1] > w[0]), "{pauses:?}");
+        // A watch that ends at once without an error waits as well.
+        assert!(pause_after(Ended::Watched, at_once, &mut backoff).is_some());
+        // One that ran its course resumes at once, and the next trouble starts small again.
+        assert_eq!(pause_after(Ended::Watched, HEALTHY_WATCH, &mut backoff), None);
+        assert!(pause_after(Ended::Failed, at_once, &mut backoff) <= Some(Duration::from_millis(600)));
     }
 }

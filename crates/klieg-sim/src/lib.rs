@@ -286,7 +286,7 @@ impl Fleet {
 /// offline-every=60,expire-every=30`: fixed latency, every Nth request answered 429 or 500, every
 /// N seconds one cluster offline for 10 s, every N seconds all watches expired (410 on resume);
 /// `stall-handshake=1` and `stall-answers=1` make a server that never completes TLS or never
-/// answers.
+/// answers; `always-gone=1` answers every watch with 410 Gone.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultPlan {
     pub latency_ms: u64,
@@ -299,6 +299,8 @@ pub struct FaultPlan {
     pub stall_handshake: bool,
     /// `stall-answers=1`: complete TLS and never answer a request.
     pub stall_answers: bool,
+    /// `always-gone=1`: answer every watch at once with 410 Gone.
+    pub always_gone: bool,
 }
 
 impl std::str::FromStr for FaultPlan {
@@ -318,9 +320,10 @@ impl std::str::FromStr for FaultPlan {
                 "drop-every" => plan.drop_every_secs = value,
                 "stall-handshake" => plan.stall_handshake = value != 0,
                 "stall-answers" => plan.stall_answers = value != 0,
+                "always-gone" => plan.always_gone = value != 0,
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?}; known: latency-ms, throttle-every, error-every, offline-every, expire-every, drop-every, stall-handshake, stall-answers"
+                        "unknown fault {other:?}; known: latency-ms, throttle-every, error-every, offline-every, expire-every, drop-every, stall-handshake, stall-answers, always-gone"
                     ));
                 }
             }
@@ -339,6 +342,7 @@ impl Fleet {
             cluster.faults.error_every.store(plan.error_every, Ordering::Relaxed);
             cluster.faults.stall_handshake.store(plan.stall_handshake, Ordering::Relaxed);
             cluster.faults.stall_answers.store(plan.stall_answers, Ordering::Relaxed);
+            cluster.faults.always_gone.store(plan.always_gone, Ordering::Relaxed);
         }
         if plan.offline_every_secs == 0 && plan.expire_every_secs == 0 && plan.drop_every_secs == 0 {
             return;

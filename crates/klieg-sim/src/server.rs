@@ -36,6 +36,8 @@ pub struct Faults {
     pub stall_handshake: AtomicBool,
     /// Complete TLS, read requests, and never answer them.
     pub stall_answers: AtomicBool,
+    /// Answer every watch at once with 410 Gone, as a server whose watch cache is always behind.
+    pub always_gone: AtomicBool,
     requests: AtomicU64,
     /// LIST requests served, so tests can see a client relist.
     pub lists_served: AtomicU64,
@@ -1520,6 +1522,10 @@ fn watch(
             (options.labels.is_empty() || options.labels.matches(&super::store::labels_of(object)))
                 && options.fields.matches(object)
         };
+        if cluster.faults.always_gone.load(Ordering::Relaxed) {
+            let _ = tx.send(watch_line("ERROR", expired("too old resource version (simulated: always)"))).await;
+            return;
+        }
         let start = watch_backlog(&cluster, &kind, namespace.as_deref(), since.filter(|_| !send_initial));
         let (backlog, mut sent_rv) = match start {
             Ok(start) => start,
