@@ -7,6 +7,7 @@
 mod common;
 
 mod apiserver_restart;
+mod editor;
 mod extensions;
 mod fleet;
 mod i18n;

@@ -78,6 +78,10 @@ pub struct EditorState {
     pub show_diff: bool,
     /// The request waiting for an answer.
     pub pending_request: Option<u64>,
+    /// Whether that request is a dry run (a dry run saves nothing).
+    pub pending_dry_run: bool,
+    /// Something that would throw the user's changes away, waiting for them to agree.
+    pub discard: Option<Discard>,
     /// The last answer to an apply.
     pub last_request: Option<u64>,
     /// The server's version after a conflict: yaml and resourceVersion.
@@ -95,6 +99,8 @@ impl EditorState {
             original: yaml,
             show_diff: false,
             pending_request: None,
+            pending_dry_run: false,
+            discard: None,
             last_request: None,
             conflict: None,
             syntax_error: None,
@@ -145,6 +151,16 @@ impl EditorState {
         self.validate();
     }
 
+    /// Whether the text holds changes not applied to the server.
+    pub fn is_dirty(&self) -> bool {
+        *self.text != *self.original
+    }
+
+    /// The text was applied: it is the new starting point (the diff shows what came after).
+    pub fn saved(&mut self) {
+        self.original = Arc::from(self.text.as_str());
+    }
+
     /// After a conflict, the user chose the server's version: their text is replaced.
     pub fn take_theirs(&mut self) {
         if let Some((yaml, _)) = self.conflict.take() {
@@ -153,6 +169,17 @@ impl EditorState {
             self.validate();
         }
     }
+}
+
+/// What would discard an edit's unapplied changes, asked before it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Discard {
+    /// Close the editor.
+    Close,
+    /// Go back to the text the edit started from.
+    Revert,
+    /// Edit another object instead (its YAML, secret values masked).
+    EditOther { target: Target, yaml: Arc<str> },
 }
 
 /// An action waiting for the user to confirm it.
@@ -490,6 +517,7 @@ impl EditorState {
     pub fn apply(&mut self, dry_run: bool, outbox: &mut Outbox) {
         let request_id = outbox.request_id();
         self.pending_request = Some(request_id);
+        self.pending_dry_run = dry_run;
         self.last_request = Some(request_id);
         self.conflict = None;
         let request = EditRequest::Replace { target: self.target.clone(), yaml: self.text.clone(), dry_run };
@@ -582,7 +610,15 @@ impl UiState {
         match intent {
             Intent::Open { kind, key } => self.details.open(kind, key),
             Intent::OpenLogs(target) => self.logs = Some(LogsState::new(target)),
-            Intent::Edit { target, yaml } => self.editor = Some(EditorState::new(target, yaml)),
+            Intent::Edit { target, yaml } => match self.editor.as_mut() {
+                // Unapplied changes are not thrown away without asking.
+                Some(editor) if editor.is_dirty() && editor.target != target => {
+                    editor.discard = Some(Discard::EditOther { target, yaml });
+                }
+                // The same object again keeps the edit as it is.
+                Some(editor) if editor.target == target => {}
+                _ => self.editor = Some(EditorState::new(target, yaml)),
+            },
             Intent::OpenTerminal(target) => self.open_terminal(target),
             Intent::StartForward(target) => self.start_forward(target),
             Intent::ToggleForwards => self.forwards.shown = !self.forwards.shown,
@@ -674,6 +710,30 @@ mod tests {
         let sent = state.outbox.take();
         assert_eq!(sent.len(), 2);
         assert!(matches!(&sent[1], Command::Act { targets, .. } if targets.len() == 2));
+    }
+
+    #[test]
+    fn editing_another_object_over_unapplied_changes_asks_first() {
+        let mut state = UiState::default();
+        let yaml = |text: &str| Arc::from(text);
+        state.apply(Intent::Edit { target: target("first"), yaml: yaml("a: 1\n") });
+        // Clean: another object simply replaces it.
+        state.apply(Intent::Edit { target: target("second"), yaml: yaml("b: 1\n") });
+        assert_eq!(state.editor.as_ref().map(|e| e.target.key.name.to_string()).as_deref(), Some("second"));
+        let editor = state.editor.as_mut().expect("editor");
+        editor.text = "b: 2\n".into();
+        assert!(editor.is_dirty());
+        // Dirty: the edit stays and the question waits; the same object again changes nothing.
+        state.apply(Intent::Edit { target: target("third"), yaml: yaml("c: 1\n") });
+        let editor = state.editor.as_ref().expect("editor");
+        assert_eq!((&*editor.target.key.name, editor.text.as_str()), ("second", "b: 2\n"));
+        assert!(matches!(&editor.discard, Some(Discard::EditOther { target, .. }) if &*target.key.name == "third"));
+        state.apply(Intent::Edit { target: target("second"), yaml: yaml("b: 1\n") });
+        assert_eq!(state.editor.as_ref().map(|e| e.text.as_str()), Some("b: 2\n"));
+        // Once applied, the text is the new starting point: nothing left to lose.
+        let editor = state.editor.as_mut().expect("editor");
+        editor.saved();
+        assert!(!editor.is_dirty());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::theme;
 use crate::model::{ActivityLog, CellTone, FleetSnapshot, Outcome};
-use crate::state::EditorState;
+use crate::state::{Discard, EditorState};
 use rust_i18n::t;
 use std::hash::{Hash, Hasher};
 
@@ -108,7 +108,13 @@ pub fn absorb_activity(editor: &mut Option<EditorState>, log: &ActivityLog) {
                 editor.conflict = Some((live_yaml.clone(), live_resource_version.clone()));
                 editor.pending_request = None;
             }
-            Outcome::Done { .. } | Outcome::Failed { .. } => editor.pending_request = None,
+            Outcome::Done { .. } => {
+                editor.pending_request = None;
+                if !editor.pending_dry_run {
+                    editor.saved();
+                }
+            }
+            Outcome::Failed { .. } => editor.pending_request = None,
         }
     }
 }
@@ -154,9 +160,56 @@ pub fn editor_window_ui(
             apply = editor_contents_ui(ui, editor, log);
         });
     if !open {
-        *slot = None;
+        if editor.is_dirty() {
+            editor.discard = Some(Discard::Close);
+        } else {
+            *slot = None;
+            return;
+        }
     } else if let Some(dry_run) = apply {
         editor.apply(dry_run, outbox);
+    }
+    discard_ui(ctx, slot);
+}
+
+/// Asks before unapplied changes are thrown away (closing, reverting, editing another object).
+fn discard_ui(ctx: &egui::Context, slot: &mut Option<EditorState>) {
+    let Some(editor) = slot.as_mut() else { return };
+    let Some(discard) = editor.discard.clone() else { return };
+    let mut decision = None;
+    egui::Modal::new(egui::Id::unique("discard_edit")).show(ctx, |ui| {
+        ui.heading(t!("edit.discard_title", name = editor.target.key.name.as_ref()));
+        let consequence = match &discard {
+            Discard::Close => t!("edit.discard_close"),
+            Discard::Revert => t!("edit.discard_revert"),
+            Discard::EditOther { target, .. } => t!("edit.discard_other", name = target.key.name.as_ref()),
+        };
+        ui.label(consequence);
+        ui.horizontal(|ui| {
+            let visuals = ui.visuals().clone();
+            let discard_button = egui::Button::new(
+                egui::RichText::new(t!("edit.discard")).color(theme::tone_color(&visuals, CellTone::Bad)),
+            );
+            if ui.add(discard_button).clicked() {
+                decision = Some(true);
+            }
+            if ui.button(t!("edit.keep_editing")).clicked() || ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+                decision = Some(false);
+            }
+        });
+    });
+    match decision {
+        Some(true) => match discard {
+            Discard::Close => *slot = None,
+            Discard::Revert => {
+                editor.text = editor.original.to_string();
+                editor.discard = None;
+                editor.validate();
+            }
+            Discard::EditOther { target, yaml } => *slot = Some(EditorState::new(target, yaml)),
+        },
+        Some(false) => editor.discard = None,
+        None => {}
     }
 }
 
@@ -219,8 +272,8 @@ fn editor_contents_ui(ui: &mut egui::Ui, editor: &mut EditorState, log: &Activit
             apply = Some(true);
         }
         ui.toggle_value(&mut editor.show_diff, t!("edit.show_diff"));
-        if ui.button(t!("edit.revert")).on_hover_text(t!("edit.revert_help")).clicked() {
-            editor.text = editor.original.to_string();
+        if ui.button(t!("edit.revert")).on_hover_text(t!("edit.revert_help")).clicked() && editor.is_dirty() {
+            editor.discard = Some(Discard::Revert);
         }
     });
     if editor.show_diff {
