@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const SETTINGS_KEY: &str = "klieg.settings";
+/// How soon commands that found the backend's queue full are tried again.
+const COMMAND_RETRY: Duration = Duration::from_millis(50);
 
 pub struct KliegApp {
     backend: BackendHandle,
@@ -228,6 +230,14 @@ impl KliegApp {
         }
     }
 
+    /// Commands that found the backend's queue full go out now; while some wait, the window
+    /// draws again shortly to try again.
+    fn flush_commands(&self, ctx: &egui::Context) {
+        if self.backend.flush() {
+            ctx.request_repaint_after(COMMAND_RETRY);
+        }
+    }
+
     fn apply_theme(&self, ctx: &egui::Context) {
         let preference = match self.state.settings.theme {
             ThemeChoice::System => egui::ThemePreference::System,
@@ -300,6 +310,7 @@ impl KliegApp {
         }
         state.sync_settings();
         self.send_changes();
+        self.flush_commands(ui.ctx());
         if let Some(report) = &mut self.bench_report {
             report.frame_done(&self.table);
         }

@@ -59,7 +59,7 @@ pub enum BackendError {
 /// snapshot), and the snapshots of what the backend keeps on its own (the fleet, the activity
 /// log, forwards, terminals).
 pub struct BackendHandle {
-    pub commands: mpsc::Sender<Command>,
+    commands: CommandSender,
     pub fleet: watch::Receiver<Arc<FleetSnapshot>>,
     /// The table of the selected clusters, kind and namespaces.
     pub table: Feed<ViewQuery, TableSnapshot>,
@@ -90,10 +90,58 @@ impl BackendHandle {
         self.details.ask(object);
     }
 
-    /// Sends without waiting; a full queue drops the command and says so in the log.
+    /// Sends without waiting and without losing anything: what the queue cannot take now waits,
+    /// in order, until [`BackendHandle::flush`] (each frame) can pass it on.
     pub fn send(&self, command: Command) {
-        if let Err(error) = self.commands.try_send(command) {
-            tracing::warn!(%error, "backend command queue full; command dropped");
+        self.commands.send(command);
+    }
+
+    /// Passes on the commands that waited for room; says whether some still wait (the window
+    /// then draws again soon, to try again).
+    pub fn flush(&self) -> bool {
+        self.commands.flush()
+    }
+}
+
+/// The UI's end of the command queue: never blocks, never drops. The queue is bounded (the
+/// backend reads it as fast as it can); commands that find it full wait in an overflow list,
+/// which only the user's own actions fill, and go out first once there is room.
+struct CommandSender {
+    queue: mpsc::Sender<Command>,
+    overflow: parking_lot::Mutex<std::collections::VecDeque<Command>>,
+}
+
+impl CommandSender {
+    fn new(queue: mpsc::Sender<Command>) -> Self {
+        Self { queue, overflow: parking_lot::Mutex::default() }
+    }
+
+    fn send(&self, command: Command) {
+        let mut overflow = self.overflow.lock();
+        overflow.push_back(command);
+        Self::drain(&self.queue, &mut overflow);
+    }
+
+    fn flush(&self) -> bool {
+        let mut overflow = self.overflow.lock();
+        Self::drain(&self.queue, &mut overflow);
+        !overflow.is_empty()
+    }
+
+    fn drain(queue: &mpsc::Sender<Command>, overflow: &mut std::collections::VecDeque<Command>) {
+        while let Some(command) = overflow.pop_front() {
+            match queue.try_send(command) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(command)) => {
+                    overflow.push_front(command);
+                    return;
+                }
+                // The backend has stopped; nothing will read them.
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    overflow.clear();
+                    return;
+                }
+            }
         }
     }
 }
@@ -385,7 +433,7 @@ pub fn start_with(
         })
         .map_err(BackendError::Runtime)?;
     Ok(BackendHandle {
-        commands: commands_tx,
+        commands: CommandSender::new(commands_tx),
         fleet: fleet_rx,
         table,
         details,
@@ -900,5 +948,36 @@ async fn follow_crds(client: &kube::Client, id: &ClusterId, fleet: &FleetState) 
                 tracing::warn!(cluster = %id, %error, "rediscovery after a CRD change failed")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_that_find_the_queue_full_wait_in_order_and_none_is_lost() {
+        let (tx, mut rx) = mpsc::channel(2);
+        let sender = CommandSender::new(tx);
+        let close = |id| Command::CloseTerminal { id };
+        for id in 1..=5 {
+            sender.send(close(id));
+        }
+        let mut received = Vec::new();
+        while let Ok(Command::CloseTerminal { id }) = rx.try_recv() {
+            received.push(id);
+        }
+        assert_eq!(received, [1, 2], "the queue holds two");
+        assert!(sender.flush(), "three wait");
+        sender.send(close(6));
+        while sender.flush() || !rx.is_empty() {
+            while let Ok(Command::CloseTerminal { id }) = rx.try_recv() {
+                received.push(id);
+            }
+        }
+        assert_eq!(received, [1, 2, 3, 4, 5, 6], "in order, none dropped");
+        drop(rx);
+        sender.send(close(7));
+        assert!(!sender.flush(), "a stopped backend keeps nothing waiting");
     }
 }
