@@ -17,12 +17,19 @@ fn resolve(color: TermColor, default: egui::Color32) -> egui::Color32 {
     }
 }
 
-/// The bytes a terminal sends for the key events of this frame.
-pub fn key_bytes(events: &[egui::Event]) -> Vec<u8> {
+/// The bytes a terminal sends for the key events of this frame. With `bracketed_paste` (the
+/// program asked for it), a paste is marked as one, and the end marker inside pasted text is
+/// taken out so a paste cannot end its own bracket and have the rest run as typed.
+pub fn key_bytes(events: &[egui::Event], bracketed_paste: bool) -> Vec<u8> {
     let mut bytes = Vec::new();
     for event in events {
         match event {
             egui::Event::Text(text) => bytes.extend_from_slice(text.as_bytes()),
+            egui::Event::Paste(text) if bracketed_paste => {
+                bytes.extend_from_slice(b"\x1b[200~");
+                bytes.extend_from_slice(text.replace("\x1b[201~", "").as_bytes());
+                bytes.extend_from_slice(b"\x1b[201~");
+            }
             egui::Event::Paste(text) => bytes.extend_from_slice(text.as_bytes()),
             egui::Event::Key { key, pressed: true, modifiers, .. } => {
                 if modifiers.shift && matches!(key, egui::Key::PageUp | egui::Key::PageDown) {
@@ -211,7 +218,7 @@ pub fn terminal_panel_ui(ui: &mut egui::Ui, state: &mut TerminalsState, outbox: 
                     egui::EventFilter { tab: true, horizontal_arrows: true, vertical_arrows: true, escape: true },
                 )
             });
-            let bytes = ui.input(|i| key_bytes(&i.events));
+            let bytes = ui.input(|i| key_bytes(&i.events, view.bracketed_paste));
             if !bytes.is_empty() {
                 outbox.push(Command::TerminalInput { id, bytes });
             }
@@ -239,6 +246,11 @@ mod tests {
             key(egui::Key::ArrowUp, false),
             key(egui::Key::Backspace, false),
         ];
-        assert_eq!(key_bytes(&events), b"ls\r\x03\x1b[A\x7f");
+        assert_eq!(key_bytes(&events, false), b"ls\r\x03\x1b[A\x7f");
+        // A paste into a program that asked for bracketed paste is marked, and cannot close
+        // its own bracket early.
+        let paste = [egui::Event::Paste("rm -rf /tmp/x\x1b[201~\nreboot\n".into())];
+        assert_eq!(key_bytes(&paste, true), b"\x1b[200~rm -rf /tmp/x\nreboot\n\x1b[201~");
+        assert_eq!(key_bytes(&paste, false), "rm -rf /tmp/x\x1b[201~\nreboot\n".as_bytes());
     }
 }

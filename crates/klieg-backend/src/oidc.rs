@@ -208,11 +208,7 @@ impl Refresher {
         let request = http::Request::get(&url).body(Full::default()).map_err(|error| bad(error.to_string()))?;
         let body = self.exchange(&url, request).await?;
         let document: serde_json::Value = serde_json::from_slice(&body).map_err(|error| bad(error.to_string()))?;
-        document
-            .get("token_endpoint")
-            .and_then(|endpoint| endpoint.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| bad("no token_endpoint".into()))
+        discovered_token_endpoint(&document, &self.issuer).map_err(bad)
     }
 
     /// Trades the refresh token for new tokens (client_secret_basic, as OAuth 2 prefers, with the
@@ -246,9 +242,39 @@ impl Refresher {
     }
 }
 
+/// The token endpoint of a discovery document, once the document is shown to be the issuer's
+/// own: OpenID Connect Discovery requires its `issuer` to be exactly the issuer asked (a
+/// document served under another name, by a proxy or a squatter, is refused, so the refresh
+/// token is never sent where the issuer did not say).
+fn discovered_token_endpoint(document: &serde_json::Value, issuer: &str) -> Result<String, String> {
+    let named = document.get("issuer").and_then(serde_json::Value::as_str).map(|i| i.trim_end_matches('/'));
+    if named != Some(issuer) {
+        return Err(format!("the discovery document names the issuer {named:?}, not {issuer:?}"));
+    }
+    document
+        .get("token_endpoint")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| "no token_endpoint".to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_discovery_document_must_name_the_issuer_it_was_fetched_from() {
+        let issuer = "https://login.example.com/realms/team";
+        let document = |named: &str| serde_json::json!({"issuer": named, "token_endpoint": format!("{named}/token")});
+        assert_eq!(
+            discovered_token_endpoint(&document(issuer), issuer).as_deref(),
+            Ok("https://login.example.com/realms/team/token")
+        );
+        assert!(discovered_token_endpoint(&document(&format!("{issuer}/")), issuer).is_ok(), "a trailing slash");
+        let elsewhere = discovered_token_endpoint(&document("https://evil.example.net"), issuer);
+        assert!(elsewhere.is_err_and(|e| e.contains("evil.example.net")));
+        assert!(discovered_token_endpoint(&serde_json::json!({"token_endpoint": "https://x/token"}), issuer).is_err());
+    }
 
     fn jwt(claims: &serde_json::Value) -> String {
         let part = |value: &serde_json::Value| {

@@ -173,10 +173,7 @@ impl Terminals {
                 _ = ticker.tick() => {
                     if dirty {
                         dirty = false;
-                        let rendered = render(parser.screen());
-                        self.publish(id, |t| {
-                            (t.lines, t.cursor, t.size, t.scrolled_back, t.scrollback_len) = rendered;
-                        });
+                        self.publish_screen(id, &parser, None);
                     }
                     if !output_open {
                         break;
@@ -184,7 +181,6 @@ impl Terminals {
                 }
             }
         }
-        let rendered = render(parser.screen());
         let ended = match status {
             Some(status) => status.await,
             None => None,
@@ -194,18 +190,27 @@ impl Terminals {
             Some(status) => Arc::from(status.message.unwrap_or_else(|| "exited".into())),
             None => Arc::from("disconnected"),
         };
-        self.publish(id, |t| {
-            (t.lines, t.cursor, t.size, t.scrolled_back, t.scrollback_len) = rendered;
-            t.exited = Some(words);
-        });
+        self.publish_screen(id, &parser, Some(words));
         // The ended session stays readable: its scrollback can still be scrolled until closed.
         while let Some(input) = input_rx.recv().await {
             if let Input::Scroll(lines) = input {
                 scroll_by(&mut parser, lines);
-                let rendered = render(parser.screen());
-                self.publish(id, |t| (t.lines, t.cursor, t.size, t.scrolled_back, t.scrollback_len) = rendered);
+                self.publish_screen(id, &parser, None);
             }
         }
+    }
+
+    /// Publishes the screen as the emulator has it (and, once the process ended, how it ended).
+    fn publish_screen(&self, id: u64, parser: &vt100::Parser, exited: Option<Arc<str>>) {
+        let rendered = render(parser.screen());
+        let bracketed_paste = parser.screen().bracketed_paste();
+        self.publish(id, |t| {
+            (t.lines, t.cursor, t.size, t.scrolled_back, t.scrollback_len) = rendered;
+            t.bracketed_paste = bracketed_paste;
+            if exited.is_some() {
+                t.exited = exited;
+            }
+        });
     }
 }
 

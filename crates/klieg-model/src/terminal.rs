@@ -44,6 +44,9 @@ pub struct TerminalView {
     /// many lines the scrollback holds.
     pub scrolled_back: usize,
     pub scrollback_len: usize,
+    /// The program asked for bracketed paste (`ESC [ ? 2004 h`): pasted text is sent between
+    /// `ESC [ 200 ~` and `ESC [ 201 ~`, so a shell does not run the lines of a paste as it gets them.
+    pub bracketed_paste: bool,
     /// Set when the process ended: its exit status in words.
     pub exited: Option<Arc<str>>,
     pub error: Option<Arc<str>>,
