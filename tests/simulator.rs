@@ -580,6 +580,10 @@ fn prometheus_charts_are_detected_ranged_and_kept_live() {
         subject: ChartSubject::Pod,
         range_secs: 15 * 60,
     };
+    // A tenant's Service with the most specific labels, in a namespace sorting first, is not
+    // trusted: only the monitoring namespaces' are.
+    let decoy = "apiVersion: v1\nkind: Namespace\nmetadata: {name: aaa-tenant}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: fake-prometheus, namespace: aaa-tenant, labels: {app.kubernetes.io/name: prometheus, app.kubernetes.io/component: server}}\nspec: {ports: [{port: 9090}]}\n";
+    stdout_of(&kubectl(&fleet, &["apply", "-f", "-"], Some(decoy)));
     // Detected by its labels and reached through the apiserver's service proxy.
     let chart = |query: &ChartQuery, source: Option<PrometheusSource>| {
         handle.charts.ask(Some(klieg::model::ChartRequest { query: query.clone(), source }));

@@ -925,11 +925,20 @@ fn port_forwards_reach_pods_and_services(
         }
         let info = handle.forwards.borrow().forwards.iter().find(|f| f.id == id).cloned().expect("the forward");
         assert_eq!((info.pod.as_deref(), info.pod_port, info.connections), (Some("talker"), Some(8080), 2));
+        // A tunnel still open when the forward stops is closed with it.
+        let mut held = open_tunnel(local);
         handle.send(Command::StopForward { id });
         wait_for(&handle.forwards, WAIT, "the forward to stop", |list| {
             list.forwards.iter().all(|f| f.id != id).then_some(())
         });
         assert!(std::net::TcpStream::connect(("127.0.0.1", local)).is_err(), "the local port is closed");
+        {
+            use std::io::Read;
+            held.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+            let ended = held.read(&mut [0u8; 64]);
+            let still_open = matches!(&ended, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut));
+            assert!(!still_open, "the open tunnel was closed by Stop: {ended:?}");
+        }
     }
 
     // A Service forward outlives its pod: each connection picks a pod anew, so when the pod is
@@ -983,6 +992,22 @@ fn port_forwards_reach_pods_and_services(
     let info = handle.forwards.borrow().forwards.iter().find(|f| f.id == 3).cloned().expect("the forward");
     assert_eq!((info.pod.as_deref(), info.local_port), (Some("replaced-2"), Some(local)), "same local port, new pod");
     handle.send(Command::StopForward { id: 3 });
+}
+
+/// A connection through the forward on `local`, shown to reach the pod, left open.
+fn open_tunnel(local: u16) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let mut held = std::net::TcpStream::connect(("127.0.0.1", local)).expect("connect to the forward");
+    held.set_read_timeout(Some(WAIT)).expect("timeout");
+    write!(held, "GET /held HTTP/1.1\r\nHost: x\r\n\r\n").expect("request");
+    let mut reply = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !String::from_utf8_lossy(&reply).contains("request: GET /held") {
+        let n = held.read(&mut buffer).expect("read the reply");
+        assert!(n > 0, "the forward closed early");
+        reply.extend_from_slice(&buffer[..n]);
+    }
+    held
 }
 
 /// The exec part of [`pod_streams_logs_exec_and_port_forward`], in its `talker` pod; removes

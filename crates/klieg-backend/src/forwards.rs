@@ -92,8 +92,24 @@ impl Forwards {
         });
         let namespace = request.target.key.namespace.as_deref().unwrap_or("default").to_string();
         let pods: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+        // The tunnels belong to this task: when Stop aborts it, the set is dropped and every
+        // open tunnel with it.
+        let mut tunnels = tokio::task::JoinSet::new();
+        let mut backoff = super::table_watch::Backoff::default();
         loop {
-            let Ok((mut socket, _)) = listener.accept().await else { continue };
+            while tunnels.try_join_next().is_some() {}
+            let mut socket = match listener.accept().await {
+                Ok((socket, _)) => {
+                    backoff.reset();
+                    socket
+                }
+                // Out of file descriptors, say: wait instead of spinning on the error.
+                Err(error) => {
+                    self.update(id, |f| f.state = ForwardState::Degraded { error: Arc::from(error.to_string()) });
+                    tokio::time::sleep(backoff.next_delay()).await;
+                    continue;
+                }
+            };
             let resolved = resolve(&client, &namespace, &request).await;
             let (pod, port) = match resolved {
                 Ok(found) => found,
@@ -109,7 +125,7 @@ impl Forwards {
             });
             let pods = pods.clone();
             let this = self.clone();
-            tokio::spawn(async move {
+            tunnels.spawn(async move {
                 let result = async {
                     let mut forwarder = pods.portforward(&pod, &[port]).await.map_err(|e| e.to_string())?;
                     let mut upstream = forwarder.take_stream(port).ok_or("no stream for the port")?;

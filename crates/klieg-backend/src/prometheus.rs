@@ -22,12 +22,30 @@ const DETECT_SELECTORS: [&str; 4] = [
     "app=prometheus",
 ];
 
+/// Namespaces where auto-detection trusts a Service labelled as Prometheus: those the common
+/// installs use. Anyone who may create a Service in another namespace could otherwise label one
+/// and have every user's charts come from it (and see which objects they look at).
+pub const TRUSTED_NAMESPACES: [&str; 8] = [
+    "monitoring",
+    "prometheus",
+    "observability",
+    "kube-prometheus-stack",
+    "prometheus-system",
+    "cattle-monitoring-system",
+    "openshift-monitoring",
+    "kube-system",
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum PromError {
     #[error("Prometheus is switched off for this cluster")]
     Off,
     #[error("no Prometheus found: no Service is labelled app.kubernetes.io/name=prometheus or app=prometheus")]
     NotFound,
+    #[error(
+        "the Service {0} is labelled as Prometheus, but outside the namespaces auto-detection trusts (monitoring, prometheus, observability, …); choose it as this cluster's source to use it"
+    )]
+    Untrusted(String),
     #[error("only http:// URLs can be used directly (reach https ones through their Service): {0}")]
     UnsupportedUrl(String),
     #[error("Prometheus did not answer: {0}")]
@@ -174,18 +192,27 @@ async fn endpoint(client: &kube::Client, source: &PrometheusSource) -> Result<En
         PrometheusSource::Service { namespace, name, port } => Ok(proxy(client, namespace, name, port)),
         PrometheusSource::Auto => {
             let services: kube::Api<k8s_openapi::api::core::v1::Service> = kube::Api::all(client.clone());
+            let namespace_of =
+                |s: &k8s_openapi::api::core::v1::Service| s.metadata.namespace.clone().unwrap_or_default();
+            let mut untrusted = None;
             for selector in DETECT_SELECTORS {
                 let found = services
                     .list(&kube::api::ListParams::default().labels(selector))
                     .await
                     .map_err(|e| PromError::Unreachable(e.to_string()))?;
-                if let Some(service) = found.items.first() {
-                    let namespace = service.metadata.namespace.clone().unwrap_or_default();
+                let trusted = found.items.iter().find(|s| TRUSTED_NAMESPACES.contains(&namespace_of(s).as_str()));
+                if let Some(service) = trusted {
                     let name = service.metadata.name.clone().unwrap_or_default();
-                    return Ok(proxy(client, &namespace, &name, &service_port(service)));
+                    return Ok(proxy(client, &namespace_of(service), &name, &service_port(service)));
                 }
+                untrusted = untrusted.or_else(|| {
+                    found
+                        .items
+                        .first()
+                        .map(|s| format!("{}/{}", namespace_of(s), s.metadata.name.as_deref().unwrap_or("")))
+                });
             }
-            Err(PromError::NotFound)
+            Err(untrusted.map_or(PromError::NotFound, PromError::Untrusted))
         }
     }
 }
