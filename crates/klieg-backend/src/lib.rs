@@ -812,6 +812,10 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
         }
     };
     let kinds: Arc<[ResourceKind]> = Arc::from(kinds);
+    // The client first: whoever sees the cluster Connected (a feed asked at that moment) finds
+    // its client.
+    let access_cache = Arc::new(access::AccessCache::default());
+    fleet.set_client(&id, clients, kinds.clone(), metrics, access_cache.clone());
     fleet.update(&id, |info| {
         info.state = ClusterState::Connected { server_version: Arc::from(version.as_str()) };
         info.kinds = kinds.clone();
@@ -819,8 +823,6 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
             info.namespaces = info.default_namespace.iter().cloned().collect();
         }
     });
-    let access_cache = Arc::new(access::AccessCache::default());
-    fleet.set_client(&id, clients, kinds, metrics, access_cache.clone());
     fleet.remember(&id);
     let namespace = entry_namespace.unwrap_or_else(|| "default".into());
     tokio::join!(
