@@ -880,12 +880,6 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
                 tracing::info!(cluster = %id, "may not list namespaces; using the context's namespace");
                 return;
             }
-            // An expired watch (410, after a compaction) is relisted by the watcher; the server
-            // answered, so the cluster is not in trouble.
-            Err(watcher::Error::WatchError(status)) if status.code == 410 => {
-                tracing::debug!(cluster = %id, "the namespace watch expired; relisting");
-                continue;
-            }
             Err(error) => {
                 let kind = match &error {
                     watcher::Error::InitialListFailed(e)

@@ -384,29 +384,32 @@ fn classify_kube_error(error: kube::Error) -> WatchError {
 /// error came [`HEALTHY_WATCH`] or more after the stream last resumed. kube's own
 /// `default_backoff` starts over on any event, so a server answering every watch with 410 was
 /// relisted about once a second for good (each relist's events reset it).
-pub fn backed_off<S, T, E>(stream: S) -> impl futures::Stream<Item = Result<T, E>> + Send
+///
+/// An expired watch (410 Gone: the watcher relists by itself) still counts for the pauses but is
+/// not passed on: the server answered, so no follower should show it as trouble.
+pub fn backed_off<S, T>(stream: S) -> impl futures::Stream<Item = Result<T, kube::runtime::watcher::Error>> + Send
 where
-    S: futures::Stream<Item = Result<T, E>> + Send + 'static,
+    S: futures::Stream<Item = Result<T, kube::runtime::watcher::Error>> + Send + 'static,
     T: Send,
-    E: Send,
 {
+    use kube::runtime::watcher::Error;
     let state = (Box::pin(stream), Backoff::default(), std::time::Instant::now(), None::<Duration>);
-    futures::stream::unfold(state, |(mut stream, mut backoff, mut resumed, pause)| async move {
-        if let Some(pause) = pause {
-            tokio::time::sleep(pause).await;
-            resumed = std::time::Instant::now();
-        }
-        let item = stream.next().await?;
-        let pause = match &item {
-            Ok(_) => None,
-            Err(_) => {
-                if resumed.elapsed() >= HEALTHY_WATCH {
-                    backoff.reset();
-                }
-                Some(backoff.next_delay())
+    futures::stream::unfold(state, |(mut stream, mut backoff, mut resumed, mut pause)| async move {
+        loop {
+            if let Some(pause) = pause.take() {
+                tokio::time::sleep(pause).await;
+                resumed = std::time::Instant::now();
             }
-        };
-        Some((item, (stream, backoff, resumed, pause)))
+            let item = stream.next().await?;
+            let Err(error) = &item else { return Some((item, (stream, backoff, resumed, None))) };
+            if resumed.elapsed() >= HEALTHY_WATCH {
+                backoff.reset();
+            }
+            pause = Some(backoff.next_delay());
+            if !matches!(error, Error::WatchError(status) if status.code == 410) {
+                return Some((item, (stream, backoff, resumed, pause)));
+            }
+        }
     })
 }
 
