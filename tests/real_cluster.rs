@@ -244,25 +244,26 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     files
 }
 
-/// Exec credential plugins: one that answers with a token connects; one that fails, one that is
-/// missing and one that hangs each give their own clear error (the hung one is stopped after the
-/// timeout), while the working one is unaffected.
-#[test]
-fn exec_plugins_that_work_fail_are_missing_or_hang() {
-    use crate::common::{ApiServer, sources_for, start_backend, wait_connected, wait_for};
-    use klieg::model::{ClusterErrorKind, ClusterState};
+/// The kubeconfig of `exec_plugins_that_work_fail_are_missing_or_hang`, its plugins in `dir`,
+/// and the file the working plugin touches when it runs.
+fn exec_plugin_kubeconfig(cluster: &TestCluster, dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use crate::common::ApiServer;
+
     use std::os::unix::fs::PermissionsExt;
-    let cluster = TestCluster::shared();
-    let dir = tempfile::tempdir().expect("tempdir");
     let script = |name: &str, body: &str| {
-        let path = dir.path().join(name);
+        let path = dir.join(name);
         std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).expect("write the plugin");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("make it executable");
         path.display().to_string()
     };
+    let ran = dir.join("ok-plugin-ran");
     let ok = script(
         "ok-plugin",
-        r#"printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}' "$TOKEN""#,
+        &format!(
+            "touch '{}'\n{}",
+            ran.display(),
+            r#"printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%s"}}' "$TOKEN""#
+        ),
     );
     let ok_v1 = script(
         "ok-v1-plugin",
@@ -294,10 +295,57 @@ fn exec_plugins_that_work_fail_are_missing_or_hang() {
         v1_user("v1", &ok_v1, "Never"),
         v1_user("interactive", &ok_v1, "Always"),
     );
-    let path = dir.path().join("exec.yaml");
+    let path = dir.join("exec.yaml");
     std::fs::write(&path, kubeconfig).expect("write the kubeconfig");
+    (path, ran)
+}
+
+/// Exec credential plugins: none runs before the user approved its command (the cluster waits,
+/// showing it); once approved, one that answers with a token connects; one that fails and one
+/// that hangs each give their own clear error (the hung one is stopped after the timeout), one
+/// that is missing or needs a terminal is named without asking, and the working one is
+/// unaffected throughout.
+#[test]
+fn exec_plugins_that_work_fail_are_missing_or_hang() {
+    use crate::common::{sources_for, start_backend, wait_connected, wait_for};
+    use klieg::model::{ClusterErrorKind, ClusterState};
+    let cluster = TestCluster::shared();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (path, ran) = exec_plugin_kubeconfig(cluster, dir.path());
     let handle = start_backend(sources_for(&[&path]));
+    let waiting = |name: &str| {
+        let name = name.to_string();
+        wait_for(
+            &handle.fleet,
+            std::time::Duration::from_secs(30),
+            &format!("{name} to ask"),
+            move |fleet| match &fleet.clusters.iter().find(|c| c.id.as_str() == name)?.state {
+                ClusterState::NeedsApproval { command, approval } => Some((command.to_string(), approval.to_string())),
+                _ => None,
+            },
+        )
+    };
+    let mut approvals = std::collections::BTreeSet::new();
+    for name in ["exec-ok", "exec-fail", "exec-hang", "exec-v1"] {
+        let (command, approval) = waiting(name);
+        assert!(command.contains("-plugin") && command.ends_with("($TOKEN)"), "{command}");
+        assert!(!command.contains("admin-token"), "environment values are not shown: {command}");
+        approvals.insert(approval);
+    }
+    let (v1_command, _) = waiting("exec-v1");
+    assert!(v1_command.contains("ok-v1-plugin --cluster real"), "{v1_command}");
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(!ran.exists(), "no plugin runs before it is approved");
+    // Approving one runs only that one.
+    let (_, ok_approval) = waiting("exec-ok");
+    handle.send(klieg::model::Command::SetApprovedExec([ok_approval].into()));
     wait_connected(&handle, "exec-ok");
+    assert!(ran.exists());
+    assert!(matches!(
+        handle.fleet.borrow().cluster(&klieg::model::ClusterId::new("exec-hang")).map(|c| &c.state),
+        Some(ClusterState::NeedsApproval { .. })
+    ));
+    handle.send(klieg::model::Command::SetApprovedExec(approvals));
     wait_connected(&handle, "exec-v1");
     let failure = |name: &str| {
         let name = name.to_string();

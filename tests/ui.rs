@@ -475,6 +475,59 @@ fn a_cluster_added_in_the_window_connects_and_removing_it_forgets_its_secret() {
     assert!(store.is_empty());
 }
 
+/// A kubeconfig whose user runs an exec plugin: the sidebar shows the command and waits; the
+/// button approves it, the cluster connects, and the approval is saved. Another window started
+/// with the saved settings connects without asking; a changed command asks again.
+#[test]
+fn an_exec_plugin_runs_only_after_the_user_approves_its_command_in_the_sidebar() {
+    use std::os::unix::fs::PermissionsExt;
+    let _turn = UI_LOCK.lock();
+    let cluster = TestCluster::shared_for("ui");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plugin = dir.path().join("sso-token");
+    let ran = dir.path().join("ran");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\necho run >> '{}'\nprintf '{{\"kind\":\"ExecCredential\",\"status\":{{\"token\":\"admin-token\"}}}}'\n",
+            ran.display()
+        ),
+    )
+    .expect("write the plugin");
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("executable");
+    let exec_user = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\n      args: [--profile, prod]\n",
+        plugin.display()
+    );
+    let kubeconfig = dir.path().join("config");
+    let text = cluster.kubeconfig_text("sso", "unused").replace("    token: unused\n", &exec_user);
+    std::fs::write(&kubeconfig, &text).expect("write the kubeconfig");
+    let settings = Settings { locale: "en".into(), kind_plural: "namespaces".into(), ..Settings::default() };
+    let mut harness = start_app(&kubeconfig, settings);
+    step_until(&mut harness, "the approval prompt", |h| has_label(h, "Waiting for your approval to sign in"));
+    let command = format!("{} --profile prod", plugin.display());
+    assert!(has_label(&harness, &command), "the whole command is shown");
+    assert!(!ran.exists(), "nothing ran before the approval");
+    harness.get_by_label("Run it and connect").click();
+    step_until(&mut harness, "the cluster to connect", |h| has_label(h, "Connected · v1.20.2"));
+    assert_eq!(std::fs::read_to_string(&ran).expect("ran").lines().count(), 1, "one run for the first token");
+    let saved = app(&harness).state.settings.clone();
+    assert_eq!(saved.approved_exec.len(), 1);
+    drop(harness);
+
+    // The saved approval holds for the same command.
+    let mut again = start_app(&kubeconfig, saved.clone());
+    step_until(&mut again, "the cluster to connect again", |h| has_label(h, "Connected · v1.20.2"));
+    drop(again);
+    // A changed command is a new question.
+    std::fs::write(&kubeconfig, text.replace("[--profile, prod]", "[--profile, admin]")).expect("rewrite");
+    let mut changed = start_app(&kubeconfig, saved);
+    step_until(&mut changed, "a new approval prompt", |h| {
+        has_label(h, "Waiting for your approval to sign in")
+            && has_label(h, &format!("{} --profile admin", plugin.display()))
+    });
+}
+
 #[test]
 fn a_cluster_can_be_paused_switched_off_and_made_live_from_the_sidebar() {
     let _turn = UI_LOCK.lock();

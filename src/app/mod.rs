@@ -39,6 +39,8 @@ pub struct KliegApp {
     /// What the user may do over the bulk selection, as last answered.
     pub bulk_access: Arc<crate::model::BulkAccess>,
     sent_modes: Option<std::collections::BTreeMap<String, crate::model::ClusterMode>>,
+    /// The approvals the backend has, to send the user's next one.
+    sent_approved_exec: std::collections::BTreeSet<String>,
     /// `--all-clusters`: select every cluster once the fleet is known.
     pub select_all_clusters: bool,
     /// `KLIEG_BENCH_REPORT`: what the benchmark reads from stdout (first frame, rows shown).
@@ -76,7 +78,9 @@ impl KliegApp {
         let waker: backend::Waker = Arc::new(move || repaint_ctx.request_repaint());
         // The backend starts with the saved modes, so a cluster switched off is never contacted.
         let settings_modes = settings.cluster_modes.clone();
+        let settings_approved_exec = settings.approved_exec.clone();
         sources.cluster_modes = modes_by_id(&settings_modes);
+        sources.approved_exec = settings.approved_exec.clone();
         let registry = extensions.registry.clone();
         let backend = backend::start_with(sources, waker, extensions)?;
         let locale = if settings.locale.is_empty() { system_locale() } else { settings.locale.clone() };
@@ -101,6 +105,7 @@ impl KliegApp {
             overview: Arc::default(),
             bulk_access: Arc::default(),
             sent_modes: Some(settings_modes),
+            sent_approved_exec: settings_approved_exec,
             select_all_clusters: false,
             bench_report: std::env::var_os("KLIEG_BENCH_REPORT").map(|_| BenchReport::default()),
             clock: now_unix_secs,
@@ -210,6 +215,10 @@ impl KliegApp {
         if self.sent_modes.as_ref() != Some(&self.state.settings.cluster_modes) {
             backend.send(Command::SetClusterModes(modes_by_id(&self.state.settings.cluster_modes)));
             self.sent_modes = Some(self.state.settings.cluster_modes.clone());
+        }
+        if self.sent_approved_exec != self.state.settings.approved_exec {
+            backend.send(Command::SetApprovedExec(self.state.settings.approved_exec.clone()));
+            self.sent_approved_exec.clone_from(&self.state.settings.approved_exec);
         }
         // The overview is polled for the selected clusters; a cluster connecting later joins.
         let overview = self.showing_overview().then(|| {

@@ -37,6 +37,9 @@ pub struct Settings {
     /// Namespaces the user named for each cluster, offered beside the ones it lists (a user who
     /// may not list namespaces sees only the context's otherwise).
     pub cluster_namespaces: std::collections::BTreeMap<String, Vec<String>>,
+    /// Exec credential plugins the user approved to run, each bound to its command, environment,
+    /// context and server (SHA-256 keys from the backend; no environment values).
+    pub approved_exec: std::collections::BTreeSet<String>,
 }
 
 impl Default for Settings {
@@ -53,6 +56,7 @@ impl Default for Settings {
             chart_range_secs: crate::model::prometheus::CHART_RANGES_SECS[1],
             cluster_modes: std::collections::BTreeMap::new(),
             cluster_namespaces: std::collections::BTreeMap::new(),
+            approved_exec: std::collections::BTreeSet::new(),
         }
     }
 }

@@ -57,6 +57,7 @@ fn cluster_row_ui(ui: &mut egui::Ui, parts: SidebarParts<'_>, cluster: &ClusterI
             (CellTone::Good, t!("cluster.connected", version = server_version).to_string())
         }
         ClusterState::Failed { kind, .. } => (CellTone::Bad, t!(kind.label_key()).to_string()),
+        ClusterState::NeedsApproval { .. } => (CellTone::Warning, t!("cluster.needs_approval").to_string()),
     };
     ui.horizontal(|ui| {
         let mut selected = selection.clusters.contains(&cluster.id);
@@ -96,6 +97,9 @@ fn cluster_row_ui(ui: &mut egui::Ui, parts: SidebarParts<'_>, cluster: &ClusterI
         })
         .inner
     });
+    if let ClusterState::NeedsApproval { command, approval } = &cluster.state {
+        exec_approval_ui(ui, settings, cluster, command, approval);
+    }
     if let ClusterState::Failed { detail, .. } = &cluster.state {
         status_label.inner.on_hover_text(detail.as_ref());
         ui.indent(("detail", cluster.id.as_str()), |ui| {
@@ -103,6 +107,19 @@ fn cluster_row_ui(ui: &mut egui::Ui, parts: SidebarParts<'_>, cluster: &ClusterI
                 .on_hover_text(detail.as_ref());
         });
     }
+}
+
+/// The command an exec credential plugin would run, shown whole, and the button that approves
+/// it: nothing runs before. The approval is saved with the settings and sent by the app.
+fn exec_approval_ui(ui: &mut egui::Ui, settings: &mut Settings, cluster: &ClusterInfo, command: &str, approval: &str) {
+    ui.indent(("approval", cluster.id.as_str()), |ui| {
+        ui.label(egui::RichText::new(t!("cluster.exec_command")).small());
+        ui.add(egui::Label::new(egui::RichText::new(command).monospace().small()).wrap());
+        let button = ui.button(t!("cluster.exec_approve")).on_hover_text(t!("cluster.exec_approve_help"));
+        if button.clicked() {
+            settings.approved_exec.insert(approval.to_string());
+        }
+    });
 }
 
 /// Live, paused or off: a small button naming the mode, opening the choices. The choice is saved

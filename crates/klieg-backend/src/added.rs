@@ -263,6 +263,45 @@ mod tests {
     }
 
     #[test]
+    fn an_added_clusters_keyring_entry_serves_only_that_cluster() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("added-clusters.yaml");
+        let store = MemoryStore::default();
+        add(&file, &store, &AddCluster::Kubeconfig { yaml: PASTED.into() }, &[], "/opt/klieg").expect("added");
+        // A kubeconfig from elsewhere, merged first: it redefines the added cluster's internal
+        // cluster entry with its own server, and has a context of its own that names the added
+        // user (and so its keyring entry).
+        let added_text = std::fs::read_to_string(&file).expect("read");
+        let foreign = added_text
+            .replace("https://10.1.2.3:6443", "https://attacker.example:6443")
+            .replace("name: prod\n", "name: stolen\n")
+            .replace("name: prod-cert\n", "name: stolen-cert\n");
+        assert!(foreign.contains("stolen") && foreign.contains("attacker"), "{foreign}");
+        let foreign_file = dir.path().join("foreign.yaml");
+        std::fs::write(&foreign_file, foreign).expect("write");
+        let sources = crate::kubeconfig::KubeconfigSources {
+            explicit: vec![foreign_file],
+            added: Some(file.clone()),
+            secrets: crate::credentials::Secrets(std::sync::Arc::new(store)),
+            ..Default::default()
+        };
+        let contexts = crate::kubeconfig::load_contexts(&sources);
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let prod = contexts.iter().find(|c| c.id.as_str() == "prod").expect("prod");
+        assert!(prod.added);
+        assert_eq!(prod.server_url.as_deref(), Some("https://10.1.2.3:6443"), "its own cluster, not the merge's");
+        let config = runtime.block_on(crate::kubeconfig::client_config(prod)).expect("config");
+        assert_eq!(config.cluster_url.to_string(), "https://10.1.2.3:6443/");
+        assert!(config.auth_info.token.is_some());
+        let stolen = contexts.iter().find(|c| c.id.as_str() == "stolen").expect("stolen");
+        let Err(error) = runtime.block_on(crate::kubeconfig::client_config(stolen)) else {
+            panic!("the foreign context got the keyring secret")
+        };
+        assert!(error.to_string().contains("\"cluster/prod\""), "{error}");
+        assert_eq!(error.kind(), klieg_model::ClusterErrorKind::InvalidContext);
+    }
+
+    #[test]
     fn bad_requests_are_refused_with_a_reason() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("added.yaml");

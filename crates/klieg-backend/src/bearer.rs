@@ -1,7 +1,8 @@
 //! Bearer tokens Klieg puts on requests itself, where kube's own handling falls short: `tokenFile`
 //! (kube sends the file's trailing newline, which no header may hold; client-go trims it, and so
 //! does Klieg, rereading the file each minute for rotated tokens) and `auth-provider: oidc`
-//! users (see `oidc`). Headers are marked sensitive. Backend runtime.
+//! users (see `oidc`), and exec credential plugins (see `exec_auth`). Headers are marked
+//! sensitive. Backend runtime.
 
 use super::oidc::{OidcAuth, OidcError};
 use secrecy::{ExposeSecret, SecretString};
@@ -20,6 +21,8 @@ pub enum BearerError {
     Unsendable(PathBuf),
     #[error(transparent)]
     Oidc(#[from] OidcError),
+    #[error("exec credential plugin: {0}")]
+    Exec(#[from] super::exec_auth::ExecError),
 }
 
 /// A token file, its trimmed token cached between reads.
@@ -59,18 +62,24 @@ fn read_token(path: &std::path::Path) -> Result<SecretString, BearerError> {
 pub enum Bearer {
     File(TokenFile),
     Oidc(Box<OidcAuth>),
+    Exec(Box<super::exec_auth::ExecAuth>),
 }
 
 impl Bearer {
-    async fn header(&self) -> Result<http::HeaderValue, BearerError> {
+    /// The `Authorization` header; `None` for an exec plugin that gives a client certificate.
+    async fn header(&self) -> Result<Option<http::HeaderValue>, BearerError> {
         let (token, source) = match self {
             Bearer::File(file) => (file.token().await, file.path.clone()),
             Bearer::Oidc(auth) => (auth.token().await?, PathBuf::from("the OIDC id-token")),
+            Bearer::Exec(auth) => match auth.token().await? {
+                Some(token) => (token, PathBuf::from("the exec plugin's token")),
+                None => return Ok(None),
+            },
         };
         let mut value = http::HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
             .map_err(|_| BearerError::Unsendable(source))?;
         value.set_sensitive(true);
-        Ok(value)
+        Ok(Some(value))
     }
 }
 
@@ -82,8 +91,10 @@ pub fn auth_layer(bearer: Option<Arc<Bearer>>) -> tower::filter::AsyncFilterLaye
     tower::filter::AsyncFilterLayer::new(move |mut request: Request| -> Stamped {
         let bearer = bearer.clone();
         Box::pin(async move {
-            if let Some(bearer) = bearer {
-                request.headers_mut().insert(http::header::AUTHORIZATION, bearer.header().await?);
+            if let Some(bearer) = bearer
+                && let Some(header) = bearer.header().await?
+            {
+                request.headers_mut().insert(http::header::AUTHORIZATION, header);
             }
             Ok(request)
         })
@@ -100,11 +111,12 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "  abc.def\n").expect("write");
         let bearer = Bearer::File(TokenFile::open(path.clone()).expect("opened"));
-        let header = bearer.header().await.expect("header");
+        let header = bearer.header().await.expect("header").expect("a token");
         assert_eq!(header.to_str().ok(), Some("Bearer abc.def"));
         assert!(header.is_sensitive());
         std::fs::remove_file(&path).expect("removed");
-        assert_eq!(bearer.header().await.expect("the last token").to_str().ok(), Some("Bearer abc.def"));
+        let kept = bearer.header().await.expect("the last token").expect("a token");
+        assert_eq!(kept.to_str().ok(), Some("Bearer abc.def"));
         assert!(matches!(TokenFile::open(path), Err(BearerError::TokenFile { .. })));
     }
 }

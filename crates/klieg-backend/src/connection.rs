@@ -46,13 +46,15 @@ pub struct ClusterClients {
 /// Builds both clients for `config`, honouring its TLS settings, `tls-server-name` and
 /// `proxy-url` (HTTP CONNECT or SOCKS5).
 pub fn cluster_clients(config: &kube::Config) -> Result<ClusterClients, ConnectionError> {
-    cluster_clients_saving(config, None)
+    cluster_clients_saving(config, None, None)
 }
 
-/// As `cluster_clients`; an OIDC user's renewed tokens also go to `oidc_saver`'s keyring entry.
+/// As `cluster_clients`; an OIDC user's renewed tokens also go to `oidc_saver`'s keyring entry,
+/// and `exec`, the user's approved exec plugin, supplies the token (kube sees no `exec`).
 pub fn cluster_clients_saving(
     config: &kube::Config,
     oidc_saver: Option<crate::credentials::OidcSaver>,
+    exec: Option<super::exec_auth::ExecAuth>,
 ) -> Result<ClusterClients, ConnectionError> {
     if let Some(scheme) = config.proxy_url.as_ref().map(|p| p.scheme_str().unwrap_or_default())
         && !matches!(scheme, "http" | "socks5" | "socks5h")
@@ -65,8 +67,13 @@ pub fn cluster_clients_saving(
     let user = &config.auth_info;
     let oidc_provider = user.auth_provider.as_ref().filter(|provider| provider.name == "oidc");
     let token_file = user.token_file.as_ref().filter(|_| user.token.is_none());
-    let (config, bearer) = match (oidc_provider, token_file) {
-        (Some(provider), _) => {
+    let (config, bearer) = match (exec, oidc_provider, token_file) {
+        (Some(exec), _, _) => {
+            let mut without = config.clone();
+            without.auth_info.exec = None;
+            (std::borrow::Cow::Owned(without), Some(std::sync::Arc::new(Bearer::Exec(Box::new(exec)))))
+        }
+        (None, Some(provider), _) => {
             let auth = super::oidc::OidcAuth::from_config(&provider.config)
                 .map_err(super::bearer::BearerError::from)?
                 .with_saver(oidc_saver);
@@ -75,13 +82,13 @@ pub fn cluster_clients_saving(
             without.auth_info.token_file = None;
             (std::borrow::Cow::Owned(without), Some(std::sync::Arc::new(Bearer::Oidc(Box::new(auth)))))
         }
-        (None, Some(path)) => {
+        (None, None, Some(path)) => {
             let file = super::bearer::TokenFile::open(std::path::PathBuf::from(path))?;
             let mut without = config.clone();
             without.auth_info.token_file = None;
             (std::borrow::Cow::Owned(without), Some(std::sync::Arc::new(Bearer::File(file))))
         }
-        (None, None) => (std::borrow::Cow::Borrowed(config), None),
+        (None, None, None) => (std::borrow::Cow::Borrowed(config), None),
     };
     let config = &*config;
     let mut tcp = HttpConnector::new();

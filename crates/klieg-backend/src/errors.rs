@@ -86,6 +86,7 @@ pub fn classify_bearer(error: &super::bearer::BearerError) -> ClusterErrorKind {
         BearerError::Oidc(OidcError::NoToken) => ClusterErrorKind::InvalidContext,
         BearerError::Oidc(OidcError::Unreachable { .. }) => ClusterErrorKind::Unreachable,
         BearerError::Unsendable(_) | BearerError::Oidc(_) => ClusterErrorKind::Unauthorized,
+        BearerError::Exec(_) => ClusterErrorKind::ExecPlugin,
     }
 }
 

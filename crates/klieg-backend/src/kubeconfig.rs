@@ -24,8 +24,10 @@ pub enum KubeconfigError {
     MissingUser { context: String, user: String },
     #[error("credentials: {0}")]
     Keyring(String),
-    #[error("exec credential plugin: {0}")]
-    ExecPlugin(String),
+    #[error(
+        "context {context:?} names Klieg's keyring entry {entry:?}, which only the cluster added in Klieg under that name may use"
+    )]
+    ForeignKeyringEntry { context: String, entry: String },
 }
 
 impl KubeconfigError {
@@ -41,7 +43,7 @@ impl KubeconfigError {
             ) => ClusterErrorKind::MissingFile,
             KubeconfigError::Context(_) | KubeconfigError::MissingUser { .. } => ClusterErrorKind::InvalidContext,
             KubeconfigError::Keyring(_) => ClusterErrorKind::Unauthorized,
-            KubeconfigError::ExecPlugin(_) => ClusterErrorKind::ExecPlugin,
+            KubeconfigError::ForeignKeyringEntry { .. } => ClusterErrorKind::InvalidContext,
         }
     }
 }
@@ -63,6 +65,8 @@ pub struct KubeconfigSources {
     pub offline_cache: Option<PathBuf>,
     /// Clusters paused or off from the start (the user's saved choice); others are live.
     pub cluster_modes: std::collections::BTreeMap<klieg_model::ClusterId, klieg_model::ClusterMode>,
+    /// Exec credential plugins the user approved (`exec_auth::approval_key`s); others wait.
+    pub approved_exec: std::collections::BTreeSet<String>,
 }
 
 impl KubeconfigSources {
@@ -75,6 +79,7 @@ impl KubeconfigSources {
             secrets: crate::credentials::Secrets::default(),
             offline_cache: super::cache::OfflineCache::default_dir(),
             cluster_modes: std::collections::BTreeMap::new(),
+            approved_exec: std::collections::BTreeSet::new(),
         }
     }
 
@@ -180,12 +185,19 @@ pub fn load_contexts(sources: &KubeconfigSources) -> Vec<ContextEntry> {
     let mut merged: Option<Kubeconfig> = None;
     let mut context_sources: Vec<(String, Arc<str>)> = Vec::new();
     let default_file = sources.home.as_ref().map(|h| h.join(".kube").join("config"));
+    // Klieg's own file, read alone as well: its contexts take their cluster and user from it,
+    // never from a same-named entry another kubeconfig defines first in the merge (which could
+    // send an added cluster's keyring secret to a server of that file's choosing).
+    let mut added_alone: Option<Kubeconfig> = None;
     for file in sources.files() {
         let display: Arc<str> = Arc::from(file.display().to_string().as_str());
         if !file.exists() && Some(&file) == default_file.as_ref() {
             continue;
         }
         let parsed = Kubeconfig::read_from(&file).and_then(|config| {
+            if sources.added.as_ref() == Some(&file) {
+                added_alone = Some(config.clone());
+            }
             let names: Vec<String> = config.contexts.iter().map(|c| c.name.clone()).collect();
             let combined = match merged.take() {
                 Some(previous) => previous.clone().merge(config).inspect_err(|_| merged = Some(previous)),
@@ -221,7 +233,8 @@ pub fn load_contexts(sources: &KubeconfigSources) -> Vec<ContextEntry> {
     let added_file = sources.added.as_ref().map(|p| p.display().to_string());
     for (name, source) in context_sources {
         let added = added_file.as_deref() == Some(&*source);
-        contexts.push(ContextEntry { added, ..context_entry(&merged, &name, source, &sources.secrets) });
+        let config = added_alone.as_ref().filter(|_| added).unwrap_or(&merged);
+        contexts.push(ContextEntry { added, ..context_entry(config, &name, source, &sources.secrets) });
     }
     contexts.extend(entries);
     contexts
@@ -301,7 +314,6 @@ pub async fn client_config_and_saver(
         Some(saver) => Some(saver),
         None => resume_renewed_oidc(&mut kubeconfig, entry).await,
     };
-    preflight_exec_plugin(&kubeconfig, entry).await?;
     let options = KubeConfigOptions { context: Some(entry.id.to_string()), cluster: None, user: None };
     let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
@@ -358,96 +370,9 @@ fn context_user_name(kubeconfig: &Kubeconfig, context: &str) -> Option<String> {
     kubeconfig.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()).and_then(|c| c.user.clone())
 }
 
-/// The user a context refers to.
-fn context_user<'a>(kubeconfig: &'a Kubeconfig, context: &str) -> Option<&'a kube::config::AuthInfo> {
-    let name = context_user_name(kubeconfig, context)?;
-    kubeconfig.auth_infos.iter().find(|a| a.name == name).and_then(|a| a.auth_info.as_ref())
-}
-
-/// How long an exec credential plugin may take before Klieg gives up on it.
-pub const EXEC_PLUGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// Runs the context's exec credential plugin once, on a blocking thread, before kube does: kube
-/// runs plugins synchronously on the runtime, so a plugin that is missing, fails or hangs would
-/// otherwise stall a runtime thread and show only as "connecting". A hung plugin is killed (it is
-/// our child) after `EXEC_PLUGIN_TIMEOUT`.
-async fn preflight_exec_plugin(kubeconfig: &Kubeconfig, entry: &ContextEntry) -> Result<(), Arc<KubeconfigError>> {
-    let Some(exec) = context_user(kubeconfig, entry.id.as_str()).and_then(|a| a.exec.clone()) else { return Ok(()) };
-    tokio::task::spawn_blocking(move || run_exec_plugin(&exec, EXEC_PLUGIN_TIMEOUT))
-        .await
-        .map_err(|e| Arc::new(KubeconfigError::ExecPlugin(e.to_string())))?
-        .map_err(|message| Arc::new(KubeconfigError::ExecPlugin(message)))
-}
-
-/// Runs a plugin as kubectl would (its env, args, `KUBERNETES_EXEC_INFO`, no stdin) and checks that
-/// it printed an `ExecCredential`. Blocking.
-pub fn run_exec_plugin(exec: &kube::config::ExecConfig, timeout: std::time::Duration) -> Result<(), String> {
-    use std::io::Read;
-    let command = exec.command.as_deref().ok_or("the kubeconfig names no command")?;
-    // As client-go does without a terminal: a plugin that must always talk to the user cannot
-    // run from a window (it would wait for input no one can give).
-    if matches!(exec.interactive_mode, Some(kube::config::ExecInteractiveMode::Always)) {
-        return Err(format!(
-            "{command} needs a terminal (interactiveMode: Always); log in with it in a terminal first, or set interactiveMode: IfAvailable"
-        ));
-    }
-    let api_version = exec.api_version.as_deref().unwrap_or("client.authentication.k8s.io/v1beta1");
-    let mut process = std::process::Command::new(command);
-    process.args(exec.args.iter().flatten());
-    for pair in exec.env.iter().flatten() {
-        if let (Some(name), Some(value)) = (pair.get("name"), pair.get("value")) {
-            process.env(name, value);
-        }
-    }
-    let info = serde_json::json!({"kind": "ExecCredential", "apiVersion": api_version, "spec": {"interactive": false}});
-    process.env("KUBERNETES_EXEC_INFO", info.to_string());
-    process
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = process.spawn().map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => {
-            let hint = exec.install_hint.as_deref().map(|h| format!(" ({})", h.trim())).unwrap_or_default();
-            format!("{command} was not found{hint}")
-        }
-        _ => format!("{command} could not be started: {error}"),
-    })?;
-    let started = std::time::Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= timeout => {
-                // Our own child: stopped by its PID.
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("{command} did not answer within {} s", timeout.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(50)),
-            Err(error) => return Err(error.to_string()),
-        }
-    };
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        let _ = out.read_to_string(&mut stdout);
-    }
-    if let Some(mut err) = child.stderr.take() {
-        let _ = err.read_to_string(&mut stderr);
-    }
-    if !status.success() {
-        let reason = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message").trim().to_string();
-        return Err(format!("{command} failed ({status}): {reason}"));
-    }
-    let printed: serde_json::Value =
-        serde_json::from_str(&stdout).map_err(|_| format!("{command} did not print an ExecCredential"))?;
-    if printed["kind"] != "ExecCredential" {
-        return Err(format!("{command} did not print an ExecCredential"));
-    }
-    Ok(())
-}
-
 /// Replaces a Klieg keyring reference (the exec plugin `klieg credential --entry NAME`) in the
-/// context's user with the secrets from the keyring, read on a blocking thread.
+/// context's user with the secrets from the keyring, read on a blocking thread. Only an added
+/// context may name an entry, and only its own.
 async fn resolve_keyring_references(
     kubeconfig: &mut Kubeconfig,
     entry: &ContextEntry,
@@ -458,6 +383,14 @@ async fn resolve_keyring_references(
     };
     let Some(auth) = user.auth_info.as_mut() else { return Ok(None) };
     let Some(keyring_entry) = auth.exec.as_ref().and_then(crate::credentials::entry_of) else { return Ok(None) };
+    // A keyring entry belongs to the context Klieg added it for, in Klieg's own file: another
+    // kubeconfig naming it would have the added cluster's secret sent to a server of its choosing.
+    if !entry.added || keyring_entry != crate::added::entry_name(entry.id.as_str()) {
+        return Err(Arc::new(KubeconfigError::ForeignKeyringEntry {
+            context: entry.id.to_string(),
+            entry: keyring_entry,
+        }));
+    }
     let store = entry.secrets.0.clone();
     let entry_name = keyring_entry.clone();
     let loaded =

@@ -13,6 +13,7 @@ pub mod credentials;
 pub mod details;
 pub mod discovery;
 pub mod errors;
+pub mod exec_auth;
 pub mod feed;
 pub mod forwards;
 pub mod ingest;
@@ -187,6 +188,8 @@ struct FleetState {
     clients_tx: watch::Sender<Arc<ClientMap>>,
     /// The namespaces the user chose to look at (empty: all), for the access rules.
     namespaces_tx: watch::Sender<Vec<Arc<str>>>,
+    /// The exec credential plugins the user approved (`exec_auth::approval_key`s).
+    approved_exec_tx: watch::Sender<BTreeSet<String>>,
     waker: Waker,
 }
 
@@ -422,6 +425,7 @@ pub fn start_with(
                     fleet_tx,
                     clients_tx,
                     namespaces_tx: watch::Sender::new(Vec::new()),
+                    approved_exec_tx: watch::Sender::new(sources.approved_exec.clone()),
                     waker,
                 });
                 tokio::select! {
@@ -622,6 +626,9 @@ async fn hub_main(
                         fleet.set_modes(&modes);
                         reconcile_workers(&sources, &fleet, &mut workers).await;
                     }
+                    Command::SetApprovedExec(approved) => {
+                        fleet.approved_exec_tx.send_replace(approved);
+                    }
                     Command::ReloadKubeconfig => {
                         reconcile_workers(&sources, &fleet, &mut workers).await;
                     }
@@ -779,7 +786,7 @@ fn failed(kind: ClusterErrorKind, detail: String) -> ClusterState {
 async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
     let id = entry.id.clone();
     let entry_namespace = entry.default_namespace.as_deref().map(str::to_string);
-    let (config, oidc_saver) = match kubeconfig::client_config_and_saver(&entry).await {
+    let (mut config, oidc_saver) = match kubeconfig::client_config_and_saver(&entry).await {
         Ok(resolved) => resolved,
         Err(error) => {
             let state = failed(error.kind(), errors::error_chain(error.as_ref()));
@@ -787,7 +794,14 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
             return;
         }
     };
-    let clients = match connection::cluster_clients_saving(&config, oidc_saver) {
+    let exec = match approved_exec_credential(&mut config, &id, &fleet).await {
+        Ok(exec) => exec,
+        Err(error) => {
+            fleet.update(&id, |info| info.state = failed(ClusterErrorKind::ExecPlugin, error.to_string()));
+            return;
+        }
+    };
+    let clients = match connection::cluster_clients_saving(&config, oidc_saver, exec) {
         Ok(clients) => clients,
         Err(error) => {
             let kind = match &error {
@@ -831,6 +845,41 @@ async fn cluster_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
         access::follow_access(&client, &id, &fleet, &namespace, &access_cache),
         access::follow_rbac(&client, &id, &namespace, &access_cache)
     );
+}
+
+/// A context whose user runs an exec credential plugin: the plugin is taken out of `config`
+/// (kube would run it synchronously) and run by Klieg, once the user approved this exact command
+/// for this context and server. Until then the cluster waits, showing the command; a plugin
+/// that is not installed is named at once. A client certificate the plugin prints goes into
+/// `config`; a token is renewed by the returned `ExecAuth`.
+async fn approved_exec_credential(
+    config: &mut kube::Config,
+    id: &ClusterId,
+    fleet: &FleetState,
+) -> Result<Option<exec_auth::ExecAuth>, exec_auth::ExecError> {
+    let Some(exec) = config.auth_info.exec.take() else { return Ok(None) };
+    exec_auth::check_runnable(&exec)?;
+    let key = exec_auth::approval_key(id.as_str(), config.cluster_url.to_string().as_str(), &exec);
+    let mut approved = fleet.approved_exec_tx.subscribe();
+    if !approved.borrow().contains(&key) {
+        let waiting = ClusterState::NeedsApproval {
+            command: Arc::from(exec_auth::command_line(&exec).as_str()),
+            approval: Arc::from(key.as_str()),
+        };
+        fleet.update(id, |info| info.state = waiting);
+        // The sender lives as long as the hub, which outlives its workers.
+        let _ = approved.wait_for(|set| set.contains(&key)).await;
+        fleet.update(id, |info| info.state = ClusterState::Connecting);
+    }
+    let first = exec_auth::run_plugin(&exec, exec_auth::EXEC_PLUGIN_TIMEOUT).await?;
+    if let (Some(certificate), Some(key)) = (&first.client_certificate_data, &first.client_key_data) {
+        use base64::Engine;
+        use secrecy::ExposeSecret;
+        let encode = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem.as_bytes());
+        config.auth_info.client_certificate_data = Some(encode(certificate));
+        config.auth_info.client_key_data = Some(encode(key.expose_secret()).into());
+    }
+    Ok(Some(exec_auth::ExecAuth::new(exec, first)))
 }
 
 async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>, bool), kube::Error> {

@@ -47,6 +47,15 @@ pub enum ClusterState {
         kind: ClusterErrorKind,
         detail: Arc<str>,
     },
+    /// Its credentials come from an exec plugin the user has not approved: nothing runs until
+    /// they do (`Command::SetApprovedExec`).
+    NeedsApproval {
+        /// The command line to run, as the user reads it (environment values left out).
+        command: Arc<str>,
+        /// What approving it saves: bound to the command, its environment, the context and
+        /// the server.
+        approval: Arc<str>,
+    },
 }
 
 /// What the user wants of a cluster: watched live, connected with its tables frozen, or not
@@ -136,6 +145,9 @@ pub struct ViewQuery {
 pub enum Command {
     /// Live, paused or off, per cluster; clusters not named are live.
     SetClusterModes(std::collections::BTreeMap<ClusterId, ClusterMode>),
+    /// The exec credential plugins the user approved (`ClusterState::NeedsApproval::approval`
+    /// keys); a cluster waiting for one of them connects.
+    SetApprovedExec(std::collections::BTreeSet<String>),
     /// Re-read every kubeconfig file now (files are also watched for changes).
     ReloadKubeconfig,
     /// Run an action on each target (several clusters at once for bulk actions).
