@@ -290,3 +290,53 @@ fn a_server_that_answers_every_watch_with_410_is_relisted_with_growing_pauses() 
     assert!(relists <= 14, "{relists} lists in 8 s, 12 s in");
     assert_eq!(handle.table.snapshots.borrow().rows.len(), 3, "the rows stay");
 }
+
+/// Hostile answers, one server each, in one table beside a healthy cluster: a list whose pages
+/// never end, objects so large that a page of them passes the answer cap (asked again in smaller
+/// pages: every row arrives), a watch line of 17 MiB, and bytes that are neither UTF-8 nor JSON.
+/// Each names its problem in place; the rows that could be read stay; the healthy cluster's rows
+/// are all there, live.
+#[test]
+fn hostile_answers_are_named_in_place_and_the_rest_of_the_table_stays_whole() {
+    let healthy = faulty_cluster("healthy", "");
+    let giant = faulty_cluster("giant", "giant-objects=80");
+    let endless = faulty_cluster("endless", "endless-continue=1");
+    let long_line = faulty_cluster("long-line", "giant-line=1");
+    let garbage = faulty_cluster("garbage", "garbage-lines=1");
+    let fleets = [&healthy, &giant, &endless, &long_line, &garbage];
+    let paths: Vec<&Path> = fleets.iter().map(|fleet| fleet.kubeconfig_path.as_path()).collect();
+    let handle = start_backend(crate::common::sources_for(&paths));
+    let names = ["healthy", "giant", "endless", "long-line", "garbage"];
+    for name in names {
+        wait_connected(&handle, name);
+    }
+    let truth = |fleet: &klieg::sim::Fleet| fleet.clusters[0].lock().count("/configmaps");
+    assert!(truth(&giant) >= 80);
+    handle.table.ask(Some(ViewQuery {
+        clusters: names.iter().map(|n| ClusterId::new(n)).collect(),
+        kind: Some(KindKey::new("", "configmaps")),
+        ..ViewQuery::default()
+    }));
+    let rows_of = |t: &klieg::model::TableSnapshot, cluster: &str| {
+        t.rows.iter().filter(|r| r.key.cluster.as_str() == cluster).count()
+    };
+    let error_of = |t: &klieg::model::TableSnapshot, cluster: &str| match t.status.get(&ClusterId::new(cluster)) {
+        Some(ViewStatus::Error(message)) => Some(message.to_string()),
+        _ => None,
+    };
+    let patience = Duration::from_secs(90);
+    let (endless_error, line_error, garbage_error) = wait_for(&handle.table.snapshots, patience, "every answer", |t| {
+        let whole = |cluster: &str, fleet: &klieg::sim::Fleet| rows_of(t, cluster) == truth(fleet);
+        let live = |cluster: &str| t.status.get(&ClusterId::new(cluster)) == Some(&ViewStatus::Live);
+        (whole("healthy", &healthy) && live("healthy") && whole("giant", &giant) && live("giant")).then_some(())?;
+        Some((error_of(t, "endless")?, error_of(t, "long-line")?, error_of(t, "garbage")?))
+    });
+    assert!(endless_error.contains("did not end after 5000 pages"), "{endless_error}");
+    assert!(line_error.contains("longer than 16 MiB"), "{line_error}");
+    assert!(garbage_error.contains("could not parse"), "{garbage_error}");
+    // The rows of the lists that did complete stay beside their errors.
+    let table = handle.table.snapshots.borrow().clone();
+    assert_eq!(rows_of(&table, "long-line"), truth(&long_line));
+    assert_eq!(rows_of(&table, "garbage"), truth(&garbage));
+    assert_eq!(rows_of(&table, "endless"), 0, "an endless list is not shown half");
+}

@@ -204,6 +204,7 @@ fn build_client<H: Connector>(
         .layer(config.extra_headers_layer()?)
         .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
         .layer(super::bearer::auth_layer(bearer))
+        .layer(super::bounded::CapResponsesLayer)
         .service(http);
     Ok(kube::Client::new(service, config.default_namespace.clone()))
 }

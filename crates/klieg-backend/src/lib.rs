@@ -7,6 +7,7 @@ pub mod access;
 pub mod actions;
 pub mod added;
 pub mod bearer;
+pub mod bounded;
 pub mod cache;
 pub mod connection;
 pub mod credentials;

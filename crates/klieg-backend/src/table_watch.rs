@@ -6,7 +6,7 @@
 //! failures back off and resume from the last resource version, so nothing is lost or duplicated.
 
 use super::rows::{Interner, MetaLite, TableColumnDef, TableRowDoc, row_from_table, table_columns};
-use futures::{AsyncBufReadExt, StreamExt};
+use futures::StreamExt;
 use http::header::ACCEPT;
 use klieg_model::{ClusterId, Column, ObjectKey, ResourceKind, Row};
 use std::sync::Arc;
@@ -17,7 +17,15 @@ use tokio::sync::mpsc;
 pub const TABLE_ACCEPT: &str =
     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 const PAGE_SIZE: u32 = 500;
+/// Pages of one list: a server whose continue tokens never end is stopped here (at 500 rows a
+/// page that is 2.5 million rows, more than all tables together may hold).
+pub const MAX_LIST_PAGES: usize = 5_000;
+/// Rows of one list, whatever the page size: the most all tables together may hold.
+pub const MAX_LIST_ROWS: usize = super::view_task::MAX_TOTAL_ROWS;
 const WATCH_TIMEOUT_SECS: u32 = 290;
+/// How long Klieg keeps a watch open, whatever the server does: the timeout it asks for, and
+/// half a minute of grace.
+pub const WATCH_DEADLINE: Duration = Duration::from_secs(WATCH_TIMEOUT_SECS as u64 + 30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
@@ -29,6 +37,10 @@ pub enum WatchError {
     Status { code: u16, message: String },
     #[error("could not parse the server's answer: {0}")]
     Parse(#[source] serde_json::Error),
+    #[error("the list did not end after {pages} pages and {rows} rows; Klieg stopped reading it")]
+    EndlessList { pages: usize, rows: usize },
+    #[error("one object is larger than {} MiB, more than Klieg reads", super::bounded::MAX_RESPONSE_BYTES / (1024 * 1024))]
+    ObjectTooLarge,
 }
 
 /// What the watcher reports to its ingest, mirroring `kube::runtime::watcher::Event`.
@@ -249,13 +261,32 @@ async fn list_all(
 ) -> Result<(String, Arc<[Column]>), WatchError> {
     let mut continue_token: Option<String> = None;
     let mut columns: Option<Arc<[Column]>> = None;
+    let (mut pages, mut rows) = (0usize, 0usize);
+    // A page past `MAX_RESPONSE_BYTES` (objects with huge labels or annotations) is asked again
+    // in pages a tenth the size, down to one object; a single object past it is named.
+    let mut page_size = PAGE_SIZE;
     loop {
-        let mut url = format!("{path}?limit={PAGE_SIZE}&includeObject=Metadata");
+        if pages >= MAX_LIST_PAGES || rows >= MAX_LIST_ROWS {
+            return Err(WatchError::EndlessList { pages, rows });
+        }
+        let mut url = format!("{path}?limit={page_size}&includeObject=Metadata");
         if let Some(token) = &continue_token {
             url.push_str("&continue=");
             url.push_str(&encode_query_value(token));
         }
-        let text = client.request_text(table_request(url)?).await.map_err(classify_kube_error)?;
+        let text = match client.request_text(table_request(url)?).await {
+            Ok(text) => text,
+            Err(error) if super::bounded::is_too_large(&error) => {
+                if page_size == 1 {
+                    return Err(WatchError::ObjectTooLarge);
+                }
+                page_size = (page_size / 10).max(1);
+                tracing::info!(%cluster, path, page_size, "a list page was too large; asking for smaller pages");
+                continue;
+            }
+            Err(error) => return Err(classify_kube_error(error)),
+        };
+        pages += 1;
         let doc: ListDoc = serde_json::from_str(&text).map_err(WatchError::Parse)?;
         let page_columns =
             columns.get_or_insert_with(|| table_columns(doc.column_definitions.as_deref(), doc.kind == "Table"));
@@ -267,6 +298,7 @@ async fn list_all(
             .into_iter()
             .map(TableEvent::InitRow)
             .collect();
+        rows += page.len();
         if out.send(TableEvent::Batch(page)).await.is_err() {
             return Ok((String::new(), page_columns));
         }
@@ -316,9 +348,13 @@ async fn watch_from(
     );
     let stream = client.request_stream(table_request(url)?).await.map_err(classify_kube_error)?;
     // Lines already received are taken together and sent as one batch.
-    let mut chunks = stream.lines().ready_chunks(BATCH_LINES);
+    let lines = super::bounded::capped_lines(stream, super::bounded::MAX_WATCH_LINE_BYTES);
+    let mut chunks = std::pin::pin!(lines.ready_chunks(BATCH_LINES));
     let mut newest: Option<String> = None;
-    while let Some(chunk) = chunks.next().await {
+    // A server that keeps a watch open past the timeout it was asked for (or sends nothing
+    // at all) is left: the watch resumes from the newest resource version, as after a normal end.
+    let deadline = tokio::time::Instant::now() + WATCH_DEADLINE;
+    while let Ok(Some(chunk)) = tokio::time::timeout_at(deadline, chunks.next()).await {
         let mut batch = Vec::with_capacity(chunk.len());
         for line in chunk {
             let line = line.map_err(|e| WatchError::Request(kube::Error::ReadEvents(e)))?;

@@ -286,7 +286,11 @@ impl Fleet {
 /// offline-every=60,expire-every=30`: fixed latency, every Nth request answered 429 or 500, every
 /// N seconds one cluster offline for 10 s, every N seconds all watches expired (410 on resume);
 /// `stall-handshake=1` and `stall-answers=1` make a server that never completes TLS or never
-/// answers; `always-gone=1` answers every watch with 410 Gone.
+/// answers; `always-gone=1` answers every watch with 410 Gone. Hostile answers:
+/// `endless-continue=1` (list pages never end), `giant-objects=N` (N ConfigMaps of 1 MiB of
+/// annotations each in `default`), `giant-line=1` (every watch starts with a 17 MiB line),
+/// `garbage-lines=1` (every watch starts with bytes that are neither UTF-8 nor JSON),
+/// `slow-drip-ms=N` (list answers 16 bytes every N ms).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FaultPlan {
     pub latency_ms: u64,
@@ -301,6 +305,11 @@ pub struct FaultPlan {
     pub stall_answers: bool,
     /// `always-gone=1`: answer every watch at once with 410 Gone.
     pub always_gone: bool,
+    pub endless_continue: bool,
+    pub giant_objects: u64,
+    pub giant_line: bool,
+    pub garbage_lines: bool,
+    pub slow_drip_ms: u64,
 }
 
 impl std::str::FromStr for FaultPlan {
@@ -321,9 +330,14 @@ impl std::str::FromStr for FaultPlan {
                 "stall-handshake" => plan.stall_handshake = value != 0,
                 "stall-answers" => plan.stall_answers = value != 0,
                 "always-gone" => plan.always_gone = value != 0,
+                "endless-continue" => plan.endless_continue = value != 0,
+                "giant-objects" => plan.giant_objects = value,
+                "giant-line" => plan.giant_line = value != 0,
+                "garbage-lines" => plan.garbage_lines = value != 0,
+                "slow-drip-ms" => plan.slow_drip_ms = value,
                 other => {
                     return Err(format!(
-                        "unknown fault {other:?}; known: latency-ms, throttle-every, error-every, offline-every, expire-every, drop-every, stall-handshake, stall-answers, always-gone"
+                        "unknown fault {other:?}; known: latency-ms, throttle-every, error-every, offline-every, expire-every, drop-every, stall-handshake, stall-answers, always-gone, endless-continue, giant-objects, giant-line, garbage-lines, slow-drip-ms"
                     ));
                 }
             }
@@ -343,6 +357,11 @@ impl Fleet {
             cluster.faults.stall_handshake.store(plan.stall_handshake, Ordering::Relaxed);
             cluster.faults.stall_answers.store(plan.stall_answers, Ordering::Relaxed);
             cluster.faults.always_gone.store(plan.always_gone, Ordering::Relaxed);
+            cluster.faults.endless_continue.store(plan.endless_continue, Ordering::Relaxed);
+            cluster.faults.giant_line.store(plan.giant_line, Ordering::Relaxed);
+            cluster.faults.garbage_lines.store(plan.garbage_lines, Ordering::Relaxed);
+            cluster.faults.slow_drip_ms.store(plan.slow_drip_ms, Ordering::Relaxed);
+            cluster.add_giant_objects(plan.giant_objects);
         }
         if plan.offline_every_secs == 0 && plan.expire_every_secs == 0 && plan.drop_every_secs == 0 {
             return;

@@ -38,6 +38,14 @@ pub struct Faults {
     pub stall_answers: AtomicBool,
     /// Answer every watch at once with 410 Gone, as a server whose watch cache is always behind.
     pub always_gone: AtomicBool,
+    /// Every list page, the last included, carries another continue token: a list that never ends.
+    pub endless_continue: AtomicBool,
+    /// Every watch starts with one line of 17 MiB.
+    pub giant_line: AtomicBool,
+    /// Every watch starts with bytes that are neither UTF-8 nor JSON.
+    pub garbage_lines: AtomicBool,
+    /// List answers come a few bytes at a time, this many milliseconds apart (0: at once).
+    pub slow_drip_ms: AtomicU64,
     requests: AtomicU64,
     /// LIST requests served, so tests can see a client relist.
     pub lists_served: AtomicU64,
@@ -103,6 +111,23 @@ impl SimCluster {
     pub fn expire_watches(&self) {
         self.lock().compact();
         self.faults.watch_epoch.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `count` ConfigMaps (`giant-0`…) in `default`, each with 1 MiB of annotations: a page
+    /// of 500 of them is far larger than a client should read at once.
+    pub fn add_giant_objects(&self, count: u64) {
+        let mut store = self.lock();
+        let Some(kind) = store.kind("", "v1", "configmaps").cloned() else { return };
+        let ballast = "x".repeat(1024 * 1024);
+        for index in 0..count {
+            let object = json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("giant-{index}"), "namespace": "default", "annotations": {"klieg.test/ballast": ballast}},
+            });
+            if let Err(error) = store.create(&kind, "default", object) {
+                tracing::warn!(%error, "could not add a giant object");
+            }
+        }
     }
 
     /// Closes every open connection abruptly, mid-response, as a broken network or a restarting
@@ -1285,12 +1310,20 @@ fn list(
         Err(error) => return error.response(),
     };
     let result = cluster.lock().list(kind, &options);
-    let continue_token = result.continue_after.map(|(ns, name)| encode_continue(&ns, &name));
+    let mut continue_token = result.continue_after.map(|(ns, name)| encode_continue(&ns, &name));
+    if cluster.faults.endless_continue.load(Ordering::Relaxed) && continue_token.is_none() {
+        // Past every object: the next page is empty, and carries this token again.
+        continue_token = Some(encode_continue("~", "~"));
+    }
+    let drip_ms = cluster.faults.slow_drip_ms.load(Ordering::Relaxed);
     if table {
         let mut table =
             table_for(kind, &result.items, include_object, true, Some(result.resource_version), continue_token);
         if let Some(remaining) = result.remaining_item_count {
             table["metadata"]["remainingItemCount"] = json!(remaining);
+        }
+        if drip_ms > 0 {
+            return dripped_response(serde_json::to_vec(&table).unwrap_or_default(), drip_ms);
         }
         return json_response(StatusCode::OK, &table);
     }
@@ -1480,6 +1513,26 @@ pub fn log_response(
     response
 }
 
+/// A 200 answer sent 16 bytes at a time, `drip_ms` apart: a server (or a link) that is alive but
+/// slower than anyone can wait for.
+fn dripped_response(bytes: Vec<u8>, drip_ms: u64) -> Response<Body> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Frame>(4);
+    tokio::spawn(async move {
+        for chunk in bytes.chunks(16) {
+            tokio::time::sleep(Duration::from_millis(drip_ms)).await;
+            if tx.send(Ok(hyper::body::Frame::data(Bytes::copy_from_slice(chunk)))).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut response = Response::new(StreamBody::new(tokio_stream_from(rx)).boxed());
+    response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    response
+}
+
+/// Bytes of the line a `giant_line` watch starts with.
+pub const GIANT_LINE_BYTES: usize = 17 * 1024 * 1024;
+
 fn watch_line(event_type: &str, object: Value) -> Frame {
     let mut line = serde_json::to_vec(&json!({"type": event_type, "object": object})).unwrap_or_default();
     line.push(b'\n');
@@ -1525,6 +1578,15 @@ fn watch(
         if cluster.faults.always_gone.load(Ordering::Relaxed) {
             let _ = tx.send(watch_line("ERROR", expired("too old resource version (simulated: always)"))).await;
             return;
+        }
+        if cluster.faults.giant_line.load(Ordering::Relaxed) {
+            let mut line = vec![b'x'; GIANT_LINE_BYTES];
+            line.push(b'\n');
+            let _ = tx.send(Ok(hyper::body::Frame::data(Bytes::from(line)))).await;
+        }
+        if cluster.faults.garbage_lines.load(Ordering::Relaxed) {
+            let garbage = Bytes::from_static(b"\xff\xfe{\"type\": \"ADDED\", \"object\": {\xc3\x28 not json\n");
+            let _ = tx.send(Ok(hyper::body::Frame::data(garbage))).await;
         }
         let start = watch_backlog(&cluster, &kind, namespace.as_deref(), since.filter(|_| !send_initial));
         let (backlog, mut sent_rv) = match start {
