@@ -307,7 +307,9 @@ fn hostile_answers_are_named_in_place_and_the_rest_of_the_table_stays_whole() {
     let paths: Vec<&Path> = fleets.iter().map(|fleet| fleet.kubeconfig_path.as_path()).collect();
     let handle = start_backend(crate::common::sources_for(&paths));
     let names = ["healthy", "giant", "endless", "long-line", "garbage"];
-    for name in names {
+    // The hostile watches fail the cluster's own namespace watch too, so those clusters may
+    // show that failure rather than "connected"; their tables are asked all the same.
+    for name in ["healthy", "giant"] {
         wait_connected(&handle, name);
     }
     let truth = |fleet: &klieg::sim::Fleet| fleet.clusters[0].lock().count("/configmaps");

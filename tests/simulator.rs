@@ -10,7 +10,13 @@ fn contexts_load_from_merged_files_and_connect() {
 
 #[test]
 fn discovery_lists_built_in_kinds_and_a_crd() {
-    suite::discovery_lists_built_in_kinds_and_a_crd(SimServer::shared());
+    let server = SimServer::shared();
+    suite::discovery_lists_built_in_kinds_and_a_crd(server);
+    // CRDs and namespaces are followed as metadata only: a CRD's schema can be megabytes.
+    let asked = server.fleet.clusters[0].faults.metadata_kinds.lock().clone();
+    for plural in ["customresourcedefinitions", "namespaces"] {
+        assert!(asked.contains(plural), "{plural} asked as metadata: {asked:?}");
+    }
 }
 
 #[test]

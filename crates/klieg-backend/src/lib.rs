@@ -897,6 +897,7 @@ async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>, bo
 async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetState, version: &str) {
     use k8s_openapi::api::core::v1::Namespace;
     use kube::runtime::watcher::{self, Event};
+    // Metadata only (kube asks for `PartialObjectMetadata`): a namespace's name is all that is needed.
     let api: kube::Api<kube::core::PartialObjectMeta<Namespace>> = kube::Api::all(client.clone());
     let stream = table_watch::backed_off(watcher::watcher(api, watcher::Config::default()));
     futures::pin_mut!(stream);
@@ -961,7 +962,10 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
 async fn follow_crds(client: &kube::Client, id: &ClusterId, fleet: &FleetState) {
     use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
     use kube::runtime::watcher::{self, Event};
-    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(client.clone());
+    // Metadata only (kube asks for `PartialObjectMetadata`): a change is all that is needed
+    // (discovery reads the kinds), and a cluster
+    // with many large CRDs (schemas of megabytes each) would otherwise cost that much per relist.
+    let api: kube::Api<kube::core::PartialObjectMeta<CustomResourceDefinition>> = kube::Api::all(client.clone());
     let stream = table_watch::backed_off(watcher::watcher(api, watcher::Config::default()));
     futures::pin_mut!(stream);
     let mut listed = false;

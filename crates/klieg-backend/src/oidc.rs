@@ -6,7 +6,7 @@
 
 use base64::Engine;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use secrecy::{ExposeSecret, SecretString};
@@ -19,6 +19,8 @@ const EXPIRY_MARGIN_SECS: i64 = 10;
 const ISSUER_TIMEOUT: Duration = Duration::from_secs(15);
 /// Error bodies from the issuer are quoted up to this many bytes.
 const QUOTED_BODY_BYTES: usize = 200;
+/// Bytes of an issuer's answer (a discovery document or a token response is a few KiB).
+pub const MAX_ISSUER_ANSWER_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
@@ -189,11 +191,13 @@ impl Refresher {
             .map_err(|_| unreachable("timed out".into()))?
             .map_err(|error| unreachable(super::errors::error_chain(&error)))?;
         let status = response.status();
-        let body = tokio::time::timeout(ISSUER_TIMEOUT, response.into_body().collect())
-            .await
-            .map_err(|_| unreachable("timed out".into()))?
-            .map_err(|error| unreachable(error.to_string()))?
-            .to_bytes();
+        let body = tokio::time::timeout(
+            ISSUER_TIMEOUT,
+            super::bounded::collect_capped(response.into_body(), MAX_ISSUER_ANSWER_BYTES),
+        )
+        .await
+        .map_err(|_| unreachable("timed out".into()))?
+        .map_err(|error| unreachable(error.to_string()))?;
         if !status.is_success() {
             let quoted = String::from_utf8_lossy(&body[..body.len().min(QUOTED_BODY_BYTES)]).into_owned();
             return Err(OidcError::Refused { url: url.to_string(), status: status.as_u16(), body: quoted });

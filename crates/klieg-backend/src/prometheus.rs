@@ -5,7 +5,6 @@
 //! while charts are shown. Backend runtime.
 
 use super::{ClientMap, Waker};
-use http_body_util::BodyExt;
 use klieg_model::prometheus::{ChartData, ChartLine, ChartQuery, ChartSet, PrometheusSource, chart_specs};
 use serde_json::Value;
 use std::sync::Arc;
@@ -13,6 +12,13 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Bytes of one answer from a Prometheus reached directly (through the API server's proxy, the
+/// client's own cap, `bounded::MAX_RESPONSE_BYTES`, holds).
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+/// Points kept per series (Prometheus itself answers at most 11 000 per series).
+pub const MAX_POINTS_PER_SERIES: usize = 11_000;
+/// Series kept per chart.
+pub const MAX_SERIES: usize = 100;
 
 /// Label selectors that find Prometheus's Service, most specific first (Headlamp's list).
 const DETECT_SELECTORS: [&str; 4] = [
@@ -102,9 +108,10 @@ impl Endpoint {
                     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                         .build_http::<http_body_util::Empty<bytes::Bytes>>();
                     let response = client.get(uri).await.map_err(|e| PromError::Unreachable(e.to_string()))?;
-                    let body =
-                        response.into_body().collect().await.map_err(|e| PromError::Unreachable(e.to_string()))?;
-                    Ok(String::from_utf8_lossy(&body.to_bytes()).into_owned())
+                    let body = super::bounded::collect_capped(response.into_body(), MAX_ANSWER_BYTES)
+                        .await
+                        .map_err(|e| PromError::Unreachable(e.to_string()))?;
+                    Ok(String::from_utf8_lossy(&body).into_owned())
                 }
             }
         };
@@ -142,12 +149,14 @@ impl Endpoint {
             .ok_or_else(|| PromError::Malformed(answer.to_string().chars().take(200).collect()))?;
         Ok(result
             .iter()
+            .take(MAX_SERIES)
             .map(|series| {
                 series["values"]
                     .as_array()
                     .map(|values| {
                         values
                             .iter()
+                            .take(MAX_POINTS_PER_SERIES)
                             .filter_map(|pair| {
                                 let at = pair.get(0)?.as_f64()?;
                                 let value: f64 = pair.get(1)?.as_str()?.parse().ok()?;

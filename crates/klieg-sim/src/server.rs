@@ -52,6 +52,9 @@ pub struct Faults {
     /// LIST requests being answered now (injected latency included), and the most at once.
     pub lists_in_flight: AtomicU64,
     pub max_lists_in_flight: AtomicU64,
+    /// The kinds (plurals) whose lists or watches were asked as metadata only
+    /// (`as=PartialObjectMetadata`).
+    pub metadata_kinds: parking_lot::Mutex<std::collections::BTreeSet<String>>,
     /// TCP connections accepted, so tests can see a client reconnect.
     pub connections_accepted: AtomicU64,
     /// Bumped to end every open watch (see `SimCluster::expire_watches`).
@@ -286,6 +289,15 @@ fn parse_target(path: &str) -> Option<Target> {
         name: rest.get(1).map(|s| s.to_string()),
         subresource: rest.get(2).map(|s| s.to_string()),
     })
+}
+
+/// Whether the client asked for metadata only (`as=PartialObjectMetadata`, or its list).
+fn wants_metadata(request: &Request<hyper::body::Incoming>) -> bool {
+    request
+        .headers()
+        .get(http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("as=PartialObjectMetadata"))
 }
 
 fn wants_table(request: &Request<hyper::body::Incoming>) -> bool {
@@ -663,6 +675,10 @@ async fn resource_request(
         return pod_stream(&cluster, &mut request, &namespace, &target, &query);
     }
     let table = wants_table(&request);
+    let metadata_only = !table && wants_metadata(&request);
+    if metadata_only && matches!(*request.method(), Method::GET) {
+        cluster.faults.metadata_kinds.lock().insert(kind.plural.clone());
+    }
     let include_object = query.get("includeObject").map(String::as_str).unwrap_or("Metadata").to_string();
     let method = request.method().clone();
     // Writes are recorded under the named field manager, else the client's name (as the apiserver does).
@@ -688,6 +704,7 @@ async fn resource_request(
         content_type: &content_type,
         body: &body,
         table,
+        metadata_only,
         include_object: &include_object,
     };
     let route = ROUTES.iter().find(|route| route.matches(&call));
@@ -707,6 +724,8 @@ struct Call<'a> {
     content_type: &'a str,
     body: &'a Bytes,
     table: bool,
+    /// `as=PartialObjectMetadata`: objects as their metadata only.
+    metadata_only: bool,
     include_object: &'a str,
 }
 
@@ -860,9 +879,13 @@ fn serve_log(call: &Call<'_>) -> Response<Body> {
 fn serve_list_or_watch(call: &Call<'_>) -> Response<Body> {
     let (kind, namespace) = (call.kind.clone(), call.target.namespace.clone());
     if is_watch(call.query) {
-        return watch(call.cluster.clone(), kind, namespace, call.query, call.table, call.include_object.to_string());
+        let shape = WatchShape { table: call.table, metadata_only: call.metadata_only };
+        return watch(call.cluster.clone(), kind, namespace, call.query, shape, call.include_object.to_string());
     }
     call.cluster.faults.lists_served.fetch_add(1, Ordering::Relaxed);
+    if call.metadata_only {
+        return metadata_list(call.cluster, &kind, namespace, call.query);
+    }
     list(call.cluster, &kind, namespace, call.query, call.table, call.include_object)
 }
 
@@ -1341,6 +1364,36 @@ fn list(
     )
 }
 
+/// A list as `PartialObjectMetadataList`: each object's metadata only.
+fn metadata_list(
+    cluster: &SimCluster,
+    kind: &SimKind,
+    namespace: Option<String>,
+    query: &HashMap<String, String>,
+) -> Response<Body> {
+    let options = match list_options(namespace, query) {
+        Ok(options) => options,
+        Err(error) => return error.response(),
+    };
+    let result = cluster.lock().list(kind, &options);
+    let mut metadata = json!({"resourceVersion": result.resource_version.to_string()});
+    if let Some((ns, name)) = result.continue_after {
+        metadata["continue"] = json!(encode_continue(&ns, &name));
+    }
+    let items: Vec<Value> = result.items.iter().map(|o| Store::partial_metadata(o)).collect();
+    json_response(
+        StatusCode::OK,
+        &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "items": items}),
+    )
+}
+
+/// How a watch sends its objects: as Table rows, as metadata only, or whole.
+#[derive(Clone, Copy)]
+struct WatchShape {
+    table: bool,
+    metadata_only: bool,
+}
+
 type Frame = Result<hyper::body::Frame<Bytes>, Infallible>;
 
 fn get_pod(cluster: &SimCluster, namespace: &str, name: &str) -> Result<Arc<Value>, ApiError> {
@@ -1546,9 +1599,10 @@ fn watch(
     kind: SimKind,
     namespace: Option<String>,
     query: &HashMap<String, String>,
-    table: bool,
+    shape: WatchShape,
     include_object: String,
 ) -> Response<Body> {
+    let table = shape.table;
     let options = match list_options(namespace.clone(), query) {
         Ok(options) => options,
         Err(error) => return error.response(),
@@ -1566,6 +1620,8 @@ fn watch(
             if table {
                 let headers = std::mem::take(first);
                 table_for(&kind, std::slice::from_ref(object), &include_object, headers, None, None)
+            } else if shape.metadata_only {
+                Store::partial_metadata(object)
             } else {
                 (**object).clone()
             }
