@@ -342,3 +342,45 @@ fn hostile_answers_are_named_in_place_and_the_rest_of_the_table_stays_whole() {
     assert_eq!(rows_of(&table, "garbage"), truth(&garbage));
     assert_eq!(rows_of(&table, "endless"), 0, "an endless list is not shown half");
 }
+
+/// A bulk delete of many objects on a slow server: at most `CONCURRENT_ACTIONS` requests are in
+/// flight at once, every target is reported, and every object is gone.
+#[test]
+fn a_bulk_action_acts_on_a_few_targets_at_a_time_and_reports_each() {
+    use klieg::model::{Action, Outcome, Propagation, Target};
+    let cluster = faulty_cluster("bulk", "");
+    let sim = &cluster.clusters[0];
+    let count = 40;
+    let objects: Vec<String> = (0..count)
+        .map(|i| format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: doomed-{i:02}, namespace: default}}\n"))
+        .collect();
+    let applied =
+        crate::common::run_kubectl(&cluster.kubeconfig_path, &["apply", "-f", "-"], Some(&objects.join("---\n")));
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let handle = start_backend(crate::common::sources_for(&[cluster.kubeconfig_path.as_path()]));
+    wait_connected(&handle, "bulk");
+    sim.faults.latency_ms.store(200, Ordering::SeqCst);
+    let kind = KindKey::new("", "configmaps");
+    let targets: Vec<Target> = (0..count)
+        .map(|i| Target {
+            kind: kind.clone(),
+            key: klieg::model::ObjectKey {
+                cluster: ClusterId::new("bulk"),
+                namespace: Some(Arc::from("default")),
+                name: Arc::from(format!("doomed-{i:02}").as_str()),
+            },
+        })
+        .collect();
+    let action = Action::Delete { propagation: Propagation::Background }.call();
+    handle.send(Command::Act { request_id: 7, targets, action });
+    let outcomes = wait_for(&handle.activity, Duration::from_secs(60), "every delete", |log| {
+        let entries: Vec<_> = log.for_request(7).cloned().collect();
+        (entries.len() >= count && entries.iter().all(|a| a.outcome != Outcome::Running)).then_some(entries)
+    });
+    assert!(outcomes.iter().all(|a| matches!(a.outcome, Outcome::Done { .. })), "{outcomes:?}");
+    let most = sim.faults.max_deletes_in_flight.load(Ordering::SeqCst) as usize;
+    assert!((2..=klieg::backend::actions::CONCURRENT_ACTIONS).contains(&most), "{most} deletes at once");
+    let left: Vec<Arc<serde_json::Value>> = sim.lock().all_of("", "configmaps");
+    let doomed_left = left.iter().filter(|o| o["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("doomed-")));
+    assert_eq!(doomed_left.count(), 0, "every object is gone");
+}

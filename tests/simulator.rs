@@ -20,6 +20,11 @@ fn discovery_lists_built_in_kinds_and_a_crd() {
 }
 
 #[test]
+fn a_workload_log_follows_at_most_the_stream_limit() {
+    suite::a_workload_log_follows_at_most_the_stream_limit(SimServer::shared());
+}
+
+#[test]
 fn table_shows_adds_changes_and_deletes_live() {
     suite::table_shows_adds_changes_and_deletes_live(SimServer::shared());
 }

@@ -152,6 +152,12 @@ pub fn logs_panel_ui(
         for error in &logs.errors {
             ui.colored_label(theme::tone_color(&visuals, CellTone::Bad), error.as_ref());
         }
+        if !logs.left_out.is_empty() {
+            let names = logs.left_out.iter().map(|n| n.as_ref()).collect::<Vec<_>>().join("\n");
+            let message =
+                t!("logs.streams_left_out", count = logs.left_out.len(), limit = crate::backend::logs::MAX_LOG_STREAMS);
+            ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), message).on_hover_text(names);
+        }
         save_outcome_ui(ui, view.last_save_request, activity);
         let matches = (!view.search.is_empty()).then(|| matching_lines(ui, logs, &view.search));
         let status = match &matches {

@@ -1286,3 +1286,37 @@ pub fn bulk_selections_are_checked_per_namespace(cluster: &dyn ApiServer) {
     let other = both.scopes.iter().find(|(s, _)| *s == scope("bulk-other")).map(|(_, a)| a.clone()).expect("asked");
     assert_eq!(other.denied().map(|p| p.describe()).collect::<Vec<_>>(), ["delete configmaps"]);
 }
+
+/// A workload whose pods have more containers than one log view follows: the first
+/// `MAX_LOG_STREAMS` are streamed, the rest are named as left out, and nothing else stops.
+pub fn a_workload_log_follows_at_most_the_stream_limit(cluster: &dyn ApiServer) {
+    use klieg::model::LogQuery;
+    let ns = "many-streams";
+    let limit = klieg::backend::logs::MAX_LOG_STREAMS;
+    let pods = limit / 2 + 5;
+    let mut objects = vec![format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n")];
+    for index in 0..pods {
+        let containers = "{name: app, image: app}, {name: sidecar, image: proxy}";
+        objects.push(pod_yaml(ns, "sim-node", &format!("worker-{index:02}"), "app: many", containers));
+    }
+    objects.push(format!("apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: many, namespace: {ns}}}\nspec:\n  replicas: 0\n  selector: {{matchLabels: {{app: many}}}}\n  template:\n    metadata: {{labels: {{app: many}}}}\n    spec: {{containers: [{{name: app, image: app}}]}}\n"));
+    cluster.apply(&objects.join("---\n"));
+    let context = cluster.admin_context();
+    let handle = start_backend(sources_for(&[cluster.kubeconfig()]));
+    wait_connected(&handle, context);
+    handle.logs.ask(Some(LogQuery {
+        target: target(context, "apps", "deployments", Some(ns), "many"),
+        container: None,
+        previous: false,
+        timestamps: false,
+        follow: false,
+        tail_lines: 1,
+    }));
+    let logs = wait_for(&handle.logs.snapshots, WAIT, "the streams read and the rest named", |logs| {
+        (logs.sources.len() == limit && logs.streaming == 0 && !logs.left_out.is_empty()).then(|| logs.clone())
+    });
+    assert_eq!(logs.left_out.len(), pods * 2 - limit, "{:?}", logs.left_out);
+    assert!(logs.left_out.iter().all(|name| name.starts_with("worker-")), "{:?}", logs.left_out);
+    assert!(logs.errors.is_empty(), "{:?}", logs.errors);
+    assert_eq!(logs.buffer.len(), limit, "one tail line from each followed stream");
+}

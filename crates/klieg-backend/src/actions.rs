@@ -158,38 +158,48 @@ pub fn start_action(
     let what =
         extensions.registry.action(&call.id).map_or_else(|| Text::Plain(call.id.clone()), |spec| spec.label.clone());
     let handler = extensions.handlers.get(&call.id);
-    for target in targets {
-        let subject = subject_of(&target);
+    for target in &targets {
         activities.record(Activity {
             request_id,
-            subject: subject.clone(),
+            subject: subject_of(target),
             what: what.clone(),
             outcome: Outcome::Running,
         });
-        let (clients, activities, handler, input, what) =
-            (clients.clone(), activities.clone(), handler.clone(), call.input.clone(), what.clone());
-        let id = call.id.clone();
-        tokio::spawn(async move {
-            let result = match (handler, resolve(&clients, &target)) {
-                (None, _) => Err(ActionError::Invalid(format!("no handler is registered for the action {id:?}"))),
-                (_, Err(error)) => Err(error),
-                (Some(handler), Ok((connected, kind))) => {
-                    handler(ActionRequest { cluster: connected.clone(), kind, target: target.clone(), input }).await
-                }
-            };
-            let outcome = match result {
-                Ok(message) => Outcome::Done { message: Arc::from(message) },
-                Err(error) => {
-                    if let (ActionError::Api(error), Some(connected)) = (&error, clients.get(&target.key.cluster)) {
-                        forget_access_if_refused(connected, error);
-                    }
-                    Outcome::Failed { message: Arc::from(error.to_string()) }
-                }
-            };
-            activities.record(Activity { request_id, subject, what, outcome });
-        });
     }
+    // One task for the whole request, at most `CONCURRENT_ACTIONS` targets at a time: a bulk
+    // delete of thousands of objects is neither thousands of tasks nor thousands of requests at once.
+    tokio::spawn(async move {
+        let run_one = |target: Target| {
+            let (clients, activities, handler, input, what) =
+                (clients.clone(), activities.clone(), handler.clone(), call.input.clone(), what.clone());
+            let id = call.id.clone();
+            async move {
+                let subject = subject_of(&target);
+                let result = match (handler, resolve(&clients, &target)) {
+                    (None, _) => Err(ActionError::Invalid(format!("no handler is registered for the action {id:?}"))),
+                    (_, Err(error)) => Err(error),
+                    (Some(handler), Ok((connected, kind))) => {
+                        handler(ActionRequest { cluster: connected.clone(), kind, target: target.clone(), input }).await
+                    }
+                };
+                let outcome = match result {
+                    Ok(message) => Outcome::Done { message: Arc::from(message) },
+                    Err(error) => {
+                        if let (ActionError::Api(error), Some(connected)) = (&error, clients.get(&target.key.cluster)) {
+                            forget_access_if_refused(connected, error);
+                        }
+                        Outcome::Failed { message: Arc::from(error.to_string()) }
+                    }
+                };
+                activities.record(Activity { request_id, subject, what, outcome });
+            }
+        };
+        futures::StreamExt::for_each_concurrent(futures::stream::iter(targets), CONCURRENT_ACTIONS, run_one).await;
+    });
 }
+
+/// Targets of one action request acted on at once; the others wait their turn (shown running).
+pub const CONCURRENT_ACTIONS: usize = 8;
 
 /// The built-in handler: the invocation read back into its typed [`Action`], then run.
 async fn run_builtin(id: Arc<str>, request: ActionRequest) -> Result<String, ActionError> {

@@ -16,6 +16,9 @@ use tokio::sync::{mpsc, watch};
 
 /// Lines kept per log view; older ones are dropped.
 pub const MAX_LINES: usize = 100_000;
+/// Log streams one view follows at once (a workload's pods × containers): more are named, not
+/// followed, so a workload of hundreds of pods cannot open hundreds of streams.
+pub const MAX_LOG_STREAMS: usize = 50;
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 
 pub struct LogFollower {
@@ -161,6 +164,10 @@ fn start_pod(
             snapshot.containers.push(Arc::from(container.name.as_str()));
         }
         if query.container.as_deref().is_some_and(|wanted| wanted != container.name) {
+            continue;
+        }
+        if snapshot.streaming >= MAX_LOG_STREAMS {
+            snapshot.left_out.push(Arc::from(format!("{pod_name}/{}", container.name)));
             continue;
         }
         let source = u16::try_from(snapshot.sources.len()).unwrap_or(u16::MAX);

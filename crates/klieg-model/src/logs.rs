@@ -104,6 +104,8 @@ pub struct LogSnapshot {
     pub errors: Vec<Arc<str>>,
     /// Containers of the pod(s), for the picker.
     pub containers: Vec<Arc<str>>,
+    /// `pod/container` streams not followed: the view follows at most `MAX_LOG_STREAMS`.
+    pub left_out: Vec<Arc<str>>,
 }
 
 #[cfg(test)]

@@ -52,6 +52,9 @@ pub struct Faults {
     /// LIST requests being answered now (injected latency included), and the most at once.
     pub lists_in_flight: AtomicU64,
     pub max_lists_in_flight: AtomicU64,
+    /// DELETE requests being answered now, and the most at once.
+    pub deletes_in_flight: AtomicU64,
+    pub max_deletes_in_flight: AtomicU64,
     /// The kinds (plurals) whose lists or watches were asked as metadata only
     /// (`as=PartialObjectMetadata`).
     pub metadata_kinds: parking_lot::Mutex<std::collections::BTreeSet<String>>,
@@ -517,28 +520,37 @@ fn openapi_v3_paths(store: &Store) -> Value {
     json!({"paths": paths})
 }
 
-/// Counts a LIST request (a GET of a collection, not a watch) while it is answered.
-struct ListInFlight<'a>(Option<&'a Faults>);
+/// Counts a request of one sort (LISTs, DELETEs) while it is answered, and the most at once.
+struct InFlight<'a>(Option<&'a AtomicU64>);
 
-impl<'a> ListInFlight<'a> {
-    fn start(faults: &'a Faults, request: &Request<hyper::body::Incoming>) -> Self {
+impl<'a> InFlight<'a> {
+    fn start(counting: bool, now: &'a AtomicU64, most: &AtomicU64) -> Self {
+        if !counting {
+            return Self(None);
+        }
+        let current = now.fetch_add(1, Ordering::SeqCst) + 1;
+        most.fetch_max(current, Ordering::SeqCst);
+        Self(Some(now))
+    }
+
+    /// A LIST: a GET of a collection, not a watch.
+    fn list(faults: &'a Faults, request: &Request<hyper::body::Incoming>) -> Self {
         let query = request.uri().query().unwrap_or_default();
         let is_list = request.method() == Method::GET
             && !query.split('&').any(|p| p == "watch=1" || p == "watch=true")
             && parse_target(request.uri().path()).is_some_and(|t| t.name.is_none());
-        if !is_list {
-            return Self(None);
-        }
-        let now = faults.lists_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-        faults.max_lists_in_flight.fetch_max(now, Ordering::SeqCst);
-        Self(Some(faults))
+        Self::start(is_list, &faults.lists_in_flight, &faults.max_lists_in_flight)
+    }
+
+    fn delete(faults: &'a Faults, request: &Request<hyper::body::Incoming>) -> Self {
+        Self::start(request.method() == Method::DELETE, &faults.deletes_in_flight, &faults.max_deletes_in_flight)
     }
 }
 
-impl Drop for ListInFlight<'_> {
+impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        if let Some(faults) = self.0 {
-            faults.lists_in_flight.fetch_sub(1, Ordering::SeqCst);
+        if let Some(now) = self.0 {
+            now.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -600,7 +612,8 @@ pub async fn handle(
     cluster: Arc<SimCluster>,
     request: Request<hyper::body::Incoming>,
 ) -> Result<Response<Body>, Infallible> {
-    let _list = ListInFlight::start(&cluster.faults, &request);
+    let _list = InFlight::list(&cluster.faults, &request);
+    let _delete = InFlight::delete(&cluster.faults, &request);
     if let Some(response) = fault_response(&cluster.faults).await {
         return Ok(response);
     }
@@ -1631,18 +1644,8 @@ fn watch(
             (options.labels.is_empty() || options.labels.matches(&super::store::labels_of(object)))
                 && options.fields.matches(object)
         };
-        if cluster.faults.always_gone.load(Ordering::Relaxed) {
-            let _ = tx.send(watch_line("ERROR", expired("too old resource version (simulated: always)"))).await;
+        if !hostile_watch_start(&cluster.faults, &tx).await {
             return;
-        }
-        if cluster.faults.giant_line.load(Ordering::Relaxed) {
-            let mut line = vec![b'x'; GIANT_LINE_BYTES];
-            line.push(b'\n');
-            let _ = tx.send(Ok(hyper::body::Frame::data(Bytes::from(line)))).await;
-        }
-        if cluster.faults.garbage_lines.load(Ordering::Relaxed) {
-            let garbage = Bytes::from_static(b"\xff\xfe{\"type\": \"ADDED\", \"object\": {\xc3\x28 not json\n");
-            let _ = tx.send(Ok(hyper::body::Frame::data(garbage))).await;
         }
         let start = watch_backlog(&cluster, &kind, namespace.as_deref(), since.filter(|_| !send_initial));
         let (backlog, mut sent_rv) = match start {
@@ -1713,6 +1716,24 @@ fn watch(
     let mut response = Response::new(StreamBody::new(stream).boxed());
     response.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     response
+}
+
+/// What a watch of a hostile server sends first, by its faults; `false`: the watch ends there.
+async fn hostile_watch_start(faults: &Faults, tx: &tokio::sync::mpsc::Sender<Frame>) -> bool {
+    if faults.always_gone.load(Ordering::Relaxed) {
+        let _ = tx.send(watch_line("ERROR", expired("too old resource version (simulated: always)"))).await;
+        return false;
+    }
+    if faults.giant_line.load(Ordering::Relaxed) {
+        let mut line = vec![b'x'; GIANT_LINE_BYTES];
+        line.push(b'\n');
+        let _ = tx.send(Ok(hyper::body::Frame::data(Bytes::from(line)))).await;
+    }
+    if faults.garbage_lines.load(Ordering::Relaxed) {
+        let garbage = Bytes::from_static(b"\xff\xfe{\"type\": \"ADDED\", \"object\": {\xc3\x28 not json\n");
+        let _ = tx.send(Ok(hyper::body::Frame::data(garbage))).await;
+    }
+    true
 }
 
 /// Events to send as a watch starts: type, object, resource version.
