@@ -78,3 +78,96 @@ fn unapplied_changes_are_discarded_only_when_the_user_agrees() {
     step_until(&mut harness, "the editor on second", |h| has_label(h, "Edit second"));
     assert!(!has_label_containing(&harness, "throws away"));
 }
+
+/// An edit survives the window going away without applying it (a crash, a kill, a closed
+/// window): its draft is on disk within a second, the next window offers it, opening it brings
+/// back the text with its diff, and applying it works. Settings are on disk too. A discarded
+/// draft is gone from disk.
+#[test]
+fn an_unapplied_edit_is_kept_on_disk_and_offered_by_the_next_window() {
+    let _turn = UI_LOCK.lock();
+    let spec = klieg::sim::ClusterSpec { name: "draft-sim".into(), git_version: "v1.31.2".into(), nodes: 0, pods: 0 };
+    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
+    let applied = run_kubectl(
+        &fleet.kubeconfig_path,
+        &["apply", "-f", "-"],
+        Some(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: kept}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: precious, namespace: kept}\ndata: {mode: a}\n",
+        ),
+    );
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let places = klieg::app::persist::Places {
+        config_dir: Some(dir.path().join("config")),
+        state_dir: Some(dir.path().join("state")),
+    };
+    let draft_file = places.draft_file().expect("a draft file");
+    let sources = || crate::common::sources_for(&[&fleet.kubeconfig_path]);
+    let mut harness = start_app_with(sources(), configmaps_in(&["kept"]));
+    harness.state_mut().as_mut().expect("app").keep_files_in(places.clone()).expect("files");
+    step_until(&mut harness, "the row", |h| has_label(h, "precious"));
+    harness.get_by_label("precious").click();
+    step_until(&mut harness, "the actions", |h| has_label(h, "Edit YAML"));
+    harness.get_by_label("Edit YAML").click();
+    step_until(&mut harness, "the editor", |h| has_label(h, "Edit precious") && has_label(h, "Valid YAML"));
+    let mine = editor_text(&harness).expect("editor").replace("mode: a", "mode: mine");
+    type_into_editor(&mut harness, &mine);
+    step_until(&mut harness, "the draft on disk", |h| {
+        app(h).flush_files();
+        std::fs::read_to_string(&draft_file).is_ok_and(|text| text.contains("mode: mine"))
+    });
+    let settings: klieg::state::Settings = serde_json::from_slice(
+        &std::fs::read(places.settings_file().expect("settings file")).expect("settings written"),
+    )
+    .expect("settings json");
+    assert_eq!(settings.kind_plural, "configmaps");
+    drop(harness);
+
+    // The next window offers the edit; opening it brings the text back, unapplied.
+    let mut next = start_app_with(sources(), configmaps_in(&["kept"]));
+    next.state_mut().as_mut().expect("app").keep_files_in(places.clone()).expect("files");
+    step_until(&mut next, "the offer", |h| has_label(h, "Unsaved edit recovered"));
+    assert!(has_label_containing(&next, "configmaps/kept/precious on draft-sim"));
+    next.get_by_label("Open in the editor").click();
+    step_until(&mut next, "the recovered editor", |h| has_label(h, "Edit precious"));
+    assert_eq!(editor_text(&next).as_deref(), Some(mine.as_str()));
+    next.get_by_label("Apply").click();
+    step_until(&mut next, "the edit applied", |h| {
+        let output = run_kubectl(
+            &fleet.kubeconfig_path,
+            &["get", "configmap", "precious", "-n", "kept", "-o", "jsonpath={.data.mode}"],
+            None,
+        );
+        String::from_utf8_lossy(&output.stdout) == "mine" && app(h).state.editor.as_ref().is_some_and(|e| !e.is_dirty())
+    });
+    step_until(&mut next, "the draft removed once applied", |h| {
+        app(h).flush_files();
+        !draft_file.exists()
+    });
+    drop(next);
+
+    // A discarded offer is gone from disk.
+    let draft = klieg::state::Draft { text: "data: {mode: other}\n".into(), ..draft_of(&mine) };
+    std::fs::write(&draft_file, serde_json::to_vec(&draft).expect("json")).expect("write");
+    let mut last = start_app_with(sources(), configmaps_in(&["kept"]));
+    last.state_mut().as_mut().expect("app").keep_files_in(places).expect("files");
+    step_until(&mut last, "the offer", |h| has_label(h, "Discard it"));
+    last.get_by_label("Discard it").click();
+    step_until(&mut last, "the draft gone", |h| {
+        app(h).flush_files();
+        !draft_file.exists() && !has_label(h, "Unsaved edit recovered")
+    });
+}
+
+fn draft_of(text: &str) -> klieg::state::Draft {
+    klieg::state::Draft {
+        cluster: "draft-sim".into(),
+        group: String::new(),
+        plural: "configmaps".into(),
+        namespace: Some("kept".into()),
+        name: "precious".into(),
+        original: text.into(),
+        text: text.into(),
+        saved_unix_secs: 1_900_000_000,
+    }
+}

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const SETTINGS_KEY: &str = "klieg.settings";
+pub mod persist;
+
 /// How soon commands that found the backend's queue full are tried again.
 const COMMAND_RETRY: Duration = Duration::from_millis(50);
 
@@ -47,6 +49,8 @@ pub struct KliegApp {
     bench_report: Option<BenchReport>,
     /// Wall clock for ages; injected so UI tests are deterministic.
     pub clock: fn() -> i64,
+    /// Where settings and drafts are kept (`None`: nothing is written, as in most tests).
+    persistence: Option<persist::Persistence>,
 }
 
 /// Replaces `slot` with the channel's value if it changed since last taken; says whether it did.
@@ -109,7 +113,25 @@ impl KliegApp {
             select_all_clusters: false,
             bench_report: std::env::var_os("KLIEG_BENCH_REPORT").map(|_| BenchReport::default()),
             clock: now_unix_secs,
+            persistence: None,
         })
+    }
+
+    /// Keeps settings and drafts in `places` from now on; a draft left there by an earlier
+    /// session is offered. Returns the slot the panic hook saves the newest draft from.
+    pub fn keep_files_in(&mut self, places: persist::Places) -> std::io::Result<persist::DraftSlot> {
+        let (persistence, recovered) = persist::Persistence::start(places)?;
+        let slot = persistence.draft_slot();
+        self.state.recovered_draft = recovered;
+        self.persistence = Some(persistence);
+        Ok(slot)
+    }
+
+    /// Waits until the settings and draft handed over so far are on disk.
+    pub fn flush_files(&self) {
+        if let Some(persistence) = &self.persistence {
+            persistence.flush();
+        }
     }
 
     /// Takes the newest snapshots; cheap when nothing changed.
@@ -308,6 +330,11 @@ impl KliegApp {
             })
             .inner;
         let ctx = ui.ctx();
+        if ui::editor::recovered_draft_ui(ctx, &mut state.recovered_draft, &mut state.editor)
+            && let Some(persistence) = &mut self.persistence
+        {
+            persistence.discard_draft();
+        }
         ui::editor::editor_window_ui(ctx, &mut state.editor, &mut state.outbox, &self.activity);
         ui::editor::create_window_ui(ctx, &mut state.create, &mut state.outbox, (&self.fleet, &self.activity));
         ui::clusters::add_cluster_window_ui(ctx, &mut state.add_cluster, &mut state.outbox, &self.activity);
@@ -320,6 +347,9 @@ impl KliegApp {
         state.sync_settings();
         self.send_changes();
         self.flush_commands(ui.ctx());
+        if let Some(delay) = self.persistence.as_mut().and_then(|p| p.frame(&self.state, now)) {
+            ui.ctx().request_repaint_after(delay);
+        }
         if let Some(report) = &mut self.bench_report {
             report.frame_done(&self.table);
         }
@@ -414,7 +444,12 @@ impl eframe::App for KliegApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        // Kept for a Klieg older than settings.json; Klieg itself reads settings.json first.
         eframe::set_value(storage, SETTINGS_KEY, &self.state.settings);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.flush_files();
     }
 }
 
@@ -470,8 +505,18 @@ pub fn run_native(kubeconfigs: Vec<PathBuf>, launch: LaunchOptions) -> anyhow::R
         "Klieg",
         options,
         Box::new(move |cc| {
-            let mut settings: Settings =
-                cc.storage.and_then(|s| eframe::get_value(s, SETTINGS_KEY)).unwrap_or_default();
+            let places = persist::Places::standard();
+            // settings.json, written atomically; the eframe store only for a first start after
+            // an older Klieg.
+            let saved = match places.settings_file().map(|path| persist::load_settings(&path)) {
+                Some(Ok(Some(settings))) => Some(settings),
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "the settings file is unreadable; starting from defaults");
+                    None
+                }
+                _ => cc.storage.and_then(|s| eframe::get_value(s, SETTINGS_KEY)),
+            };
+            let mut settings: Settings = saved.unwrap_or_default();
             if let Some(lang) = lang {
                 settings.locale = lang;
             }
@@ -482,6 +527,8 @@ pub fn run_native(kubeconfigs: Vec<PathBuf>, launch: LaunchOptions) -> anyhow::R
             }
             let mut app = KliegApp::new(&cc.egui_ctx, sources, settings)?;
             app.select_all_clusters = all_clusters;
+            let draft_slot = app.keep_files_in(places.clone())?;
+            persist::install_panic_hook(&places, draft_slot);
             Ok(Box::new(app))
         }),
     )

@@ -9,6 +9,9 @@ use crate::model::{
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+mod draft;
+pub use draft::Draft;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
 pub enum ThemeChoice {
     #[default]
@@ -427,6 +430,9 @@ pub struct UiState {
     pub details: DetailsState,
     pub actions: ActionsState,
     pub editor: Option<EditorState>,
+    /// An unsaved edit found on disk at start (the last session crashed or was closed with it),
+    /// offered to the user until they open or discard it.
+    pub recovered_draft: Option<Draft>,
     pub create: CreateState,
     pub add_cluster: AddClusterState,
     pub logs: Option<LogsState>,

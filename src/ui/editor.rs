@@ -4,7 +4,7 @@
 
 use super::theme;
 use crate::model::{ActivityLog, CellTone, FleetSnapshot, Outcome};
-use crate::state::{Discard, EditorState};
+use crate::state::{Discard, Draft, EditorState};
 use rust_i18n::t;
 use std::hash::{Hash, Hasher};
 
@@ -138,6 +138,47 @@ fn outcome_ui(ui: &mut egui::Ui, outcome: &Outcome, subject: &str) {
             ui.colored_label(theme::tone_color(&visuals, CellTone::Warning), t!("edit.conflict_title"));
         }
     }
+}
+
+/// The offer of an unsaved edit found on disk at start: open it in the editor (its diff against
+/// where it started is there, and applying it meets a conflict if the object changed since), or
+/// discard it. Returns whether it was discarded.
+pub fn recovered_draft_ui(
+    ctx: &egui::Context,
+    recovered: &mut Option<Draft>,
+    editor: &mut Option<EditorState>,
+) -> bool {
+    let Some(draft) = recovered.as_ref() else { return false };
+    let mut discarded = false;
+    let mut opened = false;
+    let busy = editor.as_ref().is_some_and(EditorState::is_dirty);
+    egui::Window::new(t!("draft.title"))
+        .id(egui::Id::unique("recovered-draft"))
+        .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 48.0))
+        .collapsible(false)
+        .resizable(false)
+        .show(ctx, |ui| {
+            let object = match &draft.namespace {
+                Some(namespace) => format!("{}/{namespace}/{}", draft.plural, draft.name),
+                None => format!("{}/{}", draft.plural, draft.name),
+            };
+            let saved = jiff::Timestamp::from_second(draft.saved_unix_secs)
+                .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            ui.label(t!("draft.found", object = object, cluster = draft.cluster, saved = saved));
+            ui.horizontal(|ui| {
+                let open = ui.add_enabled(!busy, egui::Button::new(t!("draft.open")));
+                opened = open.on_disabled_hover_text(t!("draft.open_busy")).clicked();
+                discarded = ui.button(t!("draft.discard")).on_hover_text(t!("draft.discard_help")).clicked();
+            });
+        });
+    if opened {
+        *editor = Some(draft.editor());
+        *recovered = None;
+    } else if discarded {
+        *recovered = None;
+    }
+    discarded
 }
 
 /// The editor window, while an edit is open.

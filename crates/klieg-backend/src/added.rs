@@ -46,17 +46,8 @@ fn read_added(file: &Path) -> Result<Kubeconfig, AddError> {
 
 fn write_added(file: &Path, config: &Kubeconfig) -> Result<(), AddError> {
     let text = serde_yaml::to_string(config).map_err(|e| AddError::Invalid(e.to_string()))?;
-    let folder = file.parent().ok_or(AddError::NoFile)?;
-    std::fs::create_dir_all(folder)?;
-    // Written whole, then moved into place, so a crash never leaves half a file.
-    let mut temporary = tempfile::NamedTempFile::new_in(folder)?;
-    std::io::Write::write_all(&mut temporary, text.as_bytes())?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        temporary.as_file().set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    temporary.persist(file).map_err(|e| AddError::Io(e.error))?;
+    file.parent().ok_or(AddError::NoFile)?;
+    crate::files::write_atomic(file, text.as_bytes())?;
     Ok(())
 }
 

@@ -6,7 +6,6 @@
 
 use super::ingest::SubscriptionRows;
 use klieg_model::{ClusterId, Column, KindKey, ResourceKind, Row, ViewStatus};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -138,20 +137,10 @@ pub(crate) fn stable_hash(text: &str) -> u64 {
     text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
-/// Writes a new file beside `path` and renames it over, so a reader never sees half a file.
-/// The folder is private to the user (0700): rows name the user's objects.
+/// Writes the file whole (`files::write_atomic`); the folder is private to the user (0700):
+/// rows name the user's objects.
 fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), CacheError> {
-    let error = |source| CacheError::Write { path: path.to_path_buf(), source };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(error)?;
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(error)?;
-    file.write_all(bytes).map_err(error)?;
-    file.persist(path).map_err(|e| error(e.error))?;
-    Ok(())
+    super::files::write_atomic(path, bytes).map_err(|source| CacheError::Write { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod discovery;
 pub mod errors;
 pub mod exec_auth;
 pub mod feed;
+pub mod files;
 pub mod forwards;
 pub mod ingest;
 pub mod kubeconfig;
