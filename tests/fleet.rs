@@ -384,3 +384,67 @@ fn a_bulk_action_acts_on_a_few_targets_at_a_time_and_reports_each() {
     let doomed_left = left.iter().filter(|o| o["metadata"]["name"].as_str().is_some_and(|n| n.starts_with("doomed-")));
     assert_eq!(doomed_left.count(), 0, "every object is gone");
 }
+
+/// The window against every hostile server at once, beside a healthy cluster: servers that
+/// never complete TLS or never answer, that answer every watch with 410, whose lists never end,
+/// whose objects are huge, whose watches send a 17 MiB line or garbage, and one that drips its
+/// answers. The window keeps drawing (each frame returns), names each cluster's problem in the
+/// sidebar or the table, and shows the healthy cluster's rows in full.
+#[test]
+fn the_window_draws_on_against_every_hostile_server_at_once() {
+    use crate::common::ui::{UI_LOCK, app, has_label_containing, start_app_with, step_until_within};
+    let _turn = UI_LOCK.lock();
+    let plans = [
+        ("healthy", ""),
+        ("no-tls", "stall-handshake=1"),
+        ("silent", "stall-answers=1"),
+        ("gone", "always-gone=1"),
+        ("endless", "endless-continue=1"),
+        ("giant", "giant-objects=80"),
+        ("long-line", "giant-line=1"),
+        ("garbage", "garbage-lines=1"),
+        ("drip", "slow-drip-ms=2000"),
+    ];
+    let fleets: Vec<klieg::sim::Fleet> = plans.iter().map(|(name, faults)| faulty_cluster(name, faults)).collect();
+    let paths: Vec<&Path> = fleets.iter().map(|f| f.kubeconfig_path.as_path()).collect();
+    let settings = klieg::state::Settings {
+        locale: "en".into(),
+        kind_plural: "configmaps".into(),
+        selected_clusters: plans.iter().map(|(name, _)| name.to_string()).collect(),
+        ..klieg::state::Settings::default()
+    };
+    let mut harness = start_app_with(crate::common::sources_for(&paths), settings);
+    let healthy_rows = fleets[0].clusters[0].lock().count("/configmaps");
+    let giant_rows = fleets[5].clusters[0].lock().count("/configmaps");
+    fn rows_of(h: &egui_kittest::Harness<'_, Option<klieg::app::KliegApp>>, cluster: &str) -> usize {
+        app(h).table.rows.iter().filter(|r| r.key.cluster.as_str() == cluster).count()
+    }
+    // Each problem named where the user looks: the stalled servers in the sidebar, the hostile
+    // answers above the table; meanwhile every frame returns.
+    let patience = klieg::backend::bounded::ANSWER_DEADLINE + Duration::from_secs(40);
+    step_until_within(&mut harness, "every cluster's problem named and the healthy rows shown", patience, |h| {
+        let named = [
+            "endless: the list did not end after 5000 pages",
+            "long-line: Error reading events stream: the server sent a line longer than 16 MiB",
+            "garbage: could not parse the server's answer",
+            "the server's answer did not arrive within 60 s (retrying)",
+        ]
+        .iter()
+        .all(|text| has_label_containing(h, text));
+        let stalled = app(h).fleet.clusters.iter().filter(|c| c.id.as_str() == "no-tls" || c.id.as_str() == "silent");
+        let stalled_named = stalled.filter(|c| matches!(c.state, ClusterState::Failed { .. })).count() == 2;
+        let done = named && stalled_named && rows_of(h, "healthy") == healthy_rows && rows_of(h, "giant") == giant_rows;
+        if !done && std::env::var_os("KLIEG_TEST_DEBUG").is_some() {
+            let states: Vec<String> = app(h).fleet.clusters.iter().map(|c| format!("{}={:?}", c.id, c.state)).collect();
+            eprintln!(
+                "{:?} rows healthy {} giant {} ({healthy_rows} {giant_rows}) states {states:?} status {:?}",
+                std::time::Instant::now(),
+                rows_of(h, "healthy"),
+                rows_of(h, "giant"),
+                app(h).table.status
+            );
+        }
+        done
+    });
+    assert!(has_label_containing(&harness, "Server unreachable"), "the sidebar names the stalled servers");
+}

@@ -10,6 +10,7 @@ mod apiserver_restart;
 mod editor;
 mod extensions;
 mod fleet;
+mod fuzz_regressions;
 mod i18n;
 mod keyring;
 mod real_cluster;

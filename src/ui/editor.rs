@@ -8,30 +8,7 @@ use crate::state::{Discard, Draft, EditorState};
 use rust_i18n::t;
 use std::hash::{Hash, Hasher};
 
-/// One line of a diff: '+', '-' or ' ', and the text.
-type DiffLine = (char, String);
-
-/// Unified diff lines with three lines of context; `@@` separates hunks.
-pub fn diff_lines(before: &str, after: &str) -> Vec<DiffLine> {
-    let diff = similar::TextDiff::from_lines(before, after);
-    let mut out = Vec::new();
-    for (index, group) in diff.grouped_ops(3).iter().enumerate() {
-        if index > 0 {
-            out.push(('@', "…".to_string()));
-        }
-        for op in group {
-            for change in diff.iter_changes(op) {
-                let sign = match change.tag() {
-                    similar::ChangeTag::Delete => '-',
-                    similar::ChangeTag::Insert => '+',
-                    similar::ChangeTag::Equal => ' ',
-                };
-                out.push((sign, change.value().trim_end_matches('\n').to_string()));
-            }
-        }
-    }
-    out
-}
+pub use crate::model::diff::{DiffLine, diff_lines};
 
 fn text_hash(a: &str, b: &str) -> u64 {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();

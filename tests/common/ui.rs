@@ -18,7 +18,17 @@ pub fn step_until(
     what: &str,
     ready: impl Fn(&Harness<'_, Option<KliegApp>>) -> bool,
 ) {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    step_until_within(harness, what, Duration::from_secs(30), ready);
+}
+
+/// As [`step_until`], waiting up to `patience`.
+pub fn step_until_within(
+    harness: &mut Harness<'_, Option<KliegApp>>,
+    what: &str,
+    patience: Duration,
+    ready: impl Fn(&Harness<'_, Option<KliegApp>>) -> bool,
+) {
+    let deadline = Instant::now() + patience;
     loop {
         harness.step();
         if ready(harness) {

@@ -407,6 +407,14 @@ pub fn start_edit(clients: Arc<ClientMap>, activities: Activities, request_id: u
     });
 }
 
+/// The documents of a multi-document YAML text, each as JSON or its parse error. Pure; fuzzed.
+pub fn parse_documents(yaml: &str) -> Vec<Result<Value, String>> {
+    use serde::Deserialize;
+    serde_yaml::Deserializer::from_str(yaml)
+        .map(|document| Value::deserialize(document).map_err(|e| e.to_string()))
+        .collect()
+}
+
 /// Replaces an object with the edited text. A resourceVersion must be present: a change made by
 /// someone else since the edit began comes back as a conflict carrying the server's version.
 async fn replace(clients: &ClientMap, target: &Target, yaml: &str, dry_run: bool) -> Outcome {
@@ -513,7 +521,6 @@ async fn create_all(
     yaml: &str,
     dry_run: bool,
 ) {
-    use serde::Deserialize;
     let what = Text::Key("edit.create");
     let report = |subject: String, outcome: Outcome| {
         activities.record(Activity { request_id, subject: Arc::from(subject), what: what.clone(), outcome })
@@ -523,9 +530,7 @@ async fn create_all(
         return;
     };
     // Parsed up front: the YAML parser cannot be held across awaits.
-    let documents: Vec<Result<Value, String>> = serde_yaml::Deserializer::from_str(yaml)
-        .map(|document| Value::deserialize(document).map_err(|e| e.to_string()))
-        .collect();
+    let documents = parse_documents(yaml);
     for (index, document) in documents.into_iter().enumerate() {
         let subject = format!("{cluster} #{}", index + 1);
         let value = match document {

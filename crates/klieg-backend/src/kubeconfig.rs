@@ -24,6 +24,8 @@ pub enum KubeconfigError {
     MissingUser { context: String, user: String },
     #[error("credentials: {0}")]
     Keyring(String),
+    #[error("{path}: {reason}")]
+    ReferencedFile { path: String, reason: String },
     #[error(
         "context {context:?} names Klieg's keyring entry {entry:?}, which only the cluster added in Klieg under that name may use"
     )]
@@ -44,6 +46,7 @@ impl KubeconfigError {
             KubeconfigError::Context(_) | KubeconfigError::MissingUser { .. } => ClusterErrorKind::InvalidContext,
             KubeconfigError::Keyring(_) => ClusterErrorKind::Unauthorized,
             KubeconfigError::ForeignKeyringEntry { .. } => ClusterErrorKind::InvalidContext,
+            KubeconfigError::ReferencedFile { .. } => ClusterErrorKind::MissingFile,
         }
     }
 }
@@ -310,6 +313,7 @@ pub async fn client_config_and_saver(
     {
         return Err(Arc::new(KubeconfigError::MissingUser { context: entry.id.to_string(), user }));
     }
+    check_referenced_files(&kubeconfig, entry.id.as_str())?;
     let saver = match resolve_keyring_references(&mut kubeconfig, entry).await? {
         Some(saver) => Some(saver),
         None => resume_renewed_oidc(&mut kubeconfig, entry).await,
@@ -322,6 +326,42 @@ pub async fn client_config_and_saver(
     // an outage would show as minutes of silence. Watchers retry on their own and report each failure.
     config.default_retry = false;
     Ok((config, saver))
+}
+
+/// Bytes of a file a kubeconfig names (a CA, a client certificate or key, a token file); real
+/// ones are a few KiB.
+pub const MAX_REFERENCED_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The files the context's cluster and user name must be regular files of at most
+/// `MAX_REFERENCED_FILE_BYTES`: kube reads them whole, so a kubeconfig naming `/dev/zero`, a
+/// FIFO or a huge file would otherwise hang or fill memory. (Blocking metadata calls only.)
+fn check_referenced_files(kubeconfig: &Kubeconfig, context: &str) -> Result<(), Arc<KubeconfigError>> {
+    let named = kubeconfig.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref());
+    let cluster = named
+        .and_then(|ctx| kubeconfig.clusters.iter().find(|c| c.name == ctx.cluster))
+        .and_then(|c| c.cluster.as_ref());
+    let user = named
+        .and_then(|ctx| ctx.user.as_ref())
+        .and_then(|name| kubeconfig.auth_infos.iter().find(|a| &a.name == name))
+        .and_then(|a| a.auth_info.as_ref());
+    let paths = [
+        cluster.and_then(|c| c.certificate_authority.as_deref()),
+        user.and_then(|u| u.client_certificate.as_deref()),
+        user.and_then(|u| u.client_key.as_deref()),
+        user.and_then(|u| u.token_file.as_deref()),
+    ];
+    for path in paths.into_iter().flatten() {
+        let refused = |reason: String| Arc::new(KubeconfigError::ReferencedFile { path: path.to_string(), reason });
+        // A missing file is kube's to report, as before.
+        let Ok(metadata) = std::fs::metadata(path) else { continue };
+        if !metadata.is_file() {
+            return Err(refused("not a regular file".into()));
+        }
+        if metadata.len() > MAX_REFERENCED_FILE_BYTES {
+            return Err(refused(format!("larger than {} KiB", MAX_REFERENCED_FILE_BYTES / 1024)));
+        }
+    }
+    Ok(())
 }
 
 /// The keyring entry where an OIDC user of the user's own kubeconfig keeps renewed tokens.
@@ -505,6 +545,32 @@ mod tests {
         assert!(error.to_string().contains("\"ghost\""), "{error}");
         // The other context, whose user exists, still gets its config.
         assert!(client_config_and_saver(&contexts[1]).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn files_a_kubeconfig_names_must_be_small_regular_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let big = dir.path().join("big.crt");
+        std::fs::write(&big, vec![b'x'; (MAX_REFERENCED_FILE_BYTES + 1) as usize]).expect("write");
+        for (path, reason) in [("/dev/zero", "not a regular file"), (big.to_str().expect("utf-8"), "larger than")] {
+            let text = A.replace(
+                "cluster: {server: 'https://127.0.0.1:1'}",
+                &format!("cluster: {{server: 'https://127.0.0.1:1', certificate-authority: '{path}'}}"),
+            );
+            let sources = KubeconfigSources {
+                explicit: vec![write(dir.path(), "a.yaml", &text)],
+                ..KubeconfigSources::default()
+            };
+            let contexts = load_contexts(&sources);
+            let Err(error) = client_config(&contexts[0]).await else { panic!("{path} was read") };
+            assert_eq!(error.kind(), ClusterErrorKind::MissingFile);
+            assert!(error.to_string().contains(reason), "{error}");
+        }
+        let token = A.replace("user: {token: one}", "user: {tokenFile: /dev/zero}");
+        let sources =
+            KubeconfigSources { explicit: vec![write(dir.path(), "a.yaml", &token)], ..KubeconfigSources::default() };
+        let Err(error) = client_config(&load_contexts(&sources)[0]).await else { panic!("the token file was read") };
+        assert!(error.to_string().contains("not a regular file"), "{error}");
     }
 
     #[test]

@@ -287,22 +287,17 @@ async fn list_all(
             Err(error) => return Err(classify_kube_error(error)),
         };
         pages += 1;
-        let doc: ListDoc = serde_json::from_str(&text).map_err(WatchError::Parse)?;
-        let page_columns =
-            columns.get_or_insert_with(|| table_columns(doc.column_definitions.as_deref(), doc.kind == "Table"));
-        let page_columns = page_columns.clone();
+        let page = parse_list_page(cluster, &text, columns.as_ref(), interner)?;
+        let page_columns = columns.get_or_insert(page.columns).clone();
         if continue_token.is_none() && out.send(TableEvent::Init(page_columns.clone())).await.is_err() {
             return Ok((String::new(), page_columns));
         }
-        let page: Vec<TableEvent> = rows_of(cluster, doc.kind == "Table", doc.rows, doc.items, &page_columns, interner)
-            .into_iter()
-            .map(TableEvent::InitRow)
-            .collect();
-        rows += page.len();
-        if out.send(TableEvent::Batch(page)).await.is_err() {
+        let page_rows: Vec<TableEvent> = page.rows.into_iter().map(TableEvent::InitRow).collect();
+        rows += page_rows.len();
+        if out.send(TableEvent::Batch(page_rows)).await.is_err() {
             return Ok((String::new(), page_columns));
         }
-        let meta = doc.metadata.unwrap_or(ListMetaLite { resource_version: None, continue_token: None });
+        let meta = ListMetaLite { resource_version: page.resource_version, continue_token: page.continue_token };
         match meta.continue_token.filter(|t| !t.is_empty()) {
             Some(token) => continue_token = Some(token),
             None => {
@@ -312,6 +307,31 @@ async fn list_all(
             }
         }
     }
+}
+
+/// One page of a list, parsed.
+pub struct ListPage {
+    /// The page's columns (a list keeps its first page's).
+    pub columns: Arc<[Column]>,
+    pub rows: Vec<Row>,
+    pub resource_version: Option<String>,
+    pub continue_token: Option<String>,
+}
+
+/// Parses one page of a list: a Table, or a plain list when the server made none. Rows take the
+/// list's `columns` when known (pages after the first carry no definitions). Pure; fuzzed.
+pub fn parse_list_page(
+    cluster: &ClusterId,
+    text: &str,
+    columns: Option<&Arc<[Column]>>,
+    interner: &mut Interner,
+) -> Result<ListPage, WatchError> {
+    let doc: ListDoc = serde_json::from_str(text).map_err(WatchError::Parse)?;
+    let is_table = doc.kind == "Table";
+    let columns = columns.cloned().unwrap_or_else(|| table_columns(doc.column_definitions.as_deref(), is_table));
+    let rows = rows_of(cluster, is_table, doc.rows, doc.items, &columns, interner);
+    let meta = doc.metadata.unwrap_or(ListMetaLite { resource_version: None, continue_token: None });
+    Ok(ListPage { columns, rows, resource_version: meta.resource_version, continue_token: meta.continue_token })
 }
 
 fn rows_of(
@@ -361,38 +381,13 @@ async fn watch_from(
             if line.trim().is_empty() {
                 continue;
             }
-            let event: WatchLine = serde_json::from_str(&line).map_err(WatchError::Parse)?;
-            if event.event_type == "ERROR" {
-                // What came before the error still counts.
-                let _ = out.send(TableEvent::Batch(batch)).await;
-                let code = event.object.code.unwrap_or(500);
-                if code == 410 {
-                    return Err(WatchError::Gone);
+            match parse_watch_line(cluster, &line, columns, interner, &mut newest) {
+                Ok(events) => batch.extend(events),
+                Err(error) => {
+                    // What came before the error still counts.
+                    let _ = out.send(TableEvent::Batch(batch)).await;
+                    return Err(error);
                 }
-                return Err(WatchError::Status { code, message: event.object.message.unwrap_or_default() });
-            }
-            let is_table = event.object.kind == "Table";
-            // The row's own metadata carries the resource version, for bookmarks too.
-            let rows = if is_table {
-                event.object.rows
-            } else {
-                event.object.items.into_iter().map(|item| TableRowDoc::from_meta(item.metadata)).collect()
-            };
-            for row_doc in rows {
-                if let Some(rv) = row_doc.object.metadata.resource_version.clone() {
-                    newest = Some(rv);
-                }
-                if event.event_type == "BOOKMARK" {
-                    continue;
-                }
-                // Watch events carry no column definitions after the first; cells keep the list's order.
-                let Some(row) = row_from_table(cluster, row_doc, columns, interner) else {
-                    continue;
-                };
-                batch.push(match event.event_type.as_str() {
-                    "DELETED" => TableEvent::Delete(row.key),
-                    _ => TableEvent::Apply(row),
-                });
             }
         }
         let event = match batch.len() {
@@ -405,6 +400,51 @@ async fn watch_from(
         }
     }
     Ok(newest)
+}
+
+/// Parses one watch line into the events it carries (none for a bookmark), moving `newest` to
+/// the newest resource version seen; an `ERROR` event is returned as its error (410: `Gone`).
+/// Pure; fuzzed.
+pub fn parse_watch_line(
+    cluster: &ClusterId,
+    line: &str,
+    columns: &[Column],
+    interner: &mut Interner,
+    newest: &mut Option<String>,
+) -> Result<Vec<TableEvent>, WatchError> {
+    let event: WatchLine = serde_json::from_str(line).map_err(WatchError::Parse)?;
+    if event.event_type == "ERROR" {
+        let code = event.object.code.unwrap_or(500);
+        if code == 410 {
+            return Err(WatchError::Gone);
+        }
+        return Err(WatchError::Status { code, message: event.object.message.unwrap_or_default() });
+    }
+    let is_table = event.object.kind == "Table";
+    // The row's own metadata carries the resource version, for bookmarks too.
+    let rows = if is_table {
+        event.object.rows
+    } else {
+        event.object.items.into_iter().map(|item| TableRowDoc::from_meta(item.metadata)).collect()
+    };
+    let mut events = Vec::new();
+    for row_doc in rows {
+        if let Some(rv) = row_doc.object.metadata.resource_version.clone() {
+            *newest = Some(rv);
+        }
+        if event.event_type == "BOOKMARK" {
+            continue;
+        }
+        // Watch events carry no column definitions after the first; cells keep the list's order.
+        let Some(row) = row_from_table(cluster, row_doc, columns, interner) else {
+            continue;
+        };
+        events.push(match event.event_type.as_str() {
+            "DELETED" => TableEvent::Delete(row.key),
+            _ => TableEvent::Apply(row),
+        });
+    }
+    Ok(events)
 }
 
 /// Turns an HTTP 410 into `Gone`, keeping every other failure as it is.

@@ -40,7 +40,7 @@ impl Default for FleetBenchOptions {
 }
 
 /// A process this benchmark started; killed by PID and reaped when dropped.
-struct Spawned {
+pub(crate) struct Spawned {
     child: Child,
     lines: Arc<Mutex<Vec<(Instant, String)>>>,
     started: Instant,
@@ -64,7 +64,7 @@ impl Spawned {
         Ok(Spawned { child, lines, started })
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -98,7 +98,7 @@ impl Drop for Spawned {
     }
 }
 
-fn rss_of(pid: u32) -> u64 {
+pub(crate) fn rss_of(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|status| {
@@ -119,7 +119,7 @@ fn cpu_ticks_of(pid: u32) -> u64 {
     field(11) + field(12)
 }
 
-fn mib(bytes: u64) -> f64 {
+pub(crate) fn mib(bytes: u64) -> f64 {
     bytes as f64 / 1_048_576.0
 }
 
@@ -141,10 +141,23 @@ fn found_on_path(program: &str) -> bool {
 
 /// The simulator as its own process, serving until dropped.
 fn start_simulator(dir: &Path, clusters: usize, pods: usize, churn: f64) -> Option<(Spawned, PathBuf)> {
+    start_simulator_with_faults(dir, clusters, pods, churn, "")
+}
+
+/// `klieg sim serve` as a child, with `faults` (`klieg sim serve --faults`), and its kubeconfig.
+pub(crate) fn start_simulator_with_faults(
+    dir: &Path,
+    clusters: usize,
+    pods: usize,
+    churn: f64,
+    faults: &str,
+) -> Option<(Spawned, PathBuf)> {
     let kubeconfig = dir.join(format!("sim-{clusters}x{pods}.kubeconfig"));
     let sim = Spawned::start(Command::new(exe()).args([
         "sim",
         "serve",
+        "--faults",
+        faults,
         "--clusters",
         &clusters.to_string(),
         "--pods-per-cluster",

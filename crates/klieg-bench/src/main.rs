@@ -33,6 +33,10 @@ struct Cli {
     /// Fleet benchmark: seconds of idle CPU measured.
     #[arg(long, default_value_t = 60)]
     idle_secs: u64,
+    /// Soak: run the backend this many minutes against a fleet with churn and rotating faults,
+    /// printing RSS, rows against the simulator's own, and failures and reconnects per cluster.
+    #[arg(long, value_name = "MINUTES")]
+    soak: Option<u64>,
     /// Fleet benchmark: the parts to run.
     #[arg(long, value_delimiter = ',', default_value = "ingest,memory,start")]
     phases: Vec<String>,
@@ -61,6 +65,8 @@ fn main() {
     let cli = Cli::parse();
     if let Some(Commands::WatchChild { kubeconfig, raw }) = cli.command {
         klieg_bench::fleet::watch_child(&kubeconfig, raw.as_deref());
+    } else if let Some(minutes) = cli.soak {
+        klieg_bench::soak::run(&klieg_bench::soak::SoakOptions { minutes, ..Default::default() });
     } else if cli.fleet {
         let options = klieg_bench::fleet::FleetBenchOptions {
             clusters: cli.clusters,

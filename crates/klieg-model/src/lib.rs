@@ -4,6 +4,7 @@
 
 mod access;
 mod actions;
+pub mod diff;
 mod fleet;
 mod forwards;
 mod kind;

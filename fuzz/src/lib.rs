@@ -1,0 +1,3 @@
+//! Klieg's fuzz targets (see `targets`).
+
+pub mod targets;
