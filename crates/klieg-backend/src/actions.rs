@@ -407,12 +407,29 @@ pub fn start_edit(clients: Arc<ClientMap>, activities: Activities, request_id: u
     });
 }
 
-/// The documents of a multi-document YAML text, each as JSON or its parse error. Pure; fuzzed.
+/// Documents one "create from YAML" takes; the rest are left out with an error naming the limit.
+pub const MAX_DOCUMENTS: usize = 1000;
+
+/// The documents of a multi-document YAML text, each as JSON or its parse error, up to and
+/// including the first error (serde_yaml's document iterator can yield the same error for good
+/// after one: the fuzzer found a 114-byte text that grew memory without end), and at most
+/// `MAX_DOCUMENTS`. Pure; fuzzed.
 pub fn parse_documents(yaml: &str) -> Vec<Result<Value, String>> {
     use serde::Deserialize;
-    serde_yaml::Deserializer::from_str(yaml)
-        .map(|document| Value::deserialize(document).map_err(|e| e.to_string()))
-        .collect()
+    let mut documents = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(yaml) {
+        if documents.len() == MAX_DOCUMENTS {
+            documents.push(Err(format!("more than {MAX_DOCUMENTS} documents; the rest were left out")));
+            break;
+        }
+        let parsed = Value::deserialize(document).map_err(|e| e.to_string());
+        let failed = parsed.is_err();
+        documents.push(parsed);
+        if failed {
+            break;
+        }
+    }
+    documents
 }
 
 /// Replaces an object with the edited text. A resourceVersion must be present: a change made by
@@ -593,6 +610,24 @@ async fn create_all(
             Err(error) => Outcome::Failed { message: Arc::from(api_message(&error)) },
         };
         report(subject, outcome);
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn documents_end_at_the_first_error_and_at_the_limit() {
+        // Found by the yaml_edit fuzz target: the document iterator repeated its error for good.
+        let hostile = "apiVersion: v1\nkind: ConfigMap\nmetadata: rname: a, namespace: b, resourceVersion: \"5\"}\ndata: {k: v}\n---\napiVersio\n";
+        let documents = parse_documents(hostile);
+        assert_eq!(documents.len(), 1, "{documents:?}");
+        assert!(documents[0].is_err());
+        let many: String = (0..MAX_DOCUMENTS + 5).map(|i| format!("---\n{{n: {i}}}\n")).collect();
+        let documents = parse_documents(&many);
+        assert_eq!(documents.len(), MAX_DOCUMENTS + 1);
+        assert!(documents.last().is_some_and(|d| d.as_ref().is_err_and(|e| e.contains("more than 1000"))));
     }
 }
 
