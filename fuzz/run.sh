@@ -15,16 +15,24 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
-for target in $(cargo fuzz list); do
+export scratch seconds
+# One target, its output kept apart; prints its figures, or its failure and the input.
+fuzz_one() {
+  local target="$1" status=0
   mkdir -p "$scratch/$target"
-  echo "== fuzzing $target for ${seconds} s"
-  status=0
   cargo fuzz run -O --sanitizer none "$target" "$scratch/$target" "corpus/$target" -- \
     -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
     >"$scratch/$target.log" 2>&1 || status=$?
-  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' "$scratch/$target.log" || true
+  echo "== $target, ${seconds} s: $(grep -E '^stat::number_of_executed_units' "$scratch/$target.log" | awk '{print $2}') runs"
   if [ "$status" -ne 0 ]; then
     tail -n 60 "$scratch/$target.log"
-    exit "$status"
+    return "$status"
   fi
-done
+}
+export -f fuzz_one
+targets=$(cargo fuzz list)
+first=$(echo "$targets" | head -n 1)
+# The first run builds every target's dependencies; the rest then run two at a time (libFuzzer
+# uses one core each).
+fuzz_one "$first"
+echo "$targets" | tail -n +2 | xargs -P 2 -I{} bash -c 'fuzz_one "$@"' _ {}
