@@ -336,18 +336,19 @@ impl FleetState {
         self.lock().modes.get(id).copied().unwrap_or_default()
     }
 
-    /// Saves the cluster's kinds and namespaces to the offline cache, if they changed.
-    fn remember(&self, id: &ClusterId) {
+    /// Saves the cluster's kinds and namespaces to the offline cache, if they changed. `false`:
+    /// nothing could be saved now (the cluster is not connected at this moment); ask again later.
+    fn remember(&self, id: &ClusterId) -> bool {
         let mut inner = self.lock();
-        let Some(info) = inner.infos.get(id) else { return };
-        let ClusterState::Connected { server_version } = &info.state else { return };
+        let Some(info) = inner.infos.get(id) else { return false };
+        let ClusterState::Connected { server_version } = &info.state else { return false };
         let cluster = cache::CachedCluster {
             server_version: server_version.clone(),
             kinds: info.kinds.clone(),
             namespaces: info.namespaces.clone(),
         };
         if inner.cached.get(id) == Some(&cluster) {
-            return;
+            return true;
         }
         inner.cached.insert(id.clone(), cluster.clone());
         let (cache, id) = (self.cache.clone(), id.clone());
@@ -356,6 +357,7 @@ impl FleetState {
                 tracing::warn!(%error, "offline cache not written");
             }
         });
+        true
     }
 }
 
@@ -952,9 +954,10 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
                 info.namespaces = list;
             }
         });
-        // Saved once per full list, not on every namespace event.
-        if std::mem::take(&mut listed) {
-            fleet.remember(id);
+        // Saved once per full list, not on every namespace event; a list that came while another
+        // follower showed the cluster failing is saved with the next event.
+        if listed && fleet.remember(id) {
+            listed = false;
         }
     }
 }
