@@ -717,6 +717,11 @@ fn every_static_credential_kind_connects_as_its_user() {
 }
 
 #[test]
+fn every_page_of_a_list_is_one_moment_and_its_watch_brings_the_changes() {
+    suite::every_page_of_a_list_is_one_moment_and_its_watch_brings_the_changes(TestCluster::shared());
+}
+
+#[test]
 fn paged_lists_count_what_remains_and_the_overview_follows_new_pods() {
     suite::paged_lists_count_what_remains_and_the_overview_follows_new_pods(TestCluster::shared());
 }

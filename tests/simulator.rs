@@ -726,6 +726,11 @@ fn proxy_url_carries_every_request() {
 }
 
 #[test]
+fn every_page_of_a_list_is_one_moment_and_its_watch_brings_the_changes() {
+    suite::every_page_of_a_list_is_one_moment_and_its_watch_brings_the_changes(SimServer::shared());
+}
+
+#[test]
 fn paged_lists_count_what_remains_and_the_overview_follows_new_pods() {
     suite::paged_lists_count_what_remains_and_the_overview_follows_new_pods(SimServer::shared());
 }

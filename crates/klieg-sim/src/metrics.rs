@@ -80,7 +80,7 @@ pub fn serve(store: &Store, path: &str) -> Result<Value, String> {
         ["nodes", name @ ..] => {
             let nodes = kind(store, "nodes").ok_or("no nodes")?;
             let pods = kind(store, "pods").ok_or("no pods")?;
-            let all_pods = store.list(&pods, &ListOptions::default()).items;
+            let all_pods = store.list_now(&pods, &ListOptions::default()).items;
             let node_item = |node: &Value| {
                 let node_name = node["metadata"]["name"].as_str().unwrap_or_default();
                 let (mut millicores, mut bytes) = (150u64, 900u64 * 1024 * 1024);
@@ -105,7 +105,7 @@ pub fn serve(store: &Store, path: &str) -> Result<Value, String> {
             match name {
                 [] => {
                     let items: Vec<Value> =
-                        store.list(&nodes, &ListOptions::default()).items.iter().map(|n| node_item(n)).collect();
+                        store.list_now(&nodes, &ListOptions::default()).items.iter().map(|n| node_item(n)).collect();
                     Ok(json!({"kind": "NodeMetricsList", "apiVersion": GROUP_VERSION, "metadata": {}, "items": items}))
                 }
                 [name] => {
@@ -129,7 +129,7 @@ pub fn serve(store: &Store, path: &str) -> Result<Value, String> {
                 return Ok(item);
             }
             let items: Vec<Value> = store
-                .list(&pods, &ListOptions { namespace, ..ListOptions::default() })
+                .list_now(&pods, &ListOptions { namespace, ..ListOptions::default() })
                 .items
                 .iter()
                 .filter(|p| running(p))

@@ -1305,32 +1305,39 @@ fn table_for(
     table
 }
 
-fn encode_continue(namespace: &str, name: &str) -> String {
+/// A continue token: the list's resource version (every page is served as of it) and the last
+/// key sent.
+fn encode_continue(resource_version: u64, namespace: &str, name: &str) -> String {
     use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{namespace}\n{name}"))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{resource_version}\n{namespace}\n{name}"))
 }
 
-fn decode_continue(token: &str) -> Option<(String, String)> {
+fn decode_continue(token: &str) -> Option<(u64, String, String)> {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
     let text = String::from_utf8(bytes).ok()?;
-    let (namespace, name) = text.split_once('\n')?;
-    Some((namespace.to_string(), name.to_string()))
+    let mut parts = text.splitn(3, '\n');
+    let resource_version = parts.next()?.parse().ok()?;
+    Some((resource_version, parts.next()?.to_string(), parts.next()?.to_string()))
 }
+
+/// The apiserver's answer to a continue token whose version was compacted away.
+const CONTINUE_TOO_OLD: &str = "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.";
 
 fn list_options(namespace: Option<String>, query: &HashMap<String, String>) -> Result<ListOptions, ApiError> {
     let labels = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default())
         .map_err(|e| ApiError::new(400, "BadRequest", format!("unable to parse requirement: {e}")))?;
     let fields = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or_default())?;
     let limit = query.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0);
-    let continue_after = match query.get("continue").filter(|c| !c.is_empty()) {
-        Some(token) => Some(
-            decode_continue(token)
-                .ok_or_else(|| ApiError::new(410, "Expired", "the provided continue parameter is too old"))?,
-        ),
-        None => None,
+    let (as_of, continue_after) = match query.get("continue").filter(|c| !c.is_empty()) {
+        Some(token) => {
+            let (rv, ns, name) =
+                decode_continue(token).ok_or_else(|| ApiError::new(410, "Expired", CONTINUE_TOO_OLD))?;
+            (Some(rv), Some((ns, name)))
+        }
+        None => (None, None),
     };
-    Ok(ListOptions { namespace, labels, fields, limit, continue_after })
+    Ok(ListOptions { namespace, labels, fields, limit, continue_after, as_of })
 }
 
 fn list(
@@ -1345,11 +1352,15 @@ fn list(
         Ok(options) => options,
         Err(error) => return error.response(),
     };
-    let result = cluster.lock().list(kind, &options);
-    let mut continue_token = result.continue_after.map(|(ns, name)| encode_continue(&ns, &name));
+    let result = match cluster.lock().list(kind, &options) {
+        Ok(result) => result,
+        Err(_) => return ApiError::new(410, "Expired", CONTINUE_TOO_OLD).response(),
+    };
+    let rv = result.resource_version;
+    let mut continue_token = result.continue_after.map(|(ns, name)| encode_continue(rv, &ns, &name));
     if cluster.faults.endless_continue.load(Ordering::Relaxed) && continue_token.is_none() {
         // Past every object: the next page is empty, and carries this token again.
-        continue_token = Some(encode_continue("~", "~"));
+        continue_token = Some(encode_continue(rv, "~", "~"));
     }
     let drip_ms = cluster.faults.slow_drip_ms.load(Ordering::Relaxed);
     if table {
@@ -1388,10 +1399,18 @@ fn metadata_list(
         Ok(options) => options,
         Err(error) => return error.response(),
     };
-    let result = cluster.lock().list(kind, &options);
+    let result = match cluster.lock().list(kind, &options) {
+        Ok(result) => result,
+        Err(_) => return ApiError::new(410, "Expired", CONTINUE_TOO_OLD).response(),
+    };
     let mut metadata = json!({"resourceVersion": result.resource_version.to_string()});
-    if let Some((ns, name)) = result.continue_after {
-        metadata["continue"] = json!(encode_continue(&ns, &name));
+    let rv = result.resource_version;
+    let mut continue_token = result.continue_after.map(|(ns, name)| encode_continue(rv, &ns, &name));
+    if cluster.faults.endless_continue.load(Ordering::Relaxed) && continue_token.is_none() {
+        continue_token = Some(encode_continue(rv, "~", "~"));
+    }
+    if let Some(token) = continue_token {
+        metadata["continue"] = json!(token);
     }
     let items: Vec<Value> = result.items.iter().map(|o| Store::partial_metadata(o)).collect();
     json_response(
@@ -1755,7 +1774,7 @@ fn watch_backlog(
         }),
         None => {
             let options = ListOptions { namespace: namespace.map(str::to_string), ..ListOptions::default() };
-            let all = store.list(kind, &options);
+            let all = store.list_now(kind, &options);
             Ok((all.items.into_iter().map(|o| ("ADDED", o, 0)).collect(), all.resource_version))
         }
     }
@@ -1807,7 +1826,9 @@ mod tests {
 
     #[test]
     fn continue_tokens_round_trip_and_queries_decode() {
-        assert_eq!(decode_continue(&encode_continue("ns", "name-1")), Some(("ns".into(), "name-1".into())));
+        assert_eq!(decode_continue(&encode_continue(42, "ns", "name-1")), Some((42, "ns".into(), "name-1".into())));
+        assert_eq!(decode_continue(&encode_continue(7, "", "a\nb")), Some((7, String::new(), "a\nb".into())));
+        assert_eq!(decode_continue("not a token"), None);
         assert_eq!(percent_decode("app%3Dweb%2Ctier%21%3Ddb").as_deref(), Some("app=web,tier!=db"));
     }
 }

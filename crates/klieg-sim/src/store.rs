@@ -75,6 +75,10 @@ pub struct StoredEvent {
     pub event_type: EventType,
     pub object: Arc<Value>,
     pub resource_version: u64,
+    /// The object's key in its kind, and its state before this event (`None` for ADDED): what a
+    /// paged list as of an earlier version shows for it.
+    pub id: ObjectId,
+    pub previous: Option<Arc<Value>>,
 }
 
 pub type ObjectId = (String, String);
@@ -202,6 +206,9 @@ pub struct ListOptions {
     pub fields: FieldSelector,
     pub limit: Option<usize>,
     pub continue_after: Option<ObjectId>,
+    /// The version a paged list is served as of (from its continue token): every page of one
+    /// list shows the same moment, as the apiserver serves them from one etcd revision.
+    pub as_of: Option<u64>,
 }
 
 pub struct ListResult {
@@ -313,9 +320,11 @@ impl Store {
     fn record(
         &mut self,
         kind_key: &str,
+        id: ObjectId,
         namespace: Option<String>,
         event_type: EventType,
         object: Arc<Value>,
+        previous: Option<Arc<Value>>,
     ) -> Arc<StoredEvent> {
         let event = Arc::new(StoredEvent {
             kind_key: kind_key.to_string(),
@@ -323,6 +332,8 @@ impl Store {
             event_type,
             object,
             resource_version: self.resource_version,
+            id,
+            previous,
         });
         self.history.push_back(event.clone());
         while self.history.len() > HISTORY_LEN {
@@ -373,7 +384,27 @@ impl Store {
         Ok(events)
     }
 
-    pub fn list(&self, kind: &SimKind, options: &ListOptions) -> ListResult {
+    /// One page of a kind's objects, as of `options.as_of` (now, without one). `Gone` when that
+    /// version was compacted away: the apiserver's "continue parameter is too old".
+    pub fn list(&self, kind: &SimKind, options: &ListOptions) -> Result<ListResult, StoreError> {
+        let as_of = options.as_of.unwrap_or(self.resource_version).min(self.resource_version);
+        let then = self.changed_since(&kind_key(&kind.group, &kind.plural), as_of)?;
+        Ok(self.page(kind, options, as_of, &then))
+    }
+
+    /// A list as it is now (`options.as_of` is not looked at).
+    pub fn list_now(&self, kind: &SimKind, options: &ListOptions) -> ListResult {
+        self.page(kind, options, self.resource_version, &BTreeMap::new())
+    }
+
+    /// One page as of `as_of`, given what changed since then.
+    fn page(
+        &self,
+        kind: &SimKind,
+        options: &ListOptions,
+        as_of: u64,
+        then: &BTreeMap<ObjectId, Option<Arc<Value>>>,
+    ) -> ListResult {
         let empty = BTreeMap::new();
         let objects = self.objects.get(&kind_key(&kind.group, &kind.plural)).unwrap_or(&empty);
         let start = match &options.continue_after {
@@ -384,7 +415,9 @@ impl Store {
         let mut last = None;
         let mut more = false;
         let mut remaining: u64 = 0;
-        for (id, object) in objects.range((start, std::ops::Bound::Unbounded)) {
+        let current = objects.range((start.clone(), std::ops::Bound::Unbounded));
+        let changed = then.range((start, std::ops::Bound::Unbounded));
+        for (id, object) in merge_as_of(current, changed) {
             if options.namespace.as_ref().is_some_and(|ns| &id.0 != ns) {
                 continue;
             }
@@ -409,10 +442,27 @@ impl Store {
         let exact = options.labels.is_empty() && options.fields.is_empty();
         ListResult {
             items,
-            resource_version: self.resource_version,
+            resource_version: as_of,
             continue_after: if more { last } else { None },
             remaining_item_count: (more && exact).then_some(remaining),
         }
+    }
+
+    /// The objects of one kind that changed after `since`, each with its state then (`None`:
+    /// it did not exist yet).
+    fn changed_since(&self, kind_key: &str, since: u64) -> Result<BTreeMap<ObjectId, Option<Arc<Value>>>, StoreError> {
+        let mut then = BTreeMap::new();
+        if since >= self.resource_version {
+            return Ok(then);
+        }
+        if since < self.compacted_below {
+            return Err(StoreError::Gone(since));
+        }
+        for event in self.history.iter().filter(|e| e.resource_version > since && e.kind_key == kind_key) {
+            // The first change after `since` knows the state at `since`.
+            then.entry(event.id.clone()).or_insert_with(|| event.previous.clone());
+        }
+        Ok(then)
     }
 
     pub fn get(&self, kind: &SimKind, namespace: &str, name: &str) -> Result<Arc<Value>, StoreError> {
@@ -516,8 +566,9 @@ impl Store {
         }
         self.note_owners(&object);
         let object = Arc::new(object);
-        self.objects.entry(key.clone()).or_default().insert((namespace.clone(), name), object.clone());
-        self.record(&key, kind.namespaced.then_some(namespace), EventType::Added, object.clone());
+        let id = (namespace.clone(), name);
+        self.objects.entry(key.clone()).or_default().insert(id.clone(), object.clone());
+        self.record(&key, id, kind.namespaced.then_some(namespace), EventType::Added, object.clone(), None);
         Ok(object)
     }
 
@@ -603,8 +654,10 @@ impl Store {
         }
         self.note_owners(&object);
         let object = Arc::new(object);
-        self.objects.entry(key.clone()).or_default().insert((namespace.clone(), name), object.clone());
-        self.record(&key, kind.namespaced.then_some(namespace), EventType::Modified, object.clone());
+        let id = (namespace.clone(), name);
+        let previous = self.objects.entry(key.clone()).or_default().insert(id.clone(), object.clone());
+        let event_type = if previous.is_some() { EventType::Modified } else { EventType::Added };
+        self.record(&key, id, kind.namespaced.then_some(namespace), event_type, object.clone(), previous);
         Ok(object)
     }
 
@@ -829,7 +882,15 @@ impl Store {
         let mut gone = (*removed).clone();
         Self::set_meta(&mut gone, "resourceVersion", json!(self.resource_version.to_string()));
         let gone = Arc::new(gone);
-        self.record(&key, kind.namespaced.then_some(namespace.clone()), EventType::Deleted, gone.clone());
+        let id = (namespace.clone(), name.to_string());
+        self.record(
+            &key,
+            id,
+            kind.namespaced.then_some(namespace.clone()),
+            EventType::Deleted,
+            gone.clone(),
+            Some(removed.clone()),
+        );
         if kind.kind == "CustomResourceDefinition"
             && let Some(crd_kind) = kind_from_crd(&removed)
         {
@@ -905,6 +966,36 @@ pub fn metadata(name: &str, namespace: Option<&str>, labels: &[(&str, &str)]) ->
     Value::Object(meta)
 }
 
+/// Objects in key order as of an earlier version: the current ones, with those changed since
+/// replaced by their state then (and left out where they did not exist yet).
+fn merge_as_of<'a>(
+    current: impl Iterator<Item = (&'a ObjectId, &'a Arc<Value>)>,
+    changed: impl Iterator<Item = (&'a ObjectId, &'a Option<Arc<Value>>)>,
+) -> impl Iterator<Item = (&'a ObjectId, &'a Arc<Value>)> {
+    let mut current = current.peekable();
+    let mut changed = changed.peekable();
+    std::iter::from_fn(move || {
+        loop {
+            let take_current = match (current.peek(), changed.peek()) {
+                (None, None) => return None,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((a, _)), Some((b, _))) => a < b,
+            };
+            if take_current {
+                return current.next();
+            }
+            let (id, then) = changed.next()?;
+            if current.peek().is_some_and(|(a, _)| *a == id) {
+                current.next();
+            }
+            if let Some(object) = then {
+                return Some((id, object));
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -967,6 +1058,49 @@ mod tests {
         );
     }
 
+    /// Names and `data.v` of a list's items.
+    fn names_and_values(result: &ListResult) -> Vec<(String, String)> {
+        result
+            .items
+            .iter()
+            .map(|o| {
+                let name = o["metadata"]["name"].as_str().unwrap_or_default().to_string();
+                (name, o["data"]["v"].as_str().unwrap_or_default().to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_page_of_a_list_shows_the_moment_of_its_first_page() {
+        let mut store = Store::new();
+        namespace(&mut store, "a");
+        let kind = configmaps(&store);
+        for name in ["b", "d", "f", "h"] {
+            store.create(&kind, "a", json!({"metadata": {"name": name}, "data": {"v": "1"}})).expect("create");
+        }
+        let first = store.list(&kind, &ListOptions { limit: Some(2), ..ListOptions::default() }).expect("first page");
+        assert_eq!(names_and_values(&first), [("b".into(), "1".into()), ("d".into(), "1".into())]);
+        // Between the pages: one created after the cursor, one deleted and one changed there.
+        store.create(&kind, "a", json!({"metadata": {"name": "e"}, "data": {"v": "1"}})).expect("create e");
+        store.delete(&kind, "a", "f").expect("delete f");
+        store.patch(&kind, "a", "h", &json!({"data": {"v": "2"}}), false).expect("patch h");
+        let next = ListOptions {
+            continue_after: first.continue_after.clone(),
+            as_of: Some(first.resource_version),
+            ..ListOptions::default()
+        };
+        let rest = store.list(&kind, &next).expect("second page");
+        assert_eq!(rest.resource_version, first.resource_version, "one list, one version");
+        assert_eq!(names_and_values(&rest), [("f".into(), "1".into()), ("h".into(), "1".into())]);
+        // A watch from that version then brings exactly the three changes.
+        let events = store.events_since("/configmaps", Some("a"), rest.resource_version).expect("history");
+        assert_eq!(events.len(), 3);
+        // Now, the list shows them; once the history is compacted, the old version is refused.
+        assert_eq!(names_and_values(&store.list_now(&kind, &ListOptions::default())).len(), 4);
+        store.compact();
+        assert_eq!(store.list(&kind, &next).err().map(|e| e.code()), Some(410));
+    }
+
     #[test]
     fn paging_selectors_and_history() {
         let mut store = Store::new();
@@ -979,17 +1113,17 @@ mod tests {
                 .create(&kind, "a", json!({"metadata": {"name": format!("c{i}"), "labels": {"tier": tier}}}))
                 .expect("create");
         }
-        let first = store.list(&kind, &ListOptions { limit: Some(2), ..ListOptions::default() });
+        let first = store.list_now(&kind, &ListOptions { limit: Some(2), ..ListOptions::default() });
         assert_eq!(first.items.len(), 2);
-        let rest =
-            store.list(&kind, &ListOptions { continue_after: first.continue_after.clone(), ..ListOptions::default() });
+        let rest = store
+            .list_now(&kind, &ListOptions { continue_after: first.continue_after.clone(), ..ListOptions::default() });
         assert_eq!(rest.items.len(), 3);
         assert!(rest.continue_after.is_none());
         let web = ListOptions { labels: LabelSelector::parse("tier=web").expect("selector"), ..ListOptions::default() };
-        assert_eq!(store.list(&kind, &web).items.len(), 3);
+        assert_eq!(store.list_now(&kind, &web).items.len(), 3);
         let by_name =
             ListOptions { fields: FieldSelector::parse("metadata.name=c1").expect("fields"), ..ListOptions::default() };
-        assert_eq!(store.list(&kind, &by_name).items.len(), 1);
+        assert_eq!(store.list_now(&kind, &by_name).items.len(), 1);
         assert_eq!(store.events_since("/configmaps", Some("a"), start).expect("history").len(), 5);
         store.compact();
         assert_eq!(store.events_since("/configmaps", Some("a"), start).expect_err("compacted").code(), 410);
