@@ -1,11 +1,12 @@
 //! Caps on what a server can make Klieg hold: the size of a whole answer (every request that is
 //! not a stream), of one line of a stream, and of a body read by Klieg's own HTTP clients
-//! (Prometheus, OIDC). A server that goes past a cap gets a named error instead of Klieg's
-//! memory. Backend runtime.
+//! (Prometheus, OIDC), and the pages of one list. A server that goes past a cap gets a named
+//! error instead of Klieg's memory or a request loop. Backend runtime.
 
 use bytes::Bytes;
 use futures::{AsyncBufRead, AsyncBufReadExt, Stream};
 use hyper::body::{Body, Frame, SizeHint};
+use rust_i18n::t;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -21,39 +22,64 @@ pub const ANSWER_DEADLINE: std::time::Duration = std::time::Duration::from_secs(
 
 /// A body that went past its cap.
 #[derive(Debug, thiserror::Error)]
-#[error("the server's answer is larger than {} MiB, more than Klieg reads", limit_bytes / (1024 * 1024))]
+#[error("{}", t!("backend.answer_too_large", mib = .limit_bytes / (1024 * 1024)))]
 pub struct TooLarge {
     pub limit_bytes: usize,
 }
 
 /// An answer that did not arrive whole within [`ANSWER_DEADLINE`].
 #[derive(Debug, thiserror::Error)]
-#[error("the server's answer did not arrive within {} s", ANSWER_DEADLINE.as_secs())]
+#[error("{}", t!("backend.answer_too_slow", secs = ANSWER_DEADLINE.as_secs()))]
 pub struct TooSlow;
 
 /// A line that went past its cap.
 #[derive(Debug, thiserror::Error)]
-#[error("the server sent a line longer than {} MiB, more than Klieg reads", limit_bytes / (1024 * 1024))]
+#[error("{}", t!("backend.line_too_long", mib = .limit_bytes / (1024 * 1024)))]
 pub struct LineTooLong {
     pub limit_bytes: usize,
 }
 
-/// Whether `error`, or anything it was caused by, is a [`TooLarge`].
-pub fn is_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+/// Pages of one list (continue tokens followed), for every list of a cluster: Klieg's table
+/// watcher and kube's own watchers (namespaces, CRDs, RBAC, an open object) alike. At 500 rows a
+/// page that is 2.5 million objects; a server whose continue tokens never end is stopped here.
+pub const MAX_LIST_PAGES: usize = 5_000;
+/// How long a list that went past [`MAX_LIST_PAGES`] is then refused at once, before Klieg reads
+/// it again: a watcher retrying it costs an error, not another few thousand requests.
+pub const ENDLESS_LIST_PAUSE: std::time::Duration = std::time::Duration::from_secs(300);
+/// Lists whose pages are counted at once, per cluster; past it the counts start over.
+const TRACKED_LISTS: usize = 1024;
+
+/// A list that did not end within [`MAX_LIST_PAGES`].
+#[derive(Debug, thiserror::Error)]
+#[error("{}", t!("backend.list_endless", pages = MAX_LIST_PAGES, minutes = ENDLESS_LIST_PAUSE.as_secs() / 60))]
+pub struct EndlessList;
+
+/// Whether `error`, or anything it was caused by, is a `T` (looking inside `std::io::Error`s too:
+/// kube wraps body errors in them on some paths).
+fn caused_by<T: std::error::Error + 'static>(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(current) = cause {
-        if current.is::<TooLarge>() {
+        if current.is::<T>() {
             return true;
         }
-        // kube wraps body errors in `std::io::Error`s on some paths; their inner error counts.
         if let Some(io) = current.downcast_ref::<std::io::Error>()
-            && io.get_ref().is_some_and(|inner| inner.is::<TooLarge>())
+            && io.get_ref().is_some_and(|inner| inner.is::<T>())
         {
             return true;
         }
         cause = current.source();
     }
     false
+}
+
+/// Whether `error`, or anything it was caused by, is a [`TooLarge`].
+pub fn is_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<TooLarge>(error)
+}
+
+/// Whether `error`, or anything it was caused by, is an [`EndlessList`].
+pub fn is_endless_list(error: &(dyn std::error::Error + 'static)) -> bool {
+    caused_by::<EndlessList>(error)
 }
 
 /// A response body that fails with [`TooLarge`] once more than `limit_bytes` came, and with
@@ -157,6 +183,113 @@ where
     }
 }
 
+/// Pages counted per list of one cluster, and lists refused for a while after they went past
+/// [`MAX_LIST_PAGES`].
+#[derive(Default)]
+struct ListPages {
+    pages: std::collections::HashMap<String, usize>,
+    refused_until: std::collections::HashMap<String, std::time::Instant>,
+}
+
+impl ListPages {
+    /// Counts one request; `Err` when it is a page past [`MAX_LIST_PAGES`] of its list, or a list
+    /// refused for now.
+    fn admit(&mut self, uri: &http::Uri, now: std::time::Instant) -> Result<(), EndlessList> {
+        let Some((key, continued)) = list_key(uri) else { return Ok(()) };
+        self.refused_until.retain(|_, until| *until > now);
+        if self.refused_until.contains_key(&key) {
+            return Err(EndlessList);
+        }
+        if !continued {
+            // A list starts (over): its pages count from here.
+            self.pages.remove(&key);
+            return Ok(());
+        }
+        if self.pages.len() >= TRACKED_LISTS && !self.pages.contains_key(&key) {
+            self.pages.clear();
+        }
+        let pages = self.pages.entry(key.clone()).or_insert(1);
+        *pages += 1;
+        if *pages > MAX_LIST_PAGES {
+            self.pages.remove(&key);
+            if self.refused_until.len() < TRACKED_LISTS {
+                self.refused_until.insert(key, now + ENDLESS_LIST_PAUSE);
+            }
+            return Err(EndlessList);
+        }
+        Ok(())
+    }
+}
+
+/// Which list a request reads a page of (its path and query without the continue token), and
+/// whether it continues one; `None` for requests that are not list pages (watches, streams, a
+/// GET of one object).
+fn list_key(uri: &http::Uri) -> Option<(String, bool)> {
+    let query = uri.query()?;
+    let mut continued = false;
+    let mut paged = false;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        match name {
+            "watch" => return None,
+            "continue" => continued = true,
+            "limit" => {
+                paged = true;
+                rest.push(pair);
+            }
+            _ => rest.push(pair),
+        }
+    }
+    (paged || continued).then(|| (format!("{}?{}", uri.path(), rest.join("&")), continued))
+}
+
+/// A tower layer that stops a list after [`MAX_LIST_PAGES`] pages and refuses it for
+/// [`ENDLESS_LIST_PAUSE`] after that. One per cluster client: every list of the cluster counts.
+#[derive(Clone, Default)]
+pub struct EndlessListsLayer {
+    lists: std::sync::Arc<parking_lot::Mutex<ListPages>>,
+}
+
+impl<S> tower::Layer<S> for EndlessListsLayer {
+    type Service = EndlessLists<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        EndlessLists { inner, lists: self.lists.clone() }
+    }
+}
+
+#[derive(Clone)]
+pub struct EndlessLists<S> {
+    inner: S,
+    lists: std::sync::Arc<parking_lot::Mutex<ListPages>>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S, Q> tower::Service<http::Request<Q>> for EndlessLists<S>
+where
+    S: tower::Service<http::Request<Q>, Error = BoxError>,
+    S::Future: Send + 'static,
+    S::Response: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<Q>) -> Self::Future {
+        let admitted = self.lists.lock().admit(request.uri(), std::time::Instant::now());
+        match admitted {
+            Ok(()) => Box::pin(self.inner.call(request)),
+            Err(error) => Box::pin(async move { Err(Box::new(error) as BoxError) }),
+        }
+    }
+}
+
 /// Reads a whole body, failing with [`TooLarge`] past `limit_bytes` (Klieg's own clients).
 pub async fn collect_capped<B>(body: B, limit_bytes: usize) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>>
 where
@@ -208,6 +341,39 @@ where
 mod tests {
     use super::*;
     use futures::StreamExt;
+
+    #[test]
+    fn a_list_is_stopped_after_its_page_limit_and_refused_for_a_while() {
+        let uri = |text: &str| -> http::Uri { text.parse().expect("uri") };
+        let mut lists = ListPages::default();
+        let start = std::time::Instant::now();
+        let first = uri("/api/v1/namespaces?limit=500");
+        let next = uri("/api/v1/namespaces?limit=500&continue=abc");
+        assert!(lists.admit(&first, start).is_ok());
+        for _ in 1..MAX_LIST_PAGES {
+            assert!(lists.admit(&next, start).is_ok());
+        }
+        // Page MAX_LIST_PAGES + 1 is refused, and so is the list started over, for a while.
+        assert!(lists.admit(&next, start).is_err());
+        assert!(lists.admit(&first, start + std::time::Duration::from_secs(1)).is_err());
+        // Other lists, watches and single objects are not affected.
+        assert!(lists.admit(&uri("/api/v1/pods?limit=500&continue=x"), start).is_ok());
+        assert!(lists.admit(&uri("/api/v1/namespaces?watch=1&resourceVersion=5"), start).is_ok());
+        assert!(lists.admit(&uri("/api/v1/namespaces/default"), start).is_ok());
+        // After the pause the list is read again, from its first page.
+        let later = start + ENDLESS_LIST_PAUSE + std::time::Duration::from_secs(1);
+        assert!(lists.admit(&first, later).is_ok());
+        assert!(lists.admit(&next, later).is_ok());
+        // A list that starts over counts from zero: ending lists are never refused.
+        for _ in 0..3 {
+            assert!(lists.admit(&first, later).is_ok());
+            for _ in 1..MAX_LIST_PAGES {
+                assert!(lists.admit(&next, later).is_ok());
+            }
+        }
+        assert!(is_endless_list(&std::io::Error::other(EndlessList)));
+        assert!(EndlessList.to_string().contains("did not end after 5000 pages"));
+    }
 
     #[test]
     fn only_streams_go_uncapped() {

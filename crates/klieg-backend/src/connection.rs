@@ -9,6 +9,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::connect::proxy::{SocksV5, Tunnel};
 use hyper_util::rt::TokioExecutor;
 use kube::client::ConfigExt;
+use rust_i18n::t;
 use std::time::Duration;
 
 /// How often an idle HTTP/2 connection is pinged, so a dead one is noticed within
@@ -26,9 +27,9 @@ pub const RESPONSE_HEADERS_TIMEOUT: Duration = Duration::from_secs(30);
 pub enum ConnectionError {
     #[error("{0}")]
     Kube(#[from] kube::Error),
-    #[error("invalid tls-server-name {name:?}")]
+    #[error("{}", t!("backend.tls_server_name", name = format!("{:?}", .name)))]
     ServerName { name: String },
-    #[error("unsupported proxy-url scheme {scheme:?} (http and socks5 are supported)")]
+    #[error("{}", t!("backend.proxy_scheme", scheme = format!("{:?}", .scheme)))]
     ProxyScheme { scheme: String },
     #[error(transparent)]
     Bearer(#[from] super::bearer::BearerError),
@@ -202,6 +203,7 @@ fn build_client<H: Connector>(
         .layer(config.base_uri_layer())
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
+        .layer(super::bounded::EndlessListsLayer::default())
         .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
         .layer(super::bearer::auth_layer(bearer))
         .layer(super::bounded::CapResponsesLayer)

@@ -9,6 +9,7 @@ use super::rows::{Interner, MetaLite, TableColumnDef, TableRowDoc, row_from_tabl
 use futures::StreamExt;
 use http::header::ACCEPT;
 use klieg_model::{ClusterId, Column, ObjectKey, ResourceKind, Row};
+use rust_i18n::t;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -17,9 +18,8 @@ use tokio::sync::mpsc;
 pub const TABLE_ACCEPT: &str =
     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 const PAGE_SIZE: u32 = 500;
-/// Pages of one list: a server whose continue tokens never end is stopped here (at 500 rows a
-/// page that is 2.5 million rows, more than all tables together may hold).
-pub const MAX_LIST_PAGES: usize = 5_000;
+/// Pages of one list: the cap of every list a cluster client reads (`bounded::MAX_LIST_PAGES`).
+pub const MAX_LIST_PAGES: usize = super::bounded::MAX_LIST_PAGES;
 /// Rows of one list, whatever the page size: the most all tables together may hold.
 pub const MAX_LIST_ROWS: usize = super::view_task::MAX_TOTAL_ROWS;
 const WATCH_TIMEOUT_SECS: u32 = 290;
@@ -31,15 +31,17 @@ pub const WATCH_DEADLINE: Duration = Duration::from_secs(WATCH_TIMEOUT_SECS as u
 pub enum WatchError {
     #[error("{0}")]
     Request(#[source] kube::Error),
-    #[error("the resource version is too old (410 Gone)")]
+    #[error("{}", t!("backend.watch_gone"))]
     Gone,
-    #[error("server error {code}: {message}")]
+    #[error("{}", t!("backend.server_error", code = .code, message = .message))]
     Status { code: u16, message: String },
-    #[error("could not parse the server's answer: {0}")]
+    #[error("{}", t!("backend.parse", error = .0))]
     Parse(#[source] serde_json::Error),
-    #[error("the list did not end after {pages} pages and {rows} rows; Klieg stopped reading it")]
-    EndlessList { pages: usize, rows: usize },
-    #[error("one object is larger than {} MiB, more than Klieg reads", super::bounded::MAX_RESPONSE_BYTES / (1024 * 1024))]
+    #[error("{0}")]
+    EndlessList(#[source] super::bounded::EndlessList),
+    #[error("{}", t!("backend.too_many_rows", rows = .rows))]
+    TooManyRows { rows: usize },
+    #[error("{}", t!("backend.object_too_large", mib = super::bounded::MAX_RESPONSE_BYTES / (1024 * 1024)))]
     ObjectTooLarge,
 }
 
@@ -261,13 +263,13 @@ async fn list_all(
 ) -> Result<(String, Arc<[Column]>), WatchError> {
     let mut continue_token: Option<String> = None;
     let mut columns: Option<Arc<[Column]>> = None;
-    let (mut pages, mut rows) = (0usize, 0usize);
+    let mut rows = 0usize;
     // A page past `MAX_RESPONSE_BYTES` (objects with huge labels or annotations) is asked again
     // in pages a tenth the size, down to one object; a single object past it is named.
     let mut page_size = PAGE_SIZE;
     loop {
-        if pages >= MAX_LIST_PAGES || rows >= MAX_LIST_ROWS {
-            return Err(WatchError::EndlessList { pages, rows });
+        if rows >= MAX_LIST_ROWS {
+            return Err(WatchError::TooManyRows { rows });
         }
         let mut url = format!("{path}?limit={page_size}&includeObject=Metadata");
         if let Some(token) = &continue_token {
@@ -276,6 +278,9 @@ async fn list_all(
         }
         let text = match client.request_text(table_request(url)?).await {
             Ok(text) => text,
+            Err(error) if super::bounded::is_endless_list(&error) => {
+                return Err(WatchError::EndlessList(super::bounded::EndlessList));
+            }
             Err(error) if super::bounded::is_too_large(&error) => {
                 if page_size == 1 {
                     return Err(WatchError::ObjectTooLarge);
@@ -286,7 +291,6 @@ async fn list_all(
             }
             Err(error) => return Err(classify_kube_error(error)),
         };
-        pages += 1;
         let page = parse_list_page(cluster, &text, columns.as_ref(), interner)?;
         let page_columns = columns.get_or_insert(page.columns).clone();
         if continue_token.is_none() && out.send(TableEvent::Init(page_columns.clone())).await.is_err() {
