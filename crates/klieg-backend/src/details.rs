@@ -27,11 +27,13 @@ pub struct DetailsFollower {
     generation: u64,
     /// The sections to build and the actions whose permissions to ask.
     registry: Arc<Registry>,
+    /// The object asked for is on a cluster not connected (yet), or of a kind not discovered.
+    waiting: bool,
 }
 
 impl DetailsFollower {
     pub fn new(out: watch::Sender<Arc<DetailsSnapshot>>, waker: Waker, registry: Arc<Registry>) -> Self {
-        Self { out, waker, task: super::TaskSlot::default(), generation: 0, registry }
+        Self { out, waker, task: super::TaskSlot::default(), generation: 0, registry, waiting: false }
     }
 
     pub fn close(&mut self) {
@@ -51,6 +53,7 @@ impl DetailsFollower {
         };
         let connected = clients.get(&key.cluster);
         let kind = connected.and_then(|c| c.kinds.iter().find(|k| k.key() == kind_key).cloned());
+        self.waiting = kind.is_none();
         let (Some(connected), Some(kind)) = (connected, kind) else {
             snapshot.loading = false;
             snapshot.unavailable = true;
@@ -74,8 +77,15 @@ impl super::feed::Follower for DetailsFollower {
     fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
         match query {
             Some((kind, key)) => self.open(&context.clients(), kind, key),
-            None => self.close(),
+            None => {
+                self.waiting = false;
+                self.close();
+            }
         }
+    }
+
+    fn waits_for_a_cluster(&self) -> bool {
+        self.waiting
     }
 }
 

@@ -32,6 +32,12 @@ pub trait Follower: Send + 'static {
     type Snapshot: Send + Sync + 'static;
 
     fn follow(&mut self, context: &FeedContext, query: Option<Self::Query>);
+
+    /// Whether the query followed now waits for its cluster (not connected yet, or its kind not
+    /// discovered yet): [`serve`] then follows it again whenever the connected clusters change.
+    fn waits_for_a_cluster(&self) -> bool {
+        false
+    }
 }
 
 /// The UI's end of a feed: the query it asks, and the snapshots that answer it.
@@ -97,14 +103,29 @@ pub fn feed<Q, S: Default>() -> (Feed<Q, S>, FeedServer<Q, S>) {
     (Feed { query: query_tx, snapshots }, FeedServer { out, queries })
 }
 
-/// Runs `follower` on its feed's queries until the UI's end is dropped.
+/// Runs `follower` on its feed's queries until the UI's end is dropped. A query that waits for
+/// its cluster is followed again when the connected clusters change, so a log or an object
+/// opened before its cluster connected appears once it does.
 pub async fn serve<F: Follower>(mut follower: F, context: FeedContext, mut queries: watch::Receiver<Option<F::Query>>) {
+    let mut clients = context.clients.clone();
     loop {
         let query = queries.borrow_and_update().clone();
+        clients.borrow_and_update();
         follower.follow(&context, query);
-        if queries.changed().await.is_err() {
-            follower.follow(&context, None);
-            return;
+        loop {
+            tokio::select! {
+                changed = queries.changed() => {
+                    if changed.is_err() {
+                        follower.follow(&context, None);
+                        return;
+                    }
+                    break;
+                }
+                Ok(()) = clients.changed(), if follower.waits_for_a_cluster() => {
+                    clients.borrow_and_update();
+                    follower.follow(&context, queries.borrow().clone());
+                }
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 use klieg_model::{Activity, LogBuffer, LogLine, LogQuery, LogSnapshot, Outcome};
 use kube::api::{Api, DynamicObject, ListParams, LogParams};
 use kube::runtime::{WatchStreamExt, watcher};
+use rust_i18n::t;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -26,11 +27,13 @@ pub struct LogFollower {
     waker: Waker,
     task: super::TaskSlot,
     generation: u64,
+    /// The log asked for is on a cluster not connected (yet).
+    waiting: bool,
 }
 
 impl LogFollower {
     pub fn new(out: watch::Sender<Arc<LogSnapshot>>, waker: Waker) -> Self {
-        Self { out, waker, task: super::TaskSlot::default(), generation: 0 }
+        Self { out, waker, task: super::TaskSlot::default(), generation: 0, waiting: false }
     }
 
     pub fn close(&mut self) {
@@ -48,9 +51,10 @@ impl LogFollower {
             buffer: LogBuffer::with_capacity(MAX_LINES),
             ..LogSnapshot::default()
         };
+        self.waiting = !clients.contains_key(&query.target.key.cluster);
         let Some(connected) = clients.get(&query.target.key.cluster) else {
             let mut failed = snapshot;
-            failed.errors.push(Arc::from("the cluster is not connected"));
+            failed.errors.push(Arc::from(t!("backend.not_connected").as_ref()));
             self.out.send_replace(Arc::new(failed));
             (self.waker)();
             return;
@@ -73,8 +77,15 @@ impl super::feed::Follower for LogFollower {
     fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
         match query {
             Some(query) => self.open(&context.clients(), query),
-            None => self.close(),
+            None => {
+                self.waiting = false;
+                self.close();
+            }
         }
+    }
+
+    fn waits_for_a_cluster(&self) -> bool {
+        self.waiting
     }
 }
 

@@ -7,6 +7,7 @@ use super::Waker;
 use klieg_model::ObjectKey;
 use klieg_model::usage::{NameKey, Usage, UsageHistory, UsageKind, UsageSample, UsageTable, parse_quantity};
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use rust_i18n::t;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -215,6 +216,7 @@ impl super::feed::Follower for UsageSampler {
 
     fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
         let clients = context.clients();
+        self.waiting = query.as_ref().is_some_and(|(_, key)| !clients.contains_key(&key.cluster));
         let sampled = query.and_then(|(kind, key)| {
             let (usage_kind, _) = self.registry.usage_columns_for(&kind)?;
             let connected = clients.get(&key.cluster).filter(|c| super::serves_metrics(c))?;
@@ -224,6 +226,10 @@ impl super::feed::Follower for UsageSampler {
             Some((client, usage_kind, key)) => self.start(client, usage_kind, key),
             None => self.stop(),
         }
+    }
+
+    fn waits_for_a_cluster(&self) -> bool {
+        self.waiting
     }
 }
 
@@ -250,11 +256,13 @@ pub struct UsageSampler {
     out: watch::Sender<Arc<UsageHistory>>,
     waker: Waker,
     generation: u64,
+    /// The object asked for is on a cluster not connected (yet).
+    waiting: bool,
 }
 
 impl UsageSampler {
     pub fn new(registry: Arc<klieg_model::Registry>, out: watch::Sender<Arc<UsageHistory>>, waker: Waker) -> Self {
-        Self { registry, task: super::TaskSlot::default(), out, waker, generation: 0 }
+        Self { registry, task: super::TaskSlot::default(), out, waker, generation: 0, waiting: false }
     }
 
     pub fn stop(&mut self) {
@@ -429,7 +437,7 @@ async fn poll_cluster(
         ..ClusterOverview::default()
     };
     let Some(connected) = connected else {
-        return (failed(Arc::from("the cluster is not connected")), None);
+        return (failed(Arc::from(t!("backend.not_connected").as_ref())), None);
     };
     let client = &connected.client;
     let nodes = Api::<DynamicObject>::all_with(client.clone(), &core_resource("nodes"));

@@ -6,6 +6,7 @@
 
 use super::{ClientMap, Waker};
 use klieg_model::prometheus::{ChartData, ChartLine, ChartQuery, ChartSet, PrometheusSource, chart_specs};
+use rust_i18n::t;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,21 +45,19 @@ pub const TRUSTED_NAMESPACES: [&str; 8] = [
 
 #[derive(Debug, thiserror::Error)]
 pub enum PromError {
-    #[error("Prometheus is switched off for this cluster")]
+    #[error("{}", t!("backend.prometheus_off"))]
     Off,
-    #[error("no Prometheus found: no Service is labelled app.kubernetes.io/name=prometheus or app=prometheus")]
+    #[error("{}", t!("backend.prometheus_not_found"))]
     NotFound,
-    #[error(
-        "the Service {0} is labelled as Prometheus, but outside the namespaces auto-detection trusts (monitoring, prometheus, observability, …); choose it as this cluster's source to use it"
-    )]
+    #[error("{}", t!("backend.prometheus_untrusted", service = .0))]
     Untrusted(String),
-    #[error("only http:// URLs can be used directly (reach https ones through their Service): {0}")]
+    #[error("{}", t!("backend.prometheus_url", url = .0))]
     UnsupportedUrl(String),
-    #[error("Prometheus did not answer: {0}")]
+    #[error("{}", t!("backend.prometheus_unreachable", error = .0))]
     Unreachable(String),
-    #[error("Prometheus refused the query ({kind}): {message}")]
+    #[error("{}", t!("backend.prometheus_query", kind = .kind, message = .message))]
     Query { kind: String, message: String },
-    #[error("Prometheus answered something unexpected: {0}")]
+    #[error("{}", t!("backend.prometheus_malformed", error = .0))]
     Malformed(String),
 }
 
@@ -232,9 +231,19 @@ impl super::feed::Follower for ChartsFollower {
 
     fn follow(&mut self, context: &super::feed::FeedContext, query: Option<Self::Query>) {
         match query {
-            Some(request) => self.open(&context.clients(), request.source, request.query),
-            None => self.close(),
+            Some(request) => {
+                self.waiting = !context.clients().contains_key(&request.query.key.cluster);
+                self.open(&context.clients(), request.source, request.query);
+            }
+            None => {
+                self.waiting = false;
+                self.close();
+            }
         }
+    }
+
+    fn waits_for_a_cluster(&self) -> bool {
+        self.waiting
     }
 }
 
@@ -244,11 +253,13 @@ pub struct ChartsFollower {
     waker: Waker,
     task: super::TaskSlot,
     generation: u64,
+    /// The charts asked for are of a cluster not connected (yet).
+    waiting: bool,
 }
 
 impl ChartsFollower {
     pub fn new(out: watch::Sender<Arc<ChartSet>>, waker: Waker) -> Self {
-        Self { out, waker, task: super::TaskSlot::default(), generation: 0 }
+        Self { out, waker, task: super::TaskSlot::default(), generation: 0, waiting: false }
     }
 
     pub fn close(&mut self) {
@@ -289,7 +300,7 @@ impl ChartsFollower {
         };
         let Some(connected) = clients.get(&query.key.cluster) else {
             set.loading = false;
-            set.problem = Some(Arc::from("the cluster is not connected"));
+            set.problem = Some(Arc::from(t!("backend.not_connected").as_ref()));
             publish(&mut set);
             return;
         };
