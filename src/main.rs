@@ -101,6 +101,7 @@ fn main() -> anyhow::Result<()> {
                 std::sync::Arc::new(klieg::credentials::OsKeyring);
             let mut credential = klieg::credentials::StoredCredential::load(store.as_ref(), &entry)
                 .map_err(|error| anyhow::anyhow!("keyring entry {entry:?}: {error}"))?;
+            credential.check_caller(&entry, std::env::var("KUBERNETES_EXEC_INFO").ok().as_deref())?;
             let mut output = credential.exec_credential();
             // An OIDC user: the current id-token, renewed (and saved) first when it has run out,
             // with its expiry so kubectl asks again in time.

@@ -33,6 +33,47 @@ fn credentials_round_trip_through_the_secret_service() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains(&entry));
 }
 
+/// A keyring entry added for one server goes only to that server: kubectl, reading a stranger's
+/// kubeconfig that names the entry for its own server, gets a refusal instead of the token.
+#[test]
+#[ignore = "needs a Secret Service: tests/run.sh runs it under dbus-run-session with gnome-keyring"]
+fn the_credential_command_hands_an_entry_only_to_its_own_server() {
+    let store = OsKeyring;
+    let entry = format!("cluster/bound-test-{}", std::process::id());
+    let own = "https://127.0.0.1:1";
+    StoredCredential { token: Some("bound-secret".into()), server: Some(own.into()), ..StoredCredential::default() }
+        .save(&store, &entry)
+        .expect("saved");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubectl_to = |server: &str| {
+        let kubeconfig = dir.path().join("config");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c\n  cluster: {{server: '{server}', insecure-skip-tls-verify: true}}\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n      command: {}\n      args: [credential, --entry, '{entry}']\n      interactiveMode: Never\n      provideClusterInfo: true\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\n",
+            env!("CARGO_BIN_EXE_klieg")
+        );
+        std::fs::write(&kubeconfig, text).expect("write");
+        let output =
+            crate::common::run_kubectl(&kubeconfig, &["get", "--raw", "/version", "--request-timeout=5s"], None);
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    // Its own server: the plugin answers, and kubectl goes on to connect (nobody listens there).
+    let to_own = kubectl_to(own);
+    assert!(!to_own.contains("getting credentials"), "{to_own}");
+    // Another server: the plugin refuses, naming both.
+    let to_other = kubectl_to("https://127.0.0.2:1");
+    assert!(to_other.contains("getting credentials"), "{to_other}");
+    // A caller that does not say which server it talks to gets nothing either.
+    let bare = std::process::Command::new(env!("CARGO_BIN_EXE_klieg"))
+        .args(["credential", "--entry", &entry])
+        .env_remove("KUBERNETES_EXEC_INFO")
+        .output()
+        .expect("run klieg credential");
+    assert!(!bare.status.success());
+    let said = String::from_utf8_lossy(&bare.stderr);
+    assert!(said.contains("does not name its server") && !said.contains("bound-secret"), "{said}");
+    store.delete(&entry).expect("deleted");
+}
+
 /// An added OIDC user through kubectl's door: `klieg credential` renews the expired id-token at
 /// the issuer, prints it with its expiry, and saves the rotated refresh token to the keyring; a
 /// second run reuses the still valid token.

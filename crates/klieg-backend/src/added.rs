@@ -7,24 +7,25 @@
 use crate::credentials::{CredentialError, SecretStore, StoredCredential};
 use klieg_model::AddCluster;
 use kube::config::{AuthInfo, Cluster, Context, Kubeconfig, NamedAuthInfo, NamedCluster, NamedContext};
+use rust_i18n::t;
 use secrecy::ExposeSecret;
 use std::path::Path;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AddError {
-    #[error("the kubeconfig is not valid: {0}")]
+    #[error("{}", t!("backend.added_invalid", reason = .0))]
     Invalid(String),
-    #[error("the kubeconfig has no contexts")]
+    #[error("{}", t!("backend.added_no_contexts"))]
     NoContexts,
-    #[error("context {0:?} names a cluster or user the kubeconfig does not define")]
+    #[error("{}", t!("backend.added_incomplete", context = format!("{:?}", .0)))]
     Incomplete(String),
-    #[error("a context named {0:?} exists already; rename it before adding")]
+    #[error("{}", t!("backend.added_taken", context = format!("{:?}", .0)))]
     Taken(String),
-    #[error("user of context {0:?} uses the {1:?} auth-provider; add its kubeconfig file with --kubeconfig instead")]
+    #[error("{}", t!("backend.added_auth_provider", context = format!("{:?}", .0), provider = format!("{:?}", .1)))]
     AuthProvider(String, String),
-    #[error("fill in {0}")]
+    #[error("{}", t!("backend.added_missing", field = .0))]
     Missing(&'static str),
-    #[error("no folder to keep added clusters in")]
+    #[error("{}", t!("backend.added_no_file"))]
     NoFile,
     #[error("{0}")]
     Io(#[from] std::io::Error),
@@ -104,6 +105,8 @@ fn keyring_reference(exe: &str, entry: &str) -> Result<kube::config::ExecConfig,
         "args": ["credential", "--entry", entry],
         "env": [{"name": crate::credentials::ENTRY_VARIABLE, "value": entry}],
         "interactiveMode": "Never",
+        // kubectl then tells the plugin which server it talks to, and `klieg credential` checks it.
+        "provideClusterInfo": true,
     }))
     .map_err(|e| AddError::Invalid(e.to_string()))
 }
@@ -158,9 +161,11 @@ pub fn add(
             username: user.password.as_ref().and(user.username.take()),
             password: user.password.take().map(|p| p.expose_secret().to_string()),
             oidc,
+            server: None,
         };
         let entry = entry_name(&name);
         if stored != StoredCredential::default() {
+            let stored = StoredCredential { server: cluster.server.clone(), ..stored };
             stored.save(secrets, &entry)?;
             user.exec = Some(keyring_reference(exe, &entry)?);
         }

@@ -5,6 +5,7 @@
 //! directly. All calls block: make them from a blocking thread.
 
 use parking_lot::Mutex;
+use rust_i18n::t;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -13,14 +14,16 @@ pub const SERVICE: &str = "klieg";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialError {
-    #[error("the OS keyring is not available: {0}")]
+    #[error("{}", t!("backend.keyring_unavailable", error = .0))]
     Unavailable(String),
-    #[error("the keyring has no entry {0:?} (removed outside Klieg?)")]
+    #[error("{}", t!("backend.keyring_missing", entry = format!("{:?}", .0)))]
     Missing(String),
-    #[error("the keyring refused: {0}")]
+    #[error("{}", t!("backend.keyring_refused", error = .0))]
     Store(String),
-    #[error("the keyring entry {0:?} does not hold Klieg credentials")]
+    #[error("{}", t!("backend.keyring_corrupt", entry = format!("{:?}", .0)))]
     Corrupt(String),
+    #[error("{}", t!("backend.keyring_other_server", entry = format!("{:?}", .entry), server = .belongs_to, asked = .asked_for))]
+    OtherServer { entry: String, belongs_to: String, asked_for: String },
 }
 
 /// Where secrets go. The OS keyring in the app; a map in tests.
@@ -130,6 +133,10 @@ pub struct StoredCredential {
     /// them), kept here whole; refreshed tokens are written back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oidc: Option<std::collections::BTreeMap<String, String>>,
+    /// The server of the context the entry was added for: `klieg credential` hands the secret
+    /// only to a caller that says it talks to this server (entries saved before have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
 }
 
 impl StoredCredential {
@@ -139,6 +146,27 @@ impl StoredCredential {
 
     pub fn save(&self, store: &dyn SecretStore, entry: &str) -> Result<(), CredentialError> {
         store.set(entry, &serde_json::to_string(self).map_err(|e| CredentialError::Store(e.to_string()))?)
+    }
+
+    /// Whether this credential may go to the caller of `klieg credential --entry ENTRY`, given the
+    /// `KUBERNETES_EXEC_INFO` it set (kubectl sets it, with the server, when the kubeconfig asks
+    /// for `provideClusterInfo`, as Klieg's own references do). A kubeconfig from someone else
+    /// that names this entry for its own server is refused, and so is a caller that does not
+    /// say which server it talks to.
+    pub fn check_caller(&self, entry: &str, exec_info: Option<&str>) -> Result<(), CredentialError> {
+        let Some(belongs_to) = &self.server else { return Ok(()) };
+        let asked_for = exec_info
+            .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+            .and_then(|info| info.pointer("/spec/cluster/server").and_then(|s| s.as_str()).map(str::to_string));
+        let same = |asked: &str| asked.trim_end_matches('/') == belongs_to.trim_end_matches('/');
+        match asked_for {
+            Some(asked) if same(&asked) => Ok(()),
+            asked => Err(CredentialError::OtherServer {
+                entry: entry.to_string(),
+                belongs_to: belongs_to.clone(),
+                asked_for: asked.unwrap_or_else(|| "a caller that does not name its server".into()),
+            }),
+        }
     }
 
     /// The `ExecCredential` kubectl expects from a credential plugin.
@@ -222,6 +250,28 @@ pub fn entry_of(exec: &kube::config::ExecConfig) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_goes_only_to_the_server_it_was_added_for() {
+        let credential = StoredCredential {
+            token: Some("s3cret".into()),
+            server: Some("https://prod.example:6443".into()),
+            ..StoredCredential::default()
+        };
+        let info = |server: &str| {
+            format!(r#"{{"kind":"ExecCredential","spec":{{"cluster":{{"server":"{server}"}},"interactive":false}}}}"#)
+        };
+        assert!(credential.check_caller("e", Some(&info("https://prod.example:6443"))).is_ok());
+        assert!(credential.check_caller("e", Some(&info("https://prod.example:6443/"))).is_ok());
+        let refused =
+            credential.check_caller("e", Some(&info("https://attacker.example"))).expect_err("another server");
+        assert!(refused.to_string().contains("https://attacker.example"), "{refused}");
+        assert!(credential.check_caller("e", None).is_err(), "a caller that names no server");
+        assert!(credential.check_caller("e", Some("not json")).is_err());
+        // Entries saved before servers were recorded keep working.
+        let old = StoredCredential { token: Some("s3cret".into()), ..StoredCredential::default() };
+        assert!(old.check_caller("e", None).is_ok());
+    }
 
     #[test]
     fn credentials_round_trip_through_a_store() {
