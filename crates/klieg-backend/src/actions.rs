@@ -8,6 +8,7 @@ use klieg_model::registry::{ActionCall, InputValue, Text};
 use klieg_model::{Action, Activity, ActivityLog, ClusterId, EditRequest, Outcome, Propagation, ResourceKind, Target};
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use parking_lot::Mutex;
+use rust_i18n::t;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::future::Future;
@@ -18,9 +19,9 @@ use tokio::sync::watch;
 /// Why an action or edit failed, in words for the activity log.
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
-    #[error("the cluster is not connected")]
+    #[error("{}", t!("backend.not_connected"))]
     NotConnected,
-    #[error("the cluster does not serve {0}")]
+    #[error("{}", t!("backend.kind_not_served", kind = .0))]
     UnknownKind(String),
     #[error("{0}")]
     Invalid(String),
@@ -468,7 +469,7 @@ async fn replace(clients: &ClientMap, target: &Target, yaml: &str, dry_run: bool
     };
     let params = PostParams { dry_run, ..PostParams::default() };
     match api.replace(&target.key.name, &params, &object).await {
-        Ok(_) if dry_run => Outcome::Done { message: Arc::from("dry run: the server accepts it; nothing was changed") },
+        Ok(_) if dry_run => Outcome::Done { message: Arc::from(t!("backend.dry_run_ok").as_ref()) },
         Ok(stored) => Outcome::Done {
             message: Arc::from(format!(
                 "applied; resourceVersion {}",
@@ -578,7 +579,7 @@ async fn create_all(
             .or_else(|| namespace.map(str::to_string))
             .filter(|_| kind.is_namespaced());
         if kind.is_namespaced() && object_namespace.is_none() {
-            report(subject, Outcome::Failed { message: Arc::from("choose a namespace for namespaced objects") });
+            report(subject, Outcome::Failed { message: Arc::from(t!("backend.choose_namespace").as_ref()) });
             continue;
         }
         let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("<generated>").to_string();

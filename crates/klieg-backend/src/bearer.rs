@@ -5,6 +5,7 @@
 //! sensitive. Backend runtime.
 
 use super::oidc::{OidcAuth, OidcError};
+use rust_i18n::t;
 use secrecy::{ExposeSecret, SecretString};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -15,13 +16,13 @@ const TOKEN_FILE_REREAD: Duration = Duration::from_secs(60);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BearerError {
-    #[error("token file {path}: {source}")]
+    #[error("{}", t!("backend.token_file", path = .path.display(), error = .source))]
     TokenFile { path: PathBuf, source: std::io::Error },
-    #[error("the token in {0} cannot be sent in a header (control characters)")]
+    #[error("{}", t!("backend.token_unsendable", path = .0.display()))]
     Unsendable(PathBuf),
     #[error(transparent)]
     Oidc(#[from] OidcError),
-    #[error("exec credential plugin: {0}")]
+    #[error("{}", t!("backend.exec_plugin", error = .0))]
     Exec(#[from] super::exec_auth::ExecError),
 }
 

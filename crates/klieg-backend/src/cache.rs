@@ -6,6 +6,7 @@
 
 use super::ingest::SubscriptionRows;
 use klieg_model::{ClusterId, Column, KindKey, ResourceKind, Row, ViewStatus};
+use rust_i18n::t;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,13 +15,13 @@ const FORMAT: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
-    #[error("cannot write the offline cache {path}: {source}")]
+    #[error("{}", t!("backend.cache_write", path = .path.display(), error = .source))]
     Write {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("cannot encode the offline cache: {0}")]
+    #[error("{}", t!("backend.cache_encode", error = .0))]
     Encode(#[from] serde_json::Error),
 }
 

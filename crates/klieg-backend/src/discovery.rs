@@ -4,11 +4,12 @@
 
 use futures::{StreamExt, stream};
 use klieg_model::{ResourceKind, Scope};
+use rust_i18n::t;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
-    #[error("could not list API groups: {0}")]
+    #[error("{}", t!("backend.discovery_groups", error = .0))]
     Groups(#[source] kube::Error),
 }
 

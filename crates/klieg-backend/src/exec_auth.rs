@@ -7,7 +7,8 @@
 //! runtime; nothing here blocks a thread.
 
 use kube::config::{ExecConfig, ExecInteractiveMode};
-use secrecy::{ExposeSecret, SecretString};
+use rust_i18n::t;
+use secrecy::SecretString;
 use std::time::{Duration, SystemTime};
 use tokio::io::AsyncReadExt;
 
@@ -22,25 +23,23 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error("the kubeconfig names no command")]
+    #[error("{}", t!("backend.exec_no_command"))]
     NoCommand,
-    #[error("{command} was not found{hint}")]
+    #[error("{}", t!("backend.exec_not_found", command = .command, hint = .hint))]
     NotFound { command: String, hint: String },
-    #[error("{command} could not be started: {source}")]
+    #[error("{}", t!("backend.exec_start", command = .command, error = .source))]
     Start { command: String, source: std::io::Error },
-    #[error(
-        "{command} needs a terminal (interactiveMode: Always); log in with it in a terminal first, or set interactiveMode: IfAvailable"
-    )]
+    #[error("{}", t!("backend.exec_needs_terminal", command = .command))]
     NeedsTerminal { command: String },
-    #[error("{command} did not answer within {secs} s")]
+    #[error("{}", t!("backend.exec_timeout", command = .command, secs = .secs))]
     Timeout { command: String, secs: u64 },
-    #[error("{command} failed ({status}): {reason}")]
+    #[error("{}", t!("backend.exec_failed", command = .command, status = .status, reason = .reason))]
     Failed { command: String, status: String, reason: String },
-    #[error("{command} printed more than {limit_bytes} bytes")]
+    #[error("{}", t!("backend.exec_too_much_output", command = .command, bytes = .limit_bytes))]
     TooMuchOutput { command: String, limit_bytes: usize },
-    #[error("{command} did not print an ExecCredential")]
+    #[error("{}", t!("backend.exec_not_a_credential", command = .command))]
     NotACredential { command: String },
-    #[error("{command} printed an ExecCredential with neither a token nor a client certificate")]
+    #[error("{}", t!("backend.exec_empty", command = .command))]
     Empty { command: String },
 }
 
@@ -304,14 +303,14 @@ impl ExecAuth {
     }
 }
 
-/// A token's text, for the header (kept secret until then).
-pub fn expose(token: &SecretString) -> &str {
-    token.expose_secret()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn expose(token: &SecretString) -> &str {
+        use secrecy::ExposeSecret;
+        token.expose_secret()
+    }
 
     fn plugin(dir: &std::path::Path, body: &str) -> ExecConfig {
         let path = dir.join("plugin");

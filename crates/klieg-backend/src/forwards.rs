@@ -7,6 +7,7 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use klieg_model::{ForwardInfo, ForwardList, ForwardRequest, ForwardState};
 use kube::api::{Api, ListParams};
 use parking_lot::Mutex;
+use rust_i18n::t;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -49,7 +50,9 @@ impl Forwards {
         }
         self.update(id, |_| {});
         let Some(connected) = clients.get(&request.target.key.cluster) else {
-            self.update(id, |f| f.state = ForwardState::Failed { error: Arc::from("the cluster is not connected") });
+            self.update(id, |f| {
+                f.state = ForwardState::Failed { error: Arc::from(t!("backend.not_connected").as_ref()) }
+            });
             return;
         };
         let client = connected.upgrades.clone();

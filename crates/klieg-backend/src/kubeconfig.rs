@@ -4,6 +4,7 @@
 
 use klieg_model::{ClusterErrorKind, ClusterId};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use rust_i18n::t;
 use std::collections::hash_map::DefaultHasher;
 use std::ffi::OsString;
 use std::hash::{Hash, Hasher};
@@ -20,15 +21,13 @@ pub enum KubeconfigError {
     },
     #[error("{0}")]
     Context(#[source] kube::config::KubeconfigError),
-    #[error("context {context:?} names the user {user:?}, which no kubeconfig defines")]
+    #[error("{}", t!("backend.missing_user", context = format!("{:?}", .context), user = format!("{:?}", .user)))]
     MissingUser { context: String, user: String },
-    #[error("credentials: {0}")]
+    #[error("{}", t!("backend.credentials", error = .0))]
     Keyring(String),
     #[error("{path}: {reason}")]
     ReferencedFile { path: String, reason: String },
-    #[error(
-        "context {context:?} names Klieg's keyring entry {entry:?}, which only the cluster added in Klieg under that name may use"
-    )]
+    #[error("{}", t!("backend.foreign_keyring_entry", context = format!("{:?}", .context), entry = format!("{:?}", .entry)))]
     ForeignKeyringEntry { context: String, entry: String },
 }
 

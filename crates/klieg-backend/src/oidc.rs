@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use rust_i18n::t;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,19 +25,17 @@ pub const MAX_ISSUER_ANSWER_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
-    #[error("the oidc auth-provider has neither an id-token nor a refresh-token")]
+    #[error("{}", t!("backend.oidc_no_token"))]
     NoToken,
-    #[error(
-        "the oidc id-token has expired and cannot be renewed: idp-issuer-url, client-id and refresh-token are needed"
-    )]
+    #[error("{}", t!("backend.oidc_cannot_refresh"))]
     CannotRefresh,
-    #[error("idp-certificate-authority: {0}")]
+    #[error("{}", t!("backend.oidc_authority", error = .0))]
     Authority(String),
-    #[error("the OIDC issuer {url} could not be reached: {detail}")]
+    #[error("{}", t!("backend.oidc_unreachable", url = .url, detail = .detail))]
     Unreachable { url: String, detail: String },
-    #[error("the OIDC issuer {url} answered {status}: {body}")]
+    #[error("{}", t!("backend.oidc_refused", url = .url, status = .status, body = .body))]
     Refused { url: String, status: u16, body: String },
-    #[error("the OIDC issuer {url} sent an answer Klieg cannot read: {detail}")]
+    #[error("{}", t!("backend.oidc_bad_answer", url = .url, detail = .detail))]
     BadAnswer { url: String, detail: String },
 }
 

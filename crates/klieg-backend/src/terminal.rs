@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use klieg_model::{ExecRequest, TermColor, TermSpan, TerminalList, TerminalView};
 use kube::api::{Api, AttachParams, TerminalSize};
 use parking_lot::Mutex;
+use rust_i18n::t;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,7 +65,7 @@ impl Terminals {
         });
         self.publish(id, |_| {});
         let Some(connected) = clients.get(&key.cluster) else {
-            self.publish(id, |t| t.error = Some(Arc::from("the cluster is not connected")));
+            self.publish(id, |t| t.error = Some(Arc::from(t!("backend.not_connected").as_ref())));
             return;
         };
         let (input_tx, input_rx) = mpsc::channel(256);
@@ -126,7 +127,7 @@ impl Terminals {
         let (Some(mut stdin), Some(mut stdout), Some(mut resize)) =
             (process.stdin(), process.stdout(), process.terminal_size())
         else {
-            self.publish(id, |t| t.error = Some(Arc::from("the exec session has no terminal")));
+            self.publish(id, |t| t.error = Some(Arc::from(t!("backend.no_terminal").as_ref())));
             return;
         };
         let status = process.take_status();
@@ -186,9 +187,11 @@ impl Terminals {
             None => None,
         };
         let words: Arc<str> = match ended {
-            Some(status) if status.status.as_deref() == Some("Success") => Arc::from("exited"),
+            Some(status) if status.status.as_deref() == Some("Success") => {
+                Arc::from(t!("backend.session_exited").as_ref())
+            }
             Some(status) => Arc::from(status.message.unwrap_or_else(|| "exited".into())),
-            None => Arc::from("disconnected"),
+            None => Arc::from(t!("backend.session_disconnected").as_ref()),
         };
         self.publish_screen(id, &parser, Some(words));
         // The ended session stays readable: its scrollback can still be scrolled until closed.
