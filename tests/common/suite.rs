@@ -242,8 +242,18 @@ pub fn table_recovers_after_the_server_restarts(cluster: &dyn ApiServer) {
     wait_for(&handle.table.snapshots, wait, "the table to report the outage", |t| {
         t.status.values().any(|s| matches!(s, ViewStatus::Error(_))).then_some(())
     });
+    let id = ClusterId::new(cluster.admin_context());
+    // (Unreachable for the real apiserver, stopped; 503 from the simulator, offline.)
+    wait_for(&handle.fleet, wait, "the cluster shown failing", |f| {
+        f.cluster(&id).filter(|c| matches!(c.state, ClusterState::Failed { .. })).map(|_| ())
+    });
     assert_eq!(handle.table.snapshots.borrow().rows.len(), 5, "rows stay visible during the outage");
     cluster.start_apiserver();
+    // Connected again once the server answers, though no namespace changed (kube's watcher
+    // resumes without an event).
+    wait_for(&handle.fleet, wait, "the cluster connected again", |f| {
+        f.cluster(&id).filter(|c| matches!(c.state, ClusterState::Connected { .. })).map(|_| ())
+    });
     cluster.kubectl(&["delete", "configmap", "before-0", "-n", "restart"]);
     for i in 0..3 {
         cluster.kubectl(&["create", "configmap", &format!("after-{i}"), "-n", "restart"]);
@@ -1250,6 +1260,69 @@ pub fn paged_lists_count_what_remains_and_the_overview_follows_new_pods(cluster:
     wait_for(&handle.overview.snapshots, Duration::from_secs(25), "the new pod counted", |o| {
         o.clusters.first().filter(|c| c.pods > before).map(|_| ())
     });
+}
+
+/// A list read in pages shows one moment, however the objects change between its pages, and a
+/// watch from its resource version brings exactly what changed since: the promise Klieg's table
+/// watcher (and kube-runtime's) is built on.
+pub fn every_page_of_a_list_is_one_moment_and_its_watch_brings_the_changes(cluster: &dyn ApiServer) {
+    let ns = "paged-moment";
+    let mut yaml = format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n");
+    for name in ["b", "d", "f", "h"] {
+        yaml.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: {ns}}}\ndata: {{v: '1'}}\n"
+        ));
+    }
+    cluster.apply(&yaml);
+    let path = format!("/api/v1/namespaces/{ns}/configmaps");
+    let get = |query: &str| -> serde_json::Value {
+        serde_json::from_str(&cluster.kubectl(&["get", "--raw", &format!("{path}?{query}")])).expect("a list")
+    };
+    let names_and_values = |list: &serde_json::Value| -> Vec<(String, String)> {
+        list["items"]
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|o| {
+                        (
+                            o["metadata"]["name"].as_str().unwrap_or("").into(),
+                            o["data"]["v"].as_str().unwrap_or("").into(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let first = get("limit=2");
+    assert_eq!(names_and_values(&first), [("b".into(), "1".into()), ("d".into(), "1".into())], "{first}");
+    let token = first["metadata"]["continue"].as_str().expect("a continue token").to_string();
+    let rv = first["metadata"]["resourceVersion"].as_str().expect("a resource version").to_string();
+    cluster
+        .apply(&format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: e, namespace: {ns}}}\ndata: {{v: '1'}}\n"));
+    cluster.kubectl(&["delete", "configmap", "f", "-n", ns]);
+    cluster.kubectl(&["patch", "configmap", "h", "-n", ns, "--type=merge", "-p", r#"{"data":{"v":"2"}}"#]);
+    let rest = get(&format!("limit=2&continue={token}"));
+    assert_eq!(rest["metadata"]["resourceVersion"].as_str(), Some(rv.as_str()), "one list, one version: {rest}");
+    assert_eq!(
+        names_and_values(&rest),
+        [("f".into(), "1".into()), ("h".into(), "1".into())],
+        "as of the first page: {rest}"
+    );
+    let watched = cluster.kubectl(&["get", "--raw", &format!("{path}?watch=1&resourceVersion={rv}&timeoutSeconds=2")]);
+    let events: Vec<(String, String)> = watched
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .map(|e| {
+            (e["type"].as_str().unwrap_or("").into(), e["object"]["metadata"]["name"].as_str().unwrap_or("").into())
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [("ADDED".into(), "e".into()), ("DELETED".into(), "f".into()), ("MODIFIED".into(), "h".into())],
+        "{watched}"
+    );
+    assert_eq!(names_and_values(&get("")).len(), 4);
 }
 
 /// The bulk bar's answers: a user who may delete configmaps in one namespace and only read them

@@ -2,6 +2,12 @@
 //! a hub task reads UI commands, one worker per cluster connects and discovers, a view task
 //! merges subscriptions into table snapshots, and a details task follows the open object.
 //! The UI reads results from `tokio::sync::watch` channels and is woken only on change.
+//! Messages it builds for the user are translated here, in the locale the app set.
+
+// The app's locale files: backend messages use the same keys and the same global locale.
+rust_i18n::i18n!("../../i18n", fallback = "en");
+
+use rust_i18n::t;
 
 pub mod access;
 pub mod actions;
@@ -53,7 +59,7 @@ const RELOAD_DEBOUNCE: Duration = Duration::from_millis(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    #[error("could not start the backend runtime: {0}")]
+    #[error("{}", t!("backend.runtime", error = .0))]
     Runtime(#[source] std::io::Error),
 }
 
@@ -533,6 +539,35 @@ enum Change {
     Remove(String),
 }
 
+/// Adds and removes clusters beside the hub (a keyring may ask the user to unlock it, and wait
+/// as long as they take), one change at a time; each change that landed asks the hub to
+/// reconcile the workers.
+struct ClusterChanges {
+    changed: mpsc::Sender<()>,
+    one_at_a_time: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl ClusterChanges {
+    fn spawn(
+        &self,
+        sources: &KubeconfigSources,
+        fleet: &Arc<FleetState>,
+        activities: &actions::Activities,
+        request_id: u64,
+        change: Change,
+    ) {
+        let (sources, fleet, activities) = (sources.clone(), fleet.clone(), activities.clone());
+        let (changed, lock) = (self.changed.clone(), self.one_at_a_time.clone());
+        tokio::spawn(async move {
+            let _one = lock.lock().await;
+            if add_or_remove(&sources, &fleet, &activities, request_id, change).await {
+                // A full channel already asks for the reconcile.
+                let _ = changed.try_send(());
+            }
+        });
+    }
+}
+
 /// Adds clusters to, or removes one from, Klieg's own kubeconfig (secrets to or from the
 /// keyring, on a blocking thread) and reports the outcome; true when something changed.
 async fn add_or_remove(
@@ -605,6 +640,11 @@ async fn hub_main(
     let Outputs { table_tx, table_queries, followers, shown_logs, activities, forwards, terminals } = outputs;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
+    // Adding and removing clusters runs beside the hub (a keyring may ask the user to unlock it,
+    // and wait as long as they take), one change at a time; each change that landed asks for
+    // the workers to be reconciled.
+    let (changed_tx, mut changed_rx) = mpsc::channel::<()>(1);
+    let changes = ClusterChanges { changed: changed_tx, one_at_a_time: Arc::default() };
     let mut workers: HashMap<ClusterId, WorkerHandle> = HashMap::new();
     fleet.set_modes(&sources.cluster_modes);
     reconcile_workers(&sources, &fleet, &mut workers).await;
@@ -637,16 +677,10 @@ async fn hub_main(
                         reconcile_workers(&sources, &fleet, &mut workers).await;
                     }
                     Command::AddClusters { request_id, request } => {
-                        let added = add_or_remove(&sources, &fleet, &activities, request_id, Change::Add(request)).await;
-                        if added {
-                            reconcile_workers(&sources, &fleet, &mut workers).await;
-                        }
+                        changes.spawn(&sources, &fleet, &activities, request_id, Change::Add(request));
                     }
                     Command::RemoveCluster { request_id, name } => {
-                        let removed = add_or_remove(&sources, &fleet, &activities, request_id, Change::Remove(name)).await;
-                        if removed {
-                            reconcile_workers(&sources, &fleet, &mut workers).await;
-                        }
+                        changes.spawn(&sources, &fleet, &activities, request_id, Change::Remove(name));
                     }
                     Command::Act { request_id, targets, action } => {
                         let clients = fleet.clients_tx.borrow().clone();
@@ -671,6 +705,9 @@ async fn hub_main(
                         actions::start_edit(clients, activities.clone(), request_id, request);
                     }
                 }
+            }
+            Some(()) = changed_rx.recv() => {
+                reconcile_workers(&sources, &fleet, &mut workers).await;
             }
             Some(()) = reload_rx.recv() => {
                 // Editors write files in several steps; wait until they are done.
@@ -777,7 +814,7 @@ async fn supervise_worker(entry: ContextEntry, fleet: Arc<FleetState>) {
     {
         tracing::error!(cluster = %id, "cluster worker panicked");
         fleet.update(&id, |info| {
-            info.state = failed(ClusterErrorKind::Other, "internal error in the cluster worker".into())
+            info.state = failed(ClusterErrorKind::Other, t!("backend.worker_panicked").into_owned())
         });
     }
 }
@@ -895,8 +932,11 @@ async fn connect(client: &kube::Client) -> Result<(String, Vec<ResourceKind>, bo
     Ok((info.git_version, found.kinds, found.metrics))
 }
 
-/// Keeps the namespace list current. Lost connections show in the cluster's state until the
-/// watch recovers; a user who may not list namespaces keeps the context's namespace.
+/// Keeps the namespace list current, and the cluster's state with it. A watch that broke (a
+/// dropped connection) is not shown as a failure unless the server then fails to answer; an
+/// outage shows until the server answers again, without waiting for a namespace to change
+/// (kube's watcher resumes silently). A user who may not list namespaces keeps the context's
+/// namespace.
 async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetState, version: &str) {
     use k8s_openapi::api::core::v1::Namespace;
     use kube::runtime::watcher::{self, Event};
@@ -908,7 +948,17 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
     let mut pending: BTreeSet<Arc<str>> = BTreeSet::new();
     let mut listed = false;
     let connected = ClusterState::Connected { server_version: Arc::from(version) };
-    while let Some(event) = stream.next().await {
+    // Runs while the server may be out of reach: it names the outage and ends once it answers.
+    let mut recovery: Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>>> = None;
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            () = async { if let Some(recovery) = recovery.as_mut() { recovery.await } }, if recovery.is_some() => {
+                recovery = None;
+                continue;
+            }
+        };
+        let Some(event) = event else { return };
         let name_of = |meta: &kube::core::PartialObjectMeta<Namespace>| {
             Arc::from(meta.metadata.name.as_deref().unwrap_or_default())
         };
@@ -935,14 +985,23 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
                 return;
             }
             Err(error) => {
-                let kind = match &error {
-                    watcher::Error::InitialListFailed(e)
-                    | watcher::Error::WatchStartFailed(e)
-                    | watcher::Error::WatchFailed(e) => errors::classify(e),
-                    _ => ClusterErrorKind::Other,
+                let (kind, broke) = match &error {
+                    watcher::Error::WatchFailed(e) => (errors::classify(e), true),
+                    watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e) => {
+                        (errors::classify(e), false)
+                    }
+                    _ => (ClusterErrorKind::Other, false),
                 };
                 let state = failed(kind, errors::error_chain(&error));
-                fleet.update(id, |info| info.state = state);
+                if bounded::is_endless_list(&error) || bounded::is_too_large(&error) {
+                    // The server answers, but more than Klieg reads: that shows until the
+                    // watch recovers, whatever else the server answers meanwhile.
+                    fleet.update(id, |info| info.state = state);
+                } else if recovery.is_none() {
+                    // A broken stream is shown only if the server then does not answer.
+                    let shown_now = (!broke).then_some(state);
+                    recovery = Some(Box::pin(until_answered(client, id, fleet, connected.clone(), shown_now)));
+                }
                 continue;
             }
         }
@@ -958,6 +1017,35 @@ async fn follow_namespaces(client: &kube::Client, id: &ClusterId, fleet: &FleetS
         // follower showed the cluster failing is saved with the next event.
         if listed && fleet.remember(id) {
             listed = false;
+        }
+    }
+}
+
+/// Asks the server for its version, with backoff, until it answers: then the cluster is
+/// `connected` again. `failure`, if given, is shown at once; otherwise the first unanswered
+/// probe's error is.
+async fn until_answered(
+    client: &kube::Client,
+    id: &ClusterId,
+    fleet: &FleetState,
+    connected: ClusterState,
+    mut failure: Option<ClusterState>,
+) {
+    if let Some(state) = failure.take() {
+        fleet.update(id, |info| info.state = state);
+    }
+    let mut backoff = table_watch::Backoff::default();
+    loop {
+        match client.apiserver_version().await {
+            Ok(_) => {
+                fleet.update(id, |info| info.state = connected);
+                return;
+            }
+            Err(error) => {
+                let state = failed(errors::classify(&error), errors::error_chain(&error));
+                fleet.update(id, |info| info.state = state);
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
         }
     }
 }
