@@ -20,16 +20,10 @@ fn editor_text(harness: &egui_kittest::Harness<'_, Option<klieg::app::KliegApp>>
 #[test]
 fn unapplied_changes_are_discarded_only_when_the_user_agrees() {
     let _turn = UI_LOCK.lock();
-    let spec = klieg::sim::ClusterSpec { name: "edit-sim".into(), git_version: "v1.31.2".into(), nodes: 0, pods: 0 };
-    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
-    let applied = run_kubectl(
-        &fleet.kubeconfig_path,
-        &["apply", "-f", "-"],
-        Some(
-            "apiVersion: v1\nkind: Namespace\nmetadata: {name: drafts}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: first, namespace: drafts}\ndata: {mode: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: second, namespace: drafts}\ndata: {mode: b}\n",
-        ),
+    let fleet = crate::common::sim_cluster_with(
+        "edit-sim",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: drafts}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: first, namespace: drafts}\ndata: {mode: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: second, namespace: drafts}\ndata: {mode: b}\n",
     );
-    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
     let sources = crate::common::sources_for(&[&fleet.kubeconfig_path]);
     let mut harness = start_app_with(sources, configmaps_in(&["drafts"]));
     step_until(&mut harness, "both rows", |h| has_label(h, "first") && has_label(h, "second"));
@@ -86,16 +80,10 @@ fn unapplied_changes_are_discarded_only_when_the_user_agrees() {
 #[test]
 fn an_unapplied_edit_is_kept_on_disk_and_offered_by_the_next_window() {
     let _turn = UI_LOCK.lock();
-    let spec = klieg::sim::ClusterSpec { name: "draft-sim".into(), git_version: "v1.31.2".into(), nodes: 0, pods: 0 };
-    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
-    let applied = run_kubectl(
-        &fleet.kubeconfig_path,
-        &["apply", "-f", "-"],
-        Some(
-            "apiVersion: v1\nkind: Namespace\nmetadata: {name: kept}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: precious, namespace: kept}\ndata: {mode: a}\n",
-        ),
+    let fleet = crate::common::sim_cluster_with(
+        "draft-sim",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: kept}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: precious, namespace: kept}\ndata: {mode: a}\n",
     );
-    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
     let dir = tempfile::tempdir().expect("tempdir");
     let places = klieg::app::persist::Places {
         config_dir: Some(dir.path().join("config")),

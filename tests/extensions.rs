@@ -155,16 +155,10 @@ fn team_extensions() -> Extensions {
 #[test]
 fn features_registered_from_outside_show_and_work_and_a_broken_one_fails_alone() {
     let _turn = UI_LOCK.lock();
-    let spec = klieg::sim::ClusterSpec { name: "ext-sim".into(), git_version: "v1.31.2".into(), nodes: 0, pods: 0 };
-    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
-    let applied = run_kubectl(
-        &fleet.kubeconfig_path,
-        &["apply", "-f", "-"],
-        Some(
-            "apiVersion: v1\nkind: Namespace\nmetadata: {name: teams}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: payments-settings, namespace: teams, labels: {team: payments}}\ndata: {mode: fast, region: eu}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: payments-limits, namespace: teams, annotations: {example.com/settings-of: payments-settings}}\ndata: {max: \"10\"}\n",
-        ),
+    let fleet = crate::common::sim_cluster_with(
+        "ext-sim",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: teams}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: payments-settings, namespace: teams, labels: {team: payments}}\ndata: {mode: fast, region: eu}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: payments-limits, namespace: teams, annotations: {example.com/settings-of: payments-settings}}\ndata: {max: \"10\"}\n",
     );
-    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
     let sources = crate::common::sources_for(&[&fleet.kubeconfig_path]);
     let mut harness = start_app_extended(sources, configmaps_in(&["teams"]), team_extensions());
 

@@ -4,6 +4,7 @@
 //! private modes. Writes run on a thread of their own; the UI thread only hands over bytes. The
 //! panic hook writes the draft itself, synchronously, as the process goes down.
 
+use crate::model::Target;
 use crate::state::{Draft, Settings, UiState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -170,8 +171,11 @@ pub struct Persistence {
     saved_settings: Option<Settings>,
     /// The newest draft's bytes, for the panic hook.
     draft_slot: DraftSlot,
-    /// The bytes last written to the draft file (`None`: no draft file of ours).
-    written_draft: Option<Vec<u8>>,
+    /// The object and text of the newest draft in `draft_slot` (`None`: no draft file of ours),
+    /// compared each frame instead of serialising the editor again.
+    slotted: Option<(Target, String)>,
+    /// The newest draft is not on disk yet.
+    disk_behind: bool,
     last_draft_write: Option<std::time::Instant>,
 }
 
@@ -185,7 +189,8 @@ impl Persistence {
             persister: Persister::start()?,
             saved_settings: None,
             draft_slot: DraftSlot::default(),
-            written_draft: recovered.as_ref().and_then(|d| serde_json::to_vec(d).ok()),
+            slotted: recovered.as_ref().map(|d| (d.target(), d.text.clone())),
+            disk_behind: false,
             last_draft_write: None,
         };
         Ok((persistence, recovered))
@@ -211,28 +216,32 @@ impl Persistence {
             self.saved_settings = Some(state.settings.clone());
         }
         let path = self.places.draft_file()?;
-        let draft = state.editor.as_ref().and_then(|editor| Draft::of(editor, now_unix_secs));
-        let Some(draft) = draft else {
-            if state.recovered_draft.is_none() && self.written_draft.take().is_some() {
+        let Some(editor) = state.editor.as_ref().filter(|editor| Draft::keeps(editor)) else {
+            if state.recovered_draft.is_none() && self.slotted.take().is_some() {
                 self.persister.remove(path);
                 *self.draft_slot.lock() = None;
+                self.disk_behind = false;
             }
             return None;
         };
-        let unchanged = |written: &[u8]| {
-            serde_json::from_slice::<Draft>(written).is_ok_and(|w| w.text == draft.text && w.target() == draft.target())
-        };
-        if self.written_draft.as_deref().is_some_and(unchanged) {
+        let newest = |(target, text): &(Target, String)| *target == editor.target && *text == editor.text;
+        if !self.slotted.as_ref().is_some_and(newest) {
+            // A change: the panic hook gets it at once, the disk within `DRAFT_INTERVAL`.
+            let bytes = serde_json::to_vec(&Draft::of(editor, now_unix_secs)?).ok()?;
+            *self.draft_slot.lock() = Some(bytes);
+            self.slotted = Some((editor.target.clone(), editor.text.clone()));
+            self.disk_behind = true;
+        }
+        if !self.disk_behind {
             return None;
         }
-        let bytes = serde_json::to_vec(&draft).ok()?;
-        *self.draft_slot.lock() = Some(bytes.clone());
         let since = self.last_draft_write.map(|at| at.elapsed());
         if let Some(since) = since.filter(|since| *since < DRAFT_INTERVAL) {
             return Some(DRAFT_INTERVAL - since);
         }
-        self.persister.write(path, bytes.clone());
-        self.written_draft = Some(bytes);
+        let bytes = self.draft_slot.lock().clone()?;
+        self.persister.write(path, bytes);
+        self.disk_behind = false;
         self.last_draft_write = Some(std::time::Instant::now());
         None
     }
@@ -242,7 +251,8 @@ impl Persistence {
         if let Some(path) = self.places.draft_file() {
             self.persister.remove(path);
         }
-        self.written_draft = None;
+        self.slotted = None;
+        self.disk_behind = false;
     }
 
     /// Waits until everything handed over is on disk.

@@ -24,8 +24,7 @@ impl Draft {
     /// a Secret's text holds its values, which never go to disk.
     pub fn of(editor: &EditorState, now_unix_secs: i64) -> Option<Self> {
         let kind = &editor.target.kind;
-        let secret = kind.group.is_empty() && &*kind.plural == "secrets";
-        (editor.is_dirty() && !secret).then(|| Draft {
+        Self::keeps(editor).then(|| Draft {
             cluster: editor.target.key.cluster.to_string(),
             group: kind.group.to_string(),
             plural: kind.plural.to_string(),
@@ -35,6 +34,13 @@ impl Draft {
             text: editor.text.clone(),
             saved_unix_secs: now_unix_secs,
         })
+    }
+
+    /// Whether `editor` has a draft to keep: changed, and not a Secret.
+    pub fn keeps(editor: &EditorState) -> bool {
+        let kind = &editor.target.kind;
+        let secret = kind.group.is_empty() && &*kind.plural == "secrets";
+        editor.is_dirty() && !secret
     }
 
     pub fn target(&self) -> Target {

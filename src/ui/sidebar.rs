@@ -114,7 +114,11 @@ fn cluster_row_ui(ui: &mut egui::Ui, parts: SidebarParts<'_>, cluster: &ClusterI
 fn exec_approval_ui(ui: &mut egui::Ui, settings: &mut Settings, cluster: &ClusterInfo, command: &str, approval: &str) {
     ui.indent(("approval", cluster.id.as_str()), |ui| {
         ui.label(egui::RichText::new(t!("cluster.exec_command")).small());
-        ui.add(egui::Label::new(egui::RichText::new(command).monospace().small()).wrap());
+        // Monospace at the small size (`.small()` would switch to the proportional font, where
+        // `--` reads as a dash).
+        let size = ui.style().text_styles.get(&egui::TextStyle::Small).map_or(10.0, |font| font.size);
+        let text = egui::RichText::new(command).family(egui::FontFamily::Monospace).size(size);
+        ui.add(egui::Label::new(text).wrap());
         let button = ui.button(t!("cluster.exec_approve")).on_hover_text(t!("cluster.exec_approve_help"));
         if button.clicked() {
             settings.approved_exec.insert(approval.to_string());

@@ -76,6 +76,15 @@ impl TestCluster {
     }
 }
 
+/// An empty simulated cluster named `name` (in-process, no churn) with `yaml` applied to it.
+pub fn sim_cluster_with(name: &str, yaml: &str) -> klieg::sim::Fleet {
+    let spec = klieg::sim::ClusterSpec { name: name.into(), git_version: "v1.31.2".into(), nodes: 0, pods: 0 };
+    let fleet = klieg::sim::Fleet::start(vec![spec], 0.0, None).expect("simulator");
+    let applied = run_kubectl(&fleet.kubeconfig_path, &["apply", "-f", "-"], Some(yaml));
+    assert!(applied.status.success(), "{}", String::from_utf8_lossy(&applied.stderr));
+    fleet
+}
+
 /// Runs kubectl against `kubeconfig`, feeding `stdin` if given; the caller judges the outcome.
 pub fn run_kubectl(kubeconfig: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     use std::io::Write;
