@@ -11,10 +11,11 @@ trap 'rm -f "$log"' EXIT
 status=0
 cargo test --locked --workspace --all-targets --no-fail-fast 2>&1 | tee "$log" || status=$?
 # The OS keyring for real: a Secret Service (gnome-keyring) on a private D-Bus session, with a
-# fresh data folder so no keyring left from another run asks for its password.
+# fresh data folder so no keyring left from another run asks for its password. (`--workspace`,
+# as above: the same packages give the same features, so nothing is built again.)
 keyring_home="$(mktemp -d)"
 XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c \
-  'echo -n klieg-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && cargo test --locked --test klieg keyring:: -- --ignored' \
+  'echo -n klieg-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && cargo test --locked --workspace --test klieg keyring:: -- --ignored' \
   2>&1 | tee -a "$log" || status=$?
 rm -rf "$keyring_home"
 passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' "$log" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')

@@ -2,6 +2,7 @@
 //! table. Figures only; nothing here fails on timing. Runs on the calling thread, headless.
 
 pub mod fleet;
+pub mod hostile;
 pub mod soak;
 
 use klieg::state::UiState;

@@ -37,6 +37,10 @@ struct Cli {
     /// printing RSS, rows against the simulator's own, and failures and reconnects per cluster.
     #[arg(long, value_name = "MINUTES")]
     soak: Option<u64>,
+    /// Frame times of the whole window against healthy clusters alone, then beside eight
+    /// hostile servers, each run this many seconds.
+    #[arg(long, value_name = "SECONDS")]
+    hostile: Option<u64>,
     /// Fleet benchmark: the parts to run.
     #[arg(long, value_delimiter = ',', default_value = "ingest,memory,start")]
     phases: Vec<String>,
@@ -65,6 +69,8 @@ fn main() {
     let cli = Cli::parse();
     if let Some(Commands::WatchChild { kubeconfig, raw }) = cli.command {
         klieg_bench::fleet::watch_child(&kubeconfig, raw.as_deref());
+    } else if let Some(seconds) = cli.hostile {
+        klieg_bench::hostile::run(seconds);
     } else if let Some(minutes) = cli.soak {
         klieg_bench::soak::run(&klieg_bench::soak::SoakOptions { minutes, ..Default::default() });
     } else if cli.fleet {
