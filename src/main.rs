@@ -91,7 +91,11 @@ fn limit_malloc_arenas() {
 fn main() -> anyhow::Result<()> {
     limit_malloc_arenas();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KLIEG_LOG").unwrap_or_else(|_| "warn".into()))
+        // kube logs every refused request at error level; Klieg shows each where it matters.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KLIEG_LOG")
+                .unwrap_or_else(|_| "warn,kube_client::client::builder=off".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -539,17 +539,9 @@ fn a_bulk_action_acts_on_a_few_targets_at_a_time_and_reports_each() {
 fn the_window_draws_on_against_every_hostile_server_at_once() {
     use crate::common::ui::{UI_LOCK, app, has_label_containing, start_app_with, step_until_within};
     let _turn = UI_LOCK.lock();
-    let plans = [
-        ("healthy", ""),
-        ("no-tls", "stall-handshake=1"),
-        ("silent", "stall-answers=1"),
-        ("gone", "always-gone=1"),
-        ("endless", "endless-continue=1"),
-        ("giant", "giant-objects=80"),
-        ("long-line", "giant-line=1"),
-        ("garbage", "garbage-lines=1"),
-        ("drip", "slow-drip-ms=2000"),
-    ];
+    let plans: Vec<(&str, &str)> =
+        std::iter::once(("healthy", "")).chain(klieg::sim::HOSTILE_PLANS.iter().copied()).collect();
+    assert_eq!(plans[5].0, "giant");
     let fleets: Vec<klieg::sim::Fleet> = plans.iter().map(|(name, faults)| faulty_cluster(name, faults)).collect();
     let paths: Vec<&Path> = fleets.iter().map(|f| f.kubeconfig_path.as_path()).collect();
     let settings = klieg::state::Settings {

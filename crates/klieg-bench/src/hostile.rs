@@ -10,16 +10,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// The hostile servers, by name and fault plan (the same as the window acceptance test).
-const HOSTILE: &[(&str, &str)] = &[
-    ("no-tls", "stall-handshake=1"),
-    ("silent", "stall-answers=1"),
-    ("gone", "always-gone=1"),
-    ("endless", "endless-continue=1"),
-    ("giant", "giant-objects=80"),
-    ("long-line", "giant-line=1"),
-    ("garbage", "garbage-lines=1"),
-    ("drip", "slow-drip-ms=2000"),
-];
+const HOSTILE: &[(&str, &str)] = klieg_sim::HOSTILE_PLANS;
 /// Healthy clusters in both runs: pods with churn.
 const HEALTHY_CLUSTERS: usize = 2;
 const HEALTHY_PODS: usize = 2000;

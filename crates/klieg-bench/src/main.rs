@@ -63,7 +63,11 @@ enum Commands {
 
 fn main() {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KLIEG_LOG").unwrap_or_else(|_| "warn".into()))
+        // kube logs every refused request at error level; Klieg shows each where it matters.
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KLIEG_LOG")
+                .unwrap_or_else(|_| "warn,kube_client::client::builder=off".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

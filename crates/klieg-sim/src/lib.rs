@@ -182,6 +182,19 @@ pub struct ClusterSpec {
     pub pods: usize,
 }
 
+/// One server per hostile mode, by name and fault plan: what the window acceptance test and
+/// `klieg-bench --hostile` run beside healthy clusters.
+pub const HOSTILE_PLANS: &[(&str, &str)] = &[
+    ("no-tls", "stall-handshake=1"),
+    ("silent", "stall-answers=1"),
+    ("gone", "always-gone=1"),
+    ("endless", "endless-continue=1"),
+    ("giant", "giant-objects=80"),
+    ("long-line", "giant-line=1"),
+    ("garbage", "garbage-lines=1"),
+    ("drip", "slow-drip-ms=2000"),
+];
+
 /// A fleet of simulated clusters on a runtime thread of its own, with a kubeconfig for it.
 pub struct Fleet {
     pub kubeconfig_path: PathBuf,
