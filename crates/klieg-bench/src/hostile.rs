@@ -92,7 +92,9 @@ fn frames_against(kubeconfigs: Vec<PathBuf>, clusters: Vec<String>, seconds: u64
             time: Some(started.elapsed().as_secs_f64()),
             ..Default::default()
         };
-        let output = ctx.run_ui(input, |ui| app.frame_ui(ui));
+        let mut output = ctx.run_ui(input, |ui| app.frame_ui(ui));
+        // No GPU here: the texture uploads a renderer would do are left out.
+        output.textures_delta.clear();
         let _ = ctx.tessellate(output.shapes, output.pixels_per_point);
         times.push(frame_start.elapsed());
         if let Some(rest) = FRAME_INTERVAL.checked_sub(frame_start.elapsed()) {
