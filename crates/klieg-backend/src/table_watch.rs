@@ -18,8 +18,6 @@ use tokio::sync::mpsc;
 pub const TABLE_ACCEPT: &str =
     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
 const PAGE_SIZE: u32 = 500;
-/// Pages of one list: the cap of every list a cluster client reads (`bounded::MAX_LIST_PAGES`).
-pub const MAX_LIST_PAGES: usize = super::bounded::MAX_LIST_PAGES;
 /// Rows of one list, whatever the page size: the most all tables together may hold.
 pub const MAX_LIST_ROWS: usize = super::view_task::MAX_TOTAL_ROWS;
 const WATCH_TIMEOUT_SECS: u32 = 290;

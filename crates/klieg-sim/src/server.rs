@@ -4,7 +4,7 @@
 
 use super::kinds::{SimKind, cells, column_definitions};
 use super::rbac::{Attributes, User, access_review, authorize, rules_review, verb_for};
-use super::store::{FieldSelector, ListOptions, Store, StoreError, kind_key};
+use super::store::{FieldSelector, ListOptions, ListResult, Store, StoreError, kind_key};
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
@@ -1340,6 +1340,26 @@ fn list_options(namespace: Option<String>, query: &HashMap<String, String>) -> R
     Ok(ListOptions { namespace, labels, fields, limit, continue_after, as_of })
 }
 
+/// One page of a list as the query asks for it, and its continue token (a server with endless
+/// continue tokens hands one out past the last object too); the error to answer when the query is
+/// invalid or its continue token too old.
+fn list_page(
+    cluster: &SimCluster,
+    kind: &SimKind,
+    namespace: Option<String>,
+    query: &HashMap<String, String>,
+) -> Result<(ListResult, Option<String>), ApiError> {
+    let options = list_options(namespace, query)?;
+    let result = cluster.lock().list(kind, &options).map_err(|_| ApiError::new(410, "Expired", CONTINUE_TOO_OLD))?;
+    let rv = result.resource_version;
+    let mut continue_token = result.continue_after.as_ref().map(|(ns, name)| encode_continue(rv, ns, name));
+    if cluster.faults.endless_continue.load(Ordering::Relaxed) && continue_token.is_none() {
+        // Past every object: the next page is empty, and carries this token again.
+        continue_token = Some(encode_continue(rv, "~", "~"));
+    }
+    Ok((result, continue_token))
+}
+
 fn list(
     cluster: &SimCluster,
     kind: &SimKind,
@@ -1348,20 +1368,10 @@ fn list(
     table: bool,
     include_object: &str,
 ) -> Response<Body> {
-    let options = match list_options(namespace, query) {
-        Ok(options) => options,
+    let (result, continue_token) = match list_page(cluster, kind, namespace, query) {
+        Ok(page) => page,
         Err(error) => return error.response(),
     };
-    let result = match cluster.lock().list(kind, &options) {
-        Ok(result) => result,
-        Err(_) => return ApiError::new(410, "Expired", CONTINUE_TOO_OLD).response(),
-    };
-    let rv = result.resource_version;
-    let mut continue_token = result.continue_after.map(|(ns, name)| encode_continue(rv, &ns, &name));
-    if cluster.faults.endless_continue.load(Ordering::Relaxed) && continue_token.is_none() {
-        // Past every object: the next page is empty, and carries this token again.
-        continue_token = Some(encode_continue(rv, "~", "~"));
-    }
     let drip_ms = cluster.faults.slow_drip_ms.load(Ordering::Relaxed);
     if table {
         let mut table =
@@ -1395,20 +1405,11 @@ fn metadata_list(
     namespace: Option<String>,
     query: &HashMap<String, String>,
 ) -> Response<Body> {
-    let options = match list_options(namespace, query) {
-        Ok(options) => options,
+    let (result, continue_token) = match list_page(cluster, kind, namespace, query) {
+        Ok(page) => page,
         Err(error) => return error.response(),
     };
-    let result = match cluster.lock().list(kind, &options) {
-        Ok(result) => result,
-        Err(_) => return ApiError::new(410, "Expired", CONTINUE_TOO_OLD).response(),
-    };
     let mut metadata = json!({"resourceVersion": result.resource_version.to_string()});
-    let rv = result.resource_version;
-    let mut continue_token = result.continue_after.map(|(ns, name)| encode_continue(rv, &ns, &name));
-    if cluster.faults.endless_continue.load(Ordering::Relaxed) && continue_token.is_none() {
-        continue_token = Some(encode_continue(rv, "~", "~"));
-    }
     if let Some(token) = continue_token {
         metadata["continue"] = json!(token);
     }
