@@ -7,6 +7,7 @@
 use super::ingest::SubscriptionRows;
 use klieg_model::{ClusterId, Column, KindKey, ResourceKind, Row, ViewStatus};
 use rust_i18n::t;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -58,11 +59,79 @@ struct RowsFile {
 #[derive(Clone, Debug, Default)]
 pub struct OfflineCache {
     dir: Option<PathBuf>,
+    writer: Arc<Writer>,
+}
+
+/// Encodes one file's content when its turn comes (off the runtime: rows can be megabytes).
+type Encode = Box<dyn FnOnce() -> Result<Vec<u8>, CacheError> + Send>;
+
+/// Writes the cache's files one at a time on a blocking thread, only the newest content waiting
+/// per file: two blocking threads saving the same file finish in any order, so an older save
+/// could otherwise land after a newer one and stay (the cluster's file is saved only on change).
+#[derive(Default)]
+struct Writer {
+    state: parking_lot::Mutex<WriterState>,
+}
+
+#[derive(Default)]
+struct WriterState {
+    waiting: HashMap<PathBuf, Encode>,
+    order: VecDeque<PathBuf>,
+    draining: bool,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("waiting", &self.state.lock().order.len()).finish()
+    }
+}
+
+impl Writer {
+    /// Queues `path`'s new content, replacing any not yet written, and starts the drain if idle.
+    fn queue(self: &Arc<Self>, path: PathBuf, encode: Encode) {
+        {
+            let mut state = self.state.lock();
+            if state.waiting.insert(path.clone(), encode).is_none() {
+                state.order.push_back(path);
+            }
+            if state.draining {
+                return;
+            }
+            state.draining = true;
+        }
+        let writer = self.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || writer.drain())),
+            Err(_) => writer.drain(),
+        }
+    }
+
+    fn drain(&self) {
+        loop {
+            let (path, encode) = {
+                let mut state = self.state.lock();
+                let next = state.order.pop_front().and_then(|path| Some((state.waiting.remove(&path)?, path)));
+                let Some((encode, path)) = next else {
+                    state.draining = false;
+                    return;
+                };
+                (path, encode)
+            };
+            if let Err(error) = encode().and_then(|bytes| write_whole(&path, &bytes)) {
+                tracing::warn!(%error, "offline cache not written");
+            }
+        }
+    }
+
+    #[cfg(test)]
+    fn is_idle(&self) -> bool {
+        !self.state.lock().draining
+    }
 }
 
 impl OfflineCache {
     pub fn new(dir: Option<PathBuf>) -> Self {
-        Self { dir }
+        Self { dir, writer: Arc::default() }
     }
 
     /// `$XDG_CACHE_HOME/klieg` (or the platform's cache folder).
@@ -86,10 +155,11 @@ impl OfflineCache {
         (file.format == FORMAT).then_some(file.cluster)
     }
 
-    pub fn save_cluster(&self, cluster: &ClusterId, cached: &CachedCluster) -> Result<(), CacheError> {
-        let Some(dir) = self.cluster_dir(cluster) else { return Ok(()) };
-        let bytes = serde_json::to_vec(&ClusterFile { format: FORMAT, cluster: cached.clone() })?;
-        write_whole(&dir.join("cluster.json"), &bytes)
+    /// Saves the cluster's file after any save of it already queued; errors are logged.
+    pub fn save_cluster(&self, cluster: &ClusterId, cached: CachedCluster) {
+        let Some(dir) = self.cluster_dir(cluster) else { return };
+        let encode = move || Ok(serde_json::to_vec(&ClusterFile { format: FORMAT, cluster: cached })?);
+        self.writer.queue(dir.join("cluster.json"), Box::new(encode));
     }
 
     pub fn load_rows(&self, cluster: &ClusterId, kind: &KindKey, namespace: Option<&str>) -> Option<CachedRows> {
@@ -107,18 +177,22 @@ impl OfflineCache {
         Some(CachedRows { rows: Arc::new(rows), saved_unix_secs: file.saved_unix_secs })
     }
 
+    /// Saves a subscription's rows after any save of them already queued; errors are logged.
     pub fn save_rows(
         &self,
         cluster: &ClusterId,
         kind: &KindKey,
         namespace: Option<&str>,
-        rows: &SubscriptionRows,
+        rows: Arc<SubscriptionRows>,
         saved_unix_secs: i64,
-    ) -> Result<(), CacheError> {
-        let Some(path) = self.rows_path(cluster, kind, namespace) else { return Ok(()) };
-        let file =
-            RowsFile { format: FORMAT, saved_unix_secs, columns: rows.columns.clone(), rows: rows.rows.to_vec() };
-        write_whole(&path, &serde_json::to_vec(&file)?)
+    ) {
+        let Some(path) = self.rows_path(cluster, kind, namespace) else { return };
+        let encode = move || {
+            let file =
+                RowsFile { format: FORMAT, saved_unix_secs, columns: rows.columns.clone(), rows: rows.rows.to_vec() };
+            Ok(serde_json::to_vec(&file)?)
+        };
+        self.writer.queue(path, Box::new(encode));
     }
 }
 
@@ -173,7 +247,7 @@ mod tests {
         let cluster = ClusterId::new("c/1");
         let kind = KindKey { group: Arc::from(""), plural: Arc::from("pods") };
         assert!(cache.load_rows(&cluster, &kind, None).is_none());
-        cache.save_rows(&cluster, &kind, None, &rows(), 1_800_000_000).expect("save");
+        cache.save_rows(&cluster, &kind, None, Arc::new(rows()), 1_800_000_000);
         let loaded = cache.load_rows(&cluster, &kind, None).expect("cached");
         assert_eq!(loaded.saved_unix_secs, 1_800_000_000);
         assert_eq!(loaded.rows.rows, rows().rows);
@@ -186,8 +260,32 @@ mod tests {
     fn no_folder_keeps_nothing() {
         let cache = OfflineCache::new(None);
         let cluster = ClusterId::new("c");
-        cache.save_cluster(&cluster, &CachedCluster::default()).expect("nothing to do");
+        cache.save_cluster(&cluster, CachedCluster::default());
         assert!(cache.load_cluster(&cluster).is_none());
+    }
+
+    /// Saves of one file from many threads at once: the newest always lands last.
+    #[test]
+    fn the_newest_save_of_a_file_is_the_one_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cache = OfflineCache::new(Some(dir.path().to_path_buf()));
+        let cluster = ClusterId::new("c");
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(4).build().expect("runtime");
+        runtime.block_on(async {
+            for round in 0..200 {
+                let version = Arc::from(format!("v{round}").as_str());
+                cache.save_cluster(&cluster, CachedCluster { server_version: version, ..CachedCluster::default() });
+                if round % 7 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !cache.writer.is_idle() {
+            assert!(std::time::Instant::now() < deadline, "writes never finished");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(&*cache.load_cluster(&cluster).expect("saved").server_version, "v199");
     }
 
     #[test]

@@ -357,12 +357,7 @@ impl FleetState {
             return true;
         }
         inner.cached.insert(id.clone(), cluster.clone());
-        let (cache, id) = (self.cache.clone(), id.clone());
-        tokio::task::spawn_blocking(move || {
-            if let Err(error) = cache.save_cluster(&id, &cluster) {
-                tracing::warn!(%error, "offline cache not written");
-            }
-        });
+        self.cache.save_cluster(id, cluster);
         true
     }
 }

@@ -102,12 +102,7 @@ impl ViewState {
         }
         self.saved.insert(key.clone(), Saved { generation: rows.generation, at: now });
         self.not_cached.remove(key);
-        let (cache, key, rows) = (self.cache.clone(), key.clone(), rows.clone());
-        tokio::task::spawn_blocking(move || {
-            if let Err(error) = cache.save_rows(&key.0, &key.1, key.2.as_deref(), &rows, now_unix_secs()) {
-                tracing::warn!(%error, "offline cache not written");
-            }
-        });
+        self.cache.save_rows(&key.0, &key.1, key.2.as_deref(), rows.clone(), now_unix_secs());
         None
     }
 
