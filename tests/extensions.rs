@@ -149,7 +149,7 @@ fn team_extensions() -> Extensions {
             })
         }),
     );
-    Extensions { registry: Arc::new(registry), handlers }
+    Extensions { registry: registry.into(), handlers }
 }
 
 #[test]

@@ -23,8 +23,11 @@ const COMMAND_RETRY: Duration = Duration::from_millis(50);
 
 pub struct KliegApp {
     backend: BackendHandle,
-    /// Every registered feature, built-in or an extension's; shared with the backend.
+    /// Every registered feature, built-in or a plugin's, as it is now; shared with the backend.
+    live_registry: crate::model::LiveRegistry,
+    /// `live_registry` as of this frame (taken again when a plugin loads, reloads or stops).
     pub registry: Arc<Registry>,
+    registry_generation: u64,
     /// What the event hooks were last told: the clusters connected, the actions finished.
     told: Told,
     pub state: UiState,
@@ -85,7 +88,10 @@ impl KliegApp {
         let settings_approved_exec = settings.approved_exec.clone();
         sources.cluster_modes = modes_by_id(&settings_modes);
         sources.approved_exec = settings.approved_exec.clone();
-        let registry = extensions.registry.clone();
+        let live_registry = extensions.registry.clone();
+        let repaint_ctx = ctx.clone();
+        live_registry.on_change(move || repaint_ctx.request_repaint());
+        let (registry_generation, registry) = (live_registry.generation(), live_registry.current());
         let backend = backend::start_with(sources, waker, extensions)?;
         let locale = if settings.locale.is_empty() { system_locale() } else { settings.locale.clone() };
         rust_i18n::set_locale(&locale);
@@ -94,7 +100,9 @@ impl KliegApp {
         ui::fonts::install_fonts(ctx);
         Ok(Self {
             backend,
+            live_registry,
             registry,
+            registry_generation,
             told: Told::default(),
             state,
             fleet: Arc::default(),
@@ -136,6 +144,10 @@ impl KliegApp {
 
     /// Takes the newest snapshots; cheap when nothing changed.
     fn pull_snapshots(&mut self) {
+        if self.live_registry.generation() != self.registry_generation {
+            self.registry_generation = self.live_registry.generation();
+            self.registry = self.live_registry.current();
+        }
         let backend = &mut self.backend;
         backend.table.take_newer(&mut self.table);
         backend.details.take_newer(&mut self.details);

@@ -125,6 +125,10 @@ impl super::feed::Follower for BulkChecker {
             None => self.task.stop(),
         }
     }
+
+    fn follows_the_registry(&self) -> bool {
+        true
+    }
 }
 
 /// Answers what the user may do over the bulk selection: per scope (cluster and namespace) it
@@ -134,14 +138,14 @@ pub struct BulkChecker {
     waker: super::Waker,
     task: super::TaskSlot,
     /// The bulk actions, whose permissions are asked.
-    registry: Arc<klieg_model::Registry>,
+    registry: klieg_model::LiveRegistry,
 }
 
 impl BulkChecker {
     pub fn new(
         out: watch::Sender<Arc<klieg_model::BulkAccess>>,
         waker: super::Waker,
-        registry: Arc<klieg_model::Registry>,
+        registry: klieg_model::LiveRegistry,
     ) -> Self {
         Self { out, waker, task: super::TaskSlot::default(), registry }
     }
@@ -155,7 +159,7 @@ impl BulkChecker {
             .filter_map(|scope| {
                 let connected = clients.get(&scope.0)?;
                 let served = connected.kinds.iter().find(|k| k.key() == kind)?;
-                let permissions = self.registry.bulk_permissions(&kind, &served.verbs);
+                let permissions = self.registry.current().bulk_permissions(&kind, &served.verbs);
                 Some((scope, connected.client.clone(), connected.access.clone(), permissions))
             })
             .collect();

@@ -157,7 +157,7 @@ pub fn start_action(
     call: ActionCall,
 ) {
     let what =
-        extensions.registry.action(&call.id).map_or_else(|| Text::Plain(call.id.clone()), |spec| spec.label.clone());
+        extensions.registry.current().action(&call.id).map_or_else(|| Text::Plain(call.id.clone()), |spec| spec.label.clone());
     let handler = extensions.handlers.get(&call.id);
     for target in &targets {
         activities.record(Activity {

@@ -26,13 +26,13 @@ pub struct DetailsFollower {
     task: super::TaskSlot,
     generation: u64,
     /// The sections to build and the actions whose permissions to ask.
-    registry: Arc<Registry>,
+    registry: klieg_model::LiveRegistry,
     /// The object asked for is on a cluster not connected (yet), or of a kind not discovered.
     waiting: bool,
 }
 
 impl DetailsFollower {
-    pub fn new(out: watch::Sender<Arc<DetailsSnapshot>>, waker: Waker, registry: Arc<Registry>) -> Self {
+    pub fn new(out: watch::Sender<Arc<DetailsSnapshot>>, waker: Waker, registry: klieg_model::LiveRegistry) -> Self {
         Self { out, waker, task: super::TaskSlot::default(), generation: 0, registry, waiting: false }
     }
 
@@ -64,7 +64,7 @@ impl DetailsFollower {
         snapshot.kind = Some(kind.clone());
         self.out.send_replace(Arc::new(snapshot.clone()));
         (self.waker)();
-        let followed = Followed { kind, key, registry: self.registry.clone() };
+        let followed = Followed { kind, key, registry: self.registry.current() };
         let task = follow(connected.clone(), followed, snapshot, self.out.clone(), self.waker.clone());
         self.task.set(tokio::spawn(task));
     }
@@ -86,6 +86,10 @@ impl super::feed::Follower for DetailsFollower {
 
     fn waits_for_a_cluster(&self) -> bool {
         self.waiting
+    }
+
+    fn follows_the_registry(&self) -> bool {
+        true
     }
 }
 

@@ -11,11 +11,13 @@ use super::ClientMap;
 use std::sync::Arc;
 use tokio::sync::watch;
 
-/// What a follower is given besides its query: the connected clusters, as they change. (What a
-/// follower needs beyond that, such as the registries, it is built with.)
+/// What a follower is given besides its query: the connected clusters, as they change, and a
+/// count of the registry's replacements. (What a follower needs beyond that, such as the
+/// registries, it is built with.)
 #[derive(Clone)]
 pub struct FeedContext {
     pub clients: watch::Receiver<Arc<ClientMap>>,
+    pub registry_changes: watch::Receiver<u64>,
 }
 
 impl FeedContext {
@@ -36,6 +38,12 @@ pub trait Follower: Send + 'static {
     /// Whether the query followed now waits for its cluster (not connected yet, or its kind not
     /// discovered yet): [`serve`] then follows it again whenever the connected clusters change.
     fn waits_for_a_cluster(&self) -> bool {
+        false
+    }
+
+    /// Whether what it publishes comes from the registries (sections, offered actions): [`serve`]
+    /// then follows its query again when a plugin loads, reloads or stops.
+    fn follows_the_registry(&self) -> bool {
         false
     }
 }
@@ -108,9 +116,11 @@ pub fn feed<Q, S: Default>() -> (Feed<Q, S>, FeedServer<Q, S>) {
 /// opened before its cluster connected appears once it does.
 pub async fn serve<F: Follower>(mut follower: F, context: FeedContext, mut queries: watch::Receiver<Option<F::Query>>) {
     let mut clients = context.clients.clone();
+    let mut registry = context.registry_changes.clone();
     loop {
         let query = queries.borrow_and_update().clone();
         clients.borrow_and_update();
+        registry.borrow_and_update();
         follower.follow(&context, query);
         loop {
             tokio::select! {
@@ -123,6 +133,10 @@ pub async fn serve<F: Follower>(mut follower: F, context: FeedContext, mut queri
                 }
                 Ok(()) = clients.changed(), if follower.waits_for_a_cluster() => {
                     clients.borrow_and_update();
+                    follower.follow(&context, queries.borrow().clone());
+                }
+                Ok(()) = registry.changed(), if follower.follows_the_registry() => {
+                    registry.borrow_and_update();
                     follower.follow(&context, queries.borrow().clone());
                 }
             }
@@ -152,7 +166,10 @@ mod tests {
     async fn a_follower_hears_each_changed_query_once_and_none_at_the_end() {
         let (mut ui_end, FeedServer { out, queries }) = feed::<String, usize>();
         let heard = Arc::new(Mutex::new(Vec::new()));
-        let context = FeedContext { clients: watch::channel(Arc::new(ClientMap::new())).1 };
+        let context = FeedContext {
+            clients: watch::channel(Arc::new(ClientMap::new())).1,
+            registry_changes: watch::channel(0).1,
+        };
         let task = tokio::spawn(serve(Recorder(heard.clone(), out), context, queries));
         let settle = || tokio::time::sleep(std::time::Duration::from_millis(20));
         settle().await;

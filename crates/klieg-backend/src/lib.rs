@@ -362,11 +362,12 @@ impl FleetState {
     }
 }
 
-/// What the backend runs beside its own code: the registries (shared with the UI) and the
-/// handlers of the registered backend actions. Built-ins and extensions alike.
+/// What the backend runs beside its own code: the registries (shared with the UI, replaced
+/// whole when a plugin loads or stops) and the handlers of the registered backend actions.
+/// Built-ins and extensions alike.
 #[derive(Clone)]
 pub struct Extensions {
-    pub registry: Arc<klieg_model::Registry>,
+    pub registry: klieg_model::LiveRegistry,
     pub handlers: actions::ActionHandlers,
 }
 
@@ -374,7 +375,7 @@ impl Extensions {
     /// Klieg's own features and nothing else.
     pub fn builtin() -> Self {
         Self {
-            registry: Arc::new(klieg_model::Registry::with_builtins()),
+            registry: klieg_model::LiveRegistry::default(),
             handlers: actions::ActionHandlers::with_builtins(),
         }
     }
@@ -644,7 +645,11 @@ async fn hub_main(
     fleet.set_modes(&sources.cluster_modes);
     reconcile_workers(&sources, &fleet, &mut workers).await;
 
-    let context = feed::FeedContext { clients: fleet.clients_tx.subscribe() };
+    let (registry_tx, registry_changes) = watch::channel(0_u64);
+    extensions.registry.on_change(move || {
+        registry_tx.send_modify(|count| *count += 1);
+    });
+    let context = feed::FeedContext { clients: fleet.clients_tx.subscribe(), registry_changes: registry_changes.clone() };
     let served = followers.spawn(&context);
     let chosen = tokio::spawn(follow_chosen_namespaces(table_queries.clone(), fleet.clone()));
     let view = tokio::spawn(view_task::view_task(
@@ -655,6 +660,7 @@ async fn hub_main(
         fleet.waker.clone(),
         fleet.cache.clone(),
         extensions.registry.clone(),
+        registry_changes,
     ));
     loop {
         tokio::select! {

@@ -218,7 +218,7 @@ impl super::feed::Follower for UsageSampler {
         let clients = context.clients();
         self.waiting = query.as_ref().is_some_and(|(_, key)| !clients.contains_key(&key.cluster));
         let sampled = query.and_then(|(kind, key)| {
-            let (usage_kind, _) = self.registry.usage_columns_for(&kind)?;
+            let (usage_kind, _) = self.registry.current().usage_columns_for(&kind)?;
             let connected = clients.get(&key.cluster).filter(|c| super::serves_metrics(c))?;
             Some((connected.client.clone(), usage_kind, key))
         });
@@ -251,7 +251,7 @@ impl super::feed::Follower for OverviewPoller {
 /// rolling history, published for the charts; stops when dropped.
 pub struct UsageSampler {
     /// Which kinds have usage (the registered usage column sets).
-    registry: Arc<klieg_model::Registry>,
+    registry: klieg_model::LiveRegistry,
     task: super::TaskSlot,
     out: watch::Sender<Arc<UsageHistory>>,
     waker: Waker,
@@ -261,7 +261,7 @@ pub struct UsageSampler {
 }
 
 impl UsageSampler {
-    pub fn new(registry: Arc<klieg_model::Registry>, out: watch::Sender<Arc<UsageHistory>>, waker: Waker) -> Self {
+    pub fn new(registry: klieg_model::LiveRegistry, out: watch::Sender<Arc<UsageHistory>>, waker: Waker) -> Self {
         Self { registry, task: super::TaskSlot::default(), out, waker, generation: 0, waiting: false }
     }
 

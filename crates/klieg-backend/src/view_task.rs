@@ -31,11 +31,29 @@ pub type SubKey = (ClusterId, KindKey, Option<Arc<str>>);
 pub struct ViewSubscription {
     subscription: Subscription,
     epoch: u64,
+    /// The column sets its rows were ingested with (a plugin's reload changes them).
+    columns: ColumnSignature,
 }
 
 impl ViewSubscription {
     fn rows(&self) -> Arc<SubscriptionRows> {
         self.subscription.rows.borrow().clone()
+    }
+}
+
+/// Which column sets, by id and builder, a subscription's rows were ingested with: a plugin's
+/// reload builds new builders, so its kinds are listed again and their cells computed anew,
+/// while kinds it does not touch keep their watches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ColumnSignature(Vec<(Arc<str>, usize)>);
+
+impl ColumnSignature {
+    fn of(sets: &[klieg_model::registry::ColumnSetSpec]) -> Self {
+        let builder = |values: &klieg_model::registry::ColumnValues| match values {
+            klieg_model::registry::ColumnValues::Row(build) => Arc::as_ptr(build).cast::<()>() as usize,
+            klieg_model::registry::ColumnValues::Usage(_) => 0,
+        };
+        Self(sets.iter().map(|set| (set.id.clone(), builder(&set.values))).collect())
     }
 }
 
@@ -126,7 +144,8 @@ pub async fn view_task(
     table_tx: watch::Sender<Arc<TableSnapshot>>,
     waker: Waker,
     cache: OfflineCache,
-    registry: Arc<klieg_model::Registry>,
+    registry: klieg_model::LiveRegistry,
+    mut registry_changes: watch::Receiver<u64>,
 ) {
     let limits = PoolLimits { linger: SUBSCRIPTION_LINGER, max_live: MAX_LIVE_SUBSCRIPTIONS, max_rows: MAX_TOTAL_ROWS };
     let mut driver = ViewDriver {
@@ -182,6 +201,7 @@ pub async fn view_task(
             result = query_rx.changed() => if result.is_err() { return },
             result = clients_rx.changed() => if result.is_err() { return },
             result = fleet_rx.changed() => if result.is_err() { return },
+            result = registry_changes.changed() => if result.is_err() { return },
             () = driver.changed.notified() => {}
             () = sleep_until_some(wake_at) => {}
         }
@@ -205,7 +225,7 @@ struct ViewDriver {
     usage_polls: HashMap<(ClusterId, KindKey), (u64, metrics::UsageSubscription)>,
     /// Notified after every publish of a subscription or a usage poll.
     changed: Arc<Notify>,
-    registry: Arc<klieg_model::Registry>,
+    registry: klieg_model::LiveRegistry,
 }
 
 impl ViewDriver {
@@ -242,9 +262,12 @@ impl ViewDriver {
     /// Watches of clusters now paused, off or reconnected stop; the rows of those on screen stay
     /// in memory, to be shown frozen (paused, off) or while the new connection lists.
     fn stop_unwatched(&mut self, clients: &ClientMap, fleet: &FleetSnapshot, now: Instant) {
-        let gone = self.state.pool.remove_where(|(cluster, _, _), subscription| {
+        let registry = self.registry.current();
+        let gone = self.state.pool.remove_where(|(cluster, kind, _), subscription| {
             let mode = fleet.cluster(cluster).map(|c| c.mode).unwrap_or_default();
-            mode != ClusterMode::Live || clients.get(cluster).is_none_or(|c| c.epoch != subscription.epoch)
+            mode != ClusterMode::Live
+                || clients.get(cluster).is_none_or(|c| c.epoch != subscription.epoch)
+                || subscription.columns != ColumnSignature::of(&registry.column_sets_for(kind))
         });
         for (key, subscription) in gone {
             let on_screen = self.state.held.remove(&key);
@@ -336,8 +359,7 @@ impl ViewDriver {
         kind_key: &KindKey,
         connected: &super::ConnectedCluster,
     ) -> Option<Arc<klieg_model::UsageTable>> {
-        let (usage_kind, columns) = self.registry.usage_columns_for(kind_key).filter(|_| serves_metrics(connected))?;
-        let columns: Arc<[klieg_model::Column]> = Arc::from(columns);
+        let (usage_kind, columns) = self.registry.current().usage_columns_for(kind_key).filter(|_| serves_metrics(connected)).map(|(u, c)| (u, Arc::<[klieg_model::Column]>::from(c)))?;
         let key = (cluster.clone(), kind_key.clone());
         if self.usage_polls.get(&key).is_some_and(|(epoch, _)| *epoch != connected.epoch) {
             self.usage_polls.remove(&key);
@@ -362,7 +384,8 @@ impl ViewDriver {
         let rows = if self.state.held.contains(key) {
             self.state.pool.get(key).map(ViewSubscription::rows)
         } else {
-            let (changed, column_sets) = (self.changed.clone(), self.registry.column_sets_for(&key.1));
+            let (changed, column_sets) = (self.changed.clone(), self.registry.current().column_sets_for(&key.1));
+            let columns = ColumnSignature::of(&column_sets);
             let subscription = self.state.pool.acquire(key, now, || ViewSubscription {
                 subscription: ingest::subscribe(
                     connected.client.clone(),
@@ -374,6 +397,7 @@ impl ViewDriver {
                     column_sets.into(),
                 ),
                 epoch: connected.epoch,
+                columns,
             });
             Some(subscription.rows())
         };

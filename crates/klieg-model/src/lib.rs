@@ -27,7 +27,7 @@ pub use forwards::{ForwardInfo, ForwardList, ForwardRequest, ForwardState};
 pub use kind::{Category, KindKey, ResourceKind, Scope};
 pub use logs::{CHUNK_LINES, LogBuffer, LogLine, LogQuery, LogSnapshot};
 pub use prometheus::{ChartData, ChartQuery, ChartRequest, ChartSet, ChartSubject, ChartUnit, PrometheusSource};
-pub use registry::{ActionCall, InputValue, Registry, Text};
+pub use registry::{ActionCall, InputValue, LiveRegistry, Registry, Text};
 pub use row::{Cell, CellTone, Column, ColumnType, ObjectKey, Row, SortKey, TableSnapshot, ViewStatus, now_unix_secs};
 pub use selector::{LabelSelector, SelectorError};
 pub use terminal::{ExecRequest, TermColor, TermSpan, TerminalList, TerminalView};

@@ -4,10 +4,13 @@
 //! (`builtin::register`), so whatever a built-in can do, a registered extension can do.
 //!
 //! Everything here is plain data or a pure function over plain data (`serde_json::Value`
-//! objects, rows' cells): no egui, no tokio, no kube. A registry is filled once at start and then
-//! shared read-only (`Arc<Registry>`) by the UI thread and the backend runtime.
+//! objects, rows' cells): no egui, no tokio, no kube. A registry is filled, then shared read-only
+//! by the UI thread and the backend runtime through a `LiveRegistry`, which replaces it whole
+//! when a plugin loads, reloads or stops.
 
 pub mod builtin;
+pub mod live;
+pub use live::LiveRegistry;
 
 use crate::{Cell, Column, KindKey, ObjectKey, Permission};
 use std::sync::Arc;
@@ -502,7 +505,7 @@ pub enum AppEvent {
 
 pub type EventHook = Arc<dyn Fn(&AppEvent) + Send + Sync>;
 
-/// Every registry. Filled once before the window and the backend start, then shared read-only.
+/// Every registry. Filled, then shared read-only (a change builds a new one: `LiveRegistry`).
 #[derive(Clone, Default)]
 pub struct Registry {
     actions: Vec<ActionSpec>,
