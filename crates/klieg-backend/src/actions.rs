@@ -156,8 +156,11 @@ pub fn start_action(
     targets: Vec<Target>,
     call: ActionCall,
 ) {
-    let what =
-        extensions.registry.current().action(&call.id).map_or_else(|| Text::Plain(call.id.clone()), |spec| spec.label.clone());
+    let what = extensions
+        .registry
+        .current()
+        .action(&call.id)
+        .map_or_else(|| Text::Plain(call.id.clone()), |spec| spec.label.clone());
     let handler = extensions.handlers.get(&call.id);
     for target in &targets {
         activities.record(Activity {

@@ -374,10 +374,7 @@ pub struct Extensions {
 impl Extensions {
     /// Klieg's own features and nothing else.
     pub fn builtin() -> Self {
-        Self {
-            registry: klieg_model::LiveRegistry::default(),
-            handlers: actions::ActionHandlers::with_builtins(),
-        }
+        Self { registry: klieg_model::LiveRegistry::default(), handlers: actions::ActionHandlers::with_builtins() }
     }
 }
 
@@ -649,7 +646,8 @@ async fn hub_main(
     extensions.registry.on_change(move || {
         registry_tx.send_modify(|count| *count += 1);
     });
-    let context = feed::FeedContext { clients: fleet.clients_tx.subscribe(), registry_changes: registry_changes.clone() };
+    let context =
+        feed::FeedContext { clients: fleet.clients_tx.subscribe(), registry_changes: registry_changes.clone() };
     let served = followers.spawn(&context);
     let chosen = tokio::spawn(follow_chosen_namespaces(table_queries.clone(), fleet.clone()));
     let view = tokio::spawn(view_task::view_task(

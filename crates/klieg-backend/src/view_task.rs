@@ -359,7 +359,12 @@ impl ViewDriver {
         kind_key: &KindKey,
         connected: &super::ConnectedCluster,
     ) -> Option<Arc<klieg_model::UsageTable>> {
-        let (usage_kind, columns) = self.registry.current().usage_columns_for(kind_key).filter(|_| serves_metrics(connected)).map(|(u, c)| (u, Arc::<[klieg_model::Column]>::from(c)))?;
+        let (usage_kind, columns) = self
+            .registry
+            .current()
+            .usage_columns_for(kind_key)
+            .filter(|_| serves_metrics(connected))
+            .map(|(u, c)| (u, Arc::<[klieg_model::Column]>::from(c)))?;
         let key = (cluster.clone(), kind_key.clone());
         if self.usage_polls.get(&key).is_some_and(|(epoch, _)| *epoch != connected.epoch) {
             self.usage_polls.remove(&key);

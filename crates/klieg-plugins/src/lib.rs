@@ -1,2 +1,100 @@
-//! Klieg's plugin host (backend threads only).
+//! Klieg's plugin host: plugin manifests and capabilities, one sandboxed Luau state per plugin,
+//! and the registry entries their registrations become. Backend threads only: the window draws
+//! what plugins returned, from snapshots, and reads the plugin list.
+
 rust_i18n::i18n!("../../i18n", fallback = "en");
+use rust_i18n::t;
+
+mod host;
+pub mod manifest;
+mod output;
+mod vm;
+
+pub use host::{HostConfig, PluginHost};
+pub use manifest::{Capabilities, KindName, Manifest, ManifestError, PLUGIN_API_VERSION, parse_manifest};
+pub use vm::PluginFault;
+
+/// Every limit a plugin runs under, named (docs/plugins.md lists them).
+pub mod limits {
+    use std::time::Duration;
+
+    /// Memory one plugin's state may use.
+    pub const MEMORY_BYTES: usize = 64 * 1024 * 1024;
+    /// CPU time for running the main file (registering features).
+    pub const LOAD_BUDGET: Duration = Duration::from_secs(1);
+    /// CPU time for one cell: columns run once per row version, at ingest.
+    pub const CELL_BUDGET: Duration = Duration::from_millis(20);
+    /// CPU time for building one details section.
+    pub const SECTION_BUDGET: Duration = Duration::from_millis(250);
+    /// Items (list elements, texts, numbers) one returned value may hold.
+    pub const MAX_OUTPUT_ITEMS: usize = 100_000;
+    /// Bytes of one returned text.
+    pub const MAX_OUTPUT_TEXT_BYTES: usize = 256 * 1024;
+    /// Features one plugin may register.
+    pub const MAX_REGISTRATIONS: usize = 200;
+    /// Plugins loaded at most.
+    pub const MAX_PLUGINS: usize = 100;
+    /// One source file, all of a plugin's sources, and how many files.
+    pub const MAX_SOURCE_BYTES: usize = 1024 * 1024;
+    pub const MAX_SOURCES_BYTES: usize = 4 * 1024 * 1024;
+    pub const MAX_SOURCE_FILES: usize = 256;
+    /// Characters of a plugin's error kept for the Plugins page.
+    pub const MAX_ERROR_CHARS: usize = 2000;
+    /// File changes within this time reload a plugin once.
+    pub const RELOAD_SETTLE: Duration = Duration::from_millis(150);
+    /// Requests and file events waiting for the host thread.
+    pub const HOST_QUEUE_LEN: usize = 256;
+}
+
+/// Where a plugin stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginState {
+    Running,
+    /// Not enabled by the user.
+    Off,
+    /// `--safe-mode`.
+    SafeMode,
+    /// Stopped: it failed to load, or a fault (an error, its CPU budget or memory, bad output).
+    Failed(String),
+    /// Its folder holds no valid manifest.
+    Invalid(String),
+}
+
+impl PluginState {
+    /// A short word for the Plugins page.
+    pub fn label(&self) -> String {
+        match self {
+            Self::Running => t!("plugins.state_running"),
+            Self::Off => t!("plugins.state_off"),
+            Self::SafeMode => t!("plugins.state_safe_mode"),
+            Self::Failed(_) => t!("plugins.state_failed"),
+            Self::Invalid(_) => t!("plugins.state_invalid"),
+        }
+        .into_owned()
+    }
+}
+
+/// One plugin as the Plugins page shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PluginInfo {
+    pub id: std::sync::Arc<str>,
+    pub name: std::sync::Arc<str>,
+    pub version: std::sync::Arc<str>,
+    pub description: std::sync::Arc<str>,
+    pub folder: std::sync::Arc<str>,
+    /// From `--plugin-dir`: runs unless turned off, and reloads as its files change.
+    pub development: bool,
+    pub capabilities: Vec<String>,
+    pub state: PluginState,
+    pub memory_bytes: usize,
+    pub load_ms: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PluginList {
+    pub generation: u64,
+    pub plugins: Vec<PluginInfo>,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,532 @@
+//! The plugin host: finds plugin folders, loads each enabled plugin into its own sandboxed state,
+//! turns what it registered into registry entries, and replaces the live registry whenever a
+//! plugin loads, reloads (its files changed on disk) or is stopped for a fault. Runs its own
+//! thread (`klieg-plugins`); plugin callbacks run on the backend threads that need their output.
+
+use crate::manifest::{KindName, Manifest, parse_manifest};
+use crate::vm::{PluginFault, Registrations, Sources, Vm};
+use crate::{PluginInfo, PluginList, PluginState, limits, output};
+use klieg_model::registry::{ColumnSetSpec, ColumnValues, KindIcon, KindMatch, SectionSpec};
+use klieg_model::{Cell, Column, ColumnType, KindKey, LiveRegistry, Registry, Text};
+use parking_lot::Mutex;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::time::{Duration, Instant};
+
+/// Told whenever the plugin list changes.
+type Listeners = Arc<Mutex<Vec<Arc<dyn Fn() + Send + Sync>>>>;
+
+/// Where plugins come from and which run.
+#[derive(Clone, Debug, Default)]
+pub struct HostConfig {
+    /// Installed plugins: each subfolder is one (`$XDG_DATA_HOME/klieg/plugins`).
+    pub installed: Option<PathBuf>,
+    /// Plugins in development (`--plugin-dir`): each folder is a plugin, or holds plugins.
+    pub development: Vec<PathBuf>,
+    /// `--safe-mode`: every plugin off, whatever the settings say.
+    pub safe_mode: bool,
+    /// Installed plugins the user enabled (development ones run unless turned off).
+    pub enabled: BTreeSet<String>,
+    pub disabled: BTreeSet<String>,
+}
+
+enum HostEvent {
+    Changed(Vec<PathBuf>),
+    Fault(Arc<str>, PluginFault),
+    SetEnabled(Arc<str>, bool),
+    Reload(Arc<str>),
+}
+
+/// One loaded plugin: its state, and whether a fault stopped it (checked before every call).
+struct Loaded {
+    id: Arc<str>,
+    vm: Mutex<Vm>,
+    stopped: AtomicBool,
+    events: SyncSender<HostEvent>,
+}
+
+impl Loaded {
+    /// Calls one of the plugin's functions; a fault stops the plugin and tells the host.
+    fn call<T>(
+        &self,
+        what: &str,
+        budget: Duration,
+        function: &mlua::RegistryKey,
+        argument: &serde_json::Value,
+        convert: impl FnOnce(mlua::Value) -> Result<T, String>,
+    ) -> Option<T> {
+        if self.stopped.load(Ordering::Acquire) {
+            return None;
+        }
+        let result = self.vm.lock().call(what, budget, function, argument, convert);
+        match result {
+            Ok(value) => Some(value),
+            Err(fault) => {
+                if !self.stopped.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(plugin = %self.id, %fault, "plugin stopped");
+                    // A full queue already holds news for the host; it rescans every plugin.
+                    if let Err(TrySendError::Disconnected(_)) =
+                        self.events.try_send(HostEvent::Fault(self.id.clone(), fault))
+                    {
+                        tracing::debug!("plugin host gone");
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+struct Entry {
+    folder: PathBuf,
+    development: bool,
+    manifest: Option<Manifest>,
+    state: PluginState,
+    loaded: Option<(Arc<Loaded>, Arc<Registrations>)>,
+    load_ms: f64,
+}
+
+struct HostState {
+    config: HostConfig,
+    builtins: Registry,
+    live: LiveRegistry,
+    entries: BTreeMap<Arc<str>, Entry>,
+    /// Folders with no readable manifest, with the reason.
+    broken: Vec<(PathBuf, String)>,
+    events: SyncSender<HostEvent>,
+    list: Arc<Mutex<Arc<PluginList>>>,
+    listeners: Listeners,
+}
+
+/// The handle the app keeps: the plugin list to draw, and the user's commands.
+#[derive(Clone)]
+pub struct PluginHost {
+    events: SyncSender<HostEvent>,
+    list: Arc<Mutex<Arc<PluginList>>>,
+    listeners: Listeners,
+}
+
+impl PluginHost {
+    /// Loads every plugin `config` allows into `live` (on top of `builtins`), before returning,
+    /// then watches their folders on a thread of its own.
+    pub fn start(config: HostConfig, builtins: Registry, live: LiveRegistry) -> Self {
+        let (events, received) = std::sync::mpsc::sync_channel(limits::HOST_QUEUE_LEN);
+        let list: Arc<Mutex<Arc<PluginList>>> = Arc::default();
+        let listeners: Listeners = Arc::default();
+        let mut state = HostState {
+            config,
+            builtins,
+            live,
+            entries: BTreeMap::new(),
+            broken: Vec::new(),
+            events: events.clone(),
+            list: list.clone(),
+            listeners: listeners.clone(),
+        };
+        state.discover();
+        let ids: Vec<Arc<str>> = state.entries.keys().cloned().collect();
+        for id in ids {
+            state.load(&id);
+        }
+        state.publish();
+        let watcher = watch_folders(&state, events.clone());
+        let spawned = std::thread::Builder::new().name("klieg-plugins".into()).spawn(move || {
+            let _watcher = watcher;
+            host_loop(state, &received);
+        });
+        if let Err(error) = spawned {
+            tracing::error!(%error, "the plugin host thread did not start; plugins stay as loaded");
+        }
+        Self { events, list, listeners }
+    }
+
+    /// The plugins as they are now.
+    pub fn list(&self) -> Arc<PluginList> {
+        self.list.lock().clone()
+    }
+
+    /// `listener` runs whenever the list changes (the window repaints).
+    pub fn on_change(&self, listener: impl Fn() + Send + Sync + 'static) {
+        self.listeners.lock().push(Arc::new(listener));
+    }
+
+    pub fn set_enabled(&self, id: &str, enabled: bool) {
+        self.send(HostEvent::SetEnabled(Arc::from(id), enabled));
+    }
+
+    pub fn reload(&self, id: &str) {
+        self.send(HostEvent::Reload(Arc::from(id)));
+    }
+
+    fn send(&self, event: HostEvent) {
+        if let Err(error) = self.events.try_send(event) {
+            tracing::warn!(%error, "the plugin host is busy; the request was dropped");
+        }
+    }
+}
+
+fn watch_folders(state: &HostState, events: SyncSender<HostEvent>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let handler = move |result: notify::Result<notify::Event>| {
+        if let Ok(event) = result
+            && !matches!(event.kind, notify::EventKind::Access(_))
+        {
+            let _ = events.try_send(HostEvent::Changed(event.paths));
+        }
+    };
+    let mut watcher = match notify::recommended_watcher(handler) {
+        Ok(watcher) => watcher,
+        Err(error) => {
+            tracing::warn!(%error, "plugin folders are not watched; reload from the Plugins page");
+            return None;
+        }
+    };
+    let folders: BTreeSet<&Path> = state.entries.values().map(|e| e.folder.as_path()).collect();
+    for folder in folders {
+        if let Err(error) = watcher.watch(folder, notify::RecursiveMode::Recursive) {
+            tracing::warn!(%error, folder = %folder.display(), "plugin folder not watched");
+        }
+    }
+    Some(watcher)
+}
+
+fn host_loop(mut state: HostState, received: &Receiver<HostEvent>) {
+    while let Ok(first) = received.recv() {
+        // Editors write a file in several steps: gather what came within the settle time.
+        let mut events = vec![first];
+        let settle_until = Instant::now() + limits::RELOAD_SETTLE;
+        while let Some(left) = settle_until.checked_duration_since(Instant::now()) {
+            match received.recv_timeout(left) {
+                Ok(event) => events.push(event),
+                Err(_) => break,
+            }
+        }
+        let mut reload: BTreeSet<Arc<str>> = BTreeSet::new();
+        for event in events {
+            match event {
+                HostEvent::Changed(paths) => reload.extend(state.owners_of(&paths)),
+                HostEvent::Reload(id) => {
+                    reload.insert(id);
+                }
+                HostEvent::SetEnabled(id, enabled) => {
+                    state.config.enabled.remove(&*id);
+                    state.config.disabled.remove(&*id);
+                    if enabled {
+                        state.config.enabled.insert(id.to_string());
+                    } else {
+                        state.config.disabled.insert(id.to_string());
+                    }
+                    reload.insert(id);
+                }
+                HostEvent::Fault(id, fault) => state.stop(&id, &fault),
+            }
+        }
+        state.stop_faulted();
+        for id in reload {
+            state.load(&id);
+        }
+        state.publish();
+    }
+}
+
+/// Reads a plugin folder's sources: `*.luau` files, in subfolders too, within the limits.
+fn read_sources(folder: &Path) -> Result<Sources, String> {
+    let mut sources = Sources::new();
+    let mut total = 0usize;
+    let mut pending = vec![(folder.to_path_buf(), String::new(), 0usize)];
+    while let Some((dir, prefix, depth)) = pending.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = format!("{prefix}{name}");
+            // Links are not followed: a plugin's code is what lies in its folder.
+            let Ok(kind) = entry.file_type() else { continue };
+            if kind.is_dir() && depth < 4 && !name.starts_with('.') {
+                pending.push((entry.path(), format!("{relative}/"), depth + 1));
+            } else if kind.is_file() && crate::manifest::valid_source_path(&relative) {
+                let size = entry.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+                total = total.saturating_add(usize::try_from(size).unwrap_or(usize::MAX));
+                if size > limits::MAX_SOURCE_BYTES as u64 || total > limits::MAX_SOURCES_BYTES {
+                    return Err(format!("{relative}: the sources are larger than the limit"));
+                }
+                if sources.len() >= limits::MAX_SOURCE_FILES {
+                    return Err(format!("more than {} source files", limits::MAX_SOURCE_FILES));
+                }
+                let text = std::fs::read_to_string(entry.path()).map_err(|e| format!("{relative}: {e}"))?;
+                sources.insert(relative, text);
+            }
+        }
+    }
+    Ok(sources)
+}
+
+fn read_manifest(folder: &Path) -> Result<Manifest, String> {
+    let path = folder.join("plugin.toml");
+    let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut text = String::new();
+    use std::io::Read;
+    file.take(crate::manifest::MAX_MANIFEST_BYTES as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_manifest(&text).map_err(|e| e.to_string())
+}
+
+fn kind_match(kinds: &[String]) -> KindMatch {
+    let names: Vec<KindName> = kinds.iter().filter_map(|k| KindName::parse(k).ok()).collect();
+    if names.contains(&KindName::Any) {
+        return KindMatch::Any;
+    }
+    KindMatch::Kinds(
+        names
+            .into_iter()
+            .filter_map(|name| match name {
+                KindName::Kind { group, plural } => Some(KindKey { group, plural }),
+                KindName::Any => None,
+            })
+            .collect(),
+    )
+}
+
+/// The registry entries of one loaded plugin, each calling into its state.
+fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc<Registrations>) -> Result<(), String> {
+    let id = plugin.id.clone();
+    for (index, column) in registrations.columns.iter().enumerate() {
+        let (plugin, registrations) = (plugin.clone(), registrations.clone());
+        let what = format!("column {}", column.id);
+        let build = move |input: &klieg_model::registry::RowInput<'_>| {
+            let column = &registrations.columns[index];
+            let labels: serde_json::Map<String, serde_json::Value> =
+                input.labels.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(&**v))).collect();
+            let row = serde_json::json!({ "name": input.name, "namespace": input.namespace, "labels": labels });
+            let cell = plugin.call(&what, limits::CELL_BUDGET, &column.cell, &row, output::to_cell);
+            vec![cell.unwrap_or(Cell::Empty)]
+        };
+        let spec = ColumnSetSpec {
+            id: Arc::from(format!("{id}/{}", column.id)),
+            kinds: kind_match(&column.kinds),
+            columns: vec![Column {
+                name: Arc::from(column.title.as_str()),
+                description: Arc::from(column.description.as_str()),
+                column_type: if column.numeric { ColumnType::Number } else { ColumnType::Text },
+                priority: 0,
+                is_age: false,
+            }],
+            values: ColumnValues::Row(Arc::new(build)),
+        };
+        registry.add_column_set(spec).map_err(|e| e.to_string())?;
+    }
+    for (index, section) in registrations.sections.iter().enumerate() {
+        let (plugin, registrations) = (plugin.clone(), registrations.clone());
+        let what = format!("section {}", section.id);
+        let build = move |input: &klieg_model::registry::SectionInput<'_>| {
+            let section = &registrations.sections[index];
+            plugin.call(&what, limits::SECTION_BUDGET, &section.build, input.object, output::to_section).flatten()
+        };
+        let spec = SectionSpec {
+            id: Arc::from(format!("{id}/{}", section.id)),
+            title: Text::plain(&section.title),
+            kinds: kind_match(&section.kinds),
+            order: section.order,
+            build: Arc::new(build),
+        };
+        registry.add_section(spec).map_err(|e| e.to_string())?;
+    }
+    for (kind, glyph) in &registrations.icons {
+        registry.add_kind_icon(KindIcon {
+            kinds: kind_match(std::slice::from_ref(kind)),
+            glyph: Arc::from(glyph.as_str()),
+        });
+    }
+    Ok(())
+}
+
+impl HostState {
+    /// Finds the plugin folders: each subfolder of the installed folder, and each development
+    /// folder (a plugin itself, or a folder of plugins).
+    fn discover(&mut self) {
+        let mut folders: Vec<(PathBuf, bool)> = Vec::new();
+        let children = |dir: &Path| -> Vec<PathBuf> {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+                .map(|entries| {
+                    entries.flatten().map(|e| e.path()).filter(|p| p.join("plugin.toml").is_file()).collect()
+                })
+                .unwrap_or_default();
+            found.sort();
+            found
+        };
+        if let Some(installed) = &self.config.installed {
+            folders.extend(children(installed).into_iter().map(|f| (f, false)));
+        }
+        for dir in &self.config.development {
+            if dir.join("plugin.toml").is_file() {
+                folders.push((dir.clone(), true));
+            } else {
+                folders.extend(children(dir).into_iter().map(|f| (f, true)));
+            }
+        }
+        for (folder, development) in folders.into_iter().take(limits::MAX_PLUGINS) {
+            match read_manifest(&folder) {
+                Ok(manifest) if self.entries.contains_key(&manifest.id) => {
+                    self.broken.push((folder, format!("the id {} is taken by another plugin", manifest.id)));
+                }
+                Ok(manifest) => {
+                    let entry = Entry {
+                        folder,
+                        development,
+                        manifest: Some(manifest.clone()),
+                        state: PluginState::Off,
+                        loaded: None,
+                        load_ms: 0.0,
+                    };
+                    self.entries.insert(manifest.id.clone(), entry);
+                }
+                Err(reason) => self.broken.push((folder, reason)),
+            }
+        }
+    }
+
+    fn wanted(&self, id: &str, entry: &Entry) -> bool {
+        if self.config.safe_mode || self.config.disabled.contains(id) {
+            return false;
+        }
+        entry.development || self.config.enabled.contains(id)
+    }
+
+    /// (Re)loads one plugin from its folder, or unloads it when it is not wanted.
+    fn load(&mut self, id: &Arc<str>) {
+        let wanted = self.entries.get(id).is_some_and(|entry| self.wanted(id, entry));
+        let safe_mode = self.config.safe_mode;
+        let events = self.events.clone();
+        let Some(entry) = self.entries.get_mut(id) else { return };
+        if let Some((old, _)) = entry.loaded.take() {
+            old.stopped.store(true, Ordering::Release);
+        }
+        if !wanted {
+            entry.state = if safe_mode { PluginState::SafeMode } else { PluginState::Off };
+            return;
+        }
+        // The manifest is read again: a reload may change it.
+        let manifest = match read_manifest(&entry.folder) {
+            Ok(manifest) if manifest.id == *id => manifest,
+            Ok(manifest) => {
+                entry.state = PluginState::Failed(format!("the manifest's id changed to {}", manifest.id));
+                return;
+            }
+            Err(reason) => {
+                entry.state = PluginState::Failed(reason);
+                return;
+            }
+        };
+        let started = Instant::now();
+        let loaded = read_sources(&entry.folder).map_err(PluginState::Failed).and_then(|sources| {
+            let main = sources
+                .get(&*manifest.main)
+                .cloned()
+                .ok_or_else(|| PluginState::Failed(format!("{} is missing", manifest.main)))?;
+            let vm = Vm::new(Arc::new(sources)).map_err(|e| PluginState::Failed(e.to_string()))?;
+            let registrations = vm.load(&manifest.main, &main).map_err(|f| PluginState::Failed(f.to_string()))?;
+            let loaded =
+                Arc::new(Loaded { id: id.clone(), vm: Mutex::new(vm), stopped: AtomicBool::new(false), events });
+            Ok((loaded, Arc::new(registrations)))
+        });
+        entry.load_ms = started.elapsed().as_secs_f64() * 1000.0;
+        entry.manifest = Some(manifest);
+        match loaded {
+            Ok(loaded) => {
+                entry.loaded = Some(loaded);
+                entry.state = PluginState::Running;
+            }
+            Err(state) => entry.state = state,
+        }
+    }
+
+    fn stop(&mut self, id: &str, fault: &PluginFault) {
+        if let Some(entry) = self.entries.get_mut(id) {
+            if let Some((loaded, _)) = entry.loaded.take() {
+                loaded.stopped.store(true, Ordering::Release);
+            }
+            entry.state = PluginState::Failed(fault.to_string());
+        }
+    }
+
+    /// Plugins stopped by a fault whose news did not fit the queue.
+    fn stop_faulted(&mut self) {
+        for entry in self.entries.values_mut() {
+            if entry.loaded.as_ref().is_some_and(|(loaded, _)| loaded.stopped.load(Ordering::Acquire)) {
+                entry.loaded = None;
+                if entry.state == PluginState::Running {
+                    entry.state = PluginState::Failed(crate::t!("plugins.fault_unknown").into_owned());
+                }
+            }
+        }
+    }
+
+    /// The plugins whose folders hold one of `paths`.
+    fn owners_of(&self, paths: &[PathBuf]) -> Vec<Arc<str>> {
+        self.entries
+            .iter()
+            .filter(|(_, entry)| paths.iter().any(|path| path.starts_with(&entry.folder)))
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// Builds the registry from the built-ins and every running plugin, puts it in place, and
+    /// publishes the plugin list.
+    fn publish(&mut self) {
+        let mut registry = self.builtins.clone();
+        for entry in self.entries.values_mut() {
+            let Some((loaded, registrations)) = &entry.loaded else { continue };
+            // Each plugin is added to a copy first, so one whose entries clash leaves no half.
+            let mut with_plugin = registry.clone();
+            match contribute(&mut with_plugin, loaded, registrations) {
+                Ok(()) => registry = with_plugin,
+                Err(reason) => {
+                    loaded.stopped.store(true, Ordering::Release);
+                    entry.loaded = None;
+                    entry.state = PluginState::Failed(reason);
+                }
+            }
+        }
+        self.live.replace(registry);
+        let mut plugins: Vec<PluginInfo> = self
+            .entries
+            .iter()
+            .map(|(id, entry)| {
+                let manifest = entry.manifest.as_ref();
+                PluginInfo {
+                    id: id.clone(),
+                    name: manifest.map_or_else(|| id.clone(), |m| m.name.clone()),
+                    version: manifest.map(|m| m.version.to_string()).unwrap_or_default().into(),
+                    description: manifest.map(|m| m.description.clone()).unwrap_or_default(),
+                    folder: Arc::from(entry.folder.display().to_string()),
+                    development: entry.development,
+                    capabilities: manifest.map(|m| m.capabilities.describe()).unwrap_or_default(),
+                    state: entry.state.clone(),
+                    memory_bytes: entry.loaded.as_ref().map_or(0, |(l, _)| l.vm.lock().used_memory_bytes()),
+                    load_ms: entry.load_ms,
+                }
+            })
+            .collect();
+        plugins.extend(self.broken.iter().map(|(folder, reason)| PluginInfo {
+            id: Arc::from(""),
+            name: Arc::from(folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
+            version: Arc::from(""),
+            description: Arc::from(""),
+            folder: Arc::from(folder.display().to_string()),
+            development: false,
+            capabilities: Vec::new(),
+            state: PluginState::Invalid(reason.clone()),
+            memory_bytes: 0,
+            load_ms: 0.0,
+        }));
+        let generation = self.list.lock().generation + 1;
+        *self.list.lock() = Arc::new(PluginList { generation, plugins });
+        let listeners = self.listeners.lock().clone();
+        for listener in listeners {
+            listener();
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! What plugins return, turned into Klieg's plain data: cells and section bodies. Every walk is
+//! bounded (items, text, depth), so a plugin returning a million-node tree is refused with a
+//! reason instead of costing memory or frames. Runs on the thread that called the plugin.
+
+use crate::limits;
+use klieg_model::registry::{SectionBody, SectionChart};
+use klieg_model::{Cell, CellTone, ChartUnit};
+use mlua::{Lua, Table, Value};
+use std::sync::Arc;
+
+/// The `klieg.ui` builders: plain tables tagged with their `type`, checked on return.
+const UI_PRELUDE: &str = r#"
+local ui = {}
+function ui.keyvalues(items) return { type = "entries", items = items } end
+function ui.masked(items) return { type = "masked", items = items } end
+function ui.text(text) return { type = "text", text = text } end
+function ui.table(columns, rows) return { type = "table", columns = columns, rows = rows } end
+function ui.chart(series, unit) return { type = "chart", series = series, unit = unit } end
+return ui
+"#;
+
+pub fn ui_builders(lua: &Lua) -> mlua::Result<Table> {
+    lua.load(UI_PRELUDE).set_name("=klieg.ui").eval()
+}
+
+type Pair = (Arc<str>, Arc<str>);
+
+/// Counts what a conversion has taken, and refuses past the limits.
+struct Walk {
+    items: usize,
+}
+
+impl Walk {
+    fn take(&mut self) -> Result<(), String> {
+        self.items += 1;
+        if self.items > limits::MAX_OUTPUT_ITEMS {
+            return Err(format!("returned more than {} items", limits::MAX_OUTPUT_ITEMS));
+        }
+        Ok(())
+    }
+
+    fn text(&mut self, value: &Value) -> Result<Arc<str>, String> {
+        self.take()?;
+        let text = match value {
+            Value::String(s) => s.to_str().map_err(|_| "a text is not UTF-8".to_string())?.to_string(),
+            Value::Integer(n) => n.to_string(),
+            Value::Number(n) => n.to_string(),
+            Value::Boolean(b) => b.to_string(),
+            Value::Nil => String::new(),
+            other => return Err(format!("expected a text, got a {}", other.type_name())),
+        };
+        if text.len() > limits::MAX_OUTPUT_TEXT_BYTES {
+            return Err(format!("returned a text longer than {} bytes", limits::MAX_OUTPUT_TEXT_BYTES));
+        }
+        Ok(Arc::from(text))
+    }
+
+    /// The array part of `value`, each element converted by `each`.
+    fn list<T>(
+        &mut self,
+        value: &Value,
+        mut each: impl FnMut(&mut Self, Value) -> Result<T, String>,
+    ) -> Result<Vec<T>, String> {
+        let Value::Table(table) = value else {
+            return Err(format!("expected a list, got a {}", value.type_name()));
+        };
+        let length = table.raw_len();
+        if length > limits::MAX_OUTPUT_ITEMS {
+            return Err(format!("returned more than {} items", limits::MAX_OUTPUT_ITEMS));
+        }
+        let mut out = Vec::with_capacity(length.min(1024));
+        for index in 1..=length {
+            self.take()?;
+            let element: Value = table.raw_get(index).map_err(|e| e.to_string())?;
+            out.push(each(self, element)?);
+        }
+        Ok(out)
+    }
+
+    fn pairs(&mut self, value: &Value) -> Result<Vec<Pair>, String> {
+        self.list(value, |walk, pair| {
+            let Value::Table(pair) = pair else { return Err("each item must be a { key, value } pair".to_string()) };
+            let key: Value = pair.raw_get(1).map_err(|e| e.to_string())?;
+            let value: Value = pair.raw_get(2).map_err(|e| e.to_string())?;
+            Ok((walk.text(&key)?, walk.text(&value)?))
+        })
+    }
+
+    fn number(&mut self, value: &Value) -> Result<f64, String> {
+        self.take()?;
+        match value {
+            Value::Integer(n) => Ok(*n as f64),
+            Value::Number(n) if n.is_finite() => Ok(*n),
+            other => Err(format!("expected a finite number, got a {}", other.type_name())),
+        }
+    }
+}
+
+fn tone(value: Option<String>) -> Result<CellTone, String> {
+    Ok(match value.as_deref() {
+        None | Some("normal") => CellTone::Normal,
+        Some("ok" | "good") => CellTone::Good,
+        Some("warning") => CellTone::Warning,
+        Some("error" | "bad") => CellTone::Bad,
+        Some(other) => return Err(format!("unknown tone {other:?} (normal, ok, warning, error)")),
+    })
+}
+
+/// A cell: a text, a number, a boolean, nil (empty), or `{ text = …, sort = number?, tone = … }`.
+pub fn to_cell(value: Value) -> Result<Cell, String> {
+    let mut walk = Walk { items: 0 };
+    Ok(match value {
+        Value::Nil => Cell::Empty,
+        Value::Boolean(b) => Cell::Boolean(b),
+        Value::Integer(n) => Cell::Integer(n),
+        Value::Number(n) if n.is_finite() => Cell::Number(n),
+        Value::String(_) => Cell::Text(walk.text(&value)?, CellTone::Normal),
+        Value::Table(table) => {
+            let text = walk.text(&table.raw_get::<Value>("text").map_err(|e| e.to_string())?)?;
+            let tone = tone(table.raw_get("tone").map_err(|_| "`tone` must be a text".to_string())?)?;
+            let sort: Value = table.raw_get("sort").map_err(|e| e.to_string())?;
+            match sort {
+                Value::Nil => Cell::Text(text, tone),
+                sort => Cell::Measure(walk.number(&sort)?, text, tone),
+            }
+        }
+        other => return Err(format!("a cell cannot be a {}", other.type_name())),
+    })
+}
+
+/// A section body as built with `klieg.ui`; `nil` shows nothing.
+pub fn to_section(value: Value) -> Result<Option<SectionBody>, String> {
+    let Value::Table(table) = value else {
+        return match value {
+            Value::Nil => Ok(None),
+            other => Err(format!("a section must be built with klieg.ui, not a {}", other.type_name())),
+        };
+    };
+    let mut walk = Walk { items: 0 };
+    let kind: String = table.raw_get("type").map_err(|_| "a section needs a `type`".to_string())?;
+    let field = |name: &str| table.raw_get::<Value>(name).map_err(|e| e.to_string());
+    let body = match kind.as_str() {
+        "entries" => SectionBody::Entries(walk.pairs(&field("items")?)?),
+        "masked" => SectionBody::Masked(walk.pairs(&field("items")?)?),
+        "text" => SectionBody::Text(walk.text(&field("text")?)?),
+        "table" => {
+            let columns = walk.list(&field("columns")?, |walk, c| walk.text(&c))?;
+            let rows = walk.list(&field("rows")?, |walk, row| walk.list(&row, |walk, c| walk.text(&c)))?;
+            SectionBody::Table { columns, rows }
+        }
+        "chart" => {
+            let series = walk.list(&field("series")?, |walk, one| {
+                let Value::Table(one) = one else { return Err("each series is { name, points }".to_string()) };
+                let name = walk.text(&one.raw_get::<Value>(1).map_err(|e| e.to_string())?)?;
+                let points = walk.list(&one.raw_get::<Value>(2).map_err(|e| e.to_string())?, |walk, point| {
+                    let Value::Table(point) = point else { return Err("each point is { x, y }".to_string()) };
+                    let x = walk.number(&point.raw_get::<Value>(1).map_err(|e| e.to_string())?)?;
+                    let y = walk.number(&point.raw_get::<Value>(2).map_err(|e| e.to_string())?)?;
+                    Ok([x, y])
+                })?;
+                Ok((name, points))
+            })?;
+            let unit = match table.raw_get::<Option<String>>("unit").map_err(|e| e.to_string())?.as_deref() {
+                None | Some("count") => ChartUnit::Count,
+                Some("bytes") => ChartUnit::Bytes,
+                Some("cores") => ChartUnit::Cores,
+                Some(other) => return Err(format!("unknown chart unit {other:?} (count, bytes, cores)")),
+            };
+            SectionBody::Chart(SectionChart { unit, series })
+        }
+        other => return Err(format!("unknown section type {other:?}")),
+    };
+    Ok(Some(body.within_limits()))
+}

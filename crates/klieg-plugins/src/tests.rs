@@ -1,0 +1,201 @@
+//! The host against good and hostile plugins written to temporary folders: each fault is
+//! contained and named, the others keep working, and a saved file reloads only its plugin.
+
+use crate::{HostConfig, PluginHost, PluginState};
+use klieg_model::registry::{RowInput, SectionBody, SectionInput};
+use klieg_model::{Cell, ClusterId, KindKey, LiveRegistry, ObjectKey, Registry};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn write_plugin(root: &Path, id: &str, main: &str) {
+    let folder = root.join(id);
+    std::fs::create_dir_all(&folder).expect("folder");
+    let manifest = format!("id = \"{id}\"\nname = \"{id}\"\nversion = \"0.1.0\"\napi = \">=1.0, <2\"\n");
+    std::fs::write(folder.join("plugin.toml"), manifest).expect("manifest");
+    std::fs::write(folder.join("init.luau"), main).expect("main");
+}
+
+fn start(root: &Path) -> (PluginHost, LiveRegistry) {
+    let live = LiveRegistry::new(Registry::with_builtins());
+    let config = HostConfig { development: vec![root.to_path_buf()], ..HostConfig::default() };
+    (PluginHost::start(config, Registry::with_builtins(), live.clone()), live)
+}
+
+fn state_of(host: &PluginHost, id: &str) -> PluginState {
+    host.list().plugins.iter().find(|p| &*p.id == id).map(|p| p.state.clone()).expect("listed")
+}
+
+fn wait_state(host: &PluginHost, id: &str, done: impl Fn(&PluginState) -> bool) -> PluginState {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let state = state_of(host, id);
+        if done(&state) {
+            return state;
+        }
+        assert!(Instant::now() < deadline, "{id} stayed {state:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn configmaps() -> KindKey {
+    KindKey::new("", "configmaps")
+}
+
+fn cells(registry: &Registry, name: &str) -> Vec<Cell> {
+    let labels = [(Arc::from("team"), Arc::from("payments"))];
+    let input = RowInput { name, namespace: Some("shop"), labels: &labels, cells: &[] };
+    registry
+        .column_sets_for(&configmaps())
+        .iter()
+        .filter_map(|set| match &set.values {
+            klieg_model::registry::ColumnValues::Row(build) => Some(build(&input)),
+            klieg_model::registry::ColumnValues::Usage(_) => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn sections(registry: &Registry) -> Vec<(String, SectionBody)> {
+    let object = serde_json::json!({ "metadata": { "name": "limits" }, "data": { "a": "1", "b": "2" } });
+    let key = ObjectKey { cluster: ClusterId::new("c"), namespace: Some(Arc::from("shop")), name: Arc::from("limits") };
+    let kind = configmaps();
+    let input = SectionInput { object: &object, key: &key, kind: &kind };
+    registry.build_sections(&input).into_iter().map(|s| (s.id.to_string(), s.body)).collect()
+}
+
+const GOOD: &str = r#"
+local klieg = require("@klieg")
+klieg.columns.add({ id = "team", kinds = { "configmaps" }, title = "Team",
+  cell = function(row) return { text = row.labels.team or "-", tone = "ok" } end })
+klieg.sections.add({ id = "keys", kinds = { "configmaps" }, title = "Keys",
+  build = function(obj)
+    local n = 0
+    for _ in obj.data do n += 1 end
+    return klieg.ui.keyvalues({ { "keys", tostring(n) } })
+  end })
+"#;
+
+#[test]
+fn a_good_plugin_adds_a_column_and_a_section() {
+    let root = tempfile::tempdir().expect("tempdir");
+    write_plugin(root.path(), "io.example.good", GOOD);
+    let (host, live) = start(root.path());
+    assert_eq!(state_of(&host, "io.example.good"), PluginState::Running);
+    let registry = live.current();
+    assert_eq!(cells(&registry, "limits"), vec![Cell::Text(Arc::from("payments"), klieg_model::CellTone::Good)]);
+    let built = sections(&registry);
+    let keys = built.iter().find(|(id, _)| id == "io.example.good/keys").expect("the plugin's section");
+    assert_eq!(keys.1, SectionBody::Entries(vec![(Arc::from("keys"), Arc::from("2"))]));
+}
+
+/// Each hostile plugin, and where its fault shows.
+const HOSTILE: [(&str, &str, &str); 10] = [
+    ("io.example.loop-at-load", "while true do end", "CPU"),
+    ("io.example.io", "io.open('/etc/passwd')", "attempt to index nil with 'open'"),
+    ("io.example.os", "os.execute('true')", "attempt to index nil with 'execute'"),
+    ("io.example.require", "require('os')", "require"),
+    ("io.example.escape", "require('./../../secret')", "not a file of this plugin"),
+    ("io.example.globals", "string.rep = nil", "readonly"),
+    (
+        "io.example.loop-in-cell",
+        "local k = require('@klieg') k.columns.add({ id = 'x', kinds = { 'configmaps' }, title = 'X', cell = function() while true do end end })",
+        "CPU",
+    ),
+    (
+        "io.example.memory",
+        "local k = require('@klieg') k.sections.add({ id = 'x', kinds = { 'configmaps' }, title = 'X', build = function() local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1024) .. i end end })",
+        "memory",
+    ),
+    (
+        "io.example.recursion",
+        "local k = require('@klieg') local function f(n) return f(n + 1) + 1 end k.sections.add({ id = 'x', kinds = { 'configmaps' }, title = 'X', build = function() return f(1) end })",
+        "stack",
+    ),
+    (
+        "io.example.huge-tree",
+        "local k = require('@klieg') k.sections.add({ id = 'x', kinds = { 'configmaps' }, title = 'X', build = function() local items, pair = {}, { 'k', 'v' } for i = 1, 1000000 do items[i] = pair end return k.ui.keyvalues(items) end })",
+        "100000",
+    ),
+];
+
+#[test]
+fn hostile_plugins_are_stopped_and_named_and_the_good_one_keeps_working() {
+    let root = tempfile::tempdir().expect("tempdir");
+    write_plugin(root.path(), "io.example.good", GOOD);
+    for (id, main, _) in HOSTILE {
+        write_plugin(root.path(), id, main);
+    }
+    write_plugin(
+        root.path(),
+        "io.example.throws",
+        "local k = require('@klieg') k.sections.add({ id = 'x', kinds = { 'configmaps' }, title = 'X', build = function() error('the plugin is broken') end })",
+    );
+    let started = Instant::now();
+    let (host, live) = start(root.path());
+    eprintln!("{} plugins loaded in {:?}", HOSTILE.len() + 2, started.elapsed());
+    // Call every registered builder, as the backend would.
+    let registry = live.current();
+    let _ = cells(&registry, "limits");
+    let built = sections(&registry);
+    assert!(built.iter().any(|(id, _)| id == "io.example.good/keys"));
+    for (id, _, reason) in HOSTILE {
+        let state = wait_state(&host, id, |s| matches!(s, PluginState::Failed(_)));
+        let PluginState::Failed(text) = state else { unreachable!() };
+        assert!(text.contains(reason), "{id}: {text}");
+    }
+    let thrown = wait_state(&host, "io.example.throws", |s| matches!(s, PluginState::Failed(_)));
+    assert!(matches!(&thrown, PluginState::Failed(text) if text.contains("the plugin is broken")), "{thrown:?}");
+    // The stopped plugins' entries are gone; the good one's stay and still answer.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sections(&live.current()).len() != sections(&Registry::with_builtins()).len() + 1 {
+        assert!(Instant::now() < deadline, "stopped plugins' sections stayed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(state_of(&host, "io.example.good"), PluginState::Running);
+    assert_eq!(cells(&live.current(), "limits").len(), 1);
+}
+
+#[test]
+fn saving_a_file_reloads_only_that_plugin() {
+    let root = tempfile::tempdir().expect("tempdir");
+    write_plugin(root.path(), "io.example.good", GOOD);
+    let counter = "local k = require('@klieg') local calls = 0 k.sections.add({ id = 'calls', kinds = { 'configmaps' }, title = 'Calls', build = function() calls += 1 return k.ui.text(tostring(calls)) end })";
+    write_plugin(root.path(), "io.example.counter", counter);
+    let (host, live) = start(root.path());
+    let text_of =
+        |registry: &Registry, id: &str| sections(registry).into_iter().find(|(s, _)| s == id).map(|(_, body)| body);
+    // The counter's state: two calls so far.
+    let _ = text_of(&live.current(), "io.example.counter/calls");
+    assert_eq!(text_of(&live.current(), "io.example.counter/calls"), Some(SectionBody::Text(Arc::from("2"))));
+    let before = live.generation();
+    let edited = GOOD.replace("{ \"keys\", tostring(n) }", "{ \"keys now\", tostring(n) }");
+    let saved = Instant::now();
+    std::fs::write(root.path().join("io.example.good").join("init.luau"), edited).expect("edit");
+    let deadline = saved + Duration::from_secs(5);
+    while live.generation() == before {
+        assert!(Instant::now() < deadline, "no reload after the file was saved");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    eprintln!("reloaded {:?} after the save", saved.elapsed());
+    assert!(saved.elapsed() < Duration::from_secs(1), "reloads within a second");
+    let registry = live.current();
+    assert_eq!(
+        text_of(&registry, "io.example.good/keys"),
+        Some(SectionBody::Entries(vec![(Arc::from("keys now"), Arc::from("2"))]))
+    );
+    // The other plugin kept its state: its fourth call says 4 (a fresh one would say 1 or 2).
+    assert_eq!(text_of(&registry, "io.example.counter/calls"), Some(SectionBody::Text(Arc::from("4"))));
+    assert_eq!(state_of(&host, "io.example.counter"), PluginState::Running);
+}
+
+#[test]
+fn safe_mode_runs_no_plugin() {
+    let root = tempfile::tempdir().expect("tempdir");
+    write_plugin(root.path(), "io.example.good", GOOD);
+    let live = LiveRegistry::new(Registry::with_builtins());
+    let config = HostConfig { development: vec![root.path().to_path_buf()], safe_mode: true, ..HostConfig::default() };
+    let host = PluginHost::start(config, Registry::with_builtins(), live.clone());
+    assert_eq!(state_of(&host, "io.example.good"), PluginState::SafeMode);
+    assert!(cells(&live.current(), "limits").is_empty());
+}

@@ -1,0 +1,304 @@
+//! One plugin's Luau state: sandboxed (read-only globals, no `io`, `os`, `debug` or `loadstring`,
+//! `require` only of the host API and of the plugin's own files), a memory limit, and a CPU
+//! budget per call enforced by the interrupt callback. Runs on whichever backend thread calls
+//! the plugin (the host's thread, a table's ingest, the details follower), one call at a time.
+
+use crate::limits;
+use mlua::{Function, Lua, LuaOptions, RegistryKey, StdLib, Table, Value, VmState};
+use parking_lot::Mutex;
+use rust_i18n::t;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Why a plugin was stopped.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PluginFault {
+    #[error("{}", t!("plugins.fault_cpu", what = .what, budget_ms = .budget_ms))]
+    OverBudget { what: String, budget_ms: u128 },
+    #[error("{}", t!("plugins.fault_memory", what = .what, limit_mib = limits::MEMORY_BYTES / (1024 * 1024)))]
+    OutOfMemory { what: String },
+    #[error("{}", t!("plugins.fault_error", what = .what, error = .error))]
+    Error { what: String, error: String },
+    #[error("{}", t!("plugins.fault_output", what = .what, error = .error))]
+    BadOutput { what: String, error: String },
+}
+
+/// The deadline of the call running now, read by the interrupt callback.
+#[derive(Default)]
+struct Budget {
+    deadline: Mutex<Option<Instant>>,
+    exceeded: AtomicBool,
+}
+
+/// A plugin's sources, read from its folder before any runs: path relative to the folder → text.
+pub type Sources = BTreeMap<String, String>;
+
+/// A Luau state with the host API installed; `registrations` fills as the plugin's main file runs.
+pub struct Vm {
+    lua: Lua,
+    budget: Arc<Budget>,
+}
+
+/// What the plugin registered while its main file ran: each callback kept in the Lua registry.
+#[derive(Default)]
+pub struct Registrations {
+    pub columns: Vec<ColumnRegistration>,
+    pub sections: Vec<SectionRegistration>,
+    pub icons: Vec<(String, String)>,
+}
+
+pub struct ColumnRegistration {
+    pub id: String,
+    pub kinds: Vec<String>,
+    pub title: String,
+    pub description: String,
+    pub numeric: bool,
+    pub cell: RegistryKey,
+}
+
+pub struct SectionRegistration {
+    pub id: String,
+    pub kinds: Vec<String>,
+    pub title: String,
+    pub order: i32,
+    pub build: RegistryKey,
+}
+
+fn lua_error(text: String) -> mlua::Error {
+    mlua::Error::RuntimeError(text)
+}
+
+fn field_string(table: &Table, field: &str, limit: usize) -> mlua::Result<String> {
+    let text: String = table.get(field).map_err(|_| lua_error(format!("`{field}` must be a string")))?;
+    if text.is_empty() || text.chars().count() > limit {
+        return Err(lua_error(format!("`{field}` must have 1 to {limit} characters")));
+    }
+    Ok(text)
+}
+
+fn optional_string(table: &Table, field: &str, limit: usize) -> mlua::Result<String> {
+    let text: Option<String> = table.get(field).map_err(|_| lua_error(format!("`{field}` must be a string")))?;
+    let text = text.unwrap_or_default();
+    if text.chars().count() > limit {
+        return Err(lua_error(format!("`{field}` must have at most {limit} characters")));
+    }
+    Ok(text)
+}
+
+fn kinds_of(table: &Table) -> mlua::Result<Vec<String>> {
+    let kinds: Vec<String> =
+        table.get("kinds").map_err(|_| lua_error("`kinds` must be a list of kind names".to_string()))?;
+    if kinds.is_empty() || kinds.len() > 100 {
+        return Err(lua_error("`kinds` must name 1 to 100 kinds".to_string()));
+    }
+    for kind in &kinds {
+        crate::manifest::KindName::parse(kind).map_err(|e| lua_error(e.to_string()))?;
+    }
+    Ok(kinds)
+}
+
+fn registration_count(lua: &Lua) -> usize {
+    lua.app_data_ref::<Registrations>().map_or(0, |r| r.columns.len() + r.sections.len() + r.icons.len())
+}
+
+fn with_registrations(lua: &Lua, add: impl FnOnce(&mut Registrations)) -> mlua::Result<()> {
+    if registration_count(lua) >= limits::MAX_REGISTRATIONS {
+        return Err(lua_error(format!("a plugin registers at most {} features", limits::MAX_REGISTRATIONS)));
+    }
+    let mut registrations = lua
+        .app_data_mut::<Registrations>()
+        .ok_or_else(|| lua_error("features are registered only while the plugin loads".to_string()))?;
+    add(&mut registrations);
+    Ok(())
+}
+
+/// `klieg.columns`, `klieg.sections`, `klieg.icons`, `klieg.time`, `klieg.ui`, `klieg.api_version`.
+fn host_api(lua: &Lua) -> mlua::Result<Table> {
+    let klieg = lua.create_table()?;
+    klieg.set("api_version", crate::manifest::PLUGIN_API_VERSION.to_string())?;
+
+    let columns = lua.create_table()?;
+    columns.set(
+        "add",
+        lua.create_function(|lua, spec: Table| {
+            let column = ColumnRegistration {
+                id: field_string(&spec, "id", 60)?,
+                kinds: kinds_of(&spec)?,
+                title: field_string(&spec, "title", 60)?,
+                description: optional_string(&spec, "description", 500)?,
+                numeric: optional_string(&spec, "type", 10)? == "number",
+                cell: lua.create_registry_value(
+                    spec.get::<Function>("cell").map_err(|_| lua_error("`cell` must be a function".to_string()))?,
+                )?,
+            };
+            with_registrations(lua, |r| r.columns.push(column))
+        })?,
+    )?;
+    klieg.set("columns", columns)?;
+
+    let sections = lua.create_table()?;
+    sections.set(
+        "add",
+        lua.create_function(|lua, spec: Table| {
+            let order: Option<i32> = spec.get("order")?;
+            let section = SectionRegistration {
+                id: field_string(&spec, "id", 60)?,
+                kinds: kinds_of(&spec)?,
+                title: field_string(&spec, "title", 60)?,
+                order: order.unwrap_or(100).clamp(-1000, 1000),
+                build: lua.create_registry_value(
+                    spec.get::<Function>("build").map_err(|_| lua_error("`build` must be a function".to_string()))?,
+                )?,
+            };
+            with_registrations(lua, |r| r.sections.push(section))
+        })?,
+    )?;
+    klieg.set("sections", sections)?;
+
+    let icons = lua.create_table()?;
+    icons.set(
+        "add",
+        lua.create_function(|lua, spec: Table| {
+            let kind = field_string(&spec, "kind", 253)?;
+            crate::manifest::KindName::parse(&kind).map_err(|e| lua_error(e.to_string()))?;
+            let glyph = field_string(&spec, "glyph", 2)?;
+            with_registrations(lua, |r| r.icons.push((kind, glyph)))
+        })?,
+    )?;
+    klieg.set("icons", icons)?;
+
+    let time = lua.create_table()?;
+    time.set(
+        "parse",
+        lua.create_function(|_, text: String| Ok(text.parse::<jiff::Timestamp>().ok().map(|t| t.as_second() as f64)))?,
+    )?;
+    time.set("now", lua.create_function(|_, ()| Ok(jiff::Timestamp::now().as_second() as f64))?)?;
+    time.set(
+        "days_until",
+        lua.create_function(|_, text: String| {
+            let then = text.parse::<jiff::Timestamp>().ok();
+            Ok(then.map(|t| ((t.as_second() - jiff::Timestamp::now().as_second()) as f64 / 86_400.0).floor()))
+        })?,
+    )?;
+    klieg.set("time", time)?;
+    klieg.set("ui", crate::output::ui_builders(lua)?)?;
+    Ok(klieg)
+}
+
+/// `require("@klieg")` is the host API; `require("./name")` a file of the plugin's own folder.
+fn install_require(lua: &Lua, klieg: Table, sources: Arc<Sources>) -> mlua::Result<()> {
+    let loaded = lua.create_table()?;
+    let require = lua.create_function(move |lua, name: String| -> mlua::Result<Value> {
+        if name == "@klieg" {
+            return Ok(Value::Table(klieg.clone()));
+        }
+        let Some(relative) = name.strip_prefix("./") else {
+            return Err(lua_error(format!("require({name:?}): only \"@klieg\" and \"./file\" are available")));
+        };
+        let path = format!("{relative}.luau");
+        if !crate::manifest::valid_source_path(&path) {
+            return Err(lua_error(format!("require({name:?}): not a file of this plugin")));
+        }
+        if let Some(module) = loaded.get::<Option<Value>>(path.as_str())? {
+            return Ok(module);
+        }
+        let Some(text) = sources.get(&path) else {
+            return Err(lua_error(format!("require({name:?}): no file {path} in this plugin")));
+        };
+        let module: Value = lua.load(text.as_str()).set_name(format!("={path}")).eval()?;
+        loaded.set(path.as_str(), module.clone())?;
+        Ok(module)
+    })?;
+    lua.globals().set("require", require)
+}
+
+impl Vm {
+    /// A fresh sandboxed state with the host API; nothing of the plugin has run yet.
+    pub fn new(sources: Arc<Sources>) -> mlua::Result<Self> {
+        let libs = StdLib::TABLE | StdLib::STRING | StdLib::UTF8 | StdLib::BIT | StdLib::MATH;
+        let lua = Lua::new_with(libs, LuaOptions::default())?;
+        let globals = lua.globals();
+        for name in ["loadstring", "getfenv", "setfenv", "collectgarbage", "gcinfo", "newproxy"] {
+            globals.raw_set(name, Value::Nil)?;
+        }
+        install_require(&lua, host_api(&lua)?, sources)?;
+        lua.sandbox(true)?;
+        lua.set_memory_limit(limits::MEMORY_BYTES)?;
+        let budget = Arc::new(Budget::default());
+        let watched = budget.clone();
+        lua.set_interrupt(move |_| {
+            let over = watched.deadline.lock().is_some_and(|deadline| Instant::now() > deadline);
+            if over {
+                watched.exceeded.store(true, Ordering::Release);
+                return Err(lua_error("the CPU budget of this call ran out".to_string()));
+            }
+            Ok(VmState::Continue)
+        });
+        Ok(Self { lua, budget })
+    }
+
+    /// Runs `call` with `budget` of CPU time; whatever it does wrong becomes a fault naming `what`.
+    fn guarded<T>(
+        &self,
+        what: &str,
+        budget: Duration,
+        call: impl FnOnce(&Lua) -> mlua::Result<T>,
+    ) -> Result<T, PluginFault> {
+        *self.budget.deadline.lock() = Some(Instant::now() + budget);
+        self.budget.exceeded.store(false, Ordering::Release);
+        let result = call(&self.lua);
+        *self.budget.deadline.lock() = None;
+        if self.budget.exceeded.load(Ordering::Acquire) {
+            return Err(PluginFault::OverBudget { what: what.to_string(), budget_ms: budget.as_millis() });
+        }
+        result.map_err(|error| fault_of(what, &error))
+    }
+
+    /// Runs the plugin's main file and returns what it registered.
+    pub fn load(&self, main: &str, text: &str) -> Result<Registrations, PluginFault> {
+        self.lua.set_app_data(Registrations::default());
+        let ran = self.guarded(main, limits::LOAD_BUDGET, |lua| lua.load(text).set_name(format!("={main}")).exec());
+        let registrations = self.lua.remove_app_data::<Registrations>().unwrap_or_default();
+        ran.map(|()| registrations)
+    }
+
+    /// Calls a registered function with `argument` and converts what it returns.
+    pub fn call<T>(
+        &self,
+        what: &str,
+        budget: Duration,
+        function: &RegistryKey,
+        argument: &serde_json::Value,
+        convert: impl FnOnce(Value) -> Result<T, String>,
+    ) -> Result<T, PluginFault> {
+        let value = self.guarded(what, budget, |lua| {
+            use mlua::LuaSerdeExt;
+            let function: Function = lua.registry_value(function)?;
+            let argument = lua.to_value_with(argument, mlua::SerializeOptions::new().serialize_none_to_null(false))?;
+            function.call::<Value>(argument)
+        })?;
+        convert(value).map_err(|error| PluginFault::BadOutput { what: what.to_string(), error })
+    }
+
+    /// Memory the state uses now.
+    pub fn used_memory_bytes(&self) -> usize {
+        self.lua.used_memory()
+    }
+}
+
+fn fault_of(what: &str, error: &mlua::Error) -> PluginFault {
+    let what = what.to_string();
+    match error {
+        mlua::Error::MemoryError(_) => PluginFault::OutOfMemory { what },
+        mlua::Error::CallbackError { cause, .. } => fault_of(&what, cause),
+        other => {
+            let text = other.to_string();
+            if text.contains("not enough memory") {
+                return PluginFault::OutOfMemory { what };
+            }
+            PluginFault::Error { what, error: text.chars().take(limits::MAX_ERROR_CHARS).collect() }
+        }
+    }
+}
