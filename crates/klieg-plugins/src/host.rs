@@ -28,15 +28,17 @@ pub struct HostConfig {
     pub development: Vec<PathBuf>,
     /// `--safe-mode`: every plugin off, whatever the settings say.
     pub safe_mode: bool,
-    /// Installed plugins the user enabled (development ones run unless turned off).
-    pub enabled: BTreeSet<String>,
+    /// Installed plugins the user enabled, with the capability tokens granted
+    /// ([`crate::Capabilities::tokens`]); one whose manifest asks for more waits for a new grant.
+    /// Development plugins run with what they declare unless turned off.
+    pub enabled: BTreeMap<String, BTreeSet<String>>,
     pub disabled: BTreeSet<String>,
 }
 
 enum HostEvent {
     Changed(Vec<PathBuf>),
     Fault(Arc<str>, PluginFault),
-    SetEnabled(Arc<str>, bool),
+    SetEnabled(Arc<str>, Option<BTreeSet<String>>),
     Reload(Arc<str>),
 }
 
@@ -153,8 +155,9 @@ impl PluginHost {
         self.listeners.lock().push(Arc::new(listener));
     }
 
-    pub fn set_enabled(&self, id: &str, enabled: bool) {
-        self.send(HostEvent::SetEnabled(Arc::from(id), enabled));
+    /// Turns a plugin on with the capabilities granted (`Some`), or off (`None`).
+    pub fn set_enabled(&self, id: &str, granted: Option<BTreeSet<String>>) {
+        self.send(HostEvent::SetEnabled(Arc::from(id), granted));
     }
 
     pub fn reload(&self, id: &str) {
@@ -211,13 +214,16 @@ fn host_loop(mut state: HostState, received: &Receiver<HostEvent>) {
                 HostEvent::Reload(id) => {
                     reload.insert(id);
                 }
-                HostEvent::SetEnabled(id, enabled) => {
+                HostEvent::SetEnabled(id, granted) => {
                     state.config.enabled.remove(&*id);
                     state.config.disabled.remove(&*id);
-                    if enabled {
-                        state.config.enabled.insert(id.to_string());
-                    } else {
-                        state.config.disabled.insert(id.to_string());
+                    match granted {
+                        Some(tokens) => {
+                            state.config.enabled.insert(id.to_string(), tokens);
+                        }
+                        None => {
+                            state.config.disabled.insert(id.to_string());
+                        }
                     }
                     reload.insert(id);
                 }
@@ -388,27 +394,34 @@ impl HostState {
         }
     }
 
-    fn wanted(&self, id: &str, entry: &Entry) -> bool {
-        if self.config.safe_mode || self.config.disabled.contains(id) {
-            return false;
+    /// Whether the plugin runs; otherwise the state it shows.
+    fn wanted(&self, id: &str, entry: &Entry, manifest: &Manifest) -> Result<(), PluginState> {
+        if self.config.safe_mode {
+            return Err(PluginState::SafeMode);
         }
-        entry.development || self.config.enabled.contains(id)
+        if self.config.disabled.contains(id) {
+            return Err(PluginState::Off);
+        }
+        if entry.development {
+            return Ok(());
+        }
+        let Some(granted) = self.config.enabled.get(id) else { return Err(PluginState::Off) };
+        let asked = manifest.capabilities.tokens();
+        if asked.is_subset(granted) {
+            Ok(())
+        } else {
+            Err(PluginState::NeedsGrant(asked.difference(granted).cloned().collect()))
+        }
     }
 
     /// (Re)loads one plugin from its folder, or unloads it when it is not wanted.
     fn load(&mut self, id: &Arc<str>) {
-        let wanted = self.entries.get(id).is_some_and(|entry| self.wanted(id, entry));
-        let safe_mode = self.config.safe_mode;
         let events = self.events.clone();
         let Some(entry) = self.entries.get_mut(id) else { return };
         if let Some((old, _)) = entry.loaded.take() {
             old.stopped.store(true, Ordering::Release);
         }
-        if !wanted {
-            entry.state = if safe_mode { PluginState::SafeMode } else { PluginState::Off };
-            return;
-        }
-        // The manifest is read again: a reload may change it.
+        // The manifest is read again: a reload may change it (and ask for more).
         let manifest = match read_manifest(&entry.folder) {
             Ok(manifest) if manifest.id == *id => manifest,
             Ok(manifest) => {
@@ -420,6 +433,15 @@ impl HostState {
                 return;
             }
         };
+        entry.manifest = Some(manifest.clone());
+        let Some(entry) = self.entries.get(id) else { return };
+        if let Err(state) = self.wanted(id, entry, &manifest) {
+            if let Some(entry) = self.entries.get_mut(id) {
+                entry.state = state;
+            }
+            return;
+        }
+        let Some(entry) = self.entries.get_mut(id) else { return };
         let started = Instant::now();
         let loaded = read_sources(&entry.folder).map_err(PluginState::Failed).and_then(|sources| {
             let main = sources
@@ -504,6 +526,7 @@ impl HostState {
                     folder: Arc::from(entry.folder.display().to_string()),
                     development: entry.development,
                     capabilities: manifest.map(|m| m.capabilities.describe()).unwrap_or_default(),
+                    capability_tokens: manifest.map(|m| m.capabilities.tokens()).unwrap_or_default(),
                     state: entry.state.clone(),
                     memory_bytes: entry.loaded.as_ref().map_or(0, |(l, _)| l.vm.lock().used_memory_bytes()),
                     load_ms: entry.load_ms,
@@ -518,6 +541,7 @@ impl HostState {
             folder: Arc::from(folder.display().to_string()),
             development: false,
             capabilities: Vec::new(),
+            capability_tokens: BTreeSet::new(),
             state: PluginState::Invalid(reason.clone()),
             memory_bytes: 0,
             load_ms: 0.0,

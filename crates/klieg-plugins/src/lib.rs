@@ -54,6 +54,8 @@ pub enum PluginState {
     Off,
     /// `--safe-mode`.
     SafeMode,
+    /// Enabled, but its manifest asks for capabilities not granted (an update asked for more).
+    NeedsGrant(Vec<String>),
     /// Stopped: it failed to load, or a fault (an error, its CPU budget or memory, bad output).
     Failed(String),
     /// Its folder holds no valid manifest.
@@ -67,6 +69,7 @@ impl PluginState {
             Self::Running => t!("plugins.state_running"),
             Self::Off => t!("plugins.state_off"),
             Self::SafeMode => t!("plugins.state_safe_mode"),
+            Self::NeedsGrant(_) => t!("plugins.state_needs_grant"),
             Self::Failed(_) => t!("plugins.state_failed"),
             Self::Invalid(_) => t!("plugins.state_invalid"),
         }
@@ -84,7 +87,9 @@ pub struct PluginInfo {
     pub folder: std::sync::Arc<str>,
     /// From `--plugin-dir`: runs unless turned off, and reloads as its files change.
     pub development: bool,
+    /// What it may do, in words, and as the tokens a grant keeps.
     pub capabilities: Vec<String>,
+    pub capability_tokens: std::collections::BTreeSet<String>,
     pub state: PluginState,
     pub memory_bytes: usize,
     pub load_ms: f64,

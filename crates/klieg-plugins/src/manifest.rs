@@ -165,6 +165,25 @@ impl Capabilities {
             || (self.notify && !granted.notify)
     }
 
+    /// Each capability as a stable token (`read:secrets`, `write:certificates.cert-manager.io:patch`,
+    /// `http:example.com`, `storage`…): what the settings keep as granted.
+    pub fn tokens(&self) -> BTreeSet<String> {
+        let mut tokens = BTreeSet::new();
+        for kind in self.kube_read.iter().flatten() {
+            tokens.insert(format!("read:{kind}"));
+        }
+        for (kind, verbs) in &self.kube_write {
+            tokens.extend(verbs.iter().map(|verb| format!("write:{kind}:{verb}")));
+        }
+        tokens.extend(self.http.iter().map(|host| format!("http:{host}")));
+        for (on, name) in [(self.storage, "storage"), (self.clipboard, "clipboard"), (self.notify, "notify")] {
+            if on {
+                tokens.insert(name.to_string());
+            }
+        }
+        tokens
+    }
+
     /// One line per capability, for the Plugins page and the grant dialog.
     pub fn describe(&self) -> Vec<String> {
         let mut lines = Vec::new();

@@ -199,3 +199,40 @@ fn safe_mode_runs_no_plugin() {
     assert_eq!(state_of(&host, "io.example.good"), PluginState::SafeMode);
     assert!(cells(&live.current(), "limits").is_empty());
 }
+
+#[test]
+fn installed_plugins_run_only_as_granted_and_an_update_asking_for_more_waits() {
+    let root = tempfile::tempdir().expect("tempdir");
+    write_plugin(root.path(), "io.example.good", GOOD);
+    let manifest = root.path().join("io.example.good").join("plugin.toml");
+    let with_read = format!(
+        "{}\n[capabilities]\nkube_read = [\"secrets\"]\n",
+        std::fs::read_to_string(&manifest).expect("manifest")
+    );
+    std::fs::write(&manifest, &with_read).expect("manifest");
+    let start_installed = |enabled: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>| {
+        let live = LiveRegistry::new(Registry::with_builtins());
+        let config = HostConfig { installed: Some(root.path().to_path_buf()), enabled, ..HostConfig::default() };
+        (PluginHost::start(config, Registry::with_builtins(), live.clone()), live)
+    };
+    let (host, _) = start_installed(Default::default());
+    assert_eq!(state_of(&host, "io.example.good"), PluginState::Off, "installed plugins start off");
+    let granted: std::collections::BTreeSet<String> = ["read:secrets".to_string()].into();
+    let (host, live) = start_installed([("io.example.good".to_string(), granted.clone())].into());
+    assert_eq!(state_of(&host, "io.example.good"), PluginState::Running);
+    assert_eq!(cells(&live.current(), "x").len(), 1);
+    // An update asks for a host to fetch from: it stops until that is granted too.
+    std::fs::write(
+        &manifest,
+        with_read.replace("kube_read = [\"secrets\"]", "kube_read = [\"secrets\"]\nhttp = [\"example.com\"]"),
+    )
+    .expect("update");
+    host.reload("io.example.good");
+    let state = wait_state(&host, "io.example.good", |s| matches!(s, PluginState::NeedsGrant(_)));
+    assert_eq!(state, PluginState::NeedsGrant(vec!["http:example.com".to_string()]));
+    assert!(cells(&live.current(), "x").is_empty(), "its column is gone until granted");
+    let mut more = granted;
+    more.insert("http:example.com".to_string());
+    host.set_enabled("io.example.good", Some(more));
+    wait_state(&host, "io.example.good", |s| *s == PluginState::Running);
+}
