@@ -17,6 +17,7 @@ pub mod ui;
 pub use klieg_backend as backend;
 pub use klieg_backend::credentials;
 pub use klieg_model as model;
+pub use klieg_plugins as plugins;
 pub use klieg_sim as sim;
 
 /// The locales Klieg ships, with their names in their own language.

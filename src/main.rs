@@ -24,6 +24,13 @@ struct Cli {
     /// Open on this kind: `pods`, `deployments.apps`, any CRD's `plural.group`.
     #[arg(long, value_name = "PLURAL[.GROUP]")]
     kind: Option<String>,
+    /// Load the plugin in this folder (or each plugin folder in it) for development: it runs
+    /// with what it declares and reloads when a file changes. Repeat for more.
+    #[arg(long = "plugin-dir", value_name = "FOLDER")]
+    plugin_dirs: Vec<PathBuf>,
+    /// Start with every plugin off (to get past a plugin that misbehaves).
+    #[arg(long)]
+    safe_mode: bool,
     #[command(subcommand)]
     command: Option<Commands>,
 }
@@ -42,6 +49,20 @@ enum Commands {
         #[command(subcommand)]
         command: SimCommand,
     },
+    /// Write and check plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum PluginCommand {
+    /// Create a plugin folder NAME with a manifest, a first column and the API's definitions file.
+    New { name: String },
+    /// Check a plugin folder: its manifest, the API range, every source file, and a sandboxed
+    /// load; prints what it registers.
+    Check { folder: PathBuf },
 }
 
 #[derive(Subcommand, Debug)]
@@ -99,7 +120,23 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    let plugins = klieg::plugins::HostConfig {
+        installed: klieg::plugins::installed_dir(),
+        development: cli.plugin_dirs.clone(),
+        safe_mode: cli.safe_mode,
+        ..klieg::plugins::HostConfig::default()
+    };
     match cli.command {
+        Some(Commands::Plugin { command: PluginCommand::New { name } }) => {
+            let folder = klieg::plugins::scaffold(std::path::Path::new("."), &name)?;
+            println!("created {}; run it with: klieg --plugin-dir {}", folder.display(), folder.display());
+            Ok(())
+        }
+        Some(Commands::Plugin { command: PluginCommand::Check { folder } }) => {
+            let report = klieg::plugins::check(&folder).map_err(|error| anyhow::anyhow!("{error}"))?;
+            println!("{report}");
+            Ok(())
+        }
         Some(Commands::Credential { entry }) => {
             let store: std::sync::Arc<dyn klieg::credentials::SecretStore> =
                 std::sync::Arc::new(klieg::credentials::OsKeyring);
@@ -155,6 +192,7 @@ fn main() -> anyhow::Result<()> {
                 only_explicit: true,
                 all_clusters: cli.all_clusters,
                 kind: cli.kind,
+                plugins,
             };
             let result = klieg::app::run_native(kubeconfigs, launch);
             drop(fleet);
@@ -166,6 +204,7 @@ fn main() -> anyhow::Result<()> {
                 only_explicit: false,
                 all_clusters: cli.all_clusters,
                 kind: cli.kind,
+                plugins,
             };
             klieg::app::run_native(cli.kubeconfigs, launch)
         }

@@ -72,6 +72,7 @@ fn register_broken_builders(registry: &mut Registry) {
             kinds: KindMatch::one("", "configmaps"),
             columns: vec![column],
             values: ColumnValues::Row(Arc::new(|_| panic!("the column set tripped too"))),
+            needs_object: false,
         })
         .expect("a new column set id");
 }
@@ -113,6 +114,7 @@ fn team_extensions() -> Extensions {
                 let team = row.labels.iter().find(|(key, _)| &**key == "team").map(|(_, value)| value.clone());
                 vec![team.map_or(Cell::Empty, |team| Cell::Text(Arc::from(format!("team {team}")), CellTone::Normal))]
             })),
+            needs_object: false,
         })
         .expect("a new column set id");
     register_more_bodies(&mut registry);

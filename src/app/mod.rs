@@ -4,7 +4,7 @@
 use crate::backend::{self, BackendHandle, kubeconfig::KubeconfigSources};
 use crate::model::Registry;
 use crate::model::registry::AppEvent;
-use crate::model::registry::builtin::OVERVIEW_VIEW;
+use crate::model::registry::builtin::{self, OVERVIEW_VIEW};
 use crate::model::{
     ActivityLog, ChartRequest, ClusterState, Command, DetailsSnapshot, FleetSnapshot, ForwardList, LogSnapshot,
     TableSnapshot, TerminalList,
@@ -28,6 +28,9 @@ pub struct KliegApp {
     /// `live_registry` as of this frame (taken again when a plugin loads, reloads or stops).
     pub registry: Arc<Registry>,
     registry_generation: u64,
+    /// The plugin host, when plugins are loaded (not in most tests), and its list as last read.
+    plugins: Option<crate::plugins::PluginHost>,
+    pub plugin_list: Arc<crate::plugins::PluginList>,
     /// What the event hooks were last told: the clusters connected, the actions finished.
     told: Told,
     pub state: UiState,
@@ -103,6 +106,8 @@ impl KliegApp {
             live_registry,
             registry,
             registry_generation,
+            plugins: None,
+            plugin_list: Arc::default(),
             told: Told::default(),
             state,
             fleet: Arc::default(),
@@ -125,6 +130,33 @@ impl KliegApp {
         })
     }
 
+    /// Starts the plugin host on `plugins` (the settings say which installed ones the user turned
+    /// on, with what granted), then the backend with the built-ins and the plugins' features.
+    pub fn with_plugins(
+        ctx: &egui::Context,
+        sources: KubeconfigSources,
+        settings: Settings,
+        mut plugins: crate::plugins::HostConfig,
+    ) -> anyhow::Result<Self> {
+        for (id, choice) in &settings.plugins {
+            if choice.enabled {
+                plugins.enabled.insert(id.clone(), choice.granted.clone());
+            } else {
+                plugins.disabled.insert(id.clone());
+            }
+        }
+        let live = crate::model::LiveRegistry::default();
+        let host = crate::plugins::PluginHost::start(plugins, Registry::with_builtins(), live.clone());
+        let repaint_ctx = ctx.clone();
+        host.on_change(move || repaint_ctx.request_repaint());
+        let extensions =
+            backend::Extensions { registry: live, handlers: backend::actions::ActionHandlers::with_builtins() };
+        let mut app = Self::with_extensions(ctx, sources, settings, extensions)?;
+        app.plugin_list = host.list();
+        app.plugins = Some(host);
+        Ok(app)
+    }
+
     /// Keeps settings and drafts in `places` from now on; a draft left there by an earlier
     /// session is offered. Returns the slot the panic hook saves the newest draft from.
     pub fn keep_files_in(&mut self, places: persist::Places) -> std::io::Result<persist::DraftSlot> {
@@ -144,6 +176,12 @@ impl KliegApp {
 
     /// Takes the newest snapshots; cheap when nothing changed.
     fn pull_snapshots(&mut self) {
+        if let Some(host) = &self.plugins {
+            let list = host.list();
+            if list.generation != self.plugin_list.generation {
+                self.plugin_list = list;
+            }
+        }
         if self.live_registry.generation() != self.registry_generation {
             self.registry_generation = self.live_registry.generation();
             self.registry = self.live_registry.current();
@@ -215,6 +253,23 @@ impl KliegApp {
 
     /// Asks each feed for what the window shows now (a feed passes a query on only when it
     /// changed), then sends the frame's commands.
+    /// Hands the Plugins page's requests to the plugin host (never waits) and keeps the choices.
+    fn send_plugin_requests(&mut self) {
+        let requests = std::mem::take(&mut self.state.plugins.requests);
+        if requests.is_empty() {
+            return;
+        }
+        ui::plugins::remember_requests(&requests, &mut self.state.settings);
+        let Some(host) = &self.plugins else { return };
+        for request in requests {
+            match request {
+                crate::state::PluginRequest::Enable { id, granted } => host.set_enabled(&id, Some(granted)),
+                crate::state::PluginRequest::Disable { id } => host.set_enabled(&id, None),
+                crate::state::PluginRequest::Reload { id } => host.reload(&id),
+            }
+        }
+    }
+
     fn send_changes(&mut self) {
         let backend = &self.backend;
         backend.table.ask(Some(self.state.view_query(&self.fleet)));
@@ -320,10 +375,14 @@ impl KliegApp {
             ui::details::details_panel_ui(ui, parts, &self.details, live, &self.registry, now);
         }
         let showing_overview = state.selection.view.as_ref().is_some_and(|view| *view.0 == *OVERVIEW_VIEW);
+        let showing_plugins = state.selection.view.as_ref().is_some_and(|view| *view.0 == *builtin::PLUGINS_VIEW);
         let youngest_age_secs = egui::CentralPanel::default()
             .show(ui, |ui| {
                 if showing_overview {
                     ui::overview::overview_ui(ui, &self.overview);
+                    None
+                } else if showing_plugins {
+                    ui::plugins::plugins_ui(ui, &self.plugin_list, &mut state.plugins);
                     None
                 } else if let Some(view) = &state.selection.view {
                     // A view registered by an extension that this build cannot draw.
@@ -356,7 +415,8 @@ impl KliegApp {
         if state.apply_intents() {
             ctx.request_repaint();
         }
-        state.sync_settings();
+        self.send_plugin_requests();
+        self.state.sync_settings();
         self.send_changes();
         self.flush_commands(ui.ctx());
         if let Some(delay) = self.persistence.as_mut().and_then(|p| p.frame(&self.state, now)) {
@@ -495,11 +555,13 @@ pub struct LaunchOptions {
     pub all_clusters: bool,
     /// Open on this kind: `pods`, `deployments.apps`, `widgets.example.com` (plural, then group).
     pub kind: Option<String>,
+    /// Where plugins come from, and safe mode.
+    pub plugins: crate::plugins::HostConfig,
 }
 
 /// Runs the window.
 pub fn run_native(kubeconfigs: Vec<PathBuf>, launch: LaunchOptions) -> anyhow::Result<()> {
-    let LaunchOptions { lang, only_explicit, all_clusters, kind } = launch;
+    let LaunchOptions { lang, only_explicit, all_clusters, kind, plugins } = launch;
     let mut sources = KubeconfigSources::from_environment(kubeconfigs);
     if only_explicit {
         sources.env = None;
@@ -537,7 +599,7 @@ pub fn run_native(kubeconfigs: Vec<PathBuf>, launch: LaunchOptions) -> anyhow::R
                 settings.kind_plural = plural.to_string();
                 settings.kind_group = group.to_string();
             }
-            let mut app = KliegApp::new(&cc.egui_ctx, sources, settings)?;
+            let mut app = KliegApp::with_plugins(&cc.egui_ctx, sources, settings, plugins)?;
             app.select_all_clusters = all_clusters;
             let draft_slot = app.keep_files_in(places.clone())?;
             persist::install_panic_hook(&places, draft_slot);

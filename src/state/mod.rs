@@ -43,6 +43,17 @@ pub struct Settings {
     /// Exec credential plugins the user approved to run, each bound to its command, environment,
     /// context and server (SHA-256 keys from the backend; no environment values).
     pub approved_exec: std::collections::BTreeSet<String>,
+    /// Plugins the user turned on or off, by id, with the capabilities granted.
+    pub plugins: std::collections::BTreeMap<String, PluginChoice>,
+}
+
+/// What the user chose for one plugin.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct PluginChoice {
+    pub enabled: bool,
+    /// Capability tokens granted (`read:secrets`, `http:example.com`…).
+    pub granted: std::collections::BTreeSet<String>,
 }
 
 impl Default for Settings {
@@ -60,6 +71,7 @@ impl Default for Settings {
             cluster_modes: std::collections::BTreeMap::new(),
             cluster_namespaces: std::collections::BTreeMap::new(),
             approved_exec: std::collections::BTreeSet::new(),
+            plugins: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -439,8 +451,33 @@ pub struct UiState {
     pub forwards: ForwardsState,
     /// The exec terminals' panel.
     pub terminals: TerminalsState,
+    /// The Plugins page.
+    pub plugins: PluginsPageState,
     /// Commands and intents the panels produced this frame.
     pub outbox: Outbox,
+}
+
+/// The Plugins page: which plugin's capabilities are being reviewed before a grant, and what
+/// the user asked of the plugin host this frame.
+#[derive(Debug, Default)]
+pub struct PluginsPageState {
+    pub reviewing: Option<String>,
+    pub requests: Vec<PluginRequest>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PluginRequest {
+    /// Turn on with these capability tokens granted.
+    Enable {
+        id: String,
+        granted: std::collections::BTreeSet<String>,
+    },
+    Disable {
+        id: String,
+    },
+    Reload {
+        id: String,
+    },
 }
 
 /// What panels produce in a frame — commands for the backend and intents for other panels —

@@ -9,6 +9,7 @@ pub mod editor;
 pub mod fonts;
 pub mod logs;
 pub mod overview;
+pub mod plugins;
 pub mod resource_table;
 pub mod sidebar;
 pub mod terminal;

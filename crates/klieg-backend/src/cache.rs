@@ -231,6 +231,7 @@ mod tests {
             cells: vec![Cell::Text(Arc::from("Running"), CellTone::Good), Cell::Integer(3)].into_boxed_slice(),
             labels: [(Arc::from("app"), Arc::from("web"))].into_iter().collect(),
             created_unix_secs: Some(1_700_000_000),
+            object: None,
         };
         SubscriptionRows {
             generation: 4,

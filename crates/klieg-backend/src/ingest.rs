@@ -158,7 +158,8 @@ pub fn subscribe(
 ) -> Subscription {
     let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE_LEN);
     let (rows_tx, rows_rx) = watch::channel(Arc::new(RowStore::default().snapshot()));
-    let watch_task = tokio::spawn(run_table_watch(client, cluster, kind, namespace, lists, event_tx));
+    let with_objects = column_sets.iter().any(|set| set.needs_object);
+    let watch_task = tokio::spawn(run_table_watch(client, cluster, kind, namespace, lists, event_tx, with_objects));
     let ingest_task = tokio::spawn(ingest_loop(event_rx, rows_tx, changed, column_sets));
     Subscription { rows: rows_rx, tasks: [watch_task, ingest_task] }
 }
@@ -184,6 +185,7 @@ fn with_column_sets(event: TableEvent, sets: &[ColumnSetSpec]) -> TableEvent {
 }
 
 fn with_cells(mut row: Row, sets: &[ColumnSetSpec]) -> Row {
+    let object = row.object.take();
     let mut cells = std::mem::take(&mut row.cells).into_vec();
     let server_cells = cells.len();
     for set in sets {
@@ -192,6 +194,7 @@ fn with_cells(mut row: Row, sets: &[ColumnSetSpec]) -> Row {
             namespace: row.key.namespace.as_deref(),
             labels: row.labels.as_slice(),
             cells: &cells[..server_cells],
+            object: object.as_deref(),
         };
         let ColumnValues::Row(build) = &set.values else { continue };
         // A set whose builder panics shows empty cells; the other sets and the rows stay.
@@ -245,6 +248,7 @@ mod tests {
             cells: vec![Cell::Text(Arc::from(status), CellTone::Normal)].into_boxed_slice(),
             labels: klieg_model::row::Labels::default(),
             created_unix_secs: None,
+            object: None,
         }
     }
 

@@ -657,8 +657,7 @@ async fn hub_main(
         table_tx,
         fleet.waker.clone(),
         fleet.cache.clone(),
-        extensions.registry.clone(),
-        registry_changes,
+        (extensions.registry.clone(), registry_changes),
     ));
     loop {
         tokio::select! {

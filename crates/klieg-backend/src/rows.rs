@@ -38,6 +38,35 @@ pub struct MetaLite {
 pub struct ObjectLite {
     #[serde(default)]
     pub metadata: MetaLite,
+    /// Present only when the watch asked for whole objects (`includeObject=Object`): kept as
+    /// text until a column computes its cells from them, so a metadata watch pays nothing.
+    #[serde(default)]
+    pub spec: Option<Box<serde_json::value::RawValue>>,
+    #[serde(default)]
+    pub status: Option<Box<serde_json::value::RawValue>>,
+    #[serde(default)]
+    pub data: Option<Box<serde_json::value::RawValue>>,
+}
+
+impl ObjectLite {
+    /// The object a column sees: its metadata (name, namespace, uid, labels, creation time),
+    /// spec, status and data; `None` for a metadata-only row.
+    fn for_columns(&self) -> Option<Arc<serde_json::Value>> {
+        if self.spec.is_none() && self.status.is_none() && self.data.is_none() {
+            return None;
+        }
+        let part = |raw: &Option<Box<serde_json::value::RawValue>>| {
+            raw.as_ref().and_then(|raw| serde_json::from_str::<serde_json::Value>(raw.get()).ok())
+        };
+        let meta = &self.metadata;
+        Some(Arc::new(serde_json::json!({
+            "metadata": {
+                "name": meta.name, "namespace": meta.namespace, "uid": meta.uid,
+                "labels": meta.labels, "creationTimestamp": meta.creation_timestamp,
+            },
+            "spec": part(&self.spec), "status": part(&self.status), "data": part(&self.data),
+        })))
+    }
 }
 
 #[derive(serde::Deserialize, Debug, Default, Clone)]
@@ -52,7 +81,7 @@ impl TableRowDoc {
     /// A row for a server that sent a plain object: the name is its only server cell.
     pub fn from_meta(metadata: MetaLite) -> Self {
         let name = metadata.name.clone().map(serde_json::Value::String).unwrap_or_default();
-        Self { cells: vec![name, serde_json::Value::Null], object: ObjectLite { metadata } }
+        Self { cells: vec![name, serde_json::Value::Null], object: ObjectLite { metadata, ..ObjectLite::default() } }
     }
 }
 
@@ -135,6 +164,7 @@ pub fn row_from_table(
     columns: &[Column],
     interner: &mut Interner,
 ) -> Option<Row> {
+    let object = doc.object.for_columns();
     let meta = doc.object.metadata;
     let name: Arc<str> = Arc::from(meta.name?.as_str());
     let created_unix_secs = meta.creation_timestamp.as_deref().and_then(parse_rfc3339_secs);
@@ -172,6 +202,7 @@ pub fn row_from_table(
             .map(|(k, v)| (interner.intern(&k), interner.intern(&v)))
             .collect(),
         created_unix_secs,
+        object,
     })
 }
 
@@ -322,6 +353,27 @@ mod tests {
             panic!("namespaced")
         };
         assert!(Arc::ptr_eq(first_ns, second_ns), "namespaces are interned");
+    }
+
+    #[test]
+    fn whole_objects_reach_columns_and_metadata_rows_carry_none() {
+        let doc = pod_table_json();
+        let defs: Vec<TableColumnDef> = serde_json::from_value(doc["columnDefinitions"].clone()).expect("defs");
+        let columns = table_columns(Some(&defs), true);
+        let mut interner = Interner::default();
+        let metadata_only: TableRowDoc = serde_json::from_value(doc["rows"][0].clone()).expect("row");
+        let row = row_from_table(&ClusterId::new("c1"), metadata_only, &columns, &mut interner).expect("row");
+        assert!(row.object.is_none(), "a metadata watch carries no object");
+        let mut whole = doc["rows"][0].clone();
+        whole["object"]["spec"] = serde_json::json!({ "nodeName": "n1" });
+        whole["object"]["status"] = serde_json::json!({ "phase": "Running" });
+        let whole: TableRowDoc = serde_json::from_value(whole).expect("row");
+        let row = row_from_table(&ClusterId::new("c1"), whole, &columns, &mut interner).expect("row");
+        let object = row.object.expect("the object for columns");
+        assert_eq!(object["spec"]["nodeName"], "n1");
+        assert_eq!(object["status"]["phase"], "Running");
+        assert_eq!(object["metadata"]["name"], "web-1");
+        assert_eq!(object["metadata"]["labels"]["app"], "web");
     }
 
     #[test]

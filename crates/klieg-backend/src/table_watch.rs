@@ -155,11 +155,15 @@ pub async fn run_table_watch(
     namespace: Option<Arc<str>>,
     lists: Arc<tokio::sync::Semaphore>,
     out: mpsc::Sender<TableEvent>,
+    with_objects: bool,
 ) {
-    let path = match &namespace {
+    let collection = match &namespace {
         Some(namespace) => namespaced_path(&kind, namespace),
         None => collection_path(&kind),
     };
+    // Rows carry only metadata, unless a registered column computes its cells from the object
+    // (its spec, status and data then reach the ingest, which drops them once computed).
+    let path = format!("{collection}?includeObject={}", if with_objects { "Object" } else { "Metadata" });
     let mut resource_version: Option<String> = None;
     let mut columns: Arc<[Column]> = Arc::from(Vec::new());
     let mut backoff = Backoff::default();
@@ -269,7 +273,7 @@ async fn list_all(
         if rows >= MAX_LIST_ROWS {
             return Err(WatchError::TooManyRows { rows });
         }
-        let mut url = format!("{path}?limit={page_size}&includeObject=Metadata");
+        let mut url = format!("{path}&limit={page_size}");
         if let Some(token) = &continue_token {
             url.push_str("&continue=");
             url.push_str(&encode_query_value(token));
@@ -365,7 +369,7 @@ async fn watch_from(
     out: &mpsc::Sender<TableEvent>,
 ) -> Result<Option<String>, WatchError> {
     let url = format!(
-        "{path}?watch=1&allowWatchBookmarks=true&includeObject=Metadata&timeoutSeconds={WATCH_TIMEOUT_SECS}&resourceVersion={}",
+        "{path}&watch=1&allowWatchBookmarks=true&timeoutSeconds={WATCH_TIMEOUT_SECS}&resourceVersion={}",
         encode_query_value(rv)
     );
     let stream = client.request_stream(table_request(url)?).await.map_err(classify_kube_error)?;

@@ -163,6 +163,7 @@ mod tests {
             cells: cells.to_vec().into_boxed_slice(),
             labels: labels.iter().map(|(k, v)| (Arc::from(*k), Arc::from(*v))).collect(),
             created_unix_secs: None,
+            object: None,
         })
     }
 

@@ -144,8 +144,7 @@ pub async fn view_task(
     table_tx: watch::Sender<Arc<TableSnapshot>>,
     waker: Waker,
     cache: OfflineCache,
-    registry: klieg_model::LiveRegistry,
-    mut registry_changes: watch::Receiver<u64>,
+    (registry, mut registry_changes): (klieg_model::LiveRegistry, watch::Receiver<u64>),
 ) {
     let limits = PoolLimits { linger: SUBSCRIPTION_LINGER, max_live: MAX_LIVE_SUBSCRIPTIONS, max_rows: MAX_TOTAL_ROWS };
     let mut driver = ViewDriver {

@@ -577,7 +577,15 @@ fn raw_watch(kubeconfig: &Path, context: &str) {
         let Some(pods) = found.kinds.into_iter().find(|k| k.group.is_empty() && &*k.plural == "pods") else { return };
         let (tx, mut rx) = tokio::sync::mpsc::channel(4096);
         let permits = Arc::new(tokio::sync::Semaphore::new(klieg_backend::CONCURRENT_LISTS_PER_CLUSTER));
-        tokio::spawn(run_table_watch(clients.shared, klieg_model::ClusterId::new(context), pods, None, permits, tx));
+        tokio::spawn(run_table_watch(
+            clients.shared,
+            klieg_model::ClusterId::new(context),
+            pods,
+            None,
+            permits,
+            tx,
+            false,
+        ));
         let mut store = RowStore::default();
         let mut events: u64 = 0;
         let mut listed = false;

@@ -372,6 +372,8 @@ pub struct RowInput<'a> {
     pub labels: &'a [(Arc<str>, Arc<str>)],
     /// The server's own cells, in the order of its columns.
     pub cells: &'a [Cell],
+    /// The object (metadata, spec, status, data) when a set of its kind asked for objects.
+    pub object: Option<&'a serde_json::Value>,
 }
 
 pub type CellsBuilder = Arc<dyn Fn(&RowInput<'_>) -> Vec<Cell> + Send + Sync>;
@@ -394,6 +396,9 @@ pub struct ColumnSetSpec {
     pub kinds: KindMatch,
     pub columns: Vec<Column>,
     pub values: ColumnValues,
+    /// The cells need the object's spec, status or data (`RowInput::object`): the kind's table
+    /// watch then asks for whole objects, which costs bandwidth and parsing per row.
+    pub needs_object: bool,
 }
 
 impl std::fmt::Debug for ColumnSetSpec {

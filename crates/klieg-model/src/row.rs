@@ -195,6 +195,10 @@ pub struct Row {
     pub cells: Box<[Cell]>,
     pub labels: Labels,
     pub created_unix_secs: Option<i64>,
+    /// The object's spec, status and data while the row is ingested, for column sets that
+    /// compute cells from them; dropped once they have (never kept, never cached).
+    #[serde(skip)]
+    pub object: Option<Arc<serde_json::Value>>,
 }
 
 /// An object's labels, sorted by key, in one allocation (a map's node would take several

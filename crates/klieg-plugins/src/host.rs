@@ -239,7 +239,7 @@ fn host_loop(mut state: HostState, received: &Receiver<HostEvent>) {
 }
 
 /// Reads a plugin folder's sources: `*.luau` files, in subfolders too, within the limits.
-fn read_sources(folder: &Path) -> Result<Sources, String> {
+pub(crate) fn read_sources(folder: &Path) -> Result<Sources, String> {
     let mut sources = Sources::new();
     let mut total = 0usize;
     let mut pending = vec![(folder.to_path_buf(), String::new(), 0usize)];
@@ -269,7 +269,7 @@ fn read_sources(folder: &Path) -> Result<Sources, String> {
     Ok(sources)
 }
 
-fn read_manifest(folder: &Path) -> Result<Manifest, String> {
+pub(crate) fn read_manifest(folder: &Path) -> Result<Manifest, String> {
     let path = folder.join("plugin.toml");
     let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut text = String::new();
@@ -304,10 +304,17 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
         let what = format!("column {}", column.id);
         let build = move |input: &klieg_model::registry::RowInput<'_>| {
             let column = &registrations.columns[index];
-            let labels: serde_json::Map<String, serde_json::Value> =
-                input.labels.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(&**v))).collect();
-            let row = serde_json::json!({ "name": input.name, "namespace": input.namespace, "labels": labels });
-            let cell = plugin.call(&what, limits::CELL_BUDGET, &column.cell, &row, output::to_cell);
+            let cell = match input.object {
+                Some(object) => plugin.call(&what, limits::CELL_BUDGET, &column.cell, object, output::to_cell),
+                None => {
+                    let labels: serde_json::Map<String, serde_json::Value> =
+                        input.labels.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(&**v))).collect();
+                    let metadata = serde_json::json!({
+                        "metadata": { "name": input.name, "namespace": input.namespace, "labels": labels }
+                    });
+                    plugin.call(&what, limits::CELL_BUDGET, &column.cell, &metadata, output::to_cell)
+                }
+            };
             vec![cell.unwrap_or(Cell::Empty)]
         };
         let spec = ColumnSetSpec {
@@ -321,6 +328,7 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
                 is_age: false,
             }],
             values: ColumnValues::Row(Arc::new(build)),
+            needs_object: !column.metadata_only,
         };
         registry.add_column_set(spec).map_err(|e| e.to_string())?;
     }

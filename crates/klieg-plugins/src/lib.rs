@@ -5,11 +5,13 @@
 rust_i18n::i18n!("../../i18n", fallback = "en");
 use rust_i18n::t;
 
+mod authoring;
 mod host;
 pub mod manifest;
 mod output;
 mod vm;
 
+pub use authoring::{AuthoringError, CheckReport, DEFINITIONS, check, installed_dir, scaffold};
 pub use host::{HostConfig, PluginHost};
 pub use manifest::{Capabilities, KindName, Manifest, ManifestError, PLUGIN_API_VERSION, parse_manifest};
 pub use vm::PluginFault;

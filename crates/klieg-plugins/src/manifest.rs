@@ -247,10 +247,12 @@ fn valid_id(id: &str) -> bool {
         })
 }
 
-/// A source file name inside the plugin's folder: no folders above it, no hidden files.
+/// A source file name inside the plugin's folder: no folders above it, no hidden files, no
+/// definitions files (`*.d.luau`, types for editors, not code).
 pub fn valid_source_path(path: &str) -> bool {
     path.len() <= 200
         && path.ends_with(".luau")
+        && !path.ends_with(".d.luau")
         && path.split('/').all(|part| {
             !part.is_empty()
                 && !part.starts_with('.')

@@ -44,7 +44,7 @@ fn configmaps() -> KindKey {
 
 fn cells(registry: &Registry, name: &str) -> Vec<Cell> {
     let labels = [(Arc::from("team"), Arc::from("payments"))];
-    let input = RowInput { name, namespace: Some("shop"), labels: &labels, cells: &[] };
+    let input = RowInput { name, namespace: Some("shop"), labels: &labels, cells: &[], object: None };
     registry
         .column_sets_for(&configmaps())
         .iter()
@@ -67,7 +67,7 @@ fn sections(registry: &Registry) -> Vec<(String, SectionBody)> {
 const GOOD: &str = r#"
 local klieg = require("@klieg")
 klieg.columns.add({ id = "team", kinds = { "configmaps" }, title = "Team",
-  cell = function(row) return { text = row.labels.team or "-", tone = "ok" } end })
+  cell = function(obj) return { text = obj.metadata.labels.team or "-", tone = "ok" } end })
 klieg.sections.add({ id = "keys", kinds = { "configmaps" }, title = "Keys",
   build = function(obj)
     local n = 0

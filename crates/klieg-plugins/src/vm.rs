@@ -55,6 +55,9 @@ pub struct ColumnRegistration {
     pub title: String,
     pub description: String,
     pub numeric: bool,
+    /// The cell needs only the metadata (name, namespace, labels): the table then watches
+    /// metadata alone, the cheapest way.
+    pub metadata_only: bool,
     pub cell: RegistryKey,
 }
 
@@ -129,6 +132,7 @@ fn host_api(lua: &Lua) -> mlua::Result<Table> {
                 title: field_string(&spec, "title", 60)?,
                 description: optional_string(&spec, "description", 500)?,
                 numeric: optional_string(&spec, "type", 10)? == "number",
+                metadata_only: spec.get::<Option<bool>>("metadata_only")?.unwrap_or(false),
                 cell: lua.create_registry_value(
                     spec.get::<Function>("cell").map_err(|_| lua_error("`cell` must be a function".to_string()))?,
                 )?,
@@ -280,6 +284,11 @@ impl Vm {
             function.call::<Value>(argument)
         })?;
         convert(value).map_err(|error| PluginFault::BadOutput { what: what.to_string(), error })
+    }
+
+    /// Compiles one source file without running it: syntax errors, named by file and line.
+    pub fn compile(&self, path: &str, text: &str) -> mlua::Result<()> {
+        self.lua.load(text).set_name(format!("={path}")).into_function().map(|_| ())
     }
 
     /// Memory the state uses now.

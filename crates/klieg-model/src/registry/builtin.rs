@@ -24,6 +24,8 @@ pub const LOG_KINDS: [(&str, &str); 6] = [
 
 /// The id of the built-in overview view.
 pub const OVERVIEW_VIEW: &str = "overview";
+/// The id of the Plugins page.
+pub const PLUGINS_VIEW: &str = "plugins";
 
 /// Registers every built-in feature.
 pub fn register(registry: &mut Registry) {
@@ -49,6 +51,7 @@ pub fn register(registry: &mut Registry) {
             kinds: KindMatch::one("", plural),
             columns: usage.columns(),
             values: ColumnValues::Usage(usage),
+            needs_object: false,
         });
     }
     let _ = registry.add_sidebar_entry(SidebarEntry {
@@ -68,6 +71,13 @@ pub fn register(registry: &mut Registry) {
             order,
         });
     }
+    let _ = registry.add_app_bar_action(AppBarAction {
+        id: Arc::from(PLUGINS_VIEW),
+        label: Text::Key("plugins.title"),
+        hint: Some(Text::Key("plugins.hint")),
+        opens: AppBarTarget::View(ViewId(Arc::from(PLUGINS_VIEW))),
+        order: 300,
+    });
 }
 
 /// The app-bar button of the port-forwards' window.
