@@ -13,6 +13,7 @@ mod fleet;
 mod fuzz_regressions;
 mod i18n;
 mod keyring;
+mod plugins;
 mod real_cluster;
 mod real_controllers;
 mod secrets;

@@ -1,5 +1,5 @@
 //! The bodies of Klieg's fuzz targets, one function each: what Klieg reads from strangers
-//! (kubeconfigs, YAML, selectors, list pages and watch lines, log bytes) must never panic, hang
+//! (kubeconfigs, YAML, selectors, list pages and watch lines, log bytes, plugin manifests) must never panic, hang
 //! or read without bound. The cargo fuzz binaries call these; the test suite runs every file of
 //! `fuzz/corpus/` and `fuzz/regressions/` through them too (tests/fuzz_regressions.rs), so a
 //! crash once found stays a test.
@@ -14,6 +14,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "label_selector" => label_selector(data),
         "table_page" => table_page(data),
         "log_lines" => log_lines(data),
+        "plugin_manifest" => plugin_manifest(data),
         _ => return false,
     }
     true
@@ -56,6 +57,17 @@ pub fn yaml_edit(data: &[u8]) {
     let lines = klieg_model::diff::diff_lines(before, after);
     assert!(started.elapsed() < klieg_model::diff::DIFF_DEADLINE * 20, "the diff kept its deadline");
     assert!(lines.iter().all(|(sign, _)| matches!(sign, '+' | '-' | ' ' | '@')));
+}
+
+/// A plugin's `plugin.toml`, from whoever wrote the plugin: parsed and checked, its
+/// capabilities described and compared with a grant.
+pub fn plugin_manifest(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(manifest) = klieg_plugins::parse_manifest(&text) {
+        let _ = manifest.capabilities.describe();
+        let _ = manifest.capabilities.exceeds(&klieg_plugins::Capabilities::default());
+        let _ = manifest.capabilities.tokens();
+    }
 }
 
 /// A label selector as typed by a user: parsed, and matched against labels.

@@ -69,7 +69,29 @@ pub fn start_app_extended(
     settings: Settings,
     extensions: klieg::backend::Extensions,
 ) -> Harness<'static, Option<KliegApp>> {
-    let mut harness = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(
+    let mut harness = empty_harness();
+    let mut app = KliegApp::with_extensions(&harness.ctx, sources, settings, extensions).expect("app starts");
+    app.clock = || 1_900_000_000;
+    *harness.state_mut() = Some(app);
+    harness
+}
+
+/// The same, with the plugin host on `plugins` (the built-ins plus whatever the plugins add).
+pub fn start_app_with_plugins(
+    sources: klieg::backend::kubeconfig::KubeconfigSources,
+    settings: Settings,
+    plugins: klieg::plugins::HostConfig,
+) -> Harness<'static, Option<KliegApp>> {
+    let mut harness = empty_harness();
+    let mut app = KliegApp::with_plugins(&harness.ctx, sources, settings, plugins).expect("app starts");
+    app.clock = || 1_900_000_000;
+    *harness.state_mut() = Some(app);
+    harness
+}
+
+/// A window of the usual size, with the CJK font, and no app yet.
+fn empty_harness() -> Harness<'static, Option<KliegApp>> {
+    let harness = Harness::builder().with_size(egui::vec2(1500.0, 950.0)).build_ui_state(
         |ui, app: &mut Option<KliegApp>| {
             if let Some(app) = app {
                 app.frame_ui(ui);
@@ -79,9 +101,6 @@ pub fn start_app_extended(
     );
     let font = klieg::ui::fonts::read_cjk_font().expect("a CJK font (Debian: fonts-noto-cjk) for Japanese");
     harness.ctx.add_font(font);
-    let mut app = KliegApp::with_extensions(&harness.ctx, sources, settings, extensions).expect("app starts");
-    app.clock = || 1_900_000_000;
-    *harness.state_mut() = Some(app);
     harness
 }
 

@@ -104,7 +104,7 @@ const HOSTILE: [(&str, &str, &str); 10] = [
     ),
     (
         "io.example.memory",
-        "local k = require('@klieg') k.sections.add({ id = 'x', kinds = { 'configmaps' }, title = 'X', build = function() local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1024) .. i end end })",
+        "local k = require('@klieg') k.sections.add({ id = 'x', kinds = { 'configmaps' }, title = 'X', build = function() local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1048576) .. i end end })",
         "memory",
     ),
     (

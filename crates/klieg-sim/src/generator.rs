@@ -220,28 +220,115 @@ fn create_secrets_and_certificates(store: &mut Store, rng: &mut Rng, secrets: &S
         let value = base64::engine::general_purpose::STANDARD.encode(format!("demo-{ns}-not-a-real-secret"));
         let _ = store.create(secrets, ns, json!({"metadata": metadata("database-credentials", Some(ns), &[]), "type": "Opaque", "data": {"password": value}}));
     }
-    if let Some(crds) = kind(store, "apiextensions.k8s.io", "customresourcedefinitions") {
-        let _ = store.create(&crds, "", json!({"metadata": {"name": "certificates.certs.example.io"}, "spec": {"group": "certs.example.io", "scope": "Namespaced",
-            "names": {"plural": "certificates", "singular": "certificate", "kind": "Certificate"},
-            "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
-                "additionalPrinterColumns": [
-                    {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
-                    {"name": "Secret", "type": "string", "jsonPath": ".spec.secretName"},
-                    {"name": "Issuer", "type": "string", "jsonPath": ".spec.issuerRef.name"},
-                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]}]}}));
-        if let Some(certificates) = kind(store, "certs.example.io", "certificates") {
-            for ns in &NAMESPACES[..app_namespaces] {
-                let ready = if rng.chance(80) { "True" } else { "False" };
-                let _ = store.create(
-                    &certificates,
-                    ns,
-                    json!({"metadata": metadata(&format!("{ns}-tls"), Some(ns), &[]),
-                    "spec": {"secretName": format!("{ns}-tls"), "issuerRef": {"name": "letsencrypt-prod"}},
-                    "status": {"conditions": [{"type": "Ready", "status": ready}]}}),
-                );
-            }
-        }
+    let Some(crds) = kind(store, "apiextensions.k8s.io", "customresourcedefinitions") else { return };
+    create_cert_manager(store, rng, &crds, app_namespaces);
+    create_flux(store, rng, &crds, app_namespaces);
+}
+
+/// A CRD as its operator installs it: one served version, any schema, its printer columns.
+fn crd(group: &str, version: &str, kind: &str, plural: &str, columns: Value) -> Value {
+    json!({"metadata": {"name": format!("{plural}.{group}")}, "spec": {"group": group, "scope": "Namespaced",
+        "names": {"plural": plural, "singular": kind.to_lowercase(), "kind": kind},
+        "versions": [{"name": version, "served": true, "storage": true,
+            "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}},
+            "additionalPrinterColumns": columns}]}})
+}
+
+fn rfc3339_in_days(days: i64) -> String {
+    let now = jiff::Timestamp::now().as_second();
+    jiff::Timestamp::from_second(now + days * 86_400).map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// cert-manager's Certificates (one per app namespace, expiring in 3 to 80 days) with Issuers.
+fn create_cert_manager(store: &mut Store, rng: &mut Rng, crds: &SimKind, app_namespaces: usize) {
+    let ready_columns = json!([
+        {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
+        {"name": "Secret", "type": "string", "jsonPath": ".spec.secretName"},
+        {"name": "Issuer", "type": "string", "jsonPath": ".spec.issuerRef.name"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]);
+    let _ = store.create(crds, "", crd("cert-manager.io", "v1", "Certificate", "certificates", ready_columns));
+    let issuer_columns = json!([{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]);
+    let _ = store.create(crds, "", crd("cert-manager.io", "v1", "Issuer", "issuers", issuer_columns));
+    let (Some(certificates), Some(issuers)) =
+        (kind(store, "cert-manager.io", "certificates"), kind(store, "cert-manager.io", "issuers"))
+    else {
+        return;
+    };
+    for (index, ns) in NAMESPACES[..app_namespaces].iter().enumerate() {
+        let _ = store.create(
+            &issuers,
+            ns,
+            json!({"metadata": metadata("letsencrypt-prod", Some(ns), &[]),
+            "spec": {"acme": {"server": "https://acme-v02.api.letsencrypt.org/directory"}},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}),
+        );
+        // Spread over the tones: one due within a week, one within a month, the rest fine.
+        let days_left = [3, 21, 80, 64, 45][index % 5] + i64::try_from(rng.below(3)).unwrap_or(0);
+        let ready = if rng.chance(80) { "True" } else { "False" };
+        let _ = store.create(&certificates, ns, json!({"metadata": metadata(&format!("{ns}-tls"), Some(ns), &[]),
+            "spec": {"secretName": format!("{ns}-tls"), "issuerRef": {"name": "letsencrypt-prod", "kind": "Issuer"},
+                "dnsNames": [format!("{ns}.example.com")], "duration": "2160h", "renewBefore": "360h"},
+            "status": {"conditions": [{"type": "Ready", "status": ready, "reason": "Ready", "message": "Certificate is up to date and has not expired"}],
+                "notBefore": rfc3339_in_days(days_left - 90), "notAfter": rfc3339_in_days(days_left),
+                "renewalTime": rfc3339_in_days(days_left - 15), "revision": 1}}));
     }
+}
+
+/// Flux's sources and deliveries: a GitRepository, a Kustomization per app namespace, and a
+/// HelmRelease, with Ready conditions and the revisions last applied.
+fn create_flux(store: &mut Store, rng: &mut Rng, crds: &SimKind, app_namespaces: usize) {
+    let status_columns = json!([
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
+        {"name": "Status", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].message"}]);
+    for (group, version, kind_name, plural) in [
+        ("source.toolkit.fluxcd.io", "v1", "GitRepository", "gitrepositories"),
+        ("kustomize.toolkit.fluxcd.io", "v1", "Kustomization", "kustomizations"),
+        ("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmreleases"),
+    ] {
+        let _ = store.create(crds, "", crd(group, version, kind_name, plural, status_columns.clone()));
+    }
+    if let Some(namespaces) = kind(store, "", "namespaces") {
+        let _ = store.create(&namespaces, "", json!({"metadata": metadata("flux-system", None, &[])}));
+    }
+    let (Some(repos), Some(kustomizations), Some(releases)) = (
+        kind(store, "source.toolkit.fluxcd.io", "gitrepositories"),
+        kind(store, "kustomize.toolkit.fluxcd.io", "kustomizations"),
+        kind(store, "helm.toolkit.fluxcd.io", "helmreleases"),
+    ) else {
+        return;
+    };
+    let revision = format!("main@sha1:{:040x}", u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()));
+    let ready = |ok: bool, message: &str| {
+        json!([{"type": "Ready", "status": if ok { "True" } else { "False" },
+        "reason": if ok { "ReconciliationSucceeded" } else { "ReconciliationFailed" }, "message": message,
+        "lastTransitionTime": now_rfc3339()}])
+    };
+    let _ = store.create(
+        &repos,
+        "flux-system",
+        json!({"metadata": metadata("flux-system", Some("flux-system"), &[]),
+        "spec": {"interval": "1m0s", "url": "https://github.com/example/fleet-infra", "ref": {"branch": "main"}},
+        "status": {"conditions": ready(true, &format!("stored artifact for revision '{revision}'")),
+            "artifact": {"revision": revision, "lastUpdateTime": now_rfc3339()}}}),
+    );
+    for (index, ns) in NAMESPACES[..app_namespaces].iter().enumerate() {
+        let ok = index % 4 != 3;
+        let message = if ok {
+            format!("Applied revision: {revision}")
+        } else {
+            "kustomize build failed: accumulating resources".to_string()
+        };
+        let _ = store.create(&kustomizations, "flux-system", json!({"metadata": metadata(ns, Some("flux-system"), &[]),
+            "spec": {"interval": "10m0s", "path": format!("./apps/{ns}"), "prune": true, "targetNamespace": ns,
+                "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
+            "status": {"conditions": ready(ok, &message), "lastAppliedRevision": if ok { revision.clone() } else { String::new() },
+                "lastAttemptedRevision": revision}}));
+    }
+    let _ = store.create(&releases, "monitoring", json!({"metadata": metadata("prometheus", Some("monitoring"), &[]),
+        "spec": {"interval": "30m", "chart": {"spec": {"chart": "prometheus", "version": "25.x", "sourceRef": {"kind": "HelmRepository", "name": "prometheus-community"}}}},
+        "status": {"conditions": ready(true, "Helm upgrade succeeded for release monitoring/prometheus.v3 with chart prometheus@25.27.0"),
+            "lastAppliedRevision": "25.27.0", "history": [{"chartVersion": "25.27.0", "status": "deployed"}]}}));
 }
 
 /// Keeps a cluster moving: `per_sec` changes a second (crash loops, restarts, scaling, events).
@@ -346,7 +433,8 @@ mod tests {
         assert_eq!(store.count("/pods"), 50);
         assert_eq!(store.count("/nodes"), 3);
         assert!(store.count("apps/deployments") >= 10);
-        assert!(store.count("certs.example.io/certificates") > 0);
+        assert!(store.count("cert-manager.io/certificates") > 0);
+        assert!(store.count("kustomize.toolkit.fluxcd.io/kustomizations") > 0);
         drop(store);
         let before = cluster.lock().resource_version();
         let mut churn = Churn::new(3);

@@ -1,0 +1,95 @@
+//! Plugins in the real window (egui_kittest) on the simulator: the cert-manager plugin of the
+//! tree adds its Expires column and its Certificate section; the Plugins page lists it with its
+//! state; a plugin edited on disk reloads in place while the other keeps its state; a plugin that
+//! runs past its budget is stopped and named while the window keeps drawing.
+
+use crate::common::ui::{UI_LOCK, app, has_label, has_label_containing, start_app_with_plugins, step_until};
+use egui_kittest::kittest::Queryable;
+use klieg::state::Settings;
+use std::path::{Path, PathBuf};
+
+fn tree_plugin(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins").join(name)
+}
+
+fn certificates_in(namespaces: &[&str]) -> Settings {
+    Settings {
+        locale: "en".into(),
+        kind_group: "cert-manager.io".into(),
+        kind_plural: "certificates".into(),
+        selected_namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+        ..Settings::default()
+    }
+}
+
+const NOTE: &str = r#"
+local klieg = require("@klieg")
+klieg.sections.add({ id = "note", kinds = { "certificates.cert-manager.io" }, title = "Note",
+  build = function(certificate) return klieg.ui.text("first note on " .. certificate.metadata.name) end })
+"#;
+
+fn write_plugin(root: &Path, id: &str, main: &str) {
+    let folder = root.join(id);
+    std::fs::create_dir_all(&folder).expect("folder");
+    let manifest = format!("id = \"{id}\"\nname = \"{id}\"\nversion = \"0.1.0\"\napi = \">=1.0, <2\"\n");
+    std::fs::write(folder.join("plugin.toml"), manifest).expect("manifest");
+    std::fs::write(folder.join("init.luau"), main).expect("main");
+}
+
+#[test]
+fn the_cert_manager_plugin_adds_its_column_and_section_and_an_edit_reloads_in_place() {
+    let _turn = UI_LOCK.lock();
+    let fleet = crate::common::sim_cluster_with(
+        "plugin-sim",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: plugin-test}\n",
+    );
+    let scratch = tempfile::tempdir().expect("tempdir");
+    write_plugin(scratch.path(), "io.example.note", NOTE);
+    write_plugin(
+        scratch.path(),
+        "io.example.spinner",
+        "local k = require('@klieg') k.sections.add({ id = 'spin', kinds = { '*' }, title = 'Spin', build = function() while true do end end })",
+    );
+    let plugins = klieg::plugins::HostConfig {
+        development: vec![tree_plugin("cert-manager"), scratch.path().to_path_buf()],
+        ..klieg::plugins::HostConfig::default()
+    };
+    let sources = crate::common::sources_for(&[&fleet.kubeconfig_path]);
+    let mut harness = start_app_with_plugins(sources, certificates_in(&["shop", "payments"]), plugins);
+
+    // The column, computed from each Certificate's status at ingest, with its tone.
+    step_until(&mut harness, "the Expires column and a cell", |h| {
+        has_label(h, "Expires") && h.query_all_by_label_contains(" d").next().is_some()
+    });
+    // The name cell (the Secret column says shop-tls too).
+    harness.query_all_by_label("shop-tls").next().expect("the row").click();
+    step_until(&mut harness, "the plugin's Certificate section", |h| {
+        has_label(h, "Certificate")
+            && has_label(h, "Issuer/letsencrypt-prod")
+            && has_label_containing(h, ".example.com")
+    });
+    let opened = app(&harness).details.key.as_ref().map(|k| k.name.to_string()).expect("a certificate open");
+    let first = format!("first note on {opened}");
+    step_until(&mut harness, "the note section", |h| has_label(h, &first));
+    // The spinning plugin ran past its budget: stopped, named on the Plugins page.
+    harness.get_by_label("Plugins").click();
+    step_until(&mut harness, "the Plugins page", |h| {
+        has_label(h, "io.klieg.cert-manager") && has_label_containing(h, "ran past its CPU budget")
+    });
+    assert!(has_label(&harness, "running"), "the good plugins run");
+    assert!(has_label(&harness, "stopped"), "the spinning one is stopped");
+
+    // Saving the note plugin's file reloads it (and only it): the section changes in place.
+    let main = scratch.path().join("io.example.note").join("init.luau");
+    std::fs::write(&main, NOTE.replace("first note", "second note")).expect("edit");
+    let second = format!("second note on {opened}");
+    step_until(&mut harness, "the reloaded section", |h| has_label(h, &second));
+    assert!(has_label(&harness, "Issuer/letsencrypt-prod"), "the other plugin's section stays");
+    assert!(
+        app(&harness)
+            .plugin_list
+            .plugins
+            .iter()
+            .any(|p| &*p.id == "io.klieg.cert-manager" && p.state == klieg::plugins::PluginState::Running)
+    );
+}
