@@ -93,3 +93,61 @@ fn the_cert_manager_plugin_adds_its_column_and_section_and_an_edit_reloads_in_pl
             .any(|p| &*p.id == "io.klieg.cert-manager" && p.state == klieg::plugins::PluginState::Running)
     );
 }
+
+fn kustomizations() -> Settings {
+    Settings {
+        locale: "en".into(),
+        kind_group: "kustomize.toolkit.fluxcd.io".into(),
+        kind_plural: "kustomizations".into(),
+        selected_namespaces: vec!["flux-system".into()],
+        ..Settings::default()
+    }
+}
+
+#[test]
+fn the_flux_plugin_shows_readiness_and_reconciles_after_the_user_confirms() {
+    let _turn = UI_LOCK.lock();
+    let fleet =
+        crate::common::sim_cluster_with("flux-sim", "apiVersion: v1\nkind: Namespace\nmetadata: {name: plugin-test}\n");
+    let plugins = klieg::plugins::HostConfig { development: vec![tree_plugin("flux")], ..Default::default() };
+    let sources = crate::common::sources_for(&[&fleet.kubeconfig_path]);
+    let mut harness = start_app_with_plugins(sources, kustomizations(), plugins);
+    step_until(&mut harness, "the Flux columns", |h| {
+        has_label(h, "Flux ready")
+            && has_label(h, "Revision")
+            && has_label(h, "Ready")
+            && has_label_containing(h, "main@")
+    });
+    harness.get_by_label("shop").click();
+    step_until(&mut harness, "the Flux section and the action", |h| {
+        has_label(h, "GitRepository/flux-system") && has_label(h, "Reconcile now")
+    });
+    harness.get_by_label("Reconcile now").click();
+    // A write: confirmed first, saying who computes it.
+    step_until(&mut harness, "the confirmation", |h| {
+        has_label_containing(h, "io.klieg.flux computes a patch of this object")
+    });
+    let opened = app(&harness).details.key.as_ref().map(|k| k.name.to_string()).expect("a Kustomization open");
+    let annotation = || {
+        let out = crate::common::run_kubectl(
+            &fleet.kubeconfig_path,
+            &[
+                "get",
+                "kustomizations.kustomize.toolkit.fluxcd.io",
+                &opened,
+                "-n",
+                "flux-system",
+                "-o",
+                "jsonpath={.metadata.annotations.reconcile\\.fluxcd\\.io/requestedAt}",
+            ],
+            None,
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert!(annotation().is_empty(), "nothing is written before the user confirms");
+    // The modal's button says the action's name too; it is drawn last.
+    harness.query_all_by_label("Reconcile now").last().expect("the confirm button").click();
+    let outcome = format!("Reconcile now · flux-sim/flux-system/{opened} · patched");
+    step_until(&mut harness, "the outcome", |h| has_label_containing(h, &outcome));
+    assert!(annotation().starts_with("20"), "the annotation reached the server: {:?}", annotation());
+}

@@ -149,8 +149,10 @@ impl KliegApp {
         let host = crate::plugins::PluginHost::start(plugins, Registry::with_builtins(), live.clone());
         let repaint_ctx = ctx.clone();
         host.on_change(move || repaint_ctx.request_repaint());
-        let extensions =
-            backend::Extensions { registry: live, handlers: backend::actions::ActionHandlers::with_builtins() };
+        let planner = host.clone();
+        let plan: backend::actions::PlanPatch = Arc::new(move |id, kind, object| planner.plan_action(id, kind, object));
+        let handlers = backend::actions::ActionHandlers::with_builtins().with_planned_patches(plan);
+        let extensions = backend::Extensions { registry: live, handlers };
         let mut app = Self::with_extensions(ctx, sources, settings, extensions)?;
         app.plugin_list = host.list();
         app.plugins = Some(host);

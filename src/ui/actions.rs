@@ -246,6 +246,9 @@ pub fn confirmation_ui(ctx: &egui::Context, actions: &mut ActionsState, outbox: 
         if pending.targets.len() > 10 {
             ui.label(t!("confirm.more", count = pending.targets.len() - 10));
         }
+        if let Some(detail) = &spec.confirm_detail {
+            ui.label(super::text(detail));
+        }
         if let (ActionInput::Choice { label, options }, InputValue::Choice(value)) = (&spec.input, &mut call.input) {
             choice_ui(ui, (&spec.id, label), options, value);
         }

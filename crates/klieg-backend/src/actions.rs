@@ -116,11 +116,17 @@ pub type ActionFuture = Pin<Box<dyn Future<Output = Result<String, ActionError>>
 /// Carries out one registered action on one target; says what happened in words.
 pub type ActionHandler = Arc<dyn Fn(ActionRequest) -> ActionFuture + Send + Sync>;
 
+/// Computes the merge patch of an action registered at run time (a plugin's) from its target
+/// object: `(action id, kind, object) -> patch`. Blocking (it runs the plugin).
+pub type PlanPatch = Arc<dyn Fn(&str, &klieg_model::KindKey, &Value) -> Result<Value, String> + Send + Sync>;
+
 /// The backend's half of the action registry: a handler per action id that runs on the backend.
-/// The built-ins are registered here exactly as an extension's handler is.
+/// The built-ins are registered here exactly as an extension's handler is; actions registered
+/// at run time (plugins') without a handler of their own are planned by `planned`.
 #[derive(Clone, Default)]
 pub struct ActionHandlers {
     handlers: HashMap<Arc<str>, ActionHandler>,
+    planned: Option<PlanPatch>,
 }
 
 impl ActionHandlers {
@@ -142,9 +148,38 @@ impl ActionHandlers {
         self.handlers.insert(Arc::from(id), handler);
     }
 
-    fn get(&self, id: &str) -> Option<ActionHandler> {
-        self.handlers.get(id).cloned()
+    /// Every action id without a handler goes to `plan`, and the patch it returns is applied
+    /// to the target as a merge patch, with the user's credentials.
+    pub fn with_planned_patches(mut self, plan: PlanPatch) -> Self {
+        self.planned = Some(plan);
+        self
     }
+
+    fn get(&self, id: &str) -> Option<ActionHandler> {
+        self.handlers.get(id).cloned().or_else(|| self.planned.clone().map(|plan| planned_handler(id, plan)))
+    }
+}
+
+/// Reads the target, has `plan` compute the patch (on a blocking thread), applies it.
+fn planned_handler(id: &str, plan: PlanPatch) -> ActionHandler {
+    let id: Arc<str> = Arc::from(id);
+    Arc::new(move |request: ActionRequest| {
+        let (id, plan) = (id.clone(), plan.clone());
+        Box::pin(async move {
+            let api = request.api();
+            let name = request.target.key.name.to_string();
+            let mut object = api.get(&name).await?;
+            object.metadata.managed_fields = None;
+            let object = serde_json::to_value(&object).map_err(|e| ActionError::Invalid(e.to_string()))?;
+            let kind = request.kind.key();
+            let patch = tokio::task::spawn_blocking(move || plan(&id, &kind, &object))
+                .await
+                .map_err(|e| ActionError::Invalid(e.to_string()))?
+                .map_err(ActionError::Invalid)?;
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+            Ok(t!("backend.plugin_patched").into_owned())
+        })
+    })
 }
 
 /// Starts `call` on every target at once; each reports on its own.

@@ -166,6 +166,8 @@ pub struct ActionSpec {
     pub needs: Vec<Need>,
     /// Asks for confirmation first.
     pub destructive: bool,
+    /// Said in the confirmation, under the targets (what a plugin's write will do).
+    pub confirm_detail: Option<Text>,
     pub input: ActionInput,
     /// Offered over a bulk selection too.
     pub bulk: bool,
@@ -184,6 +186,7 @@ impl ActionSpec {
             served_verb: None,
             needs: Vec::new(),
             destructive: false,
+            confirm_detail: None,
             input: ActionInput::None,
             bulk: false,
             runs: Runs::Backend,

@@ -137,6 +137,9 @@ pub fn check(folder: &Path) -> Result<CheckReport, AuthoringError> {
     registered.extend(
         registrations.sections.iter().map(|s| format!("section {} ({}) on {}", s.id, s.title, s.kinds.join(", "))),
     );
+    registered.extend(
+        registrations.actions.iter().map(|a| format!("action {} ({}) on {}", a.id, a.label, a.kinds.join(", "))),
+    );
     registered.extend(registrations.icons.iter().map(|(kind, glyph)| format!("icon {glyph} for {kind}")));
     Ok(CheckReport { manifest, files: sources.len(), registered, load_ms })
 }

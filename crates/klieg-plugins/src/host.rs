@@ -6,7 +6,7 @@
 use crate::manifest::{KindName, Manifest, parse_manifest};
 use crate::vm::{PluginFault, Registrations, Sources, Vm};
 use crate::{PluginInfo, PluginList, PluginState, limits, output};
-use klieg_model::registry::{ColumnSetSpec, ColumnValues, KindIcon, KindMatch, SectionSpec};
+use klieg_model::registry::{ActionSpec, ColumnSetSpec, ColumnValues, KindIcon, KindMatch, Need, SectionSpec};
 use klieg_model::{Cell, Column, ColumnType, KindKey, LiveRegistry, Registry, Text};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
@@ -42,6 +42,18 @@ enum HostEvent {
     Reload(Arc<str>),
 }
 
+/// A registered plugin action, for planning its write when the user runs it.
+struct PluginAction {
+    plugin: Arc<Loaded>,
+    registrations: Arc<Registrations>,
+    index: usize,
+    kinds: KindMatch,
+    /// What the manifest allows it to write (granted, or it would not run).
+    writes: Vec<(KindName, BTreeSet<Arc<str>>)>,
+}
+
+type ActionTable = Arc<Mutex<BTreeMap<Arc<str>, Arc<PluginAction>>>>;
+
 /// One loaded plugin: its state, and whether a fault stopped it (checked before every call).
 struct Loaded {
     id: Arc<str>,
@@ -58,7 +70,7 @@ impl Loaded {
         budget: Duration,
         function: &mlua::RegistryKey,
         argument: &serde_json::Value,
-        convert: impl FnOnce(mlua::Value) -> Result<T, String>,
+        convert: impl FnOnce(&mlua::Lua, mlua::Value) -> Result<T, String>,
     ) -> Option<T> {
         if self.stopped.load(Ordering::Acquire) {
             return None;
@@ -101,6 +113,7 @@ struct HostState {
     events: SyncSender<HostEvent>,
     list: Arc<Mutex<Arc<PluginList>>>,
     listeners: Listeners,
+    actions: ActionTable,
 }
 
 /// The handle the app keeps: the plugin list to draw, and the user's commands.
@@ -109,6 +122,7 @@ pub struct PluginHost {
     events: SyncSender<HostEvent>,
     list: Arc<Mutex<Arc<PluginList>>>,
     listeners: Listeners,
+    actions: ActionTable,
 }
 
 impl PluginHost {
@@ -118,6 +132,7 @@ impl PluginHost {
         let (events, received) = std::sync::mpsc::sync_channel(limits::HOST_QUEUE_LEN);
         let list: Arc<Mutex<Arc<PluginList>>> = Arc::default();
         let listeners: Listeners = Arc::default();
+        let actions: ActionTable = Arc::default();
         let mut state = HostState {
             config,
             builtins,
@@ -127,6 +142,7 @@ impl PluginHost {
             events: events.clone(),
             list: list.clone(),
             listeners: listeners.clone(),
+            actions: actions.clone(),
         };
         state.discover();
         let ids: Vec<Arc<str>> = state.entries.keys().cloned().collect();
@@ -142,7 +158,37 @@ impl PluginHost {
         if let Err(error) = spawned {
             tracing::error!(%error, "the plugin host thread did not start; plugins stay as loaded");
         }
-        Self { events, list, listeners }
+        Self { events, list, listeners, actions }
+    }
+
+    /// The merge patch a plugin's action `id` makes of `object` (of `kind`), computed in the
+    /// plugin's state; refused unless the plugin runs, the action is for the kind, and the
+    /// manifest allows patching it. Blocking (runs the plugin): call off the runtime's workers.
+    pub fn plan_action(
+        &self,
+        id: &str,
+        kind: &KindKey,
+        object: &serde_json::Value,
+    ) -> Result<serde_json::Value, String> {
+        let action =
+            self.actions.lock().get(id).cloned().ok_or_else(|| crate::t!("plugins.action_gone").into_owned())?;
+        if !action.kinds.matches(kind) {
+            return Err(crate::t!("plugins.action_wrong_kind").into_owned());
+        }
+        let allowed = action
+            .writes
+            .iter()
+            .any(|(name, verbs)| name.matches(&kind.group, &kind.plural) && verbs.iter().any(|v| &**v == "patch"));
+        if !allowed {
+            let kind = KindName::Kind { group: kind.group.clone(), plural: kind.plural.clone() };
+            return Err(crate::t!("plugins.write_not_allowed", kind = kind).into_owned());
+        }
+        let registration = &action.registrations.actions[action.index];
+        let what = format!("action {}", registration.id);
+        action
+            .plugin
+            .call(&what, limits::ACTION_BUDGET, &registration.run, object, output::to_patch)
+            .ok_or_else(|| crate::t!("plugins.action_failed").into_owned())
     }
 
     /// The plugins as they are now.
@@ -305,14 +351,16 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
         let build = move |input: &klieg_model::registry::RowInput<'_>| {
             let column = &registrations.columns[index];
             let cell = match input.object {
-                Some(object) => plugin.call(&what, limits::CELL_BUDGET, &column.cell, object, output::to_cell),
+                Some(object) => {
+                    plugin.call(&what, limits::CELL_BUDGET, &column.cell, object, |_, value| output::to_cell(value))
+                }
                 None => {
                     let labels: serde_json::Map<String, serde_json::Value> =
                         input.labels.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(&**v))).collect();
                     let metadata = serde_json::json!({
                         "metadata": { "name": input.name, "namespace": input.namespace, "labels": labels }
                     });
-                    plugin.call(&what, limits::CELL_BUDGET, &column.cell, &metadata, output::to_cell)
+                    plugin.call(&what, limits::CELL_BUDGET, &column.cell, &metadata, |_, value| output::to_cell(value))
                 }
             };
             vec![cell.unwrap_or(Cell::Empty)]
@@ -337,7 +385,9 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
         let what = format!("section {}", section.id);
         let build = move |input: &klieg_model::registry::SectionInput<'_>| {
             let section = &registrations.sections[index];
-            plugin.call(&what, limits::SECTION_BUDGET, &section.build, input.object, output::to_section).flatten()
+            plugin
+                .call(&what, limits::SECTION_BUDGET, &section.build, input.object, |_, value| output::to_section(value))
+                .flatten()
         };
         let spec = SectionSpec {
             id: Arc::from(format!("{id}/{}", section.id)),
@@ -347,6 +397,23 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
             build: Arc::new(build),
         };
         registry.add_section(spec).map_err(|e| e.to_string())?;
+    }
+    for registration in &registrations.actions {
+        let label = Text::plain(&registration.label);
+        let confirm = if registration.confirm.is_empty() {
+            crate::t!("plugins.action_confirm", plugin = id).into_owned()
+        } else {
+            format!("{} — {}", registration.confirm, crate::t!("plugins.action_confirm", plugin = id))
+        };
+        let spec = ActionSpec {
+            served_verb: Some("patch"),
+            needs: vec![Need::object("patch")],
+            destructive: true,
+            confirm_detail: Some(Text::plain(&confirm)),
+            order: 600,
+            ..ActionSpec::new(&format!("{id}/{}", registration.id), label, kind_match(&registration.kinds))
+        };
+        registry.add_action(spec).map_err(|e| e.to_string())?;
     }
     for (kind, glyph) in &registrations.icons {
         registry.add_kind_icon(KindIcon {
@@ -507,12 +574,26 @@ impl HostState {
     /// publishes the plugin list.
     fn publish(&mut self) {
         let mut registry = self.builtins.clone();
-        for entry in self.entries.values_mut() {
+        let mut actions: BTreeMap<Arc<str>, Arc<PluginAction>> = BTreeMap::new();
+        for (id, entry) in &mut self.entries {
             let Some((loaded, registrations)) = &entry.loaded else { continue };
             // Each plugin is added to a copy first, so one whose entries clash leaves no half.
             let mut with_plugin = registry.clone();
             match contribute(&mut with_plugin, loaded, registrations) {
-                Ok(()) => registry = with_plugin,
+                Ok(()) => {
+                    registry = with_plugin;
+                    let writes = entry.manifest.as_ref().map(|m| m.capabilities.kube_write.clone()).unwrap_or_default();
+                    for (index, action) in registrations.actions.iter().enumerate() {
+                        let plan = PluginAction {
+                            plugin: loaded.clone(),
+                            registrations: registrations.clone(),
+                            index,
+                            kinds: kind_match(&action.kinds),
+                            writes: writes.clone(),
+                        };
+                        actions.insert(Arc::from(format!("{id}/{}", action.id)), Arc::new(plan));
+                    }
+                }
                 Err(reason) => {
                     loaded.stopped.store(true, Ordering::Release);
                     entry.loaded = None;
@@ -520,6 +601,7 @@ impl HostState {
                 }
             }
         }
+        *self.actions.lock() = actions;
         self.live.replace(registry);
         let mut plugins: Vec<PluginInfo> = self
             .entries

@@ -32,6 +32,10 @@ pub mod limits {
     pub const MAX_OUTPUT_ITEMS: usize = 100_000;
     /// Bytes of one returned text.
     pub const MAX_OUTPUT_TEXT_BYTES: usize = 256 * 1024;
+    /// CPU time for an action's `run` (computing its patch).
+    pub const ACTION_BUDGET: Duration = Duration::from_millis(250);
+    /// Bytes of the patch one action may return.
+    pub const MAX_PATCH_BYTES: usize = 256 * 1024;
     /// Features one plugin may register.
     pub const MAX_REGISTRATIONS: usize = 200;
     /// Plugins loaded at most.

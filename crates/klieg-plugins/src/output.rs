@@ -128,6 +128,24 @@ pub fn to_cell(value: Value) -> Result<Cell, String> {
     })
 }
 
+/// What an action's `run` returns: `{ patch = { … } }`, the merge patch to apply.
+pub fn to_patch(lua: &Lua, value: Value) -> Result<serde_json::Value, String> {
+    use mlua::LuaSerdeExt;
+    let Value::Table(plan) = value else {
+        return Err(format!("an action returns {{ patch = {{ … }} }}, not a {}", value.type_name()));
+    };
+    let patch: Value = plan.raw_get("patch").map_err(|e| e.to_string())?;
+    if !matches!(patch, Value::Table(_)) {
+        return Err("an action returns { patch = { … } }".to_string());
+    }
+    let patch: serde_json::Value = lua.from_value(patch).map_err(|e| e.to_string())?;
+    let bytes = serde_json::to_vec(&patch).map_err(|e| e.to_string())?.len();
+    if bytes > limits::MAX_PATCH_BYTES {
+        return Err(format!("returned a patch of {bytes} bytes (at most {})", limits::MAX_PATCH_BYTES));
+    }
+    Ok(patch)
+}
+
 /// A section body as built with `klieg.ui`; `nil` shows nothing.
 pub fn to_section(value: Value) -> Result<Option<SectionBody>, String> {
     let Value::Table(table) = value else {

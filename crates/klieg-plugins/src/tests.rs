@@ -236,3 +236,30 @@ fn installed_plugins_run_only_as_granted_and_an_update_asking_for_more_waits() {
     host.set_enabled("io.example.good", Some(more));
     wait_state(&host, "io.example.good", |s| *s == PluginState::Running);
 }
+
+#[test]
+fn an_action_writes_only_what_the_manifest_allows() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let action = "local k = require('@klieg') k.actions.add({ id = 'touch', kinds = { 'configmaps' }, label = 'Touch', verb = 'patch', run = function(obj) return { patch = { metadata = { labels = { touched = obj.metadata.name } } } } end })";
+    write_plugin(root.path(), "io.example.allowed", action);
+    write_plugin(root.path(), "io.example.refused", action);
+    let manifest = root.path().join("io.example.allowed").join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(
+        &manifest,
+        format!("{text}\n[capabilities]\nkube_write = [{{ kind = \"configmaps\", verbs = [\"patch\"] }}]\n"),
+    )
+    .expect("manifest");
+    let (host, live) = start(root.path());
+    let registry = live.current();
+    let spec = registry.action("io.example.allowed/touch").expect("the action is offered");
+    assert!(spec.destructive, "writes are confirmed");
+    assert_eq!(spec.permissions(&configmaps()).count(), 1, "RBAC is asked before the button shows");
+    let object = serde_json::json!({ "metadata": { "name": "limits" } });
+    let patch = host.plan_action("io.example.allowed/touch", &configmaps(), &object).expect("a patch");
+    assert_eq!(patch, serde_json::json!({ "metadata": { "labels": { "touched": "limits" } } }));
+    let refused = host.plan_action("io.example.refused/touch", &configmaps(), &object).expect_err("not allowed");
+    assert!(refused.contains("configmaps"), "{refused}");
+    let wrong = host.plan_action("io.example.allowed/touch", &KindKey::new("", "secrets"), &object);
+    assert!(wrong.is_err(), "not for this kind");
+}

@@ -47,6 +47,17 @@ pub struct Registrations {
     pub columns: Vec<ColumnRegistration>,
     pub sections: Vec<SectionRegistration>,
     pub icons: Vec<(String, String)>,
+    pub actions: Vec<ActionRegistration>,
+}
+
+/// A header action: `run(object)` returns the merge patch to apply, which the host applies
+/// with the user's credentials once they confirm (and only if the manifest allows the write).
+pub struct ActionRegistration {
+    pub id: String,
+    pub kinds: Vec<String>,
+    pub label: String,
+    pub confirm: String,
+    pub run: RegistryKey,
 }
 
 pub struct ColumnRegistration {
@@ -103,7 +114,8 @@ fn kinds_of(table: &Table) -> mlua::Result<Vec<String>> {
 }
 
 fn registration_count(lua: &Lua) -> usize {
-    lua.app_data_ref::<Registrations>().map_or(0, |r| r.columns.len() + r.sections.len() + r.icons.len())
+    lua.app_data_ref::<Registrations>()
+        .map_or(0, |r| r.columns.len() + r.sections.len() + r.icons.len() + r.actions.len())
 }
 
 fn with_registrations(lua: &Lua, add: impl FnOnce(&mut Registrations)) -> mlua::Result<()> {
@@ -173,12 +185,35 @@ fn host_api(lua: &Lua) -> mlua::Result<Table> {
     )?;
     klieg.set("icons", icons)?;
 
+    let actions = lua.create_table()?;
+    actions.set(
+        "add",
+        lua.create_function(|lua, spec: Table| {
+            let verb = optional_string(&spec, "verb", 10)?;
+            if !verb.is_empty() && verb != "patch" {
+                return Err(lua_error("actions write with `verb = \"patch\"` (a merge patch)".to_string()));
+            }
+            let action = ActionRegistration {
+                id: field_string(&spec, "id", 60)?,
+                kinds: kinds_of(&spec)?,
+                label: field_string(&spec, "label", 40)?,
+                confirm: optional_string(&spec, "confirm", 200)?,
+                run: lua.create_registry_value(
+                    spec.get::<Function>("run").map_err(|_| lua_error("`run` must be a function".to_string()))?,
+                )?,
+            };
+            with_registrations(lua, |r| r.actions.push(action))
+        })?,
+    )?;
+    klieg.set("actions", actions)?;
+
     let time = lua.create_table()?;
     time.set(
         "parse",
         lua.create_function(|_, text: String| Ok(text.parse::<jiff::Timestamp>().ok().map(|t| t.as_second() as f64)))?,
     )?;
     time.set("now", lua.create_function(|_, ()| Ok(jiff::Timestamp::now().as_second() as f64))?)?;
+    time.set("now_rfc3339", lua.create_function(|_, ()| Ok(jiff::Timestamp::now().to_string()))?)?;
     time.set(
         "days_until",
         lua.create_function(|_, text: String| {
@@ -275,7 +310,7 @@ impl Vm {
         budget: Duration,
         function: &RegistryKey,
         argument: &serde_json::Value,
-        convert: impl FnOnce(Value) -> Result<T, String>,
+        convert: impl FnOnce(&Lua, Value) -> Result<T, String>,
     ) -> Result<T, PluginFault> {
         let value = self.guarded(what, budget, |lua| {
             use mlua::LuaSerdeExt;
@@ -283,7 +318,7 @@ impl Vm {
             let argument = lua.to_value_with(argument, mlua::SerializeOptions::new().serialize_none_to_null(false))?;
             function.call::<Value>(argument)
         })?;
-        convert(value).map_err(|error| PluginFault::BadOutput { what: what.to_string(), error })
+        convert(&self.lua, value).map_err(|error| PluginFault::BadOutput { what: what.to_string(), error })
     }
 
     /// Compiles one source file without running it: syntax errors, named by file and line.
