@@ -298,7 +298,7 @@ fn create_flux(store: &mut Store, rng: &mut Rng, crds: &SimKind, app_namespaces:
     ) else {
         return;
     };
-    let revision = format!("main@sha1:{:040x}", u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()));
+    let revision = format!("main@sha1:{:016x}{:016x}{:08x}", rng.next_u64(), rng.next_u64(), rng.next_u64() as u32);
     let ready = |ok: bool, message: &str| {
         json!([{"type": "Ready", "status": if ok { "True" } else { "False" },
         "reason": if ok { "ReconciliationSucceeded" } else { "ReconciliationFailed" }, "message": message,
