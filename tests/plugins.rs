@@ -150,4 +150,16 @@ fn the_flux_plugin_shows_readiness_and_reconciles_after_the_user_confirms() {
     let outcome = format!("Reconcile now · flux-sim/flux-system/{opened} · patched");
     step_until(&mut harness, "the outcome", |h| has_label_containing(h, &outcome));
     assert!(annotation().starts_with("20"), "the annotation reached the server: {:?}", annotation());
+
+    // The plugin's sidebar entry opens its view: a tab per kind, each the generic table.
+    harness.query_all_by_label("Flux").next().expect("the sidebar entry").click();
+    step_until(&mut harness, "the Flux view", |h| {
+        has_label_containing(h, "What Flux delivers") && has_label(h, "Git repositories")
+    });
+    harness.get_by_label("Git repositories").click();
+    step_until(&mut harness, "the GitRepository table with the plugin's columns", |h| {
+        app(h).state.selection.kind.as_ref().is_some_and(|k| &*k.plural == "gitrepositories")
+            && app(h).table.rows.iter().any(|row| &*row.key.name == "flux-system")
+            && has_label(h, "Flux ready")
+    });
 }

@@ -386,6 +386,16 @@ impl KliegApp {
                 } else if showing_plugins {
                     ui::plugins::plugins_ui(ui, &self.plugin_list, &mut state.plugins);
                     None
+                } else if let Some(spec) = state.selection.view.as_ref().and_then(|v| self.registry.view(v)) {
+                    ui::views::registered_view_header_ui(ui, spec, &mut state.selection);
+                    let parts = ui::resource_table::TableParts::of(state);
+                    let data = ui::resource_table::TableData {
+                        table: &self.table,
+                        fleet: &self.fleet,
+                        bulk_access: &self.bulk_access,
+                        registry: &self.registry,
+                    };
+                    ui::resource_table::table_view_ui(ui, parts, data, now)
                 } else if let Some(view) = &state.selection.view {
                     // A view registered by an extension that this build cannot draw.
                     ui.weak(rust_i18n::t!("view.unavailable", view = view.0.as_ref()));

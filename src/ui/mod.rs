@@ -14,6 +14,7 @@ pub mod resource_table;
 pub mod sidebar;
 pub mod terminal;
 pub mod theme;
+pub mod views;
 
 use crate::model::registry::{AppBarTarget, ViewId, builtin};
 use crate::state::{Intent, Outbox, Settings, ThemeChoice};

@@ -423,6 +423,23 @@ pub struct SidebarEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ViewId(pub Arc<str>);
 
+/// A registered view described as data: a title, an introduction, and tables of kinds, each
+/// the generic table (sorting, filtering, virtualised rows, registered columns) for that kind.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewSpec {
+    pub id: ViewId,
+    pub title: Text,
+    pub intro: Option<Text>,
+    pub tables: Vec<ViewTable>,
+}
+
+/// One table of a registered view: a tab naming it, and the kind it lists.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewTable {
+    pub title: Text,
+    pub kind: KindKey,
+}
+
 /// A chart panel of the details pane's Metrics tab, for some kinds.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChartPanelSpec {
@@ -520,6 +537,7 @@ pub struct Registry {
     sections: Vec<SectionSpec>,
     columns: Vec<ColumnSetSpec>,
     sidebar: Vec<SidebarEntry>,
+    views: Vec<ViewSpec>,
     charts: Vec<ChartPanelSpec>,
     icons: Vec<KindIcon>,
     app_bar: Vec<AppBarAction>,
@@ -640,6 +658,17 @@ impl Registry {
 
     pub fn sidebar_entries(&self) -> &[SidebarEntry] {
         &self.sidebar
+    }
+
+    /// Adds a view described as data (opened by a sidebar entry or an app-bar button).
+    pub fn add_view(&mut self, view: ViewSpec) -> Result<(), RegistryError> {
+        unique("view", self.views.iter().map(|v| &v.id.0), &view.id.0)?;
+        self.views.push(view);
+        Ok(())
+    }
+
+    pub fn view(&self, id: &ViewId) -> Option<&ViewSpec> {
+        self.views.iter().find(|v| v.id == *id)
     }
 
     pub fn chart_panel_for(&self, kind: &KindKey) -> Option<&ChartPanelSpec> {

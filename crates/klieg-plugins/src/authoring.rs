@@ -140,6 +140,7 @@ pub fn check(folder: &Path) -> Result<CheckReport, AuthoringError> {
     registered.extend(
         registrations.actions.iter().map(|a| format!("action {} ({}) on {}", a.id, a.label, a.kinds.join(", "))),
     );
+    registered.extend(registrations.views.iter().map(|v| format!("view {} ({}) in the sidebar", v.id, v.title)));
     registered.extend(registrations.icons.iter().map(|(kind, glyph)| format!("icon {glyph} for {kind}")));
     Ok(CheckReport { manifest, files: sources.len(), registered, load_ms })
 }

@@ -6,7 +6,10 @@
 use crate::manifest::{KindName, Manifest, parse_manifest};
 use crate::vm::{PluginFault, Registrations, Sources, Vm};
 use crate::{PluginInfo, PluginList, PluginState, limits, output};
-use klieg_model::registry::{ActionSpec, ColumnSetSpec, ColumnValues, KindIcon, KindMatch, Need, SectionSpec};
+use klieg_model::registry::{
+    ActionSpec, ColumnSetSpec, ColumnValues, KindIcon, KindMatch, Need, SectionSpec, SidebarEntry, ViewId, ViewSpec,
+    ViewTable,
+};
 use klieg_model::{Cell, Column, ColumnType, KindKey, LiveRegistry, Registry, Text};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
@@ -414,6 +417,25 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
             ..ActionSpec::new(&format!("{id}/{}", registration.id), label, kind_match(&registration.kinds))
         };
         registry.add_action(spec).map_err(|e| e.to_string())?;
+    }
+    for view in &registrations.views {
+        let view_id = ViewId(Arc::from(format!("{id}/{}", view.id)));
+        let tables = view
+            .tables
+            .iter()
+            .filter_map(|(title, kind)| match kind {
+                KindName::Kind { group, plural } => {
+                    Some(ViewTable { title: Text::plain(title), kind: KindKey { group: group.clone(), plural: plural.clone() } })
+                }
+                KindName::Any => None,
+            })
+            .collect();
+        let intro = (!view.intro.is_empty()).then(|| Text::plain(&view.intro));
+        registry
+            .add_view(ViewSpec { id: view_id.clone(), title: Text::plain(&view.title), intro, tables })
+            .map_err(|e| e.to_string())?;
+        let entry = SidebarEntry { id: view_id.0.clone(), label: Text::plain(&view.title), view: view_id, order: view.order };
+        registry.add_sidebar_entry(entry).map_err(|e| e.to_string())?;
     }
     for (kind, glyph) in &registrations.icons {
         registry.add_kind_icon(KindIcon {

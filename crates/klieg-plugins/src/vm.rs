@@ -48,6 +48,17 @@ pub struct Registrations {
     pub sections: Vec<SectionRegistration>,
     pub icons: Vec<(String, String)>,
     pub actions: Vec<ActionRegistration>,
+    pub views: Vec<ViewRegistration>,
+}
+
+/// A sidebar entry and the view it opens: a title, an introduction, and a tab per table.
+pub struct ViewRegistration {
+    pub id: String,
+    pub title: String,
+    pub intro: String,
+    pub order: i32,
+    /// (tab title, kind name) per table.
+    pub tables: Vec<(String, crate::manifest::KindName)>,
 }
 
 /// A header action: `run(object)` returns the merge patch to apply, which the host applies
@@ -115,7 +126,7 @@ fn kinds_of(table: &Table) -> mlua::Result<Vec<String>> {
 
 fn registration_count(lua: &Lua) -> usize {
     lua.app_data_ref::<Registrations>()
-        .map_or(0, |r| r.columns.len() + r.sections.len() + r.icons.len() + r.actions.len())
+        .map_or(0, |r| r.columns.len() + r.sections.len() + r.icons.len() + r.actions.len() + r.views.len())
 }
 
 fn with_registrations(lua: &Lua, add: impl FnOnce(&mut Registrations)) -> mlua::Result<()> {
@@ -206,6 +217,38 @@ fn host_api(lua: &Lua) -> mlua::Result<Table> {
         })?,
     )?;
     klieg.set("actions", actions)?;
+
+    let views = lua.create_table()?;
+    views.set(
+        "add",
+        lua.create_function(|lua, spec: Table| {
+            let tables: Vec<Table> = spec
+                .get("tables")
+                .map_err(|_| lua_error("`tables` must be a list of { title = …, kind = … }".to_string()))?;
+            if tables.is_empty() || tables.len() > 20 {
+                return Err(lua_error("a view has 1 to 20 tables".to_string()));
+            }
+            let mut kinds = Vec::new();
+            for table in &tables {
+                let kind = field_string(table, "kind", 253)?;
+                let name = crate::manifest::KindName::parse(&kind).map_err(|e| lua_error(e.to_string()))?;
+                if name == crate::manifest::KindName::Any {
+                    return Err(lua_error("a view's table lists one kind, not *".to_string()));
+                }
+                kinds.push((field_string(table, "title", 40)?, name));
+            }
+            let order: Option<i32> = spec.get("order")?;
+            let view = ViewRegistration {
+                id: field_string(&spec, "id", 60)?,
+                title: field_string(&spec, "title", 40)?,
+                intro: optional_string(&spec, "intro", 500)?,
+                order: order.unwrap_or(100).clamp(1, 1000),
+                tables: kinds,
+            };
+            with_registrations(lua, |r| r.views.push(view))
+        })?,
+    )?;
+    klieg.set("views", views)?;
 
     let time = lua.create_table()?;
     time.set(
