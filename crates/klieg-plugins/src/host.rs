@@ -424,9 +424,10 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
             .tables
             .iter()
             .filter_map(|(title, kind)| match kind {
-                KindName::Kind { group, plural } => {
-                    Some(ViewTable { title: Text::plain(title), kind: KindKey { group: group.clone(), plural: plural.clone() } })
-                }
+                KindName::Kind { group, plural } => Some(ViewTable {
+                    title: Text::plain(title),
+                    kind: KindKey { group: group.clone(), plural: plural.clone() },
+                }),
                 KindName::Any => None,
             })
             .collect();
@@ -434,7 +435,8 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
         registry
             .add_view(ViewSpec { id: view_id.clone(), title: Text::plain(&view.title), intro, tables })
             .map_err(|e| e.to_string())?;
-        let entry = SidebarEntry { id: view_id.0.clone(), label: Text::plain(&view.title), view: view_id, order: view.order };
+        let entry =
+            SidebarEntry { id: view_id.0.clone(), label: Text::plain(&view.title), view: view_id, order: view.order };
         registry.add_sidebar_entry(entry).map_err(|e| e.to_string())?;
     }
     for (kind, glyph) in &registrations.icons {

@@ -263,3 +263,39 @@ fn an_action_writes_only_what_the_manifest_allows() {
     let wrong = host.plan_action("io.example.allowed/touch", &KindKey::new("", "secrets"), &object);
     assert!(wrong.is_err(), "not for this kind");
 }
+
+/// The plugin API's surface: every name the host offers, and every type and declaration of the
+/// definitions file. A change shows here first; update `api-surface.txt` (set
+/// `KLIEG_UPDATE_API_SURFACE=1`) together with the API version and docs/plugins.md.
+#[test]
+fn the_plugin_api_surface_changes_only_deliberately() {
+    let vm = crate::vm::Vm::new(Arc::default()).expect("a state");
+    let mut surface = vec![format!("api {}", crate::PLUGIN_API_VERSION)];
+    surface.extend(vm.api_surface().expect("the surface"));
+    for line in crate::DEFINITIONS.lines() {
+        let line = line.trim();
+        if line.starts_with("export type") || line.starts_with("declare") || line.ends_with(':') {
+            surface.push(format!("d.luau {line}"));
+        } else if let Some((field, _)) = line.split_once(':')
+            && !line.starts_with("--")
+            && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            surface.push(format!("d.luau   {line}"));
+        }
+    }
+    let text = surface.join("\n") + "\n";
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("api-surface.txt");
+    if std::env::var_os("KLIEG_UPDATE_API_SURFACE").is_some() {
+        std::fs::write(&path, &text).expect("write the snapshot");
+    }
+    let kept = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(kept, text, "the plugin API changed: review it, then run with KLIEG_UPDATE_API_SURFACE=1");
+    // Every function the host offers is declared for editors.
+    for name in vm.api_surface().expect("the surface") {
+        let Some((path, kind)) = name.split_once(": ") else { continue };
+        let last = path.rsplit('.').next().unwrap_or(path);
+        if kind == "function" {
+            assert!(crate::DEFINITIONS.contains(&format!("{last}:")), "{path} is not in klieg.d.luau");
+        }
+    }
+}

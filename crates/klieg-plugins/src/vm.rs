@@ -369,6 +369,27 @@ impl Vm {
         self.lua.load(text).set_name(format!("={path}")).into_function().map(|_| ())
     }
 
+    /// Every name the host API offers (`klieg.columns.add: function`…), sorted: the surface a
+    /// snapshot test keeps, so a change to it is deliberate.
+    pub fn api_surface(&self) -> mlua::Result<Vec<String>> {
+        let require: Function = self.lua.globals().get("require")?;
+        let klieg: Table = require.call("@klieg")?;
+        let mut names = Vec::new();
+        let mut pending = vec![("klieg".to_string(), klieg)];
+        while let Some((prefix, table)) = pending.pop() {
+            for pair in table.pairs::<String, Value>() {
+                let (key, value) = pair?;
+                let name = format!("{prefix}.{key}");
+                match value {
+                    Value::Table(inner) => pending.push((name, inner)),
+                    other => names.push(format!("{name}: {}", other.type_name())),
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
     /// Memory the state uses now.
     pub fn used_memory_bytes(&self) -> usize {
         self.lua.used_memory()
