@@ -166,7 +166,7 @@ pub fn subscribe(
 
 /// Adds the registered column sets' columns and cells to what the server sent: computed once
 /// per row as it arrives, so drawing and sorting never compute a cell.
-fn with_column_sets(event: TableEvent, sets: &[ColumnSetSpec]) -> TableEvent {
+pub fn with_column_sets(event: TableEvent, sets: &[ColumnSetSpec]) -> TableEvent {
     if sets.is_empty() {
         return event;
     }

@@ -3,6 +3,7 @@
 
 pub mod fleet;
 pub mod hostile;
+pub mod plugins;
 pub mod soak;
 
 use klieg::state::UiState;
@@ -177,8 +178,10 @@ fn time_frames(frames: usize, mut draw: impl FnMut(&mut egui::Ui)) -> (Duration,
         }
         input.events.push(egui::Event::PointerMoved(egui::pos2(700.0, 400.0)));
         let started = Instant::now();
-        let output = ctx.run_ui(input, |ui| draw(ui));
+        let mut output = ctx.run_ui(input, |ui| draw(ui));
         let laid_out = Instant::now();
+        // No GPU here: the texture uploads a renderer would do are left out.
+        output.textures_delta.clear();
         let primitives = ctx.tessellate(output.shapes, output.pixels_per_point);
         vertices = primitives
             .iter()
@@ -195,10 +198,9 @@ fn time_frames(frames: usize, mut draw: impl FnMut(&mut egui::Ui)) -> (Duration,
     (layout / frames as u32, tessellate / frames as u32, vertices)
 }
 
-fn measure_frames(rows: usize) {
-    let table = synthetic_table(rows);
-    let cluster = ClusterId::new("bench");
-    let fleet = FleetSnapshot {
+/// One connected cluster serving pods.
+fn bench_fleet(cluster: &ClusterId) -> FleetSnapshot {
+    FleetSnapshot {
         generation: 1,
         clusters: Arc::from(vec![ClusterInfo {
             id: cluster.clone(),
@@ -214,7 +216,13 @@ fn measure_frames(rows: usize) {
             namespaces: Arc::from(Vec::new()),
             access: None,
         }]),
-    };
+    }
+}
+
+fn measure_frames(rows: usize) {
+    let table = synthetic_table(rows);
+    let cluster = ClusterId::new("bench");
+    let fleet = bench_fleet(&cluster);
     let mut state = UiState::default();
     state.selection.clusters.insert(cluster);
     state.selection.kind = Some(pods_kind().key());

@@ -41,6 +41,10 @@ struct Cli {
     /// hostile servers, each run this many seconds.
     #[arg(long, value_name = "SECONDS")]
     hostile: Option<u64>,
+    /// What plugins cost: load time and memory per plugin, ingest with and without a plugin
+    /// column, the frame cost of a plugin view.
+    #[arg(long)]
+    plugins: bool,
     /// Fleet benchmark: the parts to run.
     #[arg(long, value_delimiter = ',', default_value = "ingest,memory,start")]
     phases: Vec<String>,
@@ -73,6 +77,8 @@ fn main() {
     let cli = Cli::parse();
     if let Some(Commands::WatchChild { kubeconfig, raw }) = cli.command {
         klieg_bench::fleet::watch_child(&kubeconfig, raw.as_deref());
+    } else if cli.plugins {
+        klieg_bench::plugins::run();
     } else if let Some(seconds) = cli.hostile {
         klieg_bench::hostile::run(seconds);
     } else if let Some(minutes) = cli.soak {

@@ -1,0 +1,254 @@
+//! `klieg-bench --plugins`: what plugins cost. Load time and memory per plugin (the tree's, and
+//! a hundred copies of one), watch-event ingest over 100k pods with and without a plugin column
+//! (metadata-only and from the object), and the frame cost of a plugin's view of 10k rows with
+//! its column. Figures printed, never a timed test. Runs on the calling thread (the plugin host
+//! on its own).
+
+use klieg_backend::ingest::{RowStore, with_column_sets};
+use klieg_backend::rows::{Interner, TableRowDoc, row_from_table, table_columns};
+use klieg_backend::table_watch::TableEvent;
+use klieg_model::registry::ColumnSetSpec;
+use klieg_model::{ClusterId, KindKey, LiveRegistry, Registry};
+use klieg_plugins::{HostConfig, PluginHost, PluginState};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn tree_plugins() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins")
+}
+
+fn start_host(folders: Vec<PathBuf>) -> (PluginHost, LiveRegistry) {
+    let live = LiveRegistry::new(Registry::with_builtins());
+    let config = HostConfig { development: folders, ..HostConfig::default() };
+    (PluginHost::start(config, Registry::with_builtins(), live.clone()), live)
+}
+
+fn write_plugin(root: &Path, id: &str, main: &str) -> PathBuf {
+    let folder = root.join(id);
+    let _ = std::fs::create_dir_all(&folder);
+    let manifest = format!("id = \"{id}\"\nname = \"{id}\"\nversion = \"0.1.0\"\napi = \">=1.0, <2\"\n");
+    let _ = std::fs::write(folder.join("plugin.toml"), manifest);
+    let _ = std::fs::write(folder.join("init.luau"), main);
+    folder
+}
+
+fn load_figures(scratch: &Path) {
+    for name in ["cert-manager", "flux"] {
+        let (host, _) = start_host(vec![tree_plugins().join(name)]);
+        for plugin in &host.list().plugins {
+            println!(
+                "plugins load {:<24} {:>6.2} ms, {:>6.2} MiB of Luau memory ({})",
+                plugin.id,
+                plugin.load_ms,
+                plugin.memory_bytes as f64 / (1024.0 * 1024.0),
+                plugin.state.label()
+            );
+        }
+    }
+    let source = std::fs::read_to_string(tree_plugins().join("cert-manager/init.luau")).unwrap_or_default();
+    let dates = std::fs::read_to_string(tree_plugins().join("cert-manager/dates.luau")).unwrap_or_default();
+    let root = scratch.join("copies");
+    for i in 0..100 {
+        let folder = write_plugin(&root, &format!("io.example.copy-{i:03}"), &source);
+        let _ = std::fs::write(folder.join("dates.luau"), &dates);
+    }
+    let started = Instant::now();
+    let (host, _) = start_host(vec![root]);
+    let elapsed = started.elapsed();
+    let list = host.list();
+    let running = list.plugins.iter().filter(|p| p.state == PluginState::Running).count();
+    let memory: usize = list.plugins.iter().map(|p| p.memory_bytes).sum();
+    println!(
+        "plugins load 100 copies of cert-manager: {running} running in {:.0} ms ({:.2} ms each), {:.1} MiB of Luau memory in all ({:.0} KiB each)",
+        elapsed.as_secs_f64() * 1000.0,
+        elapsed.as_secs_f64() * 1000.0 / 100.0,
+        memory as f64 / (1024.0 * 1024.0),
+        memory as f64 / 1024.0 / 100.0
+    );
+}
+
+/// A pod watch line as the apiserver sends it in Table form, with metadata only or the object.
+fn pod_line(index: usize, resource_version: usize, whole: bool) -> String {
+    let spec_status = if whole {
+        format!(
+            r#","spec":{{"nodeName":"node-{node}","containers":[{{"name":"web","image":"nginx:1.27"}}]}},"status":{{"phase":"{phase}","podIP":"10.1.{a}.{b}"}}"#,
+            node = index % 50,
+            phase = if index.is_multiple_of(13) { "Pending" } else { "Running" },
+            a = index / 250 % 250,
+            b = index % 250
+        )
+    } else {
+        String::new()
+    };
+    let kind = if whole { "Pod" } else { "PartialObjectMetadata" };
+    format!(
+        r#"{{"type":"MODIFIED","object":{{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{{"resourceVersion":"{resource_version}"}},"rows":[{{"cells":["web-{index}","1/1","Running",{restarts},"5m","10.1.{a}.{b}","node-{node}","<none>","<none>"],"object":{{"kind":"{kind}","apiVersion":"v1","metadata":{{"name":"web-{index}","namespace":"ns-{ns}","uid":"uid-{index}","resourceVersion":"{resource_version}","creationTimestamp":"2026-11-01T10:00:00Z","labels":{{"app":"web","pod-template-hash":"5d9c8b7f6"}}}}{spec_status}}}}}]}}}}"#,
+        restarts = resource_version % 7,
+        a = index / 250 % 250,
+        b = index % 250,
+        node = index % 50,
+        ns = index % 20,
+    )
+}
+
+#[derive(serde::Deserialize)]
+struct Line {
+    object: LineObject,
+}
+
+#[derive(serde::Deserialize)]
+struct LineObject {
+    rows: Vec<TableRowDoc>,
+}
+
+/// Events per second through parse, row conversion, the column sets and the store.
+fn ingest_rate(lines: &[String], sets: &[ColumnSetSpec]) -> (f64, usize) {
+    let cluster = ClusterId::new("bench");
+    let columns = table_columns(Some(&super::pod_column_defs()), true);
+    let mut store = RowStore::default();
+    store.apply(with_column_sets(TableEvent::Init(columns.clone()), sets));
+    store.apply(TableEvent::InitDone);
+    let mut interner = Interner::default();
+    let started = Instant::now();
+    for line in lines {
+        let Ok(parsed) = serde_json::from_str::<Line>(line) else { continue };
+        for doc in parsed.object.rows {
+            if let Some(row) = row_from_table(&cluster, doc, &columns, &mut interner) {
+                store.apply(with_column_sets(TableEvent::Apply(row), sets));
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let snapshot = store.snapshot();
+    let cells_filled = snapshot.rows.iter().filter(|r| r.cells.len() > columns.len()).count();
+    (lines.len() as f64 / elapsed.as_secs_f64(), cells_filled)
+}
+
+const LABEL_COLUMN: &str = r#"
+local klieg = require("@klieg")
+klieg.columns.add({ id = "app", kinds = { "pods" }, title = "App", metadata_only = true,
+  cell = function(pod) return pod.metadata.labels.app or "-" end })
+"#;
+
+const STATUS_COLUMN: &str = r#"
+local klieg = require("@klieg")
+klieg.columns.add({ id = "phase", kinds = { "pods" }, title = "Phase",
+  cell = function(pod)
+    local phase = pod.status and pod.status.phase or "?"
+    return { text = phase .. " on " .. (pod.spec.nodeName or "-"), tone = if phase == "Running" then "ok" else "warning" }
+  end })
+"#;
+
+fn ingest_figures(scratch: &Path) {
+    let pods = KindKey::new("", "pods");
+    let events = 100_000;
+    let metadata_lines: Vec<String> = (0..events).map(|i| pod_line(i, 1000 + i, false)).collect();
+    let object_lines: Vec<String> = (0..events).map(|i| pod_line(i, 1000 + i, true)).collect();
+    let (label_host, label_live) = start_host(vec![write_plugin(scratch, "io.example.label", LABEL_COLUMN)]);
+    let (status_host, status_live) = start_host(vec![write_plugin(scratch, "io.example.status", STATUS_COLUMN)]);
+    let label_sets = label_live.current().column_sets_for(&pods);
+    let status_sets = status_live.current().column_sets_for(&pods);
+    let (base, _) = ingest_rate(&metadata_lines, &[]);
+    let (label, label_cells) = ingest_rate(&metadata_lines, &label_sets);
+    let (objects, _) = ingest_rate(&object_lines, &[]);
+    let (status, status_cells) = ingest_rate(&object_lines, &status_sets);
+    println!("plugins ingest {events} pod events over 100k pods (parse + rows + column sets + store):");
+    println!("  metadata watch, no plugin column      {base:>9.0} events/s");
+    println!(
+        "  metadata watch, label column (Luau)   {label:>9.0} events/s ({:.0}% of it; {label_cells} rows with the cell)",
+        label / base * 100.0
+    );
+    println!(
+        "  object watch, no plugin column        {objects:>9.0} events/s ({:.0}% of the metadata watch)",
+        objects / base * 100.0
+    );
+    println!(
+        "  object watch, status column (Luau)    {status:>9.0} events/s ({:.0}% of the metadata watch; {status_cells} rows with the cell)",
+        status / base * 100.0
+    );
+    for host in [label_host, status_host] {
+        for plugin in &host.list().plugins {
+            assert_running(plugin);
+        }
+    }
+}
+
+fn assert_running(plugin: &klieg_plugins::PluginInfo) {
+    if plugin.state != PluginState::Running {
+        println!("  (!) {} is {:?}: the figures above are without it", plugin.id, plugin.state);
+    }
+}
+
+/// A plugin's view (its header and tabs) over the generic table of 10k rows with its column.
+fn frame_figures() {
+    let rows = 10_000;
+    let mut table = super::synthetic_table(rows);
+    // The plugin's column, filled as ingest fills it.
+    let mut columns = table.columns.to_vec();
+    columns.push(klieg_model::Column {
+        name: Arc::from("App"),
+        description: Arc::from(""),
+        column_type: klieg_model::ColumnType::Text,
+        priority: 0,
+        is_age: false,
+    });
+    table.columns = Arc::from(columns.clone());
+    table.rows = table
+        .rows
+        .iter()
+        .map(|row| {
+            let mut row = (**row).clone();
+            let mut cells = row.cells.into_vec();
+            cells.push(klieg_model::Cell::Text(Arc::from("web"), klieg_model::CellTone::Good));
+            row.cells = cells.into_boxed_slice();
+            Arc::new(row)
+        })
+        .collect();
+    let cluster = ClusterId::new("bench");
+    table.column_maps = [(cluster.clone(), (0..columns.len()).map(Some).collect())].into_iter().collect();
+    let fleet = super::bench_fleet(&cluster);
+    let view = klieg_model::registry::ViewSpec {
+        id: klieg_model::registry::ViewId(Arc::from("io.example/pods")),
+        title: klieg_model::Text::plain("Pods by app"),
+        intro: Some(klieg_model::Text::plain("Every pod, with the plugin's App column.")),
+        tables: vec![klieg_model::registry::ViewTable {
+            title: klieg_model::Text::plain("Pods"),
+            kind: KindKey::new("", "pods"),
+        }],
+    };
+    let mut state = klieg::state::UiState::default();
+    state.selection.clusters.insert(cluster);
+    let bulk_access = klieg_model::BulkAccess::default();
+    let registry = Registry::with_builtins();
+    let (layout, tessellate, vertices) = super::time_frames(120, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
+            klieg::ui::views::registered_view_header_ui(ui, &view, &mut state.selection);
+            let parts = klieg::ui::resource_table::TableParts::of(&mut state);
+            let data = klieg::ui::resource_table::TableData {
+                table: &table,
+                fleet: &fleet,
+                bulk_access: &bulk_access,
+                registry: &registry,
+            };
+            klieg::ui::resource_table::table_view_ui(ui, parts, data, 1_800_000_000);
+        });
+    });
+    println!(
+        "plugins frame: a plugin view of {rows} rows with its column: {:.3} ms layout + {:.3} ms tessellate ({vertices} vertices)",
+        super::ms(layout),
+        super::ms(tessellate)
+    );
+}
+
+pub fn run() {
+    println!("klieg-bench --plugins (release build recommended; figures vary with machine load)");
+    let Ok(scratch) = tempfile::tempdir() else {
+        println!("no temporary folder");
+        return;
+    };
+    load_figures(scratch.path());
+    ingest_figures(scratch.path());
+    frame_figures();
+    std::thread::sleep(Duration::from_millis(10));
+}
