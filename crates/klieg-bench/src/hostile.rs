@@ -44,7 +44,7 @@ pub fn run(seconds: u64) {
     report(&format!("healthy + {} hostile", hostile.len()), &frames_against(paths, all_names, seconds));
 }
 
-fn start_healthy() -> Option<klieg_sim::Fleet> {
+pub fn start_healthy() -> Option<klieg_sim::Fleet> {
     let specs = (0..HEALTHY_CLUSTERS)
         .map(|i| klieg_sim::ClusterSpec {
             name: format!("healthy-{i}"),
@@ -65,7 +65,17 @@ fn start_hostile(name: &str, faults: &str) -> Option<klieg_sim::Fleet> {
 
 /// Draws the whole window for `seconds`, pods of every cluster selected; each frame's time
 /// (layout and tessellation).
-fn frames_against(kubeconfigs: Vec<PathBuf>, clusters: Vec<String>, seconds: u64) -> Vec<Duration> {
+pub fn frames_against(kubeconfigs: Vec<PathBuf>, clusters: Vec<String>, seconds: u64) -> Vec<Duration> {
+    frames_with(kubeconfigs, clusters, seconds, None)
+}
+
+/// As [`frames_against`], with the plugin host on `plugins` when given.
+pub fn frames_with(
+    kubeconfigs: Vec<PathBuf>,
+    clusters: Vec<String>,
+    seconds: u64,
+    plugins: Option<klieg_plugins::HostConfig>,
+) -> Vec<Duration> {
     let ctx = egui::Context::default();
     let sources = klieg_backend::kubeconfig::KubeconfigSources { explicit: kubeconfigs, ..Default::default() };
     let settings = klieg::state::Settings {
@@ -74,14 +84,17 @@ fn frames_against(kubeconfigs: Vec<PathBuf>, clusters: Vec<String>, seconds: u64
         selected_clusters: clusters,
         ..klieg::state::Settings::default()
     };
-    let mut app =
-        match klieg::app::KliegApp::with_extensions(&ctx, sources, settings, klieg_backend::Extensions::builtin()) {
-            Ok(app) => app,
-            Err(error) => {
-                println!("hostile: the app did not start: {error}");
-                return Vec::new();
-            }
-        };
+    let started_app = match plugins {
+        Some(plugins) => klieg::app::KliegApp::with_plugins(&ctx, sources, settings, plugins),
+        None => klieg::app::KliegApp::with_extensions(&ctx, sources, settings, klieg_backend::Extensions::builtin()),
+    };
+    let mut app = match started_app {
+        Ok(app) => app,
+        Err(error) => {
+            println!("hostile: the app did not start: {error}");
+            return Vec::new();
+        }
+    };
     let started = Instant::now();
     let end = started + Duration::from_secs(seconds);
     let mut times = Vec::new();
@@ -105,7 +118,7 @@ fn frames_against(kubeconfigs: Vec<PathBuf>, clusters: Vec<String>, seconds: u64
     times
 }
 
-fn report(run: &str, times: &[Duration]) {
+pub fn report(run: &str, times: &[Duration]) {
     if times.is_empty() {
         println!("{run:<28} no frames");
         return;

@@ -12,7 +12,7 @@ use klieg_model::{ClusterId, KindKey, LiveRegistry, Registry};
 use klieg_plugins::{HostConfig, PluginHost, PluginState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn tree_plugins() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plugins")
@@ -241,6 +241,41 @@ fn frame_figures() {
     );
 }
 
+/// Hostile plugins, each a column on pods (run at ingest as rows arrive and churn).
+const HOSTILE_COLUMNS: [(&str, &str); 6] = [
+    ("io.example.endless-loop", "while true do end"),
+    ("io.example.memory-bomb", "local t = {} for i = 1, 1e9 do t[i] = string.rep('x', 1048576) .. i end"),
+    ("io.example.deep-recursion", "local function f(n) return f(n + 1) + 1 end return f(1)"),
+    ("io.example.throws", "error('broken on purpose')"),
+    ("io.example.forbidden-io", "return io.open('/etc/passwd')"),
+    ("io.example.huge-cell", "return string.rep('x', 8 * 1024 * 1024)"),
+];
+
+/// The whole window against a healthy fleet with churn, with no plugin, then beside each
+/// hostile plugin (which is stopped at its first call).
+fn hostile_frames(scratch: &Path, seconds: u64) {
+    let Some(healthy) = super::hostile::start_healthy() else {
+        println!("plugins hostile: the simulator did not start");
+        return;
+    };
+    let names: Vec<String> = healthy.clusters.iter().map(|c| c.name.clone()).collect();
+    let paths = vec![healthy.kubeconfig_path.clone()];
+    println!(
+        "plugins hostile: the window for {seconds} s on pods of {} clusters with churn, beside each hostile plugin",
+        names.len()
+    );
+    super::hostile::report("no plugin", &super::hostile::frames_with(paths.clone(), names.clone(), seconds, None));
+    for (id, body) in HOSTILE_COLUMNS {
+        let main = format!(
+            "local k = require('@klieg') k.columns.add({{ id = 'x', kinds = {{ 'pods' }}, title = 'X', metadata_only = true, cell = function() {body} end }})"
+        );
+        let folder = write_plugin(&scratch.join("hostile"), id, &main);
+        let config = HostConfig { development: vec![folder], ..HostConfig::default() };
+        let times = super::hostile::frames_with(paths.clone(), names.clone(), seconds, Some(config));
+        super::hostile::report(id, &times);
+    }
+}
+
 pub fn run() {
     println!("klieg-bench --plugins (release build recommended; figures vary with machine load)");
     let Ok(scratch) = tempfile::tempdir() else {
@@ -250,5 +285,5 @@ pub fn run() {
     load_figures(scratch.path());
     ingest_figures(scratch.path());
     frame_figures();
-    std::thread::sleep(Duration::from_millis(10));
+    hostile_frames(scratch.path(), 10);
 }

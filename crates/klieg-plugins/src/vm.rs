@@ -25,11 +25,65 @@ pub enum PluginFault {
     BadOutput { what: String, error: String },
 }
 
-/// The deadline of the call running now, read by the interrupt callback.
+/// The budget of the call running now, read by the interrupt callback: CPU time of the calling
+/// thread, not wall time, so a busy machine that deschedules the thread never stops a plugin
+/// that did little. The wall clock (cheap to read) is checked first; only past the wall deadline
+/// is the thread's CPU time read, and the deadline moves by what is left.
 #[derive(Default)]
 struct Budget {
-    deadline: Mutex<Option<Instant>>,
+    call: Mutex<Option<Call>>,
     exceeded: AtomicBool,
+}
+
+struct Call {
+    wall_deadline: Instant,
+    cpu_started: Option<Duration>,
+    budget: Duration,
+}
+
+/// CPU time the calling thread has used (`None` where the system cannot say).
+fn thread_cpu_time() -> Option<Duration> {
+    #[cfg(unix)]
+    {
+        let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: clock_gettime writes the timespec it is given and reads nothing else.
+        let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut now) };
+        if status == 0 {
+            return Some(Duration::new(u64::try_from(now.tv_sec).ok()?, u32::try_from(now.tv_nsec).ok()?));
+        }
+    }
+    None
+}
+
+impl Budget {
+    fn start(&self, budget: Duration) {
+        let call = Call { wall_deadline: Instant::now() + budget, cpu_started: thread_cpu_time(), budget };
+        *self.call.lock() = Some(call);
+        self.exceeded.store(false, Ordering::Release);
+    }
+
+    fn end(&self) {
+        *self.call.lock() = None;
+    }
+
+    /// Whether the running call has used up its budget.
+    fn over(&self) -> bool {
+        let mut call = self.call.lock();
+        let Some(call) = call.as_mut() else { return false };
+        let now = Instant::now();
+        if now <= call.wall_deadline {
+            return false;
+        }
+        let (Some(started), Some(used_now)) = (call.cpu_started, thread_cpu_time()) else { return true };
+        let used = used_now.saturating_sub(started);
+        match call.budget.checked_sub(used) {
+            Some(left) if !left.is_zero() => {
+                call.wall_deadline = now + left;
+                false
+            }
+            _ => true,
+        }
+    }
 }
 
 /// A plugin's sources, read from its folder before any runs: path relative to the folder → text.
@@ -317,8 +371,7 @@ impl Vm {
         let budget = Arc::new(Budget::default());
         let watched = budget.clone();
         lua.set_interrupt(move |_| {
-            let over = watched.deadline.lock().is_some_and(|deadline| Instant::now() > deadline);
-            if over {
+            if watched.over() {
                 watched.exceeded.store(true, Ordering::Release);
                 return Err(lua_error("the CPU budget of this call ran out".to_string()));
             }
@@ -334,10 +387,9 @@ impl Vm {
         budget: Duration,
         call: impl FnOnce(&Lua) -> mlua::Result<T>,
     ) -> Result<T, PluginFault> {
-        *self.budget.deadline.lock() = Some(Instant::now() + budget);
-        self.budget.exceeded.store(false, Ordering::Release);
+        self.budget.start(budget);
         let result = call(&self.lua);
-        *self.budget.deadline.lock() = None;
+        self.budget.end();
         if self.budget.exceeded.load(Ordering::Acquire) {
             return Err(PluginFault::OverBudget { what: what.to_string(), budget_ms: budget.as_millis() });
         }
