@@ -119,8 +119,10 @@ fn the_flux_plugin_shows_readiness_and_reconciles_after_the_user_confirms() {
             && has_label_containing(h, "main@")
     });
     harness.get_by_label("shop").click();
-    step_until(&mut harness, "the Flux section and the action", |h| {
-        has_label(h, "GitRepository/flux-system") && has_label(h, "Reconcile now")
+    step_until(&mut harness, "the Flux section, the action and the source in Related", |h| {
+        has_label(h, "GitRepository/flux-system")
+            && has_label(h, "Reconcile now")
+            && has_label(h, "GitRepository flux-system")
     });
     harness.get_by_label("Reconcile now").click();
     // A write: confirmed first, saying who computes it.

@@ -141,6 +141,7 @@ pub fn check(folder: &Path) -> Result<CheckReport, AuthoringError> {
         registrations.actions.iter().map(|a| format!("action {} ({}) on {}", a.id, a.label, a.kinds.join(", "))),
     );
     registered.extend(registrations.views.iter().map(|v| format!("view {} ({}) in the sidebar", v.id, v.title)));
+    registered.extend(registrations.relations.iter().map(|r| format!("relations {} on {}", r.id, r.kinds.join(", "))));
     registered.extend(registrations.icons.iter().map(|(kind, glyph)| format!("icon {glyph} for {kind}")));
     Ok(CheckReport { manifest, files: sources.len(), registered, load_ms })
 }

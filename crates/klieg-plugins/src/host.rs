@@ -7,8 +7,8 @@ use crate::manifest::{KindName, Manifest, parse_manifest};
 use crate::vm::{PluginFault, Registrations, Sources, Vm};
 use crate::{PluginInfo, PluginList, PluginState, limits, output};
 use klieg_model::registry::{
-    ActionSpec, ColumnSetSpec, ColumnValues, KindIcon, KindMatch, Need, SectionSpec, SidebarEntry, ViewId, ViewSpec,
-    ViewTable,
+    ActionSpec, ColumnSetSpec, ColumnValues, KindIcon, KindMatch, Need, RelationProvider, SectionSpec, SidebarEntry,
+    ViewId, ViewSpec, ViewTable,
 };
 use klieg_model::{Cell, Column, ColumnType, KindKey, LiveRegistry, Registry, Text};
 use parking_lot::Mutex;
@@ -401,6 +401,23 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
         };
         registry.add_section(spec).map_err(|e| e.to_string())?;
     }
+    contribute_actions_views_relations(registry, plugin, registrations)?;
+    for (kind, glyph) in &registrations.icons {
+        registry.add_kind_icon(KindIcon {
+            kinds: kind_match(std::slice::from_ref(kind)),
+            glyph: Arc::from(glyph.as_str()),
+        });
+    }
+    Ok(())
+}
+
+/// The plugin's actions, views (with their sidebar entries) and relation providers.
+fn contribute_actions_views_relations(
+    registry: &mut Registry,
+    plugin: &Arc<Loaded>,
+    registrations: &Arc<Registrations>,
+) -> Result<(), String> {
+    let id = plugin.id.clone();
     for registration in &registrations.actions {
         let label = Text::plain(&registration.label);
         let confirm = if registration.confirm.is_empty() {
@@ -439,11 +456,22 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
             SidebarEntry { id: view_id.0.clone(), label: Text::plain(&view.title), view: view_id, order: view.order };
         registry.add_sidebar_entry(entry).map_err(|e| e.to_string())?;
     }
-    for (kind, glyph) in &registrations.icons {
-        registry.add_kind_icon(KindIcon {
-            kinds: kind_match(std::slice::from_ref(kind)),
-            glyph: Arc::from(glyph.as_str()),
-        });
+    for (index, relation) in registrations.relations.iter().enumerate() {
+        let (plugin, registrations) = (plugin.clone(), registrations.clone());
+        let what = format!("relations {}", relation.id);
+        let find = move |input: &klieg_model::registry::SectionInput<'_>| {
+            let relation = &registrations.relations[index];
+            let found = plugin.call(&what, limits::SECTION_BUDGET, &relation.find, input.object, |_, value| {
+                output::to_relations(value)
+            });
+            found.unwrap_or_default()
+        };
+        let provider = RelationProvider {
+            id: Arc::from(format!("{id}/{}", relation.id)),
+            kinds: kind_match(&relation.kinds),
+            relations: Arc::new(find),
+        };
+        registry.add_relation_provider(provider).map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -128,6 +128,38 @@ pub fn to_cell(value: Value) -> Result<Cell, String> {
     })
 }
 
+/// What a relation's `find` returns: `{ { kind = "plural.group", name = …, namespace = …?,
+/// label = … }, … }`, at most [`klieg_model::registry::MAX_RELATIONS`].
+pub fn to_relations(value: Value) -> Result<Vec<klieg_model::registry::Relation>, String> {
+    use klieg_model::registry::{MAX_RELATIONS, RelatedKind, Relation};
+    if matches!(value, Value::Nil) {
+        return Ok(Vec::new());
+    }
+    let mut walk = Walk { items: 0 };
+    let relations = walk.list(&value, |walk, item| {
+        let Value::Table(item) = item else { return Err("each relation is { kind, name, label }".to_string()) };
+        let field = |name: &str| item.raw_get::<Value>(name).map_err(|e| e.to_string());
+        let kind = walk.text(&field("kind")?)?;
+        let crate::manifest::KindName::Kind { group, plural } =
+            crate::manifest::KindName::parse(&kind).map_err(|e| e.to_string())?
+        else {
+            return Err("a relation names one kind, not *".to_string());
+        };
+        let namespace = match field("namespace")? {
+            Value::Nil => None,
+            other => Some(walk.text(&other)?),
+        };
+        let label = walk.text(&field("label")?)?;
+        Ok(Relation {
+            kind: RelatedKind::Key(klieg_model::KindKey { group, plural }),
+            namespace,
+            name: walk.text(&field("name")?)?,
+            label: klieg_model::Text::Plain(label),
+        })
+    })?;
+    Ok(relations.into_iter().take(MAX_RELATIONS).collect())
+}
+
 /// What an action's `run` returns: `{ patch = { … } }`, the merge patch to apply.
 pub fn to_patch(lua: &Lua, value: Value) -> Result<serde_json::Value, String> {
     use mlua::LuaSerdeExt;

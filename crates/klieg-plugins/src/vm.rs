@@ -103,6 +103,14 @@ pub struct Registrations {
     pub icons: Vec<(String, String)>,
     pub actions: Vec<ActionRegistration>,
     pub views: Vec<ViewRegistration>,
+    pub relations: Vec<RelationRegistration>,
+}
+
+/// Edges from an object to others (its source, what it deploys), for the Related list.
+pub struct RelationRegistration {
+    pub id: String,
+    pub kinds: Vec<String>,
+    pub find: RegistryKey,
 }
 
 /// A sidebar entry and the view it opens: a title, an introduction, and a tab per table.
@@ -179,8 +187,9 @@ fn kinds_of(table: &Table) -> mlua::Result<Vec<String>> {
 }
 
 fn registration_count(lua: &Lua) -> usize {
-    lua.app_data_ref::<Registrations>()
-        .map_or(0, |r| r.columns.len() + r.sections.len() + r.icons.len() + r.actions.len() + r.views.len())
+    lua.app_data_ref::<Registrations>().map_or(0, |r| {
+        r.columns.len() + r.sections.len() + r.icons.len() + r.actions.len() + r.views.len() + r.relations.len()
+    })
 }
 
 fn with_registrations(lua: &Lua, add: impl FnOnce(&mut Registrations)) -> mlua::Result<()> {
@@ -326,6 +335,22 @@ fn add_action_and_view_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
         })?,
     )?;
     klieg.set("views", views)?;
+
+    let relations = lua.create_table()?;
+    relations.set(
+        "add",
+        lua.create_function(|lua, spec: Table| {
+            let relation = RelationRegistration {
+                id: field_string(&spec, "id", 60)?,
+                kinds: kinds_of(&spec)?,
+                find: lua.create_registry_value(
+                    spec.get::<Function>("find").map_err(|_| lua_error("`find` must be a function".to_string()))?,
+                )?,
+            };
+            with_registrations(lua, |r| r.relations.push(relation))
+        })?,
+    )?;
+    klieg.set("relations", relations)?;
     Ok(())
 }
 
