@@ -165,3 +165,30 @@ fn the_flux_plugin_shows_readiness_and_reconciles_after_the_user_confirms() {
             && has_label(h, "Flux ready")
     });
 }
+
+#[test]
+fn the_describe_plugin_runs_its_listed_command_and_shows_the_output() {
+    let _turn = UI_LOCK.lock();
+    let fleet = crate::common::sim_cluster_with(
+        "exec-sim",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: teams}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: team-limits, namespace: teams}\ndata: {max: \"10\"}\n",
+    );
+    let plugins =
+        klieg::plugins::HostConfig { development: vec![tree_plugin("kubectl-describe")], ..Default::default() };
+    let sources = crate::common::sources_for(&[&fleet.kubeconfig_path]);
+    let mut harness = start_app_with_plugins(sources, crate::common::ui::configmaps_in(&["teams"]), plugins);
+    step_until(&mut harness, "the ConfigMap", |h| has_label(h, "team-limits"));
+    harness.get_by_label("team-limits").click();
+    step_until(&mut harness, "the plugin's action", |h| has_label(h, "Describe"));
+    harness.get_by_label("Describe").click();
+    // Not marked dangerous: it runs at once, with the object's kubeconfig and context.
+    step_until(&mut harness, "the command's exit", |h| {
+        has_label_containing(h, "Describe · exec-sim/teams/team-limits · exit 0")
+    });
+    harness.get_by_label("Output…").click();
+    step_until(&mut harness, "the output window", |h| {
+        app(h).state.actions.output.is_some() && has_label(h, "Describe · exec-sim/teams/team-limits")
+    });
+    let output = app(&harness).state.actions.output.clone().expect("the output window");
+    assert!(output.1.contains("Name:") && output.1.contains("team-limits"), "{}", output.1);
+}

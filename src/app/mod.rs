@@ -150,8 +150,9 @@ impl KliegApp {
         let repaint_ctx = ctx.clone();
         host.on_change(move || repaint_ctx.request_repaint());
         let planner = host.clone();
-        let plan: backend::actions::PlanPatch = Arc::new(move |id, kind, object| planner.plan_action(id, kind, object));
-        let handlers = backend::actions::ActionHandlers::with_builtins().with_planned_patches(plan);
+        let plan: backend::actions::PlanAction =
+            Arc::new(move |id, kind, key, object| planner.plan_action(id, kind, key, object));
+        let handlers = backend::actions::ActionHandlers::with_builtins().with_planned_actions(plan);
         let extensions = backend::Extensions { registry: live, handlers };
         let mut app = Self::with_extensions(ctx, sources, settings, extensions)?;
         app.plugin_list = host.list();
@@ -357,7 +358,7 @@ impl KliegApp {
         let state = &mut self.state;
         let shown_view = state.selection.view.as_ref();
         ui::top_bar_ui(ui, (&mut state.settings, &mut state.outbox), shown_view, &self.registry);
-        ui::actions::activity_strip_ui(ui, &self.activity);
+        ui::actions::activity_strip_ui(ui, &self.activity, &mut state.actions.output);
         ui::logs::logs_panel_ui(ui, &mut state.logs, &mut state.outbox, (&self.logs, &self.activity));
         ui::terminal::terminal_panel_ui(ui, &mut state.terminals, &mut state.outbox, &self.terminals);
         let sidebar = ui::sidebar::SidebarParts {
@@ -422,6 +423,7 @@ impl KliegApp {
         ui::editor::create_window_ui(ctx, &mut state.create, &mut state.outbox, (&self.fleet, &self.activity));
         ui::clusters::add_cluster_window_ui(ctx, &mut state.add_cluster, &mut state.outbox, &self.activity);
         ui::actions::confirmation_ui(ctx, &mut state.actions, &mut state.outbox, &self.registry);
+        ui::actions::output_window_ui(ctx, &mut state.actions.output);
         ui::actions::forwards_window_ui(ctx, &mut state.forwards, &mut state.outbox, &self.forwards);
         // Moves between panels take effect now, once every panel has drawn, and show next frame.
         if state.apply_intents() {

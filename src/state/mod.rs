@@ -370,6 +370,8 @@ pub struct ActionsState {
     /// Port-forward inputs: the pod's or Service's port, and the local one (0: pick a free port).
     pub forward_remote_port: u16,
     pub forward_local_port: u16,
+    /// A finished action's output shown in its window: its title and text.
+    pub output: Option<(String, Arc<str>)>,
 }
 
 impl ActionsState {

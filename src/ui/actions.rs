@@ -346,7 +346,39 @@ pub fn forwards_window_ui(
 }
 
 /// The latest actions and edits, newest first, at the bottom of the window.
-pub fn activity_strip_ui(ui: &mut egui::Ui, log: &ActivityLog) {
+/// "Output…" beside an activity whose message has more than one line (a command's output).
+fn output_button_ui(
+    ui: &mut egui::Ui,
+    (what, subject): (&str, &str),
+    rest: &str,
+    output: &mut Option<(String, Arc<str>)>,
+) {
+    if !rest.is_empty() && ui.small_button(t!("activity.output")).clicked() {
+        *output = Some((format!("{what} · {subject}"), Arc::from(rest)));
+    }
+}
+
+/// The window of a finished action's output, selectable, scrolled.
+pub fn output_window_ui(ctx: &egui::Context, output: &mut Option<(String, Arc<str>)>) {
+    let Some((title, text)) = output.clone() else { return };
+    let mut open = true;
+    egui::Window::new(title).id(egui::Id::unique("action_output")).open(&mut open).default_size([760.0, 480.0]).show(
+        ctx,
+        |ui| {
+            egui::ScrollArea::both().auto_shrink([false, false]).show(ui, |ui| {
+                let mut shown: &str = &text;
+                ui.add(
+                    egui::TextEdit::multiline(&mut shown).font(egui::TextStyle::Monospace).desired_width(f32::INFINITY),
+                );
+            });
+        },
+    );
+    if !open {
+        *output = None;
+    }
+}
+
+pub fn activity_strip_ui(ui: &mut egui::Ui, log: &ActivityLog, output: &mut Option<(String, Arc<str>)>) {
     if log.entries.is_empty() {
         return;
     }
@@ -361,16 +393,20 @@ pub fn activity_strip_ui(ui: &mut egui::Ui, log: &ActivityLog) {
                         ui.label(format!("{what} · {}", activity.subject));
                     }
                     Outcome::Done { message } => {
+                        let (first, rest) = message.split_once('\n').unwrap_or((message, ""));
                         ui.colored_label(
                             theme::tone_color(&visuals, CellTone::Good),
-                            format!("✔ {what} · {} · {message}", activity.subject),
+                            format!("✔ {what} · {} · {first}", activity.subject),
                         );
+                        output_button_ui(ui, (&what, &activity.subject), rest, output);
                     }
                     Outcome::Failed { message } => {
+                        let (first, rest) = message.split_once('\n').unwrap_or((message, ""));
                         ui.colored_label(
                             theme::tone_color(&visuals, CellTone::Bad),
-                            format!("✖ {what} · {} · {message}", activity.subject),
+                            format!("✖ {what} · {} · {first}", activity.subject),
                         );
+                        output_button_ui(ui, (&what, &activity.subject), rest, output);
                     }
                     Outcome::Conflict { .. } => {
                         ui.colored_label(

@@ -116,9 +116,23 @@ pub type ActionFuture = Pin<Box<dyn Future<Output = Result<String, ActionError>>
 /// Carries out one registered action on one target; says what happened in words.
 pub type ActionHandler = Arc<dyn Fn(ActionRequest) -> ActionFuture + Send + Sync>;
 
-/// Computes the merge patch of an action registered at run time (a plugin's) from its target
-/// object: `(action id, kind, object) -> patch`. Blocking (it runs the plugin).
-pub type PlanPatch = Arc<dyn Fn(&str, &klieg_model::KindKey, &Value) -> Result<Value, String> + Send + Sync>;
+/// Plans an action registered at run time (a plugin's) from its target object:
+/// `(action id, kind, target, object) -> a patch or a command`. Blocking (it runs the plugin).
+pub type PlanAction = Arc<
+    dyn Fn(
+            &str,
+            &klieg_model::KindKey,
+            &klieg_model::ObjectKey,
+            &Value,
+        ) -> Result<klieg_model::registry::PlannedAction, String>
+        + Send
+        + Sync,
+>;
+
+/// A plugin's command: at most this long (then its process group is killed) …
+pub const PLUGIN_EXEC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// … and this much of its output (stdout, then stderr) is kept.
+pub const PLUGIN_EXEC_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 
 /// The backend's half of the action registry: a handler per action id that runs on the backend.
 /// The built-ins are registered here exactly as an extension's handler is; actions registered
@@ -126,7 +140,7 @@ pub type PlanPatch = Arc<dyn Fn(&str, &klieg_model::KindKey, &Value) -> Result<V
 #[derive(Clone, Default)]
 pub struct ActionHandlers {
     handlers: HashMap<Arc<str>, ActionHandler>,
-    planned: Option<PlanPatch>,
+    planned: Option<PlanAction>,
 }
 
 impl ActionHandlers {
@@ -148,9 +162,9 @@ impl ActionHandlers {
         self.handlers.insert(Arc::from(id), handler);
     }
 
-    /// Every action id without a handler goes to `plan`, and the patch it returns is applied
-    /// to the target as a merge patch, with the user's credentials.
-    pub fn with_planned_patches(mut self, plan: PlanPatch) -> Self {
+    /// Every action id without a handler goes to `plan`: the patch it returns is applied to the
+    /// target as a merge patch with the user's credentials, the command it returns is run.
+    pub fn with_planned_actions(mut self, plan: PlanAction) -> Self {
         self.planned = Some(plan);
         self
     }
@@ -160,8 +174,8 @@ impl ActionHandlers {
     }
 }
 
-/// Reads the target, has `plan` compute the patch (on a blocking thread), applies it.
-fn planned_handler(id: &str, plan: PlanPatch) -> ActionHandler {
+/// Reads the target, has `plan` plan the action (on a blocking thread), carries it out.
+fn planned_handler(id: &str, plan: PlanAction) -> ActionHandler {
     let id: Arc<str> = Arc::from(id);
     Arc::new(move |request: ActionRequest| {
         let (id, plan) = (id.clone(), plan.clone());
@@ -171,15 +185,80 @@ fn planned_handler(id: &str, plan: PlanPatch) -> ActionHandler {
             let mut object = api.get(&name).await?;
             object.metadata.managed_fields = None;
             let object = serde_json::to_value(&object).map_err(|e| ActionError::Invalid(e.to_string()))?;
-            let kind = request.kind.key();
-            let patch = tokio::task::spawn_blocking(move || plan(&id, &kind, &object))
+            let (kind, key) = (request.kind.key(), request.target.key.clone());
+            let planned = tokio::task::spawn_blocking(move || plan(&id, &kind, &key, &object))
                 .await
                 .map_err(|e| ActionError::Invalid(e.to_string()))?
                 .map_err(ActionError::Invalid)?;
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
-            Ok(t!("backend.plugin_patched").into_owned())
+            match planned {
+                klieg_model::registry::PlannedAction::Patch(patch) => {
+                    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+                    Ok(t!("backend.plugin_patched").into_owned())
+                }
+                klieg_model::registry::PlannedAction::Exec(argv) => {
+                    run_plugin_command(&argv, &request.cluster.source).await
+                }
+            }
         })
     })
+}
+
+/// Runs a plugin's command (no shell), with `KUBECONFIG` naming the target's kubeconfig file,
+/// in a process group of its own killed at [`PLUGIN_EXEC_TIMEOUT`]; says its exit status and
+/// output (the first line a summary, the rest the output).
+async fn run_plugin_command(argv: &[String], kubeconfig: &str) -> Result<String, ActionError> {
+    use tokio::io::AsyncReadExt;
+    let Some((program, args)) = argv.split_first() else {
+        return Err(ActionError::Invalid(t!("backend.plugin_exec_failed", error = "no command").into_owned()));
+    };
+    let mut command = tokio::process::Command::new(program);
+    command.args(args).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped());
+    command.stderr(std::process::Stdio::piped()).kill_on_drop(true);
+    if !kubeconfig.is_empty() {
+        command.env("KUBECONFIG", kubeconfig);
+    }
+    #[cfg(unix)]
+    command.process_group(0);
+    let mut child = command
+        .spawn()
+        .map_err(|error| ActionError::Invalid(t!("backend.plugin_exec_failed", error = error).into_owned()))?;
+    let group = child.id();
+    let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
+    let limit = PLUGIN_EXEC_MAX_OUTPUT_BYTES as u64;
+    let run = async {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let read_out = async {
+            if let Some(pipe) = stdout.as_mut() {
+                let _ = pipe.take(limit).read_to_end(&mut out).await;
+            }
+        };
+        let read_err = async {
+            if let Some(pipe) = stderr.as_mut() {
+                let _ = pipe.take(limit).read_to_end(&mut err).await;
+            }
+        };
+        tokio::join!(read_out, read_err);
+        let status = child.wait().await;
+        (status, out, err)
+    };
+    let Ok((status, out, err)) = tokio::time::timeout(PLUGIN_EXEC_TIMEOUT, run).await else {
+        #[cfg(unix)]
+        if let Some(group) = group.and_then(|g| i32::try_from(g).ok()) {
+            // SAFETY: kill only sends a signal to the process group this command started.
+            unsafe {
+                libc::kill(-group, libc::SIGKILL);
+            }
+        }
+        let secs = PLUGIN_EXEC_TIMEOUT.as_secs();
+        return Err(ActionError::Invalid(t!("backend.plugin_exec_timeout", secs = secs).into_owned()));
+    };
+    let code = status.ok().and_then(|s| s.code()).map_or_else(|| "?".to_string(), |c| c.to_string());
+    let mut text = String::from_utf8_lossy(&out).into_owned();
+    if !err.is_empty() {
+        text.push_str(&String::from_utf8_lossy(&err));
+    }
+    let summary = t!("backend.plugin_exec_finished", code = code);
+    if code == "0" { Ok(format!("{summary}\n{text}")) } else { Err(ActionError::Invalid(format!("{summary}\n{text}"))) }
 }
 
 /// Starts `call` on every target at once; each reports on its own.

@@ -181,6 +181,8 @@ pub struct ConnectedCluster {
     pub lists: Arc<tokio::sync::Semaphore>,
     /// The server's answers about what the user may do, until RBAC changes.
     pub access: Arc<access::AccessCache>,
+    /// The kubeconfig file the context came from (a plugin's commands are given it).
+    pub source: Arc<str>,
 }
 
 /// Initial lists running at once per cluster; the rest wait for a permit.
@@ -248,7 +250,9 @@ impl FleetState {
         let mut inner = self.lock();
         inner.next_epoch += 1;
         let epoch = inner.next_epoch;
+        let source = inner.infos.get(id).map(|info| info.source.clone()).unwrap_or_else(|| Arc::from(""));
         let connected = ConnectedCluster {
+            source,
             client: clients.shared,
             upgrades: clients.upgrades,
             kinds,

@@ -423,6 +423,16 @@ pub struct SidebarEntry {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ViewId(pub Arc<str>);
 
+/// What an action registered at run time (a plugin's) does to its target, as its plugin planned
+/// it; the backend carries it out with the user's credentials.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlannedAction {
+    /// A JSON merge patch of the target.
+    Patch(serde_json::Value),
+    /// A command run on this machine: the program and its arguments, no shell.
+    Exec(Vec<String>),
+}
+
 /// A registered view described as data: a title, an introduction, and tables of kinds, each
 /// the generic table (sorting, filtering, virtualised rows, registered columns) for that kind.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,8 +4,9 @@
 //! thread (`klieg-plugins`); plugin callbacks run on the backend threads that need their output.
 
 use crate::manifest::{KindName, Manifest, parse_manifest};
-use crate::vm::{PluginFault, Registrations, Sources, Vm};
+use crate::vm::{ActionDoes, PluginFault, Registrations, Sources, Vm};
 use crate::{PluginInfo, PluginList, PluginState, limits, output};
+use klieg_model::registry::PlannedAction;
 use klieg_model::registry::{
     ActionSpec, ColumnSetSpec, ColumnValues, KindIcon, KindMatch, Need, RelationProvider, SectionSpec, SidebarEntry,
     ViewId, ViewSpec, ViewTable,
@@ -51,8 +52,9 @@ struct PluginAction {
     registrations: Arc<Registrations>,
     index: usize,
     kinds: KindMatch,
-    /// What the manifest allows it to write (granted, or it would not run).
+    /// What the manifest allows it to write and run (granted, or it would not run).
     writes: Vec<(KindName, BTreeSet<Arc<str>>)>,
+    commands: Vec<crate::manifest::ExecCommand>,
 }
 
 type ActionTable = Arc<Mutex<BTreeMap<Arc<str>, Arc<PluginAction>>>>;
@@ -164,20 +166,27 @@ impl PluginHost {
         Self { events, list, listeners, actions }
     }
 
-    /// The merge patch a plugin's action `id` makes of `object` (of `kind`), computed in the
-    /// plugin's state; refused unless the plugin runs, the action is for the kind, and the
-    /// manifest allows patching it. Blocking (runs the plugin): call off the runtime's workers.
+    /// What a plugin's action `id` does to `object` (of `kind`, at `key`): the merge patch it
+    /// computes in the plugin's state, refused unless the manifest allows patching the kind, or
+    /// the manifest's command it names, its variables filled. Refused unless the plugin runs
+    /// and the action is for the kind. Blocking (runs the plugin): call off the runtime's workers.
     pub fn plan_action(
         &self,
         id: &str,
         kind: &KindKey,
+        key: &klieg_model::ObjectKey,
         object: &serde_json::Value,
-    ) -> Result<serde_json::Value, String> {
+    ) -> Result<PlannedAction, String> {
         let action =
             self.actions.lock().get(id).cloned().ok_or_else(|| crate::t!("plugins.action_gone").into_owned())?;
         if !action.kinds.matches(kind) {
             return Err(crate::t!("plugins.action_wrong_kind").into_owned());
         }
+        let registration = &action.registrations.actions[action.index];
+        let run = match &registration.does {
+            ActionDoes::Exec(command) => return exec_plan(&action.commands, command, kind, key, object),
+            ActionDoes::Patch(run) => run,
+        };
         let allowed = action
             .writes
             .iter()
@@ -186,11 +195,11 @@ impl PluginHost {
             let kind = KindName::Kind { group: kind.group.clone(), plural: kind.plural.clone() };
             return Err(crate::t!("plugins.write_not_allowed", kind = kind).into_owned());
         }
-        let registration = &action.registrations.actions[action.index];
         let what = format!("action {}", registration.id);
         action
             .plugin
-            .call(&what, limits::ACTION_BUDGET, &registration.run, object, output::to_patch)
+            .call(&what, limits::ACTION_BUDGET, run, object, output::to_patch)
+            .map(PlannedAction::Patch)
             .ok_or_else(|| crate::t!("plugins.action_failed").into_owned())
     }
 
@@ -218,6 +227,67 @@ impl PluginHost {
             tracing::warn!(%error, "the plugin host is busy; the request was dropped");
         }
     }
+}
+
+/// The command `id` of the manifest, its variables filled from the target.
+fn exec_plan(
+    commands: &[crate::manifest::ExecCommand],
+    id: &str,
+    kind: &KindKey,
+    key: &klieg_model::ObjectKey,
+    object: &serde_json::Value,
+) -> Result<PlannedAction, String> {
+    let command = commands
+        .iter()
+        .find(|c| &*c.id == id)
+        .ok_or_else(|| crate::t!("plugins.exec_not_listed", id = id).into_owned())?;
+    let resource =
+        if kind.group.is_empty() { kind.plural.to_string() } else { format!("{}.{}", kind.plural, kind.group) };
+    let values = [
+        ("$CONTEXT", key.cluster.as_str()),
+        ("$NAMESPACE", key.namespace.as_deref().unwrap_or("")),
+        ("$NAME", &key.name),
+        ("$RESOURCE", &resource),
+        ("$KIND", object.get("kind").and_then(|k| k.as_str()).unwrap_or("")),
+    ];
+    Ok(PlannedAction::Exec(command.argv(&values)))
+}
+
+/// The registry entry of one plugin action: a patch (offered where RBAC allows patching, always
+/// confirmed) or a manifest command (confirmed when marked dangerous; the command shown).
+fn action_spec(
+    plugin: &str,
+    registration: &crate::vm::ActionRegistration,
+    commands: &[crate::manifest::ExecCommand],
+) -> Result<ActionSpec, String> {
+    let base = ActionSpec {
+        order: 600,
+        ..ActionSpec::new(
+            &format!("{plugin}/{}", registration.id),
+            Text::plain(&registration.label),
+            kind_match(&registration.kinds),
+        )
+    };
+    let said = |detail: String| {
+        if registration.confirm.is_empty() { detail } else { format!("{} — {detail}", registration.confirm) }
+    };
+    Ok(match &registration.does {
+        ActionDoes::Patch(_) => ActionSpec {
+            served_verb: Some("patch"),
+            needs: vec![Need::object("patch")],
+            destructive: true,
+            confirm_detail: Some(Text::plain(&said(crate::t!("plugins.action_confirm", plugin = plugin).into_owned()))),
+            ..base
+        },
+        ActionDoes::Exec(id) => {
+            let command = commands
+                .iter()
+                .find(|c| &*c.id == id)
+                .ok_or_else(|| crate::t!("plugins.exec_not_listed", id = id).into_owned())?;
+            let detail = crate::t!("plugins.exec_confirm", plugin = plugin, command = command.shown()).into_owned();
+            ActionSpec { destructive: command.dangerous, confirm_detail: Some(Text::plain(&said(detail))), ..base }
+        }
+    })
 }
 
 fn watch_folders(state: &HostState, events: SyncSender<HostEvent>) -> Option<notify::RecommendedWatcher> {
@@ -346,7 +416,12 @@ fn kind_match(kinds: &[String]) -> KindMatch {
 }
 
 /// The registry entries of one loaded plugin, each calling into its state.
-fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc<Registrations>) -> Result<(), String> {
+fn contribute(
+    registry: &mut Registry,
+    plugin: &Arc<Loaded>,
+    registrations: &Arc<Registrations>,
+    commands: &[crate::manifest::ExecCommand],
+) -> Result<(), String> {
     let id = plugin.id.clone();
     for (index, column) in registrations.columns.iter().enumerate() {
         let (plugin, registrations) = (plugin.clone(), registrations.clone());
@@ -401,7 +476,7 @@ fn contribute(registry: &mut Registry, plugin: &Arc<Loaded>, registrations: &Arc
         };
         registry.add_section(spec).map_err(|e| e.to_string())?;
     }
-    contribute_actions_views_relations(registry, plugin, registrations)?;
+    contribute_actions_views_relations(registry, plugin, registrations, commands)?;
     for (kind, glyph) in &registrations.icons {
         registry.add_kind_icon(KindIcon {
             kinds: kind_match(std::slice::from_ref(kind)),
@@ -416,24 +491,11 @@ fn contribute_actions_views_relations(
     registry: &mut Registry,
     plugin: &Arc<Loaded>,
     registrations: &Arc<Registrations>,
+    commands: &[crate::manifest::ExecCommand],
 ) -> Result<(), String> {
     let id = plugin.id.clone();
     for registration in &registrations.actions {
-        let label = Text::plain(&registration.label);
-        let confirm = if registration.confirm.is_empty() {
-            crate::t!("plugins.action_confirm", plugin = id).into_owned()
-        } else {
-            format!("{} — {}", registration.confirm, crate::t!("plugins.action_confirm", plugin = id))
-        };
-        let spec = ActionSpec {
-            served_verb: Some("patch"),
-            needs: vec![Need::object("patch")],
-            destructive: true,
-            confirm_detail: Some(Text::plain(&confirm)),
-            order: 600,
-            ..ActionSpec::new(&format!("{id}/{}", registration.id), label, kind_match(&registration.kinds))
-        };
-        registry.add_action(spec).map_err(|e| e.to_string())?;
+        registry.add_action(action_spec(&id, registration, commands)?).map_err(|e| e.to_string())?;
     }
     for view in &registrations.views {
         let view_id = ViewId(Arc::from(format!("{id}/{}", view.id)));
@@ -631,7 +693,8 @@ impl HostState {
             let Some((loaded, registrations)) = &entry.loaded else { continue };
             // Each plugin is added to a copy first, so one whose entries clash leaves no half.
             let mut with_plugin = registry.clone();
-            match contribute(&mut with_plugin, loaded, registrations) {
+            let commands = entry.manifest.as_ref().map(|m| m.capabilities.exec.clone()).unwrap_or_default();
+            match contribute(&mut with_plugin, loaded, registrations, &commands) {
                 Ok(()) => {
                     registry = with_plugin;
                     let writes = entry.manifest.as_ref().map(|m| m.capabilities.kube_write.clone()).unwrap_or_default();
@@ -642,6 +705,7 @@ impl HostState {
                             index,
                             kinds: kind_match(&action.kinds),
                             writes: writes.clone(),
+                            commands: commands.clone(),
                         };
                         actions.insert(Arc::from(format!("{id}/{}", action.id)), Arc::new(plan));
                     }

@@ -39,6 +39,8 @@ pub enum ManifestError {
     BadVerb(String),
     #[error("{}", t!("plugins.manifest_bad_host", host = .0))]
     BadHost(String),
+    #[error("{}", t!("plugins.manifest_bad_exec", id = .0))]
+    BadExec(String),
 }
 
 /// The file as written; checked into [`Manifest`].
@@ -75,11 +77,50 @@ struct CapabilitiesFile {
     #[serde(default)]
     http: Vec<String>,
     #[serde(default)]
+    exec: Vec<ExecFile>,
+    #[serde(default)]
     storage: bool,
     #[serde(default)]
     clipboard: bool,
     #[serde(default)]
     notify: bool,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExecFile {
+    id: String,
+    command: Vec<String>,
+    #[serde(default)]
+    dangerous: bool,
+}
+
+/// The variables a command's arguments may hold, replaced by the target's values (each whole
+/// value goes into one argument: no shell ever sees it).
+pub const EXEC_VARIABLES: [&str; 5] = ["$CONTEXT", "$NAMESPACE", "$NAME", "$RESOURCE", "$KIND"];
+
+/// A command a plugin may run, k9s-style: the program and its arguments as listed; confirmed
+/// first when `dangerous`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExecCommand {
+    pub id: Arc<str>,
+    pub command: Vec<Arc<str>>,
+    pub dangerous: bool,
+}
+
+impl ExecCommand {
+    /// The command as the user reads it before granting or running it.
+    pub fn shown(&self) -> String {
+        self.command.iter().map(|a| &**a).collect::<Vec<_>>().join(" ")
+    }
+
+    /// The arguments for one target: each variable replaced by its value.
+    pub fn argv(&self, values: &[(&str, &str)]) -> Vec<String> {
+        self.command
+            .iter()
+            .map(|arg| values.iter().fold(arg.to_string(), |arg, (name, value)| arg.replace(name, value)))
+            .collect()
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -140,6 +181,8 @@ pub struct Capabilities {
     pub kube_write: Vec<(KindName, BTreeSet<Arc<str>>)>,
     /// Hosts it may fetch from over HTTPS.
     pub http: BTreeSet<Arc<str>>,
+    /// Commands it may run on this machine, as listed.
+    pub exec: Vec<ExecCommand>,
     pub storage: bool,
     pub clipboard: bool,
     pub notify: bool,
@@ -160,6 +203,7 @@ impl Capabilities {
         reads
             || writes
             || !self.http.is_subset(&granted.http)
+            || self.exec.iter().any(|exec| !granted.exec.contains(exec))
             || (self.storage && !granted.storage)
             || (self.clipboard && !granted.clipboard)
             || (self.notify && !granted.notify)
@@ -176,6 +220,7 @@ impl Capabilities {
             tokens.extend(verbs.iter().map(|verb| format!("write:{kind}:{verb}")));
         }
         tokens.extend(self.http.iter().map(|host| format!("http:{host}")));
+        tokens.extend(self.exec.iter().map(|exec| format!("exec:{}:{}", exec.id, exec.shown())));
         for (on, name) in [(self.storage, "storage"), (self.clipboard, "clipboard"), (self.notify, "notify")] {
             if on {
                 tokens.insert(name.to_string());
@@ -198,6 +243,9 @@ impl Capabilities {
         if !self.http.is_empty() {
             let hosts: Vec<&str> = self.http.iter().map(|h| &**h).collect();
             lines.push(t!("plugins.cap_http", hosts = hosts.join(", ")).into_owned());
+        }
+        for exec in &self.exec {
+            lines.push(t!("plugins.cap_exec", command = exec.shown()).into_owned());
         }
         for (on, key) in [(self.storage, "plugins.cap_storage"), (self.clipboard, "plugins.cap_clipboard")] {
             if on {
@@ -245,6 +293,11 @@ fn valid_id(id: &str) -> bool {
                 && !label.starts_with('-')
                 && label.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         })
+}
+
+/// An id inside a plugin: lowercase letters, digits and `-`.
+fn valid_local_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 60 && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// A source file name inside the plugin's folder: no folders above it, no hidden files, no
@@ -323,9 +376,28 @@ fn capabilities(file: CapabilitiesFile) -> Result<Capabilities, ManifestError> {
     if let Some(bad) = file.http.iter().find(|h| !host_ok(h)) {
         return Err(ManifestError::BadHost(cut(bad)));
     }
+    listed("exec", file.exec.len())?;
+    let mut exec = Vec::new();
+    for command in file.exec {
+        let arg_ok = |a: &String| a.len() <= 1024 && !a.chars().any(char::is_control);
+        let program_ok = command.command.first().is_some_and(|p| !p.is_empty() && !p.contains('$') && arg_ok(p));
+        if !valid_local_id(&command.id)
+            || !program_ok
+            || command.command.len() > 64
+            || !command.command.iter().all(arg_ok)
+        {
+            return Err(ManifestError::BadExec(cut(&command.id)));
+        }
+        exec.push(ExecCommand {
+            id: Arc::from(command.id),
+            command: command.command.iter().map(|a| Arc::from(a.as_str())).collect(),
+            dangerous: command.dangerous,
+        });
+    }
     Ok(Capabilities {
         kube_read,
         kube_write,
+        exec,
         http: file.http.iter().map(|h| Arc::from(h.as_str())).collect(),
         storage: file.storage,
         clipboard: file.clipboard,

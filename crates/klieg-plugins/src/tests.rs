@@ -256,11 +256,13 @@ fn an_action_writes_only_what_the_manifest_allows() {
     assert!(spec.destructive, "writes are confirmed");
     assert_eq!(spec.permissions(&configmaps()).count(), 1, "RBAC is asked before the button shows");
     let object = serde_json::json!({ "metadata": { "name": "limits" } });
-    let patch = host.plan_action("io.example.allowed/touch", &configmaps(), &object).expect("a patch");
-    assert_eq!(patch, serde_json::json!({ "metadata": { "labels": { "touched": "limits" } } }));
-    let refused = host.plan_action("io.example.refused/touch", &configmaps(), &object).expect_err("not allowed");
+    let key = ObjectKey { cluster: ClusterId::new("c"), namespace: Some(Arc::from("shop")), name: Arc::from("limits") };
+    let patch = host.plan_action("io.example.allowed/touch", &configmaps(), &key, &object).expect("a patch");
+    let expected = serde_json::json!({ "metadata": { "labels": { "touched": "limits" } } });
+    assert_eq!(patch, klieg_model::registry::PlannedAction::Patch(expected));
+    let refused = host.plan_action("io.example.refused/touch", &configmaps(), &key, &object).expect_err("not allowed");
     assert!(refused.contains("configmaps"), "{refused}");
-    let wrong = host.plan_action("io.example.allowed/touch", &KindKey::new("", "secrets"), &object);
+    let wrong = host.plan_action("io.example.allowed/touch", &KindKey::new("", "secrets"), &key, &object);
     assert!(wrong.is_err(), "not for this kind");
 }
 
@@ -298,4 +300,48 @@ fn the_plugin_api_surface_changes_only_deliberately() {
             assert!(crate::DEFINITIONS.contains(&format!("{last}:")), "{path} is not in klieg.d.luau");
         }
     }
+}
+
+#[test]
+fn an_exec_action_runs_only_a_listed_command_with_the_targets_values() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let main = "local k = require('@klieg') k.actions.add({ id = 'describe', kinds = { '*' }, label = 'Describe', exec = 'describe' }) k.actions.add({ id = 'other', kinds = { '*' }, label = 'Other', exec = 'rm-rf' })";
+    write_plugin(root.path(), "io.example.exec", main);
+    let manifest = root.path().join("io.example.exec").join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let exec = "[[capabilities.exec]]\nid = \"describe\"\ncommand = [\"kubectl\", \"describe\", \"$RESOURCE\", \"$NAME\", \"--namespace\", \"$NAMESPACE\", \"--context\", \"$CONTEXT\"]\n";
+    std::fs::write(&manifest, format!("{text}\n{exec}")).expect("manifest");
+    let (host, live) = start(root.path());
+    // The action naming a command the manifest does not list is refused: the plugin stops.
+    let state = wait_state(&host, "io.example.exec", |s| matches!(s, PluginState::Failed(_)));
+    assert!(matches!(&state, PluginState::Failed(reason) if reason.contains("rm-rf")), "{state:?}");
+    assert!(live.current().action("io.example.exec/describe").is_none());
+    // Without it, the listed command runs with the target's values, one argument each.
+    std::fs::write(
+        root.path().join("io.example.exec").join("init.luau"),
+        main.split(" k.actions.add({ id = 'other'").next().unwrap_or(main),
+    )
+    .expect("edit");
+    wait_state(&host, "io.example.exec", |s| *s == PluginState::Running);
+    let spec = live.current().action("io.example.exec/describe").cloned().expect("offered");
+    assert!(!spec.destructive, "not marked dangerous: no confirmation");
+    let detail = spec.confirm_detail.map(|t| match t {
+        klieg_model::Text::Plain(p) => p.to_string(),
+        klieg_model::Text::Key(k) => k.to_string(),
+    });
+    assert!(detail.is_some_and(|d| d.contains("kubectl describe $RESOURCE $NAME")), "the command is said");
+    let key = ObjectKey {
+        cluster: ClusterId::new("prod; rm -rf /"),
+        namespace: Some(Arc::from("shop")),
+        name: Arc::from("web-1"),
+    };
+    let object = serde_json::json!({ "kind": "Pod", "metadata": { "name": "web-1" } });
+    let planned =
+        host.plan_action("io.example.exec/describe", &KindKey::new("", "pods"), &key, &object).expect("planned");
+    let argv: Vec<String> =
+        ["kubectl", "describe", "pods", "web-1", "--namespace", "shop", "--context", "prod; rm -rf /"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+    assert_eq!(planned, klieg_model::registry::PlannedAction::Exec(argv), "a hostile context name stays one argument");
 }

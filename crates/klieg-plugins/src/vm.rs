@@ -124,13 +124,19 @@ pub struct ViewRegistration {
 }
 
 /// A header action: `run(object)` returns the merge patch to apply, which the host applies
-/// with the user's credentials once they confirm (and only if the manifest allows the write).
+/// with the user's credentials once they confirm (and only if the manifest allows the write);
+/// or `exec` names a command of the manifest to run for the object.
 pub struct ActionRegistration {
     pub id: String,
     pub kinds: Vec<String>,
     pub label: String,
     pub confirm: String,
-    pub run: RegistryKey,
+    pub does: ActionDoes,
+}
+
+pub enum ActionDoes {
+    Patch(RegistryKey),
+    Exec(String),
 }
 
 pub struct ColumnRegistration {
@@ -295,9 +301,15 @@ fn add_action_and_view_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
                 kinds: kinds_of(&spec)?,
                 label: field_string(&spec, "label", 40)?,
                 confirm: optional_string(&spec, "confirm", 200)?,
-                run: lua.create_registry_value(
-                    spec.get::<Function>("run").map_err(|_| lua_error("`run` must be a function".to_string()))?,
-                )?,
+                does: match (spec.get::<Option<Function>>("run")?, optional_string(&spec, "exec", 60)?) {
+                    (Some(run), exec) if exec.is_empty() => ActionDoes::Patch(lua.create_registry_value(run)?),
+                    (None, exec) if !exec.is_empty() => ActionDoes::Exec(exec),
+                    _ => {
+                        return Err(lua_error(
+                            "an action has either `run` (a patch) or `exec` (a command)".to_string(),
+                        ));
+                    }
+                },
             };
             with_registrations(lua, |r| r.actions.push(action))
         })?,
