@@ -29,11 +29,7 @@ klieg.sections.add({ id = "note", kinds = { "certificates.cert-manager.io" }, ti
 "#;
 
 fn write_plugin(root: &Path, id: &str, main: &str) {
-    let folder = root.join(id);
-    std::fs::create_dir_all(&folder).expect("folder");
-    let manifest = format!("id = \"{id}\"\nname = \"{id}\"\nversion = \"0.1.0\"\napi = \">=1.0, <2\"\n");
-    std::fs::write(folder.join("plugin.toml"), manifest).expect("manifest");
-    std::fs::write(folder.join("init.luau"), main).expect("main");
+    klieg::plugins::write_single_file_plugin(root, id, main).expect("a plugin folder");
 }
 
 #[test]

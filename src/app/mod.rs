@@ -379,6 +379,12 @@ impl KliegApp {
         }
         let showing_overview = state.selection.view.as_ref().is_some_and(|view| *view.0 == *OVERVIEW_VIEW);
         let showing_plugins = state.selection.view.as_ref().is_some_and(|view| *view.0 == *builtin::PLUGINS_VIEW);
+        let table_data = ui::resource_table::TableData {
+            table: &self.table,
+            fleet: &self.fleet,
+            bulk_access: &self.bulk_access,
+            registry: &self.registry,
+        };
         let youngest_age_secs = egui::CentralPanel::default()
             .show(ui, |ui| {
                 if showing_overview {
@@ -388,28 +394,15 @@ impl KliegApp {
                     ui::plugins::plugins_ui(ui, &self.plugin_list, &mut state.plugins);
                     None
                 } else if let Some(spec) = state.selection.view.as_ref().and_then(|v| self.registry.view(v)) {
+                    // A view registered as data: its header and tabs over the generic table.
                     ui::views::registered_view_header_ui(ui, spec, &mut state.selection);
-                    let parts = ui::resource_table::TableParts::of(state);
-                    let data = ui::resource_table::TableData {
-                        table: &self.table,
-                        fleet: &self.fleet,
-                        bulk_access: &self.bulk_access,
-                        registry: &self.registry,
-                    };
-                    ui::resource_table::table_view_ui(ui, parts, data, now)
+                    ui::resource_table::table_view_ui(ui, ui::resource_table::TableParts::of(state), table_data, now)
                 } else if let Some(view) = &state.selection.view {
                     // A view registered by an extension that this build cannot draw.
                     ui.weak(rust_i18n::t!("view.unavailable", view = view.0.as_ref()));
                     None
                 } else {
-                    let parts = ui::resource_table::TableParts::of(state);
-                    let data = ui::resource_table::TableData {
-                        table: &self.table,
-                        fleet: &self.fleet,
-                        bulk_access: &self.bulk_access,
-                        registry: &self.registry,
-                    };
-                    ui::resource_table::table_view_ui(ui, parts, data, now)
+                    ui::resource_table::table_view_ui(ui, ui::resource_table::TableParts::of(state), table_data, now)
                 }
             })
             .inner;

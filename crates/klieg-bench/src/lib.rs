@@ -31,26 +31,38 @@ fn pod_column_defs() -> Vec<TableColumnDef> {
         .collect()
 }
 
-/// One watch line as a v1.20 apiserver sends it for a pod in Table form.
+/// One watch line as a v1.20 apiserver sends it for a pod in Table form (metadata only).
 fn watch_line(index: usize, resource_version: usize) -> String {
+    pod_watch_line(index, resource_version, false)
+}
+
+/// The same, with the whole pod (`includeObject=Object`: its spec and status too) when `whole`.
+pub(crate) fn pod_watch_line(index: usize, resource_version: usize, whole: bool) -> String {
+    let (a, b, node) = (index / 250 % 250, index % 250, index % 50);
+    let (kind, api_version, spec_status) = if whole {
+        let phase = if index.is_multiple_of(13) { "Pending" } else { "Running" };
+        let rest = format!(
+            r#","spec":{{"nodeName":"node-{node}","containers":[{{"name":"web","image":"nginx:1.27"}}]}},"status":{{"phase":"{phase}","podIP":"10.1.{a}.{b}"}}"#
+        );
+        ("Pod", "v1", rest)
+    } else {
+        ("PartialObjectMetadata", "meta.k8s.io/v1", String::new())
+    };
     format!(
-        r#"{{"type":"MODIFIED","object":{{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{{"resourceVersion":"{resource_version}"}},"rows":[{{"cells":["web-{index}","1/1","Running",{restarts},"5m","10.1.{a}.{b}","node-{node}","<none>","<none>"],"object":{{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":{{"name":"web-{index}","namespace":"ns-{ns}","uid":"uid-{index}","resourceVersion":"{resource_version}","creationTimestamp":"2026-11-01T10:00:00Z","labels":{{"app":"web","pod-template-hash":"5d9c8b7f6"}}}}}}}}]}}}}"#,
+        r#"{{"type":"MODIFIED","object":{{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{{"resourceVersion":"{resource_version}"}},"rows":[{{"cells":["web-{index}","1/1","Running",{restarts},"5m","10.1.{a}.{b}","node-{node}","<none>","<none>"],"object":{{"kind":"{kind}","apiVersion":"{api_version}","metadata":{{"name":"web-{index}","namespace":"ns-{ns}","uid":"uid-{index}","resourceVersion":"{resource_version}","creationTimestamp":"2026-11-01T10:00:00Z","labels":{{"app":"web","pod-template-hash":"5d9c8b7f6"}}}}{spec_status}}}}}]}}}}"#,
         restarts = resource_version % 7,
-        a = index / 250 % 250,
-        b = index % 250,
-        node = index % 50,
         ns = index % 20,
     )
 }
 
 #[derive(serde::Deserialize)]
-struct Line {
-    object: LineObject,
+pub(crate) struct Line {
+    pub(crate) object: LineObject,
 }
 
 #[derive(serde::Deserialize)]
-struct LineObject {
-    rows: Vec<TableRowDoc>,
+pub(crate) struct LineObject {
+    pub(crate) rows: Vec<TableRowDoc>,
 }
 
 fn measure_ingest(rows: usize, events: usize) {

@@ -5,7 +5,7 @@
 //! on its own).
 
 use klieg_backend::ingest::{RowStore, with_column_sets};
-use klieg_backend::rows::{Interner, TableRowDoc, row_from_table, table_columns};
+use klieg_backend::rows::{Interner, row_from_table, table_columns};
 use klieg_backend::table_watch::TableEvent;
 use klieg_model::registry::ColumnSetSpec;
 use klieg_model::{ClusterId, KindKey, LiveRegistry, Registry};
@@ -25,12 +25,7 @@ fn start_host(folders: Vec<PathBuf>) -> (PluginHost, LiveRegistry) {
 }
 
 fn write_plugin(root: &Path, id: &str, main: &str) -> PathBuf {
-    let folder = root.join(id);
-    let _ = std::fs::create_dir_all(&folder);
-    let manifest = format!("id = \"{id}\"\nname = \"{id}\"\nversion = \"0.1.0\"\napi = \">=1.0, <2\"\n");
-    let _ = std::fs::write(folder.join("plugin.toml"), manifest);
-    let _ = std::fs::write(folder.join("init.luau"), main);
-    folder
+    klieg_plugins::write_single_file_plugin(root, id, main).unwrap_or_else(|_| root.join(id))
 }
 
 fn load_figures(scratch: &Path) {
@@ -68,40 +63,6 @@ fn load_figures(scratch: &Path) {
     );
 }
 
-/// A pod watch line as the apiserver sends it in Table form, with metadata only or the object.
-fn pod_line(index: usize, resource_version: usize, whole: bool) -> String {
-    let spec_status = if whole {
-        format!(
-            r#","spec":{{"nodeName":"node-{node}","containers":[{{"name":"web","image":"nginx:1.27"}}]}},"status":{{"phase":"{phase}","podIP":"10.1.{a}.{b}"}}"#,
-            node = index % 50,
-            phase = if index.is_multiple_of(13) { "Pending" } else { "Running" },
-            a = index / 250 % 250,
-            b = index % 250
-        )
-    } else {
-        String::new()
-    };
-    let kind = if whole { "Pod" } else { "PartialObjectMetadata" };
-    format!(
-        r#"{{"type":"MODIFIED","object":{{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":{{"resourceVersion":"{resource_version}"}},"rows":[{{"cells":["web-{index}","1/1","Running",{restarts},"5m","10.1.{a}.{b}","node-{node}","<none>","<none>"],"object":{{"kind":"{kind}","apiVersion":"v1","metadata":{{"name":"web-{index}","namespace":"ns-{ns}","uid":"uid-{index}","resourceVersion":"{resource_version}","creationTimestamp":"2026-11-01T10:00:00Z","labels":{{"app":"web","pod-template-hash":"5d9c8b7f6"}}}}{spec_status}}}}}]}}}}"#,
-        restarts = resource_version % 7,
-        a = index / 250 % 250,
-        b = index % 250,
-        node = index % 50,
-        ns = index % 20,
-    )
-}
-
-#[derive(serde::Deserialize)]
-struct Line {
-    object: LineObject,
-}
-
-#[derive(serde::Deserialize)]
-struct LineObject {
-    rows: Vec<TableRowDoc>,
-}
-
 /// Events per second through parse, row conversion, the column sets and the store.
 fn ingest_rate(lines: &[String], sets: &[ColumnSetSpec]) -> (f64, usize) {
     let cluster = ClusterId::new("bench");
@@ -112,7 +73,7 @@ fn ingest_rate(lines: &[String], sets: &[ColumnSetSpec]) -> (f64, usize) {
     let mut interner = Interner::default();
     let started = Instant::now();
     for line in lines {
-        let Ok(parsed) = serde_json::from_str::<Line>(line) else { continue };
+        let Ok(parsed) = serde_json::from_str::<super::Line>(line) else { continue };
         for doc in parsed.object.rows {
             if let Some(row) = row_from_table(&cluster, doc, &columns, &mut interner) {
                 store.apply(with_column_sets(TableEvent::Apply(row), sets));
@@ -143,8 +104,8 @@ klieg.columns.add({ id = "phase", kinds = { "pods" }, title = "Phase",
 fn ingest_figures(scratch: &Path) {
     let pods = KindKey::new("", "pods");
     let events = 100_000;
-    let metadata_lines: Vec<String> = (0..events).map(|i| pod_line(i, 1000 + i, false)).collect();
-    let object_lines: Vec<String> = (0..events).map(|i| pod_line(i, 1000 + i, true)).collect();
+    let metadata_lines: Vec<String> = (0..events).map(|i| super::pod_watch_line(i, 1000 + i, false)).collect();
+    let object_lines: Vec<String> = (0..events).map(|i| super::pod_watch_line(i, 1000 + i, true)).collect();
     let (label_host, label_live) = start_host(vec![write_plugin(scratch, "io.example.label", LABEL_COLUMN)]);
     let (status_host, status_live) = start_host(vec![write_plugin(scratch, "io.example.status", STATUS_COLUMN)]);
     let label_sets = label_live.current().column_sets_for(&pods);

@@ -76,6 +76,19 @@ klieg.columns.add({
     Ok(folder)
 }
 
+/// Writes `root/ID`: a plugin of one file, its manifest naming it `id` for API 1 and `main` as
+/// its `init.luau` (for tests, benchmarks and quick experiments).
+pub fn write_single_file_plugin(root: &Path, id: &str, main: &str) -> Result<PathBuf, AuthoringError> {
+    let folder = root.join(id);
+    std::fs::create_dir_all(&folder).map_err(io(&folder))?;
+    let manifest = format!("id = \"{id}\"\nname = \"{id}\"\nversion = \"0.1.0\"\napi = \">=1.0, <2\"\n");
+    for (file, text) in [("plugin.toml", manifest.as_str()), ("init.luau", main)] {
+        let path = folder.join(file);
+        std::fs::write(&path, text).map_err(io(&path))?;
+    }
+    Ok(folder)
+}
+
 /// What `klieg plugin check` found.
 #[derive(Debug)]
 pub struct CheckReport {

@@ -64,6 +64,8 @@ struct Loaded {
     id: Arc<str>,
     vm: Mutex<Vm>,
     stopped: AtomicBool,
+    /// Calls cut short for their CPU budget so far.
+    budget_strikes: std::sync::atomic::AtomicU32,
     events: SyncSender<HostEvent>,
 }
 
@@ -77,12 +79,31 @@ impl Loaded {
         argument: &serde_json::Value,
         convert: impl FnOnce(&mlua::Lua, mlua::Value) -> Result<T, String>,
     ) -> Option<T> {
+        self.call_with_strikes(what, (budget, 1), function, argument, convert)
+    }
+
+    /// As [`Self::call`]; a call past its budget is cut short, and the plugin is stopped once
+    /// `strikes` calls have been (a cell runs 100k times: one slow outlier costs its cell only).
+    fn call_with_strikes<T>(
+        &self,
+        what: &str,
+        (budget, strikes): (Duration, u32),
+        function: &mlua::RegistryKey,
+        argument: &serde_json::Value,
+        convert: impl FnOnce(&mlua::Lua, mlua::Value) -> Result<T, String>,
+    ) -> Option<T> {
         if self.stopped.load(Ordering::Acquire) {
             return None;
         }
         let result = self.vm.lock().call(what, budget, function, argument, convert);
         match result {
             Ok(value) => Some(value),
+            Err(fault @ PluginFault::OverBudget { .. })
+                if self.budget_strikes.fetch_add(1, Ordering::AcqRel) + 1 < strikes =>
+            {
+                tracing::debug!(plugin = %self.id, %fault, "a call was cut short");
+                None
+            }
             Err(fault) => {
                 if !self.stopped.swap(true, Ordering::AcqRel) {
                     tracing::warn!(plugin = %self.id, %fault, "plugin stopped");
@@ -429,16 +450,26 @@ fn contribute(
         let build = move |input: &klieg_model::registry::RowInput<'_>| {
             let column = &registrations.columns[index];
             let cell = match input.object {
-                Some(object) => {
-                    plugin.call(&what, limits::CELL_BUDGET, &column.cell, object, |_, value| output::to_cell(value))
-                }
+                Some(object) => plugin.call_with_strikes(
+                    &what,
+                    (limits::CELL_BUDGET, limits::CELL_BUDGET_STRIKES),
+                    &column.cell,
+                    object,
+                    |_, value| output::to_cell(value),
+                ),
                 None => {
                     let labels: serde_json::Map<String, serde_json::Value> =
                         input.labels.iter().map(|(k, v)| (k.to_string(), serde_json::Value::from(&**v))).collect();
                     let metadata = serde_json::json!({
                         "metadata": { "name": input.name, "namespace": input.namespace, "labels": labels }
                     });
-                    plugin.call(&what, limits::CELL_BUDGET, &column.cell, &metadata, |_, value| output::to_cell(value))
+                    plugin.call_with_strikes(
+                        &what,
+                        (limits::CELL_BUDGET, limits::CELL_BUDGET_STRIKES),
+                        &column.cell,
+                        &metadata,
+                        |_, value| output::to_cell(value),
+                    )
                 }
             };
             vec![cell.unwrap_or(Cell::Empty)]
@@ -639,8 +670,13 @@ impl HostState {
                 .ok_or_else(|| PluginState::Failed(format!("{} is missing", manifest.main)))?;
             let vm = Vm::new(Arc::new(sources)).map_err(|e| PluginState::Failed(e.to_string()))?;
             let registrations = vm.load(&manifest.main, &main).map_err(|f| PluginState::Failed(f.to_string()))?;
-            let loaded =
-                Arc::new(Loaded { id: id.clone(), vm: Mutex::new(vm), stopped: AtomicBool::new(false), events });
+            let loaded = Arc::new(Loaded {
+                id: id.clone(),
+                vm: Mutex::new(vm),
+                stopped: AtomicBool::new(false),
+                budget_strikes: std::sync::atomic::AtomicU32::new(0),
+                events,
+            });
             Ok((loaded, Arc::new(registrations)))
         });
         entry.load_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -11,7 +11,9 @@ pub mod manifest;
 mod output;
 mod vm;
 
-pub use authoring::{AuthoringError, CheckReport, DEFINITIONS, check, installed_dir, scaffold};
+pub use authoring::{
+    AuthoringError, CheckReport, DEFINITIONS, check, installed_dir, scaffold, write_single_file_plugin,
+};
 pub use host::{HostConfig, PluginHost};
 pub use manifest::{Capabilities, KindName, Manifest, ManifestError, PLUGIN_API_VERSION, parse_manifest};
 pub use vm::PluginFault;
@@ -24,8 +26,10 @@ pub mod limits {
     pub const MEMORY_BYTES: usize = 64 * 1024 * 1024;
     /// CPU time for running the main file (registering features).
     pub const LOAD_BUDGET: Duration = Duration::from_secs(1);
-    /// CPU time for one cell: columns run once per row version, at ingest.
+    /// CPU time for one cell: columns run once per row version, at ingest. A cell past it is
+    /// left empty; the plugin is stopped at the third.
     pub const CELL_BUDGET: Duration = Duration::from_millis(20);
+    pub const CELL_BUDGET_STRIKES: u32 = 3;
     /// CPU time for building one details section.
     pub const SECTION_BUDGET: Duration = Duration::from_millis(250);
     /// Items (list elements, texts, numbers) one returned value may hold.
