@@ -146,6 +146,9 @@ impl KliegApp {
             }
         }
         let live = crate::model::LiveRegistry::default();
+        // The plugins load on the host's thread: the window repaints when they are in.
+        let repaint_ctx = ctx.clone();
+        live.on_change(move || repaint_ctx.request_repaint());
         let host = crate::plugins::PluginHost::start(plugins, Registry::with_builtins(), live.clone());
         let repaint_ctx = ctx.clone();
         host.on_change(move || repaint_ctx.request_repaint());

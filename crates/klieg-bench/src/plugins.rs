@@ -21,7 +21,11 @@ fn tree_plugins() -> PathBuf {
 fn start_host(folders: Vec<PathBuf>) -> (PluginHost, LiveRegistry) {
     let live = LiveRegistry::new(Registry::with_builtins());
     let config = HostConfig { development: folders, ..HostConfig::default() };
-    (PluginHost::start(config, Registry::with_builtins(), live.clone()), live)
+    let host = PluginHost::start(config, Registry::with_builtins(), live.clone());
+    if !host.wait_for_first_load(std::time::Duration::from_secs(60)) {
+        println!("plugins: the host did not load its plugins within 60 s");
+    }
+    (host, live)
 }
 
 fn write_plugin(root: &Path, id: &str, main: &str) -> PathBuf {

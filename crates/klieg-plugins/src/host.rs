@@ -170,21 +170,37 @@ impl PluginHost {
             listeners: listeners.clone(),
             actions: actions.clone(),
         };
-        state.discover();
-        let ids: Vec<Arc<str>> = state.entries.keys().cloned().collect();
-        for id in ids {
-            state.load(&id);
-        }
-        state.publish();
-        let watcher = watch_folders(&state, events.clone());
+        let watched = events.clone();
+        // Loading runs on the host's thread, not the caller's (the window's, at start): a
+        // hundred plugins each spending its load budget must not hold the window back. Until
+        // then the registry holds the built-ins.
         let spawned = std::thread::Builder::new().name("klieg-plugins".into()).spawn(move || {
-            let _watcher = watcher;
+            state.discover();
+            let ids: Vec<Arc<str>> = state.entries.keys().cloned().collect();
+            for id in ids {
+                state.load(&id);
+            }
+            state.publish();
+            let _watcher = watch_folders(&state, watched);
             host_loop(state, &received);
         });
         if let Err(error) = spawned {
-            tracing::error!(%error, "the plugin host thread did not start; plugins stay as loaded");
+            tracing::error!(%error, "the plugin host thread did not start; no plugin runs");
         }
         Self { events, list, listeners, actions }
+    }
+
+    /// Waits up to `patience` for the plugins found at start to be loaded (or to fail); says
+    /// whether they were. The window never waits; tests and the benchmark do.
+    pub fn wait_for_first_load(&self, patience: Duration) -> bool {
+        let deadline = Instant::now() + patience;
+        while self.list.lock().generation == 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        true
     }
 
     /// What a plugin's action `id` does to `object` (of `kind`, at `key`): the merge patch it
@@ -411,6 +427,11 @@ pub(crate) fn read_sources(folder: &Path) -> Result<Sources, String> {
 
 pub(crate) fn read_manifest(folder: &Path) -> Result<Manifest, String> {
     let path = folder.join("plugin.toml");
+    // A regular file only: opening a FIFO (or a device) would wait on it for good.
+    let kind = std::fs::symlink_metadata(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if !kind.is_file() {
+        return Err(format!("{}: not a regular file", path.display()));
+    }
     let file = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut text = String::new();
     use std::io::Read;

@@ -15,7 +15,9 @@ fn write_plugin(root: &Path, id: &str, main: &str) {
 fn start(root: &Path) -> (PluginHost, LiveRegistry) {
     let live = LiveRegistry::new(Registry::with_builtins());
     let config = HostConfig { development: vec![root.to_path_buf()], ..HostConfig::default() };
-    (PluginHost::start(config, Registry::with_builtins(), live.clone()), live)
+    let host = PluginHost::start(config, Registry::with_builtins(), live.clone());
+    assert!(host.wait_for_first_load(Duration::from_secs(30)), "the plugins load");
+    (host, live)
 }
 
 fn state_of(host: &PluginHost, id: &str) -> PluginState {
@@ -194,6 +196,7 @@ fn safe_mode_runs_no_plugin() {
     let live = LiveRegistry::new(Registry::with_builtins());
     let config = HostConfig { development: vec![root.path().to_path_buf()], safe_mode: true, ..HostConfig::default() };
     let host = PluginHost::start(config, Registry::with_builtins(), live.clone());
+    assert!(host.wait_for_first_load(Duration::from_secs(30)), "the plugins are looked at");
     assert_eq!(state_of(&host, "io.example.good"), PluginState::SafeMode);
     assert!(cells(&live.current(), "limits").is_empty());
 }
@@ -211,7 +214,9 @@ fn installed_plugins_run_only_as_granted_and_an_update_asking_for_more_waits() {
     let start_installed = |enabled: std::collections::BTreeMap<String, std::collections::BTreeSet<String>>| {
         let live = LiveRegistry::new(Registry::with_builtins());
         let config = HostConfig { installed: Some(root.path().to_path_buf()), enabled, ..HostConfig::default() };
-        (PluginHost::start(config, Registry::with_builtins(), live.clone()), live)
+        let host = PluginHost::start(config, Registry::with_builtins(), live.clone());
+        assert!(host.wait_for_first_load(Duration::from_secs(30)), "the plugins load");
+        (host, live)
     };
     let (host, _) = start_installed(Default::default());
     assert_eq!(state_of(&host, "io.example.good"), PluginState::Off, "installed plugins start off");
@@ -342,4 +347,23 @@ fn an_exec_action_runs_only_a_listed_command_with_the_targets_values() {
             .map(|a| a.to_string())
             .collect();
     assert_eq!(planned, klieg_model::registry::PlannedAction::Exec(argv), "a hostile context name stays one argument");
+}
+
+/// A plugin folder whose manifest is a FIFO: never opened (opening would wait for a writer for
+/// good); the folder is named invalid and the host goes on.
+#[cfg(unix)]
+#[test]
+fn a_manifest_that_is_not_a_regular_file_is_refused_unread() {
+    let root = tempfile::tempdir().expect("tempdir");
+    write_plugin(root.path(), "io.example.good", GOOD);
+    let fifo = root.path().join("io.example.fifo");
+    std::fs::create_dir_all(&fifo).expect("folder");
+    let path = std::ffi::CString::new(fifo.join("plugin.toml").to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: mkfifo reads the path it is given.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "a FIFO");
+    // `discover` looks for regular manifests: call the reader directly too.
+    let refused = crate::host::read_manifest(&fifo).expect_err("refused");
+    assert!(refused.contains("not a regular file"), "{refused}");
+    let (host, _) = start(root.path());
+    assert_eq!(state_of(&host, "io.example.good"), PluginState::Running);
 }
