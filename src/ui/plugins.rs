@@ -82,11 +82,15 @@ fn plugin_ui(ui: &mut egui::Ui, plugin: &PluginInfo, page: &mut PluginsPageState
     if reviewing {
         review_ui(ui, plugin, page);
     } else if !plugin.capabilities.is_empty() {
-        ui.collapsing(t!("plugins.capabilities"), |ui| {
-            for line in &plugin.capabilities {
-                ui.label(format!("• {line}"));
-            }
-        });
+        // One header per plugin, all with the same words: each needs its own id.
+        egui::CollapsingHeader::new(t!("plugins.capabilities")).id_salt(("plugin_capabilities", &*plugin.id)).show(
+            ui,
+            |ui| {
+                for line in &plugin.capabilities {
+                    ui.label(format!("• {line}"));
+                }
+            },
+        );
     }
 }
 
