@@ -287,6 +287,15 @@ fn exec_plan(
         ("$RESOURCE", &resource),
         ("$KIND", object.get("kind").and_then(|k| k.as_str()).unwrap_or("")),
     ];
+    // The values come from the server and the kubeconfig: one that would read as a flag
+    // (`--kubeconfig=…` as an object's name), or that holds a control character or a `$` (a
+    // variable of its own), is refused rather than handed to the command.
+    for (variable, value) in values {
+        if value.starts_with('-') || value.contains('$') || value.chars().any(char::is_control) {
+            let value: String = value.chars().filter(|c| !c.is_control()).take(100).collect();
+            return Err(crate::t!("plugins.exec_bad_value", variable = variable, value = value).into_owned());
+        }
+    }
     Ok(PlannedAction::Exec(command.argv(&values)))
 }
 

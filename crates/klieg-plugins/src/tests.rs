@@ -347,6 +347,12 @@ fn an_exec_action_runs_only_a_listed_command_with_the_targets_values() {
             .map(|a| a.to_string())
             .collect();
     assert_eq!(planned, klieg_model::registry::PlannedAction::Exec(argv), "a hostile context name stays one argument");
+    // A value that would read as a flag, or name another variable, is refused, not run.
+    for name in ["--kubeconfig=/tmp/evil", "web-$NAMESPACE", "web\n1"] {
+        let key = ObjectKey { name: Arc::from(name), ..key.clone() };
+        let refused = host.plan_action("io.example.exec/describe", &KindKey::new("", "pods"), &key, &object);
+        assert!(refused.as_ref().is_err_and(|e| e.contains("$NAME")), "{name:?}: {refused:?}");
+    }
 }
 
 /// A plugin folder whose manifest is a FIFO: never opened (opening would wait for a writer for
