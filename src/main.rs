@@ -124,6 +124,7 @@ fn main() -> anyhow::Result<()> {
         installed: klieg::plugins::installed_dir(),
         development: cli.plugin_dirs.clone(),
         safe_mode: cli.safe_mode,
+        data_dir: klieg::plugins::data_dir(),
         ..klieg::plugins::HostConfig::default()
     };
     match cli.command {

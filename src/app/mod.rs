@@ -17,6 +17,7 @@ use std::time::Duration;
 
 const SETTINGS_KEY: &str = "klieg.settings";
 pub mod persist;
+pub mod plugin_services;
 
 /// How soon commands that found the backend's queue full are tried again.
 const COMMAND_RETRY: Duration = Duration::from_millis(50);
@@ -31,6 +32,8 @@ pub struct KliegApp {
     /// The plugin host, when plugins are loaded (not in most tests), and its list as last read.
     plugins: Option<crate::plugins::PluginHost>,
     pub plugin_list: Arc<crate::plugins::PluginList>,
+    /// What plugin handlers left for the window: writes to confirm, notices, places to open.
+    pub plugin_inbox: plugin_services::SharedInbox,
     /// What the event hooks were last told: the clusters connected, the actions finished.
     told: Told,
     pub state: UiState,
@@ -108,6 +111,7 @@ impl KliegApp {
             registry_generation,
             plugins: None,
             plugin_list: Arc::default(),
+            plugin_inbox: Arc::default(),
             told: Told::default(),
             state,
             fleet: Arc::default(),
@@ -144,7 +148,17 @@ impl KliegApp {
             } else {
                 plugins.disabled.insert(id.clone());
             }
+            if choice.trust_writes {
+                plugins.trusted_writes.insert(id.clone());
+            }
+            let values = choice
+                .settings
+                .iter()
+                .filter_map(|(key, json)| Some((Arc::from(key.as_str()), ui::plugins::field_value_of(json)?)))
+                .collect();
+            plugins.settings.insert(id.clone(), values);
         }
+        let secrets = sources.secrets.clone();
         let live = crate::model::LiveRegistry::default();
         // The plugins load on the host's thread: the window repaints when they are in.
         let repaint_ctx = ctx.clone();
@@ -158,6 +172,12 @@ impl KliegApp {
         let handlers = backend::actions::ActionHandlers::with_builtins().with_planned_actions(plan);
         let extensions = backend::Extensions { registry: live, handlers };
         let mut app = Self::with_extensions(ctx, sources, settings, extensions)?;
+        host.set_services(Box::new(plugin_services::AppServices {
+            inbox: app.plugin_inbox.clone(),
+            ctx: ctx.clone(),
+            gateway: app.backend.plugin_gateway.clone(),
+            secrets,
+        }));
         app.plugin_list = host.list();
         app.plugins = Some(host);
         Ok(app)
@@ -272,6 +292,7 @@ impl KliegApp {
                 crate::state::PluginRequest::Enable { id, granted } => host.set_enabled(&id, Some(granted)),
                 crate::state::PluginRequest::Disable { id } => host.set_enabled(&id, None),
                 crate::state::PluginRequest::Reload { id } => host.reload(&id),
+                crate::state::PluginRequest::Setting { id, key, value, .. } => host.set_setting(&id, &key, value),
             }
         }
     }
@@ -360,7 +381,12 @@ impl KliegApp {
         let now = (self.clock)();
         let state = &mut self.state;
         let shown_view = state.selection.view.as_ref();
-        ui::top_bar_ui(ui, (&mut state.settings, &mut state.outbox), shown_view, &self.registry);
+        ui::top_bar_ui(
+            ui,
+            (&mut state.settings, &mut state.outbox, &mut state.views.commands),
+            shown_view,
+            &self.registry,
+        );
         ui::actions::activity_strip_ui(ui, &self.activity, &mut state.actions.output);
         ui::logs::logs_panel_ui(ui, &mut state.logs, &mut state.outbox, (&self.logs, &self.activity));
         ui::terminal::terminal_panel_ui(ui, &mut state.terminals, &mut state.outbox, &self.terminals);
@@ -394,12 +420,24 @@ impl KliegApp {
                     ui::overview::overview_ui(ui, &self.overview);
                     None
                 } else if showing_plugins {
-                    ui::plugins::plugins_ui(ui, &self.plugin_list, &mut state.plugins);
+                    ui::plugins::plugins_ui(ui, &self.plugin_list, &mut state.plugins, &state.settings);
                     None
                 } else if let Some(spec) = state.selection.view.as_ref().and_then(|v| self.registry.view(v)) {
-                    // A view registered as data: its header and tabs over the generic table.
+                    // A view registered as data: its header, the content its extension built,
+                    // and tabs over the generic table.
                     ui::views::registered_view_header_ui(ui, spec, &mut state.selection);
-                    ui::resource_table::table_view_ui(ui, ui::resource_table::TableParts::of(state), table_data, now)
+                    let context = state.command_context();
+                    ui::views::live_view_ui(ui, spec, (&mut state.views, &mut state.details), &context);
+                    if spec.tables.is_empty() {
+                        None
+                    } else {
+                        ui::resource_table::table_view_ui(
+                            ui,
+                            ui::resource_table::TableParts::of(state),
+                            table_data,
+                            now,
+                        )
+                    }
                 } else if let Some(view) = &state.selection.view {
                     // A view registered by an extension that this build cannot draw.
                     ui.weak(rust_i18n::t!("view.unavailable", view = view.0.as_ref()));
@@ -421,10 +459,12 @@ impl KliegApp {
         ui::actions::confirmation_ui(ctx, &mut state.actions, &mut state.outbox, &self.registry);
         ui::actions::output_window_ui(ctx, &mut state.actions.output);
         ui::actions::forwards_window_ui(ctx, &mut state.forwards, &mut state.outbox, &self.forwards);
+        ui::plugins::overlays_ui(ctx, state, &self.plugin_inbox, &self.registry);
         // Moves between panels take effect now, once every panel has drawn, and show next frame.
         if state.apply_intents() {
             ctx.request_repaint();
         }
+        self.run_plugin_requests(ui.ctx());
         self.send_plugin_requests();
         self.state.sync_settings();
         self.send_changes();
@@ -444,6 +484,46 @@ impl KliegApp {
 }
 
 impl KliegApp {
+    /// Runs the commands chosen this frame, hands views their input, follows the places
+    /// plugins asked to open, and tells a view (and the hooks) when it opens.
+    fn run_plugin_requests(&mut self, ctx: &egui::Context) {
+        let state = &mut self.state;
+        let context = state.command_context();
+        for id in std::mem::take(&mut state.views.commands) {
+            if let Some(command) = self.registry.command(&id) {
+                (command.run)(&context);
+            }
+        }
+        for (view, input) in std::mem::take(&mut state.views.inputs) {
+            if let Some(live) = self.registry.view(&view).and_then(|v| v.live.as_ref()) {
+                (live.input)(input);
+            }
+        }
+        let opens = std::mem::take(&mut self.plugin_inbox.lock().opens);
+        for target in opens {
+            match target {
+                crate::plugins::services::OpenTarget::View(view) => {
+                    state.outbox.intend(crate::state::Intent::ShowView(Some(view)));
+                }
+                crate::plugins::services::OpenTarget::Object { kind, key } => {
+                    state.outbox.intend(crate::state::Intent::Open { kind, key });
+                }
+            }
+        }
+        if state.apply_intents() {
+            ctx.request_repaint();
+        }
+        if self.told.view != state.selection.view {
+            self.told.view.clone_from(&state.selection.view);
+            if let Some(view) = &state.selection.view {
+                self.registry.emit(&AppEvent::ViewOpened { view: view.clone() });
+                if let Some(live) = self.registry.view(view).and_then(|v| v.live.as_ref()) {
+                    (live.input)(crate::model::registry::ViewInput::Opened { context });
+                }
+            }
+        }
+    }
+
     fn showing_overview(&self) -> bool {
         self.state.selection.view.as_ref().is_some_and(|view| *view.0 == *OVERVIEW_VIEW)
     }
@@ -453,6 +533,7 @@ impl KliegApp {
 #[derive(Default)]
 struct Told {
     opened: Option<(crate::model::KindKey, crate::model::ObjectKey)>,
+    view: Option<crate::model::registry::ViewId>,
     connected: std::collections::BTreeSet<crate::model::ClusterId>,
     /// Finished activities (request, subject), the newest [`ActivityLog::CAPACITY`] kept.
     finished: std::collections::VecDeque<(u64, Arc<str>)>,

@@ -48,12 +48,16 @@ pub struct Settings {
 }
 
 /// What the user chose for one plugin.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct PluginChoice {
     pub enabled: bool,
     /// Capability tokens granted (`read:secrets`, `http:example.com`…).
     pub granted: std::collections::BTreeSet<String>,
+    /// The user said not to confirm this plugin's writes again.
+    pub trust_writes: bool,
+    /// Its settings (secret ones are in the keyring, never here).
+    pub settings: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Settings {
@@ -455,8 +459,27 @@ pub struct UiState {
     pub terminals: TerminalsState,
     /// The Plugins page.
     pub plugins: PluginsPageState,
+    pub palette: PaletteState,
+    pub views: ViewsState,
     /// Commands and intents the panels produced this frame.
     pub outbox: Outbox,
+}
+
+impl UiState {
+    /// Where the user is, for a command or view: the first selected cluster, the one chosen
+    /// namespace, the object open in details.
+    pub fn command_context(&self) -> crate::model::registry::CommandContext {
+        let object = self.details.open.clone();
+        let cluster = object
+            .as_ref()
+            .map(|(_, key)| key.cluster.clone())
+            .or_else(|| self.selection.clusters.iter().next().cloned());
+        let namespace = match (self.selection.namespaces.len(), self.selection.namespaces.first()) {
+            (1, Some(one)) => Some(one.clone()),
+            _ => object.as_ref().and_then(|(_, key)| key.namespace.clone()),
+        };
+        crate::model::registry::CommandContext { cluster, namespace, object }
+    }
 }
 
 /// The Plugins page: which plugin's capabilities are being reviewed before a grant, and what
@@ -465,9 +488,34 @@ pub struct UiState {
 pub struct PluginsPageState {
     pub reviewing: Option<String>,
     pub requests: Vec<PluginRequest>,
+    /// Settings being typed, by (plugin, key), until applied.
+    pub editing: std::collections::BTreeMap<(String, String), crate::model::registry::FieldValue>,
+    /// Whose settings are shown.
+    pub settings_open: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The command palette (Ctrl+K): open or not, what was typed, the highlighted command.
+#[derive(Debug, Default)]
+pub struct PaletteState {
+    pub open: bool,
+    pub query: String,
+    pub selected: usize,
+}
+
+/// One form's values as typed, by field key.
+pub type FormValues = std::collections::BTreeMap<Arc<str>, crate::model::registry::FieldValue>;
+
+/// Registered views' forms and what their buttons and forms asked this frame.
+#[derive(Debug, Default)]
+pub struct ViewsState {
+    /// Each form's values as typed, by (view, form).
+    pub forms: std::collections::BTreeMap<(Arc<str>, Arc<str>), FormValues>,
+    pub inputs: Vec<(ViewId, crate::model::registry::ViewInput)>,
+    /// Commands chosen this frame (palette, app bar), run with where the user is.
+    pub commands: Vec<Arc<str>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
 pub enum PluginRequest {
     /// Turn on with these capability tokens granted.
     Enable {
@@ -479,6 +527,13 @@ pub enum PluginRequest {
     },
     Reload {
         id: String,
+    },
+    /// One of its settings (a secret one goes to the keyring).
+    Setting {
+        id: String,
+        key: String,
+        value: crate::model::registry::FieldValue,
+        secret: bool,
     },
 }
 

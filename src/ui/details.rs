@@ -196,7 +196,7 @@ fn overview_ui(
 }
 
 /// A registered section's body, drawn from plain data.
-fn section_body_ui(ui: &mut egui::Ui, state: &mut DetailsState, id: &str, body: &SectionBody) {
+pub(crate) fn section_body_ui(ui: &mut egui::Ui, state: &mut DetailsState, id: &str, body: &SectionBody) {
     match body {
         SectionBody::Entries(entries) => entries_ui(ui, id, entries),
         SectionBody::Masked(values) => masked_ui(ui, state, id, values),

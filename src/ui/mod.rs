@@ -9,6 +9,7 @@ pub mod editor;
 pub mod fonts;
 pub mod logs;
 pub mod overview;
+pub mod palette;
 pub mod plugins;
 pub mod resource_table;
 pub mod sidebar;
@@ -36,7 +37,7 @@ const APP_BAR_WINDOWS: [(&str, Intent); 2] =
 /// Title, the registered app-bar buttons, theme and language switches.
 pub fn top_bar_ui(
     ui: &mut egui::Ui,
-    (settings, outbox): (&mut Settings, &mut Outbox),
+    (settings, outbox, commands): (&mut Settings, &mut Outbox, &mut Vec<std::sync::Arc<str>>),
     shown_view: Option<&ViewId>,
     registry: &crate::model::Registry,
 ) {
@@ -61,6 +62,13 @@ pub fn top_bar_ui(
                         let response = ui.button(text(&action.label));
                         if response.clicked() {
                             outbox.intend(intent.clone());
+                        }
+                        response
+                    }
+                    AppBarTarget::Command(id) => {
+                        let response = ui.button(text(&action.label));
+                        if response.clicked() {
+                            commands.push(id.clone());
                         }
                         response
                     }

@@ -24,3 +24,93 @@ pub fn registered_view_header_ui(ui: &mut egui::Ui, view: &ViewSpec, selection: 
     });
     ui.separator();
 }
+
+/// Nodes of one text block at most this tall before it scrolls.
+const YAML_MAX_HEIGHT: f32 = 320.0;
+
+/// The content an extension built for its view (from the snapshot it keeps; never waits):
+/// headings, sections, badges, YAML, buttons and forms. Buttons and forms add to `inputs`.
+pub fn live_view_ui(
+    ui: &mut egui::Ui,
+    view: &ViewSpec,
+    (views, details): (&mut crate::state::ViewsState, &mut crate::state::DetailsState),
+    context: &crate::model::registry::CommandContext,
+) {
+    use crate::model::registry::{ViewInput, ViewNode};
+    let Some(live) = &view.live else { return };
+    let tree = (live.current)();
+    if let Some(error) = &tree.error {
+        ui.colored_label(super::theme::tone_color(ui.visuals(), crate::model::CellTone::Bad), error.as_ref());
+        return;
+    }
+    if tree.generation == 0 {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.weak(rust_i18n::t!("view.building"));
+        });
+        return;
+    }
+    for (index, node) in tree.nodes.iter().enumerate() {
+        let id = format!("{}/{index}", view.id.0);
+        match node {
+            ViewNode::Heading(text) => {
+                ui.strong(text.as_ref());
+            }
+            ViewNode::Body(body) => super::details::section_body_ui(ui, details, &id, body),
+            ViewNode::Badges(badges) => {
+                ui.horizontal_wrapped(|ui| {
+                    for (text, tone) in badges {
+                        let color = super::theme::tone_color(ui.visuals(), *tone);
+                        egui::Frame::new()
+                            .stroke(egui::Stroke::new(1.0, color))
+                            .corner_radius(8.0)
+                            .inner_margin(egui::Margin::symmetric(6, 1))
+                            .show(ui, |ui| ui.colored_label(color, text.as_ref()));
+                    }
+                });
+            }
+            ViewNode::Yaml(text) => {
+                egui::ScrollArea::vertical().id_salt(("view_yaml", &id)).max_height(YAML_MAX_HEIGHT).show(ui, |ui| {
+                    ui.add(egui::Label::new(egui::RichText::new(text.as_ref()).monospace()).selectable(true));
+                });
+            }
+            ViewNode::Buttons(buttons) => {
+                ui.horizontal_wrapped(|ui| {
+                    for (button, label) in buttons {
+                        if ui.add_enabled(!tree.building, egui::Button::new(label.as_ref())).clicked() {
+                            let input = ViewInput::Button { id: button.clone(), context: context.clone() };
+                            views.inputs.push((view.id.clone(), input));
+                        }
+                    }
+                });
+            }
+            ViewNode::Form { id: form, fields, submit } => {
+                let key = (view.id.0.clone(), form.clone());
+                let values = views.forms.entry(key).or_default();
+                egui::Grid::new(("view_form", &id)).num_columns(2).show(ui, |ui| {
+                    for field in fields {
+                        ui.label(field.label.as_ref());
+                        let value = values.entry(field.key.clone()).or_insert_with(|| field.initial());
+                        let response = super::plugins::field_ui(ui, field, value);
+                        if let Some(help) = &field.help {
+                            response.on_hover_text(help.as_ref());
+                        }
+                        ui.end_row();
+                    }
+                });
+                if ui.add_enabled(!tree.building, egui::Button::new(submit.as_ref())).clicked() {
+                    let input =
+                        ViewInput::Submit { form: form.clone(), values: values.clone(), context: context.clone() };
+                    views.inputs.push((view.id.clone(), input));
+                }
+            }
+            ViewNode::Separator => {
+                ui.separator();
+            }
+        }
+    }
+    if tree.building {
+        ui.spinner();
+    }
+    ui.separator();
+}

@@ -29,6 +29,7 @@ pub mod kubeconfig;
 pub mod logs;
 pub mod metrics;
 pub mod oidc;
+pub mod plugin_calls;
 pub mod pool;
 pub mod prometheus;
 pub mod rows;
@@ -88,6 +89,8 @@ pub struct BackendHandle {
     pub activity: watch::Receiver<Arc<ActivityLog>>,
     pub forwards: watch::Receiver<Arc<ForwardList>>,
     pub terminals: watch::Receiver<Arc<TerminalList>>,
+    /// Where plugin handlers' Kubernetes and HTTP calls go.
+    pub plugin_gateway: plugin_calls::PluginGateway,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -421,11 +424,12 @@ pub fn start_with(
         .enable_all()
         .build()
         .map_err(BackendError::Runtime)?;
+    let (clients_tx, clients_rx) = watch::channel(Arc::new(ClientMap::new()));
+    let plugin_gateway = plugin_calls::PluginGateway::new(runtime.handle().clone(), clients_rx);
     let thread = std::thread::Builder::new()
         .name("klieg-runtime".into())
         .spawn(move || {
             runtime.block_on(async move {
-                let (clients_tx, _) = watch::channel(Arc::new(ClientMap::new()));
                 let fleet = Arc::new(FleetState {
                     inner: Mutex::new(FleetInner::default()),
                     cache: cache::OfflineCache::new(sources.offline_cache.clone()),
@@ -456,6 +460,7 @@ pub fn start_with(
         activity: activity_rx,
         forwards: forwards_rx,
         terminals: terminals_rx,
+        plugin_gateway,
         shutdown: Some(shutdown_tx),
         thread: Some(thread),
     })

@@ -7,6 +7,7 @@ mod actions;
 pub mod diff;
 mod fleet;
 mod forwards;
+pub mod host_call;
 mod kind;
 mod logs;
 pub mod prometheus;

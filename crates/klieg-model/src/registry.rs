@@ -9,7 +9,12 @@
 //! when a plugin loads, reloads or stops.
 
 pub mod builtin;
+pub mod interactive;
 pub mod live;
+pub use interactive::{
+    CommandContext, CommandRunner, CommandSpec, FieldKind, FieldValue, FormField, GlanceSnapshot, GlanceSpec, LiveView,
+    VIEW_MAX_NODES, ViewInput, ViewNode, ViewTree,
+};
 pub use live::LiveRegistry;
 
 use crate::{Cell, Column, KindKey, ObjectKey, Permission};
@@ -441,6 +446,8 @@ pub struct ViewSpec {
     pub title: Text,
     pub intro: Option<Text>,
     pub tables: Vec<ViewTable>,
+    /// Content its extension builds as a tree of nodes, drawn above the tables.
+    pub live: Option<LiveView>,
 }
 
 /// One table of a registered view: a tab naming it, and the kind it lists.
@@ -473,6 +480,8 @@ pub enum AppBarTarget {
     /// A window of the app (the forwards' list, "create from YAML"), opened by the window
     /// handler the app registers under the button's id.
     Window,
+    /// A registered command, run with where the user is.
+    Command(Arc<str>),
 }
 
 /// A button of the app bar (not about one object).
@@ -536,6 +545,9 @@ pub enum AppEvent {
     ClusterConnected {
         cluster: crate::ClusterId,
     },
+    ViewOpened {
+        view: ViewId,
+    },
 }
 
 pub type EventHook = Arc<dyn Fn(&AppEvent) + Send + Sync>;
@@ -553,6 +565,8 @@ pub struct Registry {
     app_bar: Vec<AppBarAction>,
     relations: Vec<RelationProvider>,
     hooks: Vec<EventHook>,
+    commands: Vec<CommandSpec>,
+    glances: Vec<GlanceSpec>,
 }
 
 /// Why a registration was refused.
@@ -634,6 +648,55 @@ impl Registry {
 
     pub fn add_event_hook(&mut self, hook: EventHook) {
         self.hooks.push(hook);
+    }
+
+    /// Adds a command to the palette (and to the app bar when it asks to be there).
+    pub fn add_command(&mut self, command: CommandSpec) -> Result<(), RegistryError> {
+        unique("command", self.commands.iter().map(|c| &c.id), &command.id)?;
+        if command.app_bar {
+            let button = AppBarAction {
+                id: command.id.clone(),
+                label: command.title.clone(),
+                hint: Some(command.source.clone()),
+                opens: AppBarTarget::Command(command.id.clone()),
+                order: command.order,
+            };
+            self.add_app_bar_action(button)?;
+        }
+        self.commands.push(command);
+        self.commands.sort_by_key(|c| c.order);
+        Ok(())
+    }
+
+    pub fn commands(&self) -> &[CommandSpec] {
+        &self.commands
+    }
+
+    pub fn command(&self, id: &str) -> Option<&CommandSpec> {
+        self.commands.iter().find(|c| &*c.id == id)
+    }
+
+    pub fn add_glance(&mut self, glance: GlanceSpec) -> Result<(), RegistryError> {
+        unique("glance", self.glances.iter().map(|g| &g.id), &glance.id)?;
+        self.glances.push(glance);
+        Ok(())
+    }
+
+    /// Whether any glance is registered for `kind` (the table then asks for them on hover).
+    pub fn has_glances_for(&self, kind: &KindKey) -> bool {
+        self.glances.iter().any(|g| g.kinds.matches(kind))
+    }
+
+    /// Every glance of the object's kind, built (one that panics or shows nothing is left out).
+    pub fn build_glances(&self, input: &SectionInput<'_>) -> Vec<Section> {
+        self.glances
+            .iter()
+            .filter(|g| g.kinds.matches(input.kind))
+            .filter_map(|g| {
+                let body = run_guarded(|| (g.build)(input)).ok().flatten()?;
+                Some(Section { id: g.id.clone(), title: g.title.clone(), body: body.within_limits() })
+            })
+            .collect()
     }
 
     pub fn action(&self, id: &str) -> Option<&ActionSpec> {

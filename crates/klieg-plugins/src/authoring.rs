@@ -14,6 +14,11 @@ pub fn installed_dir() -> Option<PathBuf> {
     dirs::data_dir().map(|dir| dir.join("klieg").join("plugins"))
 }
 
+/// Where plugins' stores are kept: `$XDG_DATA_HOME/klieg/plugin-data`, one file per plugin.
+pub fn data_dir() -> Option<PathBuf> {
+    dirs::data_dir().map(|dir| dir.join("klieg").join("plugin-data"))
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthoringError {
     #[error("{0} is not a plugin name: use lowercase letters, digits and -")]
@@ -130,7 +135,8 @@ pub fn check(folder: &Path) -> Result<CheckReport, AuthoringError> {
         .cloned()
         .ok_or_else(|| AuthoringError::Check(format!("{} is missing", manifest.main)))?;
     let sources = Arc::new(sources);
-    let vm = Vm::new(sources.clone()).map_err(|e| AuthoringError::Check(e.to_string()))?;
+    let vm = Vm::new(sources.clone(), crate::api::VmData::detached(&manifest, false))
+        .map_err(|e| AuthoringError::Check(e.to_string()))?;
     let mut errors = String::new();
     for (path, text) in sources.iter() {
         if let Err(error) = vm.compile(path, text) {
@@ -156,6 +162,15 @@ pub fn check(folder: &Path) -> Result<CheckReport, AuthoringError> {
     registered.extend(registrations.views.iter().map(|v| format!("view {} ({}) in the sidebar", v.id, v.title)));
     registered.extend(registrations.relations.iter().map(|r| format!("relations {} on {}", r.id, r.kinds.join(", "))));
     registered.extend(registrations.icons.iter().map(|(kind, glyph)| format!("icon {glyph} for {kind}")));
+    registered.extend(registrations.commands.iter().map(|c| {
+        let place = if c.app_bar { "the palette and the app bar" } else { "the palette" };
+        format!("command {} ({}) in {place}", c.id, c.title)
+    }));
+    registered.extend(registrations.hooks.iter().map(|(event, _)| format!("hook on {event}")));
+    registered.extend(
+        registrations.glances.iter().map(|g| format!("glance {} ({}) on {}", g.id, g.title, g.kinds.join(", "))),
+    );
+    registered.extend(manifest.settings.iter().map(|f| format!("setting {} ({})", f.key, f.label)));
     Ok(CheckReport { manifest, files: sources.len(), registered, load_ms })
 }
 

@@ -37,6 +37,12 @@ pub struct HostConfig {
     /// Development plugins run with what they declare unless turned off.
     pub enabled: BTreeMap<String, BTreeSet<String>>,
     pub disabled: BTreeSet<String>,
+    /// Where plugins' stores are kept (`$XDG_DATA_HOME/klieg/plugin-data`); none: in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Each plugin's settings as the user set them (secret ones live in the keyring).
+    pub settings: BTreeMap<String, BTreeMap<Arc<str>, klieg_model::registry::FieldValue>>,
+    /// Plugins whose writes the user said not to confirm again.
+    pub trusted_writes: BTreeSet<String>,
 }
 
 enum HostEvent {
@@ -44,6 +50,7 @@ enum HostEvent {
     Fault(Arc<str>, PluginFault),
     SetEnabled(Arc<str>, Option<BTreeSet<String>>),
     Reload(Arc<str>),
+    Setting(Arc<str>, Arc<str>, klieg_model::registry::FieldValue),
 }
 
 /// A registered plugin action, for planning its write when the user runs it.
@@ -60,18 +67,29 @@ struct PluginAction {
 type ActionTable = Arc<Mutex<BTreeMap<Arc<str>, Arc<PluginAction>>>>;
 
 /// One loaded plugin: its state, and whether a fault stopped it (checked before every call).
-struct Loaded {
-    id: Arc<str>,
+pub(crate) struct Loaded {
+    pub(crate) id: Arc<str>,
+    /// Cells, sections, glances, relations and action plans: never waits on anything.
     vm: Mutex<Vm>,
-    stopped: AtomicBool,
+    /// Commands, hooks and views, on the plugin's own thread, where host calls may wait.
+    handler_vm: Option<Mutex<Vm>>,
+    /// What the handler state registered (its functions live in that state).
+    pub(crate) handlers: Arc<Registrations>,
+    pub(crate) env: Arc<crate::api::PluginEnv>,
+    pub(crate) stopped: AtomicBool,
     /// Calls cut short for their CPU budget so far.
     budget_strikes: std::sync::atomic::AtomicU32,
     events: SyncSender<HostEvent>,
+    /// The handler thread's queue (none without handlers; dropped when the plugin stops).
+    pub(crate) jobs: Mutex<Option<SyncSender<crate::worker::Job>>>,
+    /// Each view's content as last built, by its index among the registrations.
+    pub(crate) view_slots: Vec<Arc<Mutex<Arc<klieg_model::registry::ViewTree>>>>,
+    pub(crate) repaint: Listeners,
 }
 
 impl Loaded {
     /// Calls one of the plugin's functions; a fault stops the plugin and tells the host.
-    fn call<T>(
+    pub(crate) fn call<T>(
         &self,
         what: &str,
         budget: Duration,
@@ -96,6 +114,50 @@ impl Loaded {
             return None;
         }
         let result = self.vm.lock().call(what, budget, function, argument, convert);
+        self.outcome(result, strikes)
+    }
+
+    /// Calls a handler in the handler state, with where the user was; a fault stops the plugin.
+    pub(crate) fn call_handler<T>(
+        &self,
+        what: &str,
+        function: &mlua::RegistryKey,
+        argument: &serde_json::Value,
+        context: klieg_model::registry::CommandContext,
+        convert: impl FnOnce(&mlua::Lua, mlua::Value) -> Result<T, String>,
+    ) -> Option<T> {
+        let vm = self.handler_vm.as_ref()?;
+        if self.stopped.load(Ordering::Acquire) {
+            return None;
+        }
+        let vm = vm.lock();
+        vm.set_context(context);
+        let result = vm.call(what, limits::HANDLER_BUDGET, function, argument, convert);
+        drop(vm);
+        self.outcome(result, 1)
+    }
+
+    /// Memory both of its states use now (a busy handler's state is not waited for).
+    fn memory_bytes(&self) -> usize {
+        let handler = self.handler_vm.as_ref().and_then(|vm| vm.try_lock()).map_or(0, |vm| vm.used_memory_bytes());
+        self.vm.lock().used_memory_bytes() + handler
+    }
+
+    /// Stops the plugin: no call runs from now on, and its handler thread ends.
+    fn halt(&self) {
+        self.stopped.store(true, Ordering::Release);
+        self.jobs.lock().take();
+    }
+
+    /// Tells every listener (the window repaints).
+    pub(crate) fn repaint(&self) {
+        let listeners = self.repaint.lock().clone();
+        for listener in listeners {
+            listener();
+        }
+    }
+
+    fn outcome<T>(&self, result: Result<T, PluginFault>, strikes: u32) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(fault @ PluginFault::OverBudget { .. })
@@ -106,6 +168,17 @@ impl Loaded {
             }
             Err(fault) => {
                 if !self.stopped.swap(true, Ordering::AcqRel) {
+                    self.jobs.lock().take();
+                    for slot in &self.view_slots {
+                        let mut tree = slot.lock();
+                        let error = Some(Arc::from(fault.to_string()));
+                        *tree = Arc::new(klieg_model::registry::ViewTree {
+                            generation: tree.generation + 1,
+                            error,
+                            ..Default::default()
+                        });
+                    }
+                    self.repaint();
                     tracing::warn!(plugin = %self.id, %fault, "plugin stopped");
                     // A full queue already holds news for the host; it rescans every plugin.
                     if let Err(TrySendError::Disconnected(_)) =
@@ -140,6 +213,7 @@ struct HostState {
     list: Arc<Mutex<Arc<PluginList>>>,
     listeners: Listeners,
     actions: ActionTable,
+    services: crate::services::ServicesSlot,
 }
 
 /// The handle the app keeps: the plugin list to draw, and the user's commands.
@@ -149,6 +223,7 @@ pub struct PluginHost {
     list: Arc<Mutex<Arc<PluginList>>>,
     listeners: Listeners,
     actions: ActionTable,
+    services: crate::services::ServicesSlot,
 }
 
 impl PluginHost {
@@ -159,7 +234,9 @@ impl PluginHost {
         let list: Arc<Mutex<Arc<PluginList>>> = Arc::default();
         let listeners: Listeners = Arc::default();
         let actions: ActionTable = Arc::default();
+        let services = crate::services::ServicesSlot::default();
         let mut state = HostState {
+            services: services.clone(),
             config,
             builtins,
             live,
@@ -187,7 +264,19 @@ impl PluginHost {
         if let Err(error) = spawned {
             tracing::error!(%error, "the plugin host thread did not start; no plugin runs");
         }
-        Self { events, list, listeners, actions }
+        Self { events, list, listeners, actions, services }
+    }
+
+    /// What plugin handlers reach beyond their state (the backend, the window, the keyring);
+    /// until set, every such call is refused.
+    pub fn set_services(&self, services: Box<dyn crate::services::HostServices>) {
+        self.services.set(services);
+    }
+
+    /// The user set one of a plugin's settings (a secret one goes to the keyring, on the
+    /// host's thread); its `settings_changed` hooks hear of it.
+    pub fn set_setting(&self, id: &str, key: &str, value: klieg_model::registry::FieldValue) {
+        self.send(HostEvent::Setting(Arc::from(id), Arc::from(key), value));
     }
 
     /// Waits up to `patience` for the plugins found at start to be loaded (or to fail); says
@@ -264,6 +353,63 @@ impl PluginHost {
             tracing::warn!(%error, "the plugin host is busy; the request was dropped");
         }
     }
+}
+
+/// A plugin's states, loaded from its sources: the main one, and (when it registered commands,
+/// hooks or built views) the handler one, whose thread is started here.
+fn load_states(
+    id: &Arc<str>,
+    manifest: &Manifest,
+    sources: Sources,
+    env: Arc<crate::api::PluginEnv>,
+    (events, repaint): (SyncSender<HostEvent>, Listeners),
+) -> Result<(Arc<Loaded>, Arc<Registrations>), PluginState> {
+    let main = sources
+        .get(&*manifest.main)
+        .cloned()
+        .ok_or_else(|| PluginState::Failed(format!("{} is missing", manifest.main)))?;
+    let sources = Arc::new(sources);
+    let state = |handler: bool| {
+        let data = Arc::new(crate::api::VmData {
+            env: env.clone(),
+            handler,
+            context: Mutex::default(),
+            denied: Mutex::default(),
+        });
+        let vm = Vm::new(sources.clone(), data).map_err(|e| PluginState::Failed(e.to_string()))?;
+        let registrations = vm.load(&manifest.main, &main).map_err(|f| PluginState::Failed(f.to_string()))?;
+        Ok::<_, PluginState>((vm, registrations))
+    };
+    let (vm, registrations) = state(false)?;
+    let (handler_vm, handlers) = if registrations.has_handlers() {
+        let (handler_vm, handlers) = state(true)?;
+        if handlers.shape() != registrations.shape() {
+            return Err(PluginState::Failed(crate::t!("plugins.load_differs").into_owned()));
+        }
+        (Some(Mutex::new(handler_vm)), handlers)
+    } else {
+        (None, Registrations::default())
+    };
+    let (jobs, received) = std::sync::mpsc::sync_channel(limits::HANDLER_QUEUE_LEN);
+    let has_handlers = handler_vm.is_some();
+    let view_slots = registrations.views.iter().map(|_| Arc::default()).collect();
+    let loaded = Arc::new(Loaded {
+        id: id.clone(),
+        vm: Mutex::new(vm),
+        handler_vm,
+        handlers: Arc::new(handlers),
+        env,
+        stopped: AtomicBool::new(false),
+        budget_strikes: std::sync::atomic::AtomicU32::new(0),
+        events,
+        jobs: Mutex::new(has_handlers.then_some(jobs)),
+        view_slots,
+        repaint,
+    });
+    if has_handlers {
+        crate::worker::spawn(loaded.clone(), received);
+    }
+    Ok((loaded, Arc::new(registrations)))
 }
 
 /// The command `id` of the manifest, its variables filled from the target.
@@ -393,6 +539,7 @@ fn host_loop(mut state: HostState, received: &Receiver<HostEvent>) {
                     reload.insert(id);
                 }
                 HostEvent::Fault(id, fault) => state.stop(&id, &fault),
+                HostEvent::Setting(id, key, value) => state.set_setting(&id, &key, value),
             }
         }
         state.stop_faulted();
@@ -450,7 +597,7 @@ pub(crate) fn read_manifest(folder: &Path) -> Result<Manifest, String> {
     parse_manifest(&text).map_err(|e| e.to_string())
 }
 
-fn kind_match(kinds: &[String]) -> KindMatch {
+pub(crate) fn kind_match(kinds: &[String]) -> KindMatch {
     let names: Vec<KindName> = kinds.iter().filter_map(|k| KindName::parse(k).ok()).collect();
     if names.contains(&KindName::Any) {
         return KindMatch::Any;
@@ -538,6 +685,7 @@ fn contribute(
         registry.add_section(spec).map_err(|e| e.to_string())?;
     }
     contribute_actions_views_relations(registry, plugin, registrations, commands)?;
+    crate::worker::contribute(registry, plugin, registrations)?;
     for (kind, glyph) in &registrations.icons {
         registry.add_kind_icon(KindIcon {
             kinds: kind_match(std::slice::from_ref(kind)),
@@ -558,7 +706,7 @@ fn contribute_actions_views_relations(
     for registration in &registrations.actions {
         registry.add_action(action_spec(&id, registration, commands)?).map_err(|e| e.to_string())?;
     }
-    for view in &registrations.views {
+    for (index, view) in registrations.views.iter().enumerate() {
         let view_id = ViewId(Arc::from(format!("{id}/{}", view.id)));
         let tables = view
             .tables
@@ -573,7 +721,13 @@ fn contribute_actions_views_relations(
             .collect();
         let intro = (!view.intro.is_empty()).then(|| Text::plain(&view.intro));
         registry
-            .add_view(ViewSpec { id: view_id.clone(), title: Text::plain(&view.title), intro, tables })
+            .add_view(ViewSpec {
+                id: view_id.clone(),
+                title: Text::plain(&view.title),
+                intro,
+                tables,
+                live: view.build.as_ref().and_then(|_| crate::worker::live_view(plugin, index)),
+            })
             .map_err(|e| e.to_string())?;
         let entry =
             SidebarEntry { id: view_id.0.clone(), label: Text::plain(&view.title), view: view_id, order: view.order };
@@ -669,7 +823,7 @@ impl HostState {
         let events = self.events.clone();
         let Some(entry) = self.entries.get_mut(id) else { return };
         if let Some((old, _)) = entry.loaded.take() {
-            old.stopped.store(true, Ordering::Release);
+            old.halt();
         }
         // The manifest is read again: a reload may change it (and ask for more).
         let manifest = match read_manifest(&entry.folder) {
@@ -691,24 +845,13 @@ impl HostState {
             }
             return;
         }
+        let env = self.environment(id, &manifest);
         let Some(entry) = self.entries.get_mut(id) else { return };
         let started = Instant::now();
-        let loaded = read_sources(&entry.folder).map_err(PluginState::Failed).and_then(|sources| {
-            let main = sources
-                .get(&*manifest.main)
-                .cloned()
-                .ok_or_else(|| PluginState::Failed(format!("{} is missing", manifest.main)))?;
-            let vm = Vm::new(Arc::new(sources)).map_err(|e| PluginState::Failed(e.to_string()))?;
-            let registrations = vm.load(&manifest.main, &main).map_err(|f| PluginState::Failed(f.to_string()))?;
-            let loaded = Arc::new(Loaded {
-                id: id.clone(),
-                vm: Mutex::new(vm),
-                stopped: AtomicBool::new(false),
-                budget_strikes: std::sync::atomic::AtomicU32::new(0),
-                events,
-            });
-            Ok((loaded, Arc::new(registrations)))
-        });
+        let repaint = self.listeners.clone();
+        let loaded = read_sources(&entry.folder)
+            .map_err(PluginState::Failed)
+            .and_then(|sources| load_states(id, &manifest, sources, env, (events, repaint)));
         entry.load_ms = started.elapsed().as_secs_f64() * 1000.0;
         entry.manifest = Some(manifest);
         match loaded {
@@ -720,10 +863,52 @@ impl HostState {
         }
     }
 
+    /// What the plugin's states share: its capabilities, store, settings and trust.
+    fn environment(&self, id: &Arc<str>, manifest: &Manifest) -> Arc<crate::api::PluginEnv> {
+        let storage_path = self.config.data_dir.as_ref().map(|dir| dir.join(format!("{id}.json")));
+        Arc::new(crate::api::PluginEnv {
+            id: id.clone(),
+            name: manifest.name.clone(),
+            capabilities: manifest.capabilities.clone(),
+            services: self.services.clone(),
+            storage: crate::api::Storage::open(storage_path),
+            settings: Mutex::new(self.config.settings.get(&**id).cloned().unwrap_or_default()),
+            setting_fields: manifest.settings.clone(),
+            writes_trusted: AtomicBool::new(self.config.trusted_writes.contains(&**id)),
+        })
+    }
+
+    fn set_setting(&mut self, id: &str, key: &Arc<str>, value: klieg_model::registry::FieldValue) {
+        let Some(entry) = self.entries.get(id) else { return };
+        let Some(field) = entry.manifest.as_ref().and_then(|m| m.settings.iter().find(|f| f.key == *key)) else {
+            return;
+        };
+        if field.kind == klieg_model::registry::FieldKind::Secret {
+            let klieg_model::registry::FieldValue::Text(secret) = &value else { return };
+            let entry_name = format!("plugin:{id}:setting:{key}");
+            let op = if secret.is_empty() {
+                crate::services::SecretOp::Delete
+            } else {
+                crate::services::SecretOp::Set(secret.to_string())
+            };
+            if let Err(error) = self.services.get().secret(&entry_name, op) {
+                tracing::warn!(plugin = id, %error, "a secret setting was not kept");
+            }
+        } else {
+            self.config.settings.entry(id.to_string()).or_default().insert(key.clone(), value.clone());
+        }
+        if let Some((loaded, _)) = &entry.loaded {
+            if field.kind != klieg_model::registry::FieldKind::Secret {
+                loaded.env.settings.lock().insert(key.clone(), value);
+            }
+            crate::worker::settings_changed(loaded, key);
+        }
+    }
+
     fn stop(&mut self, id: &str, fault: &PluginFault) {
         if let Some(entry) = self.entries.get_mut(id) {
             if let Some((loaded, _)) = entry.loaded.take() {
-                loaded.stopped.store(true, Ordering::Release);
+                loaded.halt();
             }
             entry.state = PluginState::Failed(fault.to_string());
         }
@@ -777,7 +962,7 @@ impl HostState {
                     }
                 }
                 Err(reason) => {
-                    loaded.stopped.store(true, Ordering::Release);
+                    loaded.halt();
                     entry.loaded = None;
                     entry.state = PluginState::Failed(reason);
                 }
@@ -800,8 +985,9 @@ impl HostState {
                     capabilities: manifest.map(|m| m.capabilities.describe()).unwrap_or_default(),
                     capability_tokens: manifest.map(|m| m.capabilities.tokens()).unwrap_or_default(),
                     state: entry.state.clone(),
-                    memory_bytes: entry.loaded.as_ref().map_or(0, |(l, _)| l.vm.lock().used_memory_bytes()),
+                    memory_bytes: entry.loaded.as_ref().map_or(0, |(l, _)| l.memory_bytes()),
                     load_ms: entry.load_ms,
+                    settings: manifest.map(|m| m.settings.clone()).unwrap_or_default(),
                 }
             })
             .collect();
@@ -817,6 +1003,7 @@ impl HostState {
             state: PluginState::Invalid(reason.clone()),
             memory_bytes: 0,
             load_ms: 0.0,
+            settings: Vec::new(),
         }));
         let generation = self.list.lock().generation + 1;
         *self.list.lock() = Arc::new(PluginList { generation, plugins });

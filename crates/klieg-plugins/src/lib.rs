@@ -5,14 +5,17 @@
 rust_i18n::i18n!("../../i18n", fallback = "en");
 use rust_i18n::t;
 
+mod api;
 mod authoring;
 mod host;
 pub mod manifest;
 mod output;
+pub mod services;
 mod vm;
+mod worker;
 
 pub use authoring::{
-    AuthoringError, CheckReport, DEFINITIONS, check, installed_dir, scaffold, write_single_file_plugin,
+    AuthoringError, CheckReport, DEFINITIONS, check, data_dir, installed_dir, scaffold, write_single_file_plugin,
 };
 pub use host::{HostConfig, PluginHost};
 pub use manifest::{Capabilities, KindName, Manifest, ManifestError, PLUGIN_API_VERSION, parse_manifest};
@@ -54,6 +57,33 @@ pub mod limits {
     pub const RELOAD_SETTLE: Duration = Duration::from_millis(150);
     /// Requests and file events waiting for the host thread.
     pub const HOST_QUEUE_LEN: usize = 256;
+    /// CPU time for one handler (a command, an event hook, a view's build or input). Time spent
+    /// waiting on the network, the cluster or the user is not counted.
+    pub const HANDLER_BUDGET: Duration = Duration::from_secs(2);
+    /// Commands, events and view inputs waiting for one plugin's handler thread; more are
+    /// dropped (and logged).
+    pub const HANDLER_QUEUE_LEN: usize = 64;
+    /// Objects one `klieg.kube.list` returns at most (and the most a `limit` may ask for).
+    pub const KUBE_LIST_MAX_ITEMS: usize = 5000;
+    /// Lines `klieg.kube.logs` returns unless asked for fewer.
+    pub const KUBE_LOG_DEFAULT_LINES: usize = 500;
+    /// Bytes of one answer to `klieg.kube` (a larger one is refused).
+    pub const KUBE_MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+    /// Bytes of one HTTP response body (a larger one is refused) and of a request body.
+    pub const HTTP_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
+    pub const HTTP_MAX_REQUEST_BYTES: usize = 1024 * 1024;
+    /// Wall time of one HTTP request.
+    pub const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
+    /// Wall time of one Kubernetes call.
+    pub const KUBE_TIMEOUT: Duration = Duration::from_secs(30);
+    /// How long a write waits for the user's answer before it is declined.
+    pub const PROMPT_TIMEOUT: Duration = Duration::from_secs(300);
+    /// Characters of one notice.
+    pub const NOTICE_MAX_CHARS: usize = 500;
+    /// A plugin's store: keys, bytes in all, bytes of one value (or secret).
+    pub const STORAGE_MAX_KEYS: usize = 1000;
+    pub const STORAGE_MAX_BYTES: usize = 1024 * 1024;
+    pub const STORAGE_MAX_VALUE_BYTES: usize = 64 * 1024;
 }
 
 /// Where a plugin stands.
@@ -103,6 +133,8 @@ pub struct PluginInfo {
     pub state: PluginState,
     pub memory_bytes: usize,
     pub load_ms: f64,
+    /// Its settings page, as a schema.
+    pub settings: Vec<klieg_model::registry::FormField>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -113,3 +145,6 @@ pub struct PluginList {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod handler_tests;

@@ -1,12 +1,13 @@
 //! `plugin.toml`: what a plugin says it is and what it may do, parsed and checked before any of
 //! its code runs. Pure functions over text (fuzzed); called on the plugin host's threads.
 
+use klieg_model::registry::FormField;
 use rust_i18n::t;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The plugin API this Klieg serves; a plugin names the range it needs (`api = ">=1.0, <2"`).
-pub const PLUGIN_API_VERSION: semver::Version = semver::Version::new(1, 0, 0);
+pub const PLUGIN_API_VERSION: semver::Version = semver::Version::new(1, 1, 0);
 
 /// A manifest longer than this is refused unread.
 pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
@@ -41,6 +42,8 @@ pub enum ManifestError {
     BadHost(String),
     #[error("{}", t!("plugins.manifest_bad_exec", id = .0))]
     BadExec(String),
+    #[error("{}", t!("plugins.manifest_bad_setting", key = .0))]
+    BadSetting(String),
 }
 
 /// The file as written; checked into [`Manifest`].
@@ -65,6 +68,70 @@ struct ManifestFile {
     main: Option<String>,
     #[serde(default)]
     capabilities: CapabilitiesFile,
+    #[serde(default)]
+    settings: Vec<SettingFile>,
+}
+
+/// One setting of the plugin's settings page.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingFile {
+    key: String,
+    label: String,
+    #[serde(rename = "type", default)]
+    kind: String,
+    #[serde(default)]
+    default: Option<toml::Value>,
+    #[serde(default)]
+    choices: Vec<String>,
+    #[serde(default)]
+    help: String,
+}
+
+/// Settings one plugin may have.
+pub const MAX_SETTINGS: usize = 50;
+
+fn setting(file: SettingFile) -> Result<FormField, ManifestError> {
+    use klieg_model::registry::{FieldKind, FieldValue};
+    if !valid_local_id(&file.key.replace('_', "-")) {
+        return Err(ManifestError::BadSetting(cut(&file.key)));
+    }
+    let kind = match file.kind.as_str() {
+        "" | "text" => FieldKind::Text,
+        "number" => FieldKind::Number,
+        "toggle" => FieldKind::Toggle,
+        "secret" => FieldKind::Secret,
+        "choice" if !file.choices.is_empty() && file.choices.len() <= MAX_LISTED => FieldKind::Choice(
+            file.choices
+                .iter()
+                .map(|c| limited("settings.choices", c.clone(), MAX_NAME_CHARS))
+                .collect::<Result<_, _>>()?,
+        ),
+        _ => return Err(ManifestError::BadSetting(cut(&file.key))),
+    };
+    let default = match (&kind, file.default) {
+        (_, None) => None,
+        (FieldKind::Secret, Some(_)) => return Err(ManifestError::BadSetting(cut(&file.key))),
+        (FieldKind::Number, Some(toml::Value::Integer(n))) => Some(FieldValue::Number(n as f64)),
+        (FieldKind::Number, Some(toml::Value::Float(n))) if n.is_finite() => Some(FieldValue::Number(n)),
+        (FieldKind::Toggle, Some(toml::Value::Boolean(on))) => Some(FieldValue::Toggle(on)),
+        (FieldKind::Text, Some(toml::Value::String(text))) => {
+            Some(FieldValue::Text(limited("settings.default", text, MAX_DESCRIPTION_CHARS)?))
+        }
+        (FieldKind::Choice(choices), Some(toml::Value::String(text))) if choices.iter().any(|c| **c == *text) => {
+            Some(FieldValue::Text(Arc::from(text)))
+        }
+        _ => return Err(ManifestError::BadSetting(cut(&file.key))),
+    };
+    let help =
+        (!file.help.is_empty()).then(|| limited("settings.help", file.help, MAX_DESCRIPTION_CHARS)).transpose()?;
+    Ok(FormField {
+        key: Arc::from(file.key),
+        label: limited("settings.label", file.label, MAX_NAME_CHARS)?,
+        kind,
+        default,
+        help,
+    })
 }
 
 #[derive(serde::Deserialize, Default)]
@@ -260,7 +327,7 @@ impl Capabilities {
 }
 
 /// A checked manifest.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Manifest {
     pub id: Arc<str>,
     pub name: Arc<str>,
@@ -275,6 +342,8 @@ pub struct Manifest {
     /// The source file run first, relative to the plugin's folder.
     pub main: Arc<str>,
     pub capabilities: Capabilities,
+    /// The plugin's settings page, as a schema.
+    pub settings: Vec<FormField>,
 }
 
 fn limited(field: &'static str, text: String, limit: usize) -> Result<Arc<str>, ManifestError> {
@@ -343,7 +412,21 @@ pub fn parse_manifest(text: &str) -> Result<Manifest, ManifestError> {
         icon: limited("icon", file.icon, 4)?,
         main: Arc::from(main),
         capabilities: capabilities(file.capabilities)?,
+        settings: settings(file.settings)?,
     })
+}
+
+fn settings(files: Vec<SettingFile>) -> Result<Vec<FormField>, ManifestError> {
+    if files.len() > MAX_SETTINGS {
+        return Err(ManifestError::Field { field: "settings", limit: MAX_SETTINGS });
+    }
+    let fields: Vec<FormField> = files.into_iter().map(setting).collect::<Result<_, _>>()?;
+    for (index, field) in fields.iter().enumerate() {
+        if fields[..index].iter().any(|other| other.key == field.key) {
+            return Err(ManifestError::BadSetting(field.key.to_string()));
+        }
+    }
+    Ok(fields)
 }
 
 fn capabilities(file: CapabilitiesFile) -> Result<Capabilities, ManifestError> {

@@ -3,7 +3,7 @@
 //! reason instead of costing memory or frames. Runs on the thread that called the plugin.
 
 use crate::limits;
-use klieg_model::registry::{SectionBody, SectionChart};
+use klieg_model::registry::{FieldKind, FieldValue, FormField, SectionBody, SectionChart, VIEW_MAX_NODES, ViewNode};
 use klieg_model::{Cell, CellTone, ChartUnit};
 use mlua::{Lua, Table, Value};
 use std::sync::Arc;
@@ -16,6 +16,13 @@ function ui.masked(items) return { type = "masked", items = items } end
 function ui.text(text) return { type = "text", text = text } end
 function ui.table(columns, rows) return { type = "table", columns = columns, rows = rows } end
 function ui.chart(series, unit) return { type = "chart", series = series, unit = unit } end
+function ui.heading(text) return { type = "heading", text = text } end
+function ui.badges(items) return { type = "badges", items = items } end
+function ui.yaml(text) return { type = "yaml", text = text } end
+function ui.buttons(items) return { type = "buttons", items = items } end
+function ui.button(id, label) return { type = "buttons", items = { { id = id, label = label } } } end
+function ui.form(spec) return { type = "form", id = spec.id, submit = spec.submit, fields = spec.fields } end
+function ui.separator() return { type = "separator" } end
 return ui
 "#;
 
@@ -188,8 +195,15 @@ pub fn to_section(value: Value) -> Result<Option<SectionBody>, String> {
     };
     let mut walk = Walk { items: 0 };
     let kind: String = table.raw_get("type").map_err(|_| "a section needs a `type`".to_string())?;
+    section_body(&mut walk, &table, &kind)?
+        .map(|body| Some(body.within_limits()))
+        .ok_or_else(|| format!("unknown section type {kind:?}"))
+}
+
+/// The body of a node of type `kind`, or `None` when that is no section type.
+fn section_body(walk: &mut Walk, table: &Table, kind: &str) -> Result<Option<SectionBody>, String> {
     let field = |name: &str| table.raw_get::<Value>(name).map_err(|e| e.to_string());
-    let body = match kind.as_str() {
+    let body = match kind {
         "entries" => SectionBody::Entries(walk.pairs(&field("items")?)?),
         "masked" => SectionBody::Masked(walk.pairs(&field("items")?)?),
         "text" => SectionBody::Text(walk.text(&field("text")?)?),
@@ -218,7 +232,82 @@ pub fn to_section(value: Value) -> Result<Option<SectionBody>, String> {
             };
             SectionBody::Chart(SectionChart { unit, series })
         }
-        other => return Err(format!("unknown section type {other:?}")),
+        _ => return Ok(None),
     };
-    Ok(Some(body.within_limits()))
+    Ok(Some(body))
+}
+
+/// A field of a form (or a setting): `{ key, label, type = "text"|"number"|"toggle"|"choice"|"secret",
+/// default = …, choices = { … }, help = … }`.
+fn form_field(walk: &mut Walk, value: Value) -> Result<FormField, String> {
+    let Value::Table(table) = value else { return Err("each field is { key, label, type }".to_string()) };
+    let field = |name: &str| table.raw_get::<Value>(name).map_err(|e| e.to_string());
+    let key = walk.text(&field("key")?)?;
+    if key.is_empty() || key.len() > 60 {
+        return Err("a field's key has 1 to 60 characters".to_string());
+    }
+    let label = walk.text(&field("label")?)?;
+    let kind_name = walk.text(&field("type")?)?;
+    let kind = match &*kind_name {
+        "" | "text" => FieldKind::Text,
+        "number" => FieldKind::Number,
+        "toggle" => FieldKind::Toggle,
+        "secret" => FieldKind::Secret,
+        "choice" => FieldKind::Choice(walk.list(&field("choices")?, |walk, c| walk.text(&c))?),
+        other => return Err(format!("unknown field type {other:?} (text, number, toggle, choice, secret)")),
+    };
+    let default = match field("default")? {
+        Value::Nil => None,
+        Value::Boolean(on) => Some(FieldValue::Toggle(on)),
+        value @ (Value::Integer(_) | Value::Number(_)) => Some(FieldValue::Number(walk.number(&value)?)),
+        value => Some(FieldValue::Text(walk.text(&value)?)),
+    };
+    let help = match field("help")? {
+        Value::Nil => None,
+        value => Some(walk.text(&value)?),
+    };
+    Ok(FormField { key, label, kind, default, help })
+}
+
+/// What a view's `build` returns: a list of nodes built with `klieg.ui`, at most
+/// [`VIEW_MAX_NODES`] (a longer list is refused whole, not cut: its author sees why).
+pub fn to_view_nodes(value: Value) -> Result<Vec<ViewNode>, String> {
+    let mut walk = Walk { items: 0 };
+    if let Value::Table(list) = &value
+        && list.raw_len() > VIEW_MAX_NODES
+    {
+        return Err(format!("a view has at most {VIEW_MAX_NODES} nodes, this one {}", list.raw_len()));
+    }
+    walk.list(&value, |walk, node| {
+        let Value::Table(table) = node else { return Err("each node is built with klieg.ui".to_string()) };
+        let kind: String = table.raw_get("type").map_err(|_| "a node needs a `type`".to_string())?;
+        if let Some(body) = section_body(walk, &table, &kind)? {
+            return Ok(ViewNode::Body(body.within_limits()));
+        }
+        let field = |name: &str| table.raw_get::<Value>(name).map_err(|e| e.to_string());
+        Ok(match kind.as_str() {
+            "heading" => ViewNode::Heading(walk.text(&field("text")?)?),
+            "yaml" => ViewNode::Yaml(walk.text(&field("text")?)?),
+            "separator" => ViewNode::Separator,
+            "badges" => ViewNode::Badges(walk.list(&field("items")?, |walk, item| match item {
+                Value::Table(pair) => {
+                    let text = walk.text(&pair.raw_get::<Value>(1).map_err(|e| e.to_string())?)?;
+                    Ok((text, tone(pair.raw_get(2).map_err(|_| "a tone is a text".to_string())?)?))
+                }
+                other => Ok((walk.text(&other)?, CellTone::Normal)),
+            })?),
+            "buttons" => ViewNode::Buttons(walk.list(&field("items")?, |walk, item| {
+                let Value::Table(button) = item else { return Err("each button is { id, label }".to_string()) };
+                let id = walk.text(&button.raw_get::<Value>("id").map_err(|e| e.to_string())?)?;
+                let label = walk.text(&button.raw_get::<Value>("label").map_err(|e| e.to_string())?)?;
+                Ok((id, label))
+            })?),
+            "form" => ViewNode::Form {
+                id: walk.text(&field("id")?)?,
+                submit: walk.text(&field("submit")?)?,
+                fields: walk.list(&field("fields")?, form_field)?,
+            },
+            other => return Err(format!("unknown node type {other:?}")),
+        })
+    })
 }

@@ -274,7 +274,9 @@ fn an_action_writes_only_what_the_manifest_allows() {
 /// `KLIEG_UPDATE_API_SURFACE=1`) together with the API version and docs/plugins.md.
 #[test]
 fn the_plugin_api_surface_changes_only_deliberately() {
-    let vm = crate::vm::Vm::new(Arc::default()).expect("a state");
+    let manifest =
+        crate::parse_manifest("id = \"a.b\"\nname = \"A\"\nversion = \"1.0.0\"\napi = \"1\"").expect("manifest");
+    let vm = crate::vm::Vm::new(Arc::default(), crate::api::VmData::detached(&manifest, true)).expect("a state");
     let mut surface = vec![format!("api {}", crate::PLUGIN_API_VERSION)];
     surface.extend(vm.api_surface().expect("the surface"));
     for line in crate::DEFINITIONS.lines() {

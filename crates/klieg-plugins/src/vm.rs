@@ -23,6 +23,8 @@ pub enum PluginFault {
     Error { what: String, error: String },
     #[error("{}", t!("plugins.fault_output", what = .what, error = .error))]
     BadOutput { what: String, error: String },
+    #[error("{}", t!("plugins.fault_not_granted", what = .what, capability = .capability))]
+    NotGranted { what: String, capability: String },
 }
 
 /// The budget of the call running now, read by the interrupt callback: CPU time of the calling
@@ -93,6 +95,7 @@ pub type Sources = BTreeMap<String, String>;
 pub struct Vm {
     lua: Lua,
     budget: Arc<Budget>,
+    data: Arc<crate::api::VmData>,
 }
 
 /// What the plugin registered while its main file ran: each callback kept in the Lua registry.
@@ -104,6 +107,37 @@ pub struct Registrations {
     pub actions: Vec<ActionRegistration>,
     pub views: Vec<ViewRegistration>,
     pub relations: Vec<RelationRegistration>,
+    pub commands: Vec<CommandRegistration>,
+    /// (event name, function).
+    pub hooks: Vec<(String, RegistryKey)>,
+    pub glances: Vec<SectionRegistration>,
+}
+
+impl Registrations {
+    /// Whether anything here runs in the handler state (on the plugin's own thread).
+    pub fn has_handlers(&self) -> bool {
+        !self.commands.is_empty() || !self.hooks.is_empty() || self.views.iter().any(|v| v.build.is_some())
+    }
+
+    /// The shape of what was registered, to tell two loads of the same files apart.
+    pub fn shape(&self) -> Vec<String> {
+        let mut shape: Vec<String> = self.commands.iter().map(|c| format!("command {}", c.id)).collect();
+        shape.extend(self.hooks.iter().map(|(event, _)| format!("hook {event}")));
+        shape.extend(self.views.iter().map(|v| format!("view {} {}", v.id, v.build.is_some())));
+        shape
+    }
+}
+
+/// Events a plugin may follow with `klieg.on`.
+pub const EVENTS: [&str; 5] =
+    ["cluster_connected", "object_opened", "action_finished", "view_opened", "settings_changed"];
+
+/// A command of the palette; `app_bar` puts a button in the app bar too.
+pub struct CommandRegistration {
+    pub id: String,
+    pub title: String,
+    pub app_bar: bool,
+    pub run: RegistryKey,
 }
 
 /// Edges from an object to others (its source, what it deploys), for the Related list.
@@ -121,6 +155,10 @@ pub struct ViewRegistration {
     pub order: i32,
     /// (tab title, kind name) per table.
     pub tables: Vec<(String, crate::manifest::KindName)>,
+    /// `build(context)` returns the view's nodes (built with `klieg.ui`), in the handler state.
+    pub build: Option<RegistryKey>,
+    /// `on_input(input)`: a button was pressed or a form sent; the view is built again after.
+    pub on_input: Option<RegistryKey>,
 }
 
 /// A header action: `run(object)` returns the merge patch to apply, which the host applies
@@ -194,7 +232,15 @@ fn kinds_of(table: &Table) -> mlua::Result<Vec<String>> {
 
 fn registration_count(lua: &Lua) -> usize {
     lua.app_data_ref::<Registrations>().map_or(0, |r| {
-        r.columns.len() + r.sections.len() + r.icons.len() + r.actions.len() + r.views.len() + r.relations.len()
+        r.columns.len()
+            + r.sections.len()
+            + r.icons.len()
+            + r.actions.len()
+            + r.views.len()
+            + r.relations.len()
+            + r.commands.len()
+            + r.hooks.len()
+            + r.glances.len()
     })
 }
 
@@ -283,6 +329,7 @@ fn host_api(lua: &Lua) -> mlua::Result<Table> {
     )?;
     klieg.set("time", time)?;
     klieg.set("ui", crate::output::ui_builders(lua)?)?;
+    crate::api::install(lua, &klieg)?;
     Ok(klieg)
 }
 
@@ -320,11 +367,16 @@ fn add_action_and_view_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
     views.set(
         "add",
         lua.create_function(|lua, spec: Table| {
-            let tables: Vec<Table> = spec
+            let tables: Option<Vec<Table>> = spec
                 .get("tables")
                 .map_err(|_| lua_error("`tables` must be a list of { title = …, kind = … }".to_string()))?;
-            if tables.is_empty() || tables.len() > 20 {
-                return Err(lua_error("a view has 1 to 20 tables".to_string()));
+            let tables = tables.unwrap_or_default();
+            let build: Option<Function> =
+                spec.get("build").map_err(|_| lua_error("`build` must be a function".to_string()))?;
+            let on_input: Option<Function> =
+                spec.get("on_input").map_err(|_| lua_error("`on_input` must be a function".to_string()))?;
+            if tables.len() > 20 || (tables.is_empty() && build.is_none()) {
+                return Err(lua_error("a view has a `build` function, or 1 to 20 tables, or both".to_string()));
             }
             let mut kinds = Vec::new();
             for table in &tables {
@@ -342,6 +394,8 @@ fn add_action_and_view_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
                 intro: optional_string(&spec, "intro", 500)?,
                 order: order.unwrap_or(100).clamp(1, 1000),
                 tables: kinds,
+                build: build.map(|f| lua.create_registry_value(f)).transpose()?,
+                on_input: on_input.map(|f| lua.create_registry_value(f)).transpose()?,
             };
             with_registrations(lua, |r| r.views.push(view))
         })?,
@@ -363,6 +417,56 @@ fn add_action_and_view_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
         })?,
     )?;
     klieg.set("relations", relations)?;
+    add_handler_registrations(lua, klieg)
+}
+
+/// `klieg.commands`, `klieg.glances` and `klieg.on`.
+fn add_handler_registrations(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
+    let commands = lua.create_table()?;
+    commands.set(
+        "add",
+        lua.create_function(|lua, spec: Table| {
+            let command = CommandRegistration {
+                id: field_string(&spec, "id", 60)?,
+                title: field_string(&spec, "title", 60)?,
+                app_bar: spec.get::<Option<bool>>("app_bar")?.unwrap_or(false),
+                run: lua.create_registry_value(
+                    spec.get::<Function>("run").map_err(|_| lua_error("`run` must be a function".to_string()))?,
+                )?,
+            };
+            with_registrations(lua, |r| r.commands.push(command))
+        })?,
+    )?;
+    klieg.set("commands", commands)?;
+
+    let glances = lua.create_table()?;
+    glances.set(
+        "add",
+        lua.create_function(|lua, spec: Table| {
+            let glance = SectionRegistration {
+                id: field_string(&spec, "id", 60)?,
+                kinds: kinds_of(&spec)?,
+                title: field_string(&spec, "title", 60)?,
+                order: 0,
+                build: lua.create_registry_value(
+                    spec.get::<Function>("build").map_err(|_| lua_error("`build` must be a function".to_string()))?,
+                )?,
+            };
+            with_registrations(lua, |r| r.glances.push(glance))
+        })?,
+    )?;
+    klieg.set("glances", glances)?;
+
+    klieg.set(
+        "on",
+        lua.create_function(|lua, (event, handler): (String, Function)| {
+            if !EVENTS.contains(&event.as_str()) {
+                return Err(lua_error(format!("unknown event {event:?} (one of {})", EVENTS.join(", "))));
+            }
+            let handler = lua.create_registry_value(handler)?;
+            with_registrations(lua, |r| r.hooks.push((event, handler)))
+        })?,
+    )?;
     Ok(())
 }
 
@@ -395,13 +499,14 @@ fn install_require(lua: &Lua, klieg: Table, sources: Arc<Sources>) -> mlua::Resu
 
 impl Vm {
     /// A fresh sandboxed state with the host API; nothing of the plugin has run yet.
-    pub fn new(sources: Arc<Sources>) -> mlua::Result<Self> {
+    pub fn new(sources: Arc<Sources>, data: Arc<crate::api::VmData>) -> mlua::Result<Self> {
         let libs = StdLib::TABLE | StdLib::STRING | StdLib::UTF8 | StdLib::BIT | StdLib::MATH;
         let lua = Lua::new_with(libs, LuaOptions::default())?;
         let globals = lua.globals();
         for name in ["loadstring", "getfenv", "setfenv", "collectgarbage", "gcinfo", "newproxy"] {
             globals.raw_set(name, Value::Nil)?;
         }
+        lua.set_app_data(data.clone());
         install_require(&lua, host_api(&lua)?, sources)?;
         lua.sandbox(true)?;
         lua.set_memory_limit(limits::MEMORY_BYTES)?;
@@ -414,7 +519,12 @@ impl Vm {
             }
             Ok(VmState::Continue)
         });
-        Ok(Self { lua, budget })
+        Ok(Self { lua, budget, data })
+    }
+
+    /// Where the user was when the handler about to run started (its kube calls' defaults).
+    pub fn set_context(&self, context: klieg_model::registry::CommandContext) {
+        *self.data.context.lock() = context;
     }
 
     /// Runs `call` with `budget` of CPU time; whatever it does wrong becomes a fault naming `what`.
@@ -425,10 +535,14 @@ impl Vm {
         call: impl FnOnce(&Lua) -> mlua::Result<T>,
     ) -> Result<T, PluginFault> {
         self.budget.start(budget);
+        *self.data.denied.lock() = None;
         let result = call(&self.lua);
         self.budget.end();
         if self.budget.exceeded.load(Ordering::Acquire) {
             return Err(PluginFault::OverBudget { what: what.to_string(), budget_ms: budget.as_millis() });
+        }
+        if let Some(capability) = self.data.denied.lock().take() {
+            return Err(PluginFault::NotGranted { what: what.to_string(), capability });
         }
         result.map_err(|error| fault_of(what, &error))
     }
