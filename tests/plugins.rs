@@ -4,7 +4,7 @@
 //! runs past its budget is stopped and named while the window keeps drawing.
 
 use crate::common::ui::{UI_LOCK, app, has_label, has_label_containing, start_app_with_plugins, step_until};
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use klieg::state::Settings;
 use std::path::{Path, PathBuf};
 
@@ -187,4 +187,176 @@ fn the_describe_plugin_runs_its_listed_command_and_shows_the_output() {
     });
     let output = app(&harness).state.actions.output.clone().expect("the output window");
     assert!(output.1.contains("Name:") && output.1.contains("team-limits"), "{}", output.1);
+}
+
+#[test]
+fn the_flux_view_counts_what_is_ready_and_reconciles_the_rest_after_one_answer() {
+    let _turn = UI_LOCK.lock();
+    let fleet = crate::common::sim_cluster_with(
+        "flux-view-sim",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: plugin-test}\n",
+    );
+    let plugins = klieg::plugins::HostConfig { development: vec![tree_plugin("flux")], ..Default::default() };
+    let sources = crate::common::sources_for(&[&fleet.kubeconfig_path]);
+    let mut harness = start_app_with_plugins(sources, kustomizations(), plugins);
+    step_until(&mut harness, "the Flux sidebar entry", |h| has_label(h, "Flux ready") && app(h).table.rows.len() >= 2);
+    // One delivery fails (as a broken kustomize build would): Flux says so in its status.
+    let failing_status = r#"{"status":{"conditions":[{"type":"Ready","status":"False","reason":"BuildFailed","message":"kustomize build failed"}]}}"#;
+    let name = app(&harness).table.rows[0].key.name.to_string();
+    let out = crate::common::run_kubectl(
+        &fleet.kubeconfig_path,
+        &[
+            "patch",
+            "kustomizations.kustomize.toolkit.fluxcd.io",
+            &name,
+            "-n",
+            "flux-system",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            failing_status,
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    harness.query_all_by_label("Flux").next().expect("the sidebar entry").click();
+    // The plugin's own summary, built in its handler state from klieg.kube.list.
+    step_until(&mut harness, "the summary the plugin built", |h| {
+        has_label_containing(h, "Kustomizations ") && has_label_containing(h, " Ready") && has_label(h, "Reason")
+    });
+    assert!(has_label(&harness, "BuildFailed"), "the failing one is listed with its reason");
+    let button =
+        harness.query_all_by_label_contains("not Ready").next().expect("the reconcile button").accesskit_node().label();
+    let failing: usize = button
+        .as_deref()
+        .and_then(|b| b.strip_prefix("Reconcile the "))
+        .and_then(|b| b.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    harness.get_by_label(button.as_deref().expect("a label")).click();
+    // Each write is shown before it is made; one answer can cover the plugin's next writes.
+    step_until(&mut harness, "the write shown", |h| {
+        has_label(h, "A plugin wants to change the cluster")
+            && has_label_containing(h, "Flux wants to patch kustomizations")
+    });
+    assert!(has_label_containing(&harness, "reconcile.fluxcd.io/requestedAt"), "the patch itself is shown");
+    harness.get_by_label("Apply, and don't ask again for this plugin").click();
+    let asked = format!("Asked Flux to reconcile {failing}.");
+    step_until(&mut harness, "the rebuilt view", |h| has_label(h, &asked));
+    assert!(app(&harness).state.settings.plugins.get("io.klieg.flux").is_some_and(|c| c.trust_writes), "kept");
+
+    // The same from the command palette: found by a few letters, run with Enter, not asked again.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::K);
+    step_until(&mut harness, "the palette", |h| has_label(h, "Commands"));
+    harness
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .find(|input| input.is_focused())
+        .expect("the palette's field has the focus")
+        .type_text("flux recon");
+    step_until(&mut harness, "the command found", |h| has_label_containing(h, "Flux: reconcile everything not Ready"));
+    harness.key_press(egui::Key::Enter);
+    let notice = format!("Asked Flux to reconcile {failing} not Ready.");
+    step_until(&mut harness, "the plugin's notice", |h| has_label(h, &notice));
+    assert!(!has_label(&harness, "A plugin wants to change the cluster"), "not asked again");
+}
+
+#[test]
+fn the_cert_manager_plugin_renews_through_the_status_and_shows_a_glance_on_hover() {
+    let _turn = UI_LOCK.lock();
+    let fleet = crate::common::sim_cluster_with(
+        "renew-sim",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: plugin-test}\n",
+    );
+    let plugins = klieg::plugins::HostConfig { development: vec![tree_plugin("cert-manager")], ..Default::default() };
+    let sources = crate::common::sources_for(&[&fleet.kubeconfig_path]);
+    let mut harness = start_app_with_plugins(sources, certificates_in(&["shop"]), plugins);
+    step_until(&mut harness, "the certificate", |h| has_label(h, "shop-tls") && has_label(h, "Expires"));
+    // Resting on a row shows the plugin's glance, built from the object on the backend.
+    harness.query_all_by_label("shop-tls").next().expect("the row").hover();
+    step_until(&mut harness, "the glance", |h| {
+        has_label(h, "DNS names:") && has_label_containing(h, "shop.example.com")
+    });
+    harness.query_all_by_label("shop-tls").next().expect("the row").click();
+    step_until(&mut harness, "Renew and the chain in Related", |h| {
+        has_label(h, "Renew") && has_label_containing(h, "Issuer letsencrypt-prod")
+    });
+    let opened = app(&harness).details.key.as_ref().map(|k| k.name.to_string()).expect("a certificate open");
+    harness.get_by_label("Renew").click();
+    step_until(&mut harness, "the confirmation", |h| {
+        has_label_containing(h, "Ask cert-manager to issue this certificate again now")
+    });
+    harness.query_all_by_label("Renew").last().expect("the confirm button").click();
+    let outcome = format!("Renew · renew-sim/shop/{opened} · patched");
+    step_until(&mut harness, "the outcome", |h| has_label_containing(h, &outcome));
+    let out = crate::common::run_kubectl(
+        &fleet.kubeconfig_path,
+        &[
+            "get",
+            "certificates.cert-manager.io",
+            &opened,
+            "-n",
+            "shop",
+            "-o",
+            "jsonpath={.status.conditions[?(@.type==\"Issuing\")].reason}",
+        ],
+        None,
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ManuallyTriggered", "the Issuing condition reached the status");
+}
+
+const TOOLBOX: &str = r#"
+local klieg = require("@klieg")
+klieg.commands.add({ id = "hello", title = "Say hello", app_bar = true, run = function(ctx)
+  klieg.notify("hello from " .. (ctx.cluster or "nowhere") .. ", greeting " .. tostring(klieg.settings.get("greeting")), "ok")
+end })
+klieg.on("settings_changed", function(event)
+  klieg.notify("setting " .. event.key .. " is now " .. tostring(klieg.settings.get(event.key)))
+end)
+klieg.on("object_opened", function(event) klieg.notify("opened " .. event.name) end)
+"#;
+
+#[test]
+fn a_plugin_s_settings_page_app_bar_command_and_hooks_work_in_the_window() {
+    let _turn = UI_LOCK.lock();
+    let fleet = crate::common::sim_cluster_with(
+        "toolbox-sim",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: teams}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: team-limits, namespace: teams}\ndata: {max: \"10\"}\n",
+    );
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let folder =
+        klieg::plugins::write_single_file_plugin(scratch.path(), "io.example.toolbox", TOOLBOX).expect("plugin");
+    let manifest = folder.join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let extra = "\n[capabilities]\nnotify = true\n\n[[settings]]\nkey = \"greeting\"\nlabel = \"Greeting\"\ntype = \"text\"\ndefault = \"hi\"\n";
+    std::fs::write(&manifest, format!("{text}{extra}")).expect("manifest");
+    let plugins = klieg::plugins::HostConfig { development: vec![scratch.path().to_path_buf()], ..Default::default() };
+    let sources = crate::common::sources_for(&[&fleet.kubeconfig_path]);
+    let mut harness = start_app_with_plugins(sources, crate::common::ui::configmaps_in(&["teams"]), plugins);
+    step_until(&mut harness, "the plugin's app-bar button", |h| {
+        has_label(h, "Say hello") && has_label(h, "team-limits")
+    });
+    harness.get_by_label("Say hello").click();
+    step_until(&mut harness, "the notice", |h| has_label(h, "hello from toolbox-sim, greeting hi"));
+    harness.get_by_label("team-limits").click();
+    step_until(&mut harness, "the object_opened hook", |h| has_label(h, "opened team-limits"));
+    // Its settings page, drawn from the manifest's schema.
+    harness.get_by_label("Plugins").click();
+    step_until(&mut harness, "the settings header", |h| has_label(h, "Settings"));
+    harness.get_by_label("Settings").click();
+    step_until(&mut harness, "the field", |h| has_label(h, "Greeting"));
+    let field = harness
+        .query_all_by_role(egui::accesskit::Role::TextInput)
+        .find(|node| node.value().as_deref() == Some("hi"))
+        .expect("the greeting field");
+    field.set_text_value_accesskit("good day");
+    harness.run_steps(2);
+    harness.get_by_label("Apply").click();
+    step_until(&mut harness, "the settings_changed hook", |h| has_label(h, "setting greeting is now good day"));
+    let saved = app(&harness)
+        .state
+        .settings
+        .plugins
+        .get("io.example.toolbox")
+        .and_then(|c| c.settings.get("greeting").cloned());
+    assert_eq!(saved, Some(serde_json::json!("good day")), "kept in the settings");
 }

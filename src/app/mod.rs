@@ -49,6 +49,7 @@ pub struct KliegApp {
     pub overview: Arc<crate::model::OverviewSnapshot>,
     /// What the user may do over the bulk selection, as last answered.
     pub bulk_access: Arc<crate::model::BulkAccess>,
+    pub glances: Arc<crate::model::registry::GlanceSnapshot>,
     sent_modes: Option<std::collections::BTreeMap<String, crate::model::ClusterMode>>,
     /// The approvals the backend has, to send the user's next one.
     sent_approved_exec: std::collections::BTreeSet<String>,
@@ -125,6 +126,7 @@ impl KliegApp {
             charts: Arc::default(),
             overview: Arc::default(),
             bulk_access: Arc::default(),
+            glances: Arc::default(),
             sent_modes: Some(settings_modes),
             sent_approved_exec: settings_approved_exec,
             select_all_clusters: false,
@@ -218,6 +220,7 @@ impl KliegApp {
         backend.usage_history.take_newer(&mut self.usage_history);
         backend.overview.take_newer(&mut self.overview);
         backend.bulk_access.take_newer(&mut self.bulk_access);
+        backend.glances.take_newer(&mut self.glances);
         backend.charts.take_newer(&mut self.charts);
         backend.logs.take_newer(&mut self.logs);
         take_newer(&mut backend.terminals, &mut self.terminals);
@@ -320,6 +323,8 @@ impl KliegApp {
             }
             _ => backend.bulk_access.ask(None),
         }
+        let hovered = self.state.table.hovered.as_ref().zip(self.table.kind.as_ref());
+        backend.glances.ask(hovered.map(|(key, kind)| (kind.key(), key.clone())));
         let opened = &self.state.details.open;
         if self.told.opened != *opened {
             if let Some((kind, key)) = opened {
@@ -413,6 +418,7 @@ impl KliegApp {
             fleet: &self.fleet,
             bulk_access: &self.bulk_access,
             registry: &self.registry,
+            glances: &self.glances,
         };
         let youngest_age_secs = egui::CentralPanel::default()
             .show(ui, |ui| {

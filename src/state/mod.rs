@@ -287,6 +287,8 @@ pub struct TableState {
     pub label_selector: String,
     pub sort: SortColumn,
     pub sort_descending: bool,
+    /// The row the pointer rests on, when its kind has glances (their object is read).
+    pub hovered: Option<ObjectKey>,
 }
 
 impl TableState {

@@ -56,10 +56,12 @@ pub struct TableData<'a> {
     pub fleet: &'a FleetSnapshot,
     pub bulk_access: &'a crate::model::BulkAccess,
     pub registry: &'a crate::model::Registry,
+    /// The glances of the row the pointer rests on, as last built.
+    pub glances: &'a crate::model::registry::GlanceSnapshot,
 }
 
 pub fn table_view_ui(ui: &mut egui::Ui, parts: TableParts<'_>, data: TableData<'_>, now_unix_secs: i64) -> Option<i64> {
-    let TableData { table, fleet, bulk_access, registry } = data;
+    let TableData { table, fleet, bulk_access, registry, glances } = data;
     let TableParts { table: state, bulk, actions, wide_columns, outbox, selected_clusters, open } = parts;
     toolbar_ui(ui, state, wide_columns, table);
     super::actions::bulk_bar_ui(ui, (bulk, actions, outbox), table, fleet, bulk_access, registry);
@@ -85,7 +87,9 @@ pub fn table_view_ui(ui: &mut egui::Ui, parts: TableParts<'_>, data: TableData<'
     let row_age = egui::ScrollArea::horizontal()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            let rows = Rows { state, bulk, outbox, wide_columns: *wide_columns, open };
+            let has_glances = table.kind.as_ref().is_some_and(|k| registry.has_glances_for(&k.key()));
+            let glances = has_glances.then_some(glances);
+            let rows = Rows { state, bulk, outbox, wide_columns: *wide_columns, open, glances };
             rows_ui(ui, rows, table, now_unix_secs)
         })
         .inner;
@@ -298,16 +302,49 @@ struct Rows<'a> {
     outbox: &'a mut Outbox,
     wide_columns: bool,
     open: Option<&'a ObjectKey>,
+    /// Registered glances of this kind, when it has any.
+    glances: Option<&'a crate::model::registry::GlanceSnapshot>,
+}
+
+/// The card shown below the row the pointer rests on: its glances, once built for that row.
+fn glance_card_ui(
+    ctx: &egui::Context,
+    key: &ObjectKey,
+    glances: &crate::model::registry::GlanceSnapshot,
+    row: egui::Rect,
+) {
+    let built = glances.object.as_ref().is_some_and(|(_, k)| k == key);
+    if !built || glances.glances.is_empty() {
+        return;
+    }
+    let at =
+        ctx.pointer_hover_pos().map_or(row.left_bottom(), |pointer| egui::pos2(pointer.x + 16.0, row.bottom() + 4.0));
+    egui::Area::new(egui::Id::unique("glance_card"))
+        .order(egui::Order::Tooltip)
+        .fixed_pos(at)
+        .interactable(false)
+        .show(ctx, |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.set_max_width(420.0);
+                let mut details = crate::state::DetailsState::default();
+                for glance in &glances.glances {
+                    ui.strong(super::text(&glance.title));
+                    super::details::section_body_ui(ui, &mut details, &glance.id, &glance.body);
+                }
+            });
+        });
 }
 
 fn rows_ui(ui: &mut egui::Ui, rows: Rows<'_>, table: &TableSnapshot, now_unix_secs: i64) -> Option<i64> {
-    let Rows { state, bulk, outbox, wide_columns, open } = rows;
+    let Rows { state, bulk, outbox, wide_columns, open, glances } = rows;
+    state.hovered = None;
     let shown = shown_columns(wide_columns, table);
     if shown.is_empty() {
         return None;
     }
     let mut youngest: Option<i64> = None;
     let mut clicked: Option<usize> = None;
+    let mut hovered_rect: Option<egui::Rect> = None;
     let open_key = open.cloned();
     let visuals = ui.visuals().clone();
     let kind_key = table.kind.as_ref().map(|k| k.key());
@@ -364,11 +401,19 @@ fn rows_ui(ui: &mut egui::Ui, rows: Rows<'_>, table: &TableSnapshot, now_unix_se
                         }
                     });
                 }
-                if row.response().clicked() {
+                let response = row.response();
+                if response.clicked() {
                     clicked = Some(index);
+                }
+                if glances.is_some() && response.hovered() {
+                    state.hovered = Some(data.key.clone());
+                    hovered_rect = Some(response.rect);
                 }
             });
         });
+    if let (Some(glances), Some(key), Some(rect)) = (glances, state.hovered.as_ref(), hovered_rect) {
+        glance_card_ui(ui.ctx(), key, glances, rect);
+    }
     if let (Some(index), Some(kind)) = (clicked, kind_key.clone()) {
         row_clicked(ui, (bulk, outbox), table, (index, kind), open_key.as_ref());
     }

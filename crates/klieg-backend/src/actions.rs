@@ -195,6 +195,10 @@ fn planned_handler(id: &str, plan: PlanAction) -> ActionHandler {
                     api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
                     Ok(t!("backend.plugin_patched").into_owned())
                 }
+                klieg_model::registry::PlannedAction::PatchStatus(patch) => {
+                    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+                    Ok(t!("backend.plugin_patched").into_owned())
+                }
                 klieg_model::registry::PlannedAction::Exec(argv) => {
                     run_plugin_command(&argv, &request.cluster.source).await
                 }

@@ -24,6 +24,7 @@ pub mod exec_auth;
 pub mod feed;
 pub mod files;
 pub mod forwards;
+pub mod glances;
 pub mod ingest;
 pub mod kubeconfig;
 pub mod logs;
@@ -85,6 +86,8 @@ pub struct BackendHandle {
     pub overview: Feed<Vec<(ClusterId, bool)>, klieg_model::OverviewSnapshot>,
     /// What the user may do over the bulk selection.
     pub bulk_access: Feed<(KindKey, Vec<klieg_model::AccessScope>), klieg_model::BulkAccess>,
+    /// The registered glances of the row the pointer rests on.
+    pub glances: Feed<(KindKey, ObjectKey), klieg_model::registry::GlanceSnapshot>,
     /// Actions and edits and how they ended.
     pub activity: watch::Receiver<Arc<ActivityLog>>,
     pub forwards: watch::Receiver<Arc<ForwardList>>,
@@ -414,6 +417,7 @@ pub fn start_with(
     let charts = followers.add(|out| prometheus::ChartsFollower::new(out, waker.clone()));
     let overview = followers.add(|out| metrics::OverviewPoller::new(out, waker.clone()));
     let bulk_access = followers.add(|out| access::BulkChecker::new(out, waker.clone(), registry.clone()));
+    let glances = followers.add(|out| glances::GlanceFollower::new(out, waker.clone(), registry.clone()));
     let shown_logs = logs.snapshots.clone();
     let (shutdown_tx, shutdown_rx) = tokio::sync::oneshot::channel();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -457,6 +461,7 @@ pub fn start_with(
         charts,
         overview,
         bulk_access,
+        glances,
         activity: activity_rx,
         forwards: forwards_rx,
         terminals: terminals_rx,

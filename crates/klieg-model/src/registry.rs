@@ -434,6 +434,9 @@ pub struct ViewId(pub Arc<str>);
 pub enum PlannedAction {
     /// A JSON merge patch of the target.
     Patch(serde_json::Value),
+    /// A JSON merge patch of the target's status subresource (what controllers read, as
+    /// `cmctl renew` sets a Certificate's Issuing condition).
+    PatchStatus(serde_json::Value),
     /// A command run on this machine: the program and its arguments, no shell.
     Exec(Vec<String>),
 }

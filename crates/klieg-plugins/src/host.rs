@@ -309,9 +309,9 @@ impl PluginHost {
             return Err(crate::t!("plugins.action_wrong_kind").into_owned());
         }
         let registration = &action.registrations.actions[action.index];
-        let run = match &registration.does {
+        let (run, status) = match &registration.does {
             ActionDoes::Exec(command) => return exec_plan(&action.commands, command, kind, key, object),
-            ActionDoes::Patch(run) => run,
+            ActionDoes::Patch { run, status } => (run, *status),
         };
         let allowed = action
             .writes
@@ -325,7 +325,7 @@ impl PluginHost {
         action
             .plugin
             .call(&what, limits::ACTION_BUDGET, run, object, output::to_patch)
-            .map(PlannedAction::Patch)
+            .map(if status { PlannedAction::PatchStatus } else { PlannedAction::Patch })
             .ok_or_else(|| crate::t!("plugins.action_failed").into_owned())
     }
 
@@ -464,9 +464,9 @@ fn action_spec(
         if registration.confirm.is_empty() { detail } else { format!("{} — {detail}", registration.confirm) }
     };
     Ok(match &registration.does {
-        ActionDoes::Patch(_) => ActionSpec {
+        ActionDoes::Patch { status, .. } => ActionSpec {
             served_verb: Some("patch"),
-            needs: vec![Need::object("patch")],
+            needs: vec![if *status { Need::subresource("patch", "status") } else { Need::object("patch") }],
             destructive: true,
             confirm_detail: Some(Text::plain(&said(crate::t!("plugins.action_confirm", plugin = plugin).into_owned()))),
             ..base

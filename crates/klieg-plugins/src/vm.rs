@@ -173,7 +173,11 @@ pub struct ActionRegistration {
 }
 
 pub enum ActionDoes {
-    Patch(RegistryKey),
+    /// The patch `run` returns; of the status subresource when `status`.
+    Patch {
+        run: RegistryKey,
+        status: bool,
+    },
     Exec(String),
 }
 
@@ -343,13 +347,20 @@ fn add_action_and_view_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
             if !verb.is_empty() && verb != "patch" {
                 return Err(lua_error("actions write with `verb = \"patch\"` (a merge patch)".to_string()));
             }
+            let status = match optional_string(&spec, "subresource", 10)?.as_str() {
+                "" => false,
+                "status" => true,
+                _ => return Err(lua_error("an action patches the object, or `subresource = \"status\"`".to_string())),
+            };
             let action = ActionRegistration {
                 id: field_string(&spec, "id", 60)?,
                 kinds: kinds_of(&spec)?,
                 label: field_string(&spec, "label", 40)?,
                 confirm: optional_string(&spec, "confirm", 200)?,
                 does: match (spec.get::<Option<Function>>("run")?, optional_string(&spec, "exec", 60)?) {
-                    (Some(run), exec) if exec.is_empty() => ActionDoes::Patch(lua.create_registry_value(run)?),
+                    (Some(run), exec) if exec.is_empty() => {
+                        ActionDoes::Patch { run: lua.create_registry_value(run)?, status }
+                    }
                     (None, exec) if !exec.is_empty() => ActionDoes::Exec(exec),
                     _ => {
                         return Err(lua_error(
