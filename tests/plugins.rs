@@ -360,3 +360,97 @@ fn a_plugin_s_settings_page_app_bar_command_and_hooks_work_in_the_window() {
         .and_then(|c| c.settings.get("greeting").cloned());
     assert_eq!(saved, Some(serde_json::json!("good day")), "kept in the settings");
 }
+
+/// Python's own HTTP server on loopback, serving `dir`; stopped by PID on drop.
+struct LoopbackServer {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl LoopbackServer {
+    fn serving(dir: &Path) -> Self {
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a port");
+        let child = std::process::Command::new("python3")
+            .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the server never listened");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Self { child, port }
+    }
+}
+
+impl Drop for LoopbackServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const FETCHER: &str = r#"
+local klieg = require("@klieg")
+klieg.commands.add({ id = "fetch", title = "Fetch", run = function()
+  local base = klieg.settings.get("base")
+  local small, err = klieg.http.get(base .. "/hello.txt")
+  klieg.notify(if small then `{small.status} {small.body}` else `failed {err}`)
+  local big, big_err = klieg.http.get(base .. "/big.bin")
+  klieg.notify(if big then `big {#big.body}` else `big refused: {big_err}`)
+  local secret = klieg.secrets.get("token")
+  klieg.secrets.set("token", "kept")
+  klieg.notify(`secret before {tostring(secret)}, after {klieg.secrets.get("token")}`)
+end })
+"#;
+
+#[test]
+fn a_plugin_fetches_from_its_listed_host_through_the_backend_and_a_large_answer_is_refused() {
+    let files = tempfile::tempdir().expect("tempdir");
+    std::fs::write(files.path().join("hello.txt"), "hello from the server").expect("write");
+    std::fs::write(files.path().join("big.bin"), vec![b'x'; 5 * 1024 * 1024]).expect("write");
+    let server = LoopbackServer::serving(files.path());
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let folder =
+        klieg::plugins::write_single_file_plugin(scratch.path(), "io.example.fetcher", FETCHER).expect("plugin");
+    let manifest = folder.join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    let extra = "\n[capabilities]\nhttp = [\"127.0.0.1\"]\nnotify = true\nstorage = true\n\n[[settings]]\nkey = \"base\"\nlabel = \"Base\"\n";
+    std::fs::write(&manifest, format!("{text}{extra}")).expect("manifest");
+
+    let live = klieg::model::LiveRegistry::default();
+    let mut config =
+        klieg::plugins::HostConfig { development: vec![scratch.path().to_path_buf()], ..Default::default() };
+    let base = klieg::model::registry::FieldValue::Text(format!("http://127.0.0.1:{}", server.port).into());
+    config.settings.insert("io.example.fetcher".into(), [("base".into(), base)].into_iter().collect());
+    let host = klieg::plugins::PluginHost::start(config, klieg::model::Registry::with_builtins(), live.clone());
+    let backend = klieg::backend::start(crate::common::sources_for(&[]), std::sync::Arc::new(|| {})).expect("backend");
+    let inbox = klieg::app::plugin_services::SharedInbox::default();
+    let keyring = std::sync::Arc::new(klieg::backend::credentials::MemoryStore::default());
+    host.set_services(Box::new(klieg::app::plugin_services::AppServices {
+        inbox: inbox.clone(),
+        ctx: egui::Context::default(),
+        gateway: backend.plugin_gateway.clone(),
+        secrets: klieg::backend::credentials::Secrets(keyring.clone()),
+    }));
+    assert!(host.wait_for_first_load(std::time::Duration::from_secs(30)));
+    let registry = live.current();
+    let command = registry.command("io.example.fetcher/fetch").expect("the command");
+    (command.run)(&klieg::model::registry::CommandContext::default());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while inbox.lock().notices.len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "notices: {:?}", inbox.lock().notices);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let notices: Vec<String> = inbox.lock().notices.iter().map(|n| n.text.clone()).collect();
+    assert_eq!(notices[0], "200 hello from the server");
+    assert!(notices[1].starts_with("big refused:") && notices[1].contains("4194304"), "{}", notices[1]);
+    assert_eq!(notices[2], "secret before nil, after kept");
+    assert_eq!(keyring.len(), 1, "one entry, under the plugin's own name");
+    use klieg::backend::credentials::SecretStore;
+    assert_eq!(keyring.get("plugin:io.example.fetcher:token").expect("the plugin's entry"), "kept");
+}

@@ -783,3 +783,42 @@ fn a_namespace_restricted_users_rows_are_shown_offline_from_the_cache() {
 fn bulk_selections_are_checked_per_namespace() {
     suite::bulk_selections_are_checked_per_namespace(TestCluster::shared());
 }
+
+/// A plugin's Kubernetes calls go with the user's own credentials: what their RBAC allows
+/// comes back, what it does not is refused by the real apiserver with its reason.
+#[test]
+fn plugin_calls_run_with_the_users_credentials_and_rbac() {
+    use crate::common::{ApiServer, sources_for, start_backend, wait_connected};
+    use klieg::model::host_call::{KubeRequest, KubeVerb};
+    use klieg::model::{ClusterId, KindKey};
+    let cluster = TestCluster::shared();
+    cluster.apply("apiVersion: v1\nkind: Namespace\nmetadata: {name: plugin-a}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: plugin-b}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: ours, namespace: plugin-a, labels: {team: a}}\ndata: {k: v}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: theirs, namespace: plugin-b}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: plugin-reader, namespace: plugin-a}\nrules: [{apiGroups: [''], resources: [configmaps], verbs: [get, list, watch]}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: plugin-reads, namespace: plugin-a}\nsubjects: [{kind: User, name: team-user, apiGroup: rbac.authorization.k8s.io}]\nroleRef: {kind: Role, name: plugin-reader, apiGroup: rbac.authorization.k8s.io}\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("team.yaml");
+    std::fs::write(&kubeconfig, cluster.kubeconfig_text_in("team", "team-token", "plugin-a")).expect("write");
+    let handle = start_backend(sources_for(&[&kubeconfig]));
+    wait_connected(&handle, "team");
+    let request = |verb, namespace: &str, name: Option<&str>| KubeRequest {
+        verb,
+        cluster: Some(ClusterId::new("team")),
+        kind: KindKey::new("", "configmaps"),
+        namespace: Some(namespace.to_string()),
+        name: name.map(str::to_string),
+        patch: Some(serde_json::json!({ "metadata": { "labels": { "touched": "yes" } } })),
+        label_selector: Some("team=a".into()),
+        limit: 100,
+        container: None,
+    };
+    let got = handle.plugin_gateway.kube(request(KubeVerb::Get, "plugin-a", Some("ours"))).expect("allowed");
+    assert_eq!(got["data"]["k"], "v");
+    assert!(got["metadata"].get("managedFields").is_none(), "managedFields are left out");
+    let listed = handle.plugin_gateway.kube(request(KubeVerb::List, "plugin-a", None)).expect("allowed");
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    let other = handle.plugin_gateway.kube(request(KubeVerb::Get, "plugin-b", Some("theirs"))).expect_err("RBAC");
+    assert!(other.contains("forbidden") && other.contains("team-user"), "{other}");
+    let patched = handle.plugin_gateway.kube(request(KubeVerb::Patch, "plugin-a", Some("ours"))).expect_err("no patch");
+    assert!(patched.contains("forbidden") && patched.contains("patch"), "{patched}");
+    let deleted =
+        handle.plugin_gateway.kube(request(KubeVerb::Delete, "plugin-a", Some("ours"))).expect_err("no delete");
+    assert!(deleted.contains("forbidden"), "{deleted}");
+}
