@@ -454,3 +454,74 @@ fn a_plugin_fetches_from_its_listed_host_through_the_backend_and_a_large_answer_
     use klieg::backend::credentials::SecretStore;
     assert_eq!(keyring.get("plugin:io.example.fetcher:token").expect("the plugin's entry"), "kept");
 }
+
+const WATCHER: &str = r#"
+local klieg = require("@klieg")
+klieg.on("cluster_connected", function(event)
+  klieg.kube.watch("configmaps", { namespace = "teams" }, function(objects)
+    local names = {}
+    for _, object in objects do table.insert(names, object.metadata.name) end
+    table.sort(names)
+    klieg.notify(`{event.cluster}: {table.concat(names, ", ")}`)
+  end)
+end)
+"#;
+
+#[test]
+fn a_plugin_watch_follows_changes_through_the_tables_own_subscription() {
+    let fleet = crate::common::sim_cluster_with(
+        "watch-sim",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: teams}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: team-limits, namespace: teams}\n",
+    );
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let folder =
+        klieg::plugins::write_single_file_plugin(scratch.path(), "io.example.watcher", WATCHER).expect("plugin");
+    let manifest = folder.join("plugin.toml");
+    let text = std::fs::read_to_string(&manifest).expect("manifest");
+    std::fs::write(&manifest, format!("{text}\n[capabilities]\nkube_read = [\"configmaps\"]\nnotify = true\n"))
+        .expect("manifest");
+    let live = klieg::model::LiveRegistry::default();
+    let config = klieg::plugins::HostConfig { development: vec![scratch.path().to_path_buf()], ..Default::default() };
+    let host = klieg::plugins::PluginHost::start(config, klieg::model::Registry::with_builtins(), live.clone());
+    let backend = crate::common::start_backend(crate::common::sources_for(&[&fleet.kubeconfig_path]));
+    crate::common::wait_connected(&backend, "watch-sim");
+    let inbox = klieg::app::plugin_services::SharedInbox::default();
+    host.set_services(Box::new(klieg::app::plugin_services::AppServices {
+        inbox: inbox.clone(),
+        ctx: egui::Context::default(),
+        gateway: backend.plugin_gateway.clone(),
+        secrets: klieg::backend::credentials::Secrets(std::sync::Arc::new(
+            klieg::backend::credentials::MemoryStore::default(),
+        )),
+    }));
+    assert!(host.wait_for_first_load(std::time::Duration::from_secs(30)));
+    let cluster = klieg::model::ClusterId::new("watch-sim");
+    // The table shows the same kind and namespace: one subscription serves both.
+    backend.table.ask(Some(klieg::model::ViewQuery {
+        clusters: vec![cluster.clone()],
+        kind: Some(klieg::model::KindKey::new("", "configmaps")),
+        namespaces: vec![std::sync::Arc::from("teams")],
+        ..Default::default()
+    }));
+    live.current().emit(&klieg::model::registry::AppEvent::ClusterConnected { cluster });
+    let notice = |text: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !inbox.lock().notices.iter().any(|n| n.text == text) {
+            assert!(std::time::Instant::now() < deadline, "waited for {text:?}: {:?}", inbox.lock().notices);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    notice("watch-sim: team-limits");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while backend.plugin_gateway.watches_shared_with_table() != 1 {
+        assert!(std::time::Instant::now() < deadline, "the plugin's watch is the table's own subscription");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let created = crate::common::run_kubectl(
+        &fleet.kubeconfig_path,
+        &["create", "configmap", "team-quotas", "-n", "teams"],
+        None,
+    );
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    notice("watch-sim: team-limits, team-quotas");
+}

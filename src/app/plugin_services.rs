@@ -51,7 +51,22 @@ pub struct AppServices {
     pub secrets: crate::backend::credentials::Secrets,
 }
 
+/// A plugin's watch, held in the backend's subscription pool.
+struct BackendWatch(crate::backend::plugin_watch::PluginWatch);
+
+impl crate::plugins::services::WatchStream for BackendWatch {
+    fn next(&mut self, patience: std::time::Duration) -> Option<serde_json::Value> {
+        self.0.next(patience)
+    }
+}
+
 impl HostServices for AppServices {
+    fn watch(&self, request: KubeRequest) -> Result<Box<dyn crate::plugins::services::WatchStream>, String> {
+        let cluster = request.cluster.ok_or_else(|| rust_i18n::t!("backend.plugin_no_cluster").into_owned())?;
+        let watch = self.gateway.watch(cluster, request.kind, request.namespace)?;
+        Ok(Box::new(BackendWatch(watch)))
+    }
+
     fn kube(&self, request: KubeRequest, _: &CommandContext) -> Result<serde_json::Value, String> {
         self.gateway.kube(request)
     }

@@ -31,6 +31,7 @@ pub mod logs;
 pub mod metrics;
 pub mod oidc;
 pub mod plugin_calls;
+pub mod plugin_watch;
 pub mod pool;
 pub mod prometheus;
 pub mod rows;
@@ -429,7 +430,8 @@ pub fn start_with(
         .build()
         .map_err(BackendError::Runtime)?;
     let (clients_tx, clients_rx) = watch::channel(Arc::new(ClientMap::new()));
-    let plugin_gateway = plugin_calls::PluginGateway::new(runtime.handle().clone(), clients_rx);
+    let plugin_watches = Arc::new(plugin_watch::PluginWatches::default());
+    let plugin_gateway = plugin_calls::PluginGateway::new(runtime.handle().clone(), clients_rx, plugin_watches.clone());
     let thread = std::thread::Builder::new()
         .name("klieg-runtime".into())
         .spawn(move || {
@@ -444,7 +446,7 @@ pub fn start_with(
                     waker,
                 });
                 tokio::select! {
-                    () = hub_main(sources, commands_rx, fleet, extensions, Outputs { table_tx, table_queries, followers, shown_logs, activities, forwards, terminals }) => {}
+                    () = hub_main(sources, commands_rx, fleet, extensions, Outputs { table_tx, table_queries, followers, shown_logs, activities, forwards, terminals, plugin_watches }) => {}
                     _ = shutdown_rx => {}
                 }
             });
@@ -539,6 +541,7 @@ struct Outputs {
     activities: actions::Activities,
     forwards: forwards::Forwards,
     terminals: terminal::Terminals,
+    plugin_watches: Arc<plugin_watch::PluginWatches>,
 }
 
 enum Change {
@@ -644,7 +647,8 @@ async fn hub_main(
     extensions: Extensions,
     outputs: Outputs,
 ) {
-    let Outputs { table_tx, table_queries, followers, shown_logs, activities, forwards, terminals } = outputs;
+    let Outputs { table_tx, table_queries, followers, shown_logs, activities, forwards, terminals, plugin_watches } =
+        outputs;
     let (reload_tx, mut reload_rx) = mpsc::channel::<()>(1);
     let mut file_watcher = watch_files(&sources, reload_tx.clone());
     // Adding and removing clusters runs beside the hub (a keyring may ask the user to unlock it,
@@ -671,7 +675,7 @@ async fn hub_main(
         table_tx,
         fleet.waker.clone(),
         fleet.cache.clone(),
-        (extensions.registry.clone(), registry_changes),
+        (extensions.registry.clone(), registry_changes, plugin_watches),
     ));
     loop {
         tokio::select! {

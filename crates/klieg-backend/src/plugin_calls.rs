@@ -24,6 +24,7 @@ pub const PLUGIN_LOG_MAX_BYTES: i64 = 4 * 1024 * 1024;
 pub struct PluginGateway {
     runtime: tokio::runtime::Handle,
     clients: watch::Receiver<Arc<ClientMap>>,
+    watches: Arc<super::plugin_watch::PluginWatches>,
 }
 
 type HttpsClient = hyper_util::client::legacy::Client<
@@ -59,8 +60,29 @@ fn plain(mut object: DynamicObject) -> Result<Value, String> {
 }
 
 impl PluginGateway {
-    pub(crate) fn new(runtime: tokio::runtime::Handle, clients: watch::Receiver<Arc<ClientMap>>) -> Self {
-        Self { runtime, clients }
+    pub(crate) fn new(
+        runtime: tokio::runtime::Handle,
+        clients: watch::Receiver<Arc<ClientMap>>,
+        watches: Arc<super::plugin_watch::PluginWatches>,
+    ) -> Self {
+        Self { runtime, clients, watches }
+    }
+
+    /// Plugins' watches served by the table's own subscription right now.
+    pub fn watches_shared_with_table(&self) -> usize {
+        self.watches.shared_with_table()
+    }
+
+    /// Watches `kind` in `cluster` (in `namespace`, or all), through the subscription the
+    /// table of that kind uses; the hold ends when the watch is dropped.
+    pub fn watch(
+        &self,
+        cluster: klieg_model::ClusterId,
+        kind: klieg_model::KindKey,
+        namespace: Option<String>,
+    ) -> Result<super::plugin_watch::PluginWatch, String> {
+        let key = (cluster, kind, namespace.map(Arc::from));
+        super::plugin_watch::PluginWatch::start(key, self.watches.clone(), self.runtime.clone())
     }
 
     /// Runs `work` on the runtime and waits for it; refused on a runtime thread (it would

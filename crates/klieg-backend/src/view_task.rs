@@ -144,7 +144,11 @@ pub async fn view_task(
     table_tx: watch::Sender<Arc<TableSnapshot>>,
     waker: Waker,
     cache: OfflineCache,
-    (registry, mut registry_changes): (klieg_model::LiveRegistry, watch::Receiver<u64>),
+    (registry, mut registry_changes, plugin_watches): (
+        klieg_model::LiveRegistry,
+        watch::Receiver<u64>,
+        Arc<super::plugin_watch::PluginWatches>,
+    ),
 ) {
     let limits = PoolLimits { linger: SUBSCRIPTION_LINGER, max_live: MAX_LIVE_SUBSCRIPTIONS, max_rows: MAX_TOTAL_ROWS };
     let mut driver = ViewDriver {
@@ -160,6 +164,8 @@ pub async fn view_task(
         usage_polls: HashMap::new(),
         changed: Arc::new(Notify::new()),
         registry,
+        plugin_watches: plugin_watches.clone(),
+        plugin_held: std::collections::BTreeMap::new(),
     };
     let mut generation = 0;
     let mut last_query = ViewQuery::default();
@@ -202,6 +208,7 @@ pub async fn view_task(
             result = fleet_rx.changed() => if result.is_err() { return },
             result = registry_changes.changed() => if result.is_err() { return },
             () = driver.changed.notified() => {}
+            () = plugin_watches.changed.notified() => {}
             () = sleep_until_some(wake_at) => {}
         }
     }
@@ -225,9 +232,62 @@ struct ViewDriver {
     /// Notified after every publish of a subscription or a usage poll.
     changed: Arc<Notify>,
     registry: klieg_model::LiveRegistry,
+    /// What plugins watch, and the subscriptions held in the pool for them.
+    plugin_watches: Arc<super::plugin_watch::PluginWatches>,
+    /// Each watched key, and the subscription serving it.
+    plugin_held: std::collections::BTreeMap<SubKey, SubKey>,
 }
 
 impl ViewDriver {
+    /// Holds a subscription in the pool for each key a plugin watches, and gives the rest back.
+    /// A watch of one namespace is served by the cluster-wide subscription of its kind when one
+    /// runs (the table's, usually), its rows filtered to the namespace; else by its own.
+    fn hold_plugin_watches(&mut self, clients: &ClientMap, fleet: &FleetSnapshot, now: Instant) {
+        let wanted: BTreeSet<SubKey> = self.plugin_watches.wanted().into_iter().collect();
+        // Subscriptions stopped since (a paused cluster, a new connection) are held again.
+        let pool = &self.state.pool;
+        self.plugin_held.retain(|_, serving| pool.get(serving).is_some());
+        for key in self.plugin_held.keys().filter(|k| !wanted.contains(*k)).cloned().collect::<Vec<_>>() {
+            if let Some(serving) = self.plugin_held.remove(&key) {
+                self.state.pool.release(&serving, now);
+            }
+        }
+        for key in &wanted {
+            if !self.plugin_held.contains_key(key) {
+                let live = fleet.cluster(&key.0).map(|c| c.mode).unwrap_or_default() == ClusterMode::Live;
+                let connected = clients.get(&key.0).filter(|_| live);
+                let kind = connected.and_then(|c| c.kinds.iter().find(|k| k.key() == key.1).map(|k| (c, k.clone())));
+                let Some((connected, kind)) = kind else {
+                    self.plugin_watches.provide(key, None);
+                    continue;
+                };
+                let wide: SubKey = (key.0.clone(), key.1.clone(), None);
+                let serving = if key.2.is_some() && self.state.pool.get(&wide).is_some() { wide } else { key.clone() };
+                let (changed, column_sets) = (self.changed.clone(), self.registry.current().column_sets_for(&key.1));
+                let columns = ColumnSignature::of(&column_sets);
+                self.state.pool.acquire(&serving, now, || ViewSubscription {
+                    subscription: ingest::subscribe(
+                        connected.client.clone(),
+                        serving.0.clone(),
+                        kind.clone(),
+                        serving.2.clone(),
+                        connected.lists.clone(),
+                        changed,
+                        column_sets.into(),
+                    ),
+                    epoch: connected.epoch,
+                    columns,
+                });
+                self.plugin_held.insert(key.clone(), serving);
+            }
+            let rows =
+                self.plugin_held.get(key).and_then(|s| self.state.pool.get(s)).map(|s| s.subscription.rows.clone());
+            self.plugin_watches.provide(key, rows);
+        }
+        let shared = self.plugin_held.values().filter(|serving| self.state.held.contains(*serving)).count();
+        self.plugin_watches.set_shared(shared);
+    }
+
     /// Holds what `query` needs and gathers its parts; `None` when a cluster-wide watch was just
     /// refused and the round must be planned again.
     async fn round(&mut self, query: &ViewQuery, clients: &ClientMap, fleet: &FleetSnapshot) -> Option<Round> {
@@ -247,6 +307,7 @@ impl ViewDriver {
             self.state.pool.release(&key, now);
         }
         self.state.held = wanted.clone();
+        self.hold_plugin_watches(clients, fleet, now);
         if rerun {
             return None;
         }

@@ -27,7 +27,11 @@ pub struct PluginEnv {
     pub setting_fields: Vec<FormField>,
     /// The user answered "don't ask again" to one of its writes.
     pub writes_trusted: AtomicBool,
+    /// Hands a watch's new objects to the plugin's thread (`false`: the plugin stopped).
+    pub watch_sink: Mutex<Option<WatchSink>>,
 }
+
+pub type WatchSink = Arc<dyn Fn(u64, serde_json::Value) -> bool + Send + Sync>;
 
 impl PluginEnv {
     /// The keyring entry of one of the plugin's secrets: named by the host from the plugin's
@@ -49,8 +53,15 @@ impl VmData {
             settings: Mutex::default(),
             setting_fields: manifest.settings.clone(),
             writes_trusted: AtomicBool::new(false),
+            watch_sink: Mutex::default(),
         };
-        Arc::new(Self { env: Arc::new(env), handler, context: Mutex::default(), denied: Mutex::default() })
+        Arc::new(Self {
+            env: Arc::new(env),
+            handler,
+            context: Mutex::default(),
+            denied: Mutex::default(),
+            watch_handlers: Mutex::default(),
+        })
     }
 }
 
@@ -61,6 +72,8 @@ pub struct VmData {
     pub handler: bool,
     pub context: Mutex<CommandContext>,
     pub denied: Mutex<Option<String>>,
+    /// Each running watch's handler, by watch id (in this state).
+    pub watch_handlers: Mutex<BTreeMap<u64, Arc<mlua::RegistryKey>>>,
 }
 
 fn lua_error(text: String) -> mlua::Error {
@@ -206,6 +219,54 @@ fn kube_call(
     }
 }
 
+/// Starts a watch: `handler(objects)` runs on the plugin's thread after each change, with the
+/// objects as the table has them (name, namespace, labels, each column's text). The watch is
+/// the table's own subscription when it shows the same kind and namespace.
+fn watch_call(lua: &Lua, kind: &str, options: KubeOptions, handler: mlua::Function) -> mlua::Result<u64> {
+    let call = "klieg.kube.watch";
+    let data = handler_data(lua, call)?;
+    let kind = kind_of(kind)?;
+    if !may_read(&data.env.capabilities, &kind) {
+        let name = KindName::Kind { group: kind.group.clone(), plural: kind.plural.clone() };
+        return Err(deny(&data, call, format!("kube_read = [\"{name}\"]")));
+    }
+    if data.watch_handlers.lock().len() >= limits::MAX_WATCHES {
+        return Err(lua_error(format!("a plugin holds at most {} watches", limits::MAX_WATCHES)));
+    }
+    let context = data.context.lock().clone();
+    let request = KubeRequest {
+        verb: KubeVerb::List,
+        cluster: options.cluster.or(context.cluster),
+        kind,
+        namespace: options.namespace.or_else(|| context.namespace.as_deref().map(str::to_string)),
+        name: None,
+        patch: None,
+        label_selector: None,
+        limit: limits::KUBE_LIST_MAX_ITEMS,
+        container: None,
+    };
+    let mut stream = data.env.services.get().watch(request).map_err(lua_error)?;
+    let Some(sink) = data.env.watch_sink.lock().clone() else {
+        return Err(lua_error("watches start only once the plugin has loaded".into()));
+    };
+    static NEXT_WATCH: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = NEXT_WATCH.fetch_add(1, Ordering::Relaxed);
+    data.watch_handlers.lock().insert(id, Arc::new(lua.create_registry_value(handler)?));
+    let watched = Arc::downgrade(&data);
+    let spawned = std::thread::Builder::new().name("klieg-plugin-watch".into()).spawn(move || {
+        // Ends when the plugin stops, unwatches, or its state is gone.
+        while watched.upgrade().is_some_and(|data| data.watch_handlers.lock().contains_key(&id)) {
+            if let Some(objects) = stream.next(limits::WATCH_POLL)
+                && !sink(id, objects)
+            {
+                break;
+            }
+        }
+    });
+    spawned.map_err(|e| lua_error(e.to_string()))?;
+    Ok(id)
+}
+
 struct KubeRest {
     options: KubeOptions,
     patch: Option<serde_json::Value>,
@@ -248,6 +309,20 @@ fn kube_api(lua: &Lua) -> mlua::Result<Table> {
         lua.create_function(move |lua, (kind, name, options): (String, String, Option<Table>)| {
             let rest = KubeRest { options: kube_options(options)?, patch: None };
             kube_call(lua, KubeVerb::Delete, &kind, Some(name), rest)
+        })?,
+    )?;
+    kube.set(
+        "watch",
+        lua.create_function(move |lua, (kind, options, handler): (String, Option<Table>, mlua::Function)| {
+            watch_call(lua, &kind, kube_options(options)?, handler)
+        })?,
+    )?;
+    kube.set(
+        "unwatch",
+        lua.create_function(|lua, id: u64| {
+            let data = handler_data(lua, "klieg.kube.unwatch")?;
+            data.watch_handlers.lock().remove(&id);
+            Ok(())
         })?,
     )?;
     kube.set(

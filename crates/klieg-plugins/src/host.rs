@@ -149,6 +149,11 @@ impl Loaded {
         self.jobs.lock().take();
     }
 
+    /// The handler of watch `id`, while it runs.
+    pub(crate) fn watch_handler(&self, id: u64) -> Option<Arc<mlua::RegistryKey>> {
+        self.handler_vm.as_ref()?.lock().watch_handler(id)
+    }
+
     /// Tells every listener (the window repaints).
     pub(crate) fn repaint(&self) {
         let listeners = self.repaint.lock().clone();
@@ -375,6 +380,7 @@ fn load_states(
             handler,
             context: Mutex::default(),
             denied: Mutex::default(),
+            watch_handlers: Mutex::default(),
         });
         let vm = Vm::new(sources.clone(), data).map_err(|e| PluginState::Failed(e.to_string()))?;
         let registrations = vm.load(&manifest.main, &main).map_err(|f| PluginState::Failed(f.to_string()))?;
@@ -407,6 +413,15 @@ fn load_states(
         repaint,
     });
     if has_handlers {
+        let sink = Arc::downgrade(&loaded);
+        *loaded.env.watch_sink.lock() = Some(Arc::new(move |id, objects| {
+            let Some(plugin) = sink.upgrade() else { return false };
+            if plugin.stopped.load(Ordering::Acquire) {
+                return false;
+            }
+            crate::worker::enqueue(&plugin, crate::worker::Job::Watch { id, objects });
+            true
+        }));
         crate::worker::spawn(loaded.clone(), received);
     }
     Ok((loaded, Arc::new(registrations)))
@@ -875,6 +890,7 @@ impl HostState {
             settings: Mutex::new(self.config.settings.get(&**id).cloned().unwrap_or_default()),
             setting_fields: manifest.settings.clone(),
             writes_trusted: AtomicBool::new(self.config.trusted_writes.contains(&**id)),
+            watch_sink: Mutex::default(),
         })
     }
 

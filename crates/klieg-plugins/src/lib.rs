@@ -65,6 +65,9 @@ pub mod limits {
     pub const HANDLER_QUEUE_LEN: usize = 64;
     /// Objects one `klieg.kube.list` returns at most (and the most a `limit` may ask for).
     pub const KUBE_LIST_MAX_ITEMS: usize = 5000;
+    /// Watches one plugin holds at most, and how often each looks whether the plugin still runs.
+    pub const MAX_WATCHES: usize = 8;
+    pub const WATCH_POLL: Duration = Duration::from_secs(1);
     /// Lines `klieg.kube.logs` returns unless asked for fewer.
     pub const KUBE_LOG_DEFAULT_LINES: usize = 500;
     /// Bytes of one answer to `klieg.kube` (a larger one is refused).

@@ -42,8 +42,19 @@ pub enum SecretOp {
     Delete,
 }
 
+/// A plugin's watch: each call waits up to `patience` for the objects as they are after a
+/// change (`None`: nothing changed in that time). Dropping it ends the watch.
+pub trait WatchStream: Send {
+    fn next(&mut self, patience: std::time::Duration) -> Option<serde_json::Value>;
+}
+
 /// The app's side of the plugin API.
 pub trait HostServices: Send + Sync {
+    /// Watches `request.kind` in its cluster and namespace, sharing the table's watches.
+    fn watch(&self, request: KubeRequest) -> Result<Box<dyn WatchStream>, String> {
+        let _ = request;
+        Err(crate::t!("plugins.no_services").into_owned())
+    }
     fn kube(&self, request: KubeRequest, context: &CommandContext) -> Result<serde_json::Value, String>;
     fn http(&self, request: HttpRequest, max_bytes: usize) -> Result<HttpResponse, String>;
     /// Blocks until the user answers (or the prompt times out: `No`).

@@ -533,6 +533,10 @@ impl Vm {
         Ok(Self { lua, budget, data })
     }
 
+    pub fn watch_handler(&self, id: u64) -> Option<Arc<RegistryKey>> {
+        self.data.watch_handlers.lock().get(&id).cloned()
+    }
+
     /// Where the user was when the handler about to run started (its kube calls' defaults).
     pub fn set_context(&self, context: klieg_model::registry::CommandContext) {
         *self.data.context.lock() = context;

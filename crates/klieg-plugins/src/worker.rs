@@ -14,9 +14,24 @@ use std::sync::mpsc::{Receiver, TrySendError};
 
 /// Work for the handler thread.
 pub enum Job {
-    Hook { index: usize, event: Value, context: CommandContext },
-    Command { index: usize, context: CommandContext },
-    View { index: usize, input: ViewInput },
+    Hook {
+        index: usize,
+        event: Value,
+        context: CommandContext,
+    },
+    Command {
+        index: usize,
+        context: CommandContext,
+    },
+    View {
+        index: usize,
+        input: ViewInput,
+    },
+    /// A watch's objects after a change.
+    Watch {
+        id: u64,
+        objects: Value,
+    },
 }
 
 /// Starts the handler thread of `plugin` on `jobs`; it ends when the queue closes (the plugin
@@ -74,6 +89,11 @@ fn run(plugin: &Loaded, job: Job) {
             plugin.call_handler(&what, &command.run, &context_json(&context), context, |_, _| Ok(()));
         }
         Job::View { index, input } => run_view(plugin, index, input),
+        Job::Watch { id, objects } => {
+            let Some(handler) = plugin.watch_handler(id) else { return };
+            let what = format!("watch {id}");
+            plugin.call_handler(&what, &handler, &objects, CommandContext::default(), |_, _| Ok(()));
+        }
     }
 }
 
