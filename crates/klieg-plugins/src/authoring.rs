@@ -101,6 +101,8 @@ pub struct CheckReport {
     pub files: usize,
     pub registered: Vec<String>,
     pub load_ms: f64,
+    /// Uses of the API the manifest does not grant.
+    pub warnings: Vec<String>,
 }
 
 impl std::fmt::Display for CheckReport {
@@ -122,8 +124,93 @@ impl std::fmt::Display for CheckReport {
         for line in &self.registered {
             writeln!(f, "registers {line}")?;
         }
+        for line in &self.warnings {
+            writeln!(f, "warning: {line}")?;
+        }
         Ok(())
     }
+}
+
+/// The names `require("@klieg")` is bound to in `text` (`local klieg = require("@klieg")`).
+fn api_aliases(text: &str) -> Vec<String> {
+    let mut aliases = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix("local ") else { continue };
+        let Some((name, value)) = rest.split_once('=') else { continue };
+        let value = value.trim().replace('\'', "\"");
+        if value.starts_with("require(\"@klieg\")") || value.starts_with("require \"@klieg\"") {
+            aliases.push(name.trim().trim_end_matches(|c: char| !c.is_alphanumeric() && c != '_').to_string());
+        }
+    }
+    aliases
+}
+
+/// Each `alias.a.b` path of `text` with its line: what the plugin uses of the host API.
+fn api_uses(text: &str, alias: &str) -> Vec<(usize, String)> {
+    let mut uses = Vec::new();
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    for (number, line) in text.lines().enumerate() {
+        let code = line.split("--").next().unwrap_or_default();
+        let mut rest = code;
+        while let Some(at) = rest.find(alias) {
+            let before = rest[..at].chars().next_back();
+            let after = &rest[at + alias.len()..];
+            if before.is_none_or(|c| !ident(c) && c != '.') && after.starts_with('.') {
+                let path: String = after[1..].chars().take_while(|c| ident(*c) || *c == '.').collect();
+                if !path.is_empty() {
+                    uses.push((number + 1, path.trim_end_matches('.').to_string()));
+                }
+            }
+            rest = &after[..];
+            if rest.is_empty() {
+                break;
+            }
+        }
+    }
+    uses
+}
+
+/// The host API's names (`kube.get`, `ui.text`…) and, for each capability-guarded table, the
+/// capability it needs; uses outside the API are errors, uses beyond the manifest warnings.
+fn check_api_use(
+    sources: &crate::vm::Sources,
+    manifest: &crate::Manifest,
+    surface: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let names: Vec<&str> = surface.iter().filter_map(|line| line.strip_prefix("klieg.")?.split(':').next()).collect();
+    let caps = &manifest.capabilities;
+    let needs = |path: &str| -> Option<&'static str> {
+        let first = path.split('.').next().unwrap_or_default();
+        match (first, path) {
+            ("kube", "kube.patch" | "kube.delete") if caps.kube_write.is_empty() => Some("kube_write"),
+            ("kube", "kube.get" | "kube.list" | "kube.watch" | "kube.logs") if caps.kube_read.is_none() => {
+                Some("kube_read")
+            }
+            ("http", _) if caps.http.is_empty() => Some("http"),
+            ("notify", _) if !caps.notify => Some("notify = true"),
+            ("clipboard", _) if !caps.clipboard => Some("clipboard = true"),
+            ("storage" | "secrets", _) if !caps.storage => Some("storage = true"),
+            _ => None,
+        }
+    };
+    let (mut errors, mut warnings) = (Vec::new(), Vec::new());
+    for (path, text) in sources {
+        for alias in api_aliases(text) {
+            for (line, used) in api_uses(text, &alias) {
+                let known = names.iter().any(|name| *name == used || name.starts_with(&format!("{used}.")));
+                if !known {
+                    errors.push(format!(
+                        "{path}:{line}: {alias}.{used} is not in the plugin API {}",
+                        crate::PLUGIN_API_VERSION
+                    ));
+                } else if let Some(capability) = needs(&used) {
+                    warnings.push(format!("{path}:{line}: {alias}.{used} needs {capability} in [capabilities]; without it the plugin is stopped when it calls it"));
+                }
+            }
+        }
+    }
+    (errors, warnings)
 }
 
 /// Checks a plugin folder as the host would load it, without Klieg running.
@@ -142,6 +229,11 @@ pub fn check(folder: &Path) -> Result<CheckReport, AuthoringError> {
         if let Err(error) = vm.compile(path, text) {
             let _ = writeln!(errors, "{error}");
         }
+    }
+    let surface = vm.api_surface().map_err(|e| AuthoringError::Check(e.to_string()))?;
+    let (api_errors, warnings) = check_api_use(&sources, &manifest, &surface);
+    for error in api_errors {
+        let _ = writeln!(errors, "{error}");
     }
     if !errors.is_empty() {
         return Err(AuthoringError::Check(errors.trim_end().to_string()));
@@ -171,7 +263,7 @@ pub fn check(folder: &Path) -> Result<CheckReport, AuthoringError> {
         registrations.glances.iter().map(|g| format!("glance {} ({}) on {}", g.id, g.title, g.kinds.join(", "))),
     );
     registered.extend(manifest.settings.iter().map(|f| format!("setting {} ({})", f.key, f.label)));
-    Ok(CheckReport { manifest, files: sources.len(), registered, load_ms })
+    Ok(CheckReport { manifest, files: sources.len(), registered, load_ms, warnings })
 }
 
 #[cfg(test)]
@@ -184,6 +276,17 @@ mod tests {
         assert_eq!(report.registered, ["column app (App) on pods"]);
         assert!(super::scaffold(dir.path(), "team-column").is_err(), "an existing folder is kept");
         assert!(super::scaffold(dir.path(), "../up").is_err());
+        std::fs::write(
+            folder.join("extra.luau"),
+            "local k = require('@klieg')\nk.kube.gett('pods', 'x')\nk.notify('hi') -- k.nothing in a comment\n",
+        )
+        .expect("write");
+        let error = super::check(&folder).expect_err("an unknown API name");
+        assert_eq!(error.to_string(), "extra.luau:2: k.kube.gett is not in the plugin API 1.1.0");
+        std::fs::write(folder.join("extra.luau"), "local k = require('@klieg')\nk.notify('hi')\n").expect("write");
+        let report = super::check(&folder).expect("known names");
+        assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+        assert!(report.warnings[0].starts_with("extra.luau:2: k.notify needs notify = true"), "{:?}", report.warnings);
         std::fs::write(folder.join("broken.luau"), "local x = = 1").expect("write");
         let error = super::check(&folder).expect_err("a syntax error");
         assert!(error.to_string().contains("broken.luau"), "{error}");

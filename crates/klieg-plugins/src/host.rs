@@ -447,6 +447,7 @@ fn exec_plan(
         ("$NAME", &key.name),
         ("$RESOURCE", &resource),
         ("$KIND", object.get("kind").and_then(|k| k.as_str()).unwrap_or("")),
+        ("$CONTAINER", object.pointer("/spec/containers/0/name").and_then(|c| c.as_str()).unwrap_or("")),
     ];
     // The values come from the server and the kubeconfig: one that would read as a flag
     // (`--kubeconfig=…` as an object's name), or that holds a control character or a `$` (a

@@ -164,7 +164,8 @@ struct ExecFile {
 
 /// The variables a command's arguments may hold, replaced by the target's values (each whole
 /// value goes into one argument: no shell ever sees it).
-pub const EXEC_VARIABLES: [&str; 5] = ["$CONTEXT", "$NAMESPACE", "$NAME", "$RESOURCE", "$KIND"];
+/// `$CONTAINER` is a pod's first container (empty for other kinds).
+pub const EXEC_VARIABLES: [&str; 6] = ["$CONTEXT", "$NAMESPACE", "$NAME", "$RESOURCE", "$KIND", "$CONTAINER"];
 
 /// A command a plugin may run, k9s-style: the program and its arguments as listed; confirmed
 /// first when `dangerous`.

@@ -314,7 +314,7 @@ fn an_exec_action_runs_only_a_listed_command_with_the_targets_values() {
     write_plugin(root.path(), "io.example.exec", main);
     let manifest = root.path().join("io.example.exec").join("plugin.toml");
     let text = std::fs::read_to_string(&manifest).expect("manifest");
-    let exec = "[[capabilities.exec]]\nid = \"describe\"\ncommand = [\"kubectl\", \"describe\", \"$RESOURCE\", \"$NAME\", \"--namespace\", \"$NAMESPACE\", \"--context\", \"$CONTEXT\"]\n";
+    let exec = "[[capabilities.exec]]\nid = \"describe\"\ncommand = [\"kubectl\", \"describe\", \"$RESOURCE\", \"$NAME\", \"--namespace\", \"$NAMESPACE\", \"--context\", \"$CONTEXT\", \"-c\", \"$CONTAINER\"]\n";
     std::fs::write(&manifest, format!("{text}\n{exec}")).expect("manifest");
     let (host, live) = start(root.path());
     // The action naming a command the manifest does not list is refused: the plugin stops.
@@ -340,11 +340,12 @@ fn an_exec_action_runs_only_a_listed_command_with_the_targets_values() {
         namespace: Some(Arc::from("shop")),
         name: Arc::from("web-1"),
     };
-    let object = serde_json::json!({ "kind": "Pod", "metadata": { "name": "web-1" } });
+    let object = serde_json::json!({ "kind": "Pod", "metadata": { "name": "web-1" },
+        "spec": { "containers": [{ "name": "app" }, { "name": "sidecar" }] } });
     let planned =
         host.plan_action("io.example.exec/describe", &KindKey::new("", "pods"), &key, &object).expect("planned");
     let argv: Vec<String> =
-        ["kubectl", "describe", "pods", "web-1", "--namespace", "shop", "--context", "prod; rm -rf /"]
+        ["kubectl", "describe", "pods", "web-1", "--namespace", "shop", "--context", "prod; rm -rf /", "-c", "app"]
             .iter()
             .map(|a| a.to_string())
             .collect();

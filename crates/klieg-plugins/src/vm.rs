@@ -593,7 +593,6 @@ impl Vm {
         self.lua.load(text).set_name(format!("={path}")).into_function().map(|_| ())
     }
 
-    #[cfg(test)]
     /// Every name the host API offers (`klieg.columns.add: function`…), sorted: the surface a
     /// snapshot test keeps, so a change to it is deliberate.
     pub fn api_surface(&self) -> mlua::Result<Vec<String>> {
