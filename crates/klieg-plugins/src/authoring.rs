@@ -162,7 +162,7 @@ fn api_uses(text: &str, alias: &str) -> Vec<(usize, String)> {
                     uses.push((number + 1, path.trim_end_matches('.').to_string()));
                 }
             }
-            rest = &after[..];
+            rest = after;
             if rest.is_empty() {
                 break;
             }
