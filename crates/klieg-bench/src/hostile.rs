@@ -114,6 +114,13 @@ pub fn frames_with(
             std::thread::sleep(rest);
         }
     }
+    for plugin in &app.plugin_list.plugins {
+        let reason = match &plugin.state {
+            klieg_plugins::PluginState::Failed(reason) => reason.chars().take(140).collect::<String>(),
+            other => other.label(),
+        };
+        println!("  {}: {}", plugin.id, reason);
+    }
     drop(app);
     times
 }

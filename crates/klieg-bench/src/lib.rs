@@ -239,6 +239,7 @@ fn measure_frames(rows: usize) {
     state.selection.clusters.insert(cluster);
     state.selection.kind = Some(pods_kind().key());
     let bulk_access = klieg_model::BulkAccess::default();
+    let glances = klieg_model::registry::GlanceSnapshot::default();
     let registry = klieg_model::Registry::with_builtins();
     let frames = 120;
     let (klieg_layout, klieg_tess, klieg_vertices) = time_frames(frames, |ui| {
@@ -250,6 +251,7 @@ fn measure_frames(rows: usize) {
                 fleet: &fleet,
                 bulk_access: &bulk_access,
                 registry: &registry,
+                glances: &glances,
             };
             klieg::ui::resource_table::table_view_ui(ui, parts, data, now);
         });

@@ -181,10 +181,12 @@ fn frame_figures() {
             title: klieg_model::Text::plain("Pods"),
             kind: KindKey::new("", "pods"),
         }],
+        live: None,
     };
     let mut state = klieg::state::UiState::default();
     state.selection.clusters.insert(cluster);
     let bulk_access = klieg_model::BulkAccess::default();
+    let glances = klieg_model::registry::GlanceSnapshot::default();
     let registry = Registry::with_builtins();
     let (layout, tessellate, vertices) = super::time_frames(120, |ui| {
         egui::CentralPanel::default().show(ui, |ui| {
@@ -195,12 +197,58 @@ fn frame_figures() {
                 fleet: &fleet,
                 bulk_access: &bulk_access,
                 registry: &registry,
+                glances: &glances,
             };
             klieg::ui::resource_table::table_view_ui(ui, parts, data, 1_800_000_000);
         });
     });
     println!(
         "plugins frame: a plugin view of {rows} rows with its column: {:.3} ms layout + {:.3} ms tessellate ({vertices} vertices)",
+        super::ms(layout),
+        super::ms(tessellate)
+    );
+    built_view_frames();
+}
+
+/// A view its plugin built at the node limit (headings, badges, buttons, key/values), drawn
+/// from the snapshot as the window does each frame.
+fn built_view_frames() {
+    use klieg_model::registry::{LiveView, SectionBody, ViewNode, ViewTree};
+    let nodes: Vec<ViewNode> = (0..klieg_model::registry::VIEW_MAX_NODES)
+        .map(|i| match i % 4 {
+            0 => ViewNode::Heading(Arc::from(format!("Delivery {i}"))),
+            1 => ViewNode::Badges(vec![
+                (Arc::from("Ready"), klieg_model::CellTone::Good),
+                (Arc::from("main@1a2b3c4"), klieg_model::CellTone::Normal),
+            ]),
+            2 => ViewNode::Body(SectionBody::Entries(vec![(
+                Arc::from("Source"),
+                Arc::from(format!("GitRepository/app-{i}")),
+            )])),
+            _ => ViewNode::Buttons(vec![(Arc::from("reconcile"), Arc::from("Reconcile now"))]),
+        })
+        .collect();
+    let count = nodes.len();
+    let tree = Arc::new(ViewTree { generation: 1, nodes, error: None, building: false });
+    let live = LiveView { current: Arc::new(move || tree.clone()), input: Arc::new(|_| {}) };
+    let view = klieg_model::registry::ViewSpec {
+        id: klieg_model::registry::ViewId(Arc::from("io.example/built")),
+        title: klieg_model::Text::plain("Built"),
+        intro: None,
+        tables: Vec::new(),
+        live: Some(live),
+    };
+    let mut state = klieg::state::UiState::default();
+    let context = klieg_model::registry::CommandContext::default();
+    let (layout, tessellate, vertices) = super::time_frames(60, |ui| {
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical().show(ui, |ui| {
+                klieg::ui::views::live_view_ui(ui, &view, (&mut state.views, &mut state.details), &context);
+            });
+        });
+    });
+    println!(
+        "plugins frame: a built view of {count} nodes (the limit): {:.3} ms layout + {:.3} ms tessellate ({vertices} vertices)",
         super::ms(layout),
         super::ms(tessellate)
     );
@@ -214,6 +262,16 @@ const HOSTILE_COLUMNS: [(&str, &str); 6] = [
     ("io.example.throws", "error('broken on purpose')"),
     ("io.example.forbidden-io", "return io.open('/etc/passwd')"),
     ("io.example.huge-cell", "return string.rep('x', 8 * 1024 * 1024)"),
+];
+
+/// Hostile handlers, each run when a cluster connects, on the plugin's own thread: (id, the
+/// manifest's capabilities, what the hook does).
+const HOSTILE_HANDLERS: [(&str, &str, &str); 5] = [
+    ("io.example.hook-loop", "", "while true do end"),
+    ("io.example.hook-error", "", "error('thrown from a hook')"),
+    ("io.example.unlisted-http", "http = [\"api.example.com\"]", "k.http.get('https://evil.example.net/')"),
+    ("io.example.unasked-write", "", "k.kube.delete('pods', 'web-0')"),
+    ("io.example.million-node-view", "", "k.open.view('v')"),
 ];
 
 /// The whole window against a healthy fleet with churn, with no plugin, then beside each
@@ -235,6 +293,19 @@ fn hostile_frames(scratch: &Path, seconds: u64) {
             "local k = require('@klieg') k.columns.add({{ id = 'x', kinds = {{ 'pods' }}, title = 'X', metadata_only = true, cell = function() {body} end }})"
         );
         let folder = write_plugin(&scratch.join("hostile"), id, &main);
+        let config = HostConfig { development: vec![folder], ..HostConfig::default() };
+        let times = super::hostile::frames_with(paths.clone(), names.clone(), seconds, Some(config));
+        super::hostile::report(id, &times);
+    }
+    for (id, capabilities, body) in HOSTILE_HANDLERS {
+        // The view's build returns a million nodes; the hook opens it, so the window shows it.
+        let main = format!(
+            "local k = require('@klieg') k.views.add({{ id = 'v', title = 'V', build = function() local t, s = {{}}, k.ui.separator() for i = 1, 1000000 do t[i] = s end return t end }}) k.on('cluster_connected', function() {body} end)"
+        );
+        let folder = write_plugin(&scratch.join("hostile"), id, &main);
+        let manifest = folder.join("plugin.toml");
+        let text = std::fs::read_to_string(&manifest).unwrap_or_default();
+        let _ = std::fs::write(&manifest, format!("{text}\n[capabilities]\n{capabilities}\n"));
         let config = HostConfig { development: vec![folder], ..HostConfig::default() };
         let times = super::hostile::frames_with(paths.clone(), names.clone(), seconds, Some(config));
         super::hostile::report(id, &times);
