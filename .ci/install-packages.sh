@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages Klieg's build, tests and screenshots need (Debian bookworm).
 set -euo pipefail
+# apt needs root: as root (CI machines, containers) it runs as is; elsewhere through sudo.
+if [ "$(id -u)" != 0 ]; then exec sudo bash "$0" "$@"; fi
 export DEBIAN_FRONTEND=noninteractive
 src=/etc/apt/sources.list.d/debian-src.sources
 if [ ! -f "$src" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
