@@ -500,7 +500,21 @@ impl KliegApp {
                 (command.run)(&context);
             }
         }
-        for (view, input) in std::mem::take(&mut state.views.inputs) {
+        let mut inputs = std::mem::take(&mut state.views.inputs);
+        if self.told.view != state.selection.view {
+            self.told.view.clone_from(&state.selection.view);
+            if let Some(view) = &state.selection.view {
+                self.registry.emit(&AppEvent::ViewOpened { view: view.clone() });
+                // Built afresh each time it opens (once, if the frame asked already).
+                let asked = inputs
+                    .iter()
+                    .any(|(v, i)| v == view && matches!(i, crate::model::registry::ViewInput::Opened { .. }));
+                if !asked {
+                    inputs.push((view.clone(), crate::model::registry::ViewInput::Opened { context }));
+                }
+            }
+        }
+        for (view, input) in inputs {
             if let Some(live) = self.registry.view(&view).and_then(|v| v.live.as_ref()) {
                 (live.input)(input);
             }
@@ -518,15 +532,6 @@ impl KliegApp {
         }
         if state.apply_intents() {
             ctx.request_repaint();
-        }
-        if self.told.view != state.selection.view {
-            self.told.view.clone_from(&state.selection.view);
-            if let Some(view) = &state.selection.view {
-                self.registry.emit(&AppEvent::ViewOpened { view: view.clone() });
-                if let Some(live) = self.registry.view(view).and_then(|v| v.live.as_ref()) {
-                    (live.input)(crate::model::registry::ViewInput::Opened { context });
-                }
-            }
         }
     }
 

@@ -44,6 +44,10 @@ pub fn live_view_ui(
         return;
     }
     if tree.generation == 0 {
+        // Never built (a plugin's reload gives the view a new, empty snapshot): ask once.
+        if !tree.building {
+            views.inputs.push((view.id.clone(), ViewInput::Opened { context: context.clone() }));
+        }
         ui.horizontal(|ui| {
             ui.spinner();
             ui.weak(rust_i18n::t!("view.building"));

@@ -51,16 +51,18 @@ pub fn spawn(plugin: Arc<Loaded>, jobs: Receiver<Job>) {
     }
 }
 
-/// Hands `job` to the plugin's thread without waiting; a full queue drops it, said in the log.
-pub fn enqueue(plugin: &Loaded, job: Job) {
+/// Hands `job` to the plugin's thread without waiting; says whether it was taken (a full queue
+/// drops it, said in the log).
+pub fn enqueue(plugin: &Loaded, job: Job) -> bool {
     let jobs = plugin.jobs.lock().clone();
-    let Some(jobs) = jobs else { return };
+    let Some(jobs) = jobs else { return false };
     match jobs.try_send(job) {
-        Ok(()) => {}
+        Ok(()) => true,
         Err(TrySendError::Full(_)) => {
             tracing::warn!(plugin = %plugin.id, limit = limits::HANDLER_QUEUE_LEN, "plugin busy; a request was dropped");
+            false
         }
-        Err(TrySendError::Disconnected(_)) => {}
+        Err(TrySendError::Disconnected(_)) => false,
     }
 }
 
@@ -231,12 +233,15 @@ pub fn live_view(plugin: &Arc<Loaded>, index: usize) -> Option<LiveView> {
     Some(LiveView {
         current: Arc::new(move || slot.lock().clone()),
         input: Arc::new(move |input: ViewInput| {
-            if let Some(slot) = sender.view_slots.get(index) {
+            let Some(slot) = sender.view_slots.get(index) else { return };
+            let mark = |building: bool| {
                 let mut tree = slot.lock();
-                let building = ViewTree { building: true, ..(**tree).clone() };
-                *tree = Arc::new(building);
+                *tree = Arc::new(ViewTree { building, ..(**tree).clone() });
+            };
+            mark(true);
+            if !enqueue(&sender, Job::View { index, input }) {
+                mark(false);
             }
-            enqueue(&sender, Job::View { index, input });
         }),
     })
 }
