@@ -480,7 +480,8 @@ impl UiState {
             (1, Some(one)) => Some(one.clone()),
             _ => object.as_ref().and_then(|(_, key)| key.namespace.clone()),
         };
-        crate::model::registry::CommandContext { cluster, namespace, object }
+        let clusters = self.selection.clusters.iter().cloned().collect();
+        crate::model::registry::CommandContext { cluster, clusters, namespace, object }
     }
 }
 

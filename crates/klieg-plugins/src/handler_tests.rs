@@ -109,7 +109,12 @@ fn state_of(host: &PluginHost, id: &str) -> PluginState {
 }
 
 fn here() -> CommandContext {
-    CommandContext { cluster: Some(ClusterId::new("prod")), namespace: Some(Arc::from("shop")), object: None }
+    CommandContext {
+        cluster: Some(ClusterId::new("prod")),
+        clusters: vec![ClusterId::new("prod")],
+        namespace: Some(Arc::from("shop")),
+        object: None,
+    }
 }
 
 const TOOLS: &str = r#"

@@ -262,8 +262,10 @@ impl PluginHost {
             for id in ids {
                 state.load(&id);
             }
-            state.publish();
+            // Watched before the first publish: a file saved as soon as the plugins are in
+            // (as a test or an author may) is not missed.
             let _watcher = watch_folders(&state, watched);
+            state.publish();
             host_loop(state, &received);
         });
         if let Err(error) = spawned {

@@ -70,8 +70,10 @@ fn context_json(context: &CommandContext) -> Value {
     let object = context.object.as_ref().map(
         |(kind, key)| json!({ "kind": kind.plural, "group": kind.group, "name": key.name, "namespace": key.namespace }),
     );
+    let clusters: Vec<&str> = context.clusters.iter().map(|c| c.as_str()).collect();
     json!({
         "cluster": context.cluster.as_ref().map(|c| c.as_str()),
+        "clusters": clusters,
         "namespace": context.namespace,
         "object": object,
     })
@@ -143,6 +145,7 @@ fn event_json(event: &AppEvent) -> (&'static str, Value, CommandContext) {
                     "namespace": key.namespace, "name": key.name }),
             CommandContext {
                 cluster: Some(key.cluster.clone()),
+                clusters: vec![key.cluster.clone()],
                 namespace: key.namespace.clone(),
                 object: Some((kind.clone(), key.clone())),
             },

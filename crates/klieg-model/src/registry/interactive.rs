@@ -13,6 +13,8 @@ use std::sync::Arc;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CommandContext {
     pub cluster: Option<ClusterId>,
+    /// Every cluster selected (the first is `cluster` unless an object is open elsewhere).
+    pub clusters: Vec<ClusterId>,
     pub namespace: Option<Arc<str>>,
     pub object: Option<(KindKey, ObjectKey)>,
 }
