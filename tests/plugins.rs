@@ -238,6 +238,7 @@ fn the_flux_view_counts_what_is_ready_and_reconciles_the_rest_after_one_answer()
     step_until(&mut harness, "the write shown", |h| {
         has_label(h, "A plugin wants to change the cluster")
             && has_label_containing(h, "Flux wants to patch kustomizations")
+            && has_label_containing(h, "in the cluster flux-view-sim")
     });
     assert!(has_label_containing(&harness, "reconcile.fluxcd.io/requestedAt"), "the patch itself is shown");
     harness.get_by_label("Apply, and don't ask again for this plugin").click();

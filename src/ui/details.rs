@@ -218,7 +218,9 @@ pub(crate) fn section_body_ui(ui: &mut egui::Ui, state: &mut DetailsState, id: &
                 ui.end_row();
                 for row in rows {
                     for cell in row {
-                        ui.add(egui::Label::new(cell.as_ref()).wrap());
+                        // Short cells (names, states) stay on one line; long ones wrap.
+                        let label = egui::Label::new(cell.as_ref());
+                        ui.add(if cell.chars().count() <= SHORT_CELL_CHARS { label.extend() } else { label.wrap() });
                     }
                     ui.end_row();
                 }
@@ -253,6 +255,9 @@ fn masked_ui(ui: &mut egui::Ui, state: &mut DetailsState, id: &str, values: &[(A
         }
     });
 }
+
+/// Table cells of a section up to this long are never wrapped.
+const SHORT_CELL_CHARS: usize = 40;
 
 /// Values longer than this, or of more than one line, open on request.
 const INLINE_VALUE_CHARS: usize = 80;

@@ -197,7 +197,14 @@ fn kube_call(
             request.name.as_deref().unwrap_or(""),
             request.namespace.as_deref().map(|ns| format!(" ({ns})")).unwrap_or_default()
         );
-        let summary = crate::t!("plugins.prompt_summary", plugin = env.name, verb = verb.name(), target = target);
+        let cluster = request.cluster.as_ref().map(|c| c.as_str()).unwrap_or("—");
+        let summary = crate::t!(
+            "plugins.prompt_summary",
+            plugin = env.name,
+            verb = verb.name(),
+            target = target,
+            cluster = cluster
+        );
         let detail = request.patch.as_ref().map(shown).unwrap_or_default();
         let prompt = Prompt { plugin: env.id.clone(), plugin_name: env.name.clone(), summary: summary.into(), detail };
         match env.services.get().confirm(prompt) {
