@@ -459,6 +459,11 @@ fn a_plugin_fetches_from_its_listed_host_through_the_backend_and_a_large_answer_
 const WATCHER: &str = r#"
 local klieg = require("@klieg")
 klieg.on("cluster_connected", function(event)
+  local applied, err = klieg.kube.apply("configmaps", { apiVersion = "v1", kind = "ConfigMap",
+    metadata = { name = "team-applied", namespace = "teams" }, data = { by = "plugin" } })
+  klieg.notify(if applied then `applied {applied.metadata.name}` else `apply failed: {err}`)
+  local listed = klieg.exec("get", { name = "team-applied", namespace = "teams" })
+  klieg.notify(`kubectl says {listed and listed.output or "nothing"}`)
   klieg.kube.watch("configmaps", { namespace = "teams" }, function(objects)
     local names = {}
     for _, object in objects do table.insert(names, object.metadata.name) end
@@ -479,10 +484,20 @@ fn a_plugin_watch_follows_changes_through_the_tables_own_subscription() {
         klieg::plugins::write_single_file_plugin(scratch.path(), "io.example.watcher", WATCHER).expect("plugin");
     let manifest = folder.join("plugin.toml");
     let text = std::fs::read_to_string(&manifest).expect("manifest");
-    std::fs::write(&manifest, format!("{text}\n[capabilities]\nkube_read = [\"configmaps\"]\nnotify = true\n"))
-        .expect("manifest");
+    let capabilities = concat!(
+        "\n[capabilities]\nkube_read = [\"configmaps\"]\nnotify = true\n",
+        "kube_write = [{ kind = \"configmaps\", verbs = [\"create\", \"patch\"] }]\n\n",
+        "[[capabilities.exec]]\nid = \"get\"\n",
+        "command = [\"kubectl\", \"get\", \"configmap\", \"$NAME\", \"--namespace\", \"$NAMESPACE\", \"--context\", \"$CONTEXT\", \"-o\", \"name\"]\n",
+    );
+    std::fs::write(&manifest, format!("{text}{capabilities}")).expect("manifest");
     let live = klieg::model::LiveRegistry::default();
-    let config = klieg::plugins::HostConfig { development: vec![scratch.path().to_path_buf()], ..Default::default() };
+    // The user said not to confirm this plugin's writes again (the prompt is the window's).
+    let config = klieg::plugins::HostConfig {
+        development: vec![scratch.path().to_path_buf()],
+        trusted_writes: ["io.example.watcher".to_string()].into_iter().collect(),
+        ..Default::default()
+    };
     let host = klieg::plugins::PluginHost::start(config, klieg::model::Registry::with_builtins(), live.clone());
     let backend = crate::common::start_backend(crate::common::sources_for(&[&fleet.kubeconfig_path]));
     crate::common::wait_connected(&backend, "watch-sim");
@@ -508,11 +523,18 @@ fn a_plugin_watch_follows_changes_through_the_tables_own_subscription() {
     let notice = |text: &str| {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while !inbox.lock().notices.iter().any(|n| n.text == text) {
-            assert!(std::time::Instant::now() < deadline, "waited for {text:?}: {:?}", inbox.lock().notices);
+            assert!(
+                std::time::Instant::now() < deadline,
+                "waited for {text:?}: {:?}; {:?}",
+                inbox.lock().notices,
+                host.list().plugins.iter().map(|p| p.state.clone()).collect::<Vec<_>>()
+            );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
     };
-    notice("watch-sim: team-limits");
+    notice("applied team-applied");
+    notice("kubectl says configmap/team-applied\n");
+    notice("watch-sim: team-applied, team-limits");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while backend.plugin_gateway.watches_shared_with_table() != 1 {
         assert!(std::time::Instant::now() < deadline, "the plugin's watch is the table's own subscription");
@@ -524,5 +546,5 @@ fn a_plugin_watch_follows_changes_through_the_tables_own_subscription() {
         None,
     );
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-    notice("watch-sim: team-limits, team-quotas");
+    notice("watch-sim: team-applied, team-limits, team-quotas");
 }

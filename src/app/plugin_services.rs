@@ -61,6 +61,13 @@ impl crate::plugins::services::WatchStream for BackendWatch {
 }
 
 impl HostServices for AppServices {
+    fn run_command(
+        &self,
+        request: crate::plugins::services::CommandRequest,
+    ) -> Result<crate::plugins::services::CommandOutput, String> {
+        self.gateway.run_command(request)
+    }
+
     fn watch(&self, request: KubeRequest) -> Result<Box<dyn crate::plugins::services::WatchStream>, String> {
         let cluster = request.cluster.ok_or_else(|| rust_i18n::t!("backend.plugin_no_cluster").into_owned())?;
         let watch = self.gateway.watch(cluster, request.kind, request.namespace)?;

@@ -285,7 +285,7 @@ pub fn prompt_ui(ctx: &egui::Context, inbox: &crate::app::plugin_services::Share
             if ui.button(t!("plugins.prompt_yes")).clicked() {
                 answer = Some(Answer::Yes);
             }
-            if ui.button(t!("plugins.prompt_always")).clicked() {
+            if pending.prompt.can_trust && ui.button(t!("plugins.prompt_always")).clicked() {
                 answer = Some(Answer::Always);
             }
             if ui.button(t!("plugins.cancel")).clicked() {

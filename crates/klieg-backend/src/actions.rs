@@ -207,10 +207,20 @@ fn planned_handler(id: &str, plan: PlanAction) -> ActionHandler {
     })
 }
 
-/// Runs a plugin's command (no shell), with `KUBECONFIG` naming the target's kubeconfig file,
-/// in a process group of its own killed at [`PLUGIN_EXEC_TIMEOUT`]; says its exit status and
-/// output (the first line a summary, the rest the output).
+/// Runs a plugin's command and says its exit status and output (the first line a summary, the
+/// rest the output); a failing command is an error.
 async fn run_plugin_command(argv: &[String], kubeconfig: &str) -> Result<String, ActionError> {
+    let (code, text) = run_command(argv, kubeconfig).await?;
+    let code = code.map_or_else(|| "?".to_string(), |c| c.to_string());
+    let summary = t!("backend.plugin_exec_finished", code = code);
+    if code == "0" { Ok(format!("{summary}\n{text}")) } else { Err(ActionError::Invalid(format!("{summary}\n{text}"))) }
+}
+
+/// Runs a plugin's command (no shell), with `KUBECONFIG` naming the target's kubeconfig file,
+/// in a process group of its own killed at [`PLUGIN_EXEC_TIMEOUT`]: its exit code (none when a
+/// signal ended it) and its output, stdout then stderr, at most [`PLUGIN_EXEC_MAX_OUTPUT_BYTES`]
+/// of each.
+pub async fn run_command(argv: &[String], kubeconfig: &str) -> Result<(Option<i32>, String), ActionError> {
     use tokio::io::AsyncReadExt;
     let Some((program, args)) = argv.split_first() else {
         return Err(ActionError::Invalid(t!("backend.plugin_exec_failed", error = "no command").into_owned()));
@@ -256,13 +266,12 @@ async fn run_plugin_command(argv: &[String], kubeconfig: &str) -> Result<String,
         let secs = PLUGIN_EXEC_TIMEOUT.as_secs();
         return Err(ActionError::Invalid(t!("backend.plugin_exec_timeout", secs = secs).into_owned()));
     };
-    let code = status.ok().and_then(|s| s.code()).map_or_else(|| "?".to_string(), |c| c.to_string());
+    let code = status.ok().and_then(|s| s.code());
     let mut text = String::from_utf8_lossy(&out).into_owned();
     if !err.is_empty() {
         text.push_str(&String::from_utf8_lossy(&err));
     }
-    let summary = t!("backend.plugin_exec_finished", code = code);
-    if code == "0" { Ok(format!("{summary}\n{text}")) } else { Err(ActionError::Invalid(format!("{summary}\n{text}"))) }
+    Ok((code, text))
 }
 
 /// Starts `call` on every target at once; each reports on its own.

@@ -132,6 +132,11 @@ impl PluginGateway {
                     let patched = api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch)).await;
                     plain(patched.map_err(|e| api_message(&e))?)
                 }
+                KubeVerb::Apply => {
+                    let object = request.patch.unwrap_or(Value::Null);
+                    let params = PatchParams::apply("klieg-plugin");
+                    plain(api.patch(&name, &params, &Patch::Apply(&object)).await.map_err(|e| api_message(&e))?)
+                }
                 KubeVerb::Delete => {
                     api.delete(&name, &DeleteParams::default()).await.map_err(|e| api_message(&e))?;
                     Ok(Value::Bool(true))
@@ -150,6 +155,25 @@ impl PluginGateway {
                     pods.logs(&name, &params).await.map(Value::String).map_err(|e| api_message(&e))
                 }
             }
+        })
+    }
+
+    /// Runs a plugin's command with the kubeconfig `request.cluster` came from (60 s, 1 MiB,
+    /// its process group killed past the time).
+    pub fn run_command(
+        &self,
+        request: klieg_model::host_call::CommandRequest,
+    ) -> Result<klieg_model::host_call::CommandOutput, String> {
+        let kubeconfig = request
+            .cluster
+            .as_ref()
+            .and_then(|cluster| self.clients.borrow().get(cluster).map(|c| c.source.to_string()))
+            .unwrap_or_default();
+        let limit = super::actions::PLUGIN_EXEC_TIMEOUT + Duration::from_secs(5);
+        self.wait(limit, async move {
+            let (code, output) =
+                super::actions::run_command(&request.argv, &kubeconfig).await.map_err(|e| e.to_string())?;
+            Ok(klieg_model::host_call::CommandOutput { code, output })
         })
     }
 

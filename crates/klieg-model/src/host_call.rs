@@ -27,6 +27,9 @@ pub enum KubeVerb {
     Patch,
     Delete,
     Logs,
+    /// Server-side apply of `patch` (the whole object): creates it or updates the fields it
+    /// names, as Klieg's field manager for the plugin.
+    Apply,
 }
 
 impl KubeVerb {
@@ -37,6 +40,7 @@ impl KubeVerb {
             Self::Patch => "patch",
             Self::Delete => "delete",
             Self::Logs => "logs",
+            Self::Apply => "apply",
         }
     }
 }
@@ -54,4 +58,19 @@ pub struct HttpResponse {
     pub status: u16,
     pub body: String,
     pub headers: Vec<(String, String)>,
+}
+
+/// A command a plugin runs from a handler: the program and its arguments (no shell), with the
+/// kubeconfig of `cluster` as `KUBECONFIG`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandRequest {
+    pub argv: Vec<String>,
+    pub cluster: Option<ClusterId>,
+}
+
+/// How a command ended: its exit code (none when killed) and what it printed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandOutput {
+    pub code: Option<i32>,
+    pub output: String,
 }

@@ -163,15 +163,19 @@ fn kube_call(
     let kind = kind_of(kind)?;
     let env = &data.env;
     let allowed = match verb {
-        KubeVerb::Get | KubeVerb::List => may_read(&env.capabilities, &kind),
-        KubeVerb::Logs => may_read(&env.capabilities, &kind),
+        KubeVerb::Get | KubeVerb::List | KubeVerb::Logs => may_read(&env.capabilities, &kind),
         KubeVerb::Patch | KubeVerb::Delete => may_write(&env.capabilities, &kind, verb.name()),
+        // Applying creates the object or patches it: both verbs.
+        KubeVerb::Apply => {
+            may_write(&env.capabilities, &kind, "create") && may_write(&env.capabilities, &kind, "patch")
+        }
     };
     if !allowed {
         let name = KindName::Kind { group: kind.group.clone(), plural: kind.plural.clone() };
         let capability = match verb {
             KubeVerb::Get | KubeVerb::List | KubeVerb::Logs => format!("kube_read = [\"{name}\"]"),
             KubeVerb::Patch | KubeVerb::Delete => format!("kube_write {name} {}", verb.name()),
+            KubeVerb::Apply => format!("kube_write {name} create, patch"),
         };
         return Err(deny(&data, &call, capability));
     }
@@ -190,7 +194,9 @@ fn kube_call(
         }),
         container: rest.options.container,
     };
-    if matches!(verb, KubeVerb::Patch | KubeVerb::Delete) && !env.writes_trusted.load(Ordering::Acquire) {
+    if matches!(verb, KubeVerb::Patch | KubeVerb::Delete | KubeVerb::Apply)
+        && !env.writes_trusted.load(Ordering::Acquire)
+    {
         let target = format!(
             "{} {}{}",
             request.kind.plural,
@@ -206,7 +212,13 @@ fn kube_call(
             cluster = cluster
         );
         let detail = request.patch.as_ref().map(shown).unwrap_or_default();
-        let prompt = Prompt { plugin: env.id.clone(), plugin_name: env.name.clone(), summary: summary.into(), detail };
+        let prompt = Prompt {
+            plugin: env.id.clone(),
+            plugin_name: env.name.clone(),
+            summary: summary.into(),
+            detail,
+            can_trust: true,
+        };
         match env.services.get().confirm(prompt) {
             Answer::Yes => {}
             Answer::Always => env.writes_trusted.store(true, Ordering::Release),
@@ -309,6 +321,25 @@ fn kube_api(lua: &Lua) -> mlua::Result<Table> {
             }
             let rest = KubeRest { options: kube_options(options)?, patch: Some(patch) };
             kube_call(lua, KubeVerb::Patch, &kind, Some(name), rest)
+        })?,
+    )?;
+    kube.set(
+        "apply",
+        lua.create_function(move |lua, (kind, object, options): (String, Value, Option<Table>)| {
+            let object: serde_json::Value = lua.from_value(object)?;
+            let name = object.pointer("/metadata/name").and_then(|n| n.as_str()).map(str::to_string);
+            let Some(name) = name.filter(|n| !n.is_empty()) else {
+                return Err(lua_error("an applied object has metadata.name".into()));
+            };
+            let bytes = serde_json::to_vec(&object).map_err(|e| lua_error(e.to_string()))?.len();
+            if bytes > limits::MAX_PATCH_BYTES {
+                return Err(lua_error(format!("an object of {bytes} bytes (at most {})", limits::MAX_PATCH_BYTES)));
+            }
+            let mut options = kube_options(options)?;
+            if let Some(namespace) = object.pointer("/metadata/namespace").and_then(|n| n.as_str()) {
+                options.namespace = Some(namespace.to_string());
+            }
+            kube_call(lua, KubeVerb::Apply, &kind, Some(name), KubeRest { options, patch: Some(object) })
         })?,
     )?;
     kube.set(
@@ -436,6 +467,87 @@ fn tone_of(text: Option<String>) -> mlua::Result<CellTone> {
         Some("error") => CellTone::Bad,
         Some(other) => return Err(lua_error(format!("unknown tone {other:?}"))),
     })
+}
+
+/// `klieg.exec(id, { name, namespace, kind, container, cluster })`: runs the manifest's command
+/// `id` (handlers only), its variables filled from the options or the context; a dangerous one
+/// is confirmed each time. Returns `{ code, output }`, or `nil, reason`.
+fn exec_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
+    klieg.set(
+        "exec",
+        lua.create_function(|lua, (id, options): (String, Option<Table>)| {
+            let data = handler_data(lua, "klieg.exec")?;
+            let env = &data.env;
+            let Some(command) = env.capabilities.exec.iter().find(|c| *c.id == *id).cloned() else {
+                return Err(deny(&data, "klieg.exec", format!("[[capabilities.exec]] id = \"{id}\"")));
+            };
+            let context = data.context.lock().clone();
+            let text = |field: &str| -> mlua::Result<Option<String>> {
+                match &options {
+                    Some(options) => {
+                        options.get::<Option<String>>(field).map_err(|_| lua_error(format!("`{field}` must be a text")))
+                    }
+                    None => Ok(None),
+                }
+            };
+            let object = context.object.clone();
+            let cluster =
+                text("cluster")?.or_else(|| context.cluster.as_ref().map(|c| c.to_string())).unwrap_or_default();
+            let namespace = text("namespace")?
+                .or_else(|| object.as_ref().and_then(|(_, k)| k.namespace.as_deref().map(str::to_string)))
+                .or_else(|| context.namespace.as_deref().map(str::to_string))
+                .unwrap_or_default();
+            let name = text("name")?.or_else(|| object.as_ref().map(|(_, k)| k.name.to_string())).unwrap_or_default();
+            let kind = match text("kind")? {
+                Some(kind) => Some(kind_of(&kind)?),
+                None => object.as_ref().map(|(kind, _)| kind.clone()),
+            };
+            let resource = kind
+                .map(|k| if k.group.is_empty() { k.plural.to_string() } else { format!("{}.{}", k.plural, k.group) });
+            let resource = resource.unwrap_or_default();
+            let container = text("container")?.unwrap_or_default();
+            let values = [
+                ("$CONTEXT", cluster.as_str()),
+                ("$NAMESPACE", namespace.as_str()),
+                ("$NAME", name.as_str()),
+                ("$RESOURCE", resource.as_str()),
+                ("$KIND", ""),
+                ("$CONTAINER", container.as_str()),
+            ];
+            let argv = match crate::host::fill_command(&command, &values) {
+                Ok(argv) => argv,
+                Err(reason) => {
+                    return Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(&reason)?)]));
+                }
+            };
+            if command.dangerous {
+                let summary = crate::t!("plugins.prompt_command", plugin = env.name, command = argv.join(" "));
+                let prompt = Prompt {
+                    plugin: env.id.clone(),
+                    plugin_name: env.name.clone(),
+                    summary: summary.into(),
+                    detail: String::new(),
+                    can_trust: false,
+                };
+                if env.services.get().confirm(prompt) == Answer::No {
+                    let reason = lua.create_string(crate::t!("plugins.write_declined").as_ref())?;
+                    return Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(reason)]));
+                }
+            }
+            let cluster = (!cluster.is_empty()).then(|| ClusterId::new(&cluster));
+            match env.services.get().run_command(crate::services::CommandRequest { argv, cluster }) {
+                Ok(done) => {
+                    let table = lua.create_table()?;
+                    table.set("code", done.code)?;
+                    table.set("output", lua.create_string(&done.output)?)?;
+                    Ok(mlua::MultiValue::from_iter([Value::Table(table)]))
+                }
+                Err(reason) => {
+                    Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(&reason)?)]))
+                }
+            }
+        })?,
+    )
 }
 
 /// `klieg.notify`, `klieg.clipboard.set`, `klieg.open.view` / `klieg.open.object`.
@@ -669,6 +781,7 @@ fn settings_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
 pub fn install(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
     klieg.set("kube", kube_api(lua)?)?;
     klieg.set("http", http_api(lua)?)?;
+    exec_api(lua, klieg)?;
     window_api(lua, klieg)?;
     storage_api(lua, klieg)?;
     settings_api(lua, klieg)

@@ -25,6 +25,7 @@ struct Recorded {
     opened: Vec<OpenTarget>,
     secrets: BTreeMap<String, String>,
     http: Vec<HttpRequest>,
+    commands: Vec<Vec<String>>,
     answer: Option<Answer>,
 }
 
@@ -32,6 +33,11 @@ struct Recorded {
 struct Services(Arc<Mutex<Recorded>>);
 
 impl HostServices for Services {
+    fn run_command(&self, request: crate::services::CommandRequest) -> Result<crate::services::CommandOutput, String> {
+        let output = request.argv.join(" ");
+        self.0.lock().commands.push(request.argv);
+        Ok(crate::services::CommandOutput { code: Some(0), output })
+    }
     fn kube(&self, request: KubeRequest, _: &CommandContext) -> Result<serde_json::Value, String> {
         let answer = match request.verb {
             KubeVerb::Get => {
@@ -39,7 +45,7 @@ impl HostServices for Services {
             }
             KubeVerb::List => Ok(serde_json::json!([{ "metadata": { "name": "a" } }, { "metadata": { "name": "b" } }])),
             KubeVerb::Logs => Ok(serde_json::json!("line 1\nline 2\n")),
-            KubeVerb::Patch | KubeVerb::Delete => Err("forbidden: RBAC says no".to_string()),
+            KubeVerb::Patch | KubeVerb::Delete | KubeVerb::Apply => Err("forbidden: RBAC says no".to_string()),
         };
         self.0.lock().kube.push(request);
         answer
@@ -314,4 +320,70 @@ fn calls_beyond_the_capabilities_stop_the_plugin_named_and_the_others_keep_worki
     (registry.command("io.example.tools/count").expect("command").run)(&here());
     until("the good plugin", || services.0.lock().notices.first().cloned());
     assert_eq!(state_of(&host, "io.example.tools"), PluginState::Running);
+}
+
+const RUNNER: &str = r#"
+local klieg = require("@klieg")
+klieg.commands.add({ id = "echo", title = "Echo", run = function()
+  local done, err = klieg.exec("echo", { name = "web-1", kind = "pods" })
+  klieg.notify(if done then `{done.code}: {done.output}` else `refused: {err}`)
+  local risky, risky_err = klieg.exec("wipe")
+  klieg.notify(if risky then "ran wipe" else `wipe: {risky_err}`)
+  local applied, apply_err = klieg.kube.apply("configmaps", { apiVersion = "v1", kind = "ConfigMap", metadata = { name = "made" }, data = { a = "1" } })
+  klieg.notify(if applied then "applied" else `apply: {apply_err}`)
+end })
+klieg.commands.add({ id = "unlisted", title = "Unlisted", run = function() klieg.exec("rm") end })
+"#;
+
+const RUNNER_CAPABILITIES: &str = r#"
+[capabilities]
+notify = true
+kube_write = [{ kind = "configmaps", verbs = ["create", "patch"] }]
+
+[[capabilities.exec]]
+id = "echo"
+command = ["echo", "$RESOURCE", "$NAME", "--namespace", "$NAMESPACE"]
+
+[[capabilities.exec]]
+id = "wipe"
+command = ["true"]
+dangerous = true
+"#;
+
+#[test]
+fn a_handler_runs_listed_commands_a_dangerous_one_after_asking_and_applies_with_both_verbs() {
+    let (root, data) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    write(root.path(), "io.example.runner", RUNNER_CAPABILITIES, RUNNER);
+    let (host, live, services) = start(root.path(), data.path());
+    let registry = live.current();
+    (registry.command("io.example.runner/echo").expect("command").run)(&here());
+    until("three notices", || (services.0.lock().notices.len() == 3).then_some(()));
+    {
+        let recorded = services.0.lock();
+        assert_eq!(recorded.notices[0].1, "0: echo pods web-1 --namespace shop", "the values fill their arguments");
+        assert!(recorded.notices[1].1.starts_with("wipe: "), "declined: {:?}", recorded.notices[1]);
+        assert_eq!(recorded.commands.len(), 1, "the dangerous command did not run unanswered");
+        let asked: Vec<(&str, bool)> = recorded.prompts.iter().map(|p| (p.summary.as_str(), p.can_trust)).collect();
+        assert!(
+            asked[0].0.contains("wants to run: true") && !asked[0].1,
+            "asked each time, no 'don't ask again': {asked:?}"
+        );
+        assert!(asked[1].0.contains("apply configmaps made") && asked[1].1, "{asked:?}");
+        assert!(recorded.notices[2].1.starts_with("apply: "), "declined too: {:?}", recorded.notices[2]);
+    }
+    services.0.lock().answer = Some(Answer::Yes);
+    (registry.command("io.example.runner/echo").expect("command").run)(&here());
+    until("three more", || (services.0.lock().notices.len() == 6).then_some(()));
+    {
+        let recorded = services.0.lock();
+        assert_eq!(recorded.commands.len(), 3, "answered yes: wipe ran");
+        assert_eq!(recorded.notices[4].1, "ran wipe");
+        assert_eq!(recorded.kube.last().map(|k| k.verb), Some(KubeVerb::Apply));
+    }
+    (registry.command("io.example.runner/unlisted").expect("command").run)(&here());
+    let state = until("stopped", || match state_of(&host, "io.example.runner") {
+        PluginState::Failed(reason) => Some(reason),
+        _ => None,
+    });
+    assert!(state.contains("rm"), "the unlisted command is named: {state}");
 }

@@ -451,16 +451,24 @@ fn exec_plan(
         ("$KIND", object.get("kind").and_then(|k| k.as_str()).unwrap_or("")),
         ("$CONTAINER", object.pointer("/spec/containers/0/name").and_then(|c| c.as_str()).unwrap_or("")),
     ];
-    // The values come from the server and the kubeconfig: one that would read as a flag
-    // (`--kubeconfig=…` as an object's name), or that holds a control character or a `$` (a
-    // variable of its own), is refused rather than handed to the command.
+    fill_command(command, &values).map(PlannedAction::Exec)
+}
+
+/// The command's arguments with its variables filled. The values come from the server, the
+/// kubeconfig or a plugin: one that would read as a flag (`--kubeconfig=…` as an object's name),
+/// or that holds a control character or a `$` (a variable of its own), is refused rather than
+/// handed to the command.
+pub(crate) fn fill_command(
+    command: &crate::manifest::ExecCommand,
+    values: &[(&str, &str)],
+) -> Result<Vec<String>, String> {
     for (variable, value) in values {
         if value.starts_with('-') || value.contains('$') || value.chars().any(char::is_control) {
             let value: String = value.chars().filter(|c| !c.is_control()).take(100).collect();
             return Err(crate::t!("plugins.exec_bad_value", variable = variable, value = value).into_owned());
         }
     }
-    Ok(PlannedAction::Exec(command.argv(&values)))
+    Ok(command.argv(values))
 }
 
 /// The registry entry of one plugin action: a patch (offered where RBAC allows patching, always

@@ -7,7 +7,7 @@ use klieg_model::registry::CommandContext;
 use klieg_model::{CellTone, KindKey};
 use std::sync::Arc;
 
-pub use klieg_model::host_call::{HttpRequest, HttpResponse, KubeRequest, KubeVerb};
+pub use klieg_model::host_call::{CommandOutput, CommandRequest, HttpRequest, HttpResponse, KubeRequest, KubeVerb};
 
 /// A write a plugin wants to make, shown to the user before it is made.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,6 +18,8 @@ pub struct Prompt {
     pub summary: String,
     /// The whole change (the patch as YAML), shown below.
     pub detail: String,
+    /// "Don't ask again" is offered (writes); a dangerous command is asked each time.
+    pub can_trust: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +52,12 @@ pub trait WatchStream: Send {
 
 /// The app's side of the plugin API.
 pub trait HostServices: Send + Sync {
+    /// Runs a command the manifest lists (its variables filled), waiting for it to end.
+    fn run_command(&self, request: CommandRequest) -> Result<CommandOutput, String> {
+        let _ = request;
+        Err(crate::t!("plugins.no_services").into_owned())
+    }
+
     /// Watches `request.kind` in its cluster and namespace, sharing the table's watches.
     fn watch(&self, request: KubeRequest) -> Result<Box<dyn WatchStream>, String> {
         let _ = request;
