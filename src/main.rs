@@ -63,6 +63,13 @@ enum PluginCommand {
     /// Check a plugin folder: its manifest, the API range, every source file, and a sandboxed
     /// load; prints what it registers.
     Check { folder: PathBuf },
+    /// Pack a plugin folder (checked first) into a reproducible ID-VERSION.tar.gz in OUT (the
+    /// current folder by default) and print its sha256 and size.
+    Pack {
+        folder: PathBuf,
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -128,16 +135,7 @@ fn main() -> anyhow::Result<()> {
         ..klieg::plugins::HostConfig::default()
     };
     match cli.command {
-        Some(Commands::Plugin { command: PluginCommand::New { name } }) => {
-            let folder = klieg::plugins::scaffold(std::path::Path::new("."), &name)?;
-            println!("created {}; run it with: klieg --plugin-dir {}", folder.display(), folder.display());
-            Ok(())
-        }
-        Some(Commands::Plugin { command: PluginCommand::Check { folder } }) => {
-            let report = klieg::plugins::check(&folder).map_err(|error| anyhow::anyhow!("{error}"))?;
-            println!("{report}");
-            Ok(())
-        }
+        Some(Commands::Plugin { command }) => plugin_command(command),
         Some(Commands::Credential { entry }) => {
             let store: std::sync::Arc<dyn klieg::credentials::SecretStore> =
                 std::sync::Arc::new(klieg::credentials::OsKeyring);
@@ -208,6 +206,32 @@ fn main() -> anyhow::Result<()> {
                 plugins,
             };
             klieg::app::run_native(cli.kubeconfigs, launch)
+        }
+    }
+}
+
+/// `klieg plugin new | check | pack`.
+fn plugin_command(command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::New { name } => {
+            let folder = klieg::plugins::scaffold(std::path::Path::new("."), &name)?;
+            println!("created {}; run it with: klieg --plugin-dir {}", folder.display(), folder.display());
+            Ok(())
+        }
+        PluginCommand::Check { folder } => {
+            let report = klieg::plugins::check(&folder).map_err(|error| anyhow::anyhow!("{error}"))?;
+            println!("{report}");
+            Ok(())
+        }
+        PluginCommand::Pack { folder, out } => {
+            // What is packed is what loads: a plugin that does not check is not packed.
+            let report = klieg::plugins::check(&folder).map_err(|error| anyhow::anyhow!("{error}"))?;
+            let archive = klieg_catalog::archive::pack(&folder)?;
+            let name = format!("{}-{}.tar.gz", report.manifest.id, report.manifest.version);
+            let path = out.join(&name);
+            std::fs::write(&path, &archive).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+            println!("{}  {}  {} bytes", klieg_catalog::archive::sha256_hex(&archive), path.display(), archive.len());
+            Ok(())
         }
     }
 }

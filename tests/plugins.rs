@@ -548,3 +548,28 @@ fn a_plugin_watch_follows_changes_through_the_tables_own_subscription() {
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     notice("watch-sim: team-applied, team-limits, team-quotas");
 }
+
+#[test]
+fn klieg_plugin_pack_makes_the_same_archive_twice_and_it_unpacks_to_a_plugin_that_checks() {
+    let (first, second) = (tempfile::tempdir().expect("dir"), tempfile::tempdir().expect("dir"));
+    let pack = |out: &Path| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_klieg"))
+            .args(["plugin", "pack"])
+            .arg(tree_plugin("cert-manager"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .expect("klieg runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).split_whitespace().next().map(str::to_string).expect("a sha256")
+    };
+    let (a, b) = (pack(first.path()), pack(second.path()));
+    assert_eq!(a.len(), 64);
+    assert_eq!(a, b, "reproducible");
+    let archive = std::fs::read(first.path().join("io.klieg.cert-manager-0.2.0.tar.gz")).expect("the archive");
+    assert_eq!(klieg_catalog::archive::sha256_hex(&archive), a, "the printed sha256 is the file's");
+    let unpacked = tempfile::tempdir().expect("dir");
+    klieg_catalog::archive::unpack(&archive, unpacked.path()).expect("unpacks");
+    let report = klieg::plugins::check(unpacked.path()).expect("what was packed checks");
+    assert_eq!(&*report.manifest.id, "io.klieg.cert-manager");
+}

@@ -6,6 +6,8 @@
 rust_i18n::i18n!("../../i18n", fallback = "en");
 use rust_i18n::t;
 
+pub mod archive;
+
 /// An index longer than this is refused unread.
 pub const MAX_INDEX_BYTES: usize = 4 * 1024 * 1024;
 /// A plugin archive larger than this is refused (the index says each one's size).
