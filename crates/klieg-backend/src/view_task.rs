@@ -239,6 +239,32 @@ struct ViewDriver {
 }
 
 impl ViewDriver {
+    /// Takes a hold on `key` in the pool, starting its watch (with the kind's column sets) if
+    /// none runs: the table's and plugins' holds alike.
+    fn acquire(
+        &mut self,
+        key: &SubKey,
+        kind: &klieg_model::ResourceKind,
+        connected: &super::ConnectedCluster,
+        now: Instant,
+    ) -> &mut ViewSubscription {
+        let (changed, column_sets) = (self.changed.clone(), self.registry.current().column_sets_for(&key.1));
+        let columns = ColumnSignature::of(&column_sets);
+        self.state.pool.acquire(key, now, || ViewSubscription {
+            subscription: ingest::subscribe(
+                connected.client.clone(),
+                key.0.clone(),
+                kind.clone(),
+                key.2.clone(),
+                connected.lists.clone(),
+                changed,
+                column_sets.into(),
+            ),
+            epoch: connected.epoch,
+            columns,
+        })
+    }
+
     /// Holds a subscription in the pool for each key a plugin watches, and gives the rest back.
     /// A watch of one namespace is served by the cluster-wide subscription of its kind when one
     /// runs (the table's, usually), its rows filtered to the namespace; else by its own.
@@ -263,21 +289,7 @@ impl ViewDriver {
                 };
                 let wide: SubKey = (key.0.clone(), key.1.clone(), None);
                 let serving = if key.2.is_some() && self.state.pool.get(&wide).is_some() { wide } else { key.clone() };
-                let (changed, column_sets) = (self.changed.clone(), self.registry.current().column_sets_for(&key.1));
-                let columns = ColumnSignature::of(&column_sets);
-                self.state.pool.acquire(&serving, now, || ViewSubscription {
-                    subscription: ingest::subscribe(
-                        connected.client.clone(),
-                        serving.0.clone(),
-                        kind.clone(),
-                        serving.2.clone(),
-                        connected.lists.clone(),
-                        changed,
-                        column_sets.into(),
-                    ),
-                    epoch: connected.epoch,
-                    columns,
-                });
+                self.acquire(&serving, &kind, connected, now);
                 self.plugin_held.insert(key.clone(), serving);
             }
             let rows =
@@ -449,22 +461,7 @@ impl ViewDriver {
         let rows = if self.state.held.contains(key) {
             self.state.pool.get(key).map(ViewSubscription::rows)
         } else {
-            let (changed, column_sets) = (self.changed.clone(), self.registry.current().column_sets_for(&key.1));
-            let columns = ColumnSignature::of(&column_sets);
-            let subscription = self.state.pool.acquire(key, now, || ViewSubscription {
-                subscription: ingest::subscribe(
-                    connected.client.clone(),
-                    key.0.clone(),
-                    kind.clone(),
-                    key.2.clone(),
-                    connected.lists.clone(),
-                    changed,
-                    column_sets.into(),
-                ),
-                epoch: connected.epoch,
-                columns,
-            });
-            Some(subscription.rows())
+            Some(self.acquire(key, kind, connected, now).rows())
         };
         if let Some(rows) = &rows
             && let Some(due) = self.state.save_due(key, rows, now, false)

@@ -80,6 +80,11 @@ fn lua_error(text: String) -> mlua::Error {
     mlua::Error::RuntimeError(text)
 }
 
+/// `nil, reason`: how a call the plugin may handle (a refusal, a declined write) answers.
+fn nil_and(lua: &Lua, reason: &str) -> mlua::Result<mlua::MultiValue> {
+    Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(reason)?)]))
+}
+
 fn data(lua: &Lua) -> mlua::Result<Arc<VmData>> {
     lua.app_data_ref::<Arc<VmData>>().map(|d| d.clone()).ok_or_else(|| lua_error("no plugin environment".into()))
 }
@@ -223,8 +228,7 @@ fn kube_call(
             Answer::Yes => {}
             Answer::Always => env.writes_trusted.store(true, Ordering::Release),
             Answer::No => {
-                let reason = lua.create_string(crate::t!("plugins.write_declined").as_ref())?;
-                return Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(reason)]));
+                return nil_and(lua, &crate::t!("plugins.write_declined"));
             }
         }
     }
@@ -234,7 +238,7 @@ fn kube_call(
             Ok(mlua::MultiValue::from_iter([answer]))
         }
         // A refusal by the server (RBAC, not found) is the plugin's to handle: nil and the reason.
-        Err(reason) => Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(&reason)?)])),
+        Err(reason) => nil_and(lua, &reason),
     }
 }
 
@@ -422,7 +426,7 @@ fn http_api(lua: &Lua) -> mlua::Result<Table> {
                 table.set("headers", headers)?;
                 Ok(mlua::MultiValue::from_iter([Value::Table(table)]))
             }
-            Err(reason) => Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(&reason)?)])),
+            Err(reason) => nil_and(lua, &reason),
         }
     };
     let headers_of = |table: Option<Table>| -> mlua::Result<Vec<(String, String)>> {
@@ -502,8 +506,7 @@ fn exec_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
                 Some(kind) => Some(kind_of(&kind)?),
                 None => object.as_ref().map(|(kind, _)| kind.clone()),
             };
-            let resource = kind
-                .map(|k| if k.group.is_empty() { k.plural.to_string() } else { format!("{}.{}", k.plural, k.group) });
+            let resource = kind.map(|k| KindName::Kind { group: k.group, plural: k.plural }.to_string());
             let resource = resource.unwrap_or_default();
             let container = text("container")?.unwrap_or_default();
             let values = [
@@ -516,9 +519,7 @@ fn exec_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
             ];
             let argv = match crate::host::fill_command(&command, &values) {
                 Ok(argv) => argv,
-                Err(reason) => {
-                    return Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(&reason)?)]));
-                }
+                Err(reason) => return nil_and(lua, &reason),
             };
             if command.dangerous {
                 let summary = crate::t!("plugins.prompt_command", plugin = env.name, command = argv.join(" "));
@@ -530,8 +531,7 @@ fn exec_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
                     can_trust: false,
                 };
                 if env.services.get().confirm(prompt) == Answer::No {
-                    let reason = lua.create_string(crate::t!("plugins.write_declined").as_ref())?;
-                    return Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(reason)]));
+                    return nil_and(lua, &crate::t!("plugins.write_declined"));
                 }
             }
             let cluster = (!cluster.is_empty()).then(|| ClusterId::new(&cluster));
@@ -542,9 +542,7 @@ fn exec_api(lua: &Lua, klieg: &Table) -> mlua::Result<()> {
                     table.set("output", lua.create_string(&done.output)?)?;
                     Ok(mlua::MultiValue::from_iter([Value::Table(table)]))
                 }
-                Err(reason) => {
-                    Ok(mlua::MultiValue::from_iter([Value::Nil, Value::String(lua.create_string(&reason)?)]))
-                }
+                Err(reason) => nil_and(lua, &reason),
             }
         })?,
     )

@@ -441,8 +441,7 @@ fn exec_plan(
         .iter()
         .find(|c| &*c.id == id)
         .ok_or_else(|| crate::t!("plugins.exec_not_listed", id = id).into_owned())?;
-    let resource =
-        if kind.group.is_empty() { kind.plural.to_string() } else { format!("{}.{}", kind.plural, kind.group) };
+    let resource = KindName::Kind { group: kind.group.clone(), plural: kind.plural.clone() }.to_string();
     let values = [
         ("$CONTEXT", key.cluster.as_str()),
         ("$NAMESPACE", key.namespace.as_deref().unwrap_or("")),

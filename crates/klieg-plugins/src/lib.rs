@@ -70,8 +70,6 @@ pub mod limits {
     pub const WATCH_POLL: Duration = Duration::from_secs(1);
     /// Lines `klieg.kube.logs` returns unless asked for fewer.
     pub const KUBE_LOG_DEFAULT_LINES: usize = 500;
-    /// Bytes of one answer to `klieg.kube` (a larger one is refused).
-    pub const KUBE_MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
     /// Bytes of one HTTP response body (a larger one is refused) and of a request body.
     pub const HTTP_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
     pub const HTTP_MAX_REQUEST_BYTES: usize = 1024 * 1024;
